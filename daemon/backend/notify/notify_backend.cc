@@ -1,0 +1,254 @@
+#include "daemon/backend/notify/notify_backend.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <optional>
+#include <spdlog/spdlog.h>
+
+#include "daemon/backend/process_memory.h"
+#include "daemon/launcher/filter.h"
+#include "daemon/launcher/launcher.h"
+
+// Linux 6.6 added these; Debian 12's headers (6.1) do not have them.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+namespace hijack::backend {
+namespace {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+struct NotifyBackend::Guest {
+  Guest(boost::asio::io_context& loop, int fd) : stream(loop, fd) {}
+
+  uint64_t id = 0;
+  std::string path;
+  int listener = -1;  // owned by `stream`
+  boost::asio::posix::stream_descriptor stream;
+  SyscallHandler* handler = nullptr;
+  pid_t main_pid = -1;
+  hijack::UniqueFd pidfd;
+  hijack::UniqueFd report;
+  std::optional<int> main_status;
+  bool hung_up = false;
+  bool finished = false;
+};
+
+NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
+                             NotifyOptions options)
+    : loop_(loop), reaper_(reaper), options_(options) {
+  reaper_.AddExitObserver([this](pid_t pid, int) {
+    std::erase_if(tgid_of_, [pid](const auto& entry) { return entry.second == pid; });
+  });
+}
+
+NotifyBackend::~NotifyBackend() = default;
+
+Result<void> NotifyBackend::Probe() {
+  uint32_t action = SECCOMP_RET_USER_NOTIF;
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+    return ErrnoError(errno, "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_USER_NOTIF)");
+  }
+  return {};
+}
+
+Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& handler) {
+  // The child's execve must wait for the supervisor (see StartChild), so it is always
+  // intercepted; it is also how exec chains are seen.
+  SyscallSet intercept = spec.intercept;
+  intercept.Add(SYS_execve);
+  intercept.Add(SYS_execveat);
+  auto program = launcher::CompileFilter(intercept, launcher::FilterAction::kNotify);
+  if (!program) {
+    return std::unexpected(program.error());
+  }
+  auto child = launcher::StartChild(spec, &*program, launcher::ChildMode::kNotifyListener);
+  if (!child) {
+    return std::unexpected(child.error());
+  }
+  int fd = child->listener.release();
+  auto guest = std::make_unique<Guest>(loop_, fd);
+  guest->id = spec.guest_id;
+  guest->path = spec.path;
+  guest->listener = fd;
+  guest->handler = &handler;
+  guest->main_pid = child->pid;
+  guest->pidfd = std::move(child->pidfd);
+  guest->report = std::move(child->report);
+  if (options_.sync_wakeup) {
+    sync_wakeup_active_ =
+        ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+    if (!sync_wakeup_active_) {
+      spdlog::debug("guest {}: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable: {}", spec.guest_id,
+                    std::strerror(errno));
+    }
+  } else {
+    sync_wakeup_active_ = false;
+  }
+  Guest& g = *guest;
+  tgid_of_[child->pid] = child->pid;
+  guests_[spec.guest_id] = std::move(guest);
+  reaper_.WatchExit(g.main_pid, [this, &g](int status) {
+    g.main_status = status;
+    MaybeFinish(g);
+  });
+  Arm(g);
+  return g.main_pid;
+}
+
+void NotifyBackend::Arm(Guest& guest) {
+  guest.stream.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                          [this, &guest](const boost::system::error_code& ec) {
+                            if (!ec) {
+                              Service(guest);
+                            }
+                          });
+}
+
+void NotifyBackend::Service(Guest& guest) {
+  // Answer everything pending before going back to epoll: under load this saves a wake-up per
+  // call. A receive never blocks here because poll said a notification was queued, and one that
+  // is withdrawn meanwhile makes the receive fail with ENOENT instead.
+  for (;;) {
+    pollfd p{guest.listener, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) {
+      break;
+    }
+    if (p.revents & POLLIN) {
+      HandleOne(guest);
+      continue;
+    }
+    if (p.revents & (POLLHUP | POLLERR)) {
+      guest.hung_up = true;
+      MaybeFinish(guest);
+      return;
+    }
+    break;
+  }
+  Arm(guest);
+}
+
+bool NotifyBackend::HandleOne(Guest& guest) {
+  seccomp_notif req;
+  // libseccomp 2.5.4 does not clear this buffer and the kernel refuses a dirty one (EINVAL).
+  std::memset(&req, 0, sizeof req);
+  if (ioctl(guest.listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
+    if (errno != ENOENT && errno != EINTR) {
+      spdlog::warn("guest {}: SECCOMP_IOCTL_NOTIF_RECV: {}", guest.id, std::strerror(errno));
+    }
+    return false;
+  }
+  SyscallEvent ev;
+  ev.guest_id = guest.id;
+  ev.tid = static_cast<pid_t>(req.pid);
+  ev.pid = ThreadGroupOf(ev.tid);
+  ev.nr = req.data.nr;
+  ev.arch = req.data.arch;
+  ev.ip = req.data.instruction_pointer;
+  for (size_t i = 0; i < ev.args.size(); ++i) {
+    ev.args[i] = req.data.args[i];
+  }
+  ev.start_ns = NowNs();
+
+  const int listener = guest.listener;
+  const uint64_t id = req.id;
+  ProcessMemory mem(ev.tid, [listener, id] {
+    uint64_t check = id;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &check) == 0;
+  });
+  Event record;
+  record.call = ev;
+  Decision decision = guest.handler->OnSyscall(ev, mem, record);
+  record.decision = decision;
+
+  seccomp_notif_resp resp;
+  std::memset(&resp, 0, sizeof resp);
+  resp.id = id;
+  switch (decision.kind()) {
+    case Decision::Kind::kContinue:
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case Decision::Kind::kFail:
+      resp.error = -decision.error();
+      break;
+    case Decision::Kind::kReturn:
+      resp.val = decision.value();
+      break;
+  }
+  bool answered = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
+  if (!answered && errno != ENOENT) {
+    spdlog::warn("guest {}: SECCOMP_IOCTL_NOTIF_SEND for tid {}: {}", guest.id, ev.tid,
+                 std::strerror(errno));
+  } else if (!answered) {
+    spdlog::debug("guest {}: tid {} left syscall {} before the answer (signal)", guest.id, ev.tid,
+                  ev.nr);
+  }
+  record.end_ns = NowNs();
+  if (answered && !decision.runs_call()) {
+    record.result = decision.value();
+  }
+  guest.handler->OnCompleted(std::move(record));
+  return true;
+}
+
+void NotifyBackend::MaybeFinish(Guest& guest) {
+  if (guest.finished || !guest.main_status || !guest.hung_up) {
+    return;
+  }
+  guest.finished = true;
+  guest.stream.cancel();
+  if (auto err = launcher::ReadChildError(guest.report.get())) {
+    spdlog::error("{}: {}", guest.path, err->message);
+  }
+  SyscallHandler* handler = guest.handler;
+  int status = *guest.main_status;
+  uint64_t id = guest.id;
+  // Destroy the guest's state outside of its own completion handler.
+  boost::asio::post(loop_, [this, handler, status, id] {
+    guests_.erase(id);
+    handler->OnGuestExit(status);
+  });
+}
+
+pid_t NotifyBackend::ThreadGroupOf(pid_t tid) {
+  if (auto it = tgid_of_.find(tid); it != tgid_of_.end()) {
+    return it->second;
+  }
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+  pid_t tgid = tid;
+  if (FILE* f = std::fopen(path, "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "Tgid:", 5) == 0) {
+        tgid = static_cast<pid_t>(std::atoi(line + 5));
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  tgid_of_[tid] = tgid;
+  return tgid;
+}
+
+}  // namespace hijack::backend

@@ -1,0 +1,65 @@
+// NotifyBackend: guests under seccomp user notification (seccomp_unotify(2)).
+//
+//   NotifyBackend backend(loop, reaper, {.sync_wakeup = true});
+//   Result<pid_t> pid = backend.Launch(spec, handler);
+//   loop.run();   // notifications are received, decided and answered on this loop
+//
+// Each guest's listener fd sits in the Boost.Asio loop. A notification becomes a SyscallEvent;
+// guest memory is read with process_vm_readv and the notification id re-validated after every
+// read; the handler's Decision becomes the response (Continue is
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE). A response refused with ENOENT means the guest thread was
+// interrupted by a signal meanwhile (it will restart or fail the call itself): that is normal.
+// The guest has ended when its main process was reaped and the listener reports POLLHUP (no task
+// uses the filter any more).
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <unordered_map>
+
+#include "daemon/launcher/reaper.h"
+#include "hijack/backend.h"
+
+namespace hijack::backend {
+
+struct NotifyOptions {
+  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): wake the supervisor synchronously on the
+  // guest's CPU, so the round trip does not pay a cross-CPU wake-up. Ignored where unsupported.
+  bool sync_wakeup = true;
+};
+
+class NotifyBackend final : public Backend {
+ public:
+  NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
+                NotifyOptions options = {});
+  ~NotifyBackend() override;
+
+  std::string_view Name() const override { return "notify"; }
+  Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
+
+  // Whether this kernel, in this sandbox, offers SECCOMP_RET_USER_NOTIF. The error says why not.
+  static Result<void> Probe();
+
+  // Whether the last launched guest got SYNC_WAKE_UP (for benchmarks and logs).
+  bool sync_wakeup_active() const { return sync_wakeup_active_; }
+
+ private:
+  struct Guest;
+
+  void Arm(Guest& guest);
+  void Service(Guest& guest);
+  bool HandleOne(Guest& guest);
+  void MaybeFinish(Guest& guest);
+  pid_t ThreadGroupOf(pid_t tid);
+
+  boost::asio::io_context& loop_;
+  launcher::ProcessReaper& reaper_;
+  NotifyOptions options_;
+  bool sync_wakeup_active_ = false;
+  std::unordered_map<uint64_t, std::unique_ptr<Guest>> guests_;
+  std::unordered_map<pid_t, pid_t> tgid_of_;  // tid -> tgid cache, pruned on process exit
+};
+
+}  // namespace hijack::backend

@@ -1,0 +1,113 @@
+#include "daemon/events/event_bus.h"
+
+namespace hijack::events {
+
+Subscription::Subscription(std::string name, size_t capacity, Sink sink, Filter filter)
+    : name_(std::move(name)),
+      capacity_(capacity == 0 ? 1 : capacity),
+      sink_(std::move(sink)),
+      filter_(std::move(filter)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Subscription::~Subscription() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+uint64_t Subscription::delivered() const {
+  std::lock_guard lock(mu_);
+  return delivered_;
+}
+
+uint64_t Subscription::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void Subscription::Offer(const EventPtr& item) {
+  if (filter_ && !filter_(*item)) {
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= capacity_) {
+      ++dropped_;
+      ++pending_drops_;
+      return;
+    }
+    queue_.push_back(item);
+  }
+  cv_.notify_one();
+}
+
+void Subscription::WaitIdle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [this] { return (queue_.empty() && !busy_) || stopping_; });
+}
+
+void Subscription::Run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) {
+      idle_cv_.notify_all();
+      return;  // stopping, and everything queued was delivered
+    }
+    EventPtr item = std::move(queue_.front());
+    queue_.pop_front();
+    uint64_t drops = pending_drops_;
+    pending_drops_ = 0;
+    busy_ = true;
+    lock.unlock();
+    sink_(*item, drops);
+    lock.lock();
+    busy_ = false;
+    ++delivered_;
+    if (queue_.empty()) {
+      idle_cv_.notify_all();
+    }
+  }
+}
+
+std::shared_ptr<Subscription> EventBus::Subscribe(std::string name, size_t capacity,
+                                                  Subscription::Sink sink,
+                                                  Subscription::Filter filter) {
+  auto sub = std::make_shared<Subscription>(std::move(name), capacity, std::move(sink),
+                                            std::move(filter));
+  std::lock_guard lock(mu_);
+  subscribers_.push_back(sub);
+  return sub;
+}
+
+std::vector<std::shared_ptr<Subscription>> EventBus::Live() {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Subscription>> live;
+  std::erase_if(subscribers_, [&](const std::weak_ptr<Subscription>& weak) {
+    auto sub = weak.lock();
+    if (!sub) {
+      return true;
+    }
+    live.push_back(std::move(sub));
+    return false;
+  });
+  return live;
+}
+
+void EventBus::Publish(EventPtr item) {
+  for (const auto& sub : Live()) {
+    sub->Offer(item);
+  }
+}
+
+void EventBus::Flush() {
+  for (const auto& sub : Live()) {
+    sub->WaitIdle();
+  }
+}
+
+}  // namespace hijack::events

@@ -1,0 +1,99 @@
+// EventBus: delivers completed calls to observers without ever blocking the guest.
+//
+//   EventBus bus;
+//   auto sub = bus.Subscribe("trace", 4096, [](const EventItem& item) { Write(item.event); });
+//   bus.Publish(std::make_shared<EventItem>(...));   // loop thread; never blocks
+//   bus.Flush();                                     // waits until every queue is drained
+//
+// Each subscription has its own bounded queue and thread. When a queue is full the new event is
+// dropped for that subscriber alone and counted; the subscriber learns the count with the next
+// event it receives (EventItem::dropped_before) and from dropped(). Destroying the Subscription
+// stops its thread after the events already queued.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hijack/event.h"
+
+namespace hijack::policy {
+class PolicySet;
+}
+
+namespace hijack::events {
+
+struct EventItem {
+  Event event;
+  // The policy snapshot that decided the call: observers of that snapshot see it.
+  std::shared_ptr<const policy::PolicySet> policy;
+};
+
+using EventPtr = std::shared_ptr<const EventItem>;
+
+class Subscription {
+ public:
+  using Sink = std::function<void(const EventItem& item, uint64_t dropped_before)>;
+  using Filter = std::function<bool(const EventItem& item)>;
+
+  Subscription(std::string name, size_t capacity, Sink sink, Filter filter);
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  const std::string& name() const { return name_; }
+  uint64_t delivered() const;
+  uint64_t dropped() const;
+
+ private:
+  friend class EventBus;
+  void Offer(const EventPtr& item);
+  void WaitIdle();
+  void Run();
+
+  const std::string name_;
+  const size_t capacity_;
+  Sink sink_;
+  Filter filter_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<EventPtr> queue_;
+  uint64_t pending_drops_ = 0;
+  uint64_t dropped_ = 0;
+  uint64_t delivered_ = 0;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class EventBus {
+ public:
+  EventBus() = default;
+  EventBus(const EventBus&) = delete;
+  EventBus& operator=(const EventBus&) = delete;
+
+  // Any thread. The returned handle keeps the subscription alive; dropping it unsubscribes.
+  std::shared_ptr<Subscription> Subscribe(std::string name, size_t capacity, Subscription::Sink sink,
+                                          Subscription::Filter filter = nullptr);
+
+  // Any thread; never blocks on a subscriber.
+  void Publish(EventPtr item);
+
+  // Waits until every live subscriber has handled what was published before the call.
+  void Flush();
+
+ private:
+  std::vector<std::shared_ptr<Subscription>> Live();
+
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Subscription>> subscribers_;
+};
+
+}  // namespace hijack::events

@@ -1,0 +1,43 @@
+// Compiles an intercept set into a classic BPF seccomp program.
+//
+//   Result<FilterProgram> prog = CompileFilter(intercept, FilterAction::kNotify);
+//   // in the child: prctl(PR_SET_NO_NEW_PRIVS), seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog->fprog())
+//
+// The program is built with libseccomp in the supervisor and exported as raw instructions, so the
+// child only needs async-signal-safe system calls to install it (fork in a threaded daemon). Calls
+// of a foreign architecture (i386 through int 0x80, x32) kill the caller: they would otherwise
+// bypass a filter written for x86_64 numbers (seccomp(2), "Caveats").
+#pragma once
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "hijack/result.h"
+#include "hijack/syscall_set.h"
+
+namespace hijack::launcher {
+
+enum class FilterAction {
+  kNotify,  // SECCOMP_RET_USER_NOTIF for intercepted calls (seccomp_unotify(2))
+  kTrace,   // SECCOMP_RET_TRACE for intercepted calls (ptrace(2), PTRACE_EVENT_SECCOMP)
+};
+
+class FilterProgram {
+ public:
+  explicit FilterProgram(std::vector<sock_filter> insns) : insns_(std::move(insns)) {}
+  // Valid while this object lives and is not moved.
+  sock_fprog fprog() const {
+    return sock_fprog{static_cast<unsigned short>(insns_.size()),
+                      const_cast<sock_filter*>(insns_.data())};
+  }
+  const std::vector<sock_filter>& instructions() const { return insns_; }
+
+ private:
+  std::vector<sock_filter> insns_;
+};
+
+// Calls in `intercept` get `action`; every other native call is allowed.
+Result<FilterProgram> CompileFilter(const SyscallSet& intercept, FilterAction action);
+
+}  // namespace hijack::launcher

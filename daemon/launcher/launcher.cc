@@ -1,0 +1,272 @@
+#include "daemon/launcher/launcher.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace hijack::launcher {
+namespace {
+
+// Messages the child writes to the report pipe: {step, value}.
+enum ChildStep : int32_t {
+  kListenerFd = 1,  // value: the fd number the listener will get
+  kChdir = 2,
+  kFilter = 3,
+  kExec = 4,
+  kGo = 5,
+};
+struct ChildMessage {
+  int32_t step;
+  int32_t value;
+};
+
+// Exit status of a child that failed before exec; 127/126 follow the shell for exec failures.
+constexpr int kSetupFailedStatus = 125;
+
+void ChildReport(int fd, ChildStep step, int value) {
+  ChildMessage msg{step, value};
+  // Raw write: nothing here may allocate or take a lock (we are a fork of a threaded process).
+  (void)!write(fd, &msg, sizeof msg);
+}
+
+[[noreturn]] void ChildFail(int fd, ChildStep step, int err) {
+  ChildReport(fd, step, err);
+  _exit(step == kExec ? (err == ENOENT ? 127 : 126) : kSetupFailedStatus);
+}
+
+// Runs in the child after fork. Only async-signal-safe calls.
+[[noreturn]] void ChildMain(const LaunchSpec& spec, const FilterProgram* program, ChildMode mode,
+                            int report_fd, int go_fd, pid_t parent, char* const* argv,
+                            char* const* envp) {
+  // The supervisor blocks and redirects signals; the guest starts with a clean slate.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      signal(sig, SIG_DFL);
+    }
+  }
+  // If the supervisor dies the guest dies too: unsupervised it would run with a filter that
+  // fails every intercepted call with ENOSYS.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) {
+    _exit(kSetupFailedStatus);
+  }
+  if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) {
+    ChildFail(report_fd, kChdir, errno);
+  }
+  auto wait_for_go = [go_fd] {
+    char byte;
+    if (read(go_fd, &byte, 1) != 1) {
+      _exit(kSetupFailedStatus);  // the supervisor gave up on us
+    }
+    close(go_fd);
+  };
+  if (mode != ChildMode::kNotifyListener) {
+    wait_for_go();
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    ChildFail(report_fd, kFilter, errno);
+  }
+  if (program != nullptr && mode != ChildMode::kWaitNoFilter) {
+    sock_fprog prog = program->fprog();
+    unsigned flags = 0;
+    if (mode == ChildMode::kNotifyListener) {
+      // The listener gets the lowest free descriptor; tell the parent which one it will be.
+      int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (probe < 0) {
+        ChildFail(report_fd, kFilter, errno);
+      }
+      close(probe);
+      ChildReport(report_fd, kListenerFd, probe);
+      flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (rc < 0) {
+      ChildFail(report_fd, kFilter, errno);
+    }
+  }
+  if (spec.child_main) {
+    if (mode == ChildMode::kNotifyListener) {
+      // Keep the listener alive in this process until the parent holds its own copy.
+      wait_for_go();
+    }
+    // Tests and benchmarks only: the function runs in a forked child and may allocate.
+    _exit(spec.child_main());
+  }
+  execve(spec.path.c_str(), argv, envp);
+  ChildFail(report_fd, kExec, errno);
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& in) {
+  std::vector<char*> out;
+  out.reserve(in.size() + 1);
+  for (const auto& s : in) {
+    out.push_back(const_cast<char*>(s.c_str()));
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+// Takes the listener out of the child. The child reported the fd number before calling
+// seccomp(2); until the call completes the number is free (EBADF), so retry until it appears,
+// the child reports an error, or a deadline passes.
+Result<UniqueFd> TakeListener(pid_t pid, int pidfd, int report_fd) {
+  ChildMessage msg{};
+  if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
+    return MakeError("guest " + std::to_string(pid) + " died before installing its filter");
+  }
+  if (msg.step != kListenerFd) {
+    return ErrnoError(msg.value, "installing the seccomp filter in the guest");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, msg.value, 0));
+    if (fd >= 0) {
+      return UniqueFd(fd);
+    }
+    if (errno != EBADF) {
+      return ErrnoError(errno, "pidfd_getfd of the guest's seccomp listener");
+    }
+    pollfd p{report_fd, POLLIN, 0};
+    if (poll(&p, 1, 1) > 0) {
+      if (read(report_fd, &msg, sizeof msg) == sizeof msg) {
+        return ErrnoError(msg.value, "installing the seccomp filter in the guest");
+      }
+      return MakeError("guest " + std::to_string(pid) + " died while installing its filter");
+    }
+  }
+  return MakeError("timed out waiting for guest " + std::to_string(pid) + " to install its filter");
+}
+
+}  // namespace
+
+Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
+                                 ChildMode mode) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    return ErrnoError(errno, "pipe2");
+  }
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  UniqueFd go_read, go_write;
+  if (mode != ChildMode::kNotifyListener || spec.child_main) {
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0) {
+      return ErrnoError(errno, "pipe2");
+    }
+    go_read.reset(go[0]);
+    go_write.reset(go[1]);
+  }
+  std::vector<char*> argv = CStrings(spec.argv);
+  std::vector<char*> envp = CStrings(spec.env);
+  const pid_t parent = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    return ErrnoError(errno, "fork");
+  }
+  if (pid == 0) {
+    ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
+              envp.data());
+  }
+  report_write.reset();
+  go_read.reset();
+
+  LaunchedChild child;
+  child.pid = pid;
+  child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!child.pidfd.valid()) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
+  }
+  if (mode == ChildMode::kNotifyListener) {
+    auto listener = TakeListener(pid, child.pidfd.get(), report_read.get());
+    if (!listener) {
+      kill(pid, SIGKILL);
+      return std::unexpected(listener.error());
+    }
+    child.listener = std::move(*listener);
+    if (spec.child_main) {
+      (void)!write(go_write.get(), "g", 1);
+      go_write.reset();
+    }
+  }
+  child.go = std::move(go_write);
+  child.report = std::move(report_read);
+  return child;
+}
+
+std::optional<Error> ReadChildError(int report_fd) {
+  int flags = fcntl(report_fd, F_GETFL);
+  fcntl(report_fd, F_SETFL, flags | O_NONBLOCK);
+  ChildMessage msg{};
+  while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
+    switch (msg.step) {
+      case kChdir:
+        return ErrnoError(msg.value, "chdir").error();
+      case kFilter:
+        return ErrnoError(msg.value, "installing the seccomp filter").error();
+      case kExec:
+        return Error{msg.value, std::strerror(msg.value)};
+      default:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::string> ResolveExecutable(const std::string& argv0, const std::string& path_env) {
+  auto check = [](const std::string& path) -> Result<std::string> {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      return std::unexpected(Error{127, path + ": " + std::strerror(errno)});
+    }
+    if (S_ISDIR(st.st_mode)) {
+      return std::unexpected(Error{126, path + ": Is a directory"});
+    }
+    if (access(path.c_str(), X_OK) != 0) {
+      return std::unexpected(Error{126, path + ": " + std::strerror(errno)});
+    }
+    return path;
+  };
+  if (argv0.empty()) {
+    return std::unexpected(Error{127, "'': command not found"});
+  }
+  if (argv0.find('/') != std::string::npos) {
+    return check(argv0);
+  }
+  std::optional<Error> denied;
+  size_t start = 0;
+  while (start <= path_env.size()) {
+    size_t end = path_env.find(':', start);
+    if (end == std::string::npos) {
+      end = path_env.size();
+    }
+    std::string dir = path_env.substr(start, end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + argv0;
+    auto found = check(candidate);
+    if (found) {
+      return found;
+    }
+    if (found.error().code == 126 && !denied) {
+      denied = Error{126, argv0 + ": Permission denied"};
+    }
+    start = end + 1;
+  }
+  if (denied) {
+    return std::unexpected(*denied);
+  }
+  return std::unexpected(Error{127, argv0 + ": command not found"});
+}
+
+}  // namespace hijack::launcher

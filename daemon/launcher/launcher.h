@@ -1,0 +1,57 @@
+// Starts a guest process under a seccomp filter.
+//
+//   Result<LaunchedChild> child = StartChild(spec, &program, ChildMode::kNotifyListener);
+//   // child->listener is the seccomp user-notification fd of the new filter
+//
+// Sequence (seccomp_unotify(2)): fork; in the child reset signal state, set PR_SET_PDEATHSIG so
+// the guest dies with its supervisor (fail closed), set no_new_privs, install the filter, exec.
+// The listener fd is taken from the child with pidfd_getfd(2): handing it over with sendmsg
+// would itself be an intercepted call that nobody could answer yet. Between fork and exec the
+// child makes only async-signal-safe raw calls, so the supervisor may be multi-threaded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/launcher/filter.h"
+#include "hijack/backend.h"
+#include "hijack/result.h"
+#include "hijack/unique_fd.h"
+
+namespace hijack::launcher {
+
+enum class ChildMode {
+  kNotifyListener,  // install with SECCOMP_FILTER_FLAG_NEW_LISTENER; parent takes the listener
+  kWaitThenFilter,  // wait until the parent says go (it attaches with ptrace first), then install
+  kWaitNoFilter,    // wait until the parent says go, install nothing (ptrace-all)
+};
+
+struct LaunchedChild {
+  pid_t pid = -1;
+  UniqueFd pidfd;     // pidfd_open(2) of the child
+  UniqueFd listener;  // kNotifyListener only
+  UniqueFd go;        // kWait*: write one byte to let the child proceed
+  UniqueFd report;    // read end: setup or exec errors from the child (see ReadChildError)
+};
+
+// Forks and sets up the child. For kNotifyListener, returns once the filter is installed and
+// the listener is in hand. `spec.intercept` must contain execve then: the listener fd is
+// close-on-exec, so the child must stop in its execve until the parent has taken it. Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels
+// without user notification, EACCES without no_new_privs).
+Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
+                                 ChildMode mode);
+
+// What the child reported through its `report` pipe before it died: the failed step and errno
+// ("execve /bin/x: ENOEXEC (Exec format error)"), or nullopt if it exec'd or reported nothing.
+// Reads without blocking; call after the child ended.
+std::optional<Error> ReadChildError(int report_fd);
+
+// Resolves argv0 the way a shell does, searching `path_env` (the guest's PATH) when argv0 has no
+// slash. Errors carry the exit status a shell would use in `code`: 127 for "command not found"
+// or "No such file or directory", 126 for "Permission denied" or "Is a directory".
+Result<std::string> ResolveExecutable(const std::string& argv0, const std::string& path_env);
+
+}  // namespace hijack::launcher

@@ -1,0 +1,96 @@
+// hijackd: the Hijack supervisor.
+//
+//   hijackd run [--policy FILE] [--backend auto|notify] [--intercept CLASSES]
+//               [--trace FILE] [--trace-format text|json] -- CMD ARGS...
+//   hijackd check FILE          validate a policy without running anything
+//   hijackd modules             list the built-in policy modules
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/policy/policy_set.h"
+#include "daemon/run/run_command.h"
+#include "daemon/syscalls/syscall_table.h"
+
+namespace {
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_st("hijackd");
+  logger->set_pattern("hijackd: %^%v%$");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hijackd: take control of unmodified Linux programs from user space"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  hijackd run -- ls /                      # every syscall counted, table at the end\n"
+      "  hijackd run --policy policies/deny.json -- cat /etc/hostname\n"
+      "  hijackd run --trace - --intercept %file -- make -j2\n"
+      "  hijackd check my-policy.json");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  hijack::run::RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand("run", "run one guest in the foreground");
+  run_cmd->add_option("--policy", run.policy_file, "policy JSON file (default: built-in stats)");
+  run_cmd->add_option("--backend", run.backend, "auto, notify")->default_val("auto");
+  run_cmd->add_option("--intercept", run.intercept,
+                      "extra syscalls or %classes for the intercept set, comma separated")
+      ->delimiter(',');
+  run_cmd->add_option("--trace", run.trace_file, "trace calls to FILE ('-' for stderr)");
+  run_cmd->add_option("--trace-format", run.trace_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  run_cmd->add_flag("--quiet", run.quiet, "no report at the end");
+  bool no_sync = false;
+  run_cmd->add_flag("--no-sync-wakeup", no_sync,
+                    "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
+  run_cmd->add_option("command", run.command, "the program and its arguments, after --")
+      ->required();
+
+  std::string check_file;
+  CLI::App* check_cmd = app.add_subcommand("check", "validate a policy file");
+  check_cmd->add_option("file", check_file, "policy JSON file")->required();
+
+  CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  SetUpLogging(log_level);
+
+  if (run_cmd->parsed()) {
+    run.sync_wakeup = !no_sync;
+    return hijack::run::RunGuest(run);
+  }
+  const auto& registry = hijack::policy::ModuleRegistry::BuiltIn();
+  if (check_cmd->parsed()) {
+    auto set = hijack::policy::PolicySet::FromFile(check_file, registry);
+    if (!set) {
+      spdlog::error("{}", set.error().message);
+      return 2;
+    }
+    std::printf("%s: valid, %zu modules, intercepts %zu syscalls\n", check_file.c_str(),
+                (*set)->modules().size(), (*set)->needed().size());
+    return 0;
+  }
+  if (modules_cmd->parsed()) {
+    for (const auto* info : registry.List()) {
+      std::printf("%-10s %s\n", info->name.c_str(), info->summary.c_str());
+      for (const auto& [key, meaning] : info->settings.items()) {
+        std::printf("  %-10s %s\n", key.c_str(), meaning.get<std::string>().c_str());
+      }
+    }
+    return 0;
+  }
+  return 2;
+}

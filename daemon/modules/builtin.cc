@@ -1,0 +1,20 @@
+// The registry of built-in modules.
+#include "daemon/modules/deny/deny_module.h"
+#include "daemon/modules/stats/stats_module.h"
+#include "daemon/modules/trace/trace_module.h"
+#include "daemon/policy/module_registry.h"
+
+namespace hijack::policy {
+
+const ModuleRegistry& ModuleRegistry::BuiltIn() {
+  static const ModuleRegistry* registry = [] {
+    auto* r = new ModuleRegistry();
+    r->Register(modules::DenyModule::Info());
+    r->Register(modules::StatsModule::Info());
+    r->Register(modules::TraceModule::Info());
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace hijack::policy

@@ -1,0 +1,39 @@
+#include "daemon/modules/deny/deny_module.h"
+
+#include "hijack/result.h"
+
+namespace hijack::modules {
+
+std::optional<Decision> DenyModule::Decide(const SyscallEvent&, GuestMemory&) {
+  denied_.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Fail(errno_);
+}
+
+nlohmann::json DenyModule::Stats() const {
+  return {{"denied", denied_.load(std::memory_order_relaxed)}, {"errno", ErrnoName(errno_)}};
+}
+
+policy::ModuleInfo DenyModule::Info() {
+  return {
+      .name = "deny",
+      .summary = "make the listed system calls fail with an errno without running them",
+      .settings = {{"syscalls", "list of syscall names or %classes (required)"},
+                   {"errno", "errno name or number the calls fail with (default EPERM)"}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        auto syscalls = config.Syscalls("syscalls");
+        if (!syscalls) {
+          return std::unexpected(syscalls.error());
+        }
+        if (!*syscalls) {
+          return MakeError(config.PathOf("syscalls") + ": missing (the calls to deny)");
+        }
+        auto err = config.Errno("errno", EPERM);
+        if (!err) {
+          return std::unexpected(err.error());
+        }
+        return std::make_unique<DenyModule>(**syscalls, *err);
+      },
+  };
+}
+
+}  // namespace hijack::modules

@@ -1,0 +1,115 @@
+#include "daemon/modules/stats/stats_module.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "daemon/syscalls/syscall_table.h"
+
+namespace hijack::modules {
+
+void StatsModule::Observe(const Event& event) {
+  const int nr = event.call.nr;
+  if (nr < 0 || nr >= SyscallSet::kCapacity) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  auto& slot = per_[static_cast<size_t>(nr)];
+  if (!slot) {
+    slot = std::make_unique<PerSyscall>();
+  }
+  PerSyscall& s = *slot;
+  ++s.calls;
+  if (!event.decision.runs_call()) {
+    ++s.not_run;
+  }
+  if (!event.result) {
+    ++s.unknown;
+  } else if (*event.result < 0 && *event.result >= -4095) {
+    ++s.errors;
+  }
+  s.latency.Record(static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns)));
+}
+
+nlohmann::json StatsModule::Stats() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json out = nlohmann::json::object();
+  for (int nr = 0; nr < SyscallSet::kCapacity; ++nr) {
+    if (!per_[static_cast<size_t>(nr)]) {
+      continue;
+    }
+    const PerSyscall& s = *per_[static_cast<size_t>(nr)];
+    out[std::string(syscalls::SyscallName(nr))] = {
+        {"calls", s.calls},
+        {"errors", s.errors},
+        {"unknown_results", s.unknown},
+        {"not_run", s.not_run},
+        {"total_ns", s.latency.sum()},
+        {"p50_ns", s.latency.Percentile(0.50)},
+        {"p99_ns", s.latency.Percentile(0.99)},
+    };
+  }
+  return out;
+}
+
+std::string StatsModule::Report() const {
+  std::lock_guard lock(mu_);
+  std::vector<int> rows;
+  uint64_t calls = 0, errors = 0, unknown = 0, not_run = 0, total = 0;
+  for (int nr = 0; nr < SyscallSet::kCapacity; ++nr) {
+    if (per_[static_cast<size_t>(nr)]) {
+      const PerSyscall& s = *per_[static_cast<size_t>(nr)];
+      rows.push_back(nr);
+      calls += s.calls;
+      errors += s.errors;
+      unknown += s.unknown;
+      not_run += s.not_run;
+      total += s.latency.sum();
+    }
+  }
+  // Most calls first, as people read a profile.
+  std::sort(rows.begin(), rows.end(), [this](int a, int b) {
+    const auto& x = *per_[static_cast<size_t>(a)];
+    const auto& y = *per_[static_cast<size_t>(b)];
+    return x.calls != y.calls ? x.calls > y.calls : a < b;
+  });
+  std::string out = fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12} {:>9} {:>9}\n", "syscall", "calls",
+                                "errors", "not-run", "total-us", "p50-us", "p99-us");
+  out += std::string(81, '-') + "\n";
+  for (int nr : rows) {
+    const PerSyscall& s = *per_[static_cast<size_t>(nr)];
+    out += fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12.1f} {:>9.1f} {:>9.1f}\n",
+                       syscalls::SyscallName(nr), s.calls, s.errors, s.not_run,
+                       static_cast<double>(s.latency.sum()) / 1e3,
+                       static_cast<double>(s.latency.Percentile(0.5)) / 1e3,
+                       static_cast<double>(s.latency.Percentile(0.99)) / 1e3);
+  }
+  out += std::string(81, '-') + "\n";
+  out += fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12.1f}\n", "total", calls, errors, not_run,
+                     static_cast<double>(total) / 1e3);
+  if (unknown > 0) {
+    out += fmt::format(
+        "errors count the calls whose result the supervisor saw; {} calls ran without a visible "
+        "result (seccomp notify does not report them; --backend ptrace does)\n",
+        unknown);
+  }
+  return out;
+}
+
+policy::ModuleInfo StatsModule::Info() {
+  return {
+      .name = "stats",
+      .summary = "count calls, errors and supervisor latency per syscall (like strace -c)",
+      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        auto syscalls = config.Syscalls("syscalls");
+        if (!syscalls) {
+          return std::unexpected(syscalls.error());
+        }
+        return std::make_unique<StatsModule>(*syscalls ? **syscalls : syscalls::AllSyscalls());
+      },
+  };
+}
+
+}  // namespace hijack::modules

@@ -1,0 +1,48 @@
+// stats: per-syscall counts, errors, decisions and supervisor latency, like `strace -c`.
+//
+//   {"module": "stats"}                                  // every syscall
+//   {"module": "stats", "syscalls": ["%file", "%net"]}   // only these
+//
+// Observes off the guest's path. Report() is the table printed when the guest ends; Stats() the
+// same numbers as JSON for GetStats. Latency is the time the supervisor held the call (from
+// receipt to answer; under ptrace, to syscall exit when the result was awaited).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+
+#include "daemon/modules/stats/latency_histogram.h"
+#include "daemon/policy/module_registry.h"
+
+namespace hijack::modules {
+
+class StatsModule final : public PolicyModule {
+ public:
+  explicit StatsModule(SyscallSet syscalls) : syscalls_(syscalls) {}
+
+  static policy::ModuleInfo Info();
+
+  std::string_view Name() const override { return "stats"; }
+  const SyscallSet& Syscalls() const override { return syscalls_; }
+  bool Enforces() const override { return false; }
+  void Observe(const Event& event) override;
+  nlohmann::json Stats() const override;
+  std::string Report() const override;
+
+ private:
+  struct PerSyscall {
+    uint64_t calls = 0;
+    uint64_t errors = 0;      // known negative results
+    uint64_t unknown = 0;     // calls that ran without the supervisor seeing their result
+    uint64_t not_run = 0;     // failed or emulated by a module
+    LatencyHistogram latency;
+  };
+
+  const SyscallSet syscalls_;
+  mutable std::mutex mu_;
+  // Allocated on a syscall's first call: a histogram is ~8 KiB.
+  std::array<std::unique_ptr<PerSyscall>, SyscallSet::kCapacity> per_{};
+};
+
+}  // namespace hijack::modules

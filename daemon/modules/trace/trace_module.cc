@@ -1,0 +1,143 @@
+#include "daemon/modules/trace/trace_module.h"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include "daemon/syscalls/arg_decoder.h"
+#include "daemon/syscalls/syscall_table.h"
+
+namespace hijack::modules {
+namespace {
+
+int64_t ClockNs(clockid_t clock) {
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A buffered trace file is flushed at least this often, so `tail -f` follows a live guest.
+constexpr int64_t kFlushIntervalNs = 200'000'000;
+
+}  // namespace
+
+TraceModule::TraceModule(SyscallSet syscalls, std::FILE* out, Format format)
+    : syscalls_(syscalls),
+      out_(out),
+      format_(format),
+      realtime_offset_ns_(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC)) {}
+
+TraceModule::~TraceModule() {
+  if (out_ != stderr) {
+    std::fclose(out_);
+  } else {
+    std::fflush(out_);
+  }
+}
+
+Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
+                                                       const std::string& output, Format format) {
+  std::FILE* out = stderr;
+  if (!output.empty() && output != "-") {
+    out = std::fopen(output.c_str(), "we");
+    if (out == nullptr) {
+      return ErrnoError(errno, "trace output " + output);
+    }
+  }
+  return std::make_unique<TraceModule>(syscalls, out, format);
+}
+
+std::string TraceModule::FormatJson(const Event& event) const {
+  const SyscallEvent& c = event.call;
+  nlohmann::json args = nlohmann::json::array();
+  for (const auto& a : event.args) {
+    args.push_back(a.json);
+  }
+  nlohmann::json rec = {
+      {"time", static_cast<double>(c.start_ns + realtime_offset_ns_) / 1e9},
+      {"guest", c.guest_id},
+      {"pid", c.pid},
+      {"tid", c.tid},
+      {"syscall", syscalls::SyscallName(c.nr)},
+      {"args", std::move(args)},
+      {"decision", KindName(event.decision.kind())},
+  };
+  if (!event.module.empty()) {
+    rec["module"] = event.module;
+  }
+  rec.update(syscalls::ResultJson(event.result));
+  rec["duration_us"] = static_cast<double>(event.end_ns - c.start_ns) / 1e3;
+  rec["policy_version"] = event.policy_version;
+  return rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string TraceModule::FormatText(const Event& event) const {
+  const SyscallEvent& c = event.call;
+  std::string args;
+  for (const auto& a : event.args) {
+    args += (args.empty() ? "" : ", ") + a.text;
+  }
+  std::string decided = event.module.empty() ? "" : fmt::format(" [{}]", event.module);
+  return fmt::format("[pid {:>6}] {}({}) = {}{} <{:.6f}>\n", c.tid, syscalls::SyscallName(c.nr),
+                     args, syscalls::FormatResult(c.nr, event.result), decided,
+                     static_cast<double>(event.end_ns - c.start_ns) / 1e9);
+}
+
+void TraceModule::Observe(const Event& event) {
+  std::string line = format_ == Format::kJson ? FormatJson(event) : FormatText(event);
+  std::lock_guard lock(mu_);
+  if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
+    // Observation fails open: a full disk loses trace lines (counted), never blocks the guest.
+    ++write_errors_;
+    return;
+  }
+  ++written_;
+  const int64_t now = ClockNs(CLOCK_MONOTONIC);
+  if (out_ == stderr || now - last_flush_ns_ > kFlushIntervalNs) {
+    std::fflush(out_);
+    last_flush_ns_ = now;
+  }
+}
+
+nlohmann::json TraceModule::Stats() const {
+  std::lock_guard lock(mu_);
+  return {{"written", written_}, {"write_errors", write_errors_}};
+}
+
+policy::ModuleInfo TraceModule::Info() {
+  return {
+      .name = "trace",
+      .summary = "write one record per call (JSON lines or strace-like text)",
+      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"},
+                   {"output", "file to write (default: standard error)"},
+                   {"format", "\"json\" (default) or \"text\""}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        auto syscalls = config.Syscalls("syscalls");
+        if (!syscalls) {
+          return std::unexpected(syscalls.error());
+        }
+        auto format = config.String("format");
+        if (!format) {
+          return std::unexpected(format.error());
+        }
+        Format f = Format::kJson;
+        if (*format && **format == "text") {
+          f = Format::kText;
+        } else if (*format && **format != "json") {
+          return MakeError(config.PathOf("format") + ": expected \"json\" or \"text\", got \"" +
+                           **format + "\"");
+        }
+        auto output = config.String("output");
+        if (!output) {
+          return std::unexpected(output.error());
+        }
+        auto module = Open(*syscalls ? **syscalls : syscalls::AllSyscalls(),
+                           output->value_or(""), f);
+        if (!module) {
+          return MakeError(config.PathOf("output") + ": " + module.error().message);
+        }
+        return std::unique_ptr<PolicyModule>(std::move(*module));
+      },
+  };
+}
+
+}  // namespace hijack::modules

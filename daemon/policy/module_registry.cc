@@ -1,0 +1,167 @@
+#include "daemon/policy/module_registry.h"
+
+#include <fmt/format.h>
+
+#include "daemon/syscalls/syscall_table.h"
+
+namespace hijack::policy {
+
+bool ConfigReader::Has(std::string_view key) const { return object_.contains(key); }
+
+const nlohmann::json* ConfigReader::Raw(std::string_view key) {
+  known_.insert(std::string(key));
+  auto it = object_.find(key);
+  return it == object_.end() ? nullptr : &*it;
+}
+
+Error ConfigReader::ErrorAt(std::string_view key, const std::string& what) const {
+  return Error{0, PathOf(key) + ": " + what};
+}
+
+Result<std::optional<std::string>> ConfigReader::String(std::string_view key) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_string()) {
+    return std::unexpected(ErrorAt(key, fmt::format("expected a string, got {}", v->type_name())));
+  }
+  return v->get<std::string>();
+}
+
+Result<std::optional<double>> ConfigReader::Number(std::string_view key) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_number()) {
+    return std::unexpected(ErrorAt(key, fmt::format("expected a number, got {}", v->type_name())));
+  }
+  return v->get<double>();
+}
+
+Result<std::optional<int64_t>> ConfigReader::Integer(std::string_view key) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_number_integer()) {
+    return std::unexpected(
+        ErrorAt(key, fmt::format("expected an integer, got {}", v->dump())));
+  }
+  return v->get<int64_t>();
+}
+
+Result<std::optional<bool>> ConfigReader::Bool(std::string_view key) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_boolean()) {
+    return std::unexpected(ErrorAt(key, fmt::format("expected true or false, got {}", v->dump())));
+  }
+  return v->get<bool>();
+}
+
+Result<std::optional<std::vector<std::string>>> ConfigReader::StringList(std::string_view key) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (v->is_string()) {
+    return std::vector<std::string>{v->get<std::string>()};
+  }
+  if (!v->is_array()) {
+    return std::unexpected(
+        ErrorAt(key, fmt::format("expected a list of strings, got {}", v->type_name())));
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const auto& item = (*v)[i];
+    if (!item.is_string()) {
+      return std::unexpected(Error{0, fmt::format("{}/{}: expected a string, got {}", PathOf(key),
+                                                  i, item.type_name())});
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::optional<SyscallSet>> ConfigReader::Syscalls(std::string_view key) {
+  auto names = StringList(key);
+  if (!names) {
+    return std::unexpected(names.error());
+  }
+  if (!*names) {
+    return std::nullopt;
+  }
+  SyscallSet set;
+  const bool single = Raw(key)->is_string();
+  for (size_t i = 0; i < (*names)->size(); ++i) {
+    auto resolved = syscalls::ResolveSyscallSpec((**names)[i]);
+    if (!resolved) {
+      std::string where = single ? PathOf(key) : fmt::format("{}/{}", PathOf(key), i);
+      return std::unexpected(Error{0, where + ": " + resolved.error().message});
+    }
+    set.AddAll(*resolved);
+  }
+  return set;
+}
+
+Result<int> ConfigReader::Errno(std::string_view key, int fallback) {
+  const nlohmann::json* v = Raw(key);
+  if (v == nullptr) {
+    return fallback;
+  }
+  if (v->is_number_integer()) {
+    int64_t n = v->get<int64_t>();
+    if (n < 1 || n > 4095) {
+      return std::unexpected(ErrorAt(key, fmt::format("errno {} is out of range 1..4095", n)));
+    }
+    return static_cast<int>(n);
+  }
+  if (!v->is_string()) {
+    return std::unexpected(
+        ErrorAt(key, fmt::format("expected an errno name like \"EPERM\", got {}", v->dump())));
+  }
+  int err = ErrnoFromName(v->get<std::string>());
+  if (err == 0) {
+    return std::unexpected(ErrorAt(key, fmt::format("unknown errno {}", v->dump())));
+  }
+  return err;
+}
+
+Result<void> ConfigReader::Finish() const {
+  for (const auto& [key, value] : object_.items()) {
+    if (!known_.contains(key)) {
+      std::string list;
+      for (const auto& k : known_) {
+        if (k != "module") {
+          list += (list.empty() ? "" : ", ") + k;
+        }
+      }
+      return std::unexpected(ErrorAt(key, "unknown key (known: " + list + ")"));
+    }
+  }
+  return {};
+}
+
+void ModuleRegistry::Register(ModuleInfo info) {
+  std::string name = info.name;
+  modules_.insert_or_assign(std::move(name), std::move(info));
+}
+
+const ModuleInfo* ModuleRegistry::Find(std::string_view name) const {
+  auto it = modules_.find(name);
+  return it == modules_.end() ? nullptr : &it->second;
+}
+
+std::vector<const ModuleInfo*> ModuleRegistry::List() const {
+  std::vector<const ModuleInfo*> out;
+  for (const auto& [name, info] : modules_) {
+    out.push_back(&info);
+  }
+  return out;
+}
+
+}  // namespace hijack::policy

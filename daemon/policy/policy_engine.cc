@@ -1,0 +1,60 @@
+#include "daemon/policy/policy_engine.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+
+#include "daemon/syscalls/syscall_table.h"
+
+namespace hijack::policy {
+
+PolicyEngine::PolicyEngine(std::shared_ptr<PolicySet> initial, SyscallSet intercept)
+    : intercept_(intercept) {
+  initial->set_version(1);
+  current_.store(std::move(initial));
+}
+
+std::shared_ptr<const PolicySet> PolicyEngine::Current() const {
+  return current_.load(std::memory_order_acquire);
+}
+
+Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
+                                       std::optional<uint64_t> expected_version) {
+  std::lock_guard lock(swap_mu_);
+  auto current = Current();
+  if (expected_version && *expected_version != current->version()) {
+    return std::unexpected(Error{ESTALE, fmt::format("policy version is {}, not the expected {}",
+                                                     current->version(), *expected_version)});
+  }
+  SyscallSet missing = next->needed().Minus(intercept_);
+  if (!missing.empty()) {
+    std::string names;
+    for (int nr : missing.Numbers()) {
+      names += (names.empty() ? "" : ", ") + std::string(syscalls::SyscallName(nr));
+    }
+    return std::unexpected(Error{
+        ENOSYS, fmt::format("the policy needs syscalls outside this guest's intercept set, which "
+                            "is fixed at launch (widen it with --intercept): {}",
+                            names)});
+  }
+  next->set_version(current->version() + 1);
+  const uint64_t version = next->version();
+  current_.store(std::shared_ptr<const PolicySet>(std::move(next)), std::memory_order_release);
+  return version;
+}
+
+Decision PolicyEngine::Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,
+                              Event& record) {
+  for (PolicyModule* module : set.DecidersFor(ev.nr)) {
+    if (std::optional<Decision> d = module->Decide(ev, mem)) {
+      record.decision = *d;
+      record.module = std::string(module->Name());
+      return *d;
+    }
+  }
+  record.decision = Decision::Continue();
+  record.module.clear();
+  return record.decision;
+}
+
+}  // namespace hijack::policy

@@ -1,0 +1,71 @@
+// PolicySet: one immutable, validated policy: the ordered module instances and the per-syscall
+// dispatch tables derived from them.
+//
+//   Result<std::shared_ptr<const PolicySet>> set =
+//       PolicySet::FromJson(doc, ModuleRegistry::BuiltIn());
+//   for (PolicyModule* m : (*set)->DecidersFor(nr)) ...
+//
+// Validation is complete before anything is returned: the whole document is checked (version,
+// keys, every module's settings) and the first error names its JSON path. Readers share
+// snapshots through std::shared_ptr<const PolicySet>; nothing in a PolicySet changes after
+// FromJson except the modules' own counters.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/policy/module_registry.h"
+#include "hijack/policy.h"
+#include "hijack/result.h"
+#include "hijack/syscall_set.h"
+
+namespace hijack::policy {
+
+class PolicySet {
+ public:
+  // Builds a policy from a parsed document. Errors: "/modules/1/syscalls/0: unknown syscall ...".
+  static Result<std::shared_ptr<PolicySet>> FromJson(const nlohmann::json& doc,
+                                                     const ModuleRegistry& registry);
+  // Parses text first; parse errors carry line and column. `source` names the text in messages.
+  static Result<std::shared_ptr<PolicySet>> FromText(std::string_view text, std::string_view source,
+                                                     const ModuleRegistry& registry);
+  // Reads and parses a file; errors start with the file name.
+  static Result<std::shared_ptr<PolicySet>> FromFile(const std::string& path,
+                                                     const ModuleRegistry& registry);
+
+  // Appends a module instance built outside the document (hijackd run --trace). Only before the
+  // set is shared.
+  void Append(std::unique_ptr<PolicyModule> module, nlohmann::json config);
+
+  const std::vector<std::unique_ptr<PolicyModule>>& modules() const { return modules_; }
+  // Union of what the modules need: the smallest intercept set that serves this policy.
+  const SyscallSet& needed() const { return needed_; }
+  // Enforcing modules that need `nr`, in policy order.
+  std::span<PolicyModule* const> DecidersFor(int nr) const;
+  // Every module that needs `nr`, in policy order.
+  std::span<PolicyModule* const> ObserversFor(int nr) const;
+  bool WantsArguments(int nr) const {
+    return nr >= 0 && nr < SyscallSet::kCapacity && wants_args_[static_cast<size_t>(nr)];
+  }
+  const nlohmann::json& document() const { return document_; }
+  uint64_t version() const { return version_; }
+  void set_version(uint64_t v) { version_ = v; }
+
+ private:
+  void Index();
+
+  nlohmann::json document_;
+  std::vector<std::unique_ptr<PolicyModule>> modules_;
+  SyscallSet needed_;
+  std::vector<std::vector<PolicyModule*>> deciders_;
+  std::vector<std::vector<PolicyModule*>> observers_;
+  std::array<bool, SyscallSet::kCapacity> wants_args_{};
+  uint64_t version_ = 0;
+};
+
+}  // namespace hijack::policy

@@ -1,0 +1,38 @@
+// `hijackd run`: one guest in the foreground, its exit status passed through.
+//
+//   RunOptions opts;
+//   opts.command = {"lighttpd", "-D", "-f", "conf"};
+//   int status = RunGuest(opts);   // the guest's exit code, 128+N for death by signal N
+//
+// Exit statuses of hijackd itself: 2 for a bad policy or command line (nothing started), 126 and
+// 127 for a command that cannot be executed (as shells do), 1 when the supervisor cannot start
+// (for example a kernel without seccomp user notification: the message names --backend ptrace).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hijack::run {
+
+struct RunOptions {
+  std::vector<std::string> command;
+  std::optional<std::string> policy_file;  // default: the built-in default policy
+  std::string backend = "auto";            // notify, ptrace, ptrace-all, auto
+  std::vector<std::string> intercept;      // extra syscalls / %classes for the intercept set
+  std::optional<std::string> trace_file;   // adds a trace module ("-" for stderr)
+  std::string trace_format = "text";
+  bool sync_wakeup = true;
+  bool quiet = false;                      // no end-of-run report
+};
+
+// Runs the guest to completion. Returns hijackd's exit status.
+int RunGuest(const RunOptions& options);
+
+// The built-in default policy (policies/default.json).
+std::string_view DefaultPolicyText();
+
+// Maps a waitpid(2) status to a shell-style exit status.
+int ExitStatusOf(int wait_status);
+
+}  // namespace hijack::run

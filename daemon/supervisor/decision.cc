@@ -1,0 +1,17 @@
+#include "hijack/decision.h"
+
+namespace hijack {
+
+std::string_view KindName(Decision::Kind kind) {
+  switch (kind) {
+    case Decision::Kind::kContinue:
+      return "continue";
+    case Decision::Kind::kFail:
+      return "fail";
+    case Decision::Kind::kReturn:
+      return "return";
+  }
+  return "unknown";
+}
+
+}  // namespace hijack

@@ -1,0 +1,51 @@
+#include "daemon/supervisor/guest.h"
+
+#include "daemon/syscalls/arg_decoder.h"
+
+namespace hijack::supervisor {
+namespace {
+// Events the module observers of one guest may fall behind by before the bus drops (and counts).
+constexpr size_t kObserverQueue = 1 << 16;
+}  // namespace
+
+Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
+             events::EventBus& bus, ExitCallback on_exit)
+    : id_(id), engine_(std::move(policy), intercept), bus_(bus), on_exit_(std::move(on_exit)) {
+  observers_ = bus_.Subscribe(
+      "guest " + std::to_string(id) + " modules", kObserverQueue,
+      [](const events::EventItem& item, uint64_t) {
+        for (PolicyModule* m : item.policy->ObserversFor(item.event.call.nr)) {
+          m->Observe(item.event);
+        }
+      },
+      [id](const events::EventItem& item) { return item.event.call.guest_id == id; });
+}
+
+Guest::~Guest() = default;
+
+Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) {
+  auto snapshot = engine_.Current();
+  record.policy_version = snapshot->version();
+  if (snapshot->WantsArguments(call.nr)) {
+    record.args = syscalls::DecodeArguments(call, mem);
+  }
+  return policy::PolicyEngine::Decide(*snapshot, call, mem, record);
+}
+
+bool Guest::WantsResult(int nr) const { return !engine_.Current()->ObserversFor(nr).empty(); }
+
+void Guest::OnCompleted(Event&& record) {
+  auto item = std::make_shared<events::EventItem>();
+  item->event = std::move(record);
+  item->policy = engine_.Current();
+  bus_.Publish(std::move(item));
+}
+
+void Guest::OnGuestExit(int wait_status) {
+  exit_status_ = wait_status;
+  if (on_exit_) {
+    on_exit_(wait_status);
+  }
+}
+
+}  // namespace hijack::supervisor

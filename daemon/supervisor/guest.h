@@ -1,0 +1,49 @@
+// Guest: the supervisor's side of one guest: its policy engine, its observers on the event
+// bus, and its exit status. Backends talk to it through SyscallHandler.
+//
+//   Guest guest(1, std::move(policy), intercept, bus, [](int status) { ... });
+//   backend.Launch(spec, guest);
+//
+// Threads: the SyscallHandler callbacks run on the loop thread; policy(), Replace() and
+// Stats() on any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "daemon/events/event_bus.h"
+#include "daemon/policy/policy_engine.h"
+#include "hijack/backend.h"
+
+namespace hijack::supervisor {
+
+class Guest final : public SyscallHandler {
+ public:
+  using ExitCallback = std::function<void(int wait_status)>;
+
+  Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
+        events::EventBus& bus, ExitCallback on_exit);
+  ~Guest() override;
+
+  uint64_t id() const { return id_; }
+  policy::PolicyEngine& engine() { return engine_; }
+  std::optional<int> exit_status() const { return exit_status_; }
+  // Events the guest's own observers lost because they fell behind.
+  uint64_t observer_drops() const { return observers_->dropped(); }
+
+  Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override;
+  bool WantsResult(int nr) const override;
+  void OnCompleted(Event&& record) override;
+  void OnGuestExit(int wait_status) override;
+
+ private:
+  const uint64_t id_;
+  policy::PolicyEngine engine_;
+  events::EventBus& bus_;
+  std::shared_ptr<events::Subscription> observers_;
+  ExitCallback on_exit_;
+  std::optional<int> exit_status_;
+};
+
+}  // namespace hijack::supervisor

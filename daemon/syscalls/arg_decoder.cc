@@ -1,0 +1,860 @@
+#include "daemon/syscalls/arg_decoder.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/audit.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "hijack/result.h"
+#include "hijack/syscall_set.h"
+
+namespace hijack::syscalls {
+namespace {
+
+// How one argument is rendered. Kinds marked "len" take the length of the object they point to
+// from the argument that follows them, which is where every covered call passes it.
+enum class ArgKind : uint8_t {
+  kNone,            // past the call's last argument
+  kInt,             // int, decimal
+  kUInt,            // unsigned int, decimal
+  kLong,            // off_t, decimal
+  kSize,            // size_t, decimal
+  kHex,             // a value of no known meaning
+  kPtr,             // an address the decoder does not follow: NULL or hex
+  kFd,              // int file descriptor
+  kDirFd,           // a descriptor or AT_FDCWD
+  kPath,            // NUL-terminated string
+  kBuffer,          // data the call takes from the guest (len)
+  kStringArray,     // NULL-terminated array of strings: argv, envp
+  kSockaddr,        // struct sockaddr (len)
+  kOpenFlags,       // O_RDONLY|O_CLOEXEC
+  kOpenMode,        // open's mode: shown only when the flags before it create a file
+  kMode,            // 0644
+  kFdFlags,         // O_* flags without an access mode: pipe2, dup3
+  kAtFlags,         // AT_SYMLINK_NOFOLLOW|AT_REMOVEDIR
+  kAccessAtFlags,   // faccessat2: 0x200 is AT_EACCESS, not AT_REMOVEDIR
+  kAccessMode,      // R_OK|W_OK, F_OK
+  kRenameFlags,     // RENAME_NOREPLACE
+  kSocketFamily,    // AF_INET
+  kSocketType,      // SOCK_STREAM|SOCK_CLOEXEC
+  kSocketFlags,     // accept4: SOCK_NONBLOCK|SOCK_CLOEXEC
+  kMsgFlags,        // MSG_DONTWAIT|MSG_NOSIGNAL
+  kShutdownHow,     // SHUT_RDWR
+  kSignal,          // SIGTERM
+  kSigprocmaskHow,  // SIG_BLOCK
+  kCloneFlags,      // CLONE_VM|CLONE_FS|SIGCHLD
+  kWaitOptions,     // WNOHANG|__WALL
+  kProtFlags,       // PROT_READ|PROT_WRITE
+  kMmapFlags,       // MAP_PRIVATE|MAP_ANONYMOUS
+  kWhence,          // SEEK_SET
+  kFcntlCmd,        // F_SETFD
+  kClockId,         // CLOCK_MONOTONIC
+  kTimerFlags,      // TIMER_ABSTIME
+};
+using enum ArgKind;
+
+struct CallSpec {
+  int nr;
+  std::array<ArgKind, 6> args;   // kNone after the last argument
+  bool returns_address = false;  // success values are addresses, printed in hex
+};
+
+// The calls decoded in full; argument lists follow the kernel's entry points for x86_64 (which is
+// why faccessat has no flags and clone takes flags, stack, parent_tid, child_tid, tls).
+constexpr CallSpec kCalls[] = {
+    // Files by name.
+    {SCMP_SYS(open), {kPath, kOpenFlags, kOpenMode}},
+    {SCMP_SYS(openat), {kDirFd, kPath, kOpenFlags, kOpenMode}},
+    {SCMP_SYS(openat2), {kDirFd, kPath, kPtr, kSize}},
+    {SCMP_SYS(creat), {kPath, kMode}},
+    {SCMP_SYS(access), {kPath, kAccessMode}},
+    {SCMP_SYS(faccessat), {kDirFd, kPath, kAccessMode}},
+    {SCMP_SYS(faccessat2), {kDirFd, kPath, kAccessMode, kAccessAtFlags}},
+    {SCMP_SYS(stat), {kPath, kPtr}},
+    {SCMP_SYS(lstat), {kPath, kPtr}},
+    {SCMP_SYS(newfstatat), {kDirFd, kPath, kPtr, kAtFlags}},
+    {SCMP_SYS(statx), {kDirFd, kPath, kAtFlags, kHex, kPtr}},
+    {SCMP_SYS(readlink), {kPath, kPtr, kSize}},
+    {SCMP_SYS(readlinkat), {kDirFd, kPath, kPtr, kSize}},
+    {SCMP_SYS(unlink), {kPath}},
+    {SCMP_SYS(unlinkat), {kDirFd, kPath, kAtFlags}},
+    {SCMP_SYS(rename), {kPath, kPath}},
+    {SCMP_SYS(renameat), {kDirFd, kPath, kDirFd, kPath}},
+    {SCMP_SYS(renameat2), {kDirFd, kPath, kDirFd, kPath, kRenameFlags}},
+    {SCMP_SYS(mkdir), {kPath, kMode}},
+    {SCMP_SYS(mkdirat), {kDirFd, kPath, kMode}},
+    {SCMP_SYS(rmdir), {kPath}},
+    {SCMP_SYS(chdir), {kPath}},
+    {SCMP_SYS(fchdir), {kFd}},
+    {SCMP_SYS(chmod), {kPath, kMode}},
+    {SCMP_SYS(fchmodat), {kDirFd, kPath, kMode}},
+    {SCMP_SYS(chown), {kPath, kInt, kInt}},
+    {SCMP_SYS(fchownat), {kDirFd, kPath, kInt, kInt, kAtFlags}},
+    {SCMP_SYS(truncate), {kPath, kLong}},
+    {SCMP_SYS(symlink), {kPath, kPath}},
+    {SCMP_SYS(symlinkat), {kPath, kDirFd, kPath}},
+    {SCMP_SYS(link), {kPath, kPath}},
+    {SCMP_SYS(linkat), {kDirFd, kPath, kDirFd, kPath, kAtFlags}},
+    {SCMP_SYS(execve), {kPath, kStringArray, kStringArray}},
+    {SCMP_SYS(execveat), {kDirFd, kPath, kStringArray, kStringArray, kAtFlags}},
+    // Descriptors.
+    {SCMP_SYS(read), {kFd, kPtr, kSize}},
+    {SCMP_SYS(write), {kFd, kBuffer, kSize}},
+    {SCMP_SYS(pread64), {kFd, kPtr, kSize, kLong}},
+    {SCMP_SYS(pwrite64), {kFd, kBuffer, kSize, kLong}},
+    {SCMP_SYS(readv), {kFd, kPtr, kInt}},
+    {SCMP_SYS(writev), {kFd, kPtr, kInt}},
+    {SCMP_SYS(close), {kFd}},
+    {SCMP_SYS(dup), {kFd}},
+    {SCMP_SYS(dup2), {kFd, kFd}},
+    {SCMP_SYS(dup3), {kFd, kFd, kFdFlags}},
+    {SCMP_SYS(fcntl), {kFd, kFcntlCmd, kHex}},
+    {SCMP_SYS(ioctl), {kFd, kHex, kHex}},
+    {SCMP_SYS(lseek), {kFd, kLong, kWhence}},
+    {SCMP_SYS(pipe), {kPtr}},
+    {SCMP_SYS(pipe2), {kPtr, kFdFlags}},
+    {SCMP_SYS(epoll_wait), {kFd, kPtr, kInt, kInt}},
+    {SCMP_SYS(poll), {kPtr, kUInt, kInt}},
+    // Sockets.
+    {SCMP_SYS(socket), {kSocketFamily, kSocketType, kInt}},
+    {SCMP_SYS(socketpair), {kSocketFamily, kSocketType, kInt, kPtr}},
+    {SCMP_SYS(connect), {kFd, kSockaddr, kUInt}},
+    {SCMP_SYS(bind), {kFd, kSockaddr, kUInt}},
+    {SCMP_SYS(accept), {kFd, kPtr, kPtr}},
+    {SCMP_SYS(accept4), {kFd, kPtr, kPtr, kSocketFlags}},
+    {SCMP_SYS(listen), {kFd, kInt}},
+    {SCMP_SYS(sendto), {kFd, kBuffer, kSize, kMsgFlags, kSockaddr, kUInt}},
+    {SCMP_SYS(recvfrom), {kFd, kPtr, kSize, kMsgFlags, kPtr, kPtr}},
+    {SCMP_SYS(sendmsg), {kFd, kPtr, kMsgFlags}},
+    {SCMP_SYS(recvmsg), {kFd, kPtr, kMsgFlags}},
+    {SCMP_SYS(shutdown), {kFd, kShutdownHow}},
+    {SCMP_SYS(getsockname), {kFd, kPtr, kPtr}},
+    {SCMP_SYS(getpeername), {kFd, kPtr, kPtr}},
+    {SCMP_SYS(setsockopt), {kFd, kInt, kInt, kPtr, kUInt}},
+    {SCMP_SYS(getsockopt), {kFd, kInt, kInt, kPtr, kPtr}},
+    // Processes and signals.
+    {SCMP_SYS(clone), {kCloneFlags, kPtr, kPtr, kPtr, kHex}},
+    {SCMP_SYS(clone3), {kPtr, kSize}},
+    {SCMP_SYS(fork), {}},
+    {SCMP_SYS(vfork), {}},
+    {SCMP_SYS(wait4), {kInt, kPtr, kWaitOptions, kPtr}},
+    {SCMP_SYS(kill), {kInt, kSignal}},
+    {SCMP_SYS(tgkill), {kInt, kInt, kSignal}},
+    {SCMP_SYS(tkill), {kInt, kSignal}},
+    {SCMP_SYS(exit), {kInt}},
+    {SCMP_SYS(exit_group), {kInt}},
+    {SCMP_SYS(getppid), {}},
+    {SCMP_SYS(getpid), {}},
+    {SCMP_SYS(gettid), {}},
+    {SCMP_SYS(rt_sigaction), {kSignal, kPtr, kPtr, kSize}},
+    {SCMP_SYS(rt_sigprocmask), {kSigprocmaskHow, kPtr, kPtr, kSize}},
+    {SCMP_SYS(nanosleep), {kPtr, kPtr}},
+    {SCMP_SYS(clock_nanosleep), {kClockId, kTimerFlags, kPtr, kPtr}},
+    // Memory.
+    {SCMP_SYS(mmap), {kPtr, kSize, kProtFlags, kMmapFlags, kFd, kHex}, true},
+    {SCMP_SYS(munmap), {kPtr, kSize}},
+    {SCMP_SYS(mprotect), {kPtr, kSize, kProtFlags}},
+    {SCMP_SYS(mremap), {kPtr, kSize, kSize, kHex, kPtr}, true},
+    {SCMP_SYS(brk), {kPtr}, true},
+    {SCMP_SYS(shmat), {kInt, kPtr, kHex}, true},
+};
+
+struct Name {
+  uint64_t value;
+  std::string_view name;
+};
+
+// Flag tables list multi-bit flags before the flags they contain (O_SYNC before O_DSYNC).
+// Values are the kernel's (include/uapi); where glibc's differ or are missing, as literals.
+
+// Tables keep their hand-made columns.
+// clang-format off
+constexpr uint64_t kOLargefile = 0100000;  // glibc defines O_LARGEFILE as 0 on 64-bit arches
+constexpr Name kOpenFlagNames[] = {
+    {O_CREAT, "O_CREAT"},         {O_EXCL, "O_EXCL"},           {O_NOCTTY, "O_NOCTTY"},
+    {O_TRUNC, "O_TRUNC"},         {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"},
+    {O_SYNC, "O_SYNC"},           {O_DSYNC, "O_DSYNC"},         {O_ASYNC, "O_ASYNC"},
+    {O_DIRECT, "O_DIRECT"},       {kOLargefile, "O_LARGEFILE"}, {O_NOFOLLOW, "O_NOFOLLOW"},
+    {O_NOATIME, "O_NOATIME"},     {O_CLOEXEC, "O_CLOEXEC"},     {O_PATH, "O_PATH"},
+    {O_TMPFILE, "O_TMPFILE"},     {O_DIRECTORY, "O_DIRECTORY"},
+};
+constexpr Name kOpenAccessNames[] = {
+    {O_RDONLY, "O_RDONLY"}, {O_WRONLY, "O_WRONLY"}, {O_RDWR, "O_RDWR"}, {3, "O_ACCMODE"}};
+
+constexpr Name kAtFlagNames[] = {
+    {0x100, "AT_SYMLINK_NOFOLLOW"},  {0x200, "AT_REMOVEDIR"},
+    {0x400, "AT_SYMLINK_FOLLOW"},    {0x800, "AT_NO_AUTOMOUNT"},
+    {0x1000, "AT_EMPTY_PATH"},       {0x2000, "AT_STATX_FORCE_SYNC"},
+    {0x4000, "AT_STATX_DONT_SYNC"},  {0x8000, "AT_RECURSIVE"},
+};
+constexpr Name kAccessAtFlagNames[] = {
+    {0x100, "AT_SYMLINK_NOFOLLOW"}, {0x200, "AT_EACCESS"}, {0x1000, "AT_EMPTY_PATH"}};
+constexpr Name kAccessModeNames[] = {{R_OK, "R_OK"}, {W_OK, "W_OK"}, {X_OK, "X_OK"}};
+constexpr Name kRenameFlagNames[] = {
+    {1, "RENAME_NOREPLACE"}, {2, "RENAME_EXCHANGE"}, {4, "RENAME_WHITEOUT"}};
+
+constexpr Name kSocketFamilyNames[] = {
+    {AF_UNSPEC, "AF_UNSPEC"},         {AF_UNIX, "AF_UNIX"},
+    {AF_INET, "AF_INET"},             {AF_AX25, "AF_AX25"},
+    {AF_IPX, "AF_IPX"},               {AF_APPLETALK, "AF_APPLETALK"},
+    {AF_NETROM, "AF_NETROM"},         {AF_BRIDGE, "AF_BRIDGE"},
+    {AF_ATMPVC, "AF_ATMPVC"},         {AF_X25, "AF_X25"},
+    {AF_INET6, "AF_INET6"},           {AF_ROSE, "AF_ROSE"},
+    {AF_DECnet, "AF_DECnet"},         {AF_NETBEUI, "AF_NETBEUI"},
+    {AF_SECURITY, "AF_SECURITY"},     {AF_KEY, "AF_KEY"},
+    {AF_NETLINK, "AF_NETLINK"},       {AF_PACKET, "AF_PACKET"},
+    {AF_ASH, "AF_ASH"},               {AF_ECONET, "AF_ECONET"},
+    {AF_ATMSVC, "AF_ATMSVC"},         {AF_RDS, "AF_RDS"},
+    {AF_SNA, "AF_SNA"},               {AF_IRDA, "AF_IRDA"},
+    {AF_PPPOX, "AF_PPPOX"},           {AF_WANPIPE, "AF_WANPIPE"},
+    {AF_LLC, "AF_LLC"},               {AF_IB, "AF_IB"},
+    {AF_MPLS, "AF_MPLS"},             {AF_CAN, "AF_CAN"},
+    {AF_TIPC, "AF_TIPC"},             {AF_BLUETOOTH, "AF_BLUETOOTH"},
+    {AF_IUCV, "AF_IUCV"},             {AF_RXRPC, "AF_RXRPC"},
+    {AF_ISDN, "AF_ISDN"},             {AF_PHONET, "AF_PHONET"},
+    {AF_IEEE802154, "AF_IEEE802154"}, {AF_CAIF, "AF_CAIF"},
+    {AF_ALG, "AF_ALG"},               {AF_NFC, "AF_NFC"},
+    {AF_VSOCK, "AF_VSOCK"},           {AF_KCM, "AF_KCM"},
+    {AF_QIPCRTR, "AF_QIPCRTR"},       {AF_SMC, "AF_SMC"},
+    {AF_XDP, "AF_XDP"},               {AF_MCTP, "AF_MCTP"},
+};
+constexpr Name kSocketTypeNames[] = {
+    {SOCK_STREAM, "SOCK_STREAM"},       {SOCK_DGRAM, "SOCK_DGRAM"},
+    {SOCK_RAW, "SOCK_RAW"},             {SOCK_RDM, "SOCK_RDM"},
+    {SOCK_SEQPACKET, "SOCK_SEQPACKET"}, {SOCK_DCCP, "SOCK_DCCP"},
+    {SOCK_PACKET, "SOCK_PACKET"},
+};
+constexpr Name kSocketFlagNames[] = {
+    {SOCK_NONBLOCK, "SOCK_NONBLOCK"}, {SOCK_CLOEXEC, "SOCK_CLOEXEC"}};
+constexpr Name kMsgFlagNames[] = {
+    {MSG_OOB, "MSG_OOB"},                   {MSG_PEEK, "MSG_PEEK"},
+    {MSG_DONTROUTE, "MSG_DONTROUTE"},       {MSG_CTRUNC, "MSG_CTRUNC"},
+    {MSG_PROXY, "MSG_PROXY"},               {MSG_TRUNC, "MSG_TRUNC"},
+    {MSG_DONTWAIT, "MSG_DONTWAIT"},         {MSG_EOR, "MSG_EOR"},
+    {MSG_WAITALL, "MSG_WAITALL"},           {MSG_FIN, "MSG_FIN"},
+    {MSG_SYN, "MSG_SYN"},                   {MSG_CONFIRM, "MSG_CONFIRM"},
+    {MSG_RST, "MSG_RST"},                   {MSG_ERRQUEUE, "MSG_ERRQUEUE"},
+    {MSG_NOSIGNAL, "MSG_NOSIGNAL"},         {MSG_MORE, "MSG_MORE"},
+    {MSG_WAITFORONE, "MSG_WAITFORONE"},     {MSG_BATCH, "MSG_BATCH"},
+    {MSG_ZEROCOPY, "MSG_ZEROCOPY"},         {MSG_FASTOPEN, "MSG_FASTOPEN"},
+    {MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"},
+};
+constexpr Name kShutdownHowNames[] = {
+    {SHUT_RD, "SHUT_RD"}, {SHUT_WR, "SHUT_WR"}, {SHUT_RDWR, "SHUT_RDWR"}};
+
+constexpr Name kSigprocmaskHowNames[] = {
+    {SIG_BLOCK, "SIG_BLOCK"}, {SIG_UNBLOCK, "SIG_UNBLOCK"}, {SIG_SETMASK, "SIG_SETMASK"}};
+// include/uapi/linux/sched.h; the low byte (CSIGNAL) is the exit signal, printed last.
+constexpr Name kCloneFlagNames[] = {
+    {0x100, "CLONE_VM"},
+    {0x200, "CLONE_FS"},
+    {0x400, "CLONE_FILES"},
+    {0x800, "CLONE_SIGHAND"},
+    {0x1000, "CLONE_PIDFD"},
+    {0x2000, "CLONE_PTRACE"},
+    {0x4000, "CLONE_VFORK"},
+    {0x8000, "CLONE_PARENT"},
+    {0x10000, "CLONE_THREAD"},
+    {0x20000, "CLONE_NEWNS"},
+    {0x40000, "CLONE_SYSVSEM"},
+    {0x80000, "CLONE_SETTLS"},
+    {0x100000, "CLONE_PARENT_SETTID"},
+    {0x200000, "CLONE_CHILD_CLEARTID"},
+    {0x400000, "CLONE_DETACHED"},
+    {0x800000, "CLONE_UNTRACED"},
+    {0x1000000, "CLONE_CHILD_SETTID"},
+    {0x2000000, "CLONE_NEWCGROUP"},
+    {0x4000000, "CLONE_NEWUTS"},
+    {0x8000000, "CLONE_NEWIPC"},
+    {0x10000000, "CLONE_NEWUSER"},
+    {0x20000000, "CLONE_NEWPID"},
+    {0x40000000, "CLONE_NEWNET"},
+    {0x80000000, "CLONE_IO"},
+};
+constexpr Name kWaitOptionNames[] = {
+    {WNOHANG, "WNOHANG"},        {WUNTRACED, "WUNTRACED"},    {WEXITED, "WEXITED"},
+    {WCONTINUED, "WCONTINUED"},  {WNOWAIT, "WNOWAIT"},        {0x20000000, "__WNOTHREAD"},
+    {0x40000000, "__WALL"},      {0x80000000, "__WCLONE"},
+};
+
+constexpr Name kProtFlagNames[] = {
+    {PROT_READ, "PROT_READ"},           {PROT_WRITE, "PROT_WRITE"},
+    {PROT_EXEC, "PROT_EXEC"},           {0x8, "PROT_SEM"},
+    {PROT_GROWSDOWN, "PROT_GROWSDOWN"}, {PROT_GROWSUP, "PROT_GROWSUP"},
+};
+constexpr uint64_t kMapTypeMask = 0x0f;
+constexpr Name kMapTypeNames[] = {
+    {MAP_SHARED, "MAP_SHARED"}, {MAP_PRIVATE, "MAP_PRIVATE"}, {0x03, "MAP_SHARED_VALIDATE"}};
+constexpr Name kMmapFlagNames[] = {
+    {MAP_FIXED, "MAP_FIXED"},           {MAP_ANONYMOUS, "MAP_ANONYMOUS"},
+    {MAP_32BIT, "MAP_32BIT"},           {MAP_GROWSDOWN, "MAP_GROWSDOWN"},
+    {MAP_DENYWRITE, "MAP_DENYWRITE"},   {MAP_EXECUTABLE, "MAP_EXECUTABLE"},
+    {MAP_LOCKED, "MAP_LOCKED"},         {MAP_NORESERVE, "MAP_NORESERVE"},
+    {MAP_POPULATE, "MAP_POPULATE"},     {MAP_NONBLOCK, "MAP_NONBLOCK"},
+    {MAP_STACK, "MAP_STACK"},           {MAP_HUGETLB, "MAP_HUGETLB"},
+    {0x80000, "MAP_SYNC"},              {0x100000, "MAP_FIXED_NOREPLACE"},
+};
+
+constexpr Name kWhenceNames[] = {
+    {SEEK_SET, "SEEK_SET"},   {SEEK_CUR, "SEEK_CUR"},   {SEEK_END, "SEEK_END"},
+    {SEEK_DATA, "SEEK_DATA"}, {SEEK_HOLE, "SEEK_HOLE"},
+};
+// include/uapi/asm-generic/fcntl.h and linux/fcntl.h.
+constexpr Name kFcntlCmdNames[] = {
+    {0, "F_DUPFD"},               {1, "F_GETFD"},               {2, "F_SETFD"},
+    {3, "F_GETFL"},               {4, "F_SETFL"},               {5, "F_GETLK"},
+    {6, "F_SETLK"},               {7, "F_SETLKW"},              {8, "F_SETOWN"},
+    {9, "F_GETOWN"},              {10, "F_SETSIG"},             {11, "F_GETSIG"},
+    {15, "F_SETOWN_EX"},          {16, "F_GETOWN_EX"},          {17, "F_GETOWNER_UIDS"},
+    {36, "F_OFD_GETLK"},          {37, "F_OFD_SETLK"},          {38, "F_OFD_SETLKW"},
+    {1024, "F_SETLEASE"},         {1025, "F_GETLEASE"},         {1026, "F_NOTIFY"},
+    {1030, "F_DUPFD_CLOEXEC"},    {1031, "F_SETPIPE_SZ"},       {1032, "F_GETPIPE_SZ"},
+    {1033, "F_ADD_SEALS"},        {1034, "F_GET_SEALS"},        {1035, "F_GET_RW_HINT"},
+    {1036, "F_SET_RW_HINT"},      {1037, "F_GET_FILE_RW_HINT"}, {1038, "F_SET_FILE_RW_HINT"},
+};
+constexpr Name kClockIdNames[] = {
+    {CLOCK_REALTIME, "CLOCK_REALTIME"},
+    {CLOCK_MONOTONIC, "CLOCK_MONOTONIC"},
+    {CLOCK_PROCESS_CPUTIME_ID, "CLOCK_PROCESS_CPUTIME_ID"},
+    {CLOCK_THREAD_CPUTIME_ID, "CLOCK_THREAD_CPUTIME_ID"},
+    {CLOCK_MONOTONIC_RAW, "CLOCK_MONOTONIC_RAW"},
+    {CLOCK_REALTIME_COARSE, "CLOCK_REALTIME_COARSE"},
+    {CLOCK_MONOTONIC_COARSE, "CLOCK_MONOTONIC_COARSE"},
+    {CLOCK_BOOTTIME, "CLOCK_BOOTTIME"},
+    {CLOCK_REALTIME_ALARM, "CLOCK_REALTIME_ALARM"},
+    {CLOCK_BOOTTIME_ALARM, "CLOCK_BOOTTIME_ALARM"},
+    {CLOCK_TAI, "CLOCK_TAI"},
+};
+constexpr Name kTimerFlagNames[] = {{TIMER_ABSTIME, "TIMER_ABSTIME"}};
+// clang-format on
+
+// Kinds that are one symbolic value or a plain set of flags, rendered from their table alone.
+struct SymbolicKind {
+  ArgKind kind;
+  bool is_flags;  // flags: "A|B|0x40"; otherwise one name, or the number
+  std::span<const Name> names;
+  std::string_view zero = {};  // flags: the name of 0 ("F_OK"), when it has one
+};
+constexpr SymbolicKind kSymbolicKinds[] = {
+    {kFdFlags, true, kOpenFlagNames},
+    {kAtFlags, true, kAtFlagNames},
+    {kAccessAtFlags, true, kAccessAtFlagNames},
+    {kAccessMode, true, kAccessModeNames, "F_OK"},
+    {kRenameFlags, true, kRenameFlagNames},
+    {kSocketFamily, false, kSocketFamilyNames},
+    {kSocketFlags, true, kSocketFlagNames},
+    {kMsgFlags, true, kMsgFlagNames},
+    {kShutdownHow, false, kShutdownHowNames},
+    {kSigprocmaskHow, false, kSigprocmaskHowNames},
+    {kWaitOptions, true, kWaitOptionNames},
+    {kProtFlags, true, kProtFlagNames, "PROT_NONE"},
+    {kWhence, false, kWhenceNames},
+    {kFcntlCmd, false, kFcntlCmdNames},
+    {kClockId, false, kClockIdNames},
+    {kTimerFlags, true, kTimerFlagNames},
+};
+
+constexpr size_t kMaxShownChars = 256;   // of a string; longer ones end in "..."
+constexpr size_t kMaxStringRead = 4096;  // PATH_MAX: what the kernel itself would accept
+constexpr size_t kMaxArrayEntries = 32;  // of argv/envp
+
+const CallSpec* FindCall(int nr) {
+  static const std::array<const CallSpec*, SyscallSet::kCapacity> index = [] {
+    std::array<const CallSpec*, SyscallSet::kCapacity> idx{};
+    for (const CallSpec& call : kCalls) {
+      idx[static_cast<size_t>(call.nr)] = &call;
+    }
+    return idx;
+  }();
+  if (nr < 0 || nr >= SyscallSet::kCapacity) {
+    return nullptr;
+  }
+  return index[static_cast<size_t>(nr)];
+}
+
+// "0x1f" as printf's %#llx, which prints 0 as "0" (fmt's '#' would give "0x0").
+std::string Hex(uint64_t v) { return v == 0 ? "0" : fmt::format("{:#x}", v); }
+
+std::string_view Lookup(uint64_t value, std::span<const Name> names) {
+  for (const Name& n : names) {
+    if (n.value == value) {
+      return n.name;
+    }
+  }
+  return {};
+}
+
+// Appends the names of the flags set in `value`, then any bits left unnamed in hex.
+void AppendFlags(std::string& out, uint64_t value, std::span<const Name> names) {
+  for (const Name& n : names) {
+    if (n.value != 0 && (value & n.value) == n.value) {
+      if (!out.empty()) {
+        out += '|';
+      }
+      out += n.name;
+      value &= ~n.value;
+    }
+  }
+  if (value != 0) {
+    if (!out.empty()) {
+      out += '|';
+    }
+    out += Hex(value);
+  }
+}
+
+std::string FlagsText(uint64_t value, std::span<const Name> names, std::string_view zero) {
+  std::string out;
+  AppendFlags(out, value, names);
+  if (out.empty()) {
+    out = zero.empty() ? "0" : zero;
+  }
+  return out;
+}
+
+// Appends `s` escaped as strace shows strings: C escapes, octal for other non-printable bytes
+// (three digits when a digit follows, so "\1" "7" cannot read as "\17").
+void AppendEscaped(std::string& out, std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c >= 0x20 && c < 0x7f) {
+          out += static_cast<char>(c);
+        } else {
+          bool digit_follows = i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7';
+          out += digit_follows ? fmt::format("\\{:03o}", c) : fmt::format("\\{:o}", c);
+        }
+    }
+  }
+}
+
+// `s` quoted, cut to kMaxShownChars with "..." after the closing quote, as strace does.
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  AppendEscaped(out, s.substr(0, kMaxShownChars));
+  out += '"';
+  if (s.size() > kMaxShownChars) {
+    out += "...";
+  }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    if (len == 0 || i + len > s.size()) {
+      return false;
+    }
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are invalid too.
+    constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// A guest string as a JSON string. nlohmann::json::dump() throws on invalid UTF-8, so such
+// strings are stored escaped, as `text` shows them.
+nlohmann::json JsonString(std::string_view s) {
+  if (IsValidUtf8(s)) {
+    return std::string(s);
+  }
+  std::string escaped;
+  AppendEscaped(escaped, s);
+  return escaped;
+}
+
+DecodedArg Number(int64_t v) { return {std::to_string(v), v}; }
+DecodedArg Unsigned(uint64_t v) { return {std::to_string(v), v}; }
+DecodedArg HexArg(uint64_t v) { return {Hex(v), Hex(v)}; }
+DecodedArg Pointer(uint64_t v) {
+  return v == 0 ? DecodedArg{"NULL", nullptr} : DecodedArg{Hex(v), Hex(v)};
+}
+DecodedArg Symbol(std::string text) {
+  nlohmann::json json = text;
+  return {std::move(text), std::move(json)};
+}
+
+DecodedArg FailedRead(uint64_t addr, const Error& error) {
+  return {Hex(addr), {{"ptr", Hex(addr)}, {"error", ErrnoName(error.code)}}};
+}
+
+DecodedArg StringArg(uint64_t addr, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  // ENAMETOOLONG (no NUL within PATH_MAX) is shown as a failed read: the kernel would refuse
+  // such a path with the same error.
+  Result<std::string> s = mem.ReadString(addr, kMaxStringRead);
+  if (!s) {
+    return FailedRead(addr, s.error());
+  }
+  return {Quoted(*s), JsonString(*s)};
+}
+
+DecodedArg BufferArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  std::array<char, kMaxShownChars> buf;
+  size_t want = static_cast<size_t>(std::min<uint64_t>(len, buf.size()));
+  size_t got = 0;
+  if (want > 0) {
+    Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(buf)).first(want));
+    if (!n) {
+      return FailedRead(addr, n.error());
+    }
+    got = *n;
+  }
+  std::string_view data(buf.data(), got);
+  std::string text = "\"";
+  AppendEscaped(text, data);
+  text += '"';
+  if (len > got) {
+    text += "...";
+  }
+  return {std::move(text), JsonString(data)};
+}
+
+DecodedArg StringArrayArg(uint64_t addr, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  // One read for the entries shown plus one more, to tell a full array from a longer one.
+  std::array<uint64_t, kMaxArrayEntries + 1> ptrs{};
+  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(ptrs)));
+  if (!n) {
+    return FailedRead(addr, n.error());
+  }
+  size_t available = *n / sizeof(uint64_t);
+  std::string text = "[";
+  nlohmann::json json = nlohmann::json::array();
+  bool terminated = false;
+  for (size_t i = 0; i < available && i < kMaxArrayEntries; ++i) {
+    if (ptrs[i] == 0) {
+      terminated = true;
+      break;
+    }
+    DecodedArg entry = StringArg(ptrs[i], mem);
+    text += i == 0 ? "" : ", ";
+    text += entry.text;
+    json.push_back(std::move(entry.json));
+  }
+  // Unterminated: more than kMaxArrayEntries entries, or the array runs into unreadable memory.
+  if (!terminated && !(available > kMaxArrayEntries && ptrs[kMaxArrayEntries] == 0)) {
+    text += json.empty() ? "..." : ", ...";
+    json.push_back("...");
+  }
+  text += ']';
+  return {std::move(text), std::move(json)};
+}
+
+DecodedArg SockaddrArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  sockaddr_storage ss{};
+  size_t want = static_cast<size_t>(std::min<uint64_t>(len, sizeof(ss)));
+  if (want < sizeof(sa_family_t)) {
+    return Pointer(addr);  // too short to hold even a family
+  }
+  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(&ss, 1)).first(want));
+  if (!n) {
+    return FailedRead(addr, n.error());
+  }
+  size_t got = *n;
+  if (got < sizeof(sa_family_t)) {
+    return Pointer(addr);
+  }
+  std::string_view family_name = Lookup(ss.ss_family, kSocketFamilyNames);
+  std::string family =
+      family_name.empty() ? std::to_string(ss.ss_family) : std::string(family_name);
+  nlohmann::json json = {{"family", family}};
+  const auto* bytes = reinterpret_cast<const char*>(&ss);
+
+  if (ss.ss_family == AF_INET && got >= sizeof(sockaddr_in)) {
+    sockaddr_in sin;
+    memcpy(&sin, bytes, sizeof(sin));
+    char ip[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+    json["addr"] = ip;
+    json["port"] = ntohs(sin.sin_port);
+    return {fmt::format("{{{}, {}:{}}}", family, ip, ntohs(sin.sin_port)), std::move(json)};
+  }
+  if (ss.ss_family == AF_INET6 && got >= offsetof(sockaddr_in6, sin6_scope_id)) {
+    sockaddr_in6 sin6{};
+    memcpy(&sin6, bytes, std::min(got, sizeof(sin6)));
+    char ip[INET6_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET6, &sin6.sin6_addr, ip, sizeof(ip));
+    std::string host = ip;
+    if (sin6.sin6_scope_id != 0) {  // link-local addresses name their interface
+      host += fmt::format("%{}", sin6.sin6_scope_id);
+    }
+    json["addr"] = host;
+    json["port"] = ntohs(sin6.sin6_port);
+    return {fmt::format("{{{}, [{}]:{}}}", family, host, ntohs(sin6.sin6_port)), std::move(json)};
+  }
+  if (ss.ss_family == AF_UNIX) {
+    // unix(7): the path's length comes from addrlen. An empty one is an unnamed socket; a leading
+    // NUL marks an abstract name, whose every byte (NULs too) counts.
+    constexpr size_t kPathOffset = offsetof(sockaddr_un, sun_path);
+    std::string_view path = got > kPathOffset
+                                ? std::string_view(bytes + kPathOffset, got - kPathOffset)
+                                : std::string_view();
+    if (path.empty()) {
+      json["path"] = "";
+      return {fmt::format("{{{}}}", family), std::move(json)};
+    }
+    if (path.front() == '\0') {
+      std::string_view name = path.substr(1);
+      std::string text = fmt::format("{{{}, @", family);
+      text += Quoted(name);
+      text += '}';
+      nlohmann::json name_json = JsonString(name);
+      json["path"] = "@" + name_json.get<std::string>();
+      return {std::move(text), std::move(json)};
+    }
+    path = path.substr(0, path.find('\0'));
+    json["path"] = JsonString(path);
+    return {fmt::format("{{{}, {}}}", family, Quoted(path)), std::move(json)};
+  }
+  return {fmt::format("{{{}}}", family), std::move(json)};
+}
+
+// Kernel numbering (signal(7)): 32 is SIGRTMIN, then SIGRT_1..SIGRT_32, as strace prints them;
+// glibc's SIGRTMIN is 34 because it keeps two for itself.
+std::string SignalName(uint64_t sig) {
+  if (sig > 0 && sig < 32) {
+    if (const char* abbrev = sigabbrev_np(static_cast<int>(sig))) {
+      return fmt::format("SIG{}", abbrev);
+    }
+  } else if (sig == 32) {
+    return "SIGRTMIN";
+  } else if (sig > 32 && sig <= 64) {
+    return fmt::format("SIGRT_{}", sig - 32);
+  }
+  return {};
+}
+
+DecodedArg SignalArg(uint64_t sig) {
+  std::string name = SignalName(sig);
+  return name.empty() ? Number(static_cast<int32_t>(sig)) : Symbol(std::move(name));
+}
+
+DecodedArg OpenFlagsArg(uint64_t flags) {
+  std::string text(Lookup(flags & O_ACCMODE, kOpenAccessNames));
+  AppendFlags(text, flags & ~static_cast<uint64_t>(O_ACCMODE), kOpenFlagNames);
+  return Symbol(std::move(text));
+}
+
+DecodedArg ModeArg(uint64_t mode) {
+  std::string text = fmt::format("0{:02o}", mode & 07777);
+  if ((mode & ~07777ull) != 0) {
+    text = fmt::format("{}|{}", Hex(mode & ~07777ull), text);
+  }
+  return Symbol(std::move(text));
+}
+
+DecodedArg SocketTypeArg(uint64_t type) {
+  std::string_view base = Lookup(type & 0xf, kSocketTypeNames);
+  std::string text = base.empty() ? std::to_string(type & 0xf) : std::string(base);
+  AppendFlags(text, type & ~0xfull, kSocketFlagNames);
+  return Symbol(std::move(text));
+}
+
+DecodedArg CloneFlagsArg(uint64_t flags) {
+  std::string text;
+  AppendFlags(text, flags & ~0xffull, kCloneFlagNames);
+  if (uint64_t sig = flags & 0xff; sig != 0) {
+    std::string name = SignalName(sig);
+    text += text.empty() ? "" : "|";
+    text += name.empty() ? std::to_string(sig) : name;
+  }
+  return Symbol(text.empty() ? "0" : std::move(text));
+}
+
+DecodedArg MmapFlagsArg(uint64_t flags) {
+  std::string_view type = Lookup(flags & kMapTypeMask, kMapTypeNames);
+  std::string text = type.empty() ? Hex(flags & kMapTypeMask) : std::string(type);
+  AppendFlags(text, flags & ~kMapTypeMask, kMmapFlagNames);
+  return Symbol(std::move(text));
+}
+
+DecodedArg SymbolicArg(const SymbolicKind& kind, uint64_t value) {
+  if (kind.is_flags) {
+    return Symbol(FlagsText(value, kind.names, kind.zero));
+  }
+  std::string_view name = Lookup(value, kind.names);
+  return name.empty() ? Number(static_cast<int32_t>(value)) : Symbol(std::string(name));
+}
+
+DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory& mem) {
+  uint64_t v = ev.args[i];
+  // Only ever read for the kinds documented as "len", which no table entry puts last.
+  uint64_t next = i + 1 < ev.args.size() ? ev.args[i + 1] : 0;
+  // int arguments: the kernel uses the low 32 bits of the register (the rest may be garbage).
+  auto as_int = static_cast<int32_t>(static_cast<uint32_t>(v));
+  switch (kind) {
+    case kNone:
+    case kHex:
+      return HexArg(v);
+    case kInt:
+    case kFd:
+      return Number(as_int);
+    case kUInt:
+      return Unsigned(static_cast<uint32_t>(v));
+    case kLong:
+      return Number(static_cast<int64_t>(v));
+    case kSize:
+      return Unsigned(v);
+    case kPtr:
+      return Pointer(v);
+    case kDirFd:
+      return as_int == AT_FDCWD ? Symbol("AT_FDCWD") : Number(as_int);
+    case kPath:
+      return StringArg(v, mem);
+    case kBuffer:
+      return BufferArg(v, next, mem);
+    case kStringArray:
+      return StringArrayArg(v, mem);
+    case kSockaddr:
+      return SockaddrArg(v, static_cast<uint32_t>(next), mem);
+    case kOpenFlags:
+      return OpenFlagsArg(v);
+    case kOpenMode:
+    case kMode:
+      return ModeArg(v);
+    case kSocketType:
+      return SocketTypeArg(v);
+    case kSignal:
+      return SignalArg(v);
+    case kCloneFlags:
+      return CloneFlagsArg(v);
+    case kMmapFlags:
+      return MmapFlagsArg(v);
+    default:
+      break;
+  }
+  for (const SymbolicKind& symbolic : kSymbolicKinds) {
+    if (symbolic.kind == kind) {
+      return SymbolicArg(symbolic, v);
+    }
+  }
+  return HexArg(v);  // unreachable while every kind has a row above
+}
+
+bool IsNativeArch(uint32_t arch) { return arch == 0 || arch == AUDIT_ARCH_X86_64; }
+
+// Whether open flags make the mode argument matter (open(2): O_CREAT or O_TMPFILE).
+bool CreatesFile(uint64_t flags) {
+  return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == static_cast<uint64_t>(O_TMPFILE);
+}
+
+std::optional<int> ErrorOf(int64_t result) {
+  if (result >= -4095 && result <= -1) {  // the kernel's error range (IS_ERR_VALUE)
+    return static_cast<int>(-result);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem) {
+  std::vector<DecodedArg> out;
+  const CallSpec* call = IsNativeArch(ev.arch) ? FindCall(ev.nr) : nullptr;
+  if (call == nullptr) {
+    for (uint64_t v : ev.args) {
+      out.push_back(HexArg(v));
+    }
+    return out;
+  }
+  for (size_t i = 0; i < call->args.size() && call->args[i] != kNone; ++i) {
+    if (call->args[i] == kOpenMode && i > 0 && !CreatesFile(ev.args[i - 1])) {
+      break;
+    }
+    out.push_back(DecodeOne(call->args[i], ev, i, mem));
+  }
+  return out;
+}
+
+std::string FormatResult(int nr, std::optional<int64_t> result) {
+  if (!result) {
+    return "?";
+  }
+  if (std::optional<int> err = ErrorOf(*result)) {
+    const char* desc = strerrordesc_np(*err);
+    return desc != nullptr ? fmt::format("-1 {} ({})", ErrnoName(*err), desc)
+                           : fmt::format("-1 {}", ErrnoName(*err));
+  }
+  const CallSpec* call = FindCall(nr);
+  if (call != nullptr && call->returns_address) {
+    return Hex(static_cast<uint64_t>(*result));
+  }
+  return std::to_string(*result);
+}
+
+nlohmann::json ResultJson(std::optional<int64_t> result) {
+  if (!result) {
+    return {{"ret", nullptr}};
+  }
+  if (std::optional<int> err = ErrorOf(*result)) {
+    return {{"ret", -1}, {"errno", ErrnoName(*err)}};
+  }
+  return {{"ret", *result}};
+}
+
+}  // namespace hijack::syscalls

@@ -1,0 +1,55 @@
+// Renders the arguments and results of system calls for people (strace style) and programs (JSON).
+//
+// The decoder is a data table from syscall number to argument kinds (file descriptor, path,
+// open flags, sockaddr, ...) for the calls traces see most; any other call shows its six raw
+// arguments in hex. Pointer arguments are read through GuestMemory, so a bad or stale guest
+// pointer is rendered, never dereferenced:
+//
+//   std::vector<DecodedArg> args = syscalls::DecodeArguments(ev, mem);
+//   // openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = 3
+//   fmt::print("{}({}) = {}\n", syscalls::SyscallName(ev.nr),
+//              fmt::join(args | std::views::transform(&DecodedArg::text), ", "),
+//              syscalls::FormatResult(ev.nr, result));
+//
+// All functions are thread-safe and never throw for any guest input: strings that are not valid
+// UTF-8 go into JSON escaped the way `text` shows them, so serializing the JSON cannot throw.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hijack/event.h"
+#include "hijack/guest_memory.h"
+#include "hijack/syscall_event.h"
+
+namespace hijack::syscalls {
+
+// Decodes the arguments of `ev` as the call sees them on entry: as many as the call takes, or six
+// (hex) for calls without a table entry and for calls of a non-native arch (ev.arch other than
+// AUDIT_ARCH_X86_64; 0 counts as native). Out-parameters (the buffer of read(2), the address of
+// accept(2)) are shown as pointers, since their contents are not yet written. open's mode is left
+// out unless the flags create a file, as strace does.
+//
+// Reads through `mem` only during the call: paths and argv strings up to PATH_MAX each (256
+// chars shown, then "..."), at most 32 argv/envp entries, 256 bytes of write(2) data, one
+// sockaddr. A failed read is shown as the raw pointer ("0x7ffd1234") with JSON
+// {"ptr": "0x7ffd1234", "error": "EFAULT"}.
+//
+// JSON per kind: numbers for integers and descriptors; strings for paths, symbolic flags and
+// values, modes ("0644") and pointers ("0x7ffd1234"; null for NULL); {"family", "addr", "port"}
+// or {"family", "path"} for socket addresses; arrays of strings for argv/envp, ending in "..."
+// when cut short.
+std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem);
+
+// The result of call `nr` as strace prints it: "?" when unknown, "-1 ENOENT (No such file or
+// directory)" for -4095..-1, hex for calls that return an address (mmap, mremap, brk, shmat),
+// decimal otherwise.
+std::string FormatResult(int nr, std::optional<int64_t> result);
+
+// The result as JSON: {"ret": 3}, {"ret": -1, "errno": "ENOENT"} or {"ret": null}.
+nlohmann::json ResultJson(std::optional<int64_t> result);
+
+}  // namespace hijack::syscalls

@@ -1,0 +1,79 @@
+// Backend: the mechanism that stops a guest's intercepted calls and answers them.
+//
+// Two implementations exist: NotifyBackend (seccomp user notification, seccomp_unotify(2)) and
+// PtraceBackend (SECCOMP_RET_TRACE or PTRACE_SYSCALL stops, ptrace(2)). The policy engine only
+// sees this interface and SyscallHandler; it never knows which mechanism serves a guest.
+//
+//   auto backend = MakeNotifyBackend(loop, reaper);
+//   Result<pid_t> pid = backend->Launch(spec, guest);   // guest implements SyscallHandler
+//
+// Threads: every method, and every SyscallHandler callback, runs on the supervisor's loop thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hijack/decision.h"
+#include "hijack/event.h"
+#include "hijack/guest_memory.h"
+#include "hijack/result.h"
+#include "hijack/syscall_event.h"
+#include "hijack/syscall_set.h"
+
+namespace hijack {
+
+// The supervisor side of one guest, as a backend sees it.
+class SyscallHandler {
+ public:
+  virtual ~SyscallHandler() = default;
+
+  // Decides one intercepted call. The handler fills `record` (decoded arguments, decision,
+  // deciding module) and returns the decision. `mem` is valid during this call only.
+  virtual Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) = 0;
+
+  // True when the handler wants the result of calls that ran (ptrace then stops at syscall exit
+  // for `nr`; notify cannot see results of calls that ran).
+  virtual bool WantsResult(int nr) const = 0;
+
+  // The call answered by OnSyscall has completed; `record.result` is set when known.
+  virtual void OnCompleted(Event&& record) = 0;
+
+  // The whole guest process tree has ended. `wait_status` is the main process's status as
+  // waitpid(2) reports it.
+  virtual void OnGuestExit(int wait_status) = 0;
+};
+
+struct LaunchSpec {
+  uint64_t guest_id = 0;
+  std::string path;               // the executable to exec, already resolved
+  std::vector<std::string> argv;  // argv[0] as the user typed it
+  std::vector<std::string> env;   // the complete environment, "NAME=value"
+  std::string cwd;                // empty: the supervisor's own
+  SyscallSet intercept;           // calls the kernel filter sends to the supervisor
+  // When set, the child runs this function under the filter instead of exec'ing `path`, and
+  // exits with its return value. For tests and benchmarks that measure the backend alone.
+  std::function<int()> child_main;
+};
+
+class Backend {
+ public:
+  Backend() = default;
+  virtual ~Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // "notify", "ptrace" or "ptrace-all".
+  virtual std::string_view Name() const = 0;
+
+  // Starts the guest described by `spec` under this backend; returns its main pid. `handler`
+  // must outlive the guest (until OnGuestExit). Errors: the executable could not be exec'd
+  // (code ENOENT/EACCES...), the kernel refused the filter (code names the reason).
+  virtual Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) = 0;
+};
+
+}  // namespace hijack

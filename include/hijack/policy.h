@@ -1,0 +1,74 @@
+// PolicyModule: the interface every policy module implements, built in or plugged in.
+//
+// A policy is an ordered list of module instances. For each intercepted call the engine asks the
+// modules that need that syscall, in order, to Decide(); the first one that returns a Decision
+// settles the call, and if none does the call continues. Every module then Observe()s the
+// completed Event off the synchronous path.
+//
+//   class DenyModule final : public PolicyModule {
+//     std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory&) override {
+//       return Decision::Fail(errno_);
+//     }
+//     ...
+//   };
+//
+// Threads: Decide() runs on the supervisor loop thread of the guest; Observe() runs on the event
+// bus thread; Stats() and Report() may run on any thread. Decide() has no side effects beyond the
+// module's own counters (policy as a function of the call), so a policy can be swapped at any
+// time without coordination.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "hijack/decision.h"
+#include "hijack/event.h"
+#include "hijack/guest_memory.h"
+#include "hijack/syscall_event.h"
+#include "hijack/syscall_set.h"
+
+namespace hijack {
+
+class PolicyModule {
+ public:
+  PolicyModule() = default;
+  virtual ~PolicyModule() = default;
+  PolicyModule(const PolicyModule&) = delete;
+  PolicyModule& operator=(const PolicyModule&) = delete;
+
+  // The module's registered name ("deny", "trace").
+  virtual std::string_view Name() const = 0;
+
+  // The calls the kernel filter must send to the supervisor for this module to work.
+  virtual const SyscallSet& Syscalls() const = 0;
+
+  // True when Decide() may change the outcome of a call. Calls needed by an enforcing module are
+  // never exempted from the supervisor (see DESIGN.md, "The executive page and the agent").
+  virtual bool Enforces() const = 0;
+
+  // True when Observe() wants the arguments of call `nr` decoded (paths read from the guest,
+  // flags made symbolic). Decoding reads guest memory on the synchronous path, so only ask for it
+  // when the module uses it.
+  virtual bool WantsArguments(int /*nr*/) const { return false; }
+
+  // Decides call `ev` or returns nullopt to leave it to the next module. A module that cannot
+  // evaluate a deny rule (unreadable path) must deny: enforcement fails closed.
+  virtual std::optional<Decision> Decide(const SyscallEvent& /*ev*/, GuestMemory& /*mem*/) {
+    return std::nullopt;
+  }
+
+  // Sees every completed call of the syscalls it needs. Must not block for long: a slow
+  // observer makes the bus drop events (counted), never the guest wait.
+  virtual void Observe(const Event& /*event*/) {}
+
+  // Counters for GetStats and `hijackctl stats`, as a JSON object.
+  virtual nlohmann::json Stats() const { return nlohmann::json::object(); }
+
+  // Text printed when the guest ends (the `stats` table); empty for none.
+  virtual std::string Report() const { return {}; }
+};
+
+}  // namespace hijack

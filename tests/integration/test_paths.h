@@ -1,0 +1,9 @@
+// Paths of the built programs, passed in by CMake.
+#pragma once
+
+namespace hijack::testing {
+inline constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
+inline constexpr const char* kGuest = HIJACK_TEST_GUEST;
+inline constexpr const char* kNoNotifyWrapper = HIJACK_TEST_NO_NOTIFY;
+inline constexpr const char* kSourceDir = HIJACK_TEST_SOURCE_DIR;
+}  // namespace hijack::testing

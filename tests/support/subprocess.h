@@ -1,0 +1,77 @@
+// Runs a program to completion for a test and captures what it printed.
+//
+//   ProcessResult r = RunProcess({hijackd, "run", "--", guest, "basic"});
+//   EXPECT_EQ(r.exit_code, 0) << r.err;
+//
+// Also starts long-running programs (servers under hijackd) and stops them by pid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hijack::testing {
+
+struct ProcessResult {
+  int wait_status = 0;
+  int exit_code = -1;  // shell style: 128+N for death by signal N
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+};
+
+struct ProcessOptions {
+  std::vector<std::string> env_add;  // "NAME=value" added to the test's environment
+  std::string stdin_data;
+  std::chrono::seconds deadline{120};
+};
+
+ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
+
+// A started process with its stdout/stderr going to files in `dir`.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::string& dir);
+  ~BackgroundProcess();  // SIGKILLs and reaps if still running
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for the exit (up to the deadline; then SIGKILL).
+  ProcessResult Stop(int sig, std::chrono::seconds deadline = std::chrono::seconds(60));
+  // Waits until stdout contains `text`, or the process ends, or the deadline passes.
+  bool WaitForOutput(const std::string& text, std::chrono::seconds deadline);
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+  std::optional<int> status_;
+};
+
+// A fresh temporary directory, removed with its contents at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content, int mode = 0644) const;
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+int PickFreePort();
+
+// Connects to 127.0.0.1:port and sends an HTTP GET; returns the whole response ("" on failure).
+std::string HttpGet(int port, const std::string& path);
+
+// Retries HttpGet until it answers or the deadline passes.
+std::string HttpGetWhenUp(int port, const std::string& path, std::chrono::seconds deadline);
+
+}  // namespace hijack::testing
