@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/notify/notify_backend.h"
+#include "daemon/backend/backend_factory.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/launcher/reaper.h"
@@ -141,19 +141,6 @@ int RunGuest(const RunOptions& options) {
   SyscallSet intercept = (*policy)->needed();
   intercept.AddAll(extra);
 
-  if (options.backend != "notify" && options.backend != "auto") {
-    spdlog::error("--backend {}: not available in this build (available: notify, auto)",
-                  options.backend);
-    return kUsageError;
-  }
-  if (auto probe = backend::NotifyBackend::Probe(); !probe) {
-    spdlog::error(
-        "seccomp user notification is not available on this kernel or in this sandbox ({}); "
-        "run with --backend ptrace",
-        probe.error().message);
-    return kStartFailure;
-  }
-
   std::vector<std::string> env = CurrentEnvironment();
   std::string path_env = "/usr/local/bin:/usr/bin:/bin";
   if (const char* p = getenv("PATH")) {
@@ -174,9 +161,15 @@ int RunGuest(const RunOptions& options) {
                                                      status = s;
                                                      loop.stop();
                                                    });
-  backend::NotifyBackend notify(loop, reaper, {.sync_wakeup = options.sync_wakeup});
+  std::string chosen;
+  auto backend = backend::MakeBackend(options.backend, loop, reaper,
+                                      {.sync_wakeup = options.sync_wakeup}, &chosen);
+  if (!backend) {
+    spdlog::error("{}", backend.error().message);
+    return kStartFailure;
+  }
   if (options.backend == "auto") {
-    spdlog::info("backend: notify (seccomp user notification)");
+    spdlog::info("backend: {}", chosen);
   }
   LaunchSpec spec;
   spec.guest_id = 1;
@@ -184,7 +177,7 @@ int RunGuest(const RunOptions& options) {
   spec.argv = options.command;
   spec.env = std::move(env);
   spec.intercept = intercept;
-  auto pid = notify.Launch(spec, *guest);
+  auto pid = (*backend)->Launch(spec, *guest);
   if (!pid) {
     spdlog::error("cannot start {}: {}", spec.path, pid.error().message);
     return kStartFailure;
@@ -199,9 +192,9 @@ int RunGuest(const RunOptions& options) {
     for (const auto& module : snapshot->modules()) {
       std::string report = module->Report();
       if (!report.empty()) {
-        std::fprintf(stderr, "\nhijackd: %s of guest 1 (%s, backend notify)\n%s",
+        std::fprintf(stderr, "\nhijackd: %s of guest 1 (%s, backend %s)\n%s",
                      std::string(module->Name()).c_str(), options.command[0].c_str(),
-                     report.c_str());
+                     std::string((*backend)->Name()).c_str(), report.c_str());
       }
     }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
