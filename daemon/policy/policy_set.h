@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/policy/module_registry.h"
+#include "hijack/backend.h"
 #include "hijack/policy.h"
 #include "hijack/result.h"
 #include "hijack/syscall_set.h"
@@ -52,6 +53,10 @@ class PolicySet {
   bool WantsArguments(int nr) const {
     return nr >= 0 && nr < SyscallSet::kCapacity && wants_args_[static_cast<size_t>(nr)];
   }
+  // Refuses a policy that the backend cannot apply (InjectFd needs notify). The error names the
+  // module by JSON path.
+  Result<void> CheckBackend(const Backend& backend) const;
+
   const nlohmann::json& document() const { return document_; }
   uint64_t version() const { return version_; }
   void set_version(uint64_t v) { version_ = v; }

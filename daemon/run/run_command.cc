@@ -171,6 +171,10 @@ int RunGuest(const RunOptions& options) {
   if (options.backend == "auto") {
     spdlog::info("backend: {}", chosen);
   }
+  if (auto fits = guest->engine().Current()->CheckBackend(**backend); !fits) {
+    spdlog::error("{}", fits.error().message);
+    return kUsageError;
+  }
   LaunchSpec spec;
   spec.guest_id = 1;
   spec.path = *exe;

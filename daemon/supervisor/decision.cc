@@ -10,6 +10,8 @@ std::string_view KindName(Decision::Kind kind) {
       return "fail";
     case Decision::Kind::kReturn:
       return "return";
+    case Decision::Kind::kInjectFd:
+      return "inject_fd";
   }
   return "unknown";
 }

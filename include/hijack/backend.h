@@ -70,6 +70,9 @@ class Backend {
   // "notify", "ptrace" or "ptrace-all".
   virtual std::string_view Name() const = 0;
 
+  // Whether Decision::InjectFd can be applied (seccomp_unotify(2) SECCOMP_IOCTL_NOTIF_ADDFD).
+  virtual bool CanInjectFd() const = 0;
+
   // Starts the guest described by `spec` under this backend; returns its main pid. `handler`
   // must outlive the guest (until OnGuestExit). Errors: the executable could not be exec'd
   // (code ENOENT/EACCES...), the kernel refused the filter (code names the reason).

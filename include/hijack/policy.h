@@ -49,6 +49,10 @@ class PolicyModule {
   // never exempted from the supervisor (see DESIGN.md, "The executive page and the agent").
   virtual bool Enforces() const = 0;
 
+  // True when Decide() may answer with Decision::InjectFd, which only the notify backend can
+  // apply; a policy with such a module is refused for other backends before it is installed.
+  virtual bool NeedsFdInjection() const { return false; }
+
   // True when Observe() wants the arguments of call `nr` decoded (paths read from the guest,
   // flags made symbolic). Decoding reads guest memory on the synchronous path, so only ask for it
   // when the module uses it.

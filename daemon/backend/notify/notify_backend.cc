@@ -11,6 +11,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <optional>
 #include <spdlog/spdlog.h>
@@ -52,6 +53,7 @@ struct NotifyBackend::Guest {
   std::optional<int> main_status;
   bool hung_up = false;
   bool finished = false;
+  std::weak_ptr<Guest> self;  // for timers that outlive a call
 };
 
 NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
@@ -87,7 +89,8 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
     return std::unexpected(child.error());
   }
   int fd = child->listener.release();
-  auto guest = std::make_unique<Guest>(loop_, fd);
+  auto guest = std::make_shared<Guest>(loop_, fd);
+  guest->self = guest;
   guest->id = spec.guest_id;
   guest->path = spec.path;
   guest->listener = fd;
@@ -180,35 +183,84 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   record.call = ev;
   Decision decision = guest.handler->OnSyscall(ev, mem, record);
   record.decision = decision;
-
-  seccomp_notif_resp resp;
-  std::memset(&resp, 0, sizeof resp);
-  resp.id = id;
-  switch (decision.kind()) {
-    case Decision::Kind::kContinue:
-      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-      break;
-    case Decision::Kind::kFail:
-      resp.error = -decision.error();
-      break;
-    case Decision::Kind::kReturn:
-      resp.val = decision.value();
-      break;
+  if (decision.delay().count() > 0) {
+    // Hold the call without holding the loop: answer it when the timer fires. The guest thread
+    // stays blocked in the kernel meanwhile, as it would in a slow system call.
+    auto timer = std::make_shared<boost::asio::steady_timer>(loop_, decision.delay());
+    std::weak_ptr<Guest> weak = guest.self.lock();
+    timer->async_wait([this, weak, timer, id, decision,
+                       record = std::move(record)](const boost::system::error_code& ec) mutable {
+      auto g = weak.lock();
+      if (ec || !g || g->finished) {
+        return;
+      }
+      Respond(*g, id, decision, std::move(record));
+    });
+    return true;
   }
-  bool answered = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
-  if (!answered && errno != ENOENT) {
-    spdlog::warn("guest {}: SECCOMP_IOCTL_NOTIF_SEND for tid {}: {}", guest.id, ev.tid,
-                 std::strerror(errno));
+  Respond(guest, id, decision, std::move(record));
+  return true;
+}
+
+void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision, Event record) {
+  const int listener = guest.listener;
+  bool answered = false;
+  int err = 0;
+  if (decision.kind() == Decision::Kind::kInjectFd) {
+    seccomp_notif_addfd addfd;
+    std::memset(&addfd, 0, sizeof addfd);
+    addfd.id = id;
+    addfd.flags = SECCOMP_ADDFD_FLAG_SEND;  // install and answer in one step (Linux 5.14)
+    addfd.srcfd = static_cast<uint32_t>(decision.fd());
+    addfd.newfd_flags = decision.cloexec() ? O_CLOEXEC : 0;
+    int newfd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    if (newfd >= 0) {
+      answered = true;
+      record.result = newfd;
+    } else if (errno != ENOENT) {
+      // The guest could not take the descriptor (EMFILE...): the call fails with that errno.
+      int addfd_errno = errno;
+      seccomp_notif_resp resp;
+      std::memset(&resp, 0, sizeof resp);
+      resp.id = id;
+      resp.error = -addfd_errno;
+      answered = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
+      record.result = -addfd_errno;
+    }
+    err = answered ? 0 : errno;
+  } else {
+    seccomp_notif_resp resp;
+    std::memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    switch (decision.kind()) {
+      case Decision::Kind::kContinue:
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+      case Decision::Kind::kFail:
+        resp.error = -decision.error();
+        break;
+      case Decision::Kind::kReturn:
+      case Decision::Kind::kInjectFd:
+        resp.val = decision.value();
+        break;
+    }
+    answered = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
+    err = answered ? 0 : errno;
+    if (answered && !decision.runs_call()) {
+      record.result = decision.value();
+    }
+  }
+  if (!answered && err != ENOENT) {
+    spdlog::warn("guest {}: answering tid {}: {}", guest.id, record.call.tid, std::strerror(err));
   } else if (!answered) {
-    spdlog::debug("guest {}: tid {} left syscall {} before the answer (signal)", guest.id, ev.tid,
-                  ev.nr);
+    // The guest thread left the call before the answer (a signal); it restarts or fails the
+    // call itself, as it would natively.
+    spdlog::debug("guest {}: tid {} left syscall {} before the answer", guest.id,
+                  record.call.tid, record.call.nr);
+    record.result.reset();
   }
   record.end_ns = NowNs();
-  if (answered && !decision.runs_call()) {
-    record.result = decision.value();
-  }
   guest.handler->OnCompleted(std::move(record));
-  return true;
 }
 
 void NotifyBackend::MaybeFinish(Guest& guest) {

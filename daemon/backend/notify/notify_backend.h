@@ -37,6 +37,7 @@ class NotifyBackend final : public Backend {
   ~NotifyBackend() override;
 
   std::string_view Name() const override { return "notify"; }
+  bool CanInjectFd() const override { return true; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
 
   // Whether this kernel, in this sandbox, offers SECCOMP_RET_USER_NOTIF. The error says why not.
@@ -51,6 +52,7 @@ class NotifyBackend final : public Backend {
   void Arm(Guest& guest);
   void Service(Guest& guest);
   bool HandleOne(Guest& guest);
+  void Respond(Guest& guest, uint64_t id, const Decision& decision, Event record);
   void MaybeFinish(Guest& guest);
   pid_t ThreadGroupOf(pid_t tid);
 
@@ -58,7 +60,7 @@ class NotifyBackend final : public Backend {
   launcher::ProcessReaper& reaper_;
   NotifyOptions options_;
   bool sync_wakeup_active_ = false;
-  std::unordered_map<uint64_t, std::unique_ptr<Guest>> guests_;
+  std::unordered_map<uint64_t, std::shared_ptr<Guest>> guests_;
   std::unordered_map<pid_t, pid_t> tgid_of_;  // tid -> tgid cache, pruned on process exit
 };
 
