@@ -6,18 +6,19 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/backend_factory.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/launcher.h"
-#include "daemon/launcher/reaper.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/default_policy.h"
 #include "daemon/supervisor/guest.h"
+#include "daemon/supervisor/supervisor.h"
 #include "daemon/syscalls/syscall_table.h"
 #include "hijack/unique_fd.h"
 
@@ -152,45 +153,65 @@ int RunGuest(const RunOptions& options) {
     return exe.error().code;
   }
 
-  boost::asio::io_context loop;
-  launcher::ProcessReaper reaper(loop);
-  events::EventBus bus;
+  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup});
+  std::mutex exit_mu;
+  std::condition_variable exit_cv;
   std::optional<int> status;
-  auto guest = std::make_unique<supervisor::Guest>(1, std::move(*policy), intercept, bus,
-                                                   [&](int s) {
-                                                     status = s;
-                                                     loop.stop();
-                                                   });
-  std::string chosen;
-  auto backend = backend::MakeBackend(options.backend, loop, reaper,
-                                      {.sync_wakeup = options.sync_wakeup}, &chosen);
-  if (!backend) {
-    spdlog::error("{}", backend.error().message);
-    return kStartFailure;
+  // Before StartLoop, so no other thread runs the loop yet.
+  sup.AddExitListener([&](uint64_t, int s) {
+    std::lock_guard lock(exit_mu);
+    status = s;
+    exit_cv.notify_all();
+  });
+  std::function<void()> stop_control;
+  if (options.serve_control) {
+    auto stop = options.serve_control(sup);
+    if (!stop) {
+      spdlog::error("{}", stop.error().message);
+      return kStartFailure;
+    }
+    stop_control = std::move(*stop);
   }
-  if (options.backend == "auto") {
-    spdlog::info("backend: {}", chosen);
-  }
-  if (auto fits = guest->engine().Current()->CheckBackend(**backend); !fits) {
-    spdlog::error("{}", fits.error().message);
-    return kUsageError;
-  }
-  LaunchSpec spec;
-  spec.guest_id = 1;
-  spec.path = *exe;
+  sup.StartLoop();
+
+  supervisor::GuestSpec spec;
   spec.argv = options.command;
   spec.env = std::move(env);
-  spec.intercept = intercept;
-  auto pid = (*backend)->Launch(spec, *guest);
-  if (!pid) {
-    spdlog::error("cannot start {}: {}", spec.path, pid.error().message);
+  spec.policy = std::move(*policy);
+  spec.extra_intercept = extra;
+  spec.backend = options.backend;
+  std::unique_ptr<SignalForwarder> forwarder;
+  auto launched = sup.OnLoop(
+      [&]() -> Result<std::pair<supervisor::GuestInfo, std::shared_ptr<supervisor::Guest>>> {
+        auto info = sup.Launch(std::move(spec));
+        if (!info) {
+          return std::unexpected(info.error());
+        }
+        forwarder = std::make_unique<SignalForwarder>(sup.loop(), info->pid);
+        return std::pair(*info, *sup.Find(info->id));
+      },
+      std::chrono::steady_clock::now() + std::chrono::hours(1));
+  if (!launched) {
+    spdlog::error("{}", launched.error().message);
+    if (stop_control) {
+      stop_control();
+    }
+    sup.StopLoop();
     return kStartFailure;
   }
-  spdlog::debug("guest 1 is pid {}; intercepting {} syscalls", *pid, intercept.size());
-  SignalForwarder forwarder(loop, *pid);
-  loop.run();
+  auto& [info, guest] = *launched;
+  {
+    std::unique_lock lock(exit_mu);
+    exit_cv.wait(lock, [&] { return status.has_value(); });
+  }
+  // The loop still runs here, so API calls in flight can finish.
+  if (stop_control) {
+    stop_control();
+  }
+  sup.StopLoop();
+  forwarder.reset();
 
-  bus.Flush();
+  sup.bus().Flush();
   if (!options.quiet) {
     auto snapshot = guest->engine().Current();
     for (const auto& module : snapshot->modules()) {
@@ -198,7 +219,7 @@ int RunGuest(const RunOptions& options) {
       if (!report.empty()) {
         std::fprintf(stderr, "\nhijackd: %s of guest 1 (%s, backend %s)\n%s",
                      std::string(module->Name()).c_str(), options.command[0].c_str(),
-                     std::string((*backend)->Name()).c_str(), report.c_str());
+                     info.backend.c_str(), report.c_str());
       }
     }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
@@ -206,7 +227,6 @@ int RunGuest(const RunOptions& options) {
                    static_cast<unsigned long long>(drops));
     }
   }
-  guest.reset();  // flushes and closes trace files
   return status ? ExitStatusOf(*status) : kStartFailure;
 }
 

@@ -9,9 +9,16 @@
 // (for example a kernel without seccomp user notification: the message names --backend ptrace).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "hijack/result.h"
+
+namespace hijack::supervisor {
+class Supervisor;
+}
 
 namespace hijack::run {
 
@@ -24,6 +31,10 @@ struct RunOptions {
   std::string trace_format = "text";
   bool sync_wakeup = true;
   bool quiet = false;                      // no end-of-run report
+  // hijackd run --listen: starts the control API for this run's supervisor before the guest
+  // starts, and returns the function that stops it (stop accepting, finish in-flight calls).
+  // Set by main.cc, which links the gRPC service; empty: no API.
+  std::function<Result<std::function<void()>>(supervisor::Supervisor&)> serve_control;
 };
 
 // Runs the guest to completion. Returns hijackd's exit status.

@@ -1,0 +1,244 @@
+#include "daemon/supervisor/supervisor.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <spdlog/spdlog.h>
+
+#include "daemon/backend/backend_factory.h"
+#include "daemon/launcher/launcher.h"
+
+namespace hijack::supervisor {
+namespace {
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string PathOf(const std::vector<std::string>& env) {
+  for (const auto& e : env) {
+    if (e.starts_with("PATH=")) {
+      return e.substr(5);
+    }
+  }
+  return "/usr/local/bin:/usr/bin:/bin";
+}
+
+}  // namespace
+
+Supervisor::Supervisor(SupervisorOptions options)
+    : options_(options), work_(boost::asio::make_work_guard(loop_)), reaper_(loop_) {}
+
+Supervisor::~Supervisor() {
+  StopLoop();
+  guests_.clear();
+}
+
+void Supervisor::StartLoop() {
+  loop_thread_ = std::thread([this] { loop_.run(); });
+}
+
+void Supervisor::StopLoop() {
+  loop_stopped_.store(true);
+  work_.reset();
+  loop_.stop();
+  if (loop_thread_.joinable()) {
+    loop_thread_.join();
+  }
+}
+
+Result<Backend*> Supervisor::BackendFor(const std::string& name, std::string* used) {
+  if (auto it = backends_.find(name); it != backends_.end()) {
+    *used = std::string(it->second->Name());
+    return it->second.get();
+  }
+  std::string chosen;
+  auto made = backend::MakeBackend(name, loop_, reaper_, {.sync_wakeup = options_.sync_wakeup},
+                                   &chosen);
+  if (!made) {
+    return std::unexpected(made.error());
+  }
+  if (name == "auto") {
+    spdlog::info("backend: {}", chosen);
+  }
+  Backend* backend = made->get();
+  *used = std::string(backend->Name());
+  backends_.emplace(name, std::move(*made));
+  return backend;
+}
+
+Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
+  if (spec.argv.empty()) {
+    return std::unexpected(Error{EINVAL, "launch: the command is empty"});
+  }
+  if (spec.policy == nullptr) {
+    return std::unexpected(Error{EINVAL, "launch: no policy"});
+  }
+  if (RunningGuests() >= options_.max_guests) {
+    return std::unexpected(Error{
+        EAGAIN, "launch: " + std::to_string(options_.max_guests) + " guests run already (the limit)"});
+  }
+  auto exe = launcher::ResolveExecutable(spec.argv[0], PathOf(spec.env));
+  if (!exe) {
+    // ResolveExecutable reports shell statuses (127, 126); callers here want errnos.
+    return std::unexpected(
+        Error{exe.error().code == 127 ? ENOENT : EACCES, exe.error().message});
+  }
+  std::string backend_name;
+  auto backend = BackendFor(spec.backend, &backend_name);
+  if (!backend) {
+    return std::unexpected(backend.error());
+  }
+  SyscallSet intercept = spec.policy->needed();
+  intercept.AddAll(spec.extra_intercept);
+
+  const uint64_t id = next_id_++;
+  auto guest = std::make_shared<Guest>(id, std::move(spec.policy), intercept, bus_,
+                                       [this, id](int status) { Exited(id, status); });
+  LaunchSpec launch;
+  launch.guest_id = id;
+  launch.path = *exe;
+  launch.argv = spec.argv;
+  launch.env = std::move(spec.env);
+  launch.cwd = spec.cwd;
+  launch.intercept = intercept;
+  auto pid = (*backend)->Launch(launch, *guest);
+  if (!pid) {
+    return std::unexpected(
+        Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
+  }
+  Record record;
+  record.info.id = id;
+  record.info.pid = *pid;
+  record.info.argv = std::move(spec.argv);
+  record.info.backend = backend_name;
+  record.info.running = true;
+  record.info.intercept = intercept;
+  record.info.started_unix_ms = UnixMillis();
+  record.guest = std::move(guest);
+  GuestInfo info = Snapshot(record);
+  guests_.emplace(id, std::move(record));
+  {
+    std::lock_guard lock(running_mu_);
+    ++running_;
+  }
+  spdlog::debug("guest {} is pid {}; intercepting {} syscalls", id, *pid, intercept.size());
+  return info;
+}
+
+void Supervisor::Exited(uint64_t id, int wait_status) {
+  auto it = guests_.find(id);
+  if (it == guests_.end()) {
+    return;
+  }
+  it->second.info.running = false;
+  it->second.info.wait_status = wait_status;
+  it->second.info.exited_unix_ms = UnixMillis();
+  {
+    std::lock_guard lock(running_mu_);
+    --running_;
+  }
+  running_cv_.notify_all();
+  for (const auto& listener : exit_listeners_) {
+    listener(id, wait_status);
+  }
+  PruneExited();
+}
+
+void Supervisor::PruneExited() {
+  size_t exited = 0;
+  for (const auto& [id, record] : guests_) {
+    exited += record.info.running ? 0 : 1;
+  }
+  // Oldest first: ids grow with launch order.
+  for (auto it = guests_.begin(); it != guests_.end() && exited > options_.keep_exited;) {
+    if (!it->second.info.running) {
+      it = guests_.erase(it);
+      --exited;
+    } else {
+      ++it;
+    }
+  }
+}
+
+GuestInfo Supervisor::Snapshot(const Record& record) const {
+  GuestInfo info = record.info;
+  info.policy_version = record.guest->engine().Current()->version();
+  info.observer_drops = record.guest->observer_drops();
+  return info;
+}
+
+Result<void> Supervisor::Kill(uint64_t id, int sig) {
+  auto it = guests_.find(id);
+  if (it == guests_.end()) {
+    return std::unexpected(Error{ESRCH, "no guest " + std::to_string(id)});
+  }
+  if (!it->second.info.running) {
+    return std::unexpected(Error{EALREADY, "guest " + std::to_string(id) + " has already exited"});
+  }
+  if (::kill(it->second.info.pid, sig) != 0) {
+    return ErrnoError(errno, "kill guest " + std::to_string(id) + " (pid " +
+                                 std::to_string(it->second.info.pid) + ")");
+  }
+  return {};
+}
+
+Result<GuestInfo> Supervisor::Info(uint64_t id) const {
+  auto it = guests_.find(id);
+  if (it == guests_.end()) {
+    return std::unexpected(Error{ESRCH, "no guest " + std::to_string(id)});
+  }
+  return Snapshot(it->second);
+}
+
+std::vector<GuestInfo> Supervisor::List() const {
+  std::vector<GuestInfo> out;
+  out.reserve(guests_.size());
+  for (const auto& [id, record] : guests_) {
+    out.push_back(Snapshot(record));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Guest>> Supervisor::Find(uint64_t id) const {
+  auto it = guests_.find(id);
+  if (it == guests_.end()) {
+    return std::unexpected(Error{ESRCH, "no guest " + std::to_string(id)});
+  }
+  return it->second.guest;
+}
+
+size_t Supervisor::RunningGuests() {
+  std::lock_guard lock(running_mu_);
+  return running_;
+}
+
+size_t Supervisor::TerminateGuests(std::chrono::milliseconds grace) {
+  for (int sig : {SIGTERM, SIGKILL}) {
+    if (RunningGuests() == 0) {
+      return 0;
+    }
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    auto sent = OnLoop(
+        [this, sig]() -> Result<size_t> {
+          size_t n = 0;
+          for (const auto& [id, record] : guests_) {
+            if (record.info.running && ::kill(record.info.pid, sig) == 0) {
+              ++n;
+            }
+          }
+          return n;
+        },
+        deadline);
+    if (sent) {
+      spdlog::info("sent {} to {} guest(s)", sigabbrev_np(sig), *sent);
+    }
+    std::unique_lock lock(running_mu_);
+    running_cv_.wait_until(lock, deadline, [this] { return running_ == 0; });
+  }
+  return RunningGuests();
+}
+
+}  // namespace hijack::supervisor

@@ -1,0 +1,165 @@
+// Supervisor: every guest of one hijackd, the Boost.Asio loop that serves them, the reaper, the
+// event bus, and the backends. `hijackd run` uses it for its single guest, `hijackd serve` for
+// many; the control service reaches guests only through it.
+//
+//   Supervisor sup({.sync_wakeup = true});
+//   sup.StartLoop();                                   // the loop runs on its own thread
+//   Result<GuestInfo> g = sup.OnLoop([&] { return sup.Launch(std::move(spec)); }, deadline);
+//   ...
+//   sup.TerminateGuests(std::chrono::seconds(5));      // SIGTERM, then SIGKILL
+//   sup.StopLoop();
+//
+// Threads: Launch, Kill, Find, Info, List and AddExitListener run on the loop thread only (guest
+// state belongs to it). Any other thread (gRPC handlers, main) reaches them through OnLoop(),
+// which posts and waits with a deadline. SIGCHLD must be blocked in every thread before the
+// Supervisor is built (ProcessReaper reads it from a signalfd).
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "daemon/events/event_bus.h"
+#include "daemon/launcher/reaper.h"
+#include "daemon/policy/policy_set.h"
+#include "daemon/supervisor/guest.h"
+#include "hijack/backend.h"
+#include "hijack/result.h"
+
+namespace hijack::supervisor {
+
+struct SupervisorOptions {
+  bool sync_wakeup = true;    // notify: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP where supported
+  size_t max_guests = 256;    // running guests; Launch beyond it fails with EAGAIN
+  size_t keep_exited = 64;    // exited guests kept so their exit status can be read
+};
+
+struct GuestSpec {
+  std::vector<std::string> argv;              // argv[0] resolved against PATH from `env`
+  std::vector<std::string> env;               // complete environment, "NAME=value"
+  std::string cwd;                            // empty: the daemon's
+  std::shared_ptr<policy::PolicySet> policy;  // validated; required
+  SyscallSet extra_intercept;                 // beyond what the policy needs
+  std::string backend = "auto";
+};
+
+// A copy of what the supervisor knows about one guest, safe to hand to any thread.
+struct GuestInfo {
+  uint64_t id = 0;
+  pid_t pid = -1;
+  std::vector<std::string> argv;
+  std::string backend;
+  bool running = false;
+  std::optional<int> wait_status;  // waitpid(2) status once exited
+  SyscallSet intercept;
+  int64_t started_unix_ms = 0;
+  int64_t exited_unix_ms = 0;
+  uint64_t policy_version = 0;
+  uint64_t observer_drops = 0;
+};
+
+class Supervisor {
+ public:
+  using ExitListener = std::function<void(uint64_t id, int wait_status)>;
+
+  explicit Supervisor(SupervisorOptions options = {});
+  ~Supervisor();  // stops the loop; guests still running die with the daemon (PR_SET_PDEATHSIG)
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  boost::asio::io_context& loop() { return loop_; }
+  events::EventBus& bus() { return bus_; }
+
+  // Runs the loop on a new thread until StopLoop(). Call once.
+  void StartLoop();
+  // Stops the loop and joins its thread. Posted work that has not run is dropped. Not from the
+  // loop thread.
+  void StopLoop();
+
+  // Runs `fn` on the loop thread and returns its result, or ETIMEDOUT when the loop did not run
+  // it before `deadline`, or ESHUTDOWN when the loop is stopped. `fn` must return a Result and
+  // own everything it captures (it may run after a timed-out caller has left).
+  template <typename F>
+  std::invoke_result_t<F> OnLoop(F fn, std::chrono::steady_clock::time_point deadline);
+
+  // ---- Loop thread only. ----
+
+  // Starts a guest. Errors: ENOENT/EACCES for a program that cannot be executed, EAGAIN when
+  // max_guests run already, the backend's errors (no seccomp notify, filter refused).
+  Result<GuestInfo> Launch(GuestSpec spec);
+  // Sends `sig` to the guest's main process. ESRCH for an unknown id, EALREADY once it exited,
+  // kill(2)'s errno otherwise.
+  Result<void> Kill(uint64_t id, int sig);
+  Result<GuestInfo> Info(uint64_t id) const;
+  std::vector<GuestInfo> List() const;
+  // The guest's SyscallHandler side, whose policy engine and module counters are thread-safe;
+  // the shared_ptr keeps it alive for a caller that leaves the loop. ESRCH for an unknown id.
+  Result<std::shared_ptr<Guest>> Find(uint64_t id) const;
+  // Called on the loop thread after each guest's exit, once its record says so.
+  void AddExitListener(ExitListener listener) { exit_listeners_.push_back(std::move(listener)); }
+
+  // ---- Any thread but the loop's. ----
+
+  // Sends SIGTERM to every running guest, waits up to `grace` for them to end, then SIGKILLs the
+  // rest and waits up to `grace` again. Returns how many guests were still running at the end.
+  size_t TerminateGuests(std::chrono::milliseconds grace);
+  size_t RunningGuests();
+
+ private:
+  struct Record {
+    GuestInfo info;
+    std::shared_ptr<Guest> guest;
+  };
+
+  Result<Backend*> BackendFor(const std::string& name, std::string* used);
+  GuestInfo Snapshot(const Record& record) const;
+  void Exited(uint64_t id, int wait_status);
+  void PruneExited();
+
+  const SupervisorOptions options_;
+  boost::asio::io_context loop_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  launcher::ProcessReaper reaper_;
+  events::EventBus bus_;
+  // Backends live as long as the supervisor: they register observers with the reaper.
+  std::map<std::string, std::unique_ptr<Backend>, std::less<>> backends_;
+  std::map<uint64_t, Record> guests_;
+  uint64_t next_id_ = 1;
+  std::vector<ExitListener> exit_listeners_;
+  std::thread loop_thread_;
+  std::atomic<bool> loop_stopped_{false};
+
+  std::mutex running_mu_;  // guards running_ for threads waiting in TerminateGuests
+  std::condition_variable running_cv_;
+  size_t running_ = 0;
+};
+
+template <typename F>
+std::invoke_result_t<F> Supervisor::OnLoop(F fn, std::chrono::steady_clock::time_point deadline) {
+  using R = std::invoke_result_t<F>;
+  if (loop_stopped_.load()) {
+    return std::unexpected(Error{ESHUTDOWN, "the supervisor is shutting down"});
+  }
+  auto done = std::make_shared<std::promise<R>>();
+  std::future<R> result = done->get_future();
+  boost::asio::post(loop_, [fn = std::move(fn), done]() mutable { done->set_value(fn()); });
+  if (result.wait_until(deadline) != std::future_status::ready) {
+    return std::unexpected(Error{ETIMEDOUT, "the supervisor loop did not answer in time"});
+  }
+  return result.get();
+}
+
+}  // namespace hijack::supervisor
