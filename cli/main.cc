@@ -1,0 +1,648 @@
+// hijackctl: launch, watch and re-police Hijack guests through hijackd's control API.
+//
+//   hijackctl [--connect ADDR] [--json] launch|guests|show|kill|policy get|policy set|
+//             policy check|modules|stats|events [--follow]
+//
+// ADDR is unix:PATH or tcp:HOST:PORT; default $HIJACK_CONNECT, else hijackd's default socket.
+// Exit status: 0 on success, the gRPC status code of a failed call (3 INVALID_ARGUMENT,
+// 5 NOT_FOUND, 9 FAILED_PRECONDITION, 10 ABORTED, 14 UNAVAILABLE, ...), 64 for a usage error.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/text_table.h"
+#include "daemon/control/listen_address.h"
+#include "hijack/v1/control.grpc.pb.h"
+
+extern char** environ;
+
+namespace hijack::cli {
+namespace {
+
+constexpr int kUsageError = 64;  // EX_USAGE: gRPC codes take 1..16
+
+struct Globals {
+  std::string connect;
+  bool json = false;
+  double timeout_s = 30;
+};
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+// Prints a failed call and returns its exit status (the gRPC code).
+int Fail(const grpc::Status& status, const std::string& address) {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message += " (is hijackd serving " + address + "? see --connect, HIJACK_CONNECT)";
+  }
+  std::fprintf(stderr, "hijackctl: %s: %s\n", CodeName(status.error_code()), message.c_str());
+  return static_cast<int>(status.error_code());
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::printf("%s\n", ToJson(message).c_str());
+}
+
+std::string Join(const google::protobuf::RepeatedPtrField<std::string>& parts,
+                 const char* sep = " ") {
+  std::string out;
+  for (const auto& p : parts) {
+    out += (out.empty() ? "" : sep) + p;
+  }
+  return out;
+}
+
+std::optional<std::string> ReadText(const std::string& path) {
+  if (path == "-") {
+    std::stringstream text;
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "hijackctl: %s: %s\n", path.c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "TERM", "SIGTERM", "15" -> 15; 0 when unknown.
+int ParseSignal(const std::string& text) {
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+    return std::atoi(text.c_str());
+  }
+  std::string name = text.starts_with("SIG") ? text.substr(3) : text;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev != nullptr && name == abbrev) {
+      return sig;
+    }
+  }
+  return 0;
+}
+
+std::string Age(int64_t from_ms, int64_t to_ms) {
+  if (from_ms == 0) {
+    return "-";
+  }
+  if (to_ms == 0) {
+    to_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  }
+  int64_t s = (to_ms - from_ms) / 1000;
+  char buf[32];
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 7200) {
+    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(s / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh", static_cast<long long>(s / 3600));
+  }
+  return buf;
+}
+
+std::string StateOf(const v1::Guest& g) {
+  if (g.state() == v1::Guest::RUNNING) {
+    return "running";
+  }
+  return "exited(" + std::to_string(g.exit_code()) + ")";
+}
+
+std::string EventLine(const v1::SyscallEventMessage& e) {
+  std::string args;
+  if (e.args_size() > 0) {
+    args = Join(e.args(), ", ");
+  } else {
+    char buf[32];
+    for (int i = 0; i < std::min(3, e.raw_args_size()); ++i) {
+      std::snprintf(buf, sizeof buf, "%s0x%llx", i == 0 ? "" : ", ",
+                    static_cast<unsigned long long>(e.raw_args(i)));
+      args += buf;
+    }
+    args += ", ...";
+  }
+  std::string line = "guest " + std::to_string(e.guest_id()) + " [" + std::to_string(e.tid()) +
+                     "] " + e.syscall() + "(" + args + ")";
+  if (e.decision() == "fail") {
+    line += " = -1 " + e.errno_name();
+  } else if (e.decision() == "return") {
+    line += " = " + std::to_string(e.return_value());
+  } else if (e.has_result()) {
+    line += " = " + std::to_string(e.result());
+  }
+  line += "  <" + e.decision();
+  if (!e.module().empty()) {
+    line += " by " + e.module();
+  }
+  line += ", policy v" + std::to_string(e.policy_version()) + ", " +
+          std::to_string(e.latency_ns() / 1000) + "us>";
+  return line;
+}
+
+class Client {
+ public:
+  explicit Client(const Globals& globals) : globals_(globals) {}
+
+  // Returns false (after printing why) when the address does not parse.
+  bool Connect() {
+    auto address = control::ParseListenAddress(globals_.connect);
+    if (!address) {
+      std::fprintf(stderr, "hijackctl: --connect: %s\n", address.error().message.c_str());
+      return false;
+    }
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(16 << 20);
+    stub_ = v1::Control::NewStub(grpc::CreateCustomChannel(
+        address->GrpcUri(), grpc::InsecureChannelCredentials(), args));
+    return true;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (deadline && globals_.timeout_s > 0) {
+      ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(globals_.timeout_s * 1000)));
+    }
+    return ctx;
+  }
+
+  v1::Control::Stub& stub() { return *stub_; }
+  const Globals& globals() const { return globals_; }
+  int Fail(const grpc::Status& s) const { return cli::Fail(s, globals_.connect); }
+
+ private:
+  const Globals& globals_;
+  std::unique_ptr<v1::Control::Stub> stub_;
+};
+
+// ---- Commands. Each returns hijackctl's exit status. ----
+
+struct LaunchArgs {
+  std::optional<std::string> policy_file;
+  std::string backend = "auto";
+  std::vector<std::string> intercept;
+  std::optional<std::string> cwd;
+  std::vector<std::string> command;
+};
+
+int Launch(Client& c, const LaunchArgs& a) {
+  v1::LaunchRequest req;
+  for (const auto& arg : a.command) {
+    req.add_argv(arg);
+  }
+  for (char** e = environ; *e != nullptr; ++e) {
+    req.add_env(*e);
+  }
+  if (a.cwd) {
+    req.set_cwd(*a.cwd);
+  } else if (char cwd[4096]; getcwd(cwd, sizeof cwd) != nullptr) {
+    req.set_cwd(cwd);
+  }
+  if (a.policy_file) {
+    auto text = ReadText(*a.policy_file);
+    if (!text) {
+      return kUsageError;
+    }
+    req.set_policy(*text);
+  }
+  req.set_backend(a.backend);
+  for (const auto& i : a.intercept) {
+    req.add_intercept(i);
+  }
+  v1::LaunchResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().Launch(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+  } else {
+    std::printf("guest %llu: pid %d, backend %s\n",
+                static_cast<unsigned long long>(resp.guest_id()), resp.pid(),
+                resp.backend().c_str());
+  }
+  return 0;
+}
+
+int Guests(Client& c) {
+  v1::ListGuestsResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().ListGuests(ctx.get(), {}, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+    return 0;
+  }
+  TextTable t({"ID", "STATE", "PID", "BACKEND", "POLICY", "AGE", "COMMAND"});
+  for (const auto& g : resp.guests()) {
+    t.AddRow({std::to_string(g.guest_id()), StateOf(g), std::to_string(g.pid()), g.backend(),
+              "v" + std::to_string(g.policy_version()),
+              Age(g.started_unix_ms(), g.exited_unix_ms()), Join(g.argv())});
+  }
+  std::fputs(t.Render().c_str(), stdout);
+  return 0;
+}
+
+int Show(Client& c, uint64_t id) {
+  v1::GetGuestRequest req;
+  req.set_guest_id(id);
+  v1::Guest g;
+  auto ctx = c.Context();
+  if (auto s = c.stub().GetGuest(ctx.get(), req, &g); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(g);
+    return 0;
+  }
+  std::printf("guest:          %llu\n", static_cast<unsigned long long>(g.guest_id()));
+  std::printf("state:          %s\n", StateOf(g).c_str());
+  std::printf("pid:            %d\n", g.pid());
+  std::printf("command:        %s\n", Join(g.argv()).c_str());
+  std::printf("backend:        %s\n", g.backend().c_str());
+  std::printf("policy version: %llu\n", static_cast<unsigned long long>(g.policy_version()));
+  std::printf("running for:    %s\n", Age(g.started_unix_ms(), g.exited_unix_ms()).c_str());
+  std::printf("events dropped: %llu\n", static_cast<unsigned long long>(g.events_dropped()));
+  std::printf("intercepts:     %d syscalls: %s\n", g.intercept_size(),
+              Join(g.intercept(), ",").c_str());
+  return 0;
+}
+
+int Kill(Client& c, uint64_t id, const std::string& signal_text) {
+  int sig = ParseSignal(signal_text);
+  if (sig <= 0) {
+    std::fprintf(stderr, "hijackctl: --signal %s: unknown signal\n", signal_text.c_str());
+    return kUsageError;
+  }
+  v1::KillRequest req;
+  req.set_guest_id(id);
+  req.set_signal(sig);
+  v1::KillResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().Kill(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (!c.globals().json) {
+    std::printf("guest %llu: sent SIG%s\n", static_cast<unsigned long long>(id),
+                sigabbrev_np(sig));
+  } else {
+    std::printf("{}\n");
+  }
+  return 0;
+}
+
+int PolicyGet(Client& c, uint64_t id) {
+  v1::GetPolicyRequest req;
+  req.set_guest_id(id);
+  v1::Policy resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().GetPolicy(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+    return 0;
+  }
+  // The document alone on stdout, so it can be saved, edited and set again.
+  std::fprintf(stderr, "guest %llu: policy version %llu\n", static_cast<unsigned long long>(id),
+               static_cast<unsigned long long>(resp.version()));
+  std::printf("%s\n", resp.document().c_str());
+  return 0;
+}
+
+int PolicySet(Client& c, uint64_t id, const std::string& file,
+              std::optional<uint64_t> expected_version) {
+  auto text = ReadText(file);
+  if (!text) {
+    return kUsageError;
+  }
+  v1::SetPolicyRequest req;
+  req.set_guest_id(id);
+  req.set_document(*text);
+  if (expected_version) {
+    req.set_expected_version(*expected_version);
+  }
+  v1::SetPolicyResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().SetPolicy(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+  } else {
+    std::printf("guest %llu: policy version %llu\n", static_cast<unsigned long long>(id),
+                static_cast<unsigned long long>(resp.version()));
+  }
+  return 0;
+}
+
+int PolicyCheck(Client& c, const std::string& file, uint64_t guest) {
+  auto text = ReadText(file);
+  if (!text) {
+    return kUsageError;
+  }
+  v1::ValidatePolicyRequest req;
+  req.set_document(*text);
+  req.set_guest_id(guest);
+  v1::ValidatePolicyResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().ValidatePolicy(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+  } else {
+    std::printf("%s: valid; modules: %s; needs %d syscalls\n", file.c_str(),
+                Join(resp.modules(), ", ").c_str(), resp.needs_size());
+  }
+  return 0;
+}
+
+int Modules(Client& c) {
+  v1::ListModulesResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().ListModules(ctx.get(), {}, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+    return 0;
+  }
+  for (const auto& m : resp.modules()) {
+    std::printf("%-10s %s\n", m.name().c_str(), m.summary().c_str());
+    std::map<std::string, std::string> sorted(m.settings().begin(), m.settings().end());
+    for (const auto& [key, meaning] : sorted) {
+      std::printf("  %-12s %s\n", key.c_str(), meaning.c_str());
+    }
+  }
+  return 0;
+}
+
+int Stats(Client& c, uint64_t id) {
+  v1::GetStatsRequest req;
+  req.set_guest_id(id);
+  v1::GetStatsResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().GetStats(ctx.get(), req, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+    return 0;
+  }
+  std::vector<v1::SyscallStats> rows(resp.syscalls().begin(), resp.syscalls().end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.calls() > b.calls(); });
+  TextTable t({"SYSCALL", "CALLS", "ERRORS", "NOT-RUN", "P50-US", "P99-US"});
+  for (const auto& r : rows) {
+    t.AddRow({r.syscall(), std::to_string(r.calls()), std::to_string(r.errors()),
+              std::to_string(r.not_run()), std::to_string(r.p50_ns() / 1000),
+              std::to_string(r.p99_ns() / 1000)});
+  }
+  std::printf("guest %llu, policy version %llu, %llu events dropped by observers\n",
+              static_cast<unsigned long long>(id),
+              static_cast<unsigned long long>(resp.policy_version()),
+              static_cast<unsigned long long>(resp.events_dropped()));
+  if (!rows.empty()) {
+    std::fputs(t.Render().c_str(), stdout);
+  }
+  for (const auto& m : resp.modules()) {
+    if (m.module() != "stats") {
+      std::printf("module %d %s: %s\n", m.index(), m.module().c_str(), m.json().c_str());
+    }
+  }
+  return 0;
+}
+
+struct EventsArgs {
+  uint64_t guest = 0;
+  std::vector<std::string> syscalls;
+  std::vector<std::string> decisions;
+  bool follow = false;
+  uint64_t count = 20;
+  uint32_t queue = 0;
+};
+
+int Events(Client& c, const EventsArgs& a) {
+  v1::WatchEventsRequest req;
+  req.set_guest_id(a.guest);
+  for (const auto& s : a.syscalls) {
+    req.add_syscalls(s);
+  }
+  for (const auto& d : a.decisions) {
+    req.add_decisions(d);
+  }
+  req.set_queue(a.queue);
+  auto ctx = c.Context(/*deadline=*/false);
+  auto reader = c.stub().WatchEvents(ctx.get(), req);
+  v1::WatchEventsResponse msg;
+  uint64_t seen = 0;
+  while ((a.follow || seen < a.count) && reader->Read(&msg)) {
+    ++seen;
+    if (c.globals().json) {
+      std::printf("%s\n", ToJson(msg).c_str());
+    } else {
+      if (msg.dropped_before() > 0) {
+        std::printf("... %llu events dropped (this reader was too slow) ...\n",
+                    static_cast<unsigned long long>(msg.dropped_before()));
+      }
+      std::printf("%s\n", EventLine(msg.event()).c_str());
+    }
+    std::fflush(stdout);
+  }
+  if (!a.follow && seen >= a.count) {
+    ctx->TryCancel();
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+    return c.Fail(s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"hijackctl: launch, watch and re-police guests of a running hijackd"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  hijackd serve &                                   # the daemon, socket 0600\n"
+      "  hijackctl launch --policy web.json --intercept openat -- lighttpd -D -f l.conf\n"
+      "  hijackctl guests\n"
+      "  hijackctl policy get 1 > p.json                   # edit, then:\n"
+      "  hijackctl policy set 1 p.json --expect-version 1  # ABORTED (10) if it changed meanwhile\n"
+      "  hijackctl policy check p.json --guest 1\n"
+      "  hijackctl events 1 --syscall %file --decision fail --follow\n"
+      "  hijackctl stats 1\n"
+      "  hijackctl kill 1 --signal INT\n"
+      "  HIJACK_CONNECT=tcp:127.0.0.1:7070 hijackctl --json guests\n"
+      "\n"
+      "Exit status: 0 on success, else the gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND,\n"
+      "9 FAILED_PRECONDITION, 10 ABORTED, 14 UNAVAILABLE, ...), 64 for a usage error.");
+  Globals globals;
+  const char* env_connect = std::getenv("HIJACK_CONNECT");
+  globals.connect = env_connect != nullptr && *env_connect != '\0'
+                        ? env_connect
+                        : control::DefaultControlAddress();
+  app.add_option("--connect", globals.connect,
+                 "daemon address, unix:PATH or tcp:HOST:PORT (default: $HIJACK_CONNECT, else "
+                 "the daemon's default socket)")
+      ->capture_default_str();
+  app.add_flag("--json", globals.json, "print JSON (events: one object per line)");
+  app.add_option("--timeout", globals.timeout_s, "deadline of each call in seconds (0: none)")
+      ->capture_default_str();
+
+  LaunchArgs launch;
+  auto* launch_cmd = app.add_subcommand("launch", "start a guest under the daemon");
+  launch_cmd->add_option("--policy", launch.policy_file, "policy JSON file ('-' for stdin)");
+  launch_cmd->add_option("--backend", launch.backend, "auto, notify, ptrace")
+      ->capture_default_str();
+  launch_cmd
+      ->add_option("--intercept", launch.intercept,
+                   "extra syscalls or %classes to intercept, so later policies may use them")
+      ->delimiter(',')->allow_extra_args(false);
+  launch_cmd->add_option("--cwd", launch.cwd, "working directory (default: this one)");
+  launch_cmd->add_option("command", launch.command, "program and arguments, after --")
+      ->required();
+
+  app.add_subcommand("guests", "list guests");
+  uint64_t guest_id = 0;
+  auto* show_cmd = app.add_subcommand("show", "describe one guest");
+  show_cmd->add_option("guest", guest_id, "guest id")->required();
+
+  std::string signal_text = "TERM";
+  auto* kill_cmd = app.add_subcommand("kill", "send a signal to a guest");
+  kill_cmd->add_option("guest", guest_id, "guest id")->required();
+  kill_cmd->add_option("-s,--signal", signal_text, "signal name or number")
+      ->capture_default_str();
+
+  auto* policy_cmd = app.add_subcommand("policy", "read, replace or check policies");
+  policy_cmd->require_subcommand(1);
+  auto* get_cmd = policy_cmd->add_subcommand("get", "print a guest's policy document");
+  get_cmd->add_option("guest", guest_id, "guest id")->required();
+  std::string policy_file;
+  std::optional<uint64_t> expected_version;
+  auto* set_cmd = policy_cmd->add_subcommand("set", "replace a guest's policy atomically");
+  set_cmd->add_option("guest", guest_id, "guest id")->required();
+  set_cmd->add_option("file", policy_file, "policy JSON file ('-' for stdin)")->required();
+  set_cmd->add_option("--expect-version", expected_version,
+                      "only if the current version is this one (else ABORTED)");
+  uint64_t check_guest = 0;
+  auto* check_cmd = policy_cmd->add_subcommand("check", "validate a policy without applying it");
+  check_cmd->add_option("file", policy_file, "policy JSON file ('-' for stdin)")->required();
+  check_cmd->add_option("--guest", check_guest,
+                        "also check it fits this guest's intercept set");
+
+  app.add_subcommand("modules", "list the policy modules the daemon knows");
+  auto* stats_cmd = app.add_subcommand("stats", "per-syscall and per-module counters");
+  stats_cmd->add_option("guest", guest_id, "guest id")->required();
+
+  EventsArgs events;
+  auto* events_cmd = app.add_subcommand("events", "watch calls as they are decided");
+  events_cmd->add_option("guest", events.guest, "guest id (default: every guest)");
+  events_cmd->add_option("--syscall", events.syscalls, "only these syscalls or %classes")
+      ->delimiter(',')->allow_extra_args(false);
+  events_cmd->add_option("--decision", events.decisions, "only continue, fail or return")
+      ->delimiter(',')->allow_extra_args(false);
+  events_cmd->add_flag("-f,--follow", events.follow, "keep watching until interrupted");
+  events_cmd->add_option("--count", events.count, "without --follow: stop after this many")
+      ->capture_default_str();
+  events_cmd->add_option("--queue", events.queue,
+                         "server-side queue of this stream in events (default 1024)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kUsageError;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  Client client(globals);
+  if (!client.Connect()) {
+    return kUsageError;
+  }
+  if (launch_cmd->parsed()) {
+    return Launch(client, launch);
+  }
+  if (app.got_subcommand("guests")) {
+    return Guests(client);
+  }
+  if (show_cmd->parsed()) {
+    return Show(client, guest_id);
+  }
+  if (kill_cmd->parsed()) {
+    return Kill(client, guest_id, signal_text);
+  }
+  if (get_cmd->parsed()) {
+    return PolicyGet(client, guest_id);
+  }
+  if (set_cmd->parsed()) {
+    return PolicySet(client, guest_id, policy_file, expected_version);
+  }
+  if (check_cmd->parsed()) {
+    return PolicyCheck(client, policy_file, check_guest);
+  }
+  if (app.got_subcommand("modules")) {
+    return Modules(client);
+  }
+  if (stats_cmd->parsed()) {
+    return Stats(client, guest_id);
+  }
+  if (events_cmd->parsed()) {
+    return Events(client, events);
+  }
+  return kUsageError;
+}
+
+}  // namespace hijack::cli
+
+int main(int argc, char** argv) { return hijack::cli::Main(argc, argv); }

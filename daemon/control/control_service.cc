@@ -1,0 +1,516 @@
+#include "daemon/control/control_service.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/backend/backend_factory.h"
+#include "daemon/control/status.h"
+#include "daemon/policy/module_registry.h"
+#include "daemon/policy/policy_set.h"
+#include "daemon/run/run_command.h"
+#include "daemon/syscalls/syscall_table.h"
+
+extern char** environ;
+
+namespace hijack::control {
+namespace {
+
+using supervisor::GuestInfo;
+
+constexpr size_t kMaxExitedRemembered = 4096;
+
+grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "hijackd is shutting down");
+}
+
+std::vector<std::string> Names(const SyscallSet& set) {
+  std::vector<std::string> out;
+  for (int nr : set.Numbers()) {
+    out.emplace_back(syscalls::SyscallName(nr));
+  }
+  return out;
+}
+
+void FillGuest(const GuestInfo& info, v1::Guest* out) {
+  out->set_guest_id(info.id);
+  out->set_pid(info.pid);
+  for (const auto& a : info.argv) {
+    out->add_argv(a);
+  }
+  out->set_backend(info.backend);
+  out->set_state(info.running ? v1::Guest::RUNNING : v1::Guest::EXITED);
+  out->set_policy_version(info.policy_version);
+  if (info.wait_status) {
+    out->set_exit_code(run::ExitStatusOf(*info.wait_status));
+    out->set_wait_status(*info.wait_status);
+  }
+  for (const auto& name : Names(info.intercept)) {
+    out->add_intercept(name);
+  }
+  out->set_started_unix_ms(info.started_unix_ms);
+  out->set_exited_unix_ms(info.exited_unix_ms);
+  out->set_events_dropped(info.observer_drops);
+}
+
+// Parses and validates a policy document from a request. Errors carry the JSON path.
+Result<std::shared_ptr<policy::PolicySet>> ParsePolicy(const std::string& text, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return std::unexpected(Error{E2BIG, "policy: " + std::to_string(text.size()) +
+                                            " bytes, more than the limit of " +
+                                            std::to_string(max_bytes)});
+  }
+  return policy::PolicySet::FromText(text, "policy", policy::ModuleRegistry::BuiltIn());
+}
+
+Result<SyscallSet> ResolveAll(const google::protobuf::RepeatedPtrField<std::string>& specs,
+                              std::string_view what) {
+  SyscallSet out;
+  for (int i = 0; i < specs.size(); ++i) {
+    auto set = syscalls::ResolveSyscallSpec(specs[i]);
+    if (!set) {
+      return std::unexpected(
+          Error{EINVAL, std::string(what) + "[" + std::to_string(i) + "]: " + set.error().message});
+    }
+    out.AddAll(*set);
+  }
+  return out;
+}
+
+void FillEvent(const Event& e, v1::SyscallEventMessage* out) {
+  out->set_guest_id(e.call.guest_id);
+  out->set_pid(e.call.pid);
+  out->set_tid(e.call.tid);
+  out->set_syscall(std::string(syscalls::SyscallName(e.call.nr)));
+  out->set_nr(e.call.nr);
+  for (uint64_t a : e.call.args) {
+    out->add_raw_args(a);
+  }
+  for (const auto& a : e.args) {
+    out->add_args(a.text);
+  }
+  out->set_decision(std::string(KindName(e.decision.kind())));
+  if (e.decision.kind() == Decision::Kind::kFail) {
+    out->set_errno_value(e.decision.error());
+    out->set_errno_name(ErrnoName(e.decision.error()));
+  } else if (e.decision.kind() == Decision::Kind::kReturn) {
+    out->set_return_value(e.decision.value());
+  }
+  out->set_module(e.module);
+  if (e.result) {
+    out->set_result(*e.result);
+  }
+  out->set_start_ns(e.call.start_ns);
+  out->set_latency_ns(std::max<int64_t>(0, e.end_ns - e.call.start_ns));
+  out->set_policy_version(e.policy_version);
+}
+
+}  // namespace
+
+struct ControlService::GuestHandle {
+  GuestInfo info;
+  std::shared_ptr<supervisor::Guest> guest;
+};
+
+ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits limits)
+    : supervisor_(supervisor), limits_(limits), started_(std::chrono::steady_clock::now()) {
+  supervisor_.AddExitListener([this](uint64_t id, int) {
+    {
+      std::lock_guard lock(mu_);
+      exited_.insert(id);
+      if (exited_.size() > kMaxExitedRemembered) {
+        exited_.erase(exited_.begin());
+      }
+    }
+    cv_.notify_all();
+  });
+}
+
+ControlService::~ControlService() = default;
+
+void ControlService::BeginShutdown() {
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_.store(true);
+  }
+  cv_.notify_all();
+}
+
+std::chrono::steady_clock::time_point ControlService::Deadline(
+    const grpc::ServerContext* ctx) const {
+  auto now_steady = std::chrono::steady_clock::now();
+  auto cap = now_steady + limits_.max_wait;
+  auto deadline = ctx->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return cap;
+  }
+  auto left = deadline - std::chrono::system_clock::now();
+  return std::min(cap, now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::max(left, decltype(left)::zero())));
+}
+
+Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
+                                                              const grpc::ServerContext* ctx) {
+  supervisor::Supervisor* sup = &supervisor_;
+  return supervisor_.OnLoop(
+      [sup, id]() -> Result<GuestHandle> {
+        auto info = sup->Info(id);
+        if (!info) {
+          return std::unexpected(info.error());
+        }
+        return GuestHandle{*info, *sup->Find(id)};
+      },
+      Deadline(ctx));
+}
+
+grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
+                                    v1::LaunchResponse* resp) {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  if (req->argv().empty() || req->argv(0).empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "argv: the command is empty");
+  }
+  auto policy = req->policy().empty()
+                    ? policy::PolicySet::FromText(run::DefaultPolicyText(), "default policy",
+                                                  policy::ModuleRegistry::BuiltIn())
+                    : ParsePolicy(req->policy(), limits_.max_policy_bytes);
+  if (!policy) {
+    return ToGrpcStatus(policy.error());
+  }
+  auto extra = ResolveAll(req->intercept(), "intercept");
+  if (!extra) {
+    return ToGrpcStatus(extra.error());
+  }
+  supervisor::GuestSpec spec;
+  spec.argv.assign(req->argv().begin(), req->argv().end());
+  if (req->env().empty()) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      spec.env.emplace_back(*e);
+    }
+  } else {
+    spec.env.assign(req->env().begin(), req->env().end());
+  }
+  spec.cwd = req->cwd();
+  spec.policy = std::move(*policy);
+  spec.extra_intercept = *extra;
+  spec.backend = req->backend().empty() ? "auto" : req->backend();
+
+  supervisor::Supervisor* sup = &supervisor_;
+  auto launched = supervisor_.OnLoop(
+      [sup, spec = std::move(spec)]() mutable { return sup->Launch(std::move(spec)); },
+      Deadline(ctx));
+  if (!launched) {
+    return ToGrpcStatus(launched.error());
+  }
+  spdlog::info("guest {} launched: pid {}, {} ({})", launched->id, launched->pid,
+               launched->argv[0], launched->backend);
+  resp->set_guest_id(launched->id);
+  resp->set_pid(launched->pid);
+  resp->set_backend(launched->backend);
+  resp->set_policy_version(launched->policy_version);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::ListGuestsRequest*,
+                                        v1::ListGuestsResponse* resp) {
+  supervisor::Supervisor* sup = &supervisor_;
+  auto list = supervisor_.OnLoop(
+      [sup]() -> Result<std::vector<GuestInfo>> { return sup->List(); }, Deadline(ctx));
+  if (!list) {
+    return ToGrpcStatus(list.error());
+  }
+  for (const auto& info : *list) {
+    FillGuest(info, resp->add_guests());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetGuest(grpc::ServerContext* ctx, const v1::GetGuestRequest* req,
+                                      v1::Guest* resp) {
+  auto guest = FindGuest(req->guest_id(), ctx);
+  if (!guest) {
+    return ToGrpcStatus(guest.error());
+  }
+  FillGuest(guest->info, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Kill(grpc::ServerContext* ctx, const v1::KillRequest* req,
+                                  v1::KillResponse*) {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  int sig = req->signal() == 0 ? SIGTERM : req->signal();
+  if (sig < 1 || sig > SIGRTMAX) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "signal: " + std::to_string(sig) + " is not a signal number");
+  }
+  supervisor::Supervisor* sup = &supervisor_;
+  uint64_t id = req->guest_id();
+  auto killed = supervisor_.OnLoop([sup, id, sig] { return sup->Kill(id, sig); }, Deadline(ctx));
+  if (!killed) {
+    return ToGrpcStatus(killed.error());
+  }
+  spdlog::info("guest {}: sent signal {} on request", id, sig);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
+                                       v1::Policy* resp) {
+  auto guest = FindGuest(req->guest_id(), ctx);
+  if (!guest) {
+    return ToGrpcStatus(guest.error());
+  }
+  auto snapshot = guest->guest->engine().Current();
+  resp->set_guest_id(req->guest_id());
+  resp->set_version(snapshot->version());
+  resp->set_document(snapshot->document().dump(2));
+  for (const auto& name : Names(snapshot->needed())) {
+    resp->add_needs(name);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
+                                       v1::SetPolicyResponse* resp) {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  auto next = ParsePolicy(req->document(), limits_.max_policy_bytes);
+  if (!next) {
+    return ToGrpcStatus(next.error());
+  }
+  auto guest = FindGuest(req->guest_id(), ctx);
+  if (!guest) {
+    return ToGrpcStatus(guest.error());
+  }
+  if (!guest->info.running) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "guest " + std::to_string(req->guest_id()) + " has already exited");
+  }
+  std::optional<uint64_t> expected;
+  if (req->has_expected_version()) {
+    expected = req->expected_version();
+  }
+  // PolicyEngine::Replace is the thread-safe swap; the loop keeps deciding meanwhile.
+  auto version = guest->guest->engine().Replace(std::move(*next), expected);
+  if (!version) {
+    return ToGrpcStatus(Error{version.error().code, "guest " + std::to_string(req->guest_id()) +
+                                                        ": " + version.error().message});
+  }
+  spdlog::info("guest {}: policy version {} installed", req->guest_id(), *version);
+  resp->set_version(*version);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
+                                            const v1::ValidatePolicyRequest* req,
+                                            v1::ValidatePolicyResponse* resp) {
+  auto set = ParsePolicy(req->document(), limits_.max_policy_bytes);
+  if (!set) {
+    return ToGrpcStatus(set.error());
+  }
+  if (req->guest_id() != 0) {
+    auto guest = FindGuest(req->guest_id(), ctx);
+    if (!guest) {
+      return ToGrpcStatus(guest.error());
+    }
+    SyscallSet missing = (*set)->needed().Minus(guest->guest->engine().intercept());
+    if (!missing.empty()) {
+      std::string names;
+      for (const auto& name : Names(missing)) {
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "guest " + std::to_string(req->guest_id()) +
+                              ": the policy needs syscalls outside the intercept set, which is "
+                              "fixed at launch (widen it with --intercept): " +
+                              names);
+    }
+  }
+  for (const auto& m : (*set)->modules()) {
+    resp->add_modules(std::string(m->Name()));
+  }
+  for (const auto& name : Names((*set)->needed())) {
+    resp->add_needs(name);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListModules(grpc::ServerContext*, const v1::ListModulesRequest*,
+                                         v1::ListModulesResponse* resp) {
+  for (const auto* info : policy::ModuleRegistry::BuiltIn().List()) {
+    auto* m = resp->add_modules();
+    m->set_name(info->name);
+    m->set_summary(info->summary);
+    for (const auto& [key, meaning] : info->settings.items()) {
+      (*m->mutable_settings())[key] = meaning.is_string() ? meaning.get<std::string>()
+                                                          : meaning.dump();
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
+                                      v1::GetStatsResponse* resp) {
+  auto guest = FindGuest(req->guest_id(), ctx);
+  if (!guest) {
+    return ToGrpcStatus(guest.error());
+  }
+  auto snapshot = guest->guest->engine().Current();
+  resp->set_guest_id(req->guest_id());
+  resp->set_policy_version(snapshot->version());
+  resp->set_events_dropped(guest->guest->observer_drops());
+  bool have_syscalls = false;
+  int index = 0;
+  for (const auto& module : snapshot->modules()) {
+    nlohmann::json stats = module->Stats();
+    auto* m = resp->add_modules();
+    m->set_module(std::string(module->Name()));
+    m->set_index(index++);
+    m->set_json(stats.dump());
+    if (module->Name() != "stats" || have_syscalls || !stats.is_object()) {
+      continue;
+    }
+    have_syscalls = true;
+    for (const auto& [name, row] : stats.items()) {
+      auto* s = resp->add_syscalls();
+      s->set_syscall(name);
+      s->set_calls(row.value("calls", uint64_t{0}));
+      s->set_errors(row.value("errors", uint64_t{0}));
+      s->set_not_run(row.value("not_run", uint64_t{0}));
+      s->set_total_ns(row.value("total_ns", uint64_t{0}));
+      s->set_p50_ns(row.value("p50_ns", uint64_t{0}));
+      s->set_p99_ns(row.value("p99_ns", uint64_t{0}));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
+                                         const v1::WatchEventsRequest* req,
+                                         grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  auto syscalls = ResolveAll(req->syscalls(), "syscalls");
+  if (!syscalls) {
+    return ToGrpcStatus(syscalls.error());
+  }
+  std::array<bool, 3> decisions{};
+  for (int i = 0; i < req->decisions_size(); ++i) {
+    const std::string& d = req->decisions(i);
+    bool known = false;
+    for (auto kind : {Decision::Kind::kContinue, Decision::Kind::kFail, Decision::Kind::kReturn}) {
+      if (d == KindName(kind)) {
+        decisions[static_cast<size_t>(kind)] = true;
+        known = true;
+      }
+    }
+    if (!known) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "decisions[" + std::to_string(i) + "]: unknown decision \"" + d +
+                              "\" (known: continue, fail, return)");
+    }
+  }
+  const bool all_decisions = req->decisions().empty();
+  const bool all_syscalls = req->syscalls().empty();
+  const uint64_t guest_id = req->guest_id();
+  size_t queue = req->queue() == 0 ? limits_.default_queue : req->queue();
+  if (queue > limits_.max_queue) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "queue: " + std::to_string(queue) + " is more than the limit of " +
+                            std::to_string(limits_.max_queue));
+  }
+  if (streams_.fetch_add(1) >= limits_.max_streams) {
+    streams_.fetch_sub(1);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        std::to_string(limits_.max_streams) + " event streams are open (the limit)");
+  }
+  struct StreamCount {
+    std::atomic<size_t>& n;
+    ~StreamCount() { n.fetch_sub(1); }
+  } count{streams_};
+
+  // The sink runs on the subscription's own thread and is the only writer of the stream. A
+  // blocked Write (client not reading) fills this stream's queue, and the bus drops for it.
+  std::atomic<bool> broken{false};
+  auto subscription = supervisor_.bus().Subscribe(
+      "WatchEvents " + ctx->peer(), queue,
+      [&](const events::EventItem& item, uint64_t dropped_before) {
+        if (broken.load(std::memory_order_relaxed)) {
+          return;
+        }
+        v1::WatchEventsResponse msg;
+        FillEvent(item.event, msg.mutable_event());
+        msg.set_dropped_before(dropped_before);
+        if (!writer->Write(msg)) {
+          broken.store(true);
+          cv_.notify_all();
+        }
+      },
+      [guest_id, syscalls = *syscalls, decisions, all_decisions,
+       all_syscalls](const events::EventItem& item) {
+        const Event& e = item.event;
+        return (guest_id == 0 || e.call.guest_id == guest_id) &&
+               (all_syscalls || syscalls.Contains(e.call.nr)) &&
+               (all_decisions || decisions[static_cast<size_t>(e.decision.kind())]);
+      });
+
+  // Subscribed first, then checked: a guest that exits in between is still noticed.
+  bool guest_gone = false;
+  if (guest_id != 0) {
+    auto guest = FindGuest(guest_id, ctx);
+    if (!guest) {
+      return ToGrpcStatus(guest.error());
+    }
+    guest_gone = !guest->info.running;
+  }
+  grpc::Status status = grpc::Status::OK;
+  {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (guest_gone || (guest_id != 0 && exited_.contains(guest_id)) || broken.load() ||
+          ctx->IsCancelled()) {
+        break;
+      }
+      if (shutting_down_) {
+        status = Unavailable();
+        break;
+      }
+      // gRPC's synchronous API has no cancellation callback, so cancellation is polled; exits,
+      // shutdown and broken streams wake this at once.
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  // Delivers what is queued (when the client still reads) and stops the sink before `writer`
+  // goes away with this call.
+  subscription.reset();
+  return status;
+}
+
+grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRequest*,
+                                    v1::HealthResponse* resp) {
+  resp->set_status(shutting_down_ ? v1::HealthResponse::SHUTTING_DOWN
+                                  : v1::HealthResponse::SERVING);
+  resp->set_version(HIJACK_VERSION);
+  resp->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started_)
+                          .count());
+  resp->set_guests_running(static_cast<uint32_t>(supervisor_.RunningGuests()));
+  supervisor::Supervisor* sup = &supervisor_;
+  auto total = supervisor_.OnLoop([sup]() -> Result<size_t> { return sup->List().size(); },
+                                  Deadline(ctx));
+  if (total) {
+    resp->set_guests_total(static_cast<uint32_t>(*total));
+  }
+  for (const auto& name : backend::BackendNames()) {
+    resp->add_backends(name);
+  }
+  resp->set_pid(getpid());
+  return grpc::Status::OK;
+}
+
+}  // namespace hijack::control

@@ -1,0 +1,87 @@
+// ControlService: the gRPC service of proto/hijack/v1/control.proto, backed by a Supervisor.
+//
+//   supervisor::Supervisor sup;
+//   ControlService service(sup);          // before sup.StartLoop(): it registers an exit listener
+//   builder.RegisterService(&service);
+//   ...
+//   service.BeginShutdown();              // event streams end with UNAVAILABLE
+//   server->Shutdown(deadline);
+//
+// Threads: handlers run on gRPC's threads and never touch guest state there. Whatever belongs
+// to the loop (the guest registry, launching, signalling) is posted to it with
+// Supervisor::OnLoop and awaited up to the call's deadline; policies are swapped through
+// PolicyEngine::Replace, which is thread-safe, and read as immutable snapshots. Event streams
+// read from their own EventBus subscription: a slow client fills its own bounded queue and loses
+// events (counted, and reported in the next message), never slowing a guest.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include "daemon/supervisor/supervisor.h"
+#include "hijack/v1/control.grpc.pb.h"
+
+namespace hijack::control {
+
+struct ControlLimits {
+  size_t max_policy_bytes = 1 << 20;   // larger documents: RESOURCE_EXHAUSTED
+  size_t max_streams = 64;             // concurrent WatchEvents
+  size_t default_queue = 1024;         // WatchEvents queue when the request names none
+  size_t max_queue = 1 << 16;
+  // Upper bound on how long a handler waits for the loop when the client set no deadline.
+  std::chrono::milliseconds max_wait{30'000};
+};
+
+class ControlService final : public hijack::v1::Control::Service {
+ public:
+  ControlService(supervisor::Supervisor& supervisor, ControlLimits limits = {});
+  ~ControlService() override;
+
+  // Ends every WatchEvents stream (UNAVAILABLE) and refuses new calls. Any thread.
+  void BeginShutdown();
+
+  grpc::Status Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
+                      v1::LaunchResponse* resp) override;
+  grpc::Status ListGuests(grpc::ServerContext* ctx, const v1::ListGuestsRequest* req,
+                          v1::ListGuestsResponse* resp) override;
+  grpc::Status GetGuest(grpc::ServerContext* ctx, const v1::GetGuestRequest* req,
+                        v1::Guest* resp) override;
+  grpc::Status Kill(grpc::ServerContext* ctx, const v1::KillRequest* req,
+                    v1::KillResponse* resp) override;
+  grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
+                         v1::Policy* resp) override;
+  grpc::Status SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
+                         v1::SetPolicyResponse* resp) override;
+  grpc::Status ValidatePolicy(grpc::ServerContext* ctx, const v1::ValidatePolicyRequest* req,
+                              v1::ValidatePolicyResponse* resp) override;
+  grpc::Status ListModules(grpc::ServerContext* ctx, const v1::ListModulesRequest* req,
+                           v1::ListModulesResponse* resp) override;
+  grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
+                        v1::GetStatsResponse* resp) override;
+  grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
+                           grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+  grpc::Status Health(grpc::ServerContext* ctx, const v1::HealthRequest* req,
+                      v1::HealthResponse* resp) override;
+
+ private:
+  struct GuestHandle;
+  // The call's deadline, capped by limits_.max_wait, on the steady clock.
+  std::chrono::steady_clock::time_point Deadline(const grpc::ServerContext* ctx) const;
+  // Looks the guest up on the loop: its info and its thread-safe side.
+  Result<GuestHandle> FindGuest(uint64_t id, const grpc::ServerContext* ctx);
+
+  supervisor::Supervisor& supervisor_;
+  const ControlLimits limits_;
+  const std::chrono::steady_clock::time_point started_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<size_t> streams_{0};
+
+  std::mutex mu_;  // guards exited_; streams wait on cv_ for exits and shutdown
+  std::condition_variable cv_;
+  std::set<uint64_t> exited_;
+};
+
+}  // namespace hijack::control

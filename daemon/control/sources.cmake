@@ -1,0 +1,12 @@
+# The control service (gRPC) lives in its own library so hijack_core, its tests and the
+# benchmarks do not link gRPC; only hijackd does.
+add_library(hijack_control STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/control_server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/control_service.cc
+  ${CMAKE_CURRENT_LIST_DIR}/listen_address.cc
+  ${CMAKE_CURRENT_LIST_DIR}/serve_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/status.cc)
+target_link_libraries(hijack_control PUBLIC hijack_core hijack_proto)
+target_compile_definitions(hijack_control PRIVATE HIJACK_VERSION="${PROJECT_VERSION}")
+# hijackd is defined after the parts are included (daemon/CMakeLists.txt).
+cmake_language(DEFER CALL target_link_libraries hijackd PRIVATE hijack_control)
