@@ -1,5 +1,9 @@
 // The registry of built-in modules.
 #include "daemon/modules/deny/deny_module.h"
+#include "daemon/modules/exec_guard/exec_guard_module.h"
+#include "daemon/modules/fs_guard/fs_guard_module.h"
+#include "daemon/modules/net_guard/net_guard_module.h"
+#include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/module_registry.h"
@@ -12,6 +16,10 @@ const ModuleRegistry& ModuleRegistry::BuiltIn() {
     r->Register(modules::DenyModule::Info());
     r->Register(modules::StatsModule::Info());
     r->Register(modules::TraceModule::Info());
+    r->Register(modules::FsGuardModule::Info());
+    r->Register(modules::NetGuardModule::Info());
+    r->Register(modules::ExecGuardModule::Info());
+    r->Register(modules::RateLimitModule::Info());
     return r;
   }();
   return *registry;

@@ -1,0 +1,167 @@
+#include "daemon/modules/exec_guard/exec_guard_module.h"
+
+#include <fcntl.h>
+
+#include <fmt/format.h>
+#include <seccomp.h>
+
+#include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/syscalls/syscall_table.h"
+
+namespace hijack::modules {
+namespace {
+constexpr size_t kRecent = 16;
+}
+
+ExecGuardModule::ExecGuardModule(Config config) : config_(std::move(config)) {
+  syscalls_.Add(SCMP_SYS(execve));
+  syscalls_.Add(SCMP_SYS(execveat));
+}
+
+ExecGuardModule::~ExecGuardModule() {
+  if (config_.log != nullptr && config_.log != stderr) {
+    std::fclose(config_.log);
+  }
+}
+
+bool ExecGuardModule::Allows(const std::string& path) const {
+  if (AnyMatches(config_.deny, path)) {
+    return false;
+  }
+  if (AnyMatches(config_.allow, path)) {
+    return true;
+  }
+  return config_.default_allow;
+}
+
+std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  const bool at = ev.nr == SCMP_SYS(execveat);
+  const int dirfd = at ? static_cast<int>(static_cast<int32_t>(ev.args[0])) : AT_FDCWD;
+  auto path = mem.ReadString(at ? ev.args[1] : ev.args[0], PATH_MAX);
+  if (!path) {
+    unresolved_.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(path.error().code == EFAULT ? EFAULT : config_.err);
+  }
+  GuestPathResolver resolver(ev.pid, ev.tid);
+  ResolveOptions options;
+  options.follow_last = !(at && (ev.args[4] & AT_SYMLINK_NOFOLLOW));
+  options.empty_path = at && (ev.args[4] & AT_EMPTY_PATH);
+  auto r = resolver.Resolve(dirfd, *path, options);
+  if (!r) {
+    unresolved_.fetch_add(1, std::memory_order_relaxed);
+    int code = r.error().code;
+    return Decision::Fail(code == ENOENT || code == ENOTDIR ? code : config_.err);
+  }
+  if (!Allows(r->path)) {
+    denied_.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(config_.err);
+  }
+  allowed_.fetch_add(1, std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+void ExecGuardModule::Observe(const Event& event) {
+  nlohmann::json rec = {{"guest", event.call.guest_id},
+                        {"pid", event.call.pid},
+                        {"syscall", syscalls::SyscallName(event.call.nr)},
+                        {"decision", KindName(event.decision.kind())}};
+  const bool at = event.call.nr == SCMP_SYS(execveat);
+  const size_t path_i = at ? 1 : 0;
+  if (event.args.size() > path_i + 1) {
+    rec["path"] = event.args[path_i].json;
+    rec["argv"] = event.args[path_i + 1].json;
+  }
+  if (event.decision.kind() == Decision::Kind::kFail) {
+    rec["errno"] = ErrnoName(event.decision.error());
+  }
+  std::lock_guard lock(mu_);
+  if (config_.log != nullptr) {
+    std::string line =
+        rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (config_.log == stderr) {
+      line = "hijackd: exec_guard: " + line;
+    }
+    std::fputs(line.c_str(), config_.log);
+    std::fflush(config_.log);
+  }
+  recent_.push_back(std::move(rec));
+  if (recent_.size() > kRecent) {
+    recent_.pop_front();
+  }
+}
+
+nlohmann::json ExecGuardModule::Stats() const {
+  std::lock_guard lock(mu_);
+  return {{"allowed", allowed_.load(std::memory_order_relaxed)},
+          {"denied", denied_.load(std::memory_order_relaxed)},
+          {"unresolved", unresolved_.load(std::memory_order_relaxed)},
+          {"recent", nlohmann::json(recent_)}};
+}
+
+policy::ModuleInfo ExecGuardModule::Info() {
+  return {
+      .name = "exec_guard",
+      .summary = "allow or deny execve/execveat by resolved executable path; log argv",
+      .settings = {{"allow", "path patterns of executables allowed"},
+                   {"deny", "path patterns of executables denied (checked first)"},
+                   {"default", "\"allow\" or \"deny\" when nothing matches (default: deny if "
+                               "there is an allow list)"},
+                   {"log", "argv log: a file (JSON lines), \"-\" for standard error (default), "
+                           "or \"none\""},
+                   {"errno", "errno of denied execs (default EACCES)"}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        Config c;
+        for (const char* key : {"allow", "deny"}) {
+          auto list = config.StringList(key);
+          if (!list) {
+            return std::unexpected(list.error());
+          }
+          if (*list) {
+            auto p = ParsePatterns(**list, config.PathOf(key));
+            if (!p) {
+              return std::unexpected(p.error());
+            }
+            (std::string_view(key) == "allow" ? c.allow : c.deny) = std::move(*p);
+          }
+        }
+        if (!config.Has("allow") && !config.Has("deny") && !config.Has("default") &&
+            !config.Has("log")) {
+          return MakeError(config.path() + ": exec_guard needs allow, deny, default or log");
+        }
+        c.default_allow = !config.Has("allow");
+        auto def = config.String("default");
+        if (!def) {
+          return std::unexpected(def.error());
+        }
+        if (*def) {
+          if (**def != "allow" && **def != "deny") {
+            return MakeError(config.PathOf("default") + ": expected \"allow\" or \"deny\", got \"" +
+                             **def + "\"");
+          }
+          c.default_allow = **def == "allow";
+        }
+        auto err = config.Errno("errno", EACCES);
+        if (!err) {
+          return std::unexpected(err.error());
+        }
+        c.err = *err;
+        auto log = config.String("log");
+        if (!log) {
+          return std::unexpected(log.error());
+        }
+        std::string target = log->value_or("-");
+        if (target == "-") {
+          c.log = stderr;
+        } else if (target != "none") {
+          c.log = std::fopen(target.c_str(), "we");
+          if (c.log == nullptr) {
+            return std::unexpected(
+                Error{errno, config.PathOf("log") + ": " + ErrnoError(errno, target).error().message});
+          }
+        }
+        return std::make_unique<ExecGuardModule>(std::move(c));
+      },
+  };
+}
+
+}  // namespace hijack::modules

@@ -1,0 +1,232 @@
+#include "daemon/modules/fs_guard/guest_path.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace hijack::modules {
+namespace {
+
+// The kernel's limit on symlinks followed in one walk (MAXSYMLINKS).
+constexpr int kMaxLinks = 40;
+
+int OpenAt2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = resolve;
+  return static_cast<int>(syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
+}
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+// Splits off the final component, as the kernel sees it (trailing slashes belong to it).
+void SplitLast(const std::string& path, std::string& dir, std::string& name) {
+  size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) {
+    dir = "/";
+    name.clear();
+    return;
+  }
+  size_t slash = path.rfind('/', end);
+  name = path.substr(slash == std::string::npos ? 0 : slash + 1,
+                     slash == std::string::npos ? end + 1 : end - slash);
+  if (slash == std::string::npos) {
+    dir = ".";
+  } else if (slash == 0) {
+    dir = "/";
+  } else {
+    dir = path.substr(0, slash);
+  }
+}
+
+}  // namespace
+
+Result<std::string> FdPath(int fd) {
+  char buf[PATH_MAX + 1];
+  std::string link = fmt::format("/proc/self/fd/{}", fd);
+  ssize_t n = readlink(link.c_str(), buf, PATH_MAX);
+  if (n < 0) {
+    return ErrnoError(errno, "readlink " + link);
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+Result<void> GuestPathResolver::OpenRoot() {
+  if (root_.valid()) {
+    return {};
+  }
+  std::string root = fmt::format("/proc/{}/root", tid_);
+  root_.reset(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_.valid()) {
+    return ErrnoError(errno == ENOENT ? ESRCH : errno, "open " + root);
+  }
+  struct stat theirs {}, ours {};
+  if (fstat(root_.get(), &theirs) != 0 || stat("/", &ours) != 0) {
+    return ErrnoError(errno, "stat " + root);
+  }
+  root_is_ours_ = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+  if (!root_is_ours_) {
+    auto prefix = FdPath(root_.get());
+    if (!prefix) {
+      return std::unexpected(prefix.error());
+    }
+    root_prefix_ = *prefix;
+  }
+  return {};
+}
+
+Result<std::string> GuestPathResolver::GuestPathOf(int fd) {
+  auto real = FdPath(fd);
+  if (!real || root_is_ours_) {
+    return real;
+  }
+  if (*real == root_prefix_) {
+    return std::string("/");
+  }
+  if (!real->starts_with(root_prefix_ + "/")) {
+    return MakeError(fmt::format("{} is outside the guest's root {}", *real, root_prefix_));
+  }
+  return real->substr(root_prefix_.size());
+}
+
+Result<ResolvedPath> GuestPathResolver::Resolve(int dirfd, std::string path,
+                                                const ResolveOptions& options) {
+  if (auto ok = OpenRoot(); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (path.empty()) {
+    if (!options.empty_path) {
+      return ErrnoError(ENOENT, "empty path");
+    }
+    std::string fd_link = dirfd == AT_FDCWD ? fmt::format("/proc/{}/cwd", tid_)
+                                            : fmt::format("/proc/{}/fd/{}", tid_, dirfd);
+    ResolvedPath out;
+    out.fd.reset(open(fd_link.c_str(), O_PATH | O_CLOEXEC));
+    if (!out.fd.valid()) {
+      return ErrnoError(errno == ENOENT ? EBADF : errno, "open " + fd_link);
+    }
+    auto p = GuestPathOf(out.fd.get());
+    if (!p) {
+      return ErrnoError(EXDEV, p.error().message);
+    }
+    out.path = std::move(*p);
+    out.exists = true;
+    return out;
+  }
+  // The guest's own procfs entries, not the supervisor's.
+  auto rewrite = [&](std::string_view from, const std::string& to) {
+    if (path.starts_with(from) && (path.size() == from.size() || path[from.size()] == '/')) {
+      path = to + path.substr(from.size());
+    }
+  };
+  rewrite("/proc/self", fmt::format("/proc/{}", pid_));
+  rewrite("/proc/thread-self", fmt::format("/proc/{}/task/{}", pid_, tid_));
+
+  // Where the walk starts, and how it is confined.
+  const uint64_t base_resolve = RESOLVE_NO_MAGICLINKS | options.extra_resolve;
+  UniqueFd start;
+  uint64_t resolve = base_resolve;
+  if (path[0] != '/') {
+    std::string dir = dirfd == AT_FDCWD ? fmt::format("/proc/{}/cwd", tid_)
+                                        : fmt::format("/proc/{}/fd/{}", tid_, dirfd);
+    start.reset(open(dir.c_str(), O_PATH | O_CLOEXEC));
+    if (!start.valid()) {
+      return ErrnoError(errno == ENOENT && dirfd != AT_FDCWD ? EBADF : errno, "open " + dir);
+    }
+    if (!root_is_ours_ || options.beneath) {
+      // Relative to a directory inside a different root, or under `beneath`: walk the absolute
+      // guest path from the root, so that ".." stops where the guest's would.
+      auto p = GuestPathOf(start.get());
+      if (!p) {
+        return ErrnoError(EXDEV, p.error().message);
+      }
+      path = Join(*p, path);
+    }
+  }
+  // Re-targets the walk at absolute guest path `abs`.
+  auto from_root = [&](const std::string& abs) -> Result<void> {
+    if (options.beneath) {
+      // RESOLVE_BENEATH from the confining directory: the walk fails with EXDEV if it leaves it.
+      const std::string& b = *options.beneath;
+      if (abs != b && !abs.starts_with(b == "/" ? b : b + "/")) {
+        return ErrnoError(EXDEV, abs + " is not beneath " + b);
+      }
+      path = abs == b ? "." : abs.substr(b == "/" ? 1 : b.size() + 1);
+      start.reset(OpenAt2(root_.get(), b, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | base_resolve));
+      if (!start.valid()) {
+        return ErrnoError(errno, "open " + b);
+      }
+      resolve = base_resolve | RESOLVE_BENEATH;
+    } else {
+      path = abs;
+      start.reset(dup(root_.get()));
+      resolve = base_resolve | RESOLVE_IN_ROOT;
+    }
+    return {};
+  };
+  if (path[0] == '/') {
+    if (auto ok = from_root(path); !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+
+  for (int links = 0; links <= kMaxLinks; ++links) {
+    const uint64_t last = options.follow_last ? 0 : O_NOFOLLOW;
+    UniqueFd fd(OpenAt2(start.get(), path, O_PATH | last, resolve));
+    if (fd.valid()) {
+      auto guest = GuestPathOf(fd.get());
+      if (!guest) {
+        return ErrnoError(EXDEV, guest.error().message);
+      }
+      ResolvedPath out;
+      out.path = std::move(*guest);
+      out.exists = true;
+      out.fd = std::move(fd);
+      return out;
+    }
+    if (errno != ENOENT) {
+      return ErrnoError(errno, "resolve " + path);
+    }
+    // Something is missing: the final component (a file about to be created) or a directory
+    // on the way (the call will fail with ENOENT, and so does the resolution).
+    std::string dir, name;
+    SplitLast(path, dir, name);
+    if (name.empty() || name == "." || name == "..") {
+      return ErrnoError(ENOENT, "resolve " + path);
+    }
+    UniqueFd parent(OpenAt2(start.get(), dir, O_PATH | O_DIRECTORY, resolve));
+    if (!parent.valid()) {
+      return ErrnoError(errno, "resolve " + dir);
+    }
+    auto dir_path = GuestPathOf(parent.get());
+    if (!dir_path) {
+      return ErrnoError(EXDEV, dir_path.error().message);
+    }
+    if (options.follow_last) {
+      // A dangling symlink: the call (open with O_CREAT) acts on its target.
+      char target[PATH_MAX + 1];
+      ssize_t n = readlinkat(parent.get(), name.c_str(), target, PATH_MAX);
+      if (n > 0) {
+        std::string t(target, static_cast<size_t>(n));
+        if (auto ok = from_root(t[0] == '/' ? t : Join(*dir_path, t)); !ok) {
+          return std::unexpected(ok.error());
+        }
+        continue;
+      }
+    }
+    ResolvedPath out;
+    out.path = Join(*dir_path, name);
+    out.parent = std::move(parent);
+    out.name = std::move(name);
+    return out;
+  }
+  return ErrnoError(ELOOP, "resolve " + path);
+}
+
+}  // namespace hijack::modules

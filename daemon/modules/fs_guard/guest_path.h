@@ -1,0 +1,74 @@
+// GuestPath: resolves a path argument of a guest's call the way the kernel would for that guest:
+// relative to the calling thread's cwd or to one of its descriptors, with "..", symlinks and
+// absolute symlink targets taken in the guest's root (/proc/TID/root), not the supervisor's.
+//
+//   GuestPathResolver r(ev.pid, ev.tid);
+//   Result<ResolvedPath> p = r.Resolve(AT_FDCWD, "../etc/passwd", {.follow_last = true});
+//   if (p) Decide(p->path);              // "/etc/passwd" as the guest sees it
+//
+// The supervisor walks the path with openat2(2) (O_PATH, RESOLVE_NO_MAGICLINKS, and
+// RESOLVE_IN_ROOT when the guest's root is not the supervisor's), then asks the kernel where it
+// ended (/proc/self/fd/N), so the answer is the kernel's, at the moment of the walk. A guest
+// thread may change the file system afterwards: callers that must not race open the result
+// itself (fs_guard strict mode). "/proc/self" and "/proc/thread-self" at the start of a path are
+// rewritten to the guest's; other procfs magic links (/proc/PID/fd/N) fail with ELOOP.
+//
+// Used on the loop thread; each resolver owns the descriptors it opened.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "hijack/result.h"
+#include "hijack/unique_fd.h"
+
+namespace hijack::modules {
+
+struct ResolveOptions {
+  bool follow_last = true;      // follow a symlink in the final component (not for O_NOFOLLOW,
+                                // unlink, rename, mkdir...)
+  uint64_t extra_resolve = 0;   // RESOLVE_* added to every walk (RESOLVE_NO_XDEV...)
+  std::optional<std::string> beneath;  // guest path every result must stay under (RESOLVE_BENEATH)
+  bool empty_path = false;      // AT_EMPTY_PATH: an empty path names `dirfd` itself
+};
+
+struct ResolvedPath {
+  std::string path;   // absolute, as the guest sees it
+  bool exists = false;
+  UniqueFd fd;        // O_PATH descriptor of the object when it exists
+  UniqueFd parent;    // O_PATH descriptor of the parent directory when it does not
+  std::string name;   // the final component when it does not exist
+};
+
+class GuestPathResolver {
+ public:
+  GuestPathResolver(pid_t pid, pid_t tid) : pid_(pid), tid_(tid) {}
+  GuestPathResolver(const GuestPathResolver&) = delete;
+  GuestPathResolver& operator=(const GuestPathResolver&) = delete;
+
+  // Resolves `path` relative to guest descriptor `dirfd` (AT_FDCWD: the thread's cwd). Errors
+  // carry the errno of the walk: ENOENT when a directory on the way is missing, ENOTDIR, ELOOP
+  // (too many links or a procfs magic link), EXDEV (escaped `beneath`), EACCES (a directory the
+  // supervisor may not search), ESRCH (the guest is gone).
+  Result<ResolvedPath> Resolve(int dirfd, std::string path, const ResolveOptions& options);
+
+  // The guest path of an O_PATH descriptor the resolver opened.
+  Result<std::string> GuestPathOf(int fd);
+
+ private:
+  Result<void> OpenRoot();
+
+  pid_t pid_;
+  pid_t tid_;
+  UniqueFd root_;             // /proc/TID/root
+  bool root_is_ours_ = true;  // the guest shares the supervisor's root
+  std::string root_prefix_;   // the guest's root as the supervisor sees it ("" when shared)
+};
+
+// The path of one of the supervisor's descriptors (readlink /proc/self/fd/N).
+Result<std::string> FdPath(int fd);
+
+}  // namespace hijack::modules

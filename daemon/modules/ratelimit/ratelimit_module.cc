@@ -1,0 +1,367 @@
+#include "daemon/modules/ratelimit/ratelimit_module.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <seccomp.h>
+
+namespace hijack::modules {
+namespace {
+
+constexpr double kNsPerS = 1e9;
+// Time constant of the measured use of a bucket.
+constexpr double kUseTauNs = 0.25e9;
+// The share of `total` a bucket keeps however much higher priorities use.
+constexpr double kFloorShare = 0.01;
+
+// Reads the destination address of connect/sendto/sendmsg, if the call names one.
+std::optional<SocketAddress> Destination(const SyscallEvent& ev, GuestMemory& mem) {
+  uint64_t addr = 0, len = 0;
+  if (ev.nr == SCMP_SYS(connect)) {
+    addr = ev.args[1];
+    len = ev.args[2];
+  } else if (ev.nr == SCMP_SYS(sendto)) {
+    addr = ev.args[4];
+    len = ev.args[5];
+  } else if (ev.nr == SCMP_SYS(sendmsg)) {
+    msghdr msg{};
+    auto got = mem.Read(ev.args[1], std::as_writable_bytes(std::span(&msg, 1)));
+    if (!got || *got < sizeof msg) {
+      return std::nullopt;
+    }
+    addr = reinterpret_cast<uint64_t>(msg.msg_name);
+    len = msg.msg_namelen;
+  }
+  if (addr == 0) {
+    return std::nullopt;
+  }
+  sockaddr_storage ss{};
+  len = std::min<uint64_t>(len, sizeof ss);
+  auto got = mem.Read(addr, std::as_writable_bytes(std::span(reinterpret_cast<char*>(&ss), len)));
+  if (!got) {
+    return std::nullopt;
+  }
+  SocketAddress a;
+  a.family = ss.ss_family;
+  if (a.family == AF_INET && *got >= sizeof(sockaddr_in)) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    std::memcpy(a.ip.data(), &sin->sin_addr, 4);
+    a.port = ntohs(sin->sin_port);
+  } else if (a.family == AF_INET6 && *got >= sizeof(sockaddr_in6)) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    std::memcpy(a.ip.data(), &sin6->sin6_addr, 16);
+    a.port = ntohs(sin6->sin6_port);
+  }
+  return a;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+RateLimitModule::RateLimitModule(Config config) : config_(std::move(config)) {
+  for (const auto& b : config_.buckets) {
+    syscalls_.AddAll(b.syscalls);
+    needs_address_ = needs_address_ || !b.to.empty();
+  }
+}
+
+std::optional<size_t> RateLimitModule::BucketOf(const SyscallEvent& ev, GuestMemory& mem) const {
+  std::optional<SocketAddress> dest;
+  bool read_dest = false;
+  for (size_t i = 0; i < config_.buckets.size(); ++i) {
+    const auto& b = config_.buckets[i];
+    if (!b.syscalls.Contains(ev.nr)) {
+      continue;
+    }
+    if (b.to.empty()) {
+      return i;
+    }
+    if (!read_dest) {
+      dest = Destination(ev, mem);
+      read_dest = true;
+    }
+    if (dest && std::any_of(b.to.begin(), b.to.end(),
+                            [&](const AddressRule& r) { return r.Matches(*dest); })) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+double RateLimitModule::EffectiveRate(const GuestState& g, size_t b, double now_ns) const {
+  const auto& mine = config_.buckets[b];
+  if (config_.total_rate <= 0) {
+    return mine.rate;
+  }
+  // What the higher priorities take: their full effective rate while backlogged, else their
+  // measured use.
+  double taken = 0;
+  for (size_t i = 0; i < config_.buckets.size(); ++i) {
+    if (config_.buckets[i].priority >= mine.priority) {
+      continue;
+    }
+    const BucketState& s = g.buckets[i];
+    double decay = std::exp(-(now_ns - s.used_at_ns) / kUseTauNs);
+    double used = s.used_rate * decay;
+    if (s.tat_ns > now_ns) {
+      used = std::max(used, std::min(config_.buckets[i].rate, config_.total_rate));
+    }
+    taken += std::min(used, config_.buckets[i].rate);
+  }
+  double left = std::max(config_.total_rate - taken, config_.total_rate * kFloorShare);
+  return std::min(mine.rate, left);
+}
+
+std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t now_i) {
+  std::lock_guard lock(mu_);
+  GuestState& g = guests_[guest];
+  if (g.buckets.empty()) {
+    g.buckets.resize(config_.buckets.size());
+  }
+  const double now = static_cast<double>(now_i);
+  BucketState& s = g.buckets[b];
+  const auto& cfg = config_.buckets[b];
+  // GCRA: emission interval T = 1/rate, tolerance (burst - 1) * T.
+  const double rate = EffectiveRate(g, b, now);
+  const double interval = kNsPerS / rate;
+  const double tolerance = (cfg.burst - 1) * interval;
+  double at = std::max(now, s.tat_ns - tolerance);
+  if (config_.total_rate > 0) {
+    const double t_interval = kNsPerS / config_.total_rate;
+    at = std::max(at, g.total_tat_ns - (config_.total_burst - 1) * t_interval);
+  }
+  const auto wait = static_cast<int64_t>(at - now);
+  if (wait > 0 && (!config_.wait || wait > config_.max_wait_ns)) {
+    ++s.failed;
+    return std::nullopt;
+  }
+  s.tat_ns = std::max(s.tat_ns, at) + interval;
+  if (config_.total_rate > 0) {
+    g.total_tat_ns = std::max(g.total_tat_ns, at) + kNsPerS / config_.total_rate;
+  }
+  // The call runs at `at`: that is when it uses the bucket.
+  s.used_rate = s.used_rate * std::exp(-(at - s.used_at_ns) / kUseTauNs) + kNsPerS / kUseTauNs;
+  s.used_at_ns = at;
+  ++s.admitted;
+  if (wait > 0) {
+    ++s.delayed;
+  }
+  return std::max<int64_t>(wait, 0);
+}
+
+std::optional<Decision> RateLimitModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  auto b = BucketOf(ev, mem);
+  if (!b) {
+    return std::nullopt;
+  }
+  auto wait = Admit(ev.guest_id, *b, ev.start_ns != 0 ? ev.start_ns : NowNs());
+  if (!wait) {
+    return Decision::Fail(EAGAIN);
+  }
+  if (*wait == 0) {
+    return std::nullopt;
+  }
+  return Decision::Continue().After(std::chrono::nanoseconds(*wait));
+}
+
+nlohmann::json RateLimitModule::Stats() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [guest, g] : guests_) {
+    nlohmann::json per = nlohmann::json::object();
+    for (size_t i = 0; i < g.buckets.size(); ++i) {
+      const auto& s = g.buckets[i];
+      per[config_.buckets[i].name] = {{"admitted", s.admitted},
+                                      {"delayed", s.delayed},
+                                      {"failed", s.failed}};
+    }
+    out[std::to_string(guest)] = std::move(per);
+  }
+  return out;
+}
+
+std::string RateLimitModule::Report() const {
+  std::lock_guard lock(mu_);
+  std::string out = fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10}\n", "bucket", "priority",
+                                "admitted", "delayed", "failed");
+  for (const auto& [guest, g] : guests_) {
+    for (size_t i = 0; i < g.buckets.size(); ++i) {
+      const auto& s = g.buckets[i];
+      out += fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10}\n", config_.buckets[i].name,
+                         config_.buckets[i].priority, s.admitted, s.delayed, s.failed);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool top_level,
+                                                  size_t index) {
+  RateLimitModule::BucketConfig b;
+  b.name = top_level ? "default" : fmt::format("bucket{}", index);
+  if (!top_level) {
+    auto name = c.String("name");
+    if (!name) {
+      return std::unexpected(name.error());
+    }
+    if (*name) {
+      b.name = **name;
+    }
+    auto prio = c.Integer("priority");
+    if (!prio) {
+      return std::unexpected(prio.error());
+    }
+    if (*prio) {
+      if (**prio < 0 || **prio > 7) {
+        return MakeError(c.PathOf("priority") + ": expected 0 (highest) .. 7");
+      }
+      b.priority = static_cast<int>(**prio);
+    }
+  }
+  auto syscalls = c.Syscalls("syscalls");
+  if (!syscalls) {
+    return std::unexpected(syscalls.error());
+  }
+  if (!*syscalls) {
+    return MakeError(c.PathOf("syscalls") + ": missing (the calls this bucket limits)");
+  }
+  b.syscalls = **syscalls;
+  auto rate = c.Number("rate");
+  if (!rate) {
+    return std::unexpected(rate.error());
+  }
+  if (!*rate || **rate <= 0) {
+    return MakeError(c.PathOf("rate") + ": expected a positive number of calls per second");
+  }
+  b.rate = **rate;
+  auto burst = c.Number("burst");
+  if (!burst) {
+    return std::unexpected(burst.error());
+  }
+  if (*burst && **burst < 1) {
+    return MakeError(c.PathOf("burst") + ": expected at least 1");
+  }
+  b.burst = burst->value_or(1);
+  auto to = c.StringList("to");
+  if (!to) {
+    return std::unexpected(to.error());
+  }
+  if (*to) {
+    for (size_t i = 0; i < (*to)->size(); ++i) {
+      auto r = AddressRule::Parse((**to)[i]);
+      if (!r) {
+        return MakeError(fmt::format("{}/{}: {}", c.PathOf("to"), i, r.error().message));
+      }
+      b.to.push_back(std::move(*r));
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+policy::ModuleInfo RateLimitModule::Info() {
+  return {
+      .name = "ratelimit",
+      .summary = "token buckets (rate, burst) per guest and syscall set, with priorities",
+      .settings =
+          {{"syscalls", "single-bucket form: the calls limited"},
+           {"rate", "single-bucket form: calls per second"},
+           {"burst", "single-bucket form: calls allowed at once (default 1)"},
+           {"buckets", "list of {name, syscalls, to, rate, burst, priority (0 highest)}"},
+           {"total", "{rate, burst}: capacity shared by all buckets, by priority"},
+           {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
+           {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        Config c;
+        if (const nlohmann::json* buckets = config.Raw("buckets")) {
+          if (config.Has("syscalls") || config.Has("rate")) {
+            return MakeError(config.PathOf("buckets") +
+                             ": give either buckets or syscalls+rate, not both");
+          }
+          if (!buckets->is_array() || buckets->empty()) {
+            return MakeError(config.PathOf("buckets") + ": expected a non-empty list of buckets");
+          }
+          for (size_t i = 0; i < buckets->size(); ++i) {
+            std::string path = fmt::format("{}/{}", config.PathOf("buckets"), i);
+            if (!(*buckets)[i].is_object()) {
+              return MakeError(path + ": expected a bucket object");
+            }
+            policy::ConfigReader bc((*buckets)[i], path);
+            auto b = ParseBucket(bc, false, i);
+            if (!b) {
+              return std::unexpected(b.error());
+            }
+            if (auto done = bc.Finish(); !done) {
+              return std::unexpected(done.error());
+            }
+            c.buckets.push_back(std::move(*b));
+          }
+        } else {
+          auto b = ParseBucket(config, true, 0);
+          if (!b) {
+            return std::unexpected(b.error());
+          }
+          c.buckets.push_back(std::move(*b));
+        }
+        if (const nlohmann::json* total = config.Raw("total")) {
+          std::string path = config.PathOf("total");
+          if (!total->is_object()) {
+            return MakeError(path + ": expected {\"rate\": N, \"burst\": N}");
+          }
+          policy::ConfigReader tc(*total, path);
+          auto rate = tc.Number("rate");
+          auto burst = tc.Number("burst");
+          if (!rate) {
+            return std::unexpected(rate.error());
+          }
+          if (!burst) {
+            return std::unexpected(burst.error());
+          }
+          if (!*rate || **rate <= 0) {
+            return MakeError(tc.PathOf("rate") + ": expected a positive number of calls per second");
+          }
+          if (auto done = tc.Finish(); !done) {
+            return std::unexpected(done.error());
+          }
+          c.total_rate = **rate;
+          c.total_burst = std::max(1.0, burst->value_or(1));
+        }
+        auto over = config.String("over_limit");
+        if (!over) {
+          return std::unexpected(over.error());
+        }
+        if (*over && **over != "wait" && **over != "fail") {
+          return MakeError(config.PathOf("over_limit") + ": expected \"wait\" or \"fail\", got \"" +
+                           **over + "\"");
+        }
+        c.wait = !*over || **over == "wait";
+        auto max_wait = config.Number("max_wait_ms");
+        if (!max_wait) {
+          return std::unexpected(max_wait.error());
+        }
+        if (*max_wait) {
+          if (**max_wait < 0) {
+            return MakeError(config.PathOf("max_wait_ms") + ": expected a non-negative number");
+          }
+          c.max_wait_ns = static_cast<int64_t>(**max_wait * 1e6);
+        }
+        return std::make_unique<RateLimitModule>(std::move(c));
+      },
+  };
+}
+
+}  // namespace hijack::modules
