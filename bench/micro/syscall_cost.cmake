@@ -1,0 +1,2 @@
+add_executable(hijack_bench_syscall_cost ${CMAKE_CURRENT_LIST_DIR}/syscall_cost.cc)
+target_link_libraries(hijack_bench_syscall_cost PRIVATE hijack_core benchmark::benchmark)
