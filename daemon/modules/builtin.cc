@@ -1,6 +1,7 @@
 // The registry of built-in modules.
 #include "daemon/modules/deny/deny_module.h"
 #include "daemon/modules/exec_guard/exec_guard_module.h"
+#include "daemon/modules/fault/fault_module.h"
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 #include "daemon/modules/net_guard/net_guard_module.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
@@ -20,6 +21,7 @@ const ModuleRegistry& ModuleRegistry::BuiltIn() {
     r->Register(modules::NetGuardModule::Info());
     r->Register(modules::ExecGuardModule::Info());
     r->Register(modules::RateLimitModule::Info());
+    r->Register(modules::FaultModule::Info());
     return r;
   }();
   return *registry;

@@ -1,0 +1,298 @@
+#include "daemon/modules/fault/fault_module.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <seccomp.h>
+
+#include "daemon/modules/fs_guard/guest_path.h"
+#include "hijack/unique_fd.h"
+
+namespace hijack::modules {
+namespace {
+
+constexpr size_t kKeptHits = 64;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Where a call names its file: the argument index of a path, or of a descriptor.
+struct FileArg {
+  int nr;
+  int path = -1;
+  int dirfd = -1;  // with path: the directory it is relative to
+  int fd = -1;
+};
+const FileArg kFileArgs[] = {
+    {SCMP_SYS(open), 0},          {SCMP_SYS(creat), 0},        {SCMP_SYS(openat), 1, 0},
+    {SCMP_SYS(openat2), 1, 0},    {SCMP_SYS(stat), 0},         {SCMP_SYS(lstat), 0},
+    {SCMP_SYS(newfstatat), 1, 0}, {SCMP_SYS(statx), 1, 0},     {SCMP_SYS(access), 0},
+    {SCMP_SYS(faccessat), 1, 0},  {SCMP_SYS(faccessat2), 1, 0}, {SCMP_SYS(unlink), 0},
+    {SCMP_SYS(unlinkat), 1, 0},   {SCMP_SYS(mkdir), 0},        {SCMP_SYS(mkdirat), 1, 0},
+    {SCMP_SYS(rename), 0},        {SCMP_SYS(truncate), 0},     {SCMP_SYS(execve), 0},
+    {SCMP_SYS(read), -1, -1, 0},  {SCMP_SYS(write), -1, -1, 0}, {SCMP_SYS(pread64), -1, -1, 0},
+    {SCMP_SYS(pwrite64), -1, -1, 0}, {SCMP_SYS(readv), -1, -1, 0}, {SCMP_SYS(writev), -1, -1, 0},
+    {SCMP_SYS(fsync), -1, -1, 0}, {SCMP_SYS(fdatasync), -1, -1, 0}, {SCMP_SYS(ftruncate), -1, -1, 0},
+    {SCMP_SYS(fstat), -1, -1, 0}, {SCMP_SYS(close), -1, -1, 0}, {SCMP_SYS(recvfrom), -1, -1, 0},
+    {SCMP_SYS(sendto), -1, -1, 0}, {SCMP_SYS(recvmsg), -1, -1, 0}, {SCMP_SYS(sendmsg), -1, -1, 0},
+    {SCMP_SYS(lseek), -1, -1, 0}, {SCMP_SYS(getdents64), -1, -1, 0},
+};
+
+// The calls `short` applies to: they move args[2] bytes at args[1] through descriptor args[0].
+bool IsRead(int nr) {
+  return nr == SCMP_SYS(read) || nr == SCMP_SYS(pread64) || nr == SCMP_SYS(recvfrom);
+}
+bool IsWrite(int nr) {
+  return nr == SCMP_SYS(write) || nr == SCMP_SYS(pwrite64) || nr == SCMP_SYS(sendto);
+}
+
+}  // namespace
+
+bool FaultModule::Draw(uint64_t k) const {
+  if (config_.probability >= 1.0) {
+    return true;
+  }
+  uint64_t r = SplitMix64(config_.seed ^ SplitMix64(k));
+  // 53 bits of the draw as a double in [0, 1).
+  return static_cast<double>(r >> 11) * 0x1.0p-53 < config_.probability;
+}
+
+std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemory& mem) const {
+  for (const FileArg& f : kFileArgs) {
+    if (f.nr != ev.nr) {
+      continue;
+    }
+    GuestPathResolver resolver(ev.pid, ev.tid);
+    if (f.fd >= 0) {
+      ResolveOptions o;
+      o.empty_path = true;
+      auto r = resolver.Resolve(static_cast<int>(ev.args[static_cast<size_t>(f.fd)]), "", o);
+      return r ? std::optional(r->path) : std::nullopt;
+    }
+    auto path = mem.ReadString(ev.args[static_cast<size_t>(f.path)], PATH_MAX);
+    if (!path) {
+      return std::nullopt;
+    }
+    int dirfd = f.dirfd >= 0 ? static_cast<int>(static_cast<int32_t>(
+                                   ev.args[static_cast<size_t>(f.dirfd)]))
+                             : AT_FDCWD;
+    auto r = resolver.Resolve(dirfd, *path, ResolveOptions());
+    return r ? std::optional(r->path) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) const {
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, ev.pid, 0)));
+  if (!pidfd.valid()) {
+    return UniqueFd();
+  }
+  UniqueFd fd(static_cast<int>(
+      syscall(SYS_pidfd_getfd, pidfd.get(), static_cast<int>(ev.args[0]), 0)));
+  if (!fd.valid()) {
+    return UniqueFd();
+  }
+  // The supervisor's loop must not block in the guest's transfer.
+  pollfd p{fd.get(), static_cast<short>(IsRead(ev.nr) ? POLLIN : POLLOUT), 0};
+  if (poll(&p, 1, 0) != 1 || (p.revents & (IsRead(ev.nr) ? POLLIN : POLLOUT)) == 0) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+Decision FaultModule::ShortTransfer(const SyscallEvent& ev, GuestMemory& mem, const UniqueFd& fd) {
+  const size_t n = static_cast<size_t>(*config_.short_count);
+  std::vector<std::byte> buf(n);
+  ssize_t done = -1;
+  if (IsWrite(ev.nr)) {
+    auto got = mem.Read(ev.args[1], buf);
+    if (!got) {
+      return Decision::Fail(got.error().code == EFAULT ? EFAULT : EIO);
+    }
+    if (ev.nr == SCMP_SYS(pwrite64)) {
+      done = pwrite(fd.get(), buf.data(), *got, static_cast<off_t>(ev.args[3]));
+    } else if (ev.nr == SCMP_SYS(sendto)) {
+      done = sendto(fd.get(), buf.data(), *got, static_cast<int>(ev.args[3]) | MSG_DONTWAIT,
+                    nullptr, 0);
+    } else {
+      done = write(fd.get(), buf.data(), *got);
+    }
+  } else {
+    if (ev.nr == SCMP_SYS(pread64)) {
+      done = pread(fd.get(), buf.data(), n, static_cast<off_t>(ev.args[3]));
+    } else if (ev.nr == SCMP_SYS(recvfrom)) {
+      done = recvfrom(fd.get(), buf.data(), n, static_cast<int>(ev.args[3]) | MSG_DONTWAIT,
+                      nullptr, nullptr);
+    } else {
+      done = read(fd.get(), buf.data(), n);
+    }
+    if (done > 0) {
+      iovec local{buf.data(), static_cast<size_t>(done)};
+      iovec remote{reinterpret_cast<void*>(ev.args[1]), static_cast<size_t>(done)};
+      if (process_vm_writev(ev.tid, &local, 1, &remote, 1, 0) != done) {
+        return Decision::Fail(EFAULT);
+      }
+    }
+  }
+  if (done < 0) {
+    return Decision::Fail(errno);
+  }
+  return Decision::Return(done);
+}
+
+std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  if (config_.short_count && !(IsRead(ev.nr) || IsWrite(ev.nr))) {
+    return std::nullopt;
+  }
+  if (config_.short_count && ev.args[2] <= *config_.short_count) {
+    return std::nullopt;  // nothing to shorten
+  }
+  if (config_.short_count && ev.nr == SCMP_SYS(recvfrom) && ev.args[4] != 0) {
+    return std::nullopt;  // the sender's address is not emulated
+  }
+  UniqueFd ready;
+  if (config_.short_count) {
+    ready = ReadyDescriptor(ev);
+    if (!ready.valid()) {
+      return std::nullopt;  // a transfer that would block is not eligible
+    }
+  }
+  if (config_.path) {
+    auto path = PathOf(ev, mem);
+    if (!path || !config_.path->Matches(*path)) {
+      return std::nullopt;
+    }
+  }
+  uint64_t k;
+  {
+    std::lock_guard lock(mu_);
+    k = eligible_++;
+    if (k < config_.after || hits_ >= config_.times || !Draw(k)) {
+      return std::nullopt;
+    }
+    ++hits_;
+    if (hit_indexes_.size() < kKeptHits) {
+      hit_indexes_.push_back(k);
+    }
+  }
+  if (config_.short_count) {
+    return ShortTransfer(ev, mem, ready);
+  }
+  return Decision::Fail(config_.err);
+}
+
+nlohmann::json FaultModule::Stats() const {
+  std::lock_guard lock(mu_);
+  return {{"eligible", eligible_}, {"hits", hits_}, {"hit_indexes", hit_indexes_},
+          {"seed", config_.seed}};
+}
+
+std::string FaultModule::Report() const {
+  std::lock_guard lock(mu_);
+  return fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n",
+                     config_.seed, hits_, eligible_, hit_indexes_);
+}
+
+policy::ModuleInfo FaultModule::Info() {
+  return {
+      .name = "fault",
+      .summary = "inject errnos or short reads/writes into chosen calls, replayable by seed",
+      .settings = {{"syscall", "the call to fault (or syscalls: a list / %class)"},
+                   {"syscalls", "the calls to fault"},
+                   {"errno", "the errno injected (default EIO)"},
+                   {"short", "instead of an errno: make reads/writes transfer at most N bytes"},
+                   {"path", "only calls whose resolved path (or descriptor's file) matches"},
+                   {"probability", "chance that an eligible call is hit (default 1)"},
+                   {"seed", "seed of the draws (default 0)"},
+                   {"after", "eligible calls let through before any is hit (default 0)"},
+                   {"times", "at most this many hits (default unlimited)"}},
+      .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
+        Config c;
+        auto one = config.Syscalls("syscall");
+        auto many = config.Syscalls("syscalls");
+        if (!one) {
+          return std::unexpected(one.error());
+        }
+        if (!many) {
+          return std::unexpected(many.error());
+        }
+        if (one->has_value() == many->has_value()) {
+          return MakeError(config.path() + ": give exactly one of syscall or syscalls");
+        }
+        c.syscalls = *one ? **one : **many;
+        auto err = config.Errno("errno", EIO);
+        if (!err) {
+          return std::unexpected(err.error());
+        }
+        c.err = *err;
+        auto short_count = config.Integer("short");
+        if (!short_count) {
+          return std::unexpected(short_count.error());
+        }
+        if (*short_count) {
+          if (config.Has("errno")) {
+            return MakeError(config.PathOf("short") + ": give errno or short, not both");
+          }
+          if (**short_count < 0) {
+            return MakeError(config.PathOf("short") + ": expected a byte count >= 0");
+          }
+          c.short_count = static_cast<uint64_t>(**short_count);
+          bool any = false;
+          for (int nr : c.syscalls.Numbers()) {
+            any = any || IsRead(nr) || IsWrite(nr);
+          }
+          if (!any) {
+            return MakeError(config.PathOf("short") +
+                             ": applies to read, pread64, recvfrom, write, pwrite64, sendto; "
+                             "none is in the syscalls");
+          }
+        }
+        auto path = config.String("path");
+        if (!path) {
+          return std::unexpected(path.error());
+        }
+        if (*path) {
+          auto p = PathPattern::Parse(**path);
+          if (!p) {
+            return MakeError(config.PathOf("path") + ": " + p.error().message);
+          }
+          c.path = std::move(*p);
+        }
+        auto prob = config.Number("probability");
+        if (!prob) {
+          return std::unexpected(prob.error());
+        }
+        if (*prob && (**prob < 0 || **prob > 1)) {
+          return MakeError(config.PathOf("probability") + ": expected a number in 0..1");
+        }
+        c.probability = prob->value_or(1.0);
+        for (const char* key : {"seed", "after", "times"}) {
+          auto v = config.Integer(key);
+          if (!v) {
+            return std::unexpected(v.error());
+          }
+          if (*v && **v < 0) {
+            return MakeError(config.PathOf(key) + ": expected an integer >= 0");
+          }
+          if (*v) {
+            uint64_t u = static_cast<uint64_t>(**v);
+            std::string_view k = key;
+            (k == "seed" ? c.seed : k == "after" ? c.after : c.times) = u;
+          }
+        }
+        return std::make_unique<FaultModule>(std::move(c));
+      },
+  };
+}
+
+}  // namespace hijack::modules
