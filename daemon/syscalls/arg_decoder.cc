@@ -41,7 +41,8 @@ enum class ArgKind : uint8_t {
   kDirFd,           // a descriptor or AT_FDCWD
   kPath,            // NUL-terminated string
   kBuffer,          // data the call takes from the guest (len)
-  kStringArray,     // NULL-terminated array of strings: argv, envp
+  kStringArray,     // NULL-terminated array of strings: argv
+  kEnvArray,        // envp: counted, not printed (strace's /* N vars */)
   kSockaddr,        // struct sockaddr (len)
   kOpenFlags,       // O_RDONLY|O_CLOEXEC
   kOpenMode,        // open's mode: shown only when the flags before it create a file
@@ -111,8 +112,8 @@ constexpr CallSpec kCalls[] = {
     {SCMP_SYS(symlinkat), {kPath, kDirFd, kPath}},
     {SCMP_SYS(link), {kPath, kPath}},
     {SCMP_SYS(linkat), {kDirFd, kPath, kDirFd, kPath, kAtFlags}},
-    {SCMP_SYS(execve), {kPath, kStringArray, kStringArray}},
-    {SCMP_SYS(execveat), {kDirFd, kPath, kStringArray, kStringArray, kAtFlags}},
+    {SCMP_SYS(execve), {kPath, kStringArray, kEnvArray}},
+    {SCMP_SYS(execveat), {kDirFd, kPath, kStringArray, kEnvArray, kAtFlags}},
     // Descriptors.
     {SCMP_SYS(read), {kFd, kPtr, kSize}},
     {SCMP_SYS(write), {kFd, kBuffer, kSize}},
@@ -603,6 +604,33 @@ DecodedArg StringArrayArg(uint64_t addr, GuestMemory& mem) {
   return {std::move(text), std::move(json)};
 }
 
+// The environment is long and rarely what a trace reader wants: count it, as strace does.
+DecodedArg EnvArrayArg(uint64_t addr, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  constexpr size_t kMaxVars = 4096;
+  std::array<uint64_t, 64> ptrs{};
+  size_t count = 0;
+  for (uint64_t at = addr; count < kMaxVars; at += sizeof ptrs) {
+    Result<size_t> n = mem.Read(at, std::as_writable_bytes(std::span(ptrs)));
+    if (!n) {
+      return FailedRead(addr, n.error());
+    }
+    size_t available = *n / sizeof(uint64_t);
+    for (size_t i = 0; i < available; ++i) {
+      if (ptrs[i] == 0) {
+        return {fmt::format("{:#x} /* {} vars */", addr, count), {{"vars", count}}};
+      }
+      ++count;
+    }
+    if (available < ptrs.size()) {
+      break;  // the array runs into unreadable memory
+    }
+  }
+  return {fmt::format("{:#x} /* {}+ vars */", addr, count), {{"vars", count}, {"truncated", true}}};
+}
+
 DecodedArg SockaddrArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
   if (addr == 0) {
     return Pointer(addr);
@@ -771,6 +799,8 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
       return BufferArg(v, next, mem);
     case kStringArray:
       return StringArrayArg(v, mem);
+    case kEnvArray:
+      return EnvArrayArg(v, mem);
     case kSockaddr:
       return SockaddrArg(v, static_cast<uint32_t>(next), mem);
     case kOpenFlags:

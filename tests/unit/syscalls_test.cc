@@ -2,6 +2,7 @@
 // formatting and the errno names of include/hijack/result.h.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/audit.h>
@@ -330,6 +331,16 @@ TEST(ArgDecoderTest, ExecveArgv) {
   EXPECT_EQ(args[2].json, nullptr);
 }
 
+TEST(ArgDecoderTest, ExecveEnvironmentIsCounted) {
+  FakeGuestMemory mem;
+  std::vector<uint64_t> env(100, mem.PutString("A=b"));
+  env.push_back(0);
+  uint64_t envp = mem.PutPointers(env);
+  auto args = DecodeArguments(Call(SCMP_SYS(execve), {mem.PutString("/bin/true"), 0, envp}), mem);
+  EXPECT_EQ(args[2].text, fmt::format("{:#x} /* 100 vars */", envp));
+  EXPECT_EQ(args[2].json, (json{{"vars", 100}}));
+}
+
 TEST(ArgDecoderTest, ExecveShowsAtMost32Entries) {
   FakeGuestMemory mem;
   std::vector<uint64_t> ptrs(40, mem.PutString("x"));
@@ -340,7 +351,8 @@ TEST(ArgDecoderTest, ExecveShowsAtMost32Entries) {
   EXPECT_THAT(args[1].text, testing::EndsWith("\"x\", ...]"));
   ASSERT_EQ(args[1].json.size(), 33u);
   EXPECT_EQ(args[1].json.back(), "...");
-  EXPECT_EQ(args[2].text, "[]");
+  EXPECT_THAT(args[2].text, testing::EndsWith(" /* 0 vars */"));
+  EXPECT_EQ(args[2].json, (json{{"vars", 0}}));
 
   // Exactly 32 entries need no "...".
   ptrs.resize(32);
@@ -366,6 +378,7 @@ TEST(ArgDecoderTest, BadPointersAreShownNotFollowed) {
   uint64_t argv = mem.PutPointers({mem.PutString("sh"), kBadAddress, 0});
   args = DecodeArguments(Call(SCMP_SYS(execve), {kBadAddress, argv, kBadAddress}), mem);
   EXPECT_THAT(Texts(args), ElementsAre("0x7ffd1234", "[\"sh\", 0x7ffd1234]", "0x7ffd1234"));
+  EXPECT_EQ(args[2].json, failed);
   EXPECT_EQ(args[1].json, (json{"sh", failed}));
 
   // An argv that runs into unreadable memory before its NULL.
