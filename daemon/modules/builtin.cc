@@ -4,6 +4,7 @@
 #include "daemon/modules/fault/fault_module.h"
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 #include "daemon/modules/net_guard/net_guard_module.h"
+#include "daemon/modules/plugin/plugin_module.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
 #include "daemon/modules/trace/trace_module.h"
@@ -22,6 +23,7 @@ const ModuleRegistry& ModuleRegistry::BuiltIn() {
     r->Register(modules::ExecGuardModule::Info());
     r->Register(modules::RateLimitModule::Info());
     r->Register(modules::FaultModule::Info());
+    r->Register(modules::PluginModule::Info());
     return r;
   }();
   return *registry;
