@@ -1,0 +1,414 @@
+// The control API end to end: a real hijackd (serve, and run --listen) on a real unix socket, a
+// real lighttpd on 127.0.0.1 launched through it, and real hijackctl processes.
+//
+// No sleeps wait for a condition: every wait polls the condition itself up to a deadline.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "tests/e2e/e2e_paths.h"
+#include "tests/support/subprocess.h"
+
+namespace hijack::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+constexpr auto kDeadline = 60s;
+
+// Polls `condition` until it holds or `deadline` passes.
+template <typename F>
+bool Eventually(F condition, std::chrono::seconds deadline = kDeadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  do {
+    if (condition()) {
+      return true;
+    }
+  } while (std::chrono::steady_clock::now() < end);
+  return false;
+}
+
+// Status codes hijackctl exits with (the gRPC codes).
+constexpr int kInvalidArgument = 3;
+constexpr int kNotFound = 5;
+constexpr int kFailedPrecondition = 9;
+constexpr int kAborted = 10;
+constexpr int kUnavailable = 14;
+
+std::string DenyPolicy(const std::string& syscalls_json) {
+  return R"({"version": 1, "modules": [{"module": "deny", "syscalls": )" + syscalls_json +
+         R"(, "errno": "EACCES"}]})";
+}
+
+// The launch policy: enforces something unrelated to serving pages, so the intercept set is
+// small and named explicitly with --intercept.
+const char* kLaunchPolicy = R"({"version": 1, "modules": [
+    {"module": "deny", "syscalls": ["ptrace"], "errno": "EPERM"}]})";
+// lighttpd opens a file once and then only stats it, so denying the page means denying both.
+const char* kIntercept = "openat,newfstatat,accept4,read,writev,close";
+
+class ControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = dir_.path() + "/hijack.sock";
+    address_ = "unix:" + socket_;
+    daemon_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{kHijackd, "serve", "--listen", address_}, dir_.path());
+    ASSERT_TRUE(daemon_->WaitForOutput("listening on " + address_, kDeadline))
+        << daemon_->Stderr();
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      auto stopped = daemon_->Stop(SIGTERM);
+      EXPECT_FALSE(stopped.timed_out);
+      EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+    }
+  }
+
+  ProcessResult Ctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kHijackctl, "--connect", address_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, ProcessOptions{.env_add = {}, .stdin_data = "", .deadline = kDeadline});
+  }
+
+  // Writes a lighttpd config serving dir_/www on a free port; returns the config path.
+  std::string LighttpdConfig() {
+    port_ = PickFreePort();
+    std::string docroot = dir_.path() + "/www";
+    mkdir(docroot.c_str(), 0755);
+    dir_.Write("www/index.html", "hello from a policed lighttpd\n");
+    return dir_.Write("lighttpd.conf",
+                      "server.document-root = \"" + docroot + "\"\nserver.port = " +
+                          std::to_string(port_) + "\nserver.bind = \"127.0.0.1\"\n" +
+                          "server.errorlog = \"" + dir_.path() + "/error.log\"\n" +
+                          "index-file.names = (\"index.html\")\n" +
+                          // Its stat cache would answer from memory for up to a second.
+                          "server.stat-cache-engine = \"disable\"\n" +
+                          "mimetype.assign = (\".html\" => \"text/html\")\n");
+  }
+
+  // Launches lighttpd through the daemon and waits until it serves; returns the guest id.
+  std::string LaunchLighttpd() {
+    std::string conf = LighttpdConfig();
+    std::string policy = dir_.Write("launch.json", kLaunchPolicy);
+    auto r = Ctl({"--json", "launch", "--policy", policy, "--intercept", kIntercept, "--",
+                  "/usr/sbin/lighttpd", "-D", "-f", conf});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto reply = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_TRUE(reply.is_object()) << r.out;
+    std::string id = reply.is_object() ? reply.value("guest_id", "") : "";
+    EXPECT_EQ(id, "1") << r.out;
+    EXPECT_THAT(HttpGetWhenUp(port_, "/index.html", kDeadline), HasSubstr("200 OK"));
+    return id;
+  }
+
+  std::string Get() { return HttpGet(port_, "/index.html"); }
+
+  bool GuestRunning(const std::string& id) {
+    auto r = Ctl({"--json", "show", id});
+    return r.exit_code == 0 && r.out.find("\"state\":\"RUNNING\"") != std::string::npos;
+  }
+
+  TempDir dir_;
+  std::string socket_;
+  std::string address_;
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> daemon_;
+};
+
+TEST_F(ControlTest, PolicySetDeniesTheNextRequestAndRevertingRestoresIt) {
+  std::string id = LaunchLighttpd();
+  std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
+  auto set = Ctl({"policy", "set", id, deny, "--expect-version", "1"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("policy version 2"));
+
+  std::string denied = Get();
+  EXPECT_THAT(denied, HasSubstr("403 Forbidden"));
+  EXPECT_TRUE(GuestRunning(id));
+
+  std::string original = dir_.Write("original.json", kLaunchPolicy);
+  auto revert = Ctl({"policy", "set", id, original, "--expect-version", "2"});
+  ASSERT_EQ(revert.exit_code, 0) << revert.err;
+  std::string restored = Get();
+  EXPECT_THAT(restored, HasSubstr("200 OK"));
+  EXPECT_THAT(restored, HasSubstr("hello from a policed lighttpd"));
+
+  auto get = Ctl({"--json", "policy", "get", id});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_THAT(get.out, HasSubstr("\"version\":\"3\""));
+  EXPECT_THAT(get.out, HasSubstr("ptrace"));
+}
+
+TEST_F(ControlTest, StaleExpectedVersionIsAbortedAndChangesNothing) {
+  std::string id = LaunchLighttpd();
+  std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
+  std::string original = dir_.Write("original.json", kLaunchPolicy);
+  ASSERT_EQ(Ctl({"policy", "set", id, original, "--expect-version", "1"}).exit_code, 0);
+  auto stale = Ctl({"policy", "set", id, deny, "--expect-version", "1"});
+  EXPECT_EQ(stale.exit_code, kAborted) << stale.err;
+  EXPECT_THAT(stale.err, HasSubstr("ABORTED"));
+  EXPECT_THAT(stale.err, HasSubstr("policy version is 2, not the expected 1"));
+  EXPECT_THAT(Get(), HasSubstr("200 OK"));
+}
+
+TEST_F(ControlTest, InvalidPolicyIsInvalidArgumentWithItsPathAndTheOldPolicyStays) {
+  std::string id = LaunchLighttpd();
+  std::string bad = dir_.Write(
+      "bad.json",
+      R"({"version": 1, "modules": [{"module": "deny", "syscalls": ["openat"], "errno": "EACCESS"}]})");
+  auto r = Ctl({"policy", "set", id, bad});
+  EXPECT_EQ(r.exit_code, kInvalidArgument) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("/modules/0/errno"));
+  auto check = Ctl({"policy", "check", bad});
+  EXPECT_EQ(check.exit_code, kInvalidArgument) << check.err;
+
+  auto get = Ctl({"--json", "policy", "get", id});
+  EXPECT_THAT(get.out, HasSubstr("\"version\":\"1\""));
+  EXPECT_THAT(Get(), HasSubstr("200 OK"));
+  EXPECT_TRUE(GuestRunning(id));
+}
+
+TEST_F(ControlTest, PolicyOutsideTheInterceptSetIsFailedPreconditionListingTheCalls) {
+  std::string id = LaunchLighttpd();
+  std::string wide = dir_.Write("wide.json", DenyPolicy(R"(["mount", "openat"])"));
+  auto check = Ctl({"policy", "check", wide, "--guest", id});
+  EXPECT_EQ(check.exit_code, kFailedPrecondition) << check.err;
+  auto r = Ctl({"policy", "set", id, wide});
+  EXPECT_EQ(r.exit_code, kFailedPrecondition) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("mount"));
+  EXPECT_THAT(Get(), HasSubstr("200 OK"));
+}
+
+TEST_F(ControlTest, UnknownGuestIsNotFound) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"show", "42"}, {"policy", "get", "42"}, {"kill", "42"}, {"stats", "42"}}) {
+    auto r = Ctl(args);
+    EXPECT_EQ(r.exit_code, kNotFound) << args[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("no guest 42"));
+  }
+}
+
+TEST_F(ControlTest, GuestsStatsModulesAndKill) {
+  std::string id = LaunchLighttpd();
+  auto guests = Ctl({"guests"});
+  EXPECT_EQ(guests.exit_code, 0) << guests.err;
+  EXPECT_THAT(guests.out, HasSubstr("running"));
+  EXPECT_THAT(guests.out, HasSubstr("/usr/sbin/lighttpd -D -f"));
+  auto modules = Ctl({"modules"});
+  EXPECT_EQ(modules.exit_code, 0) << modules.err;
+  EXPECT_THAT(modules.out, HasSubstr("deny"));
+  std::string stats_policy = dir_.Write(
+      "stats.json", R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["accept4"]}]})");
+  ASSERT_EQ(Ctl({"policy", "set", id, stats_policy}).exit_code, 0);
+  EXPECT_THAT(Get(), HasSubstr("200 OK"));
+  EXPECT_TRUE(Eventually([&] { return Ctl({"stats", id}).out.find("accept4") != std::string::npos; }));
+
+  auto kill = Ctl({"kill", id, "--signal", "TERM"});
+  EXPECT_EQ(kill.exit_code, 0) << kill.err;
+  EXPECT_TRUE(Eventually([&] {
+    return Ctl({"--json", "show", id}).out.find("\"state\":\"EXITED\"") != std::string::npos;
+  }));
+  auto again = Ctl({"kill", id});
+  EXPECT_EQ(again.exit_code, kFailedPrecondition) << again.err;
+}
+
+TEST_F(ControlTest, WatchEventsSeesTheRequestsSyscalls) {
+  std::string id = LaunchLighttpd();
+  BackgroundProcess watcher({kHijackctl, "--connect", address_, "--json", "events", id,
+                             "--syscall", "openat,newfstatat", "--follow"},
+                            dir_.path());
+  // The stream starts some time after the process: request until an event shows up.
+  EXPECT_TRUE(Eventually([&] {
+    EXPECT_THAT(Get(), HasSubstr("200 OK"));
+    return watcher.Stdout().find("\"syscall\":\"newfstatat\"") != std::string::npos;
+  })) << watcher.Stdout() << watcher.Stderr();
+  std::string out = watcher.Stdout();
+  EXPECT_THAT(out, Not(HasSubstr("\"syscall\":\"accept4\"")));  // filtered out
+  EXPECT_THAT(out, HasSubstr("\"guest_id\":\"1\""));
+  auto stopped = watcher.Stop(SIGTERM);
+  EXPECT_FALSE(stopped.timed_out);
+}
+
+// Requests answered in `window`, one after the other.
+int RequestsIn(int port, std::chrono::milliseconds window) {
+  int done = 0;
+  const auto end = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < end) {
+    if (HttpGet(port, "/index.html").find("200 OK") != std::string::npos) {
+      ++done;
+    }
+  }
+  return done;
+}
+
+TEST_F(ControlTest, SlowReaderLosesCountedEventsAndTheGuestDoesNotSlowDown) {
+  std::string id = LaunchLighttpd();
+  const auto window = 1500ms;
+  const int alone = RequestsIn(port_, window);
+  ASSERT_GT(alone, 10);
+
+  BackgroundProcess reader({kHijackctl, "--connect", address_, "--json", "events", id,
+                            "--queue", "16", "--follow"},
+                           dir_.path());
+  ASSERT_TRUE(Eventually([&] {
+    Get();
+    return reader.Stdout().find("\"syscall\"") != std::string::npos;
+  })) << reader.Stderr();
+  // A stopped reader is the slowest one: its socket and stream windows fill, then its queue.
+  ASSERT_EQ(kill(reader.pid(), SIGSTOP), 0);
+  const int with_stalled_reader = RequestsIn(port_, window);
+  ASSERT_EQ(kill(reader.pid(), SIGCONT), 0);
+
+  // Throughput as a ratio of requests completed in equal windows: generous, since the point is
+  // that the guest never waits for the reader (it would then complete ~none).
+  EXPECT_GE(with_stalled_reader * 2, alone)
+      << "alone " << alone << ", with a stalled reader " << with_stalled_reader;
+
+  // The next event delivered after the loss says how much was lost.
+  const std::regex dropped("\"dropped_before\":\"([1-9][0-9]*)\"");
+  EXPECT_TRUE(Eventually([&] {
+    Get();
+    std::string out = reader.Stdout();
+    return std::regex_search(out, dropped);
+  })) << reader.Stderr();
+  uint64_t total_dropped = 0;
+  std::string out = reader.Stdout();
+  for (std::sregex_iterator it(out.begin(), out.end(), dropped), end; it != end; ++it) {
+    total_dropped += std::stoull((*it)[1].str());
+  }
+  RecordProperty("dropped", std::to_string(total_dropped));
+  RecordProperty("requests_alone", alone);
+  RecordProperty("requests_with_stalled_reader", with_stalled_reader);
+  std::printf("requests in %lld ms: alone %d, with a stalled reader %d; %llu events dropped\n",
+              static_cast<long long>(window.count()), alone, with_stalled_reader,
+              static_cast<unsigned long long>(total_dropped));
+  reader.Stop(SIGTERM);
+}
+
+TEST_F(ControlTest, AnotherUserCannotConnectToTheDefaultSocket) {
+  struct stat st;
+  ASSERT_EQ(stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                       kHijackctl, "--connect", address_, "guests"});
+  EXPECT_EQ(r.exit_code, kUnavailable) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("Permission denied"));
+  // The owner still can.
+  EXPECT_EQ(Ctl({"guests"}).exit_code, 0);
+}
+
+TEST_F(ControlTest, ALiveSocketIsNotStolen) {
+  auto second = RunProcess({kHijackd, "serve", "--listen", address_},
+                           ProcessOptions{.env_add = {}, .stdin_data = "", .deadline = kDeadline});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("not stealing"));
+  EXPECT_EQ(Ctl({"guests"}).exit_code, 0);
+}
+
+TEST_F(ControlTest, SigtermEndsGuestsAndRemovesTheSocket) {
+  LaunchLighttpd();
+  auto show = Ctl({"--json", "show", "1"});
+  auto reply = nlohmann::json::parse(show.out, nullptr, false);
+  ASSERT_TRUE(reply.is_object()) << show.out;
+  pid_t guest_pid = reply.value("pid", 0);
+  ASSERT_GT(guest_pid, 0);
+  auto stopped = daemon_->Stop(SIGTERM);
+  daemon_.reset();
+  EXPECT_FALSE(stopped.timed_out);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(kill(guest_pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  struct stat st;
+  EXPECT_NE(stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(Ctl({"guests"}).exit_code, kUnavailable);
+}
+
+// Without a fixture daemon.
+TEST(ControlServe, StaleSocketIsReplaced) {
+  TempDir dir;
+  std::string address = "unix:" + dir.path() + "/h.sock";
+  {
+    BackgroundProcess first({kHijackd, "serve", "--listen", address}, dir.path());
+    ASSERT_TRUE(first.WaitForOutput("listening", kDeadline)) << first.Stderr();
+    first.Stop(SIGKILL);  // leaves the socket file behind, with nobody accepting
+  }
+  struct stat st;
+  ASSERT_EQ(stat((dir.path() + "/h.sock").c_str(), &st), 0);
+  BackgroundProcess second({kHijackd, "serve", "--listen", address}, dir.path());
+  ASSERT_TRUE(second.WaitForOutput("listening", kDeadline)) << second.Stderr();
+  auto r = RunProcess({kHijackctl, "--connect", address, "guests"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(second.Stop(SIGTERM).exit_code, 0);
+}
+
+TEST(ControlServe, DetachIsRefusedUnderNotify) {
+  TempDir dir;
+  auto r = RunProcess({kHijackd, "serve", "--listen", "unix:" + dir.path() + "/h.sock",
+                       "--on-exit", "detach"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("notify"));
+}
+
+TEST(ControlServe, TcpMustBeLoopbackUnlessListenAny) {
+  auto r = RunProcess({kHijackd, "serve", "--listen", "tcp:0.0.0.0:0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--listen-any"));
+  TempDir dir;
+  BackgroundProcess daemon({kHijackd, "serve", "--listen", "tcp:127.0.0.1:0"}, dir.path());
+  ASSERT_TRUE(daemon.WaitForOutput("\n", kDeadline)) << daemon.Stderr();
+  std::smatch m;
+  std::string out = daemon.Stdout();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("listening on (tcp:127\\.0\\.0\\.1:[0-9]+)")))
+      << out;
+  auto health = RunProcess({kHijackctl, "--connect", m[1].str(), "--json", "guests"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_EQ(daemon.Stop(SIGTERM).exit_code, 0);
+}
+
+TEST(ControlRun, RunListenServesItsSingleGuest) {
+  TempDir dir;
+  int port = PickFreePort();
+  std::string docroot = dir.path() + "/www";
+  mkdir(docroot.c_str(), 0755);
+  dir.Write("www/index.html", "run --listen\n");
+  std::string conf = dir.Write(
+      "l.conf", "server.document-root = \"" + docroot + "\"\nserver.port = " +
+                    std::to_string(port) + "\nserver.bind = \"127.0.0.1\"\n" +
+                    "server.errorlog = \"" + dir.path() + "/error.log\"\n" +
+                    "index-file.names = (\"index.html\")\n" +
+                    "server.stat-cache-engine = \"disable\"\n");
+  std::string address = "unix:" + dir.path() + "/run.sock";
+  BackgroundProcess run({kHijackd, "run", "--quiet", "--listen", address, "--intercept",
+                         "openat,newfstatat", "--", "/usr/sbin/lighttpd", "-D", "-f", conf},
+                        dir.path());
+  ASSERT_THAT(HttpGetWhenUp(port, "/index.html", kDeadline), HasSubstr("200 OK"));
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {kHijackctl, "--connect", address};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv);
+  };
+  auto guests = ctl({"guests"});
+  EXPECT_EQ(guests.exit_code, 0) << guests.err;
+  EXPECT_THAT(guests.out, HasSubstr("lighttpd"));
+  std::string deny = dir.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
+  ASSERT_EQ(ctl({"policy", "set", "1", deny}).exit_code, 0);
+  EXPECT_THAT(HttpGet(port, "/index.html"), HasSubstr("403"));
+  EXPECT_EQ(ctl({"kill", "1"}).exit_code, 0);
+  // lighttpd exits 0 on SIGTERM; hijackd run passes that through and stops serving.
+  auto stopped = run.Stop(0, kDeadline);  // signal 0: only wait
+  EXPECT_FALSE(stopped.timed_out);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(access((dir.path() + "/run.sock").c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace hijack::testing
