@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--trace-format", run.trace_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   run_cmd->add_flag("--quiet", run.quiet, "no report at the end");
+  run_cmd->add_flag("--agent,!--no-agent", run.agent,
+                    "preload libhijack-agent.so: calls only observers need are counted in the guest");
   bool no_sync = false;
   run_cmd->add_flag("--no-sync-wakeup", no_sync,
                     "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");

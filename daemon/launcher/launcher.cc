@@ -22,6 +22,7 @@ enum ChildStep : int32_t {
   kFilter = 3,
   kExec = 4,
   kGo = 5,
+  kInherit = 6,  // clearing close-on-exec on the descriptor the guest inherits
 };
 struct ChildMessage {
   int32_t step;
@@ -45,7 +46,7 @@ void ChildReport(int fd, ChildStep step, int value) {
 // Runs in the child after fork. Only async-signal-safe calls.
 [[noreturn]] void ChildMain(const LaunchSpec& spec, const FilterProgram* program, ChildMode mode,
                             int report_fd, int go_fd, pid_t parent, char* const* argv,
-                            char* const* envp) {
+                            char* const* envp, int inherit_fd) {
   // The supervisor blocks and redirects signals; the guest starts with a clean slate.
   sigset_t none;
   sigemptyset(&none);
@@ -60,6 +61,9 @@ void ChildReport(int fd, ChildStep step, int value) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) {
     _exit(kSetupFailedStatus);
+  }
+  if (inherit_fd >= 0 && fcntl(inherit_fd, F_SETFD, 0) != 0) {
+    ChildFail(report_fd, kInherit, errno);
   }
   if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) {
     ChildFail(report_fd, kChdir, errno);
@@ -151,7 +155,7 @@ Result<UniqueFd> TakeListener(pid_t pid, int pidfd, int report_fd) {
 }  // namespace
 
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
-                                 ChildMode mode) {
+                                 ChildMode mode, int inherit_fd) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     return ErrnoError(errno, "pipe2");
@@ -176,7 +180,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   }
   if (pid == 0) {
     ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
-              envp.data());
+              envp.data(), inherit_fd);
   }
   report_write.reset();
   go_read.reset();
@@ -216,6 +220,8 @@ std::optional<Error> ReadChildError(int report_fd) {
         return ErrnoError(msg.value, "chdir").error();
       case kFilter:
         return ErrnoError(msg.value, "installing the seccomp filter").error();
+      case kInherit:
+        return ErrnoError(msg.value, "keeping the executive page open across exec").error();
       case kExec:
         return Error{msg.value, std::strerror(msg.value)};
       default:

@@ -41,8 +41,10 @@ struct LaunchedChild {
 // the listener is in hand. `spec.intercept` must contain execve then: the listener fd is
 // close-on-exec, so the child must stop in its execve until the parent has taken it. Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels
 // without user notification, EACCES without no_new_privs).
+// `inherit_fd`, when not -1, is a close-on-exec descriptor of the supervisor that the guest
+// keeps across exec (the executive page): the flag is cleared in the child only.
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
-                                 ChildMode mode);
+                                 ChildMode mode, int inherit_fd = -1);
 
 // What the child reported through its `report` pipe before it died: the failed step and errno
 // ("execve /bin/x: ENOEXEC (Exec format error)"), or nullopt if it exec'd or reported nothing.

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/events/event_bus.h"
+#include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/policy_set.h"
@@ -143,6 +144,15 @@ int RunGuest(const RunOptions& options) {
   intercept.AddAll(extra);
 
   std::vector<std::string> env = CurrentEnvironment();
+  if (options.agent) {
+    // The notify backend honours the request (exec_page/agent_launch.h); a build without the
+    // agent library runs every call through the supervisor.
+    if (std::string agent = exec_page::FindAgentLibrary(); !agent.empty()) {
+      env.push_back(std::string(exec_page::kAgentRequestEnv) + "=" + agent);
+    } else {
+      spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
+    }
+  }
   std::string path_env = "/usr/local/bin:/usr/bin:/bin";
   if (const char* p = getenv("PATH")) {
     path_env = p;

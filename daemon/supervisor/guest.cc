@@ -34,6 +34,13 @@ Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& rec
 
 bool Guest::WantsResult(int nr) const { return !engine_.Current()->ObserversFor(nr).empty(); }
 
+bool Guest::Exemptible(int nr) const {
+  // Observers (stats, trace) see the agent's calls through the event bus; a module that decides
+  // calls, or wants their arguments read from the guest, needs every call on the supervisor's path.
+  auto snapshot = engine_.Current();
+  return snapshot->DecidersFor(nr).empty() && !snapshot->WantsArguments(nr);
+}
+
 void Guest::OnCompleted(Event&& record) {
   auto item = std::make_shared<events::EventItem>();
   item->event = std::move(record);

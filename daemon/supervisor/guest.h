@@ -34,6 +34,7 @@ class Guest final : public SyscallHandler {
 
   Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override;
   bool WantsResult(int nr) const override;
+  bool Exemptible(int nr) const override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
 

@@ -40,6 +40,12 @@ class SyscallHandler {
   // for `nr`; notify cannot see results of calls that ran).
   virtual bool WantsResult(int nr) const = 0;
 
+  // True when call `nr` may run without the supervisor when the in-guest agent makes it from its
+  // trampoline (DESIGN.md, "The executive page and the agent"): only when nothing that must
+  // decide the call, or read its arguments, needs it. Asked once, at launch. The default exempts
+  // nothing.
+  virtual bool Exemptible(int /*nr*/) const { return false; }
+
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 

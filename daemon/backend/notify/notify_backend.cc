@@ -17,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/process_memory.h"
+#include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/bpf_builder.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
 
@@ -54,6 +56,10 @@ struct NotifyBackend::Guest {
   bool hung_up = false;
   bool finished = false;
   std::weak_ptr<Guest> self;  // for timers that outlive a call
+  // With the agent: the executive page, and the timer that drains its rings into the handler.
+  std::unique_ptr<exec_page::GuestExecPage> page;
+  std::unique_ptr<boost::asio::steady_timer> drain_timer;
+  uint64_t drain_ticks = 0;
 };
 
 NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
@@ -80,11 +86,27 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   SyscallSet intercept = spec.intercept;
   intercept.Add(SYS_execve);
   intercept.Add(SYS_execveat);
+  // The agent, when the guest's environment asks for it: its page, its environment, and the
+  // calls its trampoline may make without a notification (daemon/launcher/bpf_builder.h).
+  auto agent = exec_page::PrepareAgent(spec, intercept, handler);
+  if (agent && !*agent) {
+    return std::unexpected(agent->error());
+  }
   auto program = launcher::CompileFilter(intercept, launcher::FilterAction::kNotify);
   if (!program) {
     return std::unexpected(program.error());
   }
-  auto child = launcher::StartChild(spec, &*program, launcher::ChildMode::kNotifyListener);
+  if (agent) {
+    auto composed = launcher::AddTrampolineExemption(*program, (**agent).exempt,
+                                                     (**agent).page->trampoline_syscall_ip());
+    if (!composed) {
+      return std::unexpected(composed.error());
+    }
+    program = std::move(composed);
+  }
+  auto child = launcher::StartChild(agent ? (**agent).spec : spec, &*program,
+                                    launcher::ChildMode::kNotifyListener,
+                                    agent ? (**agent).page->fd() : -1);
   if (!child) {
     return std::unexpected(child.error());
   }
@@ -98,6 +120,9 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->main_pid = child->pid;
   guest->pidfd = std::move(child->pidfd);
   guest->report = std::move(child->report);
+  if (agent) {
+    guest->page = std::move((**agent).page);
+  }
   if (options_.sync_wakeup) {
     sync_wakeup_active_ =
         ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
@@ -116,6 +141,9 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
     MaybeFinish(g);
   });
   Arm(g);
+  if (g.page) {
+    ArmAgentDrain(g);
+  }
   return g.main_pid;
 }
 
@@ -182,6 +210,14 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   Event record;
   record.call = ev;
   Decision decision = guest.handler->OnSyscall(ev, mem, record);
+  if (guest.page && decision.runs_call()) {
+    // One state, two writers: the page's counters and token buckets are debited here for the
+    // calls the agent did not make.
+    const int64_t wait = guest.page->DebitSupervised(ev.nr, ev.start_ns);
+    if (wait > decision.delay().count()) {
+      decision = decision.After(std::chrono::nanoseconds(wait));
+    }
+  }
   record.decision = decision;
   if (decision.delay().count() > 0) {
     // Hold the call without holding the loop: answer it when the timer fires. The guest thread
@@ -269,6 +305,20 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
   }
   guest.finished = true;
   guest.stream.cancel();
+  if (guest.page) {
+    if (guest.drain_timer) {
+      guest.drain_timer->cancel();
+    }
+    DrainAgent(guest);
+    const uint64_t dropped = guest.page->DroppedEvents();
+    spdlog::debug("guest {}: agent: {} calls observed in the guest, {} events dropped, {} calls "
+                  "sent to the supervisor for want of a slot",
+                  guest.id, guest.page->AgentCalls(), dropped, guest.page->SlotlessCalls());
+    if (dropped > 0) {
+      spdlog::warn("guest {}: {} events of calls the agent observed were dropped (its rings were "
+                   "full); observers did not see them", guest.id, dropped);
+    }
+  }
   if (auto err = launcher::ReadChildError(guest.report.get())) {
     spdlog::error("{}: {}", guest.path, err->message);
   }
@@ -279,6 +329,41 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
   boost::asio::post(loop_, [this, handler, status, id] {
     guests_.erase(id);
     handler->OnGuestExit(status);
+  });
+}
+
+exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
+  auto it = guests_.find(guest_id);
+  return it == guests_.end() ? nullptr : it->second->page.get();
+}
+
+void NotifyBackend::DrainAgent(Guest& guest) {
+  const uint64_t ip = guest.page->trampoline_syscall_ip();
+  guest.page->Drain([&](const exec_page::RingEntry& e) {
+    guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, ThreadGroupOf(e.tid), ip));
+  });
+}
+
+void NotifyBackend::ArmAgentDrain(Guest& guest) {
+  // Often enough that a ring (1024 events) rarely fills at tens of thousands of calls per second
+  // per thread; the final drain happens when the guest ends.
+  constexpr auto kDrainInterval = std::chrono::milliseconds(5);
+  constexpr uint64_t kReclaimEvery = 20;  // ticks between searches for slots of dead threads
+  if (!guest.drain_timer) {
+    guest.drain_timer = std::make_unique<boost::asio::steady_timer>(loop_);
+  }
+  guest.drain_timer->expires_after(kDrainInterval);
+  std::weak_ptr<Guest> weak = guest.self;
+  guest.drain_timer->async_wait([this, weak](const boost::system::error_code& ec) {
+    auto g = weak.lock();
+    if (ec || !g || g->finished) {
+      return;
+    }
+    DrainAgent(*g);
+    if (++g->drain_ticks % kReclaimEvery == 0) {
+      g->page->ReclaimDeadSlots();
+    }
+    ArmAgentDrain(*g);
   });
 }
 

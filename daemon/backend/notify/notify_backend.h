@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "daemon/launcher/reaper.h"
+#include "daemon/exec_page/guest_exec_page.h"
 #include "hijack/backend.h"
 
 namespace hijack::backend {
@@ -46,6 +47,10 @@ class NotifyBackend final : public Backend {
   // Whether the last launched guest got SYNC_WAKE_UP (for benchmarks and logs).
   bool sync_wakeup_active() const { return sync_wakeup_active_; }
 
+  // The executive page of a running guest launched with the agent (exec_page/agent_launch.h), or
+  // null. Loop thread; the page lives until the guest's OnGuestExit.
+  exec_page::GuestExecPage* ExecPageOf(uint64_t guest_id) const;
+
  private:
   struct Guest;
 
@@ -54,6 +59,8 @@ class NotifyBackend final : public Backend {
   bool HandleOne(Guest& guest);
   void Respond(Guest& guest, uint64_t id, const Decision& decision, Event record);
   void MaybeFinish(Guest& guest);
+  void DrainAgent(Guest& guest);
+  void ArmAgentDrain(Guest& guest);
   pid_t ThreadGroupOf(pid_t tid);
 
   boost::asio::io_context& loop_;

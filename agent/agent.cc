@@ -1,0 +1,452 @@
+// libhijack-agent.so: the in-guest half of the executive page (DESIGN.md, "The executive page
+// and the agent").
+//
+//   HIJACK_EXEC_PAGE_FD=5 HIJACK_TRAMPOLINE=0x3a2f1c000 LD_PRELOAD=libhijack-agent.so ./server
+//
+// hijackd sets those variables; the agent maps the page and a one-function trampoline at the
+// daemon's address, then interposes the hot libc entry points. For a call the page marks as
+// observed it counts the call and its latency in its thread's slot, appends an event to the slot's
+// ring, waits for the token bucket when the call is shaped, and makes the real call from the
+// trampoline, the only place the kernel filter lets these calls run without the supervisor.
+// Everything else (calls the page does not mark, calls made while the agent is not set up, calls
+// of a thread without a slot, calls made re-entrantly from a signal handler inside the agent's
+// bookkeeping) is made from an ordinary syscall instruction, so the filter sends it to the
+// supervisor where it is intercepted: nothing is lost, only slower.
+//
+// Rules of this file (rr's syscallbuf says the same in its first comment): no exceptions, no
+// RTTI, no allocation, no locks, and no libc function that could make a system call or re-enter
+// a wrapper; real calls are raw system calls. Every wrapper is async-signal-safe and preserves
+// errno on success. Built with -fvisibility=hidden: only the wrappers are exported.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hijack/exec_page.h"
+
+namespace {
+
+namespace ep = hijack::exec_page;
+
+using Trampoline = long (*)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+// A system call from the agent's own instruction: never exempt, so intercepted calls reach the
+// supervisor.
+inline long DirectSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
+                          long a5 = 0) {
+  long ret;
+  register long r10 __asm__("r10") = a3;
+  register long r8 __asm__("r8") = a4;
+  register long r9 __asm__("r9") = a5;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+ep::ExecPage* g_page = nullptr;
+Trampoline g_trampoline = nullptr;
+pthread_key_t g_slot_key;
+bool g_key_ok = false;
+
+constexpr int kUnclaimed = -1;
+constexpr int kNoSlot = -2;  // the thread is exiting: its calls go to the supervisor
+
+// Initial-exec TLS: no allocation, no lock, safe in signal handlers.
+__thread int t_slot __attribute__((tls_model("initial-exec"))) = kUnclaimed;
+__thread int t_tid __attribute__((tls_model("initial-exec"))) = 0;
+// Set while the thread updates its slot; a signal handler's wrapped call meanwhile goes to the
+// supervisor instead of re-entering the single-producer slot.
+__thread bool t_busy __attribute__((tls_model("initial-exec"))) = false;
+
+inline int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO; async-signal-safe, no system call
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+inline uint64_t OwnerWord(long pid, long tid) {
+  return (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(tid);
+}
+
+ep::Slot* ClaimSlot(ep::ExecPage* page) {
+  if (t_slot >= 0) {
+    return &page->slots[t_slot];
+  }
+  if (t_slot == kNoSlot) {
+    return nullptr;
+  }
+  const long pid = DirectSyscall(SYS_getpid);
+  const long tid = DirectSyscall(SYS_gettid);
+  const uint64_t owner = OwnerWord(pid, tid);
+  for (int i = 0; i < ep::kMaxSlots; ++i) {
+    ep::Slot& s = page->slots[i];
+    uint64_t expected = 0;
+    if (s.owner.load(std::memory_order_relaxed) == 0 &&
+        s.owner.compare_exchange_strong(expected, owner, std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+      t_slot = i;
+      t_tid = static_cast<int>(tid);
+      if (g_key_ok) {
+        pthread_setspecific(g_slot_key, reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
+      }
+      return &s;
+    }
+  }
+  page->slotless_calls.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+// pthread key destructor: the thread is exiting, give its slot to the next thread.
+void ReleaseSlot(void*) {
+  ep::ExecPage* page = g_page;
+  if (page != nullptr && t_slot >= 0) {
+    page->slots[t_slot].owner.store(0, std::memory_order_release);
+  }
+  t_slot = kNoSlot;
+}
+
+void AfterForkInChild() {
+  // The child is a new process with one thread: it claims its own slot on its next call.
+  t_slot = kUnclaimed;
+  t_tid = 0;
+  t_busy = false;
+}
+
+// Waits for the call's token (GCRA, see exec_page.h). The wait is a direct clock_nanosleep, so
+// the supervisor sees it like any other call the guest makes.
+void Shape(ep::TableEntry& e) {
+  const int64_t wait = ep::TakeToken(e, NowNs());
+  if (wait <= 0) {
+    return;
+  }
+  timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+  DirectSyscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, reinterpret_cast<long>(&ts), 0);
+}
+
+inline void Bump(std::atomic<uint64_t>& c, uint64_t by) {
+  // Single writer (the slot's owner): a plain load and store, no locked instruction.
+  c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+void Record(ep::Slot& s, int index, long nr, long ret, int64_t start, int64_t end, long a0,
+            long a1, long a2, long a3) {
+  auto& c = s.counters[index];
+  const uint64_t ns = end > start ? static_cast<uint64_t>(end - start) : 0;
+  Bump(c[ep::kCalls], 1);
+  if (ret < 0 && ret >= -4095) {
+    Bump(c[ep::kErrors], 1);
+  }
+  Bump(c[ep::kTotalNs], ns);
+  Bump(c[ep::kHistogram + ep::HistogramBucket(ns)], 1);
+
+  const uint64_t head = s.head.load(std::memory_order_relaxed);
+  if (head - s.tail.load(std::memory_order_acquire) >= ep::kRingEntries) {
+    Bump(s.dropped, 1);
+    return;
+  }
+  ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
+  e.nr = static_cast<int32_t>(nr);
+  e.tid = t_tid;
+  e.start_ns = start;
+  e.end_ns = end;
+  e.result = ret;
+  e.args[0] = static_cast<uint64_t>(a0);
+  e.args[1] = static_cast<uint64_t>(a1);
+  e.args[2] = static_cast<uint64_t>(a2);
+  e.args[3] = static_cast<uint64_t>(a3);
+  s.head.store(head + 1, std::memory_order_release);
+}
+
+// One wrapped call: the raw return value (-errno on failure).
+template <int kNr>
+long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
+  constexpr int kIndex = ep::AgentIndex(kNr);
+  static_assert(kIndex >= 0, "the agent wraps only calls listed in kAgentSyscalls");
+  ep::ExecPage* page = g_page;
+  if (page == nullptr || t_busy) {
+    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  }
+  ep::TableEntry& entry = page->table[kIndex];
+  const uint32_t mode = entry.mode.load(std::memory_order_relaxed);
+  if (mode == ep::kDirect) {
+    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  }
+  t_busy = true;
+  ep::Slot* slot = ClaimSlot(page);
+  if (slot == nullptr) {
+    t_busy = false;
+    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  }
+  slot->seen_generation.store(page->generation.load(std::memory_order_acquire),
+                              std::memory_order_relaxed);
+  if (mode == ep::kShape) {
+    Shape(entry);
+  }
+  t_busy = false;
+  const int64_t start = NowNs();
+  const long ret = g_trampoline(kNr, a0, a1, a2, a3, a4, a5);
+  const int64_t end = NowNs();
+  t_busy = true;
+  Record(*slot, kIndex, kNr, ret, start, end, a0, a1, a2, a3);
+  t_busy = false;
+  return ret;
+}
+
+// libc convention: -1 and errno on failure; errno untouched on success.
+inline long Ret(long raw) {
+  if (raw < 0 && raw >= -4095) {
+    errno = static_cast<int>(-raw);
+    return -1;
+  }
+  return raw;
+}
+
+inline long L(const void* p) { return reinterpret_cast<long>(p); }
+
+long ParseDecimal(const char* s) {
+  long v = 0;
+  if (*s == 0) {
+    return -1;
+  }
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9') {
+      return -1;
+    }
+    v = v * 10 + (*s - '0');
+  }
+  return v;
+}
+
+unsigned long ParseHex(const char* s) {
+  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s += 2;
+  }
+  unsigned long v = 0;
+  for (; *s; ++s) {
+    int d;
+    if (*s >= '0' && *s <= '9') {
+      d = *s - '0';
+    } else if (*s >= 'a' && *s <= 'f') {
+      d = *s - 'a' + 10;
+    } else if (*s >= 'A' && *s <= 'F') {
+      d = *s - 'A' + 10;
+    } else {
+      return 0;
+    }
+    v = v * 16 + static_cast<unsigned long>(d);
+  }
+  return v;
+}
+
+const char* FindEnv(char** envp, const char* name) {
+  if (envp == nullptr) {
+    return nullptr;
+  }
+  for (char** e = envp; *e != nullptr; ++e) {
+    const char* a = *e;
+    const char* b = name;
+    while (*b != 0 && *a == *b) {
+      ++a;
+      ++b;
+    }
+    if (*b == 0 && *a == '=') {
+      return a + 1;
+    }
+  }
+  return nullptr;
+}
+
+// Maps the page and the trampoline. Any failure leaves the agent inert: every call then goes
+// to the supervisor, which is correct, only slower.
+void Setup(char** envp) {
+  const char* fd_text = FindEnv(envp, ep::kPageFdEnv);
+  const char* tramp_text = FindEnv(envp, ep::kTrampolineEnv);
+  if (fd_text == nullptr || tramp_text == nullptr) {
+    return;
+  }
+  const long fd = ParseDecimal(fd_text);
+  const unsigned long tramp = ParseHex(tramp_text);
+  if (fd < 0 || tramp == 0 || (tramp & 4095) != 0) {
+    return;
+  }
+  long mapped = DirectSyscall(SYS_mmap, 0, ep::kExecPageSize, PROT_READ | PROT_WRITE, MAP_SHARED,
+                              fd, 0);
+  if (mapped < 0 && mapped >= -4095) {
+    return;
+  }
+  auto* page = reinterpret_cast<ep::ExecPage*>(mapped);
+  if (page->magic != ep::kExecPageMagic || page->abi_version != ep::kExecPageAbiVersion ||
+      page->size != ep::kExecPageSize || page->trampoline != tramp) {
+    DirectSyscall(SYS_munmap, mapped, ep::kExecPageSize);
+    return;
+  }
+  // Same address in every image of the guest (exec maps it again here); NOREPLACE so it never
+  // clobbers a mapping of the guest. Kernels before 4.17 ignore the flag: check the address.
+  long code = DirectSyscall(SYS_mmap, static_cast<long>(tramp), 4096, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (code != static_cast<long>(tramp)) {
+    if (code > 0 || code < -4095) {
+      DirectSyscall(SYS_munmap, code, 4096);
+    }
+    DirectSyscall(SYS_munmap, mapped, ep::kExecPageSize);
+    return;
+  }
+  auto* dst = reinterpret_cast<volatile unsigned char*>(code);
+  for (size_t i = 0; i < sizeof ep::kTrampolineCode; ++i) {
+    dst[i] = ep::kTrampolineCode[i];
+  }
+  if (DirectSyscall(SYS_mprotect, code, 4096, PROT_READ | PROT_EXEC) != 0) {
+    DirectSyscall(SYS_munmap, code, 4096);
+    DirectSyscall(SYS_munmap, mapped, ep::kExecPageSize);
+    return;
+  }
+  // A new image after exec: the threads of the old one are gone without releasing their slots.
+  const uint64_t pid = static_cast<uint64_t>(DirectSyscall(SYS_getpid));
+  for (int i = 0; i < ep::kMaxSlots; ++i) {
+    uint64_t owner = page->slots[i].owner.load(std::memory_order_relaxed);
+    if (owner != 0 && (owner >> 32) == pid) {
+      page->slots[i].owner.compare_exchange_strong(owner, 0, std::memory_order_release,
+                                                   std::memory_order_relaxed);
+    }
+  }
+  g_key_ok = pthread_key_create(&g_slot_key, ReleaseSlot) == 0;
+  pthread_atfork(nullptr, nullptr, AfterForkInChild);
+  g_trampoline = reinterpret_cast<Trampoline>(code);
+  g_page = page;
+}
+
+// glibc passes (argc, argv, envp) to ELF constructors; use envp, so nothing here depends on the
+// order in which libc initializes `environ`.
+__attribute__((constructor)) void AgentInit(int, char**, char** envp) {
+  const int saved = errno;
+  Setup(envp);
+  errno = saved;
+}
+
+}  // namespace
+
+#define HIJACK_EXPORT extern "C" __attribute__((visibility("default")))
+
+HIJACK_EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  return Ret(Call<SYS_read>(fd, L(buf), static_cast<long>(n)));
+}
+HIJACK_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  return Ret(Call<SYS_write>(fd, L(buf), static_cast<long>(n)));
+}
+HIJACK_EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
+  return Ret(Call<SYS_readv>(fd, L(iov), cnt));
+}
+HIJACK_EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+  return Ret(Call<SYS_writev>(fd, L(iov), cnt));
+}
+HIJACK_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
+  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+}
+HIJACK_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+}
+HIJACK_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
+  return Ret(Call<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
+}
+HIJACK_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  return Ret(Call<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
+}
+// x86_64 has no send/recv system calls: glibc issues sendto/recvfrom, and so does the agent, so
+// counts match what strace shows for the same program without the agent.
+HIJACK_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
+  return Ret(Call<SYS_sendto>(fd, L(buf), static_cast<long>(n), flags, 0, 0));
+}
+HIJACK_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags,
+                             const struct sockaddr* to, socklen_t len) {
+  return Ret(Call<SYS_sendto>(fd, L(buf), static_cast<long>(n), flags, L(to), len));
+}
+HIJACK_EXPORT ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
+  return Ret(Call<SYS_sendmsg>(fd, L(msg), flags));
+}
+HIJACK_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
+  return Ret(Call<SYS_recvfrom>(fd, L(buf), static_cast<long>(n), flags, 0, 0));
+}
+HIJACK_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* from,
+                               socklen_t* len) {
+  return Ret(Call<SYS_recvfrom>(fd, L(buf), static_cast<long>(n), flags, L(from), L(len)));
+}
+HIJACK_EXPORT ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  return Ret(Call<SYS_recvmsg>(fd, L(msg), flags));
+}
+HIJACK_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
+  return static_cast<int>(Ret(Call<SYS_accept>(fd, L(addr), L(len))));
+}
+HIJACK_EXPORT int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
+  return static_cast<int>(Ret(Call<SYS_accept4>(fd, L(addr), L(len), flags)));
+}
+HIJACK_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+  return static_cast<int>(Ret(Call<SYS_connect>(fd, L(addr), len)));
+}
+
+namespace {
+// open(2): the mode argument is read only when the call creates a file.
+inline long ModeArg(int flags, va_list ap) {
+  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+    return va_arg(ap, int);
+  }
+  return 0;
+}
+}  // namespace
+
+HIJACK_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  long mode = ModeArg(flags, ap);
+  va_end(ap);
+  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, mode)));
+}
+HIJACK_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  long mode = ModeArg(flags, ap);
+  va_end(ap);
+  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, mode)));
+}
+// glibc's open() is openat(AT_FDCWD, ...) on x86_64; the agent issues the same call.
+HIJACK_EXPORT int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  long mode = ModeArg(flags, ap);
+  va_end(ap);
+  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, mode)));
+}
+HIJACK_EXPORT int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  long mode = ModeArg(flags, ap);
+  va_end(ap);
+  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, mode)));
+}
+HIJACK_EXPORT int close(int fd) { return static_cast<int>(Ret(Call<SYS_close>(fd))); }
+HIJACK_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
+  return static_cast<int>(Ret(Call<SYS_epoll_wait>(epfd, L(events), max, timeout)));
+}
+HIJACK_EXPORT int poll(struct pollfd* fds, nfds_t n, int timeout) {
+  return static_cast<int>(Ret(Call<SYS_poll>(L(fds), static_cast<long>(n), timeout)));
+}
+// glibc's nanosleep() is clock_nanosleep(CLOCK_REALTIME, 0, ...); the agent issues the same.
+HIJACK_EXPORT int nanosleep(const struct timespec* req, struct timespec* rem) {
+  return static_cast<int>(
+      Ret(Call<SYS_clock_nanosleep>(CLOCK_REALTIME, 0, L(req), L(rem))));
+}
+// clock_nanosleep returns the error number instead of setting errno.
+HIJACK_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req,
+                                  struct timespec* rem) {
+  long raw = Call<SYS_clock_nanosleep>(clock, flags, L(req), L(rem));
+  return raw < 0 ? static_cast<int>(-raw) : 0;
+}

@@ -1,0 +1,48 @@
+// Launching a guest with libhijack-agent.so: the page, the environment, the exempt set.
+//
+//   // a launcher asks for the agent through the guest's environment:
+//   spec.env.push_back(std::string(kAgentRequestEnv) + "=" + FindAgentLibrary());
+//   // the notify backend, before it compiles the filter:
+//   if (auto agent = PrepareAgent(spec, intercept, handler)) { ... agent->page, agent->spec ... }
+//
+// The request travels in the environment so that every way of starting a guest (hijackd run,
+// the Launch RPC) can ask for the agent without new plumbing; the backend removes it before the
+// guest sees its environment. Only the notify backend honours it; others leave it in place, and
+// the agent ignores it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/exec_page/guest_exec_page.h"
+#include "hijack/backend.h"
+#include "hijack/event.h"
+
+namespace hijack::exec_page {
+
+inline constexpr char kAgentRequestEnv[] = "HIJACK_AGENT_REQUEST";
+
+// The agent library this daemon ships: $HIJACK_AGENT_LIBRARY if set, else the one built with
+// it, else lib/libhijack-agent.so next to the installed binary. Empty when none exists.
+std::string FindAgentLibrary();
+
+struct AgentLaunch {
+  std::unique_ptr<GuestExecPage> page;
+  LaunchSpec spec;   // the caller's, with LD_PRELOAD and the page variables in its environment
+  SyscallSet exempt;  // what the filter lets the trampoline run without the supervisor
+};
+
+// Nullopt when `spec` does not ask for the agent. Otherwise creates the page and chooses the
+// exempt set: the wrapped calls that are intercepted and that `handler` lets go unsupervised
+// (SyscallHandler::Exemptible: no enforcing module and no argument decoding needs them).
+std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const SyscallSet& intercept,
+                                                const SyscallHandler& handler);
+
+// The Event observers see for one call the agent made: decided by nobody (Continue), result
+// known, `ip` the trampoline's.
+Event EventFromRing(const RingEntry& entry, uint64_t guest_id, pid_t pid, uint64_t ip);
+
+}  // namespace hijack::exec_page

@@ -1,0 +1,188 @@
+#include "daemon/exec_page/guest_exec_page.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <new>
+
+namespace hijack::exec_page {
+
+Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
+                                                             uint64_t trampoline) {
+  UniqueFd fd(memfd_create(fmt::format("hijack-exec-page-{}", guest_id).c_str(), MFD_CLOEXEC));
+  if (!fd.valid()) {
+    return ErrnoError(errno, "memfd_create for the executive page of guest " +
+                                 std::to_string(guest_id));
+  }
+  if (ftruncate(fd.get(), static_cast<off_t>(kExecPageSize)) != 0) {
+    return ErrnoError(errno, "ftruncate of the executive page");
+  }
+  void* mem = mmap(nullptr, kExecPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (mem == MAP_FAILED) {
+    return ErrnoError(errno, "mmap of the executive page");
+  }
+  // The memfd is zero-filled, which is every field's initial value; construct the atomics in
+  // place so the objects formally exist.
+  auto* page = new (mem) ExecPage();
+  page->magic = kExecPageMagic;
+  page->abi_version = kExecPageAbiVersion;
+  page->size = kExecPageSize;
+  page->guest_id = guest_id;
+  page->trampoline = trampoline;
+  page->generation.store(1, std::memory_order_release);
+  return std::unique_ptr<GuestExecPage>(new GuestExecPage(std::move(fd), page));
+}
+
+uint64_t GuestExecPage::ChooseTrampoline() {
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+    r = static_cast<uint64_t>(getpid()) * 0x9e3779b97f4a7c15ULL;
+  }
+  constexpr uint64_t kLow = uint64_t{1} << 32;
+  constexpr uint64_t kHigh = uint64_t{1} << 46;
+  return (kLow + r % (kHigh - kLow)) & ~uint64_t{4095};
+}
+
+GuestExecPage::~GuestExecPage() { munmap(page_, kExecPageSize); }
+
+std::string GuestExecPage::PageFdEnv() const {
+  return fmt::format("{}={}", kPageFdEnv, fd_.get());
+}
+
+std::string GuestExecPage::TrampolineEnv() const {
+  return fmt::format("{}={:#x}", kTrampolineEnv, page_->trampoline);
+}
+
+void GuestExecPage::Configure(const SyscallSet& exempt) {
+  exempt_ = SyscallSet();
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    const int nr = kAgentSyscalls[i];
+    const bool observed = exempt.Contains(nr);
+    if (observed) {
+      exempt_.Add(nr);
+    }
+    page_->table[i].mode.store(observed ? kObserve : kDirect, std::memory_order_relaxed);
+  }
+  page_->generation.fetch_add(1, std::memory_order_release);
+}
+
+Result<uint64_t> GuestExecPage::SetRate(int nr, uint64_t rate, uint32_t burst) {
+  const int i = AgentIndex(nr);
+  if (i < 0) {
+    return std::unexpected(Error{EINVAL, fmt::format("syscall {} is not shaped through the "
+                                                     "executive page",
+                                                     nr)});
+  }
+  TableEntry& e = page_->table[i];
+  e.burst.store(burst, std::memory_order_relaxed);
+  e.rate.store(rate, std::memory_order_relaxed);
+  // A slower rate left a backlog in the bucket; the new rate starts from now.
+  e.tat_ns.store(0, std::memory_order_relaxed);
+  if (exempt_.Contains(nr)) {
+    e.mode.store(rate == 0 ? kObserve : kShape, std::memory_order_relaxed);
+  }
+  return page_->generation.fetch_add(1, std::memory_order_release) + 1;
+}
+
+uint64_t GuestExecPage::MinSeenGeneration() const {
+  uint64_t min = UINT64_MAX;
+  for (const Slot& s : page_->slots) {
+    if (s.owner.load(std::memory_order_acquire) != 0) {
+      min = std::min(min, s.seen_generation.load(std::memory_order_relaxed));
+    }
+  }
+  return min;
+}
+
+int64_t GuestExecPage::DebitSupervised(int nr, int64_t now_ns) {
+  const int i = AgentIndex(nr);
+  if (i < 0) {
+    return 0;
+  }
+  page_->supervised_calls[i].fetch_add(1, std::memory_order_relaxed);
+  return TakeToken(page_->table[i], now_ns);
+}
+
+size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink) {
+  size_t n = 0;
+  for (Slot& s : page_->slots) {
+    const uint64_t head = s.head.load(std::memory_order_acquire);
+    uint64_t tail = s.tail.load(std::memory_order_relaxed);
+    if (head - tail > kRingEntries) {
+      // Only a misbehaving guest writes this; never read past what the ring holds.
+      tail = head - kRingEntries;
+    }
+    for (; tail != head; ++tail) {
+      // Copy before handing the slot back: the producer may reuse it after the tail store.
+      RingEntry e = s.ring[tail & (kRingEntries - 1)];
+      sink(e);
+      ++n;
+    }
+    s.tail.store(tail, std::memory_order_release);
+  }
+  return n;
+}
+
+size_t GuestExecPage::ReclaimDeadSlots() {
+  size_t n = 0;
+  for (Slot& s : page_->slots) {
+    uint64_t owner = s.owner.load(std::memory_order_acquire);
+    if (owner == 0) {
+      continue;
+    }
+    const auto pid = static_cast<pid_t>(owner >> 32);
+    const auto tid = static_cast<pid_t>(owner & 0xffffffff);
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH &&
+        s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+GuestExecPage::Counts GuestExecPage::AgentCounts(int nr) const {
+  Counts c;
+  const int i = AgentIndex(nr);
+  if (i < 0) {
+    return c;
+  }
+  for (const Slot& s : page_->slots) {
+    c.calls += s.counters[i][kCalls].load(std::memory_order_relaxed);
+    c.errors += s.counters[i][kErrors].load(std::memory_order_relaxed);
+    c.total_ns += s.counters[i][kTotalNs].load(std::memory_order_relaxed);
+  }
+  return c;
+}
+
+uint64_t GuestExecPage::AgentCalls() const {
+  uint64_t total = 0;
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    total += AgentCounts(kAgentSyscalls[i]).calls;
+  }
+  return total;
+}
+
+uint64_t GuestExecPage::SupervisedCalls(int nr) const {
+  const int i = AgentIndex(nr);
+  return i < 0 ? 0 : page_->supervised_calls[i].load(std::memory_order_relaxed);
+}
+
+uint64_t GuestExecPage::DroppedEvents() const {
+  uint64_t total = 0;
+  for (const Slot& s : page_->slots) {
+    total += s.dropped.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+uint64_t GuestExecPage::SlotlessCalls() const {
+  return page_->slotless_calls.load(std::memory_order_relaxed);
+}
+
+}  // namespace hijack::exec_page

@@ -1,0 +1,97 @@
+// GuestExecPage: the daemon's side of one guest's executive page (include/hijack/exec_page.h).
+//
+//   auto page = GuestExecPage::Create(guest_id, GuestExecPage::ChooseTrampoline());
+//   (*page)->Configure(exempt, observed);            // before the guest starts
+//   env.push_back((*page)->PageFdEnv());             // the launcher keeps fd() open in the guest
+//   ...
+//   (*page)->Drain([&](const RingEntry& e) { ... });  // loop thread, from a timer and at exit
+//   (*page)->SetRate(SYS_write, 1000, 8);             // live: the guest sees it on its next call
+//
+// Owns the memfd (close-on-exec in the daemon; the launcher clears that flag in the guest only)
+// and a MAP_SHARED mapping of it. Threads: Create/Configure before launch; Drain, DebitSupervised
+// and ReclaimDeadSlots on the guest's loop thread (the page's single consumer); SetRate and the
+// readers of counters on any thread (they touch only atomics).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "hijack/exec_page.h"
+#include "hijack/result.h"
+#include "hijack/syscall_set.h"
+#include "hijack/unique_fd.h"
+
+namespace hijack::exec_page {
+
+class GuestExecPage {
+ public:
+  // Creates and maps the memfd and writes the header. Errors: memfd_create, ftruncate, mmap.
+  static Result<std::unique_ptr<GuestExecPage>> Create(uint64_t guest_id, uint64_t trampoline);
+  // A random page-aligned address in [4 GiB, 64 TiB), below where the kernel places PIE
+  // executables, libraries and stacks, so MAP_FIXED_NOREPLACE rarely meets a mapping.
+  static uint64_t ChooseTrampoline();
+
+  ~GuestExecPage();
+  GuestExecPage(const GuestExecPage&) = delete;
+  GuestExecPage& operator=(const GuestExecPage&) = delete;
+
+  int fd() const { return fd_.get(); }
+  uint64_t trampoline() const { return page_->trampoline; }
+  // What seccomp_data.instruction_pointer is for a call made from the trampoline.
+  uint64_t trampoline_syscall_ip() const { return page_->trampoline + kTrampolineSyscallEnd; }
+  ExecPage& page() { return *page_; }
+  const ExecPage& page() const { return *page_; }
+  // "HIJACK_EXEC_PAGE_FD=5", "HIJACK_TRAMPOLINE=0x..."
+  std::string PageFdEnv() const;
+  std::string TrampolineEnv() const;
+
+  // Marks the agent's calls: those in `exempt` are observed in the guest (the filter must exempt
+  // exactly these); every other wrapped call is made directly (the supervisor sees it if it is
+  // intercepted). Before the guest starts.
+  void Configure(const SyscallSet& exempt);
+  const SyscallSet& exempt() const { return exempt_; }
+
+  // Shapes call `nr` to `rate` calls per second with bursts of `burst` (rate 0: unlimited), for
+  // calls the agent makes and calls that reach the supervisor alike. Takes effect at the guest's
+  // next call, with no system call; returns the new generation. EINVAL for a call the agent does
+  // not wrap.
+  Result<uint64_t> SetRate(int nr, uint64_t rate, uint32_t burst);
+  uint64_t generation() const { return page_->generation.load(std::memory_order_acquire); }
+  // The lowest generation a live slot's last call ran under (UINT64_MAX when no slot is live).
+  uint64_t MinSeenGeneration() const;
+
+  // A call of `nr` arrived through the supervisor: counts it and takes its token. Returns how
+  // long the supervisor must hold it (0 when not shaped). Loop thread.
+  int64_t DebitSupervised(int nr, int64_t now_ns);
+
+  // Hands every event the agent appended since the last drain to `sink`, oldest first per slot.
+  // Returns how many. Loop thread (single consumer).
+  size_t Drain(const std::function<void(const RingEntry&)>& sink);
+
+  // Frees slots whose owning thread no longer exists (a process that exited or exec'd without
+  // its threads releasing them). Returns how many. Loop thread.
+  size_t ReclaimDeadSlots();
+
+  struct Counts {
+    uint64_t calls = 0;
+    uint64_t errors = 0;
+    uint64_t total_ns = 0;
+  };
+  // The agent's counters for `nr`, summed over slots: exact once the guest has stopped.
+  Counts AgentCounts(int nr) const;
+  uint64_t AgentCalls() const;          // all wrapped calls the agent observed
+  uint64_t SupervisedCalls(int nr) const;
+  uint64_t DroppedEvents() const;       // ring full, summed over slots
+  uint64_t SlotlessCalls() const;       // calls sent to the supervisor for want of a slot
+
+ private:
+  GuestExecPage(UniqueFd fd, ExecPage* page) : fd_(std::move(fd)), page_(page) {}
+
+  UniqueFd fd_;
+  ExecPage* page_;
+  SyscallSet exempt_;
+};
+
+}  // namespace hijack::exec_page

@@ -1,0 +1,2 @@
+# The agent's instruction-pointer exemption for the kernel filter (daemon/launcher/bpf_builder.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bpf_builder.cc)

@@ -1,0 +1,187 @@
+// The executive page: memory that the daemon shares with one guest and its agent.
+//
+// The daemon creates one memfd per guest (daemon/exec_page/exec_page.h), lays this structure out
+// in it, and leaves the fd open in the guest; libhijack-agent.so (agent/agent.cc) finds it through
+// the environment and maps it MAP_SHARED. Both sides compile this header, so the layout holds no
+// pointers, only fixed-size integers and lock-free atomics (address-free, so they work between
+// processes), and every change to it bumps kExecPageAbiVersion: an agent that finds another
+// version maps nothing and leaves every call to the supervisor.
+//
+//   // daemon                                        // agent, on each wrapped call
+//   page->table[i].mode.store(kObserve, relaxed);    if (page->table[i].mode == kObserve) {
+//   page->generation.fetch_add(1, release);            ... count, time, append event ...
+//
+// Writers and memory orders:
+//   - header and `syscalls`: written by the daemon before the guest starts; read-only afterwards.
+//   - `generation`: the daemon bumps it (release) after it changed table entries; an agent that
+//     loads it (acquire) sees the entries written before. Each slot's `seen_generation` tells the
+//     daemon which generation that thread's last call ran under.
+//   - table entries (mode, rate, burst): daemon writes, relaxed, published by `generation`.
+//     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
+//     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
+//   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
+//     a new image after exec (store 0, release), or by the daemon when its owner died. Its
+//     counters and ring have a single writer, the owning thread; counters are relaxed (exact once
+//     the writer has stopped), the ring is a single-producer single-consumer queue: the agent
+//     stores `head` with release after writing the entry, the daemon loads it with acquire, reads
+//     the entries and stores `tail` with release. Counters and ring positions are never reset, so
+//     a slot passes from one thread to the next without losing anything.
+//   - `supervised_calls`: the daemon's count of the same syscalls when they came through notify.
+#pragma once
+
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace hijack::exec_page {
+
+inline constexpr uint32_t kExecPageMagic = 0x50454a48;  // "HJEP"
+inline constexpr uint32_t kExecPageAbiVersion = 1;
+
+// Environment variables through which the guest finds its page and trampoline.
+inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
+inline constexpr char kTrampolineEnv[] = "HIJACK_TRAMPOLINE";    // hex address, "0x..."
+
+// The syscalls the agent wraps, each with its dense index into the page's tables. Only these can
+// be exempted from the supervisor (and only when no enforcing module needs them).
+inline constexpr int kAgentSyscalls[] = {
+    SYS_read,    SYS_write,    SYS_readv,          SYS_writev,     SYS_pread64,
+    SYS_pwrite64, SYS_sendto,  SYS_sendmsg,        SYS_recvfrom,   SYS_recvmsg,
+    SYS_accept,  SYS_accept4,  SYS_connect,        SYS_openat,     SYS_open,
+    SYS_close,   SYS_epoll_wait, SYS_poll,         SYS_nanosleep,  SYS_clock_nanosleep,
+};
+inline constexpr int kAgentSyscallCount = sizeof kAgentSyscalls / sizeof kAgentSyscalls[0];
+inline constexpr int kTableSize = 32;  // room for more wrapped calls without a new layout
+
+// The dense index of `nr`, or -1 when the agent does not wrap it.
+constexpr int AgentIndex(int nr) {
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    if (kAgentSyscalls[i] == nr) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+inline constexpr int kMaxSlots = 64;          // guest threads with their own ring at one time
+inline constexpr uint32_t kRingEntries = 1024;  // per slot; a power of two
+inline constexpr int kHistogramBuckets = 24;    // bucket b: [2^b, 2^(b+1)) ns; the last is open
+
+// What the agent does with a wrapped call (table entry `mode`).
+enum FastPath : uint32_t {
+  kDirect = 0,   // not exempt, or nobody watches it: make the call; notify sees it if intercepted
+  kObserve = 1,  // count, time, append an event, call through the trampoline
+  kShape = 2,    // kObserve, after waiting for the token bucket
+};
+
+// Token bucket as a generic cell rate algorithm: one atomic "theoretical arrival time". A call at
+// `now` takes tat' = max(tat, now) + 1e9/rate and must wait until tat' - burst * 1e9/rate.
+// rate 0 means unlimited.
+struct alignas(64) TableEntry {
+  std::atomic<uint32_t> mode;
+  std::atomic<uint32_t> burst;       // calls allowed back to back
+  std::atomic<uint64_t> rate;        // calls per second; 0: unlimited
+  std::atomic<int64_t> tat_ns;       // CLOCK_MONOTONIC
+  std::atomic<uint64_t> shaped_wait_ns;  // total time calls waited for the bucket (both sides)
+};
+
+// One observed call. Times are CLOCK_MONOTONIC nanoseconds.
+struct alignas(64) RingEntry {
+  int32_t nr;
+  int32_t tid;
+  int64_t start_ns;
+  int64_t end_ns;
+  int64_t result;  // the raw return value: -errno on failure
+  uint64_t args[4];
+};
+
+// Indices into Slot::counters[table index][...]: calls, failed calls, total ns, histogram.
+inline constexpr int kCalls = 0;
+inline constexpr int kErrors = 1;
+inline constexpr int kTotalNs = 2;
+inline constexpr int kHistogram = 3;
+inline constexpr int kCounterWords = kHistogram + kHistogramBuckets;
+
+struct alignas(64) Slot {
+  std::atomic<uint64_t> owner;  // (pid << 32) | tid of the owning thread; 0 when free
+  std::atomic<uint64_t> seen_generation;
+  std::atomic<uint64_t> head;     // next entry the agent writes
+  std::atomic<uint64_t> dropped;  // events lost because the ring was full
+  alignas(64) std::atomic<uint64_t> tail;  // next entry the daemon reads (own cache line)
+  alignas(64) std::atomic<uint64_t> counters[kTableSize][kCounterWords];
+  RingEntry ring[kRingEntries];
+};
+
+struct alignas(4096) ExecPage {
+  uint32_t magic;
+  uint32_t abi_version;
+  uint64_t size;      // bytes of the whole mapping: sizeof(ExecPage)
+  uint64_t guest_id;
+  uint64_t trampoline;  // the address the agent maps its trampoline at
+  alignas(64) std::atomic<uint64_t> generation;
+  std::atomic<uint64_t> slotless_calls;  // events lost because no slot was free (counted here)
+  alignas(64) TableEntry table[kTableSize];
+  alignas(64) std::atomic<uint64_t> supervised_calls[kTableSize];
+  Slot slots[kMaxSlots];
+};
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<uint64_t>) == 8);
+static_assert(sizeof(RingEntry) == 64);
+static_assert(kAgentSyscallCount <= kTableSize);
+static_assert((kRingEntries & (kRingEntries - 1)) == 0);
+inline constexpr size_t kExecPageSize = sizeof(ExecPage);
+
+// Takes one token of `e` for a call at `now_ns`; returns how long the call must wait first (0
+// when it may run now). Lock-free; any guest thread and the daemon may call it at once.
+inline int64_t TakeToken(TableEntry& e, int64_t now_ns) {
+  const uint64_t rate = e.rate.load(std::memory_order_relaxed);
+  if (rate == 0) {
+    return 0;
+  }
+  const int64_t interval = static_cast<int64_t>(1'000'000'000 / rate);
+  const uint32_t b = e.burst.load(std::memory_order_relaxed);
+  const int64_t burst = b == 0 ? 1 : static_cast<int64_t>(b);
+  int64_t tat = e.tat_ns.load(std::memory_order_relaxed);
+  int64_t next;
+  do {
+    next = (tat > now_ns ? tat : now_ns) + interval;
+  } while (!e.tat_ns.compare_exchange_weak(tat, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+  const int64_t wait = next - now_ns - burst * interval;
+  if (wait <= 0) {
+    return 0;
+  }
+  e.shaped_wait_ns.fetch_add(static_cast<uint64_t>(wait), std::memory_order_relaxed);
+  return wait;
+}
+
+inline constexpr int HistogramBucket(uint64_t ns) {
+  int b = ns == 0 ? 0 : 63 - __builtin_clzll(ns);
+  return b < kHistogramBuckets ? b : kHistogramBuckets - 1;
+}
+
+// The trampoline: `long trampoline(long nr, long a0, ..., a5)` in the SysV calling convention.
+// The agent copies these bytes to the daemon-chosen address; the kernel filter allows exempt
+// syscalls only when seccomp_data.instruction_pointer is kTrampolineSyscallEnd past it (the
+// instruction after `syscall`).
+inline constexpr unsigned char kTrampolineCode[] = {
+    0x48, 0x89, 0xf8,              // mov %rdi,%rax
+    0x48, 0x89, 0xf7,              // mov %rsi,%rdi
+    0x48, 0x89, 0xd6,              // mov %rdx,%rsi
+    0x48, 0x89, 0xca,              // mov %rcx,%rdx
+    0x4d, 0x89, 0xc2,              // mov %r8,%r10
+    0x4d, 0x89, 0xc8,              // mov %r9,%r8
+    0x4c, 0x8b, 0x4c, 0x24, 0x08,  // mov 0x8(%rsp),%r9
+    0x0f, 0x05,                    // syscall
+    0xc3,                          // ret
+};
+inline constexpr uint64_t kTrampolineSyscallEnd = 25;  // offset just past `syscall`
+static_assert(kTrampolineCode[kTrampolineSyscallEnd - 2] == 0x0f &&
+              kTrampolineCode[kTrampolineSyscallEnd - 1] == 0x05);
+
+}  // namespace hijack::exec_page
