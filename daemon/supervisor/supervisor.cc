@@ -91,6 +91,10 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   if (!backend) {
     return std::unexpected(backend.error());
   }
+  // A policy the backend cannot apply (fs_guard strict needs InjectFd) is refused at launch.
+  if (auto fits = spec.policy->CheckBackend(**backend); !fits) {
+    return std::unexpected(Error{EINVAL, fits.error().message});
+  }
   SyscallSet intercept = spec.policy->needed();
   intercept.AddAll(spec.extra_intercept);
 
