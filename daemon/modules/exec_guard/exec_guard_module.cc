@@ -153,7 +153,7 @@ policy::ModuleInfo ExecGuardModule::Info() {
         if (target == "-") {
           c.log = stderr;
         } else if (target != "none") {
-          c.log = std::fopen(target.c_str(), "we");
+          c.log = std::fopen(target.c_str(), "ae");  // appended: a log outlives runs
           if (c.log == nullptr) {
             return std::unexpected(
                 Error{errno, config.PathOf("log") + ": " + ErrnoError(errno, target).error().message});

@@ -113,7 +113,7 @@ double RateLimitModule::EffectiveRate(const GuestState& g, size_t b, double now_
       continue;
     }
     const BucketState& s = g.buckets[i];
-    double decay = std::exp(-(now_ns - s.used_at_ns) / kUseTauNs);
+    double decay = std::exp(-std::max(0.0, now_ns - s.used_at_ns) / kUseTauNs);
     double used = s.used_rate * decay;
     if (s.tat_ns > now_ns) {
       used = std::max(used, std::min(config_.buckets[i].rate, config_.total_rate));
@@ -137,23 +137,19 @@ std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t 
   const double rate = EffectiveRate(g, b, now);
   const double interval = kNsPerS / rate;
   const double tolerance = (cfg.burst - 1) * interval;
-  double at = std::max(now, s.tat_ns - tolerance);
-  if (config_.total_rate > 0) {
-    const double t_interval = kNsPerS / config_.total_rate;
-    at = std::max(at, g.total_tat_ns - (config_.total_burst - 1) * t_interval);
-  }
+  // `total` is enforced through the effective rates, not as a bucket of its own: a shared bucket
+  // would let a squeezed call scheduled far ahead hold back every higher priority behind it.
+  const double at = std::max(now, s.tat_ns - tolerance);
   const auto wait = static_cast<int64_t>(at - now);
   if (wait > 0 && (!config_.wait || wait > config_.max_wait_ns)) {
     ++s.failed;
     return std::nullopt;
   }
   s.tat_ns = std::max(s.tat_ns, at) + interval;
-  if (config_.total_rate > 0) {
-    g.total_tat_ns = std::max(g.total_tat_ns, at) + kNsPerS / config_.total_rate;
-  }
   // The call runs at `at`: that is when it uses the bucket.
-  s.used_rate = s.used_rate * std::exp(-(at - s.used_at_ns) / kUseTauNs) + kNsPerS / kUseTauNs;
-  s.used_at_ns = at;
+  s.used_rate = s.used_rate * std::exp(-std::max(0.0, at - s.used_at_ns) / kUseTauNs) +
+                kNsPerS / kUseTauNs;
+  s.used_at_ns = std::max(s.used_at_ns, at);
   ++s.admitted;
   if (wait > 0) {
     ++s.delayed;
@@ -282,7 +278,7 @@ policy::ModuleInfo RateLimitModule::Info() {
            {"rate", "single-bucket form: calls per second"},
            {"burst", "single-bucket form: calls allowed at once (default 1)"},
            {"buckets", "list of {name, syscalls, to, rate, burst, priority (0 highest)}"},
-           {"total", "{rate, burst}: capacity shared by all buckets, by priority"},
+           {"total", "{\"rate\": N}: calls per second shared by all buckets, by priority"},
            {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
            {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
@@ -320,16 +316,12 @@ policy::ModuleInfo RateLimitModule::Info() {
         if (const nlohmann::json* total = config.Raw("total")) {
           std::string path = config.PathOf("total");
           if (!total->is_object()) {
-            return MakeError(path + ": expected {\"rate\": N, \"burst\": N}");
+            return MakeError(path + ": expected {\"rate\": N}");
           }
           policy::ConfigReader tc(*total, path);
           auto rate = tc.Number("rate");
-          auto burst = tc.Number("burst");
           if (!rate) {
             return std::unexpected(rate.error());
-          }
-          if (!burst) {
-            return std::unexpected(burst.error());
           }
           if (!*rate || **rate <= 0) {
             return MakeError(tc.PathOf("rate") + ": expected a positive number of calls per second");
@@ -338,7 +330,6 @@ policy::ModuleInfo RateLimitModule::Info() {
             return std::unexpected(done.error());
           }
           c.total_rate = **rate;
-          c.total_burst = std::max(1.0, burst->value_or(1));
         }
         auto over = config.String("over_limit");
         if (!over) {

@@ -3,7 +3,7 @@
 //   {"module": "ratelimit", "syscalls": ["sendto", "sendmsg"], "rate": 2000, "burst": 64}
 //
 //   {"module": "ratelimit", "over_limit": "wait", "max_wait_ms": 2000,
-//    "total": {"rate": 1000, "burst": 8},
+//    "total": {"rate": 1000},
 //    "buckets": [
 //      {"name": "control", "syscalls": ["sendto"], "to": ["127.0.0.1:7001"], "rate": 400, "priority": 0},
 //      {"name": "bulk",    "syscalls": ["sendto"], "rate": 1000, "priority": 3}]}
@@ -43,7 +43,6 @@ class RateLimitModule final : public PolicyModule {
   struct Config {
     std::vector<BucketConfig> buckets;
     double total_rate = 0;  // 0: no shared capacity
-    double total_burst = 1;
     bool wait = true;
     int64_t max_wait_ns = 10'000'000'000;
   };
@@ -73,7 +72,6 @@ class RateLimitModule final : public PolicyModule {
   };
   struct GuestState {
     std::vector<BucketState> buckets;
-    double total_tat_ns = 0;
   };
 
   std::optional<size_t> BucketOf(const SyscallEvent& ev, GuestMemory& mem) const;
