@@ -285,8 +285,12 @@ TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
   EXPECT_THAT(stopped.err, HasSubstr("accept4"));  // the stats table at exit
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RunTest, ::testing::Values("notify"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, RunTest, ::testing::Values("notify", "ptrace", "ptrace-all"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::erase(name, '-');
+                           return name;
+                         });
 
 // Backend-independent: a kernel (or sandbox) without user notification.
 TEST(RunWithoutNotify, MessageNamesThePtraceBackend) {

@@ -1,0 +1,49 @@
+// PtraceBackend: guests under ptrace(2), for kernels and sandboxes without seccomp user
+// notification, and the baseline the benchmarks compare against.
+//
+//   PtraceBackend backend(loop, reaper, TraceMode::kSeccompStops);   // --backend ptrace
+//   Result<pid_t> pid = backend.Launch(spec, handler);
+//   loop.run();
+//
+// `ptrace` installs a seccomp filter whose intercepted calls return SECCOMP_RET_TRACE, so only
+// they stop the guest (one stop per call, two when the handler wants the call's result), as
+// `strace --seccomp-bpf` does; every other call runs at full speed. `ptrace-all` installs no
+// filter and stops at entry and exit of every call (PTRACE_SYSCALL), for hosts where even
+// seccomp filters are refused. Both front ends share the reaper's Tracer (see tracer.h for
+// what each kind of stop does and the limits).
+//
+// Threads: construct, Launch and run the loop on one thread (ptrace(2) binds a tracee to the
+// thread that attached it).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "daemon/backend/ptrace/tracer.h"
+#include "daemon/launcher/reaper.h"
+#include "hijack/backend.h"
+
+namespace hijack::backend {
+
+class PtraceBackend final : public Backend {
+ public:
+  PtraceBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper, TraceMode mode);
+
+  std::string_view Name() const override {
+    return mode_ == TraceMode::kSeccompStops ? "ptrace" : "ptrace-all";
+  }
+  // ptrace(2) cannot place a descriptor in the tracee; InjectFd decisions fail with ENOTSUP.
+  bool CanInjectFd() const override { return false; }
+  Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
+
+  // Whether `mode` works here: ptrace permission (both), and SECCOMP_RET_TRACE (kSeccompStops).
+  // Forks a short-lived child; call on the thread that runs the reaper's loop. The error names
+  // what was refused.
+  static Result<void> Probe(TraceMode mode);
+
+ private:
+  std::shared_ptr<Tracer> tracer_;
+  TraceMode mode_;
+};
+
+}  // namespace hijack::backend

@@ -1,0 +1,615 @@
+#include "daemon/backend/ptrace/tracer.h"
+
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <spdlog/spdlog.h>
+
+#include "daemon/backend/process_memory.h"
+#include "daemon/backend/ptrace/syscall_regs.h"
+#include "daemon/launcher/filter.h"
+#include "daemon/launcher/launcher.h"
+
+namespace hijack::backend {
+namespace {
+
+// Exits of pids nobody has claimed are kept this long (count), for children whose parent's
+// fork event is reported after their death.
+constexpr size_t kUnclaimedExits = 1024;
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The Tgid line of /proc/<tid>/status; `tid` itself when it cannot be read.
+pid_t ThreadGroupOf(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+  pid_t tgid = tid;
+  if (FILE* f = std::fopen(path, "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "Tgid:", 5) == 0) {
+        tgid = static_cast<pid_t>(std::atoi(line + 5));
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return tgid;
+}
+
+// True when `pid` has no live task: gone from /proc, or a zombie waiting for its real parent
+// (a traced non-child stays a zombie after the tracer collected its status).
+bool IsDead(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) {
+    return true;
+  }
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // "pid (comm) S ...": comm may contain spaces and parentheses; the state follows the last ')'.
+  const char* close = std::strrchr(buf, ')');
+  return close == nullptr || close[1] == '\0' || close[2] == 'Z' || close[2] == 'X';
+}
+
+bool IsStoppingSignal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+// Calls that never return to the caller: their record is complete at entry.
+bool NeverReturns(int nr) { return nr == SYS_exit || nr == SYS_exit_group; }
+
+std::mutex g_registry_mu;
+std::map<launcher::ProcessReaper*, std::weak_ptr<Tracer>>& Registry() {
+  static auto* registry = new std::map<launcher::ProcessReaper*, std::weak_ptr<Tracer>>;
+  return *registry;
+}
+
+}  // namespace
+
+struct Tracer::Guest {
+  uint64_t id = 0;
+  std::string path;
+  TraceMode mode = TraceMode::kSeccompStops;
+  SyscallSet intercept;
+  SyscallHandler* handler = nullptr;
+  pid_t main_pid = -1;
+  UniqueFd pidfd;
+  UniqueFd report;
+  std::optional<int> main_status;
+  size_t tracees = 0;  // threads of the guest that are traced and not yet reaped
+  bool finished = false;
+  bool warned_inject_fd = false;
+};
+
+struct Tracer::Tracee {
+  pid_t tid = -1;
+  pid_t tgid = -1;
+  uint64_t serial = 0;  // tells a timer whether the thread it holds is still this one
+  std::shared_ptr<Guest> guest;
+  // Resumed with PTRACE_SYSCALL after a seccomp stop, to read the result at the exit stop.
+  bool want_exit_stop = false;
+  // A call that was decided and whose exit stop is awaited (its record is completed there).
+  std::optional<Event> pending;
+  // kEverySyscall: the value to write into the return register at the exit of a skipped call.
+  std::optional<int64_t> answer;
+  // kEverySyscall: false while the launcher's own code runs in the child (before it set
+  // no_new_privs, see launcher.h); its calls are not the guest's and are not decided.
+  bool armed = true;
+  // Set while the thread is held in its stop by a delayed decision.
+  std::unique_ptr<boost::asio::steady_timer> hold;
+};
+
+std::shared_ptr<Tracer> Tracer::ForReaper(boost::asio::io_context& loop,
+                                          launcher::ProcessReaper& reaper) {
+  std::lock_guard lock(g_registry_mu);
+  auto& registry = Registry();
+  if (auto it = registry.find(&reaper); it != registry.end()) {
+    if (auto tracer = it->second.lock()) {
+      return tracer;
+    }
+  }
+  auto tracer = std::make_shared<Tracer>(loop, reaper);
+  tracer->self_ = tracer;
+  std::weak_ptr<Tracer> weak = tracer;
+  reaper.SetStopHandler([weak](pid_t pid, int status) {
+    if (auto t = weak.lock()) {
+      t->OnStop(pid, status);
+    }
+  });
+  reaper.AddExitObserver([weak](pid_t pid, int status) {
+    if (auto t = weak.lock()) {
+      t->OnExit(pid, status);
+    }
+  });
+  registry[&reaper] = tracer;
+  return tracer;
+}
+
+Tracer::Tracer(boost::asio::io_context& loop, launcher::ProcessReaper& reaper)
+    : loop_(loop), reaper_(reaper) {}
+
+Tracer::~Tracer() {
+  for (auto& [id, guest] : guests_) {
+    if (!guest->finished) {
+      for (auto& [tid, t] : tracees_) {
+        if (t->guest == guest) {
+          kill(tid, SIGKILL);
+        }
+      }
+    }
+  }
+  std::lock_guard lock(g_registry_mu);
+  auto& registry = Registry();
+  if (auto it = registry.find(&reaper_); it != registry.end() && it->second.expired()) {
+    registry.erase(it);
+  }
+}
+
+Result<void> Tracer::ProbeSeccompTrace() {
+  uint32_t action = SECCOMP_RET_TRACE;
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+    return ErrnoError(errno, "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_TRACE)");
+  }
+  return {};
+}
+
+Result<void> Tracer::ProbePtrace() {
+  pid_t child = fork();
+  if (child < 0) {
+    return ErrnoError(errno, "fork");
+  }
+  if (child == 0) {
+    // Async-signal-safe only: the supervisor may have threads. SIGKILL ends this.
+    for (;;) {
+      pause();
+    }
+  }
+  int err = 0;
+  if (ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(PTRACE_O_EXITKILL)) != 0) {
+    err = errno;
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  while (waitpid(child, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  if (err != 0) {
+    return ErrnoError(err, "ptrace(PTRACE_SEIZE) of a child");
+  }
+  return {};
+}
+
+Result<pid_t> Tracer::Launch(const LaunchSpec& spec, SyscallHandler& handler, TraceMode mode) {
+  std::optional<launcher::FilterProgram> program;
+  if (mode == TraceMode::kSeccompStops) {
+    auto compiled = launcher::CompileFilter(spec.intercept, launcher::FilterAction::kTrace);
+    if (!compiled) {
+      return std::unexpected(compiled.error());
+    }
+    program = std::move(*compiled);
+  }
+  auto child = launcher::StartChild(spec, program ? &*program : nullptr,
+                                    mode == TraceMode::kSeccompStops
+                                        ? launcher::ChildMode::kWaitThenFilter
+                                        : launcher::ChildMode::kWaitNoFilter);
+  if (!child) {
+    return std::unexpected(child.error());
+  }
+  const pid_t pid = child->pid;
+  // EXITKILL: a guest must not outlive its supervisor, unsupervised (fail closed).
+  long options = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+  if (mode == TraceMode::kSeccompStops) {
+    options |= PTRACE_O_TRACESECCOMP;
+  }
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void*>(options)) != 0) {
+    int err = errno;
+    kill(pid, SIGKILL);  // the reaper collects it
+    return ErrnoError(err, "ptrace(PTRACE_SEIZE) of guest " + std::to_string(pid));
+  }
+  // kEverySyscall needs one stop to switch the child to PTRACE_SYSCALL; it is waiting for the
+  // go byte in read(2), which the interrupt restarts transparently.
+  if (mode == TraceMode::kEverySyscall && ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    return ErrnoError(err, "ptrace(PTRACE_INTERRUPT) of guest " + std::to_string(pid));
+  }
+  auto guest = std::make_shared<Guest>();
+  guest->id = spec.guest_id;
+  guest->path = spec.path;
+  guest->mode = mode;
+  guest->intercept = spec.intercept;
+  guest->handler = &handler;
+  guest->main_pid = pid;
+  guest->pidfd = std::move(child->pidfd);
+  guest->report = std::move(child->report);
+  guests_[spec.guest_id] = guest;
+  AddTracee(pid, pid, guest).armed = mode == TraceMode::kSeccompStops;
+  if (write(child->go.get(), "g", 1) != 1) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    return ErrnoError(err, "starting guest " + std::to_string(pid));
+  }
+  child->go.reset();
+  return pid;
+}
+
+Tracer::Tracee& Tracer::AddTracee(pid_t tid, pid_t tgid, const std::shared_ptr<Guest>& guest) {
+  auto t = std::make_unique<Tracee>();
+  t->tid = tid;
+  t->tgid = tgid;
+  t->serial = next_serial_++;
+  t->guest = guest;
+  ++guest->tracees;
+  Tracee& ref = *t;
+  tracees_[tid] = std::move(t);
+  return ref;
+}
+
+void Tracer::OnStop(pid_t tid, int status) {
+  const int sig = WSTOPSIG(status);
+  const int event = status >> 16;
+  if (event == PTRACE_EVENT_EXEC) {
+    // Reported under the leader's tid, which may belong to the thread that exec'd.
+    OnExec(tid);
+  }
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) {
+    // A new child whose parent's PTRACE_EVENT_FORK/VFORK/CLONE has not been reported yet.
+    early_stops_[tid] = status;
+    ++early_stops_seen_;
+    return;
+  }
+  Tracee& t = *it->second;
+  if (sig == (SIGTRAP | 0x80)) {
+    OnSyscallStop(t);
+    return;
+  }
+  switch (event) {
+    case 0:
+      // Signal-delivery-stop: deliver the signal as the kernel would have (ptrace(2): the
+      // siginfo stays the one the sender queued).
+      Resume(t, sig);
+      return;
+    case PTRACE_EVENT_SECCOMP:
+      OnSyscallStop(t);
+      return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE: {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0) {
+        OnNewTracee(t, static_cast<pid_t>(child), event == PTRACE_EVENT_CLONE);
+      }
+      Resume(t, 0);
+      return;
+    }
+    case PTRACE_EVENT_EXEC:
+      t.armed = true;
+      Resume(t, 0);
+      return;
+    case PTRACE_EVENT_STOP:
+      if (IsStoppingSignal(sig)) {
+        // Group-stop: stay stopped, but let SIGCONT (or SIGKILL) wake the thread, which then
+        // reports PTRACE_EVENT_STOP with SIGTRAP and is resumed below.
+        if (ptrace(PTRACE_LISTEN, tid, nullptr, nullptr) != 0 && errno != ESRCH) {
+          spdlog::warn("guest {}: PTRACE_LISTEN of {}: {}", t.guest->id, tid,
+                       std::strerror(errno));
+        }
+        return;
+      }
+      Resume(t, 0);  // the first stop of a new tracee, or the end of a group-stop
+      return;
+    default:
+      Resume(t, 0);
+      return;
+  }
+}
+
+void Tracer::OnSyscallStop(Tracee& t) {
+  __ptrace_syscall_info info;
+  std::memset(&info, 0, sizeof info);
+  if (ptrace(PTRACE_GET_SYSCALL_INFO, t.tid, reinterpret_cast<void*>(sizeof info), &info) <= 0) {
+    if (errno != ESRCH) {
+      spdlog::warn("guest {}: PTRACE_GET_SYSCALL_INFO of {}: {}", t.guest->id, t.tid,
+                   std::strerror(errno));
+      Resume(t, 0);
+    }
+    return;
+  }
+  Guest& guest = *t.guest;
+  switch (info.op) {
+    case PTRACE_SYSCALL_INFO_SECCOMP:
+    case PTRACE_SYSCALL_INFO_ENTRY: {
+      const bool at_seccomp = info.op == PTRACE_SYSCALL_INFO_SECCOMP;
+      const auto& raw = at_seccomp ? info.seccomp.args : info.entry.args;
+      const int nr = static_cast<int>(at_seccomp ? info.seccomp.nr : info.entry.nr);
+      if (t.pending) {
+        // The exit of the previous call was never reported (the thread was interrupted
+        // between the two stops, e.g. by an exec in another thread): its result is unknown.
+        Event stale = std::move(*t.pending);
+        t.pending.reset();
+        t.answer.reset();
+        t.want_exit_stop = false;
+        Complete(t, std::move(stale));
+      }
+      if (!t.armed) {
+        // The launcher sets no_new_privs right after the supervisor's go (both modes); from
+        // there on every call is the guest's.
+        t.armed = nr == SYS_prctl && raw[0] == PR_SET_NO_NEW_PRIVS;
+        Resume(t, 0);
+        return;
+      }
+      if (!guest.intercept.Contains(nr) || info.arch != syscall_regs::NativeArch()) {
+        Resume(t, 0);
+        return;
+      }
+      SyscallEvent call;
+      call.guest_id = guest.id;
+      call.pid = t.tgid;
+      call.tid = t.tid;
+      call.nr = nr;
+      call.arch = info.arch;
+      call.ip = info.instruction_pointer;
+      for (size_t i = 0; i < call.args.size(); ++i) {
+        call.args[i] = raw[i];
+      }
+      call.start_ns = NowNs();
+      Decide(t, call, at_seccomp);
+      return;
+    }
+    case PTRACE_SYSCALL_INFO_EXIT:
+      if (t.pending) {
+        Event record = std::move(*t.pending);
+        t.pending.reset();
+        t.want_exit_stop = false;
+        if (t.answer) {
+          auto written = syscall_regs::SetReturnValue(t.tid, *t.answer);
+          if (!written) {
+            record.result.reset();
+            if (written.error().code == ESRCH) {
+              Complete(t, std::move(record));
+              return;
+            }
+            spdlog::warn("guest {}: {}", guest.id, written.error().message);
+          }
+          t.answer.reset();
+        } else {
+          record.result = info.exit.rval;
+        }
+        Complete(t, std::move(record));
+      }
+      Resume(t, 0);
+      return;
+    default:
+      Resume(t, 0);
+      return;
+  }
+}
+
+void Tracer::Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop) {
+  Guest& guest = *t.guest;
+  // The thread is stopped: its memory cannot change under the read except through other
+  // threads of the guest, which is the same race the kernel itself has (TOCTOU; see README).
+  ProcessMemory mem(t.tid, nullptr);
+  Event record;
+  record.call = call;
+  Decision decision = guest.handler->OnSyscall(call, mem, record);
+  record.decision = decision;
+  if (decision.delay().count() > 0) {
+    // Keep the thread in its ptrace-stop; the loop and other guests go on.
+    t.hold = std::make_unique<boost::asio::steady_timer>(loop_, decision.delay());
+    std::weak_ptr<Tracer> weak = self_;
+    t.hold->async_wait([weak, guest = t.guest, tid = t.tid, serial = t.serial, decision,
+                        at_seccomp_stop,
+                        record = std::move(record)](const boost::system::error_code& ec) mutable {
+      auto self = weak.lock();
+      if (!self) {
+        return;
+      }
+      auto it = self->tracees_.find(tid);
+      if (ec || it == self->tracees_.end() || it->second->serial != serial) {
+        // The thread died (or exec'd away) while held: the call never ran and has no result.
+        if (!guest->finished) {
+          record.end_ns = NowNs();
+          guest->handler->OnCompleted(std::move(record));
+        }
+        return;
+      }
+      Tracee& held = *it->second;
+      // The handler runs from a moved copy: destroying the timer here is allowed.
+      held.hold.reset();
+      self->Apply(held, decision, std::move(record), at_seccomp_stop);
+    });
+    return;
+  }
+  Apply(t, decision, std::move(record), at_seccomp_stop);
+}
+
+void Tracer::Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop) {
+  Guest& guest = *t.guest;
+  Decision effective = decision;
+  if (decision.kind() == Decision::Kind::kInjectFd) {
+    // ptrace cannot place a descriptor in the guest (Backend::CanInjectFd() is false): the call
+    // does not run and fails, closed.
+    if (!guest.warned_inject_fd) {
+      guest.warned_inject_fd = true;
+      spdlog::warn("guest {}: the ptrace backend cannot inject descriptors; failing the call with "
+                   "ENOTSUP (use --backend notify)",
+                   guest.id);
+    }
+    effective = Decision::Fail(ENOTSUP);
+  }
+  if (!effective.runs_call()) {
+    const int64_t value = effective.value();
+    auto skipped = syscall_regs::SkipSyscall(t.tid);
+    if (skipped && at_seccomp_stop) {
+      skipped = syscall_regs::SetReturnValue(t.tid, value);
+    }
+    if (!skipped) {
+      // ESRCH: killed while stopped; its exit is on the way and nothing ran.
+      if (skipped.error().code != ESRCH) {
+        spdlog::warn("guest {}: {}", guest.id, skipped.error().message);
+      }
+      Complete(t, std::move(record));
+      return;
+    }
+    record.result = value;
+    if (at_seccomp_stop) {
+      Complete(t, std::move(record));
+    } else {
+      // Entry stop: the kernel writes -ENOSYS on the way out; the answer goes in at the exit.
+      t.answer = value;
+      t.pending = std::move(record);
+    }
+    Resume(t, 0);
+    return;
+  }
+  if (NeverReturns(record.call.nr)) {
+    Complete(t, std::move(record));
+  } else if (!at_seccomp_stop || guest.handler->WantsResult(record.call.nr)) {
+    // Entry stops see their exit stop anyway; after a seccomp stop it costs a second stop.
+    t.want_exit_stop = at_seccomp_stop;
+    t.pending = std::move(record);
+  } else {
+    Complete(t, std::move(record));
+  }
+  Resume(t, 0);
+}
+
+void Tracer::Resume(Tracee& t, int sig) {
+  const bool syscall_stops = t.guest->mode == TraceMode::kEverySyscall || t.want_exit_stop;
+  if (ptrace(syscall_stops ? PTRACE_SYSCALL : PTRACE_CONT, t.tid, nullptr,
+             reinterpret_cast<void*>(static_cast<long>(sig))) != 0 &&
+      errno != ESRCH) {
+    spdlog::warn("guest {}: resuming {}: {}", t.guest->id, t.tid, std::strerror(errno));
+  }
+}
+
+void Tracer::Complete(Tracee& t, Event record) {
+  record.end_ns = NowNs();
+  t.guest->handler->OnCompleted(std::move(record));
+}
+
+void Tracer::OnNewTracee(Tracee& parent, pid_t child, bool maybe_thread) {
+  if (child <= 0 || tracees_.contains(child)) {
+    return;
+  }
+  // Died before its parent's event was seen: count it as never started.
+  for (auto it = unclaimed_exits_.begin(); it != unclaimed_exits_.end(); ++it) {
+    if (it->first == child) {
+      bool dead = IsDead(child);
+      unclaimed_exits_.erase(it);
+      if (dead) {
+        early_stops_.erase(child);
+        return;
+      }
+      break;  // an older process with a reused pid
+    }
+  }
+  const pid_t tgid = maybe_thread ? ThreadGroupOf(child) : child;
+  AddTracee(child, tgid, parent.guest);
+  if (auto early = early_stops_.find(child); early != early_stops_.end()) {
+    int status = early->second;
+    early_stops_.erase(early);
+    OnStop(child, status);
+  }
+}
+
+void Tracer::OnExec(pid_t tid) {
+  unsigned long former = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former) != 0) {
+    return;
+  }
+  const pid_t old_tid = static_cast<pid_t>(former);
+  if (old_tid == tid) {
+    return;
+  }
+  // A non-leader thread exec'd and took the leader's tid; the old leader is gone without an
+  // exit report (ptrace(2), "execve(2) under ptrace").
+  auto moved = tracees_.extract(old_tid);
+  if (moved.empty()) {
+    return;
+  }
+  Forget(tid);
+  moved.key() = tid;
+  moved.mapped()->tid = tid;
+  moved.mapped()->tgid = tid;
+  tracees_.insert(std::move(moved));
+}
+
+void Tracer::Forget(pid_t tid) {
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) {
+    return;
+  }
+  std::unique_ptr<Tracee> t = std::move(it->second);
+  tracees_.erase(it);
+  if (t->pending) {
+    Event record = std::move(*t->pending);
+    record.result.reset();  // never completed (skipped calls had no answer written yet)
+    Complete(*t, std::move(record));
+  }
+  --t->guest->tracees;
+}
+
+void Tracer::OnExit(pid_t tid, int status) {
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) {
+    early_stops_.erase(tid);
+    unclaimed_exits_.emplace_back(tid, status);
+    if (unclaimed_exits_.size() > kUnclaimedExits) {
+      unclaimed_exits_.pop_front();
+    }
+    return;
+  }
+  std::shared_ptr<Guest> guest = it->second->guest;
+  if (tid == guest->main_pid) {
+    guest->main_status = status;
+  }
+  Forget(tid);
+  MaybeFinish(*guest);
+}
+
+void Tracer::MaybeFinish(Guest& guest) {
+  if (guest.finished || !guest.main_status || guest.tracees > 0) {
+    return;
+  }
+  guest.finished = true;
+  if (auto err = launcher::ReadChildError(guest.report.get())) {
+    spdlog::error("{}: {}", guest.path, err->message);
+  }
+  SyscallHandler* handler = guest.handler;
+  const int status = *guest.main_status;
+  const uint64_t id = guest.id;
+  // Called from inside the reaper's drain: report after it returns.
+  boost::asio::post(loop_, [weak = self_, handler, status, id, finished = &guest] {
+    if (auto self = weak.lock()) {
+      if (auto it = self->guests_.find(id); it != self->guests_.end() &&
+                                            it->second.get() == finished) {
+        self->guests_.erase(it);
+      }
+    }
+    handler->OnGuestExit(status);
+  });
+}
+
+}  // namespace hijack::backend

@@ -1,0 +1,116 @@
+// Tracer: the supervisor's single ptrace(2) tracer, shared by every guest traced from one loop.
+//
+//   std::shared_ptr<Tracer> tracer = Tracer::ForReaper(loop, reaper);
+//   Result<pid_t> pid = tracer->Launch(spec, handler, TraceMode::kSeccompStops);
+//   loop.run();   // stops arrive through the reaper's waitpid(-1, __WALL) loop
+//
+// There is one Tracer per ProcessReaper because the reaper has one stop handler and waitpid(2)
+// returns the stops of every tracee: the `ptrace` and `ptrace-all` backends (and `auto` when it
+// picks one of them) are two front ends of the same Tracer, which knows each guest's mode.
+//
+// What it does with each stop (ptrace(2), "Stopped states"):
+// - seccomp stop (PTRACE_EVENT_SECCOMP, mode kSeccompStops) or syscall-entry stop of a call in
+//   the intercept set (mode kEverySyscall): the handler decides. Continue resumes; Fail and Return
+//   set the syscall number to -1 and write the return register (at the seccomp stop, or at the
+//   exit stop for entry stops); a delay keeps the thread in its stop while an asio timer runs.
+//   When the handler wants the result of a call that ran, the thread is resumed with
+//   PTRACE_SYSCALL and the result is read at its syscall-exit stop.
+// - PTRACE_EVENT_FORK/VFORK/CLONE: the new tracee joins the parent's guest. Its first stop may be
+//   reported before the parent's event; such stops (and exits) of unknown pids are kept until
+//   the event names them.
+// - PTRACE_EVENT_EXEC: when a non-leader thread exec'd, it now has the leader's tid (its former
+//   tid is the event message); its state moves there and the old leader's state is dropped.
+// - group-stop (PTRACE_EVENT_STOP with a stopping signal): PTRACE_LISTEN, so the guest stays
+//   stopped until SIGCONT as it would untraced, and its parent sees WIFSTOPPED / WIFCONTINUED.
+// - signal-delivery-stop: the signal is injected unchanged (same number, same siginfo).
+// A guest has ended when its main process was reaped and no tracee of it is left; the handler
+// then gets the main process's status.
+//
+// Limits (README): a guest cannot trace its own descendants (they are traced already: EPERM);
+// in kEverySyscall mode a clone(CLONE_UNTRACED) child escapes supervision (in kSeccompStops its
+// intercepted calls fail with ENOSYS instead, since nobody traces it); Decision::InjectFd is not
+// possible (the call fails with ENOTSUP); a signal does not interrupt a delayed call before the
+// delay ends (the thread is in a ptrace-stop, not in the kernel's wait).
+//
+// Threads: everything, including Launch, on the loop thread: ptrace(2) accepts requests only
+// from the thread that attached.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "daemon/launcher/reaper.h"
+#include "hijack/backend.h"
+
+namespace hijack::backend {
+
+enum class TraceMode {
+  kSeccompStops,  // SECCOMP_RET_TRACE for the intercept set; other calls never stop
+  kEverySyscall,  // no seccomp filter; PTRACE_SYSCALL stops at entry and exit of every call
+};
+
+class Tracer {
+ public:
+  // The Tracer of `reaper`, created on first use. It installs the reaper's stop handler and an
+  // exit observer; it must not outlive `reaper` or `loop`.
+  static std::shared_ptr<Tracer> ForReaper(boost::asio::io_context& loop,
+                                           launcher::ProcessReaper& reaper);
+
+  Tracer(boost::asio::io_context& loop, launcher::ProcessReaper& reaper);
+  ~Tracer();  // SIGKILLs the tracees of guests still running
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Starts `spec` traced in `mode`. `handler` must outlive the guest (until OnGuestExit).
+  // Errors: fork or filter compilation failed; PTRACE_SEIZE refused (EPERM: a sandbox or
+  // kernel.yama.ptrace_scope forbids tracing).
+  Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler, TraceMode mode);
+
+  // Whether this process may trace its children: forks a child that waits, PTRACE_SEIZEs it and
+  // kills it. Errors name the refused request.
+  static Result<void> ProbePtrace();
+  // Whether seccomp offers SECCOMP_RET_TRACE here (SECCOMP_GET_ACTION_AVAIL, seccomp(2)).
+  static Result<void> ProbeSeccompTrace();
+
+  // How many stops arrived before the event that announced their tracee (diagnostics, tests).
+  uint64_t early_stops_seen() const { return early_stops_seen_; }
+
+ private:
+  struct Guest;
+  struct Tracee;
+
+  void OnStop(pid_t tid, int status);
+  void OnExit(pid_t tid, int status);
+  void OnSyscallStop(Tracee& t);
+  void Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop);
+  void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
+  void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
+  void OnExec(pid_t tid);
+  void Resume(Tracee& t, int sig);
+  void Complete(Tracee& t, Event record);
+  void Forget(pid_t tid);
+  void MaybeFinish(Guest& guest);
+  Tracee& AddTracee(pid_t tid, pid_t tgid, const std::shared_ptr<Guest>& guest);
+
+  boost::asio::io_context& loop_;
+  launcher::ProcessReaper& reaper_;
+  std::unordered_map<pid_t, std::unique_ptr<Tracee>> tracees_;
+  std::unordered_map<uint64_t, std::shared_ptr<Guest>> guests_;
+  // Stops and exits of pids no PTRACE_EVENT_FORK/VFORK/CLONE has named yet (ptrace(2): a new
+  // child's first stop can be reported before its parent's event).
+  std::unordered_map<pid_t, int> early_stops_;
+  // Recent exits of untraced or not-yet-named pids, oldest first, bounded.
+  std::deque<std::pair<pid_t, int>> unclaimed_exits_;
+  uint64_t next_serial_ = 1;
+  uint64_t early_stops_seen_ = 0;
+  std::weak_ptr<Tracer> self_;
+};
+
+}  // namespace hijack::backend
