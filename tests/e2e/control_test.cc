@@ -294,6 +294,20 @@ TEST_F(ControlTest, SlowReaderLosesCountedEventsAndTheGuestDoesNotSlowDown) {
   reader.Stop(SIGTERM);
 }
 
+TEST_F(ControlTest, HijackConnectIsTheDefaultAddressAndLimitsAreResourceExhausted) {
+  auto r = RunProcess({kHijackctl, "guests"},
+                      ProcessOptions{.env_add = {"HIJACK_CONNECT=" + address_}, .stdin_data = "",
+                                     .deadline = kDeadline});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("COMMAND"));
+  auto big = Ctl({"events", "--queue", "1000000"});
+  EXPECT_EQ(big.exit_code, 8) << big.err;  // RESOURCE_EXHAUSTED
+  auto help = RunProcess({kHijackctl, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("Examples:"));
+  EXPECT_EQ(RunProcess({kHijackctl, "no-such-command"}).exit_code, 64);
+}
+
 TEST_F(ControlTest, AnotherUserCannotConnectToTheDefaultSocket) {
   struct stat st;
   ASSERT_EQ(stat(socket_.c_str(), &st), 0);
