@@ -1,0 +1,308 @@
+// Unit tests of the policy modules' building blocks, without guests.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/modules/fault/fault_module.h"
+#include "daemon/modules/fs_guard/fs_guard_module.h"
+#include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/modules/fs_guard/path_pattern.h"
+#include "daemon/modules/net_guard/address_rule.h"
+#include "daemon/modules/plugin/policy_host_client.h"
+#include "daemon/modules/ratelimit/ratelimit_module.h"
+#include "daemon/policy/policy_set.h"
+
+namespace hijack::modules {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PathPattern, GlobsAndPrefixes) {
+  auto p = [](const char* s) { return *PathPattern::Parse(s); };
+  EXPECT_TRUE(p("/etc/shadow").Matches("/etc/shadow"));
+  EXPECT_FALSE(p("/etc/shadow").Matches("/etc/shadow-"));
+  EXPECT_TRUE(p("/home/*/.ssh/**").Matches("/home/ann/.ssh/id_ed25519"));
+  EXPECT_TRUE(p("/home/*/.ssh/**").Matches("/home/ann/.ssh"));
+  EXPECT_FALSE(p("/home/*/.ssh/**").Matches("/home/ann/x/.ssh/key"));
+  EXPECT_TRUE(p("/root/").Matches("/root"));
+  EXPECT_TRUE(p("/root/").Matches("/root/a/b"));
+  EXPECT_FALSE(p("/root/").Matches("/rootkit"));
+  EXPECT_TRUE(p("/tmp/*.txt").Matches("/tmp/a.txt"));
+  EXPECT_FALSE(p("/tmp/*.txt").Matches("/tmp/d/a.txt"));
+  EXPECT_TRUE(p("/tmp/**.txt").Matches("/tmp/d/a.txt"));
+  EXPECT_TRUE(p("/dev/tty?").Matches("/dev/tty1"));
+  EXPECT_TRUE(p("/").Matches("/anything/at/all"));
+  EXPECT_FALSE(PathPattern::Parse("etc/passwd"));
+  EXPECT_FALSE(PathPattern::Parse(""));
+}
+
+SocketAddress V4(const char* ip, uint16_t port) {
+  SocketAddress a;
+  a.family = AF_INET;
+  inet_pton(AF_INET, ip, a.ip.data());
+  a.port = port;
+  return a;
+}
+
+SocketAddress V6(const char* ip, uint16_t port) {
+  SocketAddress a;
+  a.family = AF_INET6;
+  inet_pton(AF_INET6, ip, a.ip.data());
+  a.port = port;
+  return a;
+}
+
+TEST(AddressRule, FamiliesCidrsPortsAndUnixPaths) {
+  auto r = [](const char* s) {
+    auto rule = AddressRule::Parse(s);
+    EXPECT_TRUE(rule) << s << ": " << rule.error().message;
+    return *rule;
+  };
+  EXPECT_TRUE(r("127.0.0.0/8").Matches(V4("127.1.2.3", 80)));
+  EXPECT_FALSE(r("127.0.0.0/8").Matches(V4("128.0.0.1", 80)));
+  EXPECT_TRUE(r("10.0.0.0/8:8000-8999").Matches(V4("10.9.9.9", 8080)));
+  EXPECT_FALSE(r("10.0.0.0/8:8000-8999").Matches(V4("10.9.9.9", 9000)));
+  EXPECT_TRUE(r("192.168.1.7").Matches(V4("192.168.1.7", 1)));
+  EXPECT_FALSE(r("192.168.1.7").Matches(V4("192.168.1.8", 1)));
+  EXPECT_TRUE(r("::1").Matches(V6("::1", 53)));
+  EXPECT_TRUE(r("[2001:db8::/32]:443").Matches(V6("2001:db8:1::5", 443)));
+  EXPECT_FALSE(r("[2001:db8::/32]:443").Matches(V6("2001:db9::5", 443)));
+  EXPECT_TRUE(r("127.0.0.0/8").Matches(V6("::ffff:127.0.0.1", 1)));  // v4-mapped
+  EXPECT_TRUE(r("*:53").Matches(V6("fe80::1", 53)));
+  EXPECT_FALSE(r("*:53").Matches(V4("1.1.1.1", 54)));
+  EXPECT_TRUE(r("inet6").Matches(V6("::1", 1)));
+  EXPECT_FALSE(r("inet6").Matches(V4("127.0.0.1", 1)));
+  SocketAddress u;
+  u.family = AF_UNIX;
+  u.unix_path = "/run/app/db.sock";
+  EXPECT_TRUE(r("unix:/run/app/*.sock").Matches(u));
+  EXPECT_TRUE(r("unix").Matches(u));
+  EXPECT_FALSE(r("unix:@*").Matches(u));
+  u.unix_path = "@dbus-1";
+  EXPECT_TRUE(r("unix:@dbus*").Matches(u));
+  EXPECT_TRUE(r("any").Matches(u));
+  for (const char* bad : {"example.com", "10.0.0.0/33", "::1/129", "*:70000", "1.2.3.4:9-1",
+                          "unix:relative", "[::1"}) {
+    EXPECT_FALSE(AddressRule::Parse(bad)) << bad;
+  }
+}
+
+std::shared_ptr<policy::PolicySet> Load(const std::string& modules) {
+  auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}",
+                                         "test", policy::ModuleRegistry::BuiltIn());
+  EXPECT_TRUE(set) << set.error().message;
+  return set ? *set : nullptr;
+}
+
+TEST(FsGuard, FirstMatchingRuleDecidesEachAccessKind) {
+  auto set = Load(R"({"module": "fs_guard", "rules": [
+      {"allow": ["/home/ann/pub/**"]},
+      {"deny": ["/home/**"], "access": ["read", "write"]},
+      {"deny": ["/usr/bin/sudo"], "access": ["exec"]}], "default": "allow"})");
+  auto* m = dynamic_cast<FsGuardModule*>(set->modules()[0].get());
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(m->Allows("/home/ann/pub/x", kAccessRead | kAccessWrite));
+  EXPECT_FALSE(m->Allows("/home/ann/private", kAccessRead));
+  EXPECT_TRUE(m->Allows("/home/ann/private", kAccessCreate));  // no rule on create: default
+  EXPECT_FALSE(m->Allows("/home/ann/private", kAccessRead | kAccessCreate));
+  EXPECT_FALSE(m->Allows("/usr/bin/sudo", kAccessExec));
+  EXPECT_TRUE(m->Allows("/usr/bin/sudo", kAccessRead));
+  // Only the calls of access kinds some rule can deny are intercepted.
+  EXPECT_TRUE(m->Syscalls().Contains(SCMP_SYS(openat)));
+  EXPECT_TRUE(m->Syscalls().Contains(SCMP_SYS(execve)));
+  EXPECT_FALSE(m->Syscalls().Contains(SCMP_SYS(unlinkat)));
+  EXPECT_FALSE(m->Syscalls().Contains(SCMP_SYS(mkdir)));
+}
+
+TEST(FsGuard, AnAllowListMakesTheDefaultDeny) {
+  auto set = Load(R"({"module": "fs_guard", "allow": ["/srv/**"]})");
+  auto* m = dynamic_cast<FsGuardModule*>(set->modules()[0].get());
+  EXPECT_TRUE(m->Allows("/srv/www/index.html", kAccessAll));
+  EXPECT_FALSE(m->Allows("/etc/passwd", kAccessRead));
+  set = Load(R"({"module": "fs_guard", "allow": ["/srv/**"], "default": "allow"})");
+  m = dynamic_cast<FsGuardModule*>(set->modules()[0].get());
+  EXPECT_TRUE(m->Allows("/etc/passwd", kAccessRead));
+}
+
+class FakeBackend final : public Backend {
+ public:
+  explicit FakeBackend(bool inject) : inject_(inject) {}
+  std::string_view Name() const override { return inject_ ? "notify" : "ptrace"; }
+  bool CanInjectFd() const override { return inject_; }
+  Result<pid_t> Launch(const LaunchSpec&, SyscallHandler&) override { return MakeError("fake"); }
+
+ private:
+  bool inject_;
+};
+
+TEST(FsGuard, StrictModeIsRefusedOnABackendThatCannotInject) {
+  auto strict = Load(R"({"module": "stats"}, {"module": "fs_guard", "mode": "strict", "deny": ["/x"]})");
+  auto check = Load(R"({"module": "fs_guard", "mode": "check", "deny": ["/x"]})");
+  auto refused = strict->CheckBackend(FakeBackend(false));
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("/modules/1 (fs_guard): needs the notify backend"));
+  EXPECT_TRUE(strict->CheckBackend(FakeBackend(true)));
+  EXPECT_TRUE(check->CheckBackend(FakeBackend(false)));
+}
+
+// Resolves paths of this very process, as fs_guard resolves a guest's.
+class GuestPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hijack-guest-path-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    dir_ = std::filesystem::canonical(dir_);
+    std::filesystem::create_directories(dir_ + "/a/b");
+    std::ofstream(dir_ + "/a/file") << "x";
+    std::filesystem::create_symlink("a/file", dir_ + "/link");
+    std::filesystem::create_symlink("/nonexistent-hijack/x", dir_ + "/dangling-abs");
+    std::filesystem::create_symlink("a/new", dir_ + "/dangling");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<ResolvedPath> Resolve(const std::string& path, bool follow = true,
+                               std::optional<std::string> beneath = std::nullopt,
+                               int dirfd = AT_FDCWD) {
+    GuestPathResolver r(getpid(), gettid());
+    ResolveOptions o;
+    o.follow_last = follow;
+    o.beneath = std::move(beneath);
+    return r.Resolve(dirfd, path, o);
+  }
+
+  std::string dir_;
+};
+
+TEST_F(GuestPathTest, SymlinksDotDotAndRelativePaths) {
+  EXPECT_EQ(Resolve(dir_ + "/a/b/../file")->path, dir_ + "/a/file");
+  EXPECT_EQ(Resolve(dir_ + "/link")->path, dir_ + "/a/file");
+  EXPECT_EQ(Resolve(dir_ + "/link", /*follow=*/false)->path, dir_ + "/link");
+  auto fresh = Resolve(dir_ + "/a/b/new.txt");
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(fresh->exists);
+  EXPECT_EQ(fresh->path, dir_ + "/a/b/new.txt");
+  // A dangling symlink names what O_CREAT would create.
+  EXPECT_EQ(Resolve(dir_ + "/dangling")->path, dir_ + "/a/new");
+  EXPECT_EQ(Resolve(dir_ + "/missing/x").error().code, ENOENT);
+  EXPECT_EQ(Resolve(dir_ + "/a/file/x").error().code, ENOTDIR);
+  int dirfd = open((dir_ + "/a").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  EXPECT_EQ(Resolve("b/../file", true, std::nullopt, dirfd)->path, dir_ + "/a/file");
+  close(dirfd);
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_ + "/a/b");
+  EXPECT_EQ(Resolve("../../link")->path, dir_ + "/a/file");
+  std::filesystem::current_path(cwd);
+  // The process's own /proc/self is the guest's, not a magic link into the supervisor.
+  EXPECT_EQ(Resolve("/proc/self/status")->path, "/proc/" + std::to_string(getpid()) + "/status");
+}
+
+TEST_F(GuestPathTest, BeneathRefusesEscapes) {
+  EXPECT_EQ(Resolve(dir_ + "/a/file", true, dir_ + "/a")->path, dir_ + "/a/file");
+  EXPECT_EQ(Resolve(dir_ + "/link", true, dir_ + "/a").error().code, EXDEV);
+  EXPECT_EQ(Resolve(dir_ + "/a/../link", true, dir_ + "/a").error().code, EXDEV);
+  EXPECT_EQ(Resolve(dir_ + "/dangling-abs", true, dir_).error().code, EXDEV);
+}
+
+TEST(RateLimit, BucketArithmetic) {
+  auto set = Load(R"({"module": "ratelimit", "syscalls": ["sendto"], "rate": 10, "burst": 3,
+                      "over_limit": "wait", "max_wait_ms": 250})");
+  auto* m = dynamic_cast<RateLimitModule*>(set->modules()[0].get());
+  const int64_t t0 = 1'000'000'000'000;
+  // A burst of 3 passes at once, then one call per 100 ms.
+  EXPECT_EQ(m->Admit(1, 0, t0), 0);
+  EXPECT_EQ(m->Admit(1, 0, t0), 0);
+  EXPECT_EQ(m->Admit(1, 0, t0), 0);
+  EXPECT_EQ(m->Admit(1, 0, t0), 100'000'000);
+  EXPECT_EQ(m->Admit(1, 0, t0), 200'000'000);
+  EXPECT_EQ(m->Admit(1, 0, t0), std::nullopt);  // would wait 300 ms > max_wait_ms
+  // Another guest has its own bucket.
+  EXPECT_EQ(m->Admit(2, 0, t0), 0);
+  // Time refills the bucket.
+  EXPECT_EQ(m->Admit(1, 0, t0 + 2'000'000'000), 0);
+}
+
+TEST(RateLimit, TotalIsSharedByPriority) {
+  auto set = Load(R"({"module": "ratelimit", "total": {"rate": 100},
+      "buckets": [{"name": "hi", "syscalls": ["sendto"], "rate": 80, "priority": 0},
+                  {"name": "lo", "syscalls": ["sendmsg"], "rate": 80, "priority": 1}]})");
+  auto* m = dynamic_cast<RateLimitModule*>(set->modules()[0].get());
+  // Both backlogged for 10 s of simulated time: each admits as fast as it is let.
+  int64_t now[2] = {0, 0};
+  int admitted[2] = {0, 0};
+  const int64_t end = 10'000'000'000;
+  while (now[0] < end || now[1] < end) {
+    size_t b = now[0] <= now[1] ? 0 : 1;
+    auto wait = m->Admit(1, b, now[b]);
+    ASSERT_TRUE(wait);
+    now[b] += *wait;
+    if (now[b] < end) {
+      ++admitted[b];
+    }
+  }
+  EXPECT_NEAR(admitted[0] / 10.0, 80, 4);  // the high priority keeps its rate
+  EXPECT_NEAR(admitted[1] / 10.0, 20, 4);  // the low one gets what is left of the total
+}
+
+TEST(Fault, DrawsAreAFunctionOfSeedAndIndex) {
+  auto a = Load(R"({"module": "fault", "syscall": "read", "probability": 0.25, "seed": 42})");
+  auto b = Load(R"({"module": "fault", "syscall": "read", "probability": 0.25, "seed": 42})");
+  auto c = Load(R"({"module": "fault", "syscall": "read", "probability": 0.25, "seed": 43})");
+  auto* fa = dynamic_cast<FaultModule*>(a->modules()[0].get());
+  auto* fb = dynamic_cast<FaultModule*>(b->modules()[0].get());
+  auto* fc = dynamic_cast<FaultModule*>(c->modules()[0].get());
+  int hits = 0, differ = 0;
+  for (uint64_t k = 0; k < 10000; ++k) {
+    EXPECT_EQ(fa->Draw(k), fb->Draw(k));
+    hits += fa->Draw(k);
+    differ += fa->Draw(k) != fc->Draw(k);
+  }
+  EXPECT_NEAR(hits, 2500, 200);
+  EXPECT_GT(differ, 1000);
+}
+
+TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
+  PolicyHostClient::Options fast;
+  fast.restart_backoff = std::chrono::milliseconds(0);
+  auto example = PolicyHostClient::Start(HIJACK_TEST_EXAMPLE_PLUGIN,
+                                         R"({"deny": ["getppid"], "errno": 7})", fast);
+  ASSERT_TRUE(example) << example.error().message;
+  EXPECT_EQ((*example)->loaded().name, "example");
+  SyscallEvent ev;
+  ev.nr = SCMP_SYS(getppid);
+  auto v = (*example)->Decide(ev, "getppid", "");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->verdict.kind, HIJACK_VERDICT_FAIL);
+  EXPECT_EQ(v->verdict.error, 7);
+  EXPECT_THAT((*example)->Stats(), HasSubstr("\"failed\": 1"));
+
+  auto crashing = PolicyHostClient::Start(HIJACK_TEST_CRASHING_PLUGIN, "{}", fast);
+  ASSERT_TRUE(crashing) << crashing.error().message;
+  EXPECT_FALSE((*crashing)->Decide(ev, "getppid", ""));  // segfault in decide()
+  EXPECT_FALSE((*crashing)->up());
+  EXPECT_FALSE((*crashing)->Decide(ev, "getppid", ""));  // restarted, and crashed again
+  EXPECT_EQ((*crashing)->restarts(), 1u);
+  EXPECT_EQ((*crashing)->failures(), 2u);
+}
+
+TEST(PolicyFiles, EveryExamplePolicyLoads) {
+  for (const auto& entry : std::filesystem::directory_iterator(HIJACK_TEST_SOURCE_DIR "/policies")) {
+    if (entry.path().extension() != ".json" || entry.path().filename() == "plugin.json") {
+      continue;  // plugin.json names a shared object by an installed path
+    }
+    auto set = policy::PolicySet::FromFile(entry.path(), policy::ModuleRegistry::BuiltIn());
+    EXPECT_TRUE(set) << entry.path() << ": " << set.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace hijack::modules
