@@ -187,6 +187,14 @@ long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long 
     t_busy = false;
     return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
   }
+  if (slot->head.load(std::memory_order_relaxed) - slot->tail.load(std::memory_order_acquire) >=
+      ep::kRingEntries) {
+    // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
+    // see the call (back-pressure: the thread runs at notify speed until the ring drains).
+    Bump(slot->overflowed, 1);
+    t_busy = false;
+    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  }
   slot->seen_generation.store(page->generation.load(std::memory_order_acquire),
                               std::memory_order_relaxed);
   if (mode == ep::kShape) {

@@ -181,6 +181,14 @@ uint64_t GuestExecPage::DroppedEvents() const {
   return total;
 }
 
+uint64_t GuestExecPage::OverflowCalls() const {
+  uint64_t total = 0;
+  for (const Slot& s : page_->slots) {
+    total += s.overflowed.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
 uint64_t GuestExecPage::SlotlessCalls() const {
   return page_->slotless_calls.load(std::memory_order_relaxed);
 }

@@ -85,6 +85,7 @@ class GuestExecPage {
   uint64_t SupervisedCalls(int nr) const;
   uint64_t DroppedEvents() const;       // ring full, summed over slots
   uint64_t SlotlessCalls() const;       // calls sent to the supervisor for want of a slot
+  uint64_t OverflowCalls() const;       // calls sent to the supervisor because a ring was full
 
  private:
   GuestExecPage(UniqueFd fd, ExecPage* page) : fd_(std::move(fd)), page_(page) {}

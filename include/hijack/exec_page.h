@@ -66,7 +66,7 @@ constexpr int AgentIndex(int nr) {
 }
 
 inline constexpr int kMaxSlots = 64;          // guest threads with their own ring at one time
-inline constexpr uint32_t kRingEntries = 1024;  // per slot; a power of two
+inline constexpr uint32_t kRingEntries = 4096;  // per slot; a power of two
 inline constexpr int kHistogramBuckets = 24;    // bucket b: [2^b, 2^(b+1)) ns; the last is open
 
 // What the agent does with a wrapped call (table entry `mode`).
@@ -108,7 +108,8 @@ struct alignas(64) Slot {
   std::atomic<uint64_t> owner;  // (pid << 32) | tid of the owning thread; 0 when free
   std::atomic<uint64_t> seen_generation;
   std::atomic<uint64_t> head;     // next entry the agent writes
-  std::atomic<uint64_t> dropped;  // events lost because the ring was full
+  std::atomic<uint64_t> dropped;  // events lost: the ring filled while the call ran (rare)
+  std::atomic<uint64_t> overflowed;  // calls sent to the supervisor because the ring was full
   alignas(64) std::atomic<uint64_t> tail;  // next entry the daemon reads (own cache line)
   alignas(64) std::atomic<uint64_t> counters[kTableSize][kCounterWords];
   RingEntry ring[kRingEntries];

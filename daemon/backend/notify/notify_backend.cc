@@ -312,11 +312,12 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
     DrainAgent(guest);
     const uint64_t dropped = guest.page->DroppedEvents();
     spdlog::debug("guest {}: agent: {} calls observed in the guest, {} events dropped, {} calls "
-                  "sent to the supervisor for want of a slot",
-                  guest.id, guest.page->AgentCalls(), dropped, guest.page->SlotlessCalls());
+                  "sent to the supervisor for want of a slot, {} because a ring was full",
+                  guest.id, guest.page->AgentCalls(), dropped, guest.page->SlotlessCalls(),
+                  guest.page->OverflowCalls());
     if (dropped > 0) {
-      spdlog::warn("guest {}: {} events of calls the agent observed were dropped (its rings were "
-                   "full); observers did not see them", guest.id, dropped);
+      spdlog::warn("guest {}: {} events of calls the agent observed were dropped (a ring filled "
+                   "while a call ran); observers did not see them", guest.id, dropped);
     }
   }
   if (auto err = launcher::ReadChildError(guest.report.get())) {

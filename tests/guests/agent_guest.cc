@@ -1,0 +1,185 @@
+// A guest for the agent's tests (tests/integration/agent_test.cc). Deterministic: each mode makes
+// a known number of calls and prints one summary line.
+//
+//   agent_guest writes N M          N write(2)s to /dev/null, then M stdio lines to stdout
+//   agent_guest threads T K         T threads, each K write(2)s to /dev/null
+//   agent_guest for-ms MS           write(2) to /dev/null for MS milliseconds; print the count
+//   agent_guest trampoline NAME     call the agent's trampoline directly for NAME (write, openat,
+//                                   connect, getppid) and print "NAME: ok" or "NAME: <ERRNO>"
+//   agent_guest fork N              fork; parent and child each make N write(2)s
+//   agent_guest exec N              exec itself as "writes N 0", LD_PRELOAD kept
+//   agent_guest exec-clean N        exec itself as "writes N 0" with LD_PRELOAD removed
+//   agent_guest errno               a failing read keeps errno; a succeeding write leaves it
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+const char* ErrName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "E?";
+}
+
+int DevNull() { return open("/dev/null", O_WRONLY | O_CLOEXEC); }
+
+int Writes(int n, int m) {
+  int fd = DevNull();
+  for (int i = 0; i < n; ++i) {
+    if (write(fd, "x", 1) != 1) {
+      return 1;
+    }
+  }
+  for (int i = 0; i < m; ++i) {
+    std::printf("line %d\n", i);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int Threads(int t, int k) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < t; ++i) {
+    threads.emplace_back([k] {
+      int fd = DevNull();
+      for (int j = 0; j < k; ++j) {
+        (void)!write(fd, "x", 1);
+      }
+      close(fd);
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  std::printf("threads: done\n");
+  return 0;
+}
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+int ForMs(int ms) {
+  int fd = DevNull();
+  const int64_t end = NowMs() + ms;
+  long n = 0;
+  while (NowMs() < end) {
+    (void)!write(fd, "x", 1);
+    ++n;
+  }
+  std::printf("writes: %ld\n", n);
+  return 0;
+}
+
+int Trampoline(const std::string& name) {
+  const char* text = getenv("HIJACK_TRAMPOLINE");
+  if (text == nullptr) {
+    std::printf("%s: no trampoline\n", name.c_str());
+    return 2;
+  }
+  using Fn = long (*)(long, long, long, long, long, long, long);
+  auto fn = reinterpret_cast<Fn>(std::strtoul(text, nullptr, 16));
+  long r;
+  if (name == "write") {
+    r = fn(SYS_write, 1, reinterpret_cast<long>("via trampoline\n"), 15, 0, 0, 0);
+  } else if (name == "openat") {
+    r = fn(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/etc/hostname"), O_RDONLY, 0, 0, 0);
+  } else if (name == "connect") {
+    r = fn(SYS_connect, -1, 0, 0, 0, 0, 0);
+  } else if (name == "getppid") {
+    r = fn(SYS_getppid, 0, 0, 0, 0, 0, 0);
+  } else {
+    return 2;
+  }
+  std::printf("%s: %s\n", name.c_str(), r >= 0 ? "ok" : ErrName(static_cast<int>(-r)));
+  return 0;
+}
+
+int Fork(int n) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    _exit(Writes(n, 0));
+  }
+  int rc = Writes(n, 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("fork: child exit %d\n", WEXITSTATUS(status));
+  return rc;
+}
+
+int Exec(const char* self, int n, bool clean) {
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (clean && std::strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+      continue;
+    }
+    env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  std::string count = std::to_string(n);
+  char* argv[] = {const_cast<char*>(self), const_cast<char*>("writes"), count.data(),
+                  const_cast<char*>("0"), nullptr};
+  std::fflush(stdout);
+  execve("/proc/self/exe", argv, env.data());
+  std::printf("exec: %s\n", ErrName(errno));
+  return 1;
+}
+
+int Errno() {
+  int fd = DevNull();
+  char c;
+  errno = 0;
+  ssize_t r = read(-1, &c, 1);
+  int after_fail = errno;
+  errno = 1234;
+  ssize_t w = write(fd, "x", 1);
+  int after_ok = errno;
+  std::printf("read: %zd %s; write: %zd errno %d\n", r, ErrName(after_fail), w, after_ok);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    return 2;
+  }
+  std::string mode = argv[1];
+  auto arg = [&](int i) { return argc > i ? std::atoi(argv[i]) : 0; };
+  if (mode == "writes") {
+    return Writes(arg(2), arg(3));
+  }
+  if (mode == "threads") {
+    return Threads(arg(2), arg(3));
+  }
+  if (mode == "for-ms") {
+    return ForMs(arg(2));
+  }
+  if (mode == "trampoline" && argc > 2) {
+    return Trampoline(argv[2]);
+  }
+  if (mode == "fork") {
+    return Fork(arg(2));
+  }
+  if (mode == "exec" || mode == "exec-clean") {
+    return Exec(argv[0], arg(2), mode == "exec-clean");
+  }
+  if (mode == "errno") {
+    return Errno();
+  }
+  return 2;
+}

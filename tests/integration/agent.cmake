@@ -1,0 +1,17 @@
+# Integration tests of libhijack-agent.so and the executive page (tests/integration/agent_test.cc).
+add_executable(agent_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
+target_link_libraries(agent_guest PRIVATE hijack_flags Threads::Threads)
+add_executable(agent_guest_static ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
+target_link_libraries(agent_guest_static PRIVATE hijack_flags Threads::Threads)
+target_link_options(agent_guest_static PRIVATE -static)
+
+add_executable(hijack_agent_integration_tests ${CMAKE_CURRENT_LIST_DIR}/agent_test.cc)
+target_link_libraries(hijack_agent_integration_tests PRIVATE hijack_core hijack_test_support
+                      GTest::gtest_main GTest::gmock)
+target_compile_definitions(hijack_agent_integration_tests PRIVATE
+  HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
+  HIJACK_TEST_AGENT_GUEST="$<TARGET_FILE:agent_guest>"
+  HIJACK_TEST_AGENT_GUEST_STATIC="$<TARGET_FILE:agent_guest_static>"
+  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>")
+add_dependencies(hijack_agent_integration_tests hijackd hijack_agent agent_guest agent_guest_static)
+gtest_discover_tests(hijack_agent_integration_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
