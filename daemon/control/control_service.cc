@@ -114,7 +114,10 @@ struct ControlService::GuestHandle {
 };
 
 ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits limits)
-    : supervisor_(supervisor), limits_(limits), started_(std::chrono::steady_clock::now()) {
+    : supervisor_(supervisor),
+      limits_(limits),
+      started_(std::chrono::steady_clock::now()),
+      changes_(limits.changes_per_second, limits.change_burst) {
   supervisor_.AddExitListener([this](uint64_t id, int) {
     {
       std::lock_guard lock(mu_);
@@ -135,6 +138,18 @@ void ControlService::BeginShutdown() {
     shutting_down_.store(true);
   }
   cv_.notify_all();
+}
+
+grpc::Status ControlService::AdmitChange() {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  if (!changes_.TryAcquire()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "more than " + std::to_string(static_cast<int>(limits_.changes_per_second)) +
+                            " changes (launch, policy set, kill) per second; retry later");
+  }
+  return grpc::Status::OK;
 }
 
 std::chrono::steady_clock::time_point ControlService::Deadline(
@@ -166,8 +181,8 @@ Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
 
 grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
                                     v1::LaunchResponse* resp) {
-  if (shutting_down_) {
-    return Unavailable();
+  if (auto admitted = AdmitChange(); !admitted.ok()) {
+    return admitted;
   }
   if (req->argv().empty() || req->argv(0).empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "argv: the command is empty");
@@ -239,8 +254,8 @@ grpc::Status ControlService::GetGuest(grpc::ServerContext* ctx, const v1::GetGue
 
 grpc::Status ControlService::Kill(grpc::ServerContext* ctx, const v1::KillRequest* req,
                                   v1::KillResponse*) {
-  if (shutting_down_) {
-    return Unavailable();
+  if (auto admitted = AdmitChange(); !admitted.ok()) {
+    return admitted;
   }
   int sig = req->signal() == 0 ? SIGTERM : req->signal();
   if (sig < 1 || sig > SIGRTMAX) {
@@ -275,8 +290,8 @@ grpc::Status ControlService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPo
 
 grpc::Status ControlService::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
                                        v1::SetPolicyResponse* resp) {
-  if (shutting_down_) {
-    return Unavailable();
+  if (auto admitted = AdmitChange(); !admitted.ok()) {
+    return admitted;
   }
   auto next = ParsePolicy(req->document(), limits_.max_policy_bytes);
   if (!next) {

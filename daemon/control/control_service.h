@@ -21,6 +21,7 @@
 #include <mutex>
 #include <set>
 
+#include "daemon/control/call_rate_limiter.h"
 #include "daemon/supervisor/supervisor.h"
 #include "hijack/v1/control.grpc.pb.h"
 
@@ -33,6 +34,9 @@ struct ControlLimits {
   size_t max_queue = 1 << 16;
   // Upper bound on how long a handler waits for the loop when the client set no deadline.
   std::chrono::milliseconds max_wait{30'000};
+  // Launch, SetPolicy and Kill together: a token bucket.
+  double changes_per_second = 50;
+  double change_burst = 100;
 };
 
 class ControlService final : public hijack::v1::Control::Service {
@@ -72,12 +76,15 @@ class ControlService final : public hijack::v1::Control::Service {
   std::chrono::steady_clock::time_point Deadline(const grpc::ServerContext* ctx) const;
   // Looks the guest up on the loop: its info and its thread-safe side.
   Result<GuestHandle> FindGuest(uint64_t id, const grpc::ServerContext* ctx);
+  // UNAVAILABLE while shutting down, RESOURCE_EXHAUSTED past the rate of changes, else OK.
+  grpc::Status AdmitChange();
 
   supervisor::Supervisor& supervisor_;
   const ControlLimits limits_;
   const std::chrono::steady_clock::time_point started_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> streams_{0};
+  CallRateLimiter changes_;
 
   std::mutex mu_;  // guards exited_; streams wait on cv_ for exits and shutdown
   std::condition_variable cv_;

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "daemon/control/call_rate_limiter.h"
 #include "daemon/control/listen_address.h"
 #include "daemon/control/status.h"
 #include "hijack/unique_fd.h"
@@ -82,6 +83,21 @@ TEST(ClaimUnixSocketPath, FreeLiveStaleAndNotASocket) {
   auto not_socket = ClaimUnixSocketPath(file);
   ASSERT_FALSE(not_socket);
   EXPECT_EQ(not_socket.error().code, EEXIST);
+}
+
+TEST(CallRateLimiter, BurstThenRate) {
+  CallRateLimiter limiter(10, 3);
+  auto t = CallRateLimiter::Clock::now();
+  EXPECT_TRUE(limiter.TryAcquire(t));
+  EXPECT_TRUE(limiter.TryAcquire(t));
+  EXPECT_TRUE(limiter.TryAcquire(t));
+  EXPECT_FALSE(limiter.TryAcquire(t));
+  EXPECT_TRUE(limiter.TryAcquire(t + std::chrono::milliseconds(100)));  // one token per 100 ms
+  EXPECT_FALSE(limiter.TryAcquire(t + std::chrono::milliseconds(100)));
+  EXPECT_TRUE(limiter.TryAcquire(t + std::chrono::seconds(10)));        // refilled, capped at 3
+  EXPECT_TRUE(limiter.TryAcquire(t + std::chrono::seconds(10)));
+  EXPECT_TRUE(limiter.TryAcquire(t + std::chrono::seconds(10)));
+  EXPECT_FALSE(limiter.TryAcquire(t + std::chrono::seconds(10)));
 }
 
 }  // namespace
