@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include <new>
 
 namespace hijack::exec_page {
 
@@ -27,9 +26,10 @@ Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
   if (mem == MAP_FAILED) {
     return ErrnoError(errno, "mmap of the executive page");
   }
-  // The memfd is zero-filled, which is every field's initial value; construct the atomics in
-  // place so the objects formally exist.
-  auto* page = new (mem) ExecPage();
+  // The memfd is zero-filled, which is every field's initial value (lock-free atomics of zero
+  // included), and the agent maps it the same way. Constructing the objects would write every
+  // byte and make the kernel allocate all of the page's memory instead of the slots in use.
+  auto* page = static_cast<ExecPage*>(mem);
   page->magic = kExecPageMagic;
   page->abi_version = kExecPageAbiVersion;
   page->size = kExecPageSize;

@@ -1,0 +1,150 @@
+// The daemon's side of the executive page (daemon/exec_page/guest_exec_page.h): header, table,
+// token bucket, ring draining and slot reclaiming, with the test playing the agent.
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon/exec_page/guest_exec_page.h"
+
+namespace hijack::exec_page {
+namespace {
+
+std::unique_ptr<GuestExecPage> NewPage() {
+  auto page = GuestExecPage::Create(3, 0x123456000);
+  EXPECT_TRUE(page) << page.error().message;
+  return std::move(*page);
+}
+
+TEST(ExecPageTest, HeaderDescribesTheLayout) {
+  auto page = NewPage();
+  const ExecPage& p = page->page();
+  EXPECT_EQ(p.magic, kExecPageMagic);
+  EXPECT_EQ(p.abi_version, kExecPageAbiVersion);
+  EXPECT_EQ(p.size, kExecPageSize);
+  EXPECT_EQ(p.guest_id, 3u);
+  EXPECT_EQ(page->trampoline_syscall_ip(), 0x123456000u + kTrampolineSyscallEnd);
+  EXPECT_EQ(page->PageFdEnv(), "HIJACK_EXEC_PAGE_FD=" + std::to_string(page->fd()));
+  EXPECT_EQ(page->TrampolineEnv(), "HIJACK_TRAMPOLINE=0x123456000");
+  EXPECT_EQ(fcntl(page->fd(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+}
+
+TEST(ExecPageTest, ChosenTrampolinesArePageAlignedAndLow) {
+  for (int i = 0; i < 100; ++i) {
+    uint64_t t = GuestExecPage::ChooseTrampoline();
+    EXPECT_EQ(t % 4096, 0u);
+    EXPECT_GE(t, uint64_t{1} << 32);
+    EXPECT_LT(t, uint64_t{1} << 46);
+  }
+}
+
+TEST(ExecPageTest, ConfigureObservesOnlyExemptCallsAndRatesBumpTheGeneration) {
+  auto page = NewPage();
+  SyscallSet exempt;
+  exempt.Add(SYS_write);
+  page->Configure(exempt);
+  ExecPage& p = page->page();
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kObserve);
+  EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
+  const uint64_t gen = page->generation();
+  auto g = page->SetRate(SYS_write, 1000, 4);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(*g, gen + 1);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kShape);
+  // A call that is not exempt is shaped by the supervisor only: its mode stays direct.
+  ASSERT_TRUE(page->SetRate(SYS_read, 1000, 4));
+  EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
+  ASSERT_TRUE(page->SetRate(SYS_write, 0, 0));
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kObserve);
+  EXPECT_FALSE(page->SetRate(SYS_getpid, 10, 1));
+}
+
+TEST(ExecPageTest, TokenBucketAllowsTheBurstThenSpacesCalls) {
+  TableEntry e{};
+  e.rate.store(1000);  // one call per millisecond
+  e.burst.store(2);
+  const int64_t now = 5'000'000'000;
+  EXPECT_EQ(TakeToken(e, now), 0);
+  EXPECT_EQ(TakeToken(e, now), 0);
+  EXPECT_EQ(TakeToken(e, now), 1'000'000);
+  EXPECT_EQ(TakeToken(e, now), 2'000'000);
+  // Time passing refills: 10 ms later the bucket is full again.
+  EXPECT_EQ(TakeToken(e, now + 10'000'000), 0);
+  EXPECT_EQ(e.shaped_wait_ns.load(), 3'000'000u);
+}
+
+TEST(ExecPageTest, SupervisedCallsAreCountedAndShapedByTheSameBucket) {
+  auto page = NewPage();
+  ASSERT_TRUE(page->SetRate(SYS_sendto, 1000, 1));
+  const int64_t now = 1'000'000'000;
+  EXPECT_EQ(page->DebitSupervised(SYS_sendto, now), 0);
+  EXPECT_EQ(page->DebitSupervised(SYS_sendto, now), 1'000'000);
+  // The agent's next call pays for the supervisor's two.
+  EXPECT_EQ(TakeToken(page->page().table[AgentIndex(SYS_sendto)], now), 2'000'000);
+  EXPECT_EQ(page->SupervisedCalls(SYS_sendto), 2u);
+  EXPECT_EQ(page->DebitSupervised(SYS_getpid, now), 0);
+}
+
+TEST(ExecPageTest, DrainDeliversEventsInOrderAndFreesTheRing) {
+  auto page = NewPage();
+  Slot& s = page->page().slots[5];
+  for (int round = 0; round < 3; ++round) {
+    // More than one ring's worth over the rounds, so positions wrap.
+    const int n = kRingEntries / 2 + 7;
+    uint64_t head = s.head.load();
+    for (int i = 0; i < n; ++i) {
+      RingEntry& e = s.ring[(head + i) & (kRingEntries - 1)];
+      e.nr = SYS_write;
+      e.tid = 42;
+      e.result = round * 100000 + i;
+    }
+    s.head.store(head + n, std::memory_order_release);
+    std::vector<int64_t> seen;
+    EXPECT_EQ(page->Drain([&](const RingEntry& e) { seen.push_back(e.result); }),
+              static_cast<size_t>(n));
+    ASSERT_EQ(seen.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(seen[i], round * 100000 + i);
+    }
+    EXPECT_EQ(s.tail.load(), s.head.load());
+  }
+  EXPECT_EQ(page->Drain([](const RingEntry&) {}), 0u);
+}
+
+TEST(ExecPageTest, SlotsOfDeadThreadsAreReclaimedAndLiveOnesKept) {
+  auto page = NewPage();
+  pid_t child = fork();
+  if (child == 0) {
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  ExecPage& p = page->page();
+  p.slots[0].owner.store((uint64_t(getpid()) << 32) | uint64_t(gettid()));
+  p.slots[1].owner.store((uint64_t(child) << 32) | uint64_t(child));
+  EXPECT_EQ(page->ReclaimDeadSlots(), 1u);
+  EXPECT_NE(p.slots[0].owner.load(), 0u);
+  EXPECT_EQ(p.slots[1].owner.load(), 0u);
+}
+
+TEST(ExecPageTest, CountersSumOverSlots) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  const int i = AgentIndex(SYS_read);
+  p.slots[0].counters[i][kCalls].store(3);
+  p.slots[9].counters[i][kCalls].store(4);
+  p.slots[9].counters[i][kErrors].store(1);
+  p.slots[9].counters[i][kTotalNs].store(700);
+  auto c = page->AgentCounts(SYS_read);
+  EXPECT_EQ(c.calls, 7u);
+  EXPECT_EQ(c.errors, 1u);
+  EXPECT_EQ(c.total_ns, 700u);
+  EXPECT_EQ(page->AgentCalls(), 7u);
+}
+
+}  // namespace
+}  // namespace hijack::exec_page
