@@ -148,7 +148,8 @@ void Supervisor::Exited(uint64_t id, int wait_status) {
   for (const auto& listener : exit_listeners_) {
     listener(id, wait_status);
   }
-  PruneExited();
+  // Not here: this runs inside the exiting guest's own callback, and pruning may destroy it.
+  boost::asio::post(loop_, [this] { PruneExited(); });
 }
 
 void Supervisor::PruneExited() {

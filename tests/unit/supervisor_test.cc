@@ -90,6 +90,39 @@ TEST_F(SupervisorTest, UnknownGuestsMissingProgramsAndAStoppedLoop) {
   EXPECT_EQ(late.error().code, ESHUTDOWN);
 }
 
+TEST_F(SupervisorTest, ExitedGuestsArePrunedOldestFirstEvenTheOneExitingNow) {
+  Supervisor sup({.sync_wakeup = true, .max_guests = 8, .keep_exited = 1});
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> exited;
+  sup.AddExitListener([&](uint64_t id, int) {
+    std::lock_guard lock(mu);
+    exited.push_back(id);
+    cv.notify_all();
+  });
+  sup.StartLoop();
+  GuestSpec spec;
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.policy = StatsPolicy();
+  spec.argv = {"/bin/sleep", "600"};
+  ASSERT_TRUE(sup.OnLoop([&] { return sup.Launch(spec); }, Soon()));  // 1
+  spec.argv = {"/bin/true"};
+  ASSERT_TRUE(sup.OnLoop([&] { return sup.Launch(spec); }, Soon()));  // 2
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_until(lock, Soon(), [&] { return exited.size() >= n; });
+  };
+  ASSERT_TRUE(wait_for(1));
+  // Guest 1, the older one, exits last: pruning must not free it inside its own exit callback.
+  ASSERT_TRUE(sup.OnLoop([&] { return sup.Kill(1, SIGKILL); }, Soon()));
+  ASSERT_TRUE(wait_for(2));
+  auto list = sup.OnLoop([&]() -> Result<std::vector<GuestInfo>> { return sup.List(); }, Soon());
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, 2u);
+  sup.StopLoop();
+}
+
 TEST_F(SupervisorTest, TerminateGuestsEndsThemWithSigterm) {
   Supervisor sup;
   sup.StartLoop();
