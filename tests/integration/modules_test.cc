@@ -459,21 +459,6 @@ TEST_P(ModulesTest, ValidationErrorsNameTheJsonPathAndStartNothing) {
   EXPECT_NE(stat(marker.c_str(), &st), 0) << "a guest was started under a bad policy";
 }
 
-TEST_P(ModulesTest, APolicyInterceptsOnlyTheUnionOfWhatItsModulesNeed) {
-  std::string trace = Path("t.jsonl");
-  auto r = Run(R"({"module": "net_guard", "connect_deny": ["10.0.0.0/8"]},
-                  {"module": "fault", "syscall": "getppid", "errno": "EIO", "probability": 0},
-                  {"module": "trace", "syscalls": ["connect", "getppid", "getpid"],
-                   "output": ")" + trace + R"("})",
-               {kGuest, "getppid", "3"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  // getpid is only in the trace module's set: the union still contains it; read(2), which no
-  // module needs, never reaches the supervisor.
-  std::string t = ReadFile(trace);
-  EXPECT_THAT(t, HasSubstr(R"("syscall":"getppid")"));
-  EXPECT_THAT(t, Not(HasSubstr(R"("syscall":"read")")));
-}
-
 INSTANTIATE_TEST_SUITE_P(Backends, ModulesTest, ::testing::ValuesIn(backend::BackendNames()),
                          [](const auto& info) {
                            std::string name = info.param;

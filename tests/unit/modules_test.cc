@@ -213,6 +213,31 @@ TEST_F(GuestPathTest, BeneathRefusesEscapes) {
   EXPECT_EQ(Resolve(dir_ + "/dangling-abs", true, dir_).error().code, EXDEV);
 }
 
+TEST(Policy, InterceptsOnlyTheUnionOfWhatTheModulesNeed) {
+  auto set = Load(R"({"module": "fs_guard", "deny": ["/usr/bin/sudo"], "rules": [],
+                      "default": "allow"},
+                     {"module": "net_guard", "connect_deny": ["10.0.0.0/8"]},
+                     {"module": "ratelimit", "syscalls": ["sendto"], "rate": 5},
+                     {"module": "fault", "syscall": "getppid", "probability": 0})");
+  SyscallSet expected;
+  for (int nr : set->modules()[0]->Syscalls().Numbers()) {
+    expected.Add(nr);
+  }
+  EXPECT_TRUE(expected.Contains(SCMP_SYS(openat)));
+  for (int nr : {SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(getppid)}) {
+    expected.Add(nr);
+  }
+  EXPECT_EQ(set->needed(), expected);
+  EXPECT_FALSE(set->needed().Contains(SCMP_SYS(read)));
+  EXPECT_FALSE(set->needed().Contains(SCMP_SYS(bind)));
+
+  auto exec_only = Load(R"({"module": "fs_guard", "rules": [{"deny": ["/x"], "access": ["exec"]}]})");
+  SyscallSet execs;
+  execs.Add(SCMP_SYS(execve));
+  execs.Add(SCMP_SYS(execveat));
+  EXPECT_EQ(exec_only->needed(), execs);
+}
+
 TEST(RateLimit, BucketArithmetic) {
   auto set = Load(R"({"module": "ratelimit", "syscalls": ["sendto"], "rate": 10, "burst": 3,
                       "over_limit": "wait", "max_wait_ms": 250})");
@@ -283,7 +308,10 @@ TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->verdict.kind, HIJACK_VERDICT_FAIL);
   EXPECT_EQ(v->verdict.error, 7);
-  EXPECT_THAT((*example)->Stats(), HasSubstr("\"failed\": 1"));
+  hijack_outcome_v1 outcome{};
+  (*example)->Observe(ev, "getppid", "", outcome);
+  // Answers come in order, so stats() sees the observe() sent before it.
+  EXPECT_THAT((*example)->Stats(), HasSubstr("\"failed\": 1, \"observed\": 1"));
 
   auto crashing = PolicyHostClient::Start(HIJACK_TEST_CRASHING_PLUGIN, "{}", fast);
   ASSERT_TRUE(crashing) << crashing.error().message;

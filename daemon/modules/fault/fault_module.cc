@@ -157,8 +157,9 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
   if (config_.short_count && ev.args[2] <= *config_.short_count) {
     return std::nullopt;  // nothing to shorten
   }
-  if (config_.short_count && ev.nr == SCMP_SYS(recvfrom) && ev.args[4] != 0) {
-    return std::nullopt;  // the sender's address is not emulated
+  if (config_.short_count && (ev.nr == SCMP_SYS(recvfrom) || ev.nr == SCMP_SYS(sendto)) &&
+      ev.args[4] != 0) {
+    return std::nullopt;  // the peer's address is not emulated
   }
   UniqueFd ready;
   if (config_.short_count) {
