@@ -114,8 +114,15 @@ struct Tracer::Tracee {
   // kEverySyscall: false while the launcher's own code runs in the child (before it set
   // no_new_privs, see launcher.h); its calls are not the guest's and are not decided.
   bool armed = true;
-  // Set while the thread is held in its stop by a delayed decision.
+  // Set while the thread is held in its stop by a delayed decision: the timer, and what to
+  // apply when it fires (reported without a result if the thread dies first).
   std::unique_ptr<boost::asio::steady_timer> hold;
+  struct Held {
+    Decision decision;
+    Event record;
+    bool at_seccomp_stop = false;
+  };
+  std::optional<Held> held;
 };
 
 std::shared_ptr<Tracer> Tracer::ForReaper(boost::asio::io_context& loop,
@@ -416,28 +423,24 @@ void Tracer::Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop) {
   record.decision = decision;
   if (decision.delay().count() > 0) {
     // Keep the thread in its ptrace-stop; the loop and other guests go on.
+    t.held = Tracee::Held{decision, std::move(record), at_seccomp_stop};
     t.hold = std::make_unique<boost::asio::steady_timer>(loop_, decision.delay());
     std::weak_ptr<Tracer> weak = self_;
-    t.hold->async_wait([weak, guest = t.guest, tid = t.tid, serial = t.serial, decision,
-                        at_seccomp_stop,
-                        record = std::move(record)](const boost::system::error_code& ec) mutable {
+    t.hold->async_wait([weak, tid = t.tid, serial = t.serial](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (!self) {
-        return;
+      if (ec || !self) {
+        return;  // cancelled: the thread died and Forget reported its call
       }
       auto it = self->tracees_.find(tid);
-      if (ec || it == self->tracees_.end() || it->second->serial != serial) {
-        // The thread died (or exec'd away) while held: the call never ran and has no result.
-        if (!guest->finished) {
-          record.end_ns = NowNs();
-          guest->handler->OnCompleted(std::move(record));
-        }
+      if (it == self->tracees_.end() || it->second->serial != serial || !it->second->held) {
         return;
       }
-      Tracee& held = *it->second;
+      Tracee& thread = *it->second;
+      Tracee::Held held = std::move(*thread.held);
+      thread.held.reset();
       // The handler runs from a moved copy: destroying the timer here is allowed.
-      held.hold.reset();
-      self->Apply(held, decision, std::move(record), at_seccomp_stop);
+      thread.hold.reset();
+      self->Apply(thread, held.decision, std::move(held.record), held.at_seccomp_stop);
     });
     return;
   }
@@ -566,6 +569,11 @@ void Tracer::Forget(pid_t tid) {
   if (t->pending) {
     Event record = std::move(*t->pending);
     record.result.reset();  // never completed (skipped calls had no answer written yet)
+    Complete(*t, std::move(record));
+  }
+  if (t->held) {
+    Event record = std::move(t->held->record);  // killed while held: the call never ran
+    t->held.reset();
     Complete(*t, std::move(record));
   }
   --t->guest->tracees;
