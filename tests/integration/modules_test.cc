@@ -401,6 +401,16 @@ TEST_P(ModulesTest, CrashingPluginLeavesHijackdUpAndOnFailureApplies) {
   }
 }
 
+TEST_P(ModulesTest, HungPluginTimesOutAndOnFailureApplies) {
+  auto r = Run(R"({"module": "plugin", "path": ")" + std::string(HIJACK_TEST_CRASHING_PLUGIN) +
+                   R"(", "config": {"crash": "hang"}, "on_failure": "deny", "errno": "EACCES",
+                   "timeout_ms": 50})",
+               {kGuest, "getppid", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("getppid: ok=0 failed=3 errno=EACCES"));
+  EXPECT_THAT(r.err, HasSubstr("did not answer"));
+}
+
 struct BadPolicy {
   std::string json;
   std::string message;

@@ -150,7 +150,7 @@ std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory
   ResolveOptions options;
   options.follow_last = op.follow;
   options.beneath = config_.beneath;
-  options.empty_path = op.access == kAccessExec;
+  options.empty_path = op.empty_path;
   auto resolved = resolver.Resolve(op.dirfd, *path, options);
   if (!resolved) {
     unresolved_.fetch_add(1, std::memory_order_relaxed);
@@ -324,7 +324,8 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
   if (nr == SCMP_SYS(execve)) {
     ops.push_back({AT_FDCWD, a[0], kAccessExec, true});
   } else if (nr == SCMP_SYS(execveat)) {
-    ops.push_back({Dirfd(a[0]), a[1], kAccessExec, !(a[4] & AT_SYMLINK_NOFOLLOW)});
+    ops.push_back({Dirfd(a[0]), a[1], kAccessExec, !(a[4] & AT_SYMLINK_NOFOLLOW),
+                   (a[4] & AT_EMPTY_PATH) != 0});
   } else if (nr == SCMP_SYS(truncate)) {
     ops.push_back({AT_FDCWD, a[0], kAccessWrite, true});
   } else if (nr == SCMP_SYS(unlink) || nr == SCMP_SYS(rmdir)) {

@@ -81,6 +81,7 @@ class FsGuardModule final : public PolicyModule {
     uint64_t path_addr;
     uint8_t access;
     bool follow;
+    bool empty_path = false;  // execveat with AT_EMPTY_PATH: the dirfd itself
   };
   std::optional<Decision> Check(const SyscallEvent& ev, GuestMemory& mem, const Operand& op);
   std::optional<Decision> OpenStrict(const SyscallEvent& ev, GuestMemory& mem, int dirfd,

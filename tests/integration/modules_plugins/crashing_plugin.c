@@ -1,5 +1,7 @@
-/* A plugin that crashes in decide(): {"crash": "segv" | "abort"}. For the isolation tests. */
+/* A plugin that crashes in decide(): {"crash": "segv" | "abort" | "hang"}. For the isolation
+ * tests. */
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +9,7 @@
 
 struct crashing {
   int abort_instead;
+  int hang_instead;
 };
 
 static void* create(const char* config_json, char* err, size_t errlen) {
@@ -14,6 +17,7 @@ static void* create(const char* config_json, char* err, size_t errlen) {
   (void)errlen;
   struct crashing* c = calloc(1, sizeof *c);
   c->abort_instead = strstr(config_json, "abort") != NULL;
+  c->hang_instead = strstr(config_json, "hang") != NULL;
   return c;
 }
 
@@ -35,6 +39,9 @@ static int decide(void* instance, const struct hijack_call_v1* call,
   (void)verdict;
   if (((struct crashing*)instance)->abort_instead) {
     abort();
+  }
+  while (((struct crashing*)instance)->hang_instead) {
+    pause();
   }
   volatile int* null = NULL;
   return *null;
