@@ -219,10 +219,17 @@ int PathRace(const std::string& dir, int n) {
     }
   });
   int allowed = 0, secret = 0, denied = 0, other = 0;
+  std::string other_errors;
   for (int i = 0; i < n; ++i) {
     int fd = open(target.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      (errno == EACCES ? denied : other)++;
+      if (errno == EACCES) {
+        ++denied;
+      } else {
+        if (++other <= 8) {
+          other_errors += std::string(" ") + ErrName(errno);
+        }
+      }
       continue;
     }
     char buf[32] = {};
@@ -238,8 +245,8 @@ int PathRace(const std::string& dir, int n) {
   }
   stop = true;
   swapper.join();
-  std::printf("path-race: allowed=%d secret=%d denied=%d other=%d\n", allowed, secret, denied,
-              other);
+  std::printf("path-race: allowed=%d secret=%d denied=%d other=%d%s\n", allowed, secret, denied,
+              other, other_errors.c_str());
   return 0;
 }
 
