@@ -16,6 +16,7 @@
 #include <benchmark/benchmark.h>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -74,12 +75,6 @@ class SupervisedGuest {
     intercept.Add(SYS_getppid);
     guest_ = std::make_unique<hijack::supervisor::Guest>(1, *policy, intercept, bus_,
                                                          [this](int) { loop_.stop(); });
-    auto backend = hijack::backend::MakeBackend(mode.backend, loop_, reaper_,
-                                                {.sync_wakeup = mode.sync_wakeup}, nullptr);
-    if (!backend) {
-      throw std::runtime_error(backend.error().message);
-    }
-    backend_ = std::move(*backend);
     hijack::LaunchSpec spec;
     spec.guest_id = 1;
     spec.argv = {"bench-guest"};
@@ -95,13 +90,30 @@ class SupervisedGuest {
       }
       return 0;
     };
-    auto pid = backend_->Launch(spec, *guest_);
-    if (!pid) {
-      throw std::runtime_error(pid.error().message);
-    }
+    // Built and launched on the loop's thread: ptrace(2) takes requests only from the thread
+    // that attached (the ptrace backends), and the other backends do not mind.
+    std::promise<std::string> launched;
+    thread_ = std::thread([this, &mode, &spec, &launched] {
+      auto backend = hijack::backend::MakeBackend(mode.backend, loop_, reaper_,
+                                                  {.sync_wakeup = mode.sync_wakeup}, nullptr);
+      if (!backend) {
+        launched.set_value(backend.error().message);
+        return;
+      }
+      backend_ = std::move(*backend);
+      auto pid = backend_->Launch(spec, *guest_);
+      launched.set_value(pid ? "" : pid.error().message);
+      if (pid) {
+        loop_.run();
+      }
+    });
+    std::string error = launched.get_future().get();
     close(to_child[0]);
     close(from_child[1]);
-    thread_ = std::thread([this] { loop_.run(); });
+    if (!error.empty()) {
+      thread_.join();
+      throw std::runtime_error(error);
+    }
   }
 
   ~SupervisedGuest() {
@@ -198,6 +210,16 @@ const std::vector<Mode>& Modes() {
        R"({"version": 1, "modules": [{"module": "deny", "syscalls": ["getppid"]}]})", false},
       {"notify/continue+stats", "notify",
        R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["getppid"]}]})", true},
+      // One seccomp stop per call; +stats adds the exit stop that reads the result.
+      {"ptrace/continue", "ptrace", R"({"version": 1, "modules": []})", true},
+      {"ptrace/return", "ptrace",
+       R"({"version": 1, "modules": [{"module": "deny", "syscalls": ["getppid"]}]})", true},
+      {"ptrace/continue+stats", "ptrace",
+       R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["getppid"]}]})", true},
+      // Entry and exit stops for every call, intercepted or not.
+      {"ptrace-all/continue", "ptrace-all", R"({"version": 1, "modules": []})", true},
+      {"ptrace-all/return", "ptrace-all",
+       R"({"version": 1, "modules": [{"module": "deny", "syscalls": ["getppid"]}]})", true},
   };
   return modes;
 }
