@@ -145,11 +145,12 @@ void Supervisor::Exited(uint64_t id, int wait_status) {
     --running_;
   }
   running_cv_.notify_all();
+  // Not now: this runs inside the exiting guest's own callback, and pruning may destroy it.
+  // Posted before the listeners run, so work they cause to be posted sees the pruned registry.
+  boost::asio::post(loop_, [this] { PruneExited(); });
   for (const auto& listener : exit_listeners_) {
     listener(id, wait_status);
   }
-  // Not here: this runs inside the exiting guest's own callback, and pruning may destroy it.
-  boost::asio::post(loop_, [this] { PruneExited(); });
 }
 
 void Supervisor::PruneExited() {
