@@ -4,10 +4,10 @@
 // "ratio_to_in_process" on the out-of-process benchmark is the figure to quote.
 //
 //   hijack_bench_plugin_hop --benchmark_min_time=1s
+#include <benchmark/benchmark.h>
 #include <dlfcn.h>
 #include <seccomp.h>
 
-#include <benchmark/benchmark.h>
 #include <cstdio>
 #include <cstdlib>
 

@@ -1,9 +1,9 @@
 // The messages between hijackd (PolicyHostClient) and hijack-policy-host, over one
 // SOCK_SEQPACKET socket pair: one message per datagram, requests answered in order.
 //
-//   daemon -> host   kLoad     path \0 config_json \0          -> kLoaded (ok, describe JSON or why)
-//   daemon -> host   kDecide   WireCall + name + args_json     -> kVerdict (rc, hijack_verdict_v1)
-//   daemon -> host   kObserve  WireCall + name + args_json     (no answer)
+//   daemon -> host   kLoad     path \0 config_json \0          -> kLoaded (ok, describe JSON or
+//   why) daemon -> host   kDecide   WireCall + name + args_json     -> kVerdict (rc,
+//   hijack_verdict_v1) daemon -> host   kObserve  WireCall + name + args_json     (no answer)
 //   daemon -> host   kStats                                    -> kStatsText (JSON)
 //
 // Both ends are built from this tree, so the layout is private to it (not part of the plugin

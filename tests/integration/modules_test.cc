@@ -3,6 +3,8 @@
 // backends this build knows (backend::BackendNames()); fs_guard strict runs where the backend
 // can inject descriptors, and must be refused at launch elsewhere.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,8 +14,6 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <regex>
 #include <thread>
 
@@ -44,8 +44,7 @@ class ModulesTest : public ::testing::TestWithParam<std::string> {
                     bool quiet = true) {
     std::string policy = dir_.Write("policy" + std::to_string(++policies_) + ".json",
                                     R"({"version": 1, "modules": [)" + policy_json + "]}");
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--policy",
-                                     policy};
+    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--policy", policy};
     if (quiet) {
       argv.push_back("--quiet");
     }
@@ -81,14 +80,13 @@ TEST_P(ModulesTest, FsGuardCheckDeniesByResolvedPath) {
 
 TEST_P(ModulesTest, FsGuardResolvesRelativePathsAgainstTheGuestsCwd) {
   dir_.Write("secret", "SECRET");
-  const std::string policy =
-      R"({"module": "fs_guard", "deny": [")" + Path("secret") + R"("]})";
+  const std::string policy = R"({"module": "fs_guard", "deny": [")" + Path("secret") + R"("]})";
   auto r = Run(policy, {"/bin/sh", "-c", "cd " + dir_.path() + " && cat secret"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("Permission denied"));
-  r = Run(policy, {"/bin/sh", "-c", "cd " + dir_.path() + " && cat ./../" +
-                                        dir_.path().substr(dir_.path().rfind('/') + 1) +
-                                        "/secret"});
+  r = Run(policy, {"/bin/sh", "-c",
+                   "cd " + dir_.path() + " && cat ./../" +
+                       dir_.path().substr(dir_.path().rfind('/') + 1) + "/secret"});
   EXPECT_THAT(r.err, HasSubstr("Permission denied"));
 }
 
@@ -96,8 +94,10 @@ TEST_P(ModulesTest, FsGuardAccessKinds) {
   dir_.Write("ro", "read only");
   mkdir(Path("box").c_str(), 0755);
   const std::string policy = R"({"module": "fs_guard", "rules": [
-      {"deny": [")" + Path("ro") + R"("], "access": ["write"]},
-      {"deny": [")" + Path("box") + R"(/**"], "access": ["create"]}]})";
+      {"deny": [")" + Path("ro") +
+                             R"("], "access": ["write"]},
+      {"deny": [")" + Path("box") +
+                             R"(/**"], "access": ["create"]}]})";
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("ro"), "r"}).out, HasSubstr("content: read only"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("ro"), "w"}).out, HasSubstr("open: EACCES"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("ro"), "rw"}).out, HasSubstr("open: EACCES"));
@@ -105,7 +105,8 @@ TEST_P(ModulesTest, FsGuardAccessKinds) {
   EXPECT_THAT(ops, HasSubstr("create: EACCES"));
   EXPECT_THAT(ops, HasSubstr("mkdir: EACCES"));
   const std::string no_unlink = R"({"module": "fs_guard", "rules": [
-      {"deny": [")" + Path("box") + R"(/"], "access": ["unlink"]}]})";
+      {"deny": [")" + Path("box") +
+                                R"(/"], "access": ["unlink"]}]})";
   ops = Run(no_unlink, {kGuest, "fs-ops", Path("box")}).out;
   EXPECT_THAT(ops, HasSubstr("create: ok"));
   EXPECT_THAT(ops, HasSubstr("mkdir: ok"));
@@ -117,8 +118,8 @@ TEST_P(ModulesTest, FsGuardAllowListDeniesEverythingElse) {
   dir_.Write("ok", "fine");
   dir_.Write("other", "nope");
   const std::string policy = R"({"module": "fs_guard", "rules": [
-      {"allow": ["/usr/**", "/lib/**", "/lib64/**", "/etc/ld.so.cache", ")" + std::string(kGuest) +
-                             R"(", ")" + Path("ok") +
+      {"allow": ["/usr/**", "/lib/**", "/lib64/**", "/etc/ld.so.cache", ")" +
+                             std::string(kGuest) + R"(", ")" + Path("ok") +
                              R"("], "access": ["read", "exec"]}]})";
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("ok"), "r"}).out, HasSubstr("content: fine"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("other"), "r"}).out, HasSubstr("open: EACCES"));
@@ -127,8 +128,8 @@ TEST_P(ModulesTest, FsGuardAllowListDeniesEverythingElse) {
 TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
   dir_.Write("secret", "SECRET");
   dir_.Write("public", "public");
-  const std::string policy = R"({"module": "fs_guard", "mode": "strict", "deny": [")" +
-                             Path("secret") + R"("]})";
+  const std::string policy =
+      R"({"module": "fs_guard", "mode": "strict", "deny": [")" + Path("secret") + R"("]})";
   if (!BackendCanInjectFd(GetParam())) {
     auto r = Run(policy, {kGuest, "open", Path("public"), "r"});
     EXPECT_NE(r.exit_code, 0);
@@ -139,12 +140,12 @@ TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("public"), "r"}).out, HasSubstr("content: public"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("secret"), "r"}).out, HasSubstr("open: EACCES"));
   // Creates happen in the supervisor with the guest's umask (022 here) and mode.
-  auto r = RunProcess({"/bin/sh", "-c",
-                       "umask 027; exec " + std::string(kHijackd) + " run --backend " + GetParam() +
-                           " --quiet --policy " +
-                           dir_.Write("strict.json", R"({"version": 1, "modules": [)" + policy +
-                                                         "]}") +
-                           " -- " + kGuest + " open " + Path("new") + " c"});
+  auto r =
+      RunProcess({"/bin/sh", "-c",
+                  "umask 027; exec " + std::string(kHijackd) + " run --backend " + GetParam() +
+                      " --quiet --policy " +
+                      dir_.Write("strict.json", R"({"version": 1, "modules": [)" + policy + "]}") +
+                      " -- " + kGuest + " open " + Path("new") + " c"});
   EXPECT_THAT(r.out, HasSubstr("open: ok"));
   EXPECT_THAT(r.out, HasSubstr("mode: 640"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("new"), "x"}).out, HasSubstr("open: EEXIST"));
@@ -160,13 +161,12 @@ TEST_P(ModulesTest, FsGuardStrictNeverOpensTheDeniedFileWhileAThreadSwapsThePath
   }
   dir_.Write("allowed", "allowed");
   dir_.Write("secret", "SECRET");
-  const std::string policy = R"({"module": "fs_guard", "mode": "strict", "deny": [")" +
-                             Path("secret") + R"("]})";
+  const std::string policy =
+      R"({"module": "fs_guard", "mode": "strict", "deny": [")" + Path("secret") + R"("]})";
   auto r = Run(policy, {kGuest, "path-race", dir_.path(), "3000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m,
-                                std::regex("allowed=(\\d+) secret=(\\d+) denied=(\\d+)")))
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("allowed=(\\d+) secret=(\\d+) denied=(\\d+)")))
       << r.out;
   EXPECT_EQ(std::stoi(m[2]), 0) << r.out;  // the denied file was never opened
   EXPECT_GT(std::stoi(m[1]), 0) << r.out;  // the race really alternated
@@ -199,8 +199,8 @@ TEST_P(ModulesTest, NetGuardByFamilyCidrAndPort) {
 }
 
 TEST_P(ModulesTest, NetGuardUnixSocketPaths) {
-  const std::string policy = R"({"module": "net_guard", "connect_deny": ["unix:)" +
-                             dir_.path() + R"(/*.sock"], "errno": "ECONNREFUSED"})";
+  const std::string policy = R"({"module": "net_guard", "connect_deny": ["unix:)" + dir_.path() +
+                             R"(/*.sock"], "errno": "ECONNREFUSED"})";
   // Denied before the kernel looks: ECONNREFUSED; elsewhere the kernel's ENOENT.
   EXPECT_THAT(Run(policy, {kGuest, "unix-connect", Path("app.sock")}).out,
               HasSubstr("connect: ECONNREFUSED"));
@@ -274,9 +274,10 @@ class UdpReceivers {
   }
   long Count(int i) const { return counts_[i].load(); }
   std::string Bucket(int i, int rate, int priority) const {
-    return R"({"name": "p)" + std::to_string(priority) + R"(", "syscalls": ["sendto"], "to": ["127.0.0.1:)" +
-           std::to_string(ports_[static_cast<size_t>(i)]) + R"("], "rate": )" + std::to_string(rate) +
-           R"(, "burst": 4, "priority": )" + std::to_string(priority) + "}";
+    return R"({"name": "p)" + std::to_string(priority) +
+           R"(", "syscalls": ["sendto"], "to": ["127.0.0.1:)" +
+           std::to_string(ports_[static_cast<size_t>(i)]) + R"("], "rate": )" +
+           std::to_string(rate) + R"(, "burst": 4, "priority": )" + std::to_string(priority) + "}";
   }
 
  private:
@@ -312,8 +313,9 @@ TEST_P(ModulesTest, RateLimitPrioritiesKeepTheHighStreamsUnderOverload) {
   // Four streams that each want 300/s (and send far more) share 800/s: priorities 0 and 1 keep
   // their 300, priority 2 gets the remaining 200, priority 3 is squeezed to the 1% floor.
   std::string policy = R"({"module": "ratelimit", "total": {"rate": 800},
-      "buckets": [)" + rx.Bucket(0, 300, 0) + "," + rx.Bucket(1, 300, 1) + "," +
-                       rx.Bucket(2, 300, 2) + "," + rx.Bucket(3, 300, 3) + "]}";
+      "buckets": [)" + rx.Bucket(0, 300, 0) +
+                       "," + rx.Bucket(1, 300, 1) + "," + rx.Bucket(2, 300, 2) + "," +
+                       rx.Bucket(3, 300, 3) + "]}";
   std::vector<std::string> cmd = {kGuest, "udp-streams", "3000"};
   for (const auto& p : rx.Ports()) {
     cmd.push_back(p);
@@ -341,7 +343,8 @@ TEST_P(ModulesTest, FaultSameSeedGivesTheSameFailuresTwice) {
   dir_.Write("data", "x");
   auto policy = [&](int seed) {
     return R"({"module": "fault", "syscall": "openat", "errno": "EIO", "probability": 0.3,
-               "seed": )" + std::to_string(seed) + R"(, "path": ")" + Path("*") + R"("})";
+               "seed": )" +
+           std::to_string(seed) + R"(, "path": ")" + Path("*") + R"("})";
   };
   auto first = Run(policy(7), {kGuest, "open-loop", Path("data"), "200"});
   auto second = Run(policy(7), {kGuest, "open-loop", Path("data"), "200"});
@@ -357,7 +360,8 @@ TEST_P(ModulesTest, FaultSameSeedGivesTheSameFailuresTwice) {
 TEST_P(ModulesTest, FaultAfterAndTimesBoundTheHits) {
   dir_.Write("data", "x");
   auto r = Run(R"({"module": "fault", "syscall": "openat", "errno": "EIO", "after": 3,
-                   "times": 2, "path": ")" + Path("data") + R"("})",
+                   "times": 2, "path": ")" +
+                   Path("data") + R"("})",
                {kGuest, "open-loop", Path("data"), "8"});
   EXPECT_THAT(r.out, HasSubstr("open-loop: ...xx..."));
 }
@@ -379,9 +383,9 @@ std::string PluginPolicy(const std::string& path, const std::string& config,
 }
 
 TEST_P(ModulesTest, ExamplePluginDecidesOutOfProcess) {
-  auto r = Run(PluginPolicy(HIJACK_TEST_EXAMPLE_PLUGIN, R"({"deny": ["getppid"], "errno": 33})",
-                            "allow"),
-               {kGuest, "getppid", "20"});
+  auto r = Run(
+      PluginPolicy(HIJACK_TEST_EXAMPLE_PLUGIN, R"({"deny": ["getppid"], "errno": 33})", "allow"),
+      {kGuest, "getppid", "20"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("getppid: ok=0 failed=20 errno=EDOM"));
 }
@@ -389,12 +393,12 @@ TEST_P(ModulesTest, ExamplePluginDecidesOutOfProcess) {
 TEST_P(ModulesTest, CrashingPluginLeavesHijackdUpAndOnFailureApplies) {
   for (const char* crash : {"segv", "abort"}) {
     std::string config = std::string(R"({"crash": ")") + crash + R"("})";
-    auto denied = Run(PluginPolicy(HIJACK_TEST_CRASHING_PLUGIN, config, "deny"),
-                      {kGuest, "getppid", "5"});
+    auto denied =
+        Run(PluginPolicy(HIJACK_TEST_CRASHING_PLUGIN, config, "deny"), {kGuest, "getppid", "5"});
     EXPECT_EQ(denied.exit_code, 0) << denied.err;  // the guest ran to its end
     EXPECT_THAT(denied.out, HasSubstr("getppid: ok=0 failed=5 errno=EPERM")) << crash;
-    auto allowed = Run(PluginPolicy(HIJACK_TEST_CRASHING_PLUGIN, config, "allow"),
-                       {kGuest, "getppid", "5"});
+    auto allowed =
+        Run(PluginPolicy(HIJACK_TEST_CRASHING_PLUGIN, config, "allow"), {kGuest, "getppid", "5"});
     EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
     EXPECT_THAT(allowed.out, HasSubstr("getppid: ok=5 failed=0")) << crash;
     EXPECT_THAT(allowed.err, HasSubstr("policy host"));

@@ -1,6 +1,8 @@
 // Unit tests of the policy modules' building blocks, without guests.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <seccomp.h>
 #include <sys/socket.h>
@@ -10,8 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "daemon/modules/fault/fault_module.h"
 #include "daemon/modules/fs_guard/fs_guard_module.h"
@@ -98,8 +98,8 @@ TEST(AddressRule, FamiliesCidrsPortsAndUnixPaths) {
 }
 
 std::shared_ptr<policy::PolicySet> Load(const std::string& modules) {
-  auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}",
-                                         "test", policy::ModuleRegistry::BuiltIn());
+  auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}", "test",
+                                         policy::ModuleRegistry::BuiltIn());
   EXPECT_TRUE(set) << set.error().message;
   return set ? *set : nullptr;
 }
@@ -146,11 +146,13 @@ class FakeBackend final : public Backend {
 };
 
 TEST(FsGuard, StrictModeIsRefusedOnABackendThatCannotInject) {
-  auto strict = Load(R"({"module": "stats"}, {"module": "fs_guard", "mode": "strict", "deny": ["/x"]})");
+  auto strict =
+      Load(R"({"module": "stats"}, {"module": "fs_guard", "mode": "strict", "deny": ["/x"]})");
   auto check = Load(R"({"module": "fs_guard", "mode": "check", "deny": ["/x"]})");
   auto refused = strict->CheckBackend(FakeBackend(false));
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error().message, HasSubstr("/modules/1 (fs_guard): needs the notify backend"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("/modules/1 (fs_guard): needs the notify backend"));
   EXPECT_TRUE(strict->CheckBackend(FakeBackend(true)));
   EXPECT_TRUE(check->CheckBackend(FakeBackend(false)));
 }
@@ -231,7 +233,8 @@ TEST(Policy, InterceptsOnlyTheUnionOfWhatTheModulesNeed) {
   EXPECT_FALSE(set->needed().Contains(SCMP_SYS(read)));
   EXPECT_FALSE(set->needed().Contains(SCMP_SYS(bind)));
 
-  auto exec_only = Load(R"({"module": "fs_guard", "rules": [{"deny": ["/x"], "access": ["exec"]}]})");
+  auto exec_only =
+      Load(R"({"module": "fs_guard", "rules": [{"deny": ["/x"], "access": ["exec"]}]})");
   SyscallSet execs;
   execs.Add(SCMP_SYS(execve));
   execs.Add(SCMP_SYS(execveat));
@@ -323,7 +326,8 @@ TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
 }
 
 TEST(PolicyFiles, EveryExamplePolicyLoads) {
-  for (const auto& entry : std::filesystem::directory_iterator(HIJACK_TEST_SOURCE_DIR "/policies")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(HIJACK_TEST_SOURCE_DIR "/policies")) {
     if (entry.path().extension() != ".json" || entry.path().filename() == "plugin.json") {
       continue;  // plugin.json names a shared object by an installed path
     }

@@ -1,7 +1,6 @@
 #include "daemon/modules/exec_guard/exec_guard_module.h"
 
 #include <fcntl.h>
-
 #include <fmt/format.h>
 #include <seccomp.h>
 
@@ -76,8 +75,7 @@ void ExecGuardModule::Observe(const Event& event) {
   }
   std::lock_guard lock(mu_);
   if (config_.log != nullptr) {
-    std::string line =
-        rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::string line = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (config_.log == stderr) {
       line = "hijackd: exec_guard: " + line;
     }
@@ -104,10 +102,12 @@ policy::ModuleInfo ExecGuardModule::Info() {
       .summary = "allow or deny execve/execveat by resolved executable path; log argv",
       .settings = {{"allow", "path patterns of executables allowed"},
                    {"deny", "path patterns of executables denied (checked first)"},
-                   {"default", "\"allow\" or \"deny\" when nothing matches (default: deny if "
-                               "there is an allow list)"},
-                   {"log", "argv log: a file (JSON lines), \"-\" for standard error (default), "
-                           "or \"none\""},
+                   {"default",
+                    "\"allow\" or \"deny\" when nothing matches (default: deny if "
+                    "there is an allow list)"},
+                   {"log",
+                    "argv log: a file (JSON lines), \"-\" for standard error (default), "
+                    "or \"none\""},
                    {"errno", "errno of denied execs (default EACCES)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
@@ -155,8 +155,8 @@ policy::ModuleInfo ExecGuardModule::Info() {
         } else if (target != "none") {
           c.log = std::fopen(target.c_str(), "ae");  // appended: a log outlives runs
           if (c.log == nullptr) {
-            return std::unexpected(
-                Error{errno, config.PathOf("log") + ": " + ErrnoError(errno, target).error().message});
+            return std::unexpected(Error{
+                errno, config.PathOf("log") + ": " + ErrnoError(errno, target).error().message});
           }
         }
         return std::make_unique<ExecGuardModule>(std::move(c));

@@ -11,8 +11,8 @@
 // kernel's business: allow it too, or the exec of the script is allowed and the interpreter runs.
 //
 // Logging observes (off the guest's path): one JSON line per exec with guest, pid, path, argv (as
-// the decoder shows it: 32 entries, 256 characters each) and the decision, appended to `log` ("-" or
-// absent: standard error; "none": no log). Stats() keeps the last 16.
+// the decoder shows it: 32 entries, 256 characters each) and the decision, appended to `log` ("-"
+// or absent: standard error; "none": no log). Stats() keeps the last 16.
 #pragma once
 
 #include <atomic>

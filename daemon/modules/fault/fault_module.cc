@@ -1,15 +1,14 @@
 #include "daemon/modules/fault/fault_module.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <seccomp.h>
 
 #include "daemon/modules/fs_guard/guest_path.h"
 #include "hijack/unique_fd.h"
@@ -34,18 +33,41 @@ struct FileArg {
   int fd = -1;
 };
 const FileArg kFileArgs[] = {
-    {SCMP_SYS(open), 0},          {SCMP_SYS(creat), 0},        {SCMP_SYS(openat), 1, 0},
-    {SCMP_SYS(openat2), 1, 0},    {SCMP_SYS(stat), 0},         {SCMP_SYS(lstat), 0},
-    {SCMP_SYS(newfstatat), 1, 0}, {SCMP_SYS(statx), 1, 0},     {SCMP_SYS(access), 0},
-    {SCMP_SYS(faccessat), 1, 0},  {SCMP_SYS(faccessat2), 1, 0}, {SCMP_SYS(unlink), 0},
-    {SCMP_SYS(unlinkat), 1, 0},   {SCMP_SYS(mkdir), 0},        {SCMP_SYS(mkdirat), 1, 0},
-    {SCMP_SYS(rename), 0},        {SCMP_SYS(truncate), 0},     {SCMP_SYS(execve), 0},
-    {SCMP_SYS(read), -1, -1, 0},  {SCMP_SYS(write), -1, -1, 0}, {SCMP_SYS(pread64), -1, -1, 0},
-    {SCMP_SYS(pwrite64), -1, -1, 0}, {SCMP_SYS(readv), -1, -1, 0}, {SCMP_SYS(writev), -1, -1, 0},
-    {SCMP_SYS(fsync), -1, -1, 0}, {SCMP_SYS(fdatasync), -1, -1, 0}, {SCMP_SYS(ftruncate), -1, -1, 0},
-    {SCMP_SYS(fstat), -1, -1, 0}, {SCMP_SYS(close), -1, -1, 0}, {SCMP_SYS(recvfrom), -1, -1, 0},
-    {SCMP_SYS(sendto), -1, -1, 0}, {SCMP_SYS(recvmsg), -1, -1, 0}, {SCMP_SYS(sendmsg), -1, -1, 0},
-    {SCMP_SYS(lseek), -1, -1, 0}, {SCMP_SYS(getdents64), -1, -1, 0},
+    {SCMP_SYS(open), 0},
+    {SCMP_SYS(creat), 0},
+    {SCMP_SYS(openat), 1, 0},
+    {SCMP_SYS(openat2), 1, 0},
+    {SCMP_SYS(stat), 0},
+    {SCMP_SYS(lstat), 0},
+    {SCMP_SYS(newfstatat), 1, 0},
+    {SCMP_SYS(statx), 1, 0},
+    {SCMP_SYS(access), 0},
+    {SCMP_SYS(faccessat), 1, 0},
+    {SCMP_SYS(faccessat2), 1, 0},
+    {SCMP_SYS(unlink), 0},
+    {SCMP_SYS(unlinkat), 1, 0},
+    {SCMP_SYS(mkdir), 0},
+    {SCMP_SYS(mkdirat), 1, 0},
+    {SCMP_SYS(rename), 0},
+    {SCMP_SYS(truncate), 0},
+    {SCMP_SYS(execve), 0},
+    {SCMP_SYS(read), -1, -1, 0},
+    {SCMP_SYS(write), -1, -1, 0},
+    {SCMP_SYS(pread64), -1, -1, 0},
+    {SCMP_SYS(pwrite64), -1, -1, 0},
+    {SCMP_SYS(readv), -1, -1, 0},
+    {SCMP_SYS(writev), -1, -1, 0},
+    {SCMP_SYS(fsync), -1, -1, 0},
+    {SCMP_SYS(fdatasync), -1, -1, 0},
+    {SCMP_SYS(ftruncate), -1, -1, 0},
+    {SCMP_SYS(fstat), -1, -1, 0},
+    {SCMP_SYS(close), -1, -1, 0},
+    {SCMP_SYS(recvfrom), -1, -1, 0},
+    {SCMP_SYS(sendto), -1, -1, 0},
+    {SCMP_SYS(recvmsg), -1, -1, 0},
+    {SCMP_SYS(sendmsg), -1, -1, 0},
+    {SCMP_SYS(lseek), -1, -1, 0},
+    {SCMP_SYS(getdents64), -1, -1, 0},
 };
 
 // The calls `short` applies to: they move args[2] bytes at args[1] through descriptor args[0].
@@ -83,9 +105,9 @@ std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemo
     if (!path) {
       return std::nullopt;
     }
-    int dirfd = f.dirfd >= 0 ? static_cast<int>(static_cast<int32_t>(
-                                   ev.args[static_cast<size_t>(f.dirfd)]))
-                             : AT_FDCWD;
+    int dirfd = f.dirfd >= 0
+                    ? static_cast<int>(static_cast<int32_t>(ev.args[static_cast<size_t>(f.dirfd)]))
+                    : AT_FDCWD;
     auto r = resolver.Resolve(dirfd, *path, ResolveOptions());
     return r ? std::optional(r->path) : std::nullopt;
   }
@@ -97,8 +119,8 @@ UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) const {
   if (!pidfd.valid()) {
     return UniqueFd();
   }
-  UniqueFd fd(static_cast<int>(
-      syscall(SYS_pidfd_getfd, pidfd.get(), static_cast<int>(ev.args[0]), 0)));
+  UniqueFd fd(
+      static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), static_cast<int>(ev.args[0]), 0)));
   if (!fd.valid()) {
     return UniqueFd();
   }
@@ -131,8 +153,8 @@ Decision FaultModule::ShortTransfer(const SyscallEvent& ev, GuestMemory& mem, co
     if (ev.nr == SCMP_SYS(pread64)) {
       done = pread(fd.get(), buf.data(), n, static_cast<off_t>(ev.args[3]));
     } else if (ev.nr == SCMP_SYS(recvfrom)) {
-      done = recvfrom(fd.get(), buf.data(), n, static_cast<int>(ev.args[3]) | MSG_DONTWAIT,
-                      nullptr, nullptr);
+      done = recvfrom(fd.get(), buf.data(), n, static_cast<int>(ev.args[3]) | MSG_DONTWAIT, nullptr,
+                      nullptr);
     } else {
       done = read(fd.get(), buf.data(), n);
     }
@@ -194,14 +216,16 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
 
 nlohmann::json FaultModule::Stats() const {
   std::lock_guard lock(mu_);
-  return {{"eligible", eligible_}, {"hits", hits_}, {"hit_indexes", hit_indexes_},
+  return {{"eligible", eligible_},
+          {"hits", hits_},
+          {"hit_indexes", hit_indexes_},
           {"seed", config_.seed}};
 }
 
 std::string FaultModule::Report() const {
   std::lock_guard lock(mu_);
-  return fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n",
-                     config_.seed, hits_, eligible_, hit_indexes_);
+  return fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n", config_.seed,
+                     hits_, eligible_, hit_indexes_);
 }
 
 policy::ModuleInfo FaultModule::Info() {

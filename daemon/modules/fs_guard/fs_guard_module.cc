@@ -1,13 +1,12 @@
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
+#include <seccomp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
-#include <seccomp.h>
 
 #include "daemon/modules/fs_guard/guest_credentials.h"
 #include "daemon/modules/fs_guard/guest_path.h"
@@ -207,8 +206,7 @@ std::optional<Decision> FsGuardModule::OpenStrict(const SyscallEvent& ev, GuestM
       if (fstat(r->fd.get(), &st) != 0) {
         return Decision::Fail(config_.err);
       }
-      if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode) &&
-          (flags & __O_TMPFILE) != __O_TMPFILE) {
+      if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode) && (flags & __O_TMPFILE) != __O_TMPFILE) {
         return Decision::Fail(ENOTDIR);
       }
       if (flags & O_PATH) {
@@ -221,8 +219,8 @@ std::optional<Decision> FsGuardModule::OpenStrict(const SyscallEvent& ev, GuestM
       }
       // Re-open the very inode the walk found (not the name, which may have changed since),
       // with the guest's flags and credentials. A FIFO is opened without blocking the loop.
-      uint64_t reopen = (flags & ~static_cast<uint64_t>(O_CREAT | O_EXCL | O_NOFOLLOW)) |
-                        O_CLOEXEC | O_NOCTTY;
+      uint64_t reopen =
+          (flags & ~static_cast<uint64_t>(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC | O_NOCTTY;
       const bool fifo = S_ISFIFO(st.st_mode);
       if (fifo) {
         reopen |= O_NONBLOCK;
@@ -252,8 +250,8 @@ std::optional<Decision> FsGuardModule::OpenStrict(const SyscallEvent& ev, GuestM
     how.flags = flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
     how.mode = perms;
     how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    UniqueFd fd(static_cast<int>(
-        syscall(SYS_openat2, r->parent.get(), r->name.c_str(), &how, sizeof how)));
+    UniqueFd fd(
+        static_cast<int>(syscall(SYS_openat2, r->parent.get(), r->name.c_str(), &how, sizeof how)));
     if (fd.valid()) {
       fchmod(fd.get(), perms);  // the guest's umask, not the supervisor's
       injected_.fetch_add(1, std::memory_order_relaxed);
@@ -378,10 +376,12 @@ policy::ModuleInfo FsGuardModule::Info() {
             "exec, unlink]}; the first match decides"},
            {"deny", "patterns denied for every access (after rules)"},
            {"allow", "patterns allowed for every access (after rules and deny)"},
-           {"default", "\"allow\" or \"deny\" when no rule matches (default: deny if any allow "
-                       "rule exists, else allow)"},
-           {"mode", "\"check\" (default) or \"strict\" (notify backend only: the supervisor opens "
-                    "and injects the descriptor)"},
+           {"default",
+            "\"allow\" or \"deny\" when no rule matches (default: deny if any allow "
+            "rule exists, else allow)"},
+           {"mode",
+            "\"check\" (default) or \"strict\" (notify backend only: the supervisor opens "
+            "and injects the descriptor)"},
            {"beneath", "guest directory every path must resolve beneath (RESOLVE_BENEATH)"},
            {"errno", "errno of denied calls (default EACCES)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
@@ -442,8 +442,8 @@ policy::ModuleInfo FsGuardModule::Info() {
             if (!patterns) {
               return std::unexpected(patterns.error());
             }
-            c.rules.push_back(Rule{std::string_view(key) == "allow", kAccessAll,
-                                   std::move(*patterns)});
+            c.rules.push_back(
+                Rule{std::string_view(key) == "allow", kAccessAll, std::move(*patterns)});
             any_allow = any_allow || std::string_view(key) == "allow";
           }
         }

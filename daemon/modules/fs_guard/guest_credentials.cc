@@ -1,10 +1,9 @@
 #include "daemon/modules/fs_guard/guest_credentials.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <fstream>

@@ -1,12 +1,11 @@
 #include "daemon/modules/fs_guard/guest_path.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 namespace hijack::modules {
 namespace {
@@ -66,7 +65,8 @@ Result<void> GuestPathResolver::OpenRoot() {
   if (!root_.valid()) {
     return ErrnoError(errno == ENOENT ? ESRCH : errno, "open " + root);
   }
-  struct stat theirs {}, ours {};
+  struct stat theirs {
+  }, ours{};
   if (fstat(root_.get(), &theirs) != 0 || stat("/", &ours) != 0) {
     return ErrnoError(errno, "stat " + root);
   }

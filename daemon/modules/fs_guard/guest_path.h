@@ -28,19 +28,19 @@
 namespace hijack::modules {
 
 struct ResolveOptions {
-  bool follow_last = true;      // follow a symlink in the final component (not for O_NOFOLLOW,
-                                // unlink, rename, mkdir...)
-  uint64_t extra_resolve = 0;   // RESOLVE_* added to every walk (RESOLVE_NO_XDEV...)
+  bool follow_last = true;     // follow a symlink in the final component (not for O_NOFOLLOW,
+                               // unlink, rename, mkdir...)
+  uint64_t extra_resolve = 0;  // RESOLVE_* added to every walk (RESOLVE_NO_XDEV...)
   std::optional<std::string> beneath;  // guest path every result must stay under (RESOLVE_BENEATH)
-  bool empty_path = false;      // AT_EMPTY_PATH: an empty path names `dirfd` itself
+  bool empty_path = false;             // AT_EMPTY_PATH: an empty path names `dirfd` itself
 };
 
 struct ResolvedPath {
-  std::string path;   // absolute, as the guest sees it
+  std::string path;  // absolute, as the guest sees it
   bool exists = false;
-  UniqueFd fd;        // O_PATH descriptor of the object when it exists
-  UniqueFd parent;    // O_PATH descriptor of the parent directory when it does not
-  std::string name;   // the final component when it does not exist
+  UniqueFd fd;       // O_PATH descriptor of the object when it exists
+  UniqueFd parent;   // O_PATH descriptor of the parent directory when it does not
+  std::string name;  // the final component when it does not exist
 };
 
 class GuestPathResolver {

@@ -1,14 +1,13 @@
 #include "daemon/modules/net_guard/address_rule.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace hijack::modules {
 namespace {
@@ -17,9 +16,9 @@ struct FamilyName {
   const char* name;
   int family;
 };
-constexpr FamilyName kFamilies[] = {{"inet", AF_INET},       {"inet6", AF_INET6},
-                                    {"unix", AF_UNIX},       {"netlink", AF_NETLINK},
-                                    {"packet", AF_PACKET},   {"vsock", AF_VSOCK}};
+constexpr FamilyName kFamilies[] = {{"inet", AF_INET},     {"inet6", AF_INET6},
+                                    {"unix", AF_UNIX},     {"netlink", AF_NETLINK},
+                                    {"packet", AF_PACKET}, {"vsock", AF_VSOCK}};
 
 bool ParsePort(std::string_view s, uint16_t& lo, uint16_t& hi) {
   auto one = [](std::string_view t, uint16_t& out) {

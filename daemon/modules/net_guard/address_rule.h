@@ -25,10 +25,10 @@
 namespace hijack::modules {
 
 struct SocketAddress {
-  int family = 0;                  // AF_*
-  std::array<uint8_t, 16> ip{};    // AF_INET: the first 4 bytes
-  uint16_t port = 0;               // host order
-  std::string unix_path;           // AF_UNIX: resolved path, "@name" for abstract, "" unnamed
+  int family = 0;                // AF_*
+  std::array<uint8_t, 16> ip{};  // AF_INET: the first 4 bytes
+  uint16_t port = 0;             // host order
+  std::string unix_path;         // AF_UNIX: resolved path, "@name" for abstract, "" unnamed
 };
 
 class AddressRule {

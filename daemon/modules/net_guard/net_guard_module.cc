@@ -1,14 +1,13 @@
 #include "daemon/modules/net_guard/net_guard_module.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <cstring>
-
-#include <fmt/format.h>
-#include <seccomp.h>
 
 #include "daemon/modules/fs_guard/guest_path.h"
 

@@ -136,8 +136,9 @@ policy::ModuleInfo PluginModule::Info() {
       .summary = "a third-party module (hijack_plugin_v1 shared object) run in a policy host",
       .settings = {{"path", "the plugin's shared object (required)"},
                    {"config", "JSON object given to the plugin's create()"},
-                   {"on_failure", "\"deny\" (default) or \"allow\": what calls get while the "
-                                  "plugin's host is down"},
+                   {"on_failure",
+                    "\"deny\" (default) or \"allow\": what calls get while the "
+                    "plugin's host is down"},
                    {"errno", "errno of calls denied by on_failure (default EPERM)"},
                    {"timeout_ms", "longest wait for one decision (default 1000)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
@@ -162,8 +163,8 @@ policy::ModuleInfo PluginModule::Info() {
           return std::unexpected(on_failure.error());
         }
         if (*on_failure && **on_failure != "deny" && **on_failure != "allow") {
-          return MakeError(config.PathOf("on_failure") + ": expected \"deny\" or \"allow\", got \"" +
-                           **on_failure + "\"");
+          return MakeError(config.PathOf("on_failure") +
+                           ": expected \"deny\" or \"allow\", got \"" + **on_failure + "\"");
         }
         c.deny_on_failure = !*on_failure || **on_failure == "deny";
         auto err = config.Errno("errno", EPERM);
@@ -183,8 +184,8 @@ policy::ModuleInfo PluginModule::Info() {
         }
         auto module = Load(c);
         if (!module) {
-          return MakeError(
-              fmt::format("{}: plugin {}: {}", config.PathOf("path"), c.path, module.error().message));
+          return MakeError(fmt::format("{}: plugin {}: {}", config.PathOf("path"), c.path,
+                                       module.error().message));
         }
         return std::unique_ptr<PolicyModule>(std::move(*module));
       },

@@ -1,8 +1,8 @@
 // PolicyHostClient: hijackd's side of one hijack-policy-host process running one plugin.
 //
 //   auto host = PolicyHostClient::Start("/opt/p/libx.so", R"({"deny": ["ptrace"]})");
-//   if (!host) ...                                   // "wrong ABI version 2 (...)", "create failed: ..."
-//   Result<WireVerdict> v = (*host)->Decide(ev, "openat", args_json);   // loop thread
+//   if (!host) ...                                   // "wrong ABI version 2 (...)", "create
+//   failed: ..." Result<WireVerdict> v = (*host)->Decide(ev, "openat", args_json);   // loop thread
 //
 // The helper is spawned with posix_spawn (a clean signal mask, the socket as its only extra
 // descriptor) and loads the plugin before Start() returns, so a policy naming a broken plugin is
@@ -30,8 +30,8 @@ namespace hijack::modules {
 class PolicyHostClient {
  public:
   struct Options {
-    std::chrono::milliseconds timeout{1000};           // one decide() round trip
-    std::chrono::milliseconds restart_backoff{100};    // between restarts of a dead helper
+    std::chrono::milliseconds timeout{1000};         // one decide() round trip
+    std::chrono::milliseconds restart_backoff{100};  // between restarts of a dead helper
   };
   struct Loaded {
     std::string name;      // the plugin's own name

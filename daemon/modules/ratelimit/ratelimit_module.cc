@@ -1,16 +1,15 @@
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include <fmt/format.h>
-#include <seccomp.h>
 
 namespace hijack::modules {
 namespace {
@@ -147,8 +146,8 @@ std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t 
   }
   s.tat_ns = std::max(s.tat_ns, at) + interval;
   // The call runs at `at`: that is when it uses the bucket.
-  s.used_rate = s.used_rate * std::exp(-std::max(0.0, at - s.used_at_ns) / kUseTauNs) +
-                kNsPerS / kUseTauNs;
+  s.used_rate =
+      s.used_rate * std::exp(-std::max(0.0, at - s.used_at_ns) / kUseTauNs) + kNsPerS / kUseTauNs;
   s.used_at_ns = std::max(s.used_at_ns, at);
   ++s.admitted;
   if (wait > 0) {
@@ -179,9 +178,8 @@ nlohmann::json RateLimitModule::Stats() const {
     nlohmann::json per = nlohmann::json::object();
     for (size_t i = 0; i < g.buckets.size(); ++i) {
       const auto& s = g.buckets[i];
-      per[config_.buckets[i].name] = {{"admitted", s.admitted},
-                                      {"delayed", s.delayed},
-                                      {"failed", s.failed}};
+      per[config_.buckets[i].name] = {
+          {"admitted", s.admitted}, {"delayed", s.delayed}, {"failed", s.failed}};
     }
     out[std::to_string(guest)] = std::move(per);
   }
@@ -273,14 +271,13 @@ policy::ModuleInfo RateLimitModule::Info() {
   return {
       .name = "ratelimit",
       .summary = "token buckets (rate, burst) per guest and syscall set, with priorities",
-      .settings =
-          {{"syscalls", "single-bucket form: the calls limited"},
-           {"rate", "single-bucket form: calls per second"},
-           {"burst", "single-bucket form: calls allowed at once (default 1)"},
-           {"buckets", "list of {name, syscalls, to, rate, burst, priority (0 highest)}"},
-           {"total", "{\"rate\": N}: calls per second shared by all buckets, by priority"},
-           {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
-           {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
+      .settings = {{"syscalls", "single-bucket form: the calls limited"},
+                   {"rate", "single-bucket form: calls per second"},
+                   {"burst", "single-bucket form: calls allowed at once (default 1)"},
+                   {"buckets", "list of {name, syscalls, to, rate, burst, priority (0 highest)}"},
+                   {"total", "{\"rate\": N}: calls per second shared by all buckets, by priority"},
+                   {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
+                   {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         if (const nlohmann::json* buckets = config.Raw("buckets")) {
@@ -324,7 +321,8 @@ policy::ModuleInfo RateLimitModule::Info() {
             return std::unexpected(rate.error());
           }
           if (!*rate || **rate <= 0) {
-            return MakeError(tc.PathOf("rate") + ": expected a positive number of calls per second");
+            return MakeError(tc.PathOf("rate") +
+                             ": expected a positive number of calls per second");
           }
           if (auto done = tc.Finish(); !done) {
             return std::unexpected(done.error());

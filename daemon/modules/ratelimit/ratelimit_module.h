@@ -5,7 +5,7 @@
 //   {"module": "ratelimit", "over_limit": "wait", "max_wait_ms": 2000,
 //    "total": {"rate": 1000},
 //    "buckets": [
-//      {"name": "control", "syscalls": ["sendto"], "to": ["127.0.0.1:7001"], "rate": 400, "priority": 0},
+//      {"name": "control", "syscalls": ["sendto"], "to": ["*:7001"], "rate": 400, "priority": 0},
 //      {"name": "bulk",    "syscalls": ["sendto"], "rate": 1000, "priority": 3}]}
 //
 // A call belongs to the first bucket whose `syscalls` contain it and whose `to` (AddressRules on
@@ -63,8 +63,8 @@ class RateLimitModule final : public PolicyModule {
 
  private:
   struct BucketState {
-    double tat_ns = 0;       // GCRA theoretical arrival time
-    double used_rate = 0;    // EWMA of admitted calls per second
+    double tat_ns = 0;     // GCRA theoretical arrival time
+    double used_rate = 0;  // EWMA of admitted calls per second
     double used_at_ns = 0;
     uint64_t admitted = 0;
     uint64_t delayed = 0;
