@@ -203,8 +203,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const pid_t parent = getppid();
-  // The host has no reason to outlive the daemon that asks it.
+  // The host has no reason to outlive the daemon that asks it, nor to gain privileges through
+  // anything a plugin might exec.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   if (getppid() != parent) {
     return 1;
   }
