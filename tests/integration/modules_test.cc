@@ -149,10 +149,18 @@ TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
   EXPECT_THAT(r.out, HasSubstr("open: ok"));
   EXPECT_THAT(r.out, HasSubstr("mode: 640"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("new"), "x"}).out, HasSubstr("open: EEXIST"));
-  // A whole program runs with its opens served by the supervisor.
+  // Whole programs run with their opens served by the supervisor: relative paths against the
+  // guest's cwd, directories, appends through the shell.
   auto cat = Run(policy, {"/bin/cat", Path("public")});
   EXPECT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(cat.out, "public");
+  auto sh = Run(policy, {"/bin/sh", "-c",
+                         "cd " + dir_.path() + " && cat public && echo more >> public && ls && "
+                         "cat ./secret"});
+  EXPECT_THAT(sh.out, HasSubstr("public"));
+  EXPECT_THAT(sh.out, HasSubstr("secret"));  // listed by ls: the directory itself is allowed
+  EXPECT_THAT(sh.err, HasSubstr("secret: Permission denied"));
+  EXPECT_EQ(ReadFile(Path("public")), "publicmore\n");
 }
 
 TEST_P(ModulesTest, FsGuardStrictNeverOpensTheDeniedFileWhileAThreadSwapsThePath) {
