@@ -326,6 +326,11 @@ TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
 }
 
 TEST(PolicyFiles, EveryExamplePolicyLoads) {
+  // Loading opens output files (trace.json writes trace.jsonl): do it in a scratch directory.
+  char scratch[] = "/tmp/hijack-policies-XXXXXX";
+  ASSERT_NE(mkdtemp(scratch), nullptr);
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(scratch);
   for (const auto& entry :
        std::filesystem::directory_iterator(HIJACK_TEST_SOURCE_DIR "/policies")) {
     if (entry.path().extension() != ".json" || entry.path().filename() == "plugin.json") {
@@ -334,6 +339,8 @@ TEST(PolicyFiles, EveryExamplePolicyLoads) {
     auto set = policy::PolicySet::FromFile(entry.path(), policy::ModuleRegistry::BuiltIn());
     EXPECT_TRUE(set) << entry.path() << ": " << set.error().message;
   }
+  std::filesystem::current_path(cwd);
+  std::filesystem::remove_all(scratch);
 }
 
 }  // namespace
