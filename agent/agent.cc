@@ -138,9 +138,28 @@ inline void Bump(std::atomic<uint64_t>& c, uint64_t by) {
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
-void Record(ep::Slot& s, int index, long nr, long ret, int64_t start, int64_t end, long a0,
-            long a1, long a2, long a3) {
+void Record(ep::Slot& s, int index, bool event, long nr, long ret, int64_t start, int64_t end,
+            long a0, long a1, long a2, long a3) {
   auto& c = s.counters[index];
+  if (event) {
+    const uint64_t head = s.head.load(std::memory_order_relaxed);
+    if (head - s.tail.load(std::memory_order_acquire) < ep::kRingEntries) {
+      ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
+      e.nr = static_cast<int32_t>(nr);
+      e.tid = t_tid;
+      e.start_ns = start;
+      e.end_ns = end;
+      e.result = ret;
+      e.args[0] = static_cast<uint64_t>(a0);
+      e.args[1] = static_cast<uint64_t>(a1);
+      e.args[2] = static_cast<uint64_t>(a2);
+      e.args[3] = static_cast<uint64_t>(a3);
+      s.head.store(head + 1, std::memory_order_release);
+      Bump(c[ep::kEvented], 1);
+      return;
+    }
+    Bump(s.dropped, 1);  // counted below instead: no call is lost
+  }
   const uint64_t ns = end > start ? static_cast<uint64_t>(end - start) : 0;
   Bump(c[ep::kCalls], 1);
   if (ret < 0 && ret >= -4095) {
@@ -148,23 +167,6 @@ void Record(ep::Slot& s, int index, long nr, long ret, int64_t start, int64_t en
   }
   Bump(c[ep::kTotalNs], ns);
   Bump(c[ep::kHistogram + ep::HistogramBucket(ns)], 1);
-
-  const uint64_t head = s.head.load(std::memory_order_relaxed);
-  if (head - s.tail.load(std::memory_order_acquire) >= ep::kRingEntries) {
-    Bump(s.dropped, 1);
-    return;
-  }
-  ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
-  e.nr = static_cast<int32_t>(nr);
-  e.tid = t_tid;
-  e.start_ns = start;
-  e.end_ns = end;
-  e.result = ret;
-  e.args[0] = static_cast<uint64_t>(a0);
-  e.args[1] = static_cast<uint64_t>(a1);
-  e.args[2] = static_cast<uint64_t>(a2);
-  e.args[3] = static_cast<uint64_t>(a3);
-  s.head.store(head + 1, std::memory_order_release);
 }
 
 // One wrapped call: the raw return value (-errno on failure).
@@ -187,8 +189,10 @@ long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long 
     t_busy = false;
     return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
   }
-  if (slot->head.load(std::memory_order_relaxed) - slot->tail.load(std::memory_order_acquire) >=
-      ep::kRingEntries) {
+  const bool event = (mode & ep::kEvents) != 0;
+  if (event && slot->head.load(std::memory_order_relaxed) -
+                       slot->tail.load(std::memory_order_acquire) >=
+                   ep::kRingEntries) {
     // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
     // see the call (back-pressure: the thread runs at notify speed until the ring drains).
     Bump(slot->overflowed, 1);
@@ -197,7 +201,7 @@ long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long 
   }
   slot->seen_generation.store(page->generation.load(std::memory_order_acquire),
                               std::memory_order_relaxed);
-  if (mode == ep::kShape) {
+  if ((mode & ep::kShape) != 0) {
     Shape(entry);
   }
   t_busy = false;
@@ -205,7 +209,7 @@ long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long 
   const long ret = g_trampoline(kNr, a0, a1, a2, a3, a4, a5);
   const int64_t end = NowNs();
   t_busy = true;
-  Record(*slot, kIndex, kNr, ret, start, end, a0, a1, a2, a3);
+  Record(*slot, kIndex, event, kNr, ret, start, end, a0, a1, a2, a3);
   t_busy = false;
   return ret;
 }

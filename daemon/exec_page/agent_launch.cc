@@ -49,12 +49,16 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
     return std::unexpected(page.error());
   }
   AgentLaunch out;
+  SyscallSet events;
   for (int nr : kAgentSyscalls) {
     if (intercept.Contains(nr) && handler.Exemptible(nr)) {
       out.exempt.Add(nr);
+      if (handler.WantsEvents(nr)) {
+        events.Add(nr);
+      }
     }
   }
-  (*page)->Configure(out.exempt);
+  (*page)->Configure(out.exempt, events);
   out.spec = spec;
   out.spec.env.clear();
   std::string preload = library;

@@ -59,17 +59,58 @@ std::string GuestExecPage::TrampolineEnv() const {
   return fmt::format("{}={:#x}", kTrampolineEnv, page_->trampoline);
 }
 
-void GuestExecPage::Configure(const SyscallSet& exempt) {
+uint32_t GuestExecPage::ModeFor(int index) const {
+  const int nr = kAgentSyscalls[index];
+  if (!exempt_.Contains(nr)) {
+    return kDirect;
+  }
+  uint32_t mode = kCount;
+  if (events_.Contains(nr)) {
+    mode |= kEvents;
+  }
+  if (page_->table[index].rate.load(std::memory_order_relaxed) != 0) {
+    mode |= kShape;
+  }
+  return mode;
+}
+
+void GuestExecPage::Configure(const SyscallSet& exempt, const SyscallSet& events) {
   exempt_ = SyscallSet();
-  for (int i = 0; i < kAgentSyscallCount; ++i) {
-    const int nr = kAgentSyscalls[i];
-    const bool observed = exempt.Contains(nr);
-    if (observed) {
+  events_ = SyscallSet();
+  for (int nr : kAgentSyscalls) {
+    if (exempt.Contains(nr)) {
       exempt_.Add(nr);
     }
-    page_->table[i].mode.store(observed ? kObserve : kDirect, std::memory_order_relaxed);
+    if (events.Contains(nr)) {
+      events_.Add(nr);
+    }
+  }
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    page_->table[i].mode.store(ModeFor(i), std::memory_order_relaxed);
   }
   page_->generation.fetch_add(1, std::memory_order_release);
+}
+
+bool GuestExecPage::Refresh(const SyscallSet& exempt, const SyscallSet& events) {
+  SyscallSet still_exempt, new_events;
+  for (int nr : kAgentSyscalls) {
+    if (exempt_.Contains(nr) && exempt.Contains(nr)) {
+      still_exempt.Add(nr);  // never widened: the filter was fixed at launch
+    }
+    if (events.Contains(nr)) {
+      new_events.Add(nr);
+    }
+  }
+  if (still_exempt == exempt_ && new_events == events_) {
+    return false;
+  }
+  exempt_ = still_exempt;
+  events_ = new_events;
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    page_->table[i].mode.store(ModeFor(i), std::memory_order_relaxed);
+  }
+  page_->generation.fetch_add(1, std::memory_order_release);
+  return true;
 }
 
 Result<uint64_t> GuestExecPage::SetRate(int nr, uint64_t rate, uint32_t burst) {
@@ -84,9 +125,7 @@ Result<uint64_t> GuestExecPage::SetRate(int nr, uint64_t rate, uint32_t burst) {
   e.rate.store(rate, std::memory_order_relaxed);
   // A slower rate left a backlog in the bucket; the new rate starts from now.
   e.tat_ns.store(0, std::memory_order_relaxed);
-  if (exempt_.Contains(nr)) {
-    e.mode.store(rate == 0 ? kObserve : kShape, std::memory_order_relaxed);
-  }
+  e.mode.store(ModeFor(i), std::memory_order_relaxed);
   return page_->generation.fetch_add(1, std::memory_order_release) + 1;
 }
 
@@ -153,11 +192,48 @@ GuestExecPage::Counts GuestExecPage::AgentCounts(int nr) const {
     return c;
   }
   for (const Slot& s : page_->slots) {
-    c.calls += s.counters[i][kCalls].load(std::memory_order_relaxed);
+    const uint64_t evented = s.counters[i][kEvented].load(std::memory_order_relaxed);
+    c.evented += evented;
+    c.calls += evented + s.counters[i][kCalls].load(std::memory_order_relaxed);
     c.errors += s.counters[i][kErrors].load(std::memory_order_relaxed);
     c.total_ns += s.counters[i][kTotalNs].load(std::memory_order_relaxed);
+    for (int b = 0; b < kHistogramBuckets; ++b) {
+      c.histogram[b] += s.counters[i][kHistogram + b].load(std::memory_order_relaxed);
+    }
   }
   return c;
+}
+
+void GuestExecPage::CollectCountDeltas(
+    const std::function<void(int nr, const Counts& delta)>& sink) {
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    uint64_t now[kCounterWords] = {};
+    for (const Slot& s : page_->slots) {
+      for (int w = kCalls; w < kCounterWords; ++w) {
+        now[w] += s.counters[i][w].load(std::memory_order_relaxed);
+      }
+    }
+    bool changed = false;
+    for (int w = kCalls; w < kCounterWords; ++w) {
+      changed = changed || now[w] != collected_[i][w];
+    }
+    if (!changed) {
+      continue;
+    }
+    // Each word only grows; words of one call may be seen in different collections (calls now,
+    // its latency next time), which evens out.
+    Counts d;
+    d.calls = now[kCalls] - collected_[i][kCalls];
+    d.errors = now[kErrors] - collected_[i][kErrors];
+    d.total_ns = now[kTotalNs] - collected_[i][kTotalNs];
+    for (int b = 0; b < kHistogramBuckets; ++b) {
+      d.histogram[b] = now[kHistogram + b] - collected_[i][kHistogram + b];
+    }
+    for (int w = kCalls; w < kCounterWords; ++w) {
+      collected_[i][w] = now[w];
+    }
+    sink(kAgentSyscalls[i], d);
+  }
 }
 
 uint64_t GuestExecPage::AgentCalls() const {

@@ -47,10 +47,15 @@ class GuestExecPage {
   std::string PageFdEnv() const;
   std::string TrampolineEnv() const;
 
-  // Marks the agent's calls: those in `exempt` are observed in the guest (the filter must exempt
-  // exactly these); every other wrapped call is made directly (the supervisor sees it if it is
-  // intercepted). Before the guest starts.
-  void Configure(const SyscallSet& exempt);
+  // Marks the agent's calls: those in `exempt` are counted in the guest (the filter must exempt
+  // exactly these), and those of them in `events` also appended to the rings as events; every
+  // other wrapped call is made directly (the supervisor sees it if it is intercepted). Before the
+  // guest starts.
+  void Configure(const SyscallSet& exempt, const SyscallSet& events);
+  // After a policy change: calls no longer in `exempt` go back to the supervisor (the filter
+  // cannot change, so the agent stops using the trampoline for them), `events` is replaced.
+  // Returns true and bumps the generation when a mode changed. Loop thread.
+  bool Refresh(const SyscallSet& exempt, const SyscallSet& events);
   const SyscallSet& exempt() const { return exempt_; }
 
   // Shapes call `nr` to `rate` calls per second with bursts of `burst` (rate 0: unlimited), for
@@ -75,12 +80,17 @@ class GuestExecPage {
   size_t ReclaimDeadSlots();
 
   struct Counts {
-    uint64_t calls = 0;
-    uint64_t errors = 0;
-    uint64_t total_ns = 0;
+    uint64_t calls = 0;     // every call the agent made (with or without an event)
+    uint64_t evented = 0;   // of those, the ones delivered as events
+    uint64_t errors = 0;    // failed calls among those not delivered as events
+    uint64_t total_ns = 0;  // their total latency
+    uint64_t histogram[kHistogramBuckets] = {};  // theirs, power-of-two buckets
   };
   // The agent's counters for `nr`, summed over slots: exact once the guest has stopped.
   Counts AgentCounts(int nr) const;
+  // What the agent counted without events since the previous call, per wrapped syscall that
+  // changed: what observers must add to the events they saw. Loop thread.
+  void CollectCountDeltas(const std::function<void(int nr, const Counts& delta)>& sink);
   uint64_t AgentCalls() const;          // all wrapped calls the agent observed
   uint64_t SupervisedCalls(int nr) const;
   uint64_t DroppedEvents() const;       // ring full, summed over slots
@@ -91,8 +101,12 @@ class GuestExecPage {
   GuestExecPage(UniqueFd fd, ExecPage* page) : fd_(std::move(fd)), page_(page) {}
 
   UniqueFd fd_;
+  uint32_t ModeFor(int index) const;
+
   ExecPage* page_;
   SyscallSet exempt_;
+  SyscallSet events_;
+  uint64_t collected_[kTableSize][kCounterWords] = {};  // totals at the last CollectCountDeltas
 };
 
 }  // namespace hijack::exec_page

@@ -1,5 +1,6 @@
 #include "daemon/supervisor/guest.h"
 
+#include "daemon/modules/stats/stats_module.h"
 #include "daemon/syscalls/arg_decoder.h"
 
 namespace hijack::supervisor {
@@ -39,6 +40,25 @@ bool Guest::Exemptible(int nr) const {
   // calls, or wants their arguments read from the guest, needs every call on the supervisor's path.
   auto snapshot = engine_.Current();
   return snapshot->DecidersFor(nr).empty() && !snapshot->WantsArguments(nr);
+}
+
+bool Guest::WantsEvents(int nr) const {
+  // The stats module can take counts instead of events (StatsModule::AddCounts).
+  for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
+    if (dynamic_cast<modules::StatsModule*>(m) == nullptr) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Guest::OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
+                          std::span<const uint64_t> log2_histogram) {
+  for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
+    if (auto* stats = dynamic_cast<modules::StatsModule*>(m)) {
+      stats->AddCounts(nr, calls, errors, total_ns, log2_histogram);
+    }
+  }
 }
 
 void Guest::OnCompleted(Event&& record) {

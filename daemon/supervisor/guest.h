@@ -35,6 +35,9 @@ class Guest final : public SyscallHandler {
   Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override;
   bool WantsResult(int nr) const override;
   bool Exemptible(int nr) const override;
+  bool WantsEvents(int nr) const override;
+  void OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
+                     std::span<const uint64_t> log2_histogram) override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
 

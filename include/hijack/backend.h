@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,16 @@ class SyscallHandler {
   // decide the call, or read its arguments, needs it. Asked once, at launch. The default exempts
   // nothing.
   virtual bool Exemptible(int /*nr*/) const { return false; }
+
+  // True when observers want an Event for each exempt call `nr` the agent makes; false when
+  // counts are enough (they then arrive through OnAgentCounts, at far lower cost).
+  virtual bool WantsEvents(int /*nr*/) const { return true; }
+
+  // Calls of `nr` the agent made without an event since the last report: how many, how many
+  // failed, their total latency, and a histogram whose bucket b counts latencies in
+  // [2^b, 2^(b+1)) ns (the last bucket is open).
+  virtual void OnAgentCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
+                             uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
 
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;

@@ -69,11 +69,14 @@ inline constexpr int kMaxSlots = 64;          // guest threads with their own ri
 inline constexpr uint32_t kRingEntries = 4096;  // per slot; a power of two
 inline constexpr int kHistogramBuckets = 24;    // bucket b: [2^b, 2^(b+1)) ns; the last is open
 
-// What the agent does with a wrapped call (table entry `mode`).
+// What the agent does with a wrapped call: table entry `mode`, a set of these bits. 0 (direct):
+// the call is not exempt, or nobody watches it; the agent makes it from its own syscall
+// instruction and the supervisor sees it if it is intercepted.
 enum FastPath : uint32_t {
-  kDirect = 0,   // not exempt, or nobody watches it: make the call; notify sees it if intercepted
-  kObserve = 1,  // count, time, append an event, call through the trampoline
-  kShape = 2,    // kObserve, after waiting for the token bucket
+  kDirect = 0,
+  kCount = 1u << 0,   // count it and its latency in the slot, call through the trampoline
+  kEvents = 1u << 1,  // also append an event (observers other than counters want each call)
+  kShape = 1u << 2,   // wait for the token bucket first
 };
 
 // Token bucket as a generic cell rate algorithm: one atomic "theoretical arrival time". A call at
@@ -97,18 +100,23 @@ struct alignas(64) RingEntry {
   uint64_t args[4];
 };
 
-// Indices into Slot::counters[table index][...]: calls, failed calls, total ns, histogram.
-inline constexpr int kCalls = 0;
-inline constexpr int kErrors = 1;
-inline constexpr int kTotalNs = 2;
-inline constexpr int kHistogram = 3;
+// Indices into Slot::counters[table index][...]. A call is either delivered as an event (counted
+// in kEvented only: the event carries its result and latency) or counted here in full (calls,
+// failed calls, total ns, histogram), never both, so the daemon can add the second kind to what
+// observers saw through events without counting a call twice.
+inline constexpr int kEvented = 0;
+inline constexpr int kCalls = 1;
+inline constexpr int kErrors = 2;
+inline constexpr int kTotalNs = 3;
+inline constexpr int kHistogram = 4;
 inline constexpr int kCounterWords = kHistogram + kHistogramBuckets;
 
 struct alignas(64) Slot {
   std::atomic<uint64_t> owner;  // (pid << 32) | tid of the owning thread; 0 when free
   std::atomic<uint64_t> seen_generation;
   std::atomic<uint64_t> head;     // next entry the agent writes
-  std::atomic<uint64_t> dropped;  // events lost: the ring filled while the call ran (rare)
+  std::atomic<uint64_t> dropped;  // events not appended (the ring filled while the call ran);
+                                  // those calls are in the counters instead
   std::atomic<uint64_t> overflowed;  // calls sent to the supervisor because the ring was full
   alignas(64) std::atomic<uint64_t> tail;  // next entry the daemon reads (own cache line)
   alignas(64) std::atomic<uint64_t> counters[kTableSize][kCounterWords];

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -46,20 +47,20 @@ TEST(ExecPageTest, ConfigureObservesOnlyExemptCallsAndRatesBumpTheGeneration) {
   auto page = NewPage();
   SyscallSet exempt;
   exempt.Add(SYS_write);
-  page->Configure(exempt);
+  page->Configure(exempt, exempt);
   ExecPage& p = page->page();
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kObserve);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
   const uint64_t gen = page->generation();
   auto g = page->SetRate(SYS_write, 1000, 4);
   ASSERT_TRUE(g);
   EXPECT_EQ(*g, gen + 1);
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kShape);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kShape);
   // A call that is not exempt is shaped by the supervisor only: its mode stays direct.
   ASSERT_TRUE(page->SetRate(SYS_read, 1000, 4));
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
   ASSERT_TRUE(page->SetRate(SYS_write, 0, 0));
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kObserve);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
   EXPECT_FALSE(page->SetRate(SYS_getpid, 10, 1));
 }
 
@@ -135,15 +136,66 @@ TEST(ExecPageTest, CountersSumOverSlots) {
   auto page = NewPage();
   ExecPage& p = page->page();
   const int i = AgentIndex(SYS_read);
+  p.slots[0].counters[i][kEvented].store(2);
   p.slots[0].counters[i][kCalls].store(3);
   p.slots[9].counters[i][kCalls].store(4);
   p.slots[9].counters[i][kErrors].store(1);
   p.slots[9].counters[i][kTotalNs].store(700);
   auto c = page->AgentCounts(SYS_read);
-  EXPECT_EQ(c.calls, 7u);
+  EXPECT_EQ(c.calls, 9u);
+  EXPECT_EQ(c.evented, 2u);
   EXPECT_EQ(c.errors, 1u);
   EXPECT_EQ(c.total_ns, 700u);
-  EXPECT_EQ(page->AgentCalls(), 7u);
+  EXPECT_EQ(page->AgentCalls(), 9u);
+}
+
+TEST(ExecPageTest, CountDeltasReportOnlyWhatIsNewAndOnlyCallsWithoutEvents) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  const int i = AgentIndex(SYS_write);
+  auto collect = [&] {
+    std::map<int, GuestExecPage::Counts> out;
+    page->CollectCountDeltas([&](int nr, const GuestExecPage::Counts& d) { out[nr] = d; });
+    return out;
+  };
+  p.slots[1].counters[i][kCalls].store(10);
+  p.slots[1].counters[i][kEvented].store(99);  // delivered as events: not in the deltas
+  p.slots[1].counters[i][kTotalNs].store(5000);
+  p.slots[1].counters[i][kHistogram + HistogramBucket(500)].store(10);
+  auto d = collect();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[SYS_write].calls, 10u);
+  EXPECT_EQ(d[SYS_write].total_ns, 5000u);
+  EXPECT_EQ(d[SYS_write].histogram[8], 10u);  // 500 ns is in [256, 512)
+  EXPECT_TRUE(collect().empty());
+  p.slots[2].counters[i][kCalls].store(1);
+  p.slots[2].counters[i][kErrors].store(1);
+  d = collect();
+  EXPECT_EQ(d[SYS_write].calls, 1u);
+  EXPECT_EQ(d[SYS_write].errors, 1u);
+  EXPECT_EQ(d[SYS_write].total_ns, 0u);
+}
+
+TEST(ExecPageTest, RefreshNeverWidensTheExemptionAndBumpsTheGeneration) {
+  auto page = NewPage();
+  SyscallSet exempt;
+  exempt.Add(SYS_write);
+  exempt.Add(SYS_read);
+  page->Configure(exempt, SyscallSet());
+  ExecPage& p = page->page();
+  EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kCount);
+  const uint64_t gen = page->generation();
+  EXPECT_FALSE(page->Refresh(exempt, SyscallSet()));
+  // A policy now decides read and traces write; close is asked for but was never exempt.
+  SyscallSet now, events;
+  now.Add(SYS_write);
+  now.Add(SYS_close);
+  events.Add(SYS_write);
+  EXPECT_TRUE(page->Refresh(now, events));
+  EXPECT_EQ(page->generation(), gen + 1);
+  EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
+  EXPECT_EQ(p.table[AgentIndex(SYS_close)].mode.load(), kDirect);
 }
 
 }  // namespace

@@ -343,6 +343,9 @@ void NotifyBackend::DrainAgent(Guest& guest) {
   guest.page->Drain([&](const exec_page::RingEntry& e) {
     guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, ThreadGroupOf(e.tid), ip));
   });
+  guest.page->CollectCountDeltas([&](int nr, const exec_page::GuestExecPage::Counts& d) {
+    guest.handler->OnAgentCounts(nr, d.calls, d.errors, d.total_ns, d.histogram);
+  });
 }
 
 void NotifyBackend::ArmAgentDrain(Guest& guest) {
@@ -363,6 +366,18 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     DrainAgent(*g);
     if (++g->drain_ticks % kReclaimEvery == 0) {
       g->page->ReclaimDeadSlots();
+      // A policy swapped meanwhile may need a call's events, or need to decide it: the agent
+      // then stops counting it and sends it to the supervisor.
+      SyscallSet exempt, events;
+      for (int nr : g->page->exempt().Numbers()) {
+        if (g->handler->Exemptible(nr)) {
+          exempt.Add(nr);
+          if (g->handler->WantsEvents(nr)) {
+            events.Add(nr);
+          }
+        }
+      }
+      g->page->Refresh(exempt, events);
     }
     ArmAgentDrain(*g);
   });

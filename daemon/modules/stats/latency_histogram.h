@@ -20,6 +20,12 @@ class LatencyHistogram {
     ++count_;
     sum_ += ns;
   }
+  // `n` samples known only approximately (all near `representative_ns`) whose exact sum is `sum`.
+  void RecordMany(uint64_t representative_ns, uint64_t n, uint64_t sum) {
+    buckets_[Bucket(representative_ns)] += n;
+    count_ += n;
+    sum_ += sum;
+  }
   uint64_t count() const { return count_; }
   uint64_t sum() const { return sum_; }
   // The smallest bucket bound below which a fraction `q` (0..1) of the samples lie; 0 if empty.

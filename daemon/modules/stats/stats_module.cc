@@ -32,6 +32,30 @@ void StatsModule::Observe(const Event& event) {
   s.latency.Record(static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns)));
 }
 
+void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
+                            std::span<const uint64_t> log2_histogram) {
+  if (nr < 0 || nr >= SyscallSet::kCapacity || !syscalls_.Contains(nr)) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  auto& slot = per_[static_cast<size_t>(nr)];
+  if (!slot) {
+    slot = std::make_unique<PerSyscall>();
+  }
+  slot->calls += calls;
+  slot->errors += errors;
+  // The exact total goes with the first non-empty bucket; each bucket is placed at its middle.
+  uint64_t sum_left = total_ns;
+  for (size_t b = 0; b < log2_histogram.size(); ++b) {
+    if (log2_histogram[b] == 0) {
+      continue;
+    }
+    const uint64_t mid = (uint64_t{1} << b) + (uint64_t{1} << b) / 2;
+    slot->latency.RecordMany(mid, log2_histogram[b], sum_left);
+    sum_left = 0;
+  }
+}
+
 nlohmann::json StatsModule::Stats() const {
   std::lock_guard lock(mu_);
   nlohmann::json out = nlohmann::json::object();

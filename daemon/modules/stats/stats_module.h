@@ -10,6 +10,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <mutex>
 
 #include "daemon/modules/stats/latency_histogram.h"
@@ -27,6 +28,11 @@ class StatsModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
   void Observe(const Event& event) override;
+  // Calls the in-guest agent counted without sending events (SyscallHandler::OnAgentCounts): added
+  // to the same rows, so the table stays complete. Their latency is the agent's, known to a power
+  // of two per call (log2_histogram) and exactly in total. Any thread.
+  void AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
+                 std::span<const uint64_t> log2_histogram);
   nlohmann::json Stats() const override;
   std::string Report() const override;
 
