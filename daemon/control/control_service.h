@@ -29,7 +29,9 @@ namespace hijack::control {
 
 struct ControlLimits {
   size_t max_policy_bytes = 1 << 20;   // larger documents: RESOURCE_EXHAUSTED
-  size_t max_streams = 64;             // concurrent WatchEvents
+  // Concurrent WatchEvents. Each holds one of the sync server's threads (ControlServerOptions::
+  // max_threads), so this stays well below that, leaving threads for unary calls.
+  size_t max_streams = 32;
   size_t default_queue = 1024;         // WatchEvents queue when the request names none
   size_t max_queue = 1 << 16;
   // Upper bound on how long a handler waits for the loop when the client set no deadline.
