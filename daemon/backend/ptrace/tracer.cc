@@ -2,6 +2,7 @@
 
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -27,6 +28,9 @@ namespace {
 // Exits of pids nobody has claimed are kept this long (count), for children whose parent's
 // fork event is reported after their death.
 constexpr size_t kUnclaimedExits = 1024;
+
+// How long to poll for the exit stop of a call that was just resumed (see OnStop).
+constexpr int64_t kPollNs = 30'000;
 
 int64_t NowNs() {
   timespec ts;
@@ -272,6 +276,44 @@ Tracer::Tracee& Tracer::AddTracee(pid_t tid, pid_t tgid, const std::shared_ptr<G
 }
 
 void Tracer::OnStop(pid_t tid, int status) {
+  HandleStop(tid, status);
+  // A thread resumed into a call whose exit stop we want usually stops again within
+  // microseconds. Waiting for that stop through SIGCHLD, the signalfd and epoll costs a
+  // wake-up that the kernel does not place on the tracee's CPU (a tracer blocked in wait4 gets a
+  // synchronous one), so poll that thread briefly first, yielding so that it can run here.
+  // Exits seen meanwhile are this tracer's tracees: handled as the reaper would.
+  while (expect_stop_ > 0) {
+    const pid_t next = expect_stop_;
+    expect_stop_ = 0;
+    int next_status = 0;
+    if (!PollThread(next, &next_status)) {
+      break;
+    }
+    if (WIFSTOPPED(next_status)) {
+      HandleStop(next, next_status);
+    } else if (WIFEXITED(next_status) || WIFSIGNALED(next_status)) {
+      OnExit(next, next_status);
+    }
+  }
+  expect_stop_ = 0;
+}
+
+bool Tracer::PollThread(pid_t tid, int* status) {
+  const int64_t deadline = NowNs() + kPollNs;
+  do {
+    pid_t r = waitpid(tid, status, WNOHANG | __WALL);
+    if (r == tid) {
+      return true;
+    }
+    if (r < 0) {
+      return false;
+    }
+    sched_yield();
+  } while (NowNs() < deadline);
+  return false;
+}
+
+void Tracer::HandleStop(pid_t tid, int status) {
   const int sig = WSTOPSIG(status);
   const int event = status >> 16;
   if (event == PTRACE_EVENT_EXEC) {
@@ -402,7 +444,9 @@ void Tracer::OnSyscallStop(Tracee& t) {
         } else {
           record.result = info.exit.rval;
         }
+        Resume(t, 0);
         Complete(t, std::move(record));
+        return;
       }
       Resume(t, 0);
       return;
@@ -477,29 +521,34 @@ void Tracer::Apply(Tracee& t, const Decision& decision, Event record, bool at_se
     }
     record.result = value;
     if (at_seccomp_stop) {
+      Resume(t, 0);
       Complete(t, std::move(record));
     } else {
       // Entry stop: the kernel writes -ENOSYS on the way out; the answer goes in at the exit.
       t.answer = value;
       t.pending = std::move(record);
+      Resume(t, 0, /*exit_stop_next=*/true);
     }
-    Resume(t, 0);
     return;
   }
-  if (NeverReturns(record.call.nr)) {
-    Complete(t, std::move(record));
-  } else if (!at_seccomp_stop || guest.handler->WantsResult(record.call.nr)) {
+  if (!NeverReturns(record.call.nr) &&
+      (!at_seccomp_stop || guest.handler->WantsResult(record.call.nr))) {
     // Entry stops see their exit stop anyway; after a seccomp stop it costs a second stop.
     t.want_exit_stop = at_seccomp_stop;
     t.pending = std::move(record);
-  } else {
-    Complete(t, std::move(record));
+    Resume(t, 0, /*exit_stop_next=*/true);
+    return;
   }
+  // The guest goes on first; the record is bookkeeping.
   Resume(t, 0);
+  Complete(t, std::move(record));
 }
 
-void Tracer::Resume(Tracee& t, int sig) {
+void Tracer::Resume(Tracee& t, int sig, bool exit_stop_next) {
   const bool syscall_stops = t.guest->mode == TraceMode::kEverySyscall || t.want_exit_stop;
+  if (exit_stop_next && syscall_stops) {
+    expect_stop_ = t.tid;
+  }
   if (ptrace(syscall_stops ? PTRACE_SYSCALL : PTRACE_CONT, t.tid, nullptr,
              reinterpret_cast<void*>(static_cast<long>(sig))) != 0 &&
       errno != ESRCH) {

@@ -87,13 +87,16 @@ class Tracer {
   struct Tracee;
 
   void OnStop(pid_t tid, int status);
+  void HandleStop(pid_t tid, int status);
+  bool PollThread(pid_t tid, int* status);
   void OnExit(pid_t tid, int status);
   void OnSyscallStop(Tracee& t);
   void Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop);
   void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
   void OnExec(pid_t tid);
-  void Resume(Tracee& t, int sig);
+  // `exit_stop_next`: the thread enters a call whose exit stop is wanted; OnStop polls for it.
+  void Resume(Tracee& t, int sig, bool exit_stop_next = false);
   void Complete(Tracee& t, Event record);
   void Forget(pid_t tid);
   void MaybeFinish(Guest& guest);
@@ -110,6 +113,7 @@ class Tracer {
   std::deque<std::pair<pid_t, int>> unclaimed_exits_;
   uint64_t next_serial_ = 1;
   uint64_t early_stops_seen_ = 0;
+  pid_t expect_stop_ = 0;  // a thread whose next stop is expected at once (see OnStop)
   std::weak_ptr<Tracer> self_;
 };
 
