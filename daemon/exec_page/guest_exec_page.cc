@@ -5,12 +5,63 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 
 namespace hijack::exec_page {
+
+namespace {
+
+int64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+uint64_t Rdtsc() {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t{hi} << 32) | lo;
+}
+
+// Nanoseconds per TSC tick in 32.32 fixed point, or 0 when CLOCK_MONOTONIC is not driven by an
+// invariant TSC here (then the agent uses clock_gettime). Measured once per daemon, over 2 ms.
+uint64_t TscMultiplier() {
+  static const uint64_t mult = [] {
+    std::ifstream source("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string name;
+    if (!(source >> name) || name != "tsc") {
+      return uint64_t{0};
+    }
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
+    if (text.find(" constant_tsc") == std::string::npos ||
+        text.find(" nonstop_tsc") == std::string::npos) {
+      return uint64_t{0};
+    }
+    const int64_t m0 = MonoNs();
+    const uint64_t t0 = Rdtsc();
+    int64_t m1;
+    do {
+      m1 = MonoNs();
+    } while (m1 - m0 < 2'000'000);
+    const uint64_t t1 = Rdtsc();
+    if (t1 <= t0) {
+      return uint64_t{0};
+    }
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(m1 - m0) << 32) / (t1 - t0));
+  }();
+  return mult;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
                                                              uint64_t trampoline) {
@@ -35,6 +86,11 @@ Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
   page->size = kExecPageSize;
   page->guest_id = guest_id;
   page->trampoline = trampoline;
+  page->tsc_mult = TscMultiplier();
+  if (page->tsc_mult != 0) {
+    page->mono_ref_ns = MonoNs();
+    page->tsc_ref = Rdtsc();
+  }
   page->generation.store(1, std::memory_order_release);
   return std::unique_ptr<GuestExecPage>(new GuestExecPage(std::move(fd), page));
 }

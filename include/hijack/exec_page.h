@@ -129,6 +129,11 @@ struct alignas(4096) ExecPage {
   uint64_t size;      // bytes of the whole mapping: sizeof(ExecPage)
   uint64_t guest_id;
   uint64_t trampoline;  // the address the agent maps its trampoline at
+  // The agent times calls with rdtsc when the daemon found a constant, invariant TSC behind
+  // CLOCK_MONOTONIC: ns = mono_ref_ns + ((tsc - tsc_ref) * tsc_mult) >> 32. 0: clock_gettime.
+  uint64_t tsc_mult;
+  uint64_t tsc_ref;
+  int64_t mono_ref_ns;
   alignas(64) std::atomic<uint64_t> generation;
   std::atomic<uint64_t> slotless_calls;  // events lost because no slot was free (counted here)
   alignas(64) TableEntry table[kTableSize];
