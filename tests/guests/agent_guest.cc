@@ -3,6 +3,7 @@
 //
 //   agent_guest writes N M          N write(2)s to /dev/null, then M stdio lines to stdout
 //   agent_guest threads T K         T threads, each K write(2)s to /dev/null
+//   agent_guest waves W T K         W rounds, one after another, of "threads T K"
 //   agent_guest for-ms MS           write(2) to /dev/null for MS milliseconds; print the count
 //   agent_guest trampoline NAME     call the agent's trampoline directly for NAME (write, openat,
 //                                   connect, getppid) and print "NAME: ok" or "NAME: <ERRNO>"
@@ -64,6 +65,7 @@ int Threads(int t, int k) {
     th.join();
   }
   std::printf("threads: done\n");
+  std::fflush(stdout);  // one write per call, tty or not: tests count it
   return 0;
 }
 
@@ -165,6 +167,12 @@ int main(int argc, char** argv) {
   }
   if (mode == "threads") {
     return Threads(arg(2), arg(3));
+  }
+  if (mode == "waves") {
+    for (int w = 0; w < arg(2); ++w) {
+      Threads(arg(3), arg(4));
+    }
+    return 0;
   }
   if (mode == "for-ms") {
     return ForMs(arg(2));

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <regex>
+#include <span>
 #include <sstream>
 
 #include "daemon/backend/notify/notify_backend.h"
@@ -172,6 +173,11 @@ class CountingHandler final : public SyscallHandler {
   }
   bool WantsResult(int) const override { return false; }
   bool Exemptible(int) const override { return true; }
+  bool WantsEvents(int) const override { return want_events; }
+  void OnAgentCounts(int nr, uint64_t calls, uint64_t, uint64_t,
+                     std::span<const uint64_t>) override {
+    counted[nr] += calls;
+  }
   void OnCompleted(Event&& record) override {
     if (trampoline_ip != 0 && record.call.ip == trampoline_ip) {
       ++agent_events;
@@ -181,8 +187,10 @@ class CountingHandler final : public SyscallHandler {
   }
   void OnGuestExit(int status) override { exit_status = status; }
 
+  bool want_events = true;
   uint64_t trampoline_ip = 0;
   uint64_t agent_events = 0;
+  std::map<int, uint64_t> counted;  // through OnAgentCounts
   std::map<int, uint64_t> supervised;
   std::optional<int> exit_status;
 };
@@ -245,6 +253,29 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
   EXPECT_LE(slotless, uint64_t{0}) << "16 threads fit in the page's slots";
   std::printf("agent calls %lu, events %lu, dropped %lu\n", static_cast<unsigned long>(agent_calls),
               static_cast<unsigned long>(handler_.agent_events), static_cast<unsigned long>(dropped));
+}
+
+// Only counters observe (like the stats module): no events, and every call is still counted once,
+// by the agent or by the supervisor. 160 threads in waves also exercise slots being handed on at
+// thread exit (the page has 64).
+TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
+  handler_.want_events = false;
+  auto pid = backend_.Launch(Spec({"agent_guest", "waves", "10", "16", "2000"}), handler_);
+  ASSERT_TRUE(pid) << pid.error().message;
+  handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  uint64_t slotless = 0;
+  while (!handler_.exit_status && loop_.run_one() > 0) {
+    if (auto* p = backend_.ExecPageOf(7)) {
+      slotless = p->SlotlessCalls();
+    }
+  }
+  ASSERT_TRUE(handler_.exit_status);
+  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
+  EXPECT_EQ(handler_.agent_events, 0u);
+  // (+10: "threads: done" per wave, through stdio and notify)
+  EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write], 10u * 16 * 2000 + 10);
+  EXPECT_GT(handler_.counted[SYS_write], 0u);
+  EXPECT_EQ(slotless, 0u) << "slots of exited threads were not handed on";
 }
 
 TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) {
