@@ -123,6 +123,8 @@ TEST_P(ModulesTest, FsGuardAllowListDeniesEverythingElse) {
                              R"("], "access": ["read", "exec"]}]})";
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("ok"), "r"}).out, HasSubstr("content: fine"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("other"), "r"}).out, HasSubstr("open: EACCES"));
+  // The guest's own descriptors re-opened by name (/dev/stdin is a pipe here) are not paths.
+  EXPECT_THAT(Run(policy, {kGuest, "open", "/dev/stdin", "r"}).out, HasSubstr("open: ok"));
 }
 
 TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
@@ -155,8 +157,9 @@ TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
   EXPECT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(cat.out, "public");
   auto sh = Run(policy, {"/bin/sh", "-c",
-                         "cd " + dir_.path() + " && cat public && echo more >> public && ls && "
-                         "cat ./secret"});
+                         "cd " + dir_.path() +
+                             " && cat public && echo more >> public && ls && "
+                             "cat ./secret"});
   EXPECT_THAT(sh.out, HasSubstr("public"));
   EXPECT_THAT(sh.out, HasSubstr("secret"));  // listed by ls: the directory itself is allowed
   EXPECT_THAT(sh.err, HasSubstr("secret: Permission denied"));
@@ -285,7 +288,7 @@ class UdpReceivers {
     return R"({"name": "p)" + std::to_string(priority) +
            R"(", "syscalls": ["sendto"], "to": ["127.0.0.1:)" +
            std::to_string(ports_[static_cast<size_t>(i)]) + R"("], "rate": )" +
-           std::to_string(rate) + R"(, "burst": 4, "priority": )" + std::to_string(priority) + "}";
+           std::to_string(rate) + R"(, "burst": 1, "priority": )" + std::to_string(priority) + "}";
   }
 
  private:
@@ -298,10 +301,11 @@ class UdpReceivers {
 
 TEST_P(ModulesTest, RateLimitRatesPerStreamFollowTheBuckets) {
   UdpReceivers rx;
-  std::string policy = R"({"module": "ratelimit", "buckets": [)" + rx.Bucket(0, 800, 0) + "," +
-                       rx.Bucket(1, 400, 0) + "," + rx.Bucket(2, 200, 0) + "," +
-                       rx.Bucket(3, 100, 0) + "]}";
-  std::vector<std::string> cmd = {kGuest, "udp-streams", "2000"};
+  // Rates far below what even a loaded machine can send, so the buckets are the bottleneck.
+  std::string policy = R"({"module": "ratelimit", "buckets": [)" + rx.Bucket(0, 160, 0) + "," +
+                       rx.Bucket(1, 80, 0) + "," + rx.Bucket(2, 40, 0) + "," + rx.Bucket(3, 20, 0) +
+                       "]}";
+  std::vector<std::string> cmd = {kGuest, "udp-streams", "3000"};
   for (const auto& p : rx.Ports()) {
     cmd.push_back(p);
   }
@@ -318,13 +322,13 @@ TEST_P(ModulesTest, RateLimitRatesPerStreamFollowTheBuckets) {
 
 TEST_P(ModulesTest, RateLimitPrioritiesKeepTheHighStreamsUnderOverload) {
   UdpReceivers rx;
-  // Four streams that each want 300/s (and send far more) share 800/s: priorities 0 and 1 keep
-  // their 300, priority 2 gets the remaining 200, priority 3 is squeezed to the 1% floor.
-  std::string policy = R"({"module": "ratelimit", "total": {"rate": 800},
-      "buckets": [)" + rx.Bucket(0, 300, 0) +
-                       "," + rx.Bucket(1, 300, 1) + "," + rx.Bucket(2, 300, 2) + "," +
-                       rx.Bucket(3, 300, 3) + "]}";
-  std::vector<std::string> cmd = {kGuest, "udp-streams", "3000"};
+  // Four streams that each want 75/s (and send far more) share 200/s: priorities 0 and 1 keep
+  // their 75, priority 2 gets the remaining 50, priority 3 is squeezed to the 1% floor. The rates
+  // are far below what a loaded machine can send, so the buckets are the bottleneck.
+  std::string policy = R"({"module": "ratelimit", "total": {"rate": 200}, "buckets": [)" +
+                       rx.Bucket(0, 75, 0) + "," + rx.Bucket(1, 75, 1) + "," + rx.Bucket(2, 75, 2) +
+                       "," + rx.Bucket(3, 75, 3) + "]}";
+  std::vector<std::string> cmd = {kGuest, "udp-streams", "4000"};
   for (const auto& p : rx.Ports()) {
     cmd.push_back(p);
   }
@@ -332,7 +336,7 @@ TEST_P(ModulesTest, RateLimitPrioritiesKeepTheHighStreamsUnderOverload) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   usleep(200'000);
   const double top = static_cast<double>(rx.Count(0));
-  ASSERT_GT(top, 100) << r.out;
+  ASSERT_GT(top, 150) << r.out;
   EXPECT_NEAR(rx.Count(1) / top, 1.0, 0.15) << r.out;
   EXPECT_NEAR(rx.Count(2) / top, 2.0 / 3.0, 0.2) << r.out;
   EXPECT_LT(rx.Count(3) / top, 0.15) << r.out;

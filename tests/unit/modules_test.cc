@@ -208,6 +208,22 @@ TEST_F(GuestPathTest, SymlinksDotDotAndRelativePaths) {
   EXPECT_EQ(Resolve("/proc/self/status")->path, "/proc/" + std::to_string(getpid()) + "/status");
 }
 
+TEST_F(GuestPathTest, TheGuestsOwnDescriptorsByName) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  int file = open((dir_ + "/a/file").c_str(), O_RDONLY | O_CLOEXEC);
+  auto p = Resolve("/dev/fd/" + std::to_string(pipe_fds[0]));
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_THAT(p->path, ::testing::StartsWith("pipe:["));
+  EXPECT_EQ(Resolve("/proc/self/fd/" + std::to_string(file))->path, dir_ + "/a/file");
+  // Another process's descriptors stay magic links: not followed (ELOOP, or EACCES when the
+  // directory is not even searchable); the caller fails closed.
+  EXPECT_FALSE(Resolve("/proc/1/fd/0"));
+  close(file);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+}
+
 TEST_F(GuestPathTest, BeneathRefusesEscapes) {
   EXPECT_EQ(Resolve(dir_ + "/a/file", true, dir_ + "/a")->path, dir_ + "/a/file");
   EXPECT_EQ(Resolve(dir_ + "/link", true, dir_ + "/a").error().code, EXDEV);

@@ -110,6 +110,9 @@ FsGuardModule::FsGuardModule(Config config) : config_(std::move(config)) {
 }
 
 bool FsGuardModule::Allows(const std::string& path, uint8_t access) const {
+  if (path.empty() || path[0] != '/') {
+    return true;  // a pipe or socket re-opened through /proc/PID/fd: not a file-system access
+  }
   // Every kind the call needs must be allowed on its own.
   for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
     if ((access & kind) == 0) {

@@ -56,6 +56,20 @@ Result<std::string> FdPath(int fd) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+bool GuestPathResolver::IsOwnFdLink(const std::string& path) const {
+  // /proc/PID/fd/N or /proc/PID/task/TID/fd/N of the calling guest, nothing after N.
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  for (const std::string& prefix :
+       {fmt::format("/proc/{}/fd/", pid_), fmt::format("/proc/{}/task/{}/fd/", pid_, tid_)}) {
+    if (path.starts_with(prefix) && digits(std::string_view(path).substr(prefix.size()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<void> GuestPathResolver::OpenRoot() {
   if (root_.valid()) {
     return {};
@@ -127,6 +141,34 @@ Result<ResolvedPath> GuestPathResolver::Resolve(int dirfd, std::string path,
   };
   rewrite("/proc/self", fmt::format("/proc/{}", pid_));
   rewrite("/proc/thread-self", fmt::format("/proc/{}/task/{}", pid_, tid_));
+  // The conventional /dev links into /proc/self/fd (udev and systemd create them so).
+  rewrite("/dev/fd", fmt::format("/proc/{}/fd", pid_));
+  rewrite("/dev/stdin", fmt::format("/proc/{}/fd/0", pid_));
+  rewrite("/dev/stdout", fmt::format("/proc/{}/fd/1", pid_));
+  rewrite("/dev/stderr", fmt::format("/proc/{}/fd/2", pid_));
+  if (options.follow_last && IsOwnFdLink(path)) {
+    // One of the guest's own descriptors re-opened by name: the magic link leads to the object
+    // the descriptor holds, which the supervisor reaches the same way.
+    ResolvedPath out;
+    out.fd.reset(open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!out.fd.valid()) {
+      return ErrnoError(errno, "open " + path);
+    }
+    auto real = FdPath(out.fd.get());
+    if (!real) {
+      return std::unexpected(real.error());
+    }
+    if ((*real)[0] == '/') {
+      auto p = GuestPathOf(out.fd.get());
+      if (!p) {
+        return ErrnoError(EXDEV, p.error().message);
+      }
+      real = std::move(*p);
+    }
+    out.path = std::move(*real);
+    out.exists = true;
+    return out;
+  }
 
   // Where the walk starts, and how it is confined.
   const uint64_t base_resolve = RESOLVE_NO_MAGICLINKS | options.extra_resolve;

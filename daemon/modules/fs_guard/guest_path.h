@@ -10,8 +10,11 @@
 // RESOLVE_IN_ROOT when the guest's root is not the supervisor's), then asks the kernel where it
 // ended (/proc/self/fd/N), so the answer is the kernel's, at the moment of the walk. A guest
 // thread may change the file system afterwards: callers that must not race open the result
-// itself (fs_guard strict mode). "/proc/self" and "/proc/thread-self" at the start of a path are
-// rewritten to the guest's; other procfs magic links (/proc/PID/fd/N) fail with ELOOP.
+// itself (fs_guard strict mode). "/proc/self", "/proc/thread-self", "/dev/fd", "/dev/stdin",
+// "/dev/stdout" and "/dev/stderr" at the start of a path are rewritten to the guest's procfs
+// entries; a path that then names one of the guest's own descriptors (/proc/PID/fd/N) resolves to
+// the object behind it (a file's path, or "pipe:[1234]" for objects without one). Other procfs
+// magic links fail with ELOOP.
 //
 // Used on the loop thread; each resolver owns the descriptors it opened.
 #pragma once
@@ -60,6 +63,7 @@ class GuestPathResolver {
 
  private:
   Result<void> OpenRoot();
+  bool IsOwnFdLink(const std::string& path) const;
 
   pid_t pid_;
   pid_t tid_;
