@@ -118,7 +118,8 @@ ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits
       limits_(limits),
       started_(std::chrono::steady_clock::now()),
       changes_(limits.changes_per_second, limits.change_burst) {
-  supervisor_.AddExitListener([this](uint64_t id, int) {
+  supervisor_.AddExitListener([this](uint64_t id, int wait_status) {
+    spdlog::info("guest {} ended with exit status {}", id, run::ExitStatusOf(wait_status));
     {
       std::lock_guard lock(mu_);
       exited_.insert(id);

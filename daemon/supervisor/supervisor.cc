@@ -1,6 +1,7 @@
 #include "daemon/supervisor/supervisor.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <spdlog/spdlog.h>
@@ -140,6 +141,13 @@ void Supervisor::Exited(uint64_t id, int wait_status) {
   it->second.info.running = false;
   it->second.info.wait_status = wait_status;
   it->second.info.exited_unix_ms = UnixMillis();
+  if (WIFSIGNALED(wait_status)) {
+    spdlog::debug("guest {} (pid {}) was killed by SIG{}", id, it->second.info.pid,
+                 sigabbrev_np(WTERMSIG(wait_status)));
+  } else {
+    spdlog::debug("guest {} (pid {}) exited with status {}", id, it->second.info.pid,
+                 WEXITSTATUS(wait_status));
+  }
   {
     std::lock_guard lock(running_mu_);
     --running_;
