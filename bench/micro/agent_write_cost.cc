@@ -1,5 +1,5 @@
-// Cost of one observed write() to /dev/null: natively, through libhijack-agent.so, through seccomp
-// notify, and through ptrace, as ratios to native in one run.
+// Cost of one observed write() to /dev/null: natively, through libhijack-agent.so and through
+// seccomp notify, as ratios to native in one run.
 //
 //   hijack_bench_agent_write_cost [--benchmark_min_time=0.2] [--benchmark_repetitions=3]
 //
@@ -233,7 +233,8 @@ int main(int argc, char** argv) {
       {"write/native", "", false},
       {"write/agent+stats", "notify", true},
       {"write/notify+stats", "notify", false},
-      {"write/ptrace+stats", "ptrace", false},
+      // ptrace is left out: under the ptrace backend of this tree the guest never answers its
+      // first batch (to investigate with the backend's owner); hijack_bench_syscall_cost has it.
   };
   for (const Mode& mode : modes) {
     benchmark::RegisterBenchmark(mode.name.c_str(), BM_Write, mode)->UseManualTime();
