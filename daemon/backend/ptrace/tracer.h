@@ -26,6 +26,12 @@
 // A guest has ended when its main process was reaped and no tracee of it is left; the handler
 // then gets the main process's status.
 //
+// Stops normally arrive through the reaper (SIGCHLD, signalfd, epoll). After resuming a thread
+// into a call whose exit stop is wanted, the Tracer itself polls that one thread with
+// waitpid(tid, WNOHANG) for up to 30 µs, yielding: the stop usually follows at once, and taking
+// it there saves a cross-CPU wake-up (bench/macro/README.md). An exit seen by that poll is
+// handled here as the reaper would (only this Tracer's tracees are polled).
+//
 // Limits (README): a guest cannot trace its own descendants (they are traced already: EPERM);
 // in kEverySyscall mode a clone(CLONE_UNTRACED) child escapes supervision (in kSeccompStops its
 // intercepted calls fail with ENOSYS instead, since nobody traces it); Decision::InjectFd is not
