@@ -6,3 +6,15 @@ target_compile_definitions(hijack_ptrace_tests PRIVATE
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>")
 add_dependencies(hijack_ptrace_tests syscall_guest)
 gtest_discover_tests(hijack_ptrace_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)
+
+# hijackd run with --backend auto/ptrace where seccomp is missing, and ptrace-only output.
+add_executable(hijack_ptrace_run_tests ${CMAKE_CURRENT_LIST_DIR}/ptrace_run_test.cc)
+target_link_libraries(hijack_ptrace_run_tests PRIVATE hijack_test_support GTest::gtest_main
+                      GTest::gmock)
+target_compile_definitions(hijack_ptrace_run_tests PRIVATE
+  HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
+  HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>"
+  HIJACK_TEST_NO_NOTIFY="$<TARGET_FILE:no_notify_wrapper>"
+  HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_dependencies(hijack_ptrace_run_tests hijackd syscall_guest no_notify_wrapper)
+gtest_discover_tests(hijack_ptrace_run_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)
