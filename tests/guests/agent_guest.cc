@@ -10,9 +10,15 @@
 //   agent_guest fork N              fork; parent and child each make N write(2)s
 //   agent_guest exec N              exec itself as "writes N 0", LD_PRELOAD kept
 //   agent_guest exec-clean N        exec itself as "writes N 0" with LD_PRELOAD removed
+//   agent_guest spawn N             posix_spawn (vfork-style clone) itself as "writes N 0"
+//   agent_guest signal N            N write(2)s while a 1 kHz SIGALRM handler also writes; prints
+//                                   "signal: <total writes>"
 //   agent_guest errno               a failing read keeps errno; a succeeding write leaves it
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -141,6 +147,49 @@ int Exec(const char* self, int n, bool clean) {
   return 1;
 }
 
+int Spawn(const char* self, int n) {
+  std::string count = std::to_string(n);
+  char* argv[] = {const_cast<char*>(self), const_cast<char*>("writes"), count.data(),
+                  const_cast<char*>("0"), nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) != 0) {
+    return 1;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("spawn: child exit %d\n", WEXITSTATUS(status));
+  return 0;
+}
+
+volatile sig_atomic_t g_handler_writes = 0;
+int g_signal_fd = -1;
+
+void OnAlarm(int) {
+  const int saved = errno;
+  if (write(g_signal_fd, "s", 1) == 1) {
+    g_handler_writes = g_handler_writes + 1;
+  }
+  errno = saved;
+}
+
+int Signal(int n) {
+  g_signal_fd = DevNull();
+  struct sigaction sa {};
+  sa.sa_handler = OnAlarm;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval every_ms{{0, 1000}, {0, 1000}};
+  setitimer(ITIMER_REAL, &every_ms, nullptr);
+  int fd = DevNull();
+  for (int i = 0; i < n; ++i) {
+    (void)!write(fd, "x", 1);
+  }
+  itimerval off{};
+  setitimer(ITIMER_REAL, &off, nullptr);
+  std::printf("signal: %d\n", n + g_handler_writes);
+  return g_handler_writes > 0 ? 0 : 3;
+}
+
 int Errno() {
   int fd = DevNull();
   char c;
@@ -185,6 +234,12 @@ int main(int argc, char** argv) {
   }
   if (mode == "exec" || mode == "exec-clean") {
     return Exec(argv[0], arg(2), mode == "exec-clean");
+  }
+  if (mode == "spawn") {
+    return Spawn(argv[0], arg(2));
+  }
+  if (mode == "signal") {
+    return Signal(arg(2));
   }
   if (mode == "errno") {
     return Errno();

@@ -147,6 +147,25 @@ TEST(AgentRunTest, ForkedChildCountsInItsOwnSlot) {
   EXPECT_EQ(agent.dropped, 0) << r.err;
 }
 
+TEST(AgentRunTest, PosixSpawnedChildRunsWithTheAgent) {
+  auto r = Hijacked({}, {kAgentGuest, "spawn", "300"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("spawn: child exit 0"));
+  EXPECT_EQ(ParseCounts(r.err, false)["write"], 301) << r.err;  // + the stdio line
+  EXPECT_GE(ParseAgent(r.err).calls, 300) << r.err;
+}
+
+// A signal handler that writes while the thread is inside a wrapper: every write is counted
+// once (the handler's call goes to the supervisor if it interrupts the agent's bookkeeping).
+TEST(AgentRunTest, WritesFromSignalHandlersAreCountedExactlyOnce) {
+  auto r = Hijacked({}, {kAgentGuest, "signal", "300000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  long total = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "signal: %ld", &total), 1) << r.out;
+  EXPECT_GT(total, 300000);
+  EXPECT_EQ(ParseCounts(r.err, false)["write"], total + 1) << r.err;  // + the stdio line
+}
+
 // The guest jumps into the trampoline itself. A call an enforcing module needs is never exempt,
 // so the deny rule still applies; an exempt call (write, only observed) runs.
 TEST(AgentRunTest, TrampolineCallForDeniedSyscallIsStillDenied) {
