@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -304,6 +305,13 @@ void Setup(char** envp) {
   const long fd = ParseDecimal(fd_text);
   const unsigned long tramp = ParseHex(tramp_text);
   if (fd < 0 || tramp == 0 || (tramp & 4095) != 0) {
+    return;
+  }
+  // The guest may have closed the page's fd and reused the number: a mapping beyond the end of a
+  // shorter file would fault (SIGBUS) when touched, so check the size first.
+  struct stat st;
+  if (DirectSyscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0 ||
+      static_cast<uint64_t>(st.st_size) != ep::kExecPageSize) {
     return;
   }
   long mapped = DirectSyscall(SYS_mmap, 0, ep::kExecPageSize, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -108,6 +108,21 @@ TEST(AgentRunTest, ErrnoIsPreserved) {
   EXPECT_GE(ParseAgent(r.err).calls, 2);
 }
 
+// The page's fd number now names an empty file: the agent must stay inert, not fault.
+TEST(AgentRunTest, AStrangerBehindThePageFdLeavesTheAgentInert) {
+  TempDir dir;
+  std::string empty = dir.Write("empty", "");
+  auto r = RunProcess({"/bin/sh", "-c", "exec 9<>\"$0\"; exec \"$@\"", empty, kAgentGuest,
+                       "writes", "5", "1"},
+                      ProcessOptions{.env_add = {std::string("LD_PRELOAD=") + kAgentLibrary,
+                                                 "HIJACK_EXEC_PAGE_FD=9",
+                                                 "HIJACK_TRAMPOLINE=0x5a5a5a5a000"},
+                                     .stdin_data = "",
+                                     .deadline = std::chrono::seconds(60)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "line 0\n");
+}
+
 TEST(AgentRunTest, StaticBinaryRunsFullyThroughNotify) {
   TempDir dir;
   auto theirs = StraceCounts(dir, {kAgentGuestStatic, "writes", "200", "20"});
