@@ -3,22 +3,26 @@
 #
 #   bench/container/run.sh [--quick] [--out DIR]     # default DIR bench/results/container
 #   CONTAINER_ENGINE=podman bench/container/run.sh --quick
+#   bench/container/run.sh --reuse-image      # skip `build` when hijack-bench:latest exists
 #
 # Starts nothing it does not stop: when no docker daemon answers it starts dockerd and stops it
 # by pid at the end. Makes the base image with base-image.sh when it is missing, builds the
 # top-level Dockerfile, then runs bench/run on the host, in the container under the engine's
 # default seccomp profile, and in the container with --security-opt seccomp=unconfined, all
 # with --network host (a published port's proxy would be what gets measured). Podman needs
-# explicit --ulimit values here; docker gets the same ones so both measure the same limits.
+# explicit --ulimit values here; docker gets the same ones so both measure the same limits. The
+# host's bench/ is mounted over the image's copy, so host and container run the same script.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/bench/results/container"
 args=()
+reuse=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift ;;
     --quick) args+=(--quick) ;;
+    --reuse-image) reuse=1 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,36 +54,47 @@ if [ "${engine##*/}" = docker ] && ! "$engine" info >/dev/null 2>&1; then
 fi
 
 CONTAINER_ENGINE="$engine" "$here/base-image.sh" | tee -a "$log"
-t0=$(date +%s)
-echo "run.sh: building $image" >&2
-"$engine" build -t "$image" "$root" >>"$log" 2>&1 || { tail -30 "$log"; exit 1; }
-echo "run.sh: image built in $(( $(date +%s) - t0 )) s" | tee -a "$log"
+if [ "$reuse" = 1 ] && "$engine" image inspect "$image" >/dev/null 2>&1; then
+  echo "run.sh: reusing $image built $("$engine" image inspect -f '{{.Created}}' "$image")" | tee -a "$log"
+else
+  t0=$(date +%s)
+  echo "run.sh: building $image" >&2
+  "$engine" build -t "$image" "$root" >>"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+  echo "run.sh: image built in $(( $(date +%s) - t0 )) s" | tee -a "$log"
+fi
 
 limits=(--ulimit nofile=65536:65536 --ulimit nproc=65536:65536)
 echo "run.sh: host" >&2
 "$root/bench/run" "${args[@]}" --out "$out/host" > "$out/host.txt" 2>>"$log"
-for profile in default unconfined; do
+# default+ptrace: Docker's default profile allows pidfd_getfd and process_vm_readv only with
+# CAP_SYS_PTRACE, and hijackd's launcher takes the guest's listener with pidfd_getfd.
+for profile in default default+ptrace unconfined; do
   sec=()
   [ "$profile" = unconfined ] && sec=(--security-opt seccomp=unconfined)
+  [ "$profile" = default+ptrace ] && sec=(--cap-add SYS_PTRACE)
   mkdir -p "$out/$profile"
   echo "run.sh: container, seccomp $profile" >&2
-  "$engine" run --rm --network host "${limits[@]}" "${sec[@]}" -v "$out/$profile:/out" "$image" \
-    bench/run "${args[@]}" --no-build --out /out > "$out/$profile.txt" 2>>"$log" ||
+  "$engine" run --rm --network host "${limits[@]}" "${sec[@]}" -v "$out/$profile:/out" \
+    -v "$root/bench:/opt/hijack-src/bench:ro" "$image" \
+    bench/run "${args[@]}" --no-build --out /out > "$out/$profile.txt" 2>>"$log" &&
+    sed -n '/^Per-call/,$p' "$out/$profile.txt" >&2 ||
     echo "run.sh: container run ($profile) failed, see $log" >&2
 done
 
 # Container / host per mode: per-call median, wrk requests/s, httperf peak replies/s.
 {
-  echo "experiment,server,mode,host,container_default,container_unconfined,default_x_host,unconfined_x_host"
-  for env in host default unconfined; do
+  echo "experiment,server,mode,host,container_default,container_default_sys_ptrace,container_unconfined,default_x_host,sys_ptrace_x_host,unconfined_x_host"
+  for env in host default default+ptrace unconfined; do
     f="$out/$env"
     awk -F, -v e="$env" 'FNR > 1 && $10 == "ok" { print "call_ns", "-", $1, e, $5 }' OFS=, "$f/call_cost.csv" 2>/dev/null
     awk -F, -v e="$env" 'FNR > 1 && $9 == "ok" { print "wrk_rps", $1, $2, e, $3 }' OFS=, "$f/wrk.csv" 2>/dev/null
     awk -F, -v e="$env" 'FNR > 1 && $8 == "ok" && $5 > p[$1","$2] { p[$1","$2] = $5 }
       END { for (k in p) { split(k, a, ","); print "httperf_peak", a[1], a[2], e, p[k] } }' OFS=, "$f/sweep.csv" 2>/dev/null
   done | awk -F, -v OFS=, '{ k = $1 "," $2 "," $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k } v[k "," $4] = $5 }
-    END { for (i = 1; i <= n; i++) { k = order[i]; h = v[k ",host"]; d = v[k ",default"]; u = v[k ",unconfined"]
-            print k, h, d, u, (h > 0 && d != "" ? sprintf("%.2f", d / h) : ""), (h > 0 && u != "" ? sprintf("%.2f", u / h) : "") } }'
+    function r(x, h) { return (h > 0 && x != "" ? sprintf("%.2f", x / h) : "-") }
+    END { for (i = 1; i <= n; i++) { k = order[i]; h = v[k ",host"]; d = v[k ",default"]
+            c = v[k ",default+ptrace"]; u = v[k ",unconfined"]
+            print k, h, (d == "" ? "-" : d), (c == "" ? "-" : c), (u == "" ? "-" : u), r(d, h), r(c, h), r(u, h) } }'
 } > "$out/container_vs_host.csv"
 echo
 echo "Container vs host ($engine, --network host; call_ns lower is better, the others higher)"
