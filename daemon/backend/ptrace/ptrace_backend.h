@@ -12,8 +12,9 @@
 // seccomp filters are refused. Both front ends share the reaper's Tracer (see tracer.h for
 // what each kind of stop does and the limits).
 //
-// Threads: construct, Launch and run the loop on one thread (ptrace(2) binds a tracee to the
-// thread that attached it).
+// Threads: run the loop on one thread; it becomes the tracer (ptrace(2) binds a tracee to the
+// thread that attached it). Launch from a handler on that loop reports attach errors directly;
+// Launch from another thread before the loop runs defers the attach to the loop.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

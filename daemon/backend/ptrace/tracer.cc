@@ -225,6 +225,43 @@ Result<pid_t> Tracer::Launch(const LaunchSpec& spec, SyscallHandler& handler, Tr
     return std::unexpected(child.error());
   }
   const pid_t pid = child->pid;
+  auto guest = std::make_shared<Guest>();
+  guest->id = spec.guest_id;
+  guest->path = spec.path;
+  guest->mode = mode;
+  guest->intercept = spec.intercept;
+  guest->handler = &handler;
+  guest->main_pid = pid;
+  guest->pidfd = std::move(child->pidfd);
+  guest->report = std::move(child->report);
+  auto track = [this, guest, pid, mode] {
+    guests_[guest->id] = guest;
+    AddTracee(pid, pid, guest).armed = mode == TraceMode::kSeccompStops;
+  };
+  if (loop_.get_executor().running_in_this_thread()) {
+    if (auto attached = Attach(pid, mode, child->go.get()); !attached) {
+      return std::unexpected(attached.error());
+    }
+    track();
+    return pid;
+  }
+  // Not on the loop's thread: the thread that attaches is the only one whose ptrace requests the
+  // kernel accepts, so attach from the loop. The child waits for its go byte meanwhile.
+  track();
+  auto go = std::make_shared<UniqueFd>(std::move(child->go));
+  boost::asio::post(loop_, [weak = self_, pid, mode, go, id = spec.guest_id] {
+    auto self = weak.lock();
+    if (!self) {
+      return;
+    }
+    if (auto attached = self->Attach(pid, mode, go->get()); !attached) {
+      spdlog::error("guest {}: {}", id, attached.error().message);  // its exit ends the guest
+    }
+  });
+  return pid;
+}
+
+Result<void> Tracer::Attach(pid_t pid, TraceMode mode, int go_fd) {
   // EXITKILL: a guest must not outlive its supervisor, unsupervised (fail closed).
   long options = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
                  PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
@@ -243,24 +280,12 @@ Result<pid_t> Tracer::Launch(const LaunchSpec& spec, SyscallHandler& handler, Tr
     kill(pid, SIGKILL);
     return ErrnoError(err, "ptrace(PTRACE_INTERRUPT) of guest " + std::to_string(pid));
   }
-  auto guest = std::make_shared<Guest>();
-  guest->id = spec.guest_id;
-  guest->path = spec.path;
-  guest->mode = mode;
-  guest->intercept = spec.intercept;
-  guest->handler = &handler;
-  guest->main_pid = pid;
-  guest->pidfd = std::move(child->pidfd);
-  guest->report = std::move(child->report);
-  guests_[spec.guest_id] = guest;
-  AddTracee(pid, pid, guest).armed = mode == TraceMode::kSeccompStops;
-  if (write(child->go.get(), "g", 1) != 1) {
+  if (write(go_fd, "g", 1) != 1) {
     int err = errno;
     kill(pid, SIGKILL);
     return ErrnoError(err, "starting guest " + std::to_string(pid));
   }
-  child->go.reset();
-  return pid;
+  return {};
 }
 
 Tracer::Tracee& Tracer::AddTracee(pid_t tid, pid_t tgid, const std::shared_ptr<Guest>& guest) {

@@ -38,8 +38,9 @@
 // possible (the call fails with ENOTSUP); a signal does not interrupt a delayed call before the
 // delay ends (the thread is in a ptrace-stop, not in the kernel's wait).
 //
-// Threads: everything, including Launch, on the loop thread: ptrace(2) accepts requests only
-// from the thread that attached.
+// Threads: the loop runs on one thread, which becomes the tracer: ptrace(2) accepts requests
+// only from the thread that attached. Launch may be called from another thread before that
+// thread runs the loop (see Launch).
 #pragma once
 
 #include <sys/types.h>
@@ -75,8 +76,11 @@ class Tracer {
   Tracer& operator=(const Tracer&) = delete;
 
   // Starts `spec` traced in `mode`. `handler` must outlive the guest (until OnGuestExit).
-  // Errors: fork or filter compilation failed; PTRACE_SEIZE refused (EPERM: a sandbox or
-  // kernel.yama.ptrace_scope forbids tracing).
+  // Called from a handler running on the loop, it attaches at once; called from elsewhere (a
+  // test or benchmark before it runs the loop), the attach is posted to the loop, because only
+  // the attaching thread may make ptrace requests, and a refused attach is then logged and ends
+  // the guest. Errors: fork or filter compilation failed; PTRACE_SEIZE refused (EPERM: a sandbox
+  // or kernel.yama.ptrace_scope forbids tracing).
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler, TraceMode mode);
 
   // Whether this process may trace its children: forks a child that waits, PTRACE_SEIZEs it and
@@ -92,6 +96,8 @@ class Tracer {
   struct Guest;
   struct Tracee;
 
+  // PTRACE_SEIZE (and for kEverySyscall PTRACE_INTERRUPT) the waiting child, then let it go.
+  Result<void> Attach(pid_t pid, TraceMode mode, int go_fd);
   void OnStop(pid_t tid, int status);
   void HandleStop(pid_t tid, int status);
   bool PollThread(pid_t tid, int* status);
