@@ -37,10 +37,42 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
                             "is fixed at launch (widen it with --intercept): {}",
                             names)});
   }
+  if (!can_inject_fd_) {
+    for (size_t i = 0; i < next->modules().size(); ++i) {
+      if (next->modules()[i]->NeedsFdInjection()) {
+        return std::unexpected(
+            Error{ENOSYS, fmt::format("/modules/{} ({}): needs a backend that injects descriptors "
+                                      "(notify); this guest's backend cannot",
+                                      i, next->modules()[i]->Name())});
+      }
+    }
+  }
+  SyscallSet escaping;
+  for (int nr : exempt_.Numbers()) {
+    if (!next->DecidersFor(nr).empty() || next->WantsArguments(nr)) {
+      escaping.Add(nr);
+    }
+  }
+  if (!escaping.empty()) {
+    std::string names;
+    for (int nr : escaping.Numbers()) {
+      names += (names.empty() ? "" : ", ") + std::string(syscalls::SyscallName(nr));
+    }
+    return std::unexpected(Error{
+        ENOSYS, fmt::format("the policy enforces or reads the arguments of calls that this "
+                            "guest's agent runs without the supervisor (fixed at launch; start "
+                            "the guest without the agent to police them): {}",
+                            names)});
+  }
   next->set_version(current->version() + 1);
   const uint64_t version = next->version();
   current_.store(std::shared_ptr<const PolicySet>(std::move(next)), std::memory_order_release);
   return version;
+}
+
+void PolicyEngine::MarkExempt(int nr) const {
+  std::lock_guard lock(swap_mu_);
+  exempt_.Add(nr);
 }
 
 Decision PolicyEngine::Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,

@@ -34,6 +34,15 @@ class PolicyEngine {
   Result<uint64_t> Replace(std::shared_ptr<PolicySet> next,
                            std::optional<uint64_t> expected_version);
 
+  // Whether the guest's backend can apply Decision::InjectFd; when false, Replace() refuses
+  // policies with modules that need it (PolicyModule::NeedsFdInjection). Call before sharing.
+  void SetCanInjectFd(bool can) { can_inject_fd_ = can; }
+
+  // Records that the guest's agent runs call `nr` without the supervisor (the filter exempts it
+  // from the trampoline; fixed at launch like the intercept set). Replace() then refuses any
+  // policy that would enforce `nr` or read its arguments, since such calls would escape it.
+  void MarkExempt(int nr) const;
+
   // Runs the enforcing modules that need ev.nr in order; the first decision wins. Fills
   // record.decision and record.module.
   static Decision Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,
@@ -41,7 +50,9 @@ class PolicyEngine {
 
  private:
   const SyscallSet intercept_;
-  mutable std::mutex swap_mu_;  // serializes writers; readers use the atomic load
+  mutable std::mutex swap_mu_;  // serializes writers and guards exempt_
+  mutable SyscallSet exempt_;
+  bool can_inject_fd_ = true;
   std::atomic<std::shared_ptr<const PolicySet>> current_;
 };
 

@@ -39,7 +39,12 @@ bool Guest::Exemptible(int nr) const {
   // Observers (stats, trace) see the agent's calls through the event bus; a module that decides
   // calls, or wants their arguments read from the guest, needs every call on the supervisor's path.
   auto snapshot = engine_.Current();
-  return snapshot->DecidersFor(nr).empty() && !snapshot->WantsArguments(nr);
+  if (!snapshot->DecidersFor(nr).empty() || snapshot->WantsArguments(nr)) {
+    return false;
+  }
+  // Asked once, at launch: from now on no policy may police this call.
+  engine_.MarkExempt(nr);
+  return true;
 }
 
 bool Guest::WantsEvents(int nr) const {

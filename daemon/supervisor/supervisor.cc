@@ -102,6 +102,8 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   const uint64_t id = next_id_++;
   auto guest = std::make_shared<Guest>(id, std::move(spec.policy), intercept, bus_,
                                        [this, id](int status) { Exited(id, status); });
+  // Live policy changes must fit this backend too (PolicyEngine::Replace checks).
+  guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
   LaunchSpec launch;
   launch.guest_id = id;
   launch.path = *exe;

@@ -107,5 +107,22 @@ TEST(PolicyEngine, ReplaceIsVersionedAndBoundByTheInterceptSet) {
   EXPECT_EQ(engine.Current().get(), narrower.get());
 }
 
+TEST(PolicyEngine, ReplaceRefusesToPoliceCallsTheAgentRunsUnsupervised) {
+  auto observe = Load(R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["write"]}]})");
+  ASSERT_TRUE(observe);
+  PolicyEngine engine(observe, observe->needed());
+  engine.MarkExempt(SCMP_SYS(write));
+  auto deny = Load(R"({"version": 1, "modules": [
+      {"module": "deny", "syscalls": ["write"], "errno": "EPERM"}]})");
+  auto refused = engine.Replace(deny, std::nullopt);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ENOSYS);
+  EXPECT_THAT(refused.error().message, HasSubstr("write"));
+  EXPECT_EQ(engine.Current().get(), observe.get());
+  auto still_observe =
+      Load(R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["write"]}]})");
+  EXPECT_TRUE(engine.Replace(still_observe, std::nullopt));
+}
+
 }  // namespace
 }  // namespace hijack::policy
