@@ -24,6 +24,11 @@ class SyscallSet {
     }
   }
   void AddAll(const SyscallSet& other) { bits_ |= other.bits_; }
+  void Remove(int nr) {
+    if (nr >= 0 && nr < kCapacity) {
+      bits_.reset(static_cast<size_t>(nr));
+    }
+  }
   bool Contains(int nr) const {
     return nr >= 0 && nr < kCapacity && bits_.test(static_cast<size_t>(nr));
   }

@@ -86,6 +86,10 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   SyscallSet intercept = spec.intercept;
   intercept.Add(SYS_execve);
   intercept.Add(SYS_execveat);
+  // rt_sigreturn is never sent to the supervisor: a signal arriving while it waited for the
+  // answer would end it with EINTR before it restored the interrupted frame, and the guest would
+  // crash. Stats under notify therefore never count it.
+  intercept.Remove(SYS_rt_sigreturn);
   // The agent, when the guest's environment asks for it: its page, its environment, and the
   // calls its trampoline may make without a notification (daemon/launcher/bpf_builder.h).
   auto agent = exec_page::PrepareAgent(spec, intercept, handler);
