@@ -238,23 +238,26 @@ TEST_F(ControlTest, WatchEventsSeesTheRequestsSyscalls) {
   EXPECT_FALSE(stopped.timed_out);
 }
 
-// Requests answered in `window`, one after the other.
-int RequestsIn(int port, std::chrono::milliseconds window) {
-  int done = 0;
-  const auto end = std::chrono::steady_clock::now() + window;
-  while (std::chrono::steady_clock::now() < end) {
+// Makes `count` requests one after the other; returns how many were answered 200 and how long
+// they took together.
+std::pair<int, std::chrono::nanoseconds> Requests(int port, int count) {
+  int ok = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < count; ++i) {
     if (HttpGet(port, "/index.html").find("200 OK") != std::string::npos) {
-      ++done;
+      ++ok;
     }
   }
-  return done;
+  return {ok, std::chrono::steady_clock::now() - start};
 }
 
 TEST_F(ControlTest, SlowReaderLosesCountedEventsAndTheGuestDoesNotSlowDown) {
   std::string id = LaunchLighttpd();
-  const auto window = 1500ms;
-  const int alone = RequestsIn(port_, window);
-  ASSERT_GT(alone, 10);
+  // Each request makes at least six intercepted calls: 400 requests are thousands of events,
+  // far beyond what the reader's queue (16) and transport (a few hundred) can hold.
+  constexpr int kRequests = 400;
+  const auto [alone, alone_time] = Requests(port_, kRequests);
+  ASSERT_EQ(alone, kRequests);
 
   BackgroundProcess reader({kHijackctl, "--connect", address_, "--json", "events", id,
                             "--queue", "16", "--follow"},
@@ -267,13 +270,16 @@ TEST_F(ControlTest, SlowReaderLosesCountedEventsAndTheGuestDoesNotSlowDown) {
   ASSERT_EQ(kill(reader.pid(), SIGSTOP), 0);
   // What the reader wrote before it stopped; losses reported after this are the stall's.
   const size_t before_stall = reader.Stdout().size();
-  const int with_stalled_reader = RequestsIn(port_, window);
+  const auto [with_stalled_reader, stalled_time] = Requests(port_, kRequests);
   ASSERT_EQ(kill(reader.pid(), SIGCONT), 0);
 
-  // Throughput as a ratio of requests completed in equal windows: generous, since the point is
-  // that the guest never waits for the reader (it would then complete ~none).
-  EXPECT_GE(with_stalled_reader * 2, alone)
-      << "alone " << alone << ", with a stalled reader " << with_stalled_reader;
+  // If the bus waited for the reader, the guest would stop once the queue filled and these
+  // requests would time out. The throughput ratio is recorded, not asserted: timings on a
+  // shared machine are noise.
+  EXPECT_EQ(with_stalled_reader, kRequests);
+  RecordProperty("throughput_ratio_stalled_vs_alone",
+                 std::to_string(static_cast<double>(alone_time.count()) /
+                                static_cast<double>(stalled_time.count())));
 
   // The first event delivered after the loss says how much was lost. Once the reader shows an
   // event that started after it resumed, it has read everything from the stall, so the sum of
@@ -306,12 +312,12 @@ TEST_F(ControlTest, SlowReaderLosesCountedEventsAndTheGuestDoesNotSlowDown) {
   EXPECT_GE(total_dropped, static_cast<uint64_t>(with_stalled_reader));
   std::string out = reader.Stdout().substr(before_stall);
   RecordProperty("dropped", std::to_string(total_dropped));
-  RecordProperty("requests_alone", alone);
-  RecordProperty("requests_with_stalled_reader", with_stalled_reader);
+  RecordProperty("requests", kRequests);
   std::printf(
-      "requests in %lld ms: alone %d, with a stalled reader %d; %llu events dropped, %zu lines "
+      "%d requests: %.0f ms alone, %.0f ms with a stalled reader; %llu events dropped, %zu lines "
       "read after the stall\n",
-      static_cast<long long>(window.count()), alone, with_stalled_reader,
+      kRequests, static_cast<double>(alone_time.count()) / 1e6,
+      static_cast<double>(stalled_time.count()) / 1e6,
       static_cast<unsigned long long>(total_dropped), lines);
   reader.Stop(SIGTERM);
 }
