@@ -365,6 +365,17 @@ grpc::Status ControlService::ListModules(grpc::ServerContext*, const v1::ListMod
       (*m->mutable_settings())[key] = meaning.is_string() ? meaning.get<std::string>()
                                                           : meaning.dump();
     }
+    // What the module needs with its defaults: build one from {"module": name}. Modules whose
+    // settings are required (deny's syscalls, a plugin's path) refuse, and say so.
+    const nlohmann::json defaults = {{"module", info->name}};
+    policy::ConfigReader config(defaults, "/modules/0");
+    if (auto module = info->factory(config); module) {
+      for (int nr : (*module)->Syscalls().Numbers()) {
+        m->add_syscalls(std::string(syscalls::SyscallName(nr)));
+      }
+    } else {
+      m->set_syscalls_from_settings(true);
+    }
   }
   return grpc::Status::OK;
 }

@@ -206,6 +206,19 @@ TEST_F(ControlTest, GuestsStatsModulesAndKill) {
   auto modules = Ctl({"modules"});
   EXPECT_EQ(modules.exit_code, 0) << modules.err;
   EXPECT_THAT(modules.out, HasSubstr("deny"));
+  // The calls each module intercepts: stats defaults to every call, deny's come from settings.
+  auto listed = nlohmann::json::parse(Ctl({"--json", "modules"}).out, nullptr, false);
+  ASSERT_TRUE(listed.is_object());
+  for (const auto& m : listed["modules"]) {
+    if (m["name"] == "stats") {
+      EXPECT_GT(m["syscalls"].size(), 300u);
+      EXPECT_NE(std::find(m["syscalls"].begin(), m["syscalls"].end(), "openat"),
+                m["syscalls"].end());
+    }
+    if (m["name"] == "deny") {
+      EXPECT_EQ(m.value("syscalls_from_settings", false), true) << m.dump();
+    }
+  }
   std::string stats_policy = dir_.Write(
       "stats.json", R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["accept4"]}]})");
   ASSERT_EQ(Ctl({"policy", "set", id, stats_policy}).exit_code, 0);
