@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
   hijack::run::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "run one guest in the foreground");
   run_cmd->add_option("--policy", run.policy_file, "policy JSON file (default: built-in stats)");
-  run_cmd->add_option("--backend", run.backend, "auto, notify")->default_val("auto");
+  run_cmd
+      ->add_option("--backend", run.backend,
+                   "auto (notify, else ptrace, else ptrace-all), notify, ptrace, ptrace-all")
+      ->default_val("auto");
   run_cmd->add_option("--intercept", run.intercept,
                       "extra syscalls or %classes for the intercept set, comma separated")
       ->delimiter(',')->allow_extra_args(false);
