@@ -63,7 +63,10 @@ else
   echo "run.sh: image built in $(( $(date +%s) - t0 )) s" | tee -a "$log"
 fi
 
-limits=(--ulimit nofile=65536:65536 --ulimit nproc=65536:65536)
+# The container may not exceed the engine's own hard limits (runc: "error setting rlimit").
+cap() { local h; h="$(ulimit -H "$1")"; [ "$h" = unlimited ] || [ "$h" -gt 65536 ] && h=65536; echo "$h"; }
+nofile="$(cap -n)"; nproc="$(cap -u)"
+limits=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
 echo "run.sh: host" >&2
 "$root/bench/run" "${args[@]}" --out "$out/host" > "$out/host.txt" 2>>"$log"
 # default+ptrace: Docker's default profile allows pidfd_getfd and process_vm_readv only with
