@@ -1,8 +1,10 @@
+# Test guests stand for unmodified programs: no project flags, no sanitizers (a static guest
+# cannot link ASan, and LeakSanitizer cannot run in a traced guest).
 # Integration tests of libhijack-agent.so and the executive page (tests/integration/agent_test.cc).
 add_executable(agent_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
-target_link_libraries(agent_guest PRIVATE hijack_flags Threads::Threads)
+target_link_libraries(agent_guest PRIVATE Threads::Threads)
 add_executable(agent_guest_static ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
-target_link_libraries(agent_guest_static PRIVATE hijack_flags Threads::Threads)
+target_link_libraries(agent_guest_static PRIVATE Threads::Threads)
 target_link_options(agent_guest_static PRIVATE -static)
 
 add_executable(hijack_agent_integration_tests ${CMAKE_CURRENT_LIST_DIR}/agent_test.cc)

@@ -1,6 +1,6 @@
 # Integration tests of the policy modules (daemon/modules/*) against real guests under hijackd.
 add_executable(modules_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/modules_guest.cc)
-target_link_libraries(modules_guest PRIVATE hijack_flags Threads::Threads)
+target_link_libraries(modules_guest PRIVATE Threads::Threads)
 
 # Plugins that misbehave on purpose, next to the example plugin the project builds.
 foreach(p crashing_plugin wrong_abi_plugin no_symbol_plugin)
