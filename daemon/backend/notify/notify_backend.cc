@@ -16,6 +16,7 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 
+#include "daemon/backend/proc_status.h"
 #include "daemon/backend/process_memory.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/bpf_builder.h"
@@ -391,19 +392,7 @@ pid_t NotifyBackend::ThreadGroupOf(pid_t tid) {
   if (auto it = tgid_of_.find(tid); it != tgid_of_.end()) {
     return it->second;
   }
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  pid_t tgid = tid;
-  if (FILE* f = std::fopen(path, "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::strncmp(line, "Tgid:", 5) == 0) {
-        tgid = static_cast<pid_t>(std::atoi(line + 5));
-        break;
-      }
-    }
-    std::fclose(f);
-  }
+  const pid_t tgid = ReadThreadGroupId(tid);
   tgid_of_[tid] = tgid;
   return tgid;
 }

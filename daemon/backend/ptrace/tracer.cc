@@ -17,6 +17,7 @@
 #include <mutex>
 #include <spdlog/spdlog.h>
 
+#include "daemon/backend/proc_status.h"
 #include "daemon/backend/process_memory.h"
 #include "daemon/backend/ptrace/syscall_regs.h"
 #include "daemon/launcher/filter.h"
@@ -36,24 +37,6 @@ int64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-// The Tgid line of /proc/<tid>/status; `tid` itself when it cannot be read.
-pid_t ThreadGroupOf(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  pid_t tgid = tid;
-  if (FILE* f = std::fopen(path, "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::strncmp(line, "Tgid:", 5) == 0) {
-        tgid = static_cast<pid_t>(std::atoi(line + 5));
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return tgid;
 }
 
 // True when `pid` has no live task: gone from /proc, or a zombie waiting for its real parent
@@ -602,7 +585,7 @@ void Tracer::OnNewTracee(Tracee& parent, pid_t child, bool maybe_thread) {
       break;  // an older process with a reused pid
     }
   }
-  const pid_t tgid = maybe_thread ? ThreadGroupOf(child) : child;
+  const pid_t tgid = maybe_thread ? ReadThreadGroupId(child) : child;
   AddTracee(child, tgid, parent.guest);
   if (auto early = early_stops_.find(child); early != early_stops_.end()) {
     int status = early->second;
