@@ -154,16 +154,7 @@ void BM_Write(benchmark::State& state, const Mode& mode) {
     state.SkipWithError(e.what());
     return;
   }
-  hijack::bench::BatchTimes times(kBatch);
-  for (auto _ : state) {
-    const uint64_t ns = guest->Run(kBatch);
-    if (ns == 0) {
-      state.SkipWithError("the guest stopped answering");
-      break;
-    }
-    times.Add(state, ns);
-  }
-  times.Publish(state);
+  hijack::bench::RunBatches(state, *guest, kBatch);
 }
 
 }  // namespace

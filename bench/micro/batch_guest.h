@@ -40,6 +40,7 @@
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/reaper.h"
 #include "daemon/policy/policy_set.h"
+#include "bench/micro/ratio_reporter.h"
 #include "daemon/supervisor/guest.h"
 
 namespace hijack::bench {
@@ -191,5 +192,20 @@ class BatchGuest {
   int cmd_ = -1;
   int result_ = -1;
 };
+
+// The body of a benchmark over `guest`: one iteration per batch of `batch` calls, timed by the
+// guest, with the counters RatioReporter reads.
+inline void RunBatches(benchmark::State& state, BatchGuest& guest, uint64_t batch) {
+  BatchTimes times(batch);
+  for (auto _ : state) {
+    const uint64_t ns = guest.Run(batch);
+    if (ns == 0) {
+      state.SkipWithError("the guest stopped answering");
+      break;
+    }
+    times.Add(state, ns);
+  }
+  times.Publish(state);
+}
 
 }  // namespace hijack::bench
