@@ -228,6 +228,7 @@ struct LaunchArgs {
   std::string backend = "auto";
   std::vector<std::string> intercept;
   std::optional<std::string> cwd;
+  bool agent = true;
   std::vector<std::string> command;
 };
 
@@ -252,6 +253,7 @@ int Launch(Client& c, const LaunchArgs& a) {
     req.set_policy(*text);
   }
   req.set_backend(a.backend);
+  req.set_no_agent(!a.agent);
   for (const auto& i : a.intercept) {
     req.add_intercept(i);
   }
@@ -312,6 +314,12 @@ int Show(Client& c, uint64_t id) {
   std::printf("events dropped: %llu\n", static_cast<unsigned long long>(g.events_dropped()));
   std::printf("intercepts:     %d syscalls: %s\n", g.intercept_size(),
               Join(g.intercept(), ",").c_str());
+  if (g.agent_syscalls_size() > 0) {
+    std::printf("agent:          %d syscalls observed in the guest: %s\n",
+                g.agent_syscalls_size(), Join(g.agent_syscalls(), ",").c_str());
+  } else {
+    std::printf("agent:          off\n");
+  }
   return 0;
 }
 
@@ -556,6 +564,8 @@ int Main(int argc, char** argv) {
                    "extra syscalls or %classes to intercept, so later policies may use them")
       ->delimiter(',')->allow_extra_args(false);
   launch_cmd->add_option("--cwd", launch.cwd, "working directory (default: this one)");
+  launch_cmd->add_flag("--agent,!--no-agent", launch.agent,
+                       "preload libhijack-agent.so (the default, notify backend only)");
   launch_cmd->add_option("command", launch.command, "program and arguments, after --")
       ->required();
 

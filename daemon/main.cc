@@ -63,7 +63,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   run_cmd->add_flag("--quiet", run.quiet, "no report at the end");
   run_cmd->add_flag("--agent,!--no-agent", run.agent,
-                    "preload libhijack-agent.so: calls only observers need are counted in the guest");
+                    "preload libhijack-agent.so (the default, notify backend only): calls that only "
+                    "observers need are counted in the guest; --no-agent sends every call to the "
+                    "supervisor");
   bool no_sync = false;
   run_cmd->add_flag("--no-sync-wakeup", no_sync,
                     "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");

@@ -7,6 +7,7 @@
 
 #include "daemon/backend/backend_factory.h"
 #include "daemon/control/status.h"
+#include "daemon/exec_page/agent_launch.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
@@ -48,6 +49,9 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   }
   for (const auto& name : Names(info.intercept)) {
     out->add_intercept(name);
+  }
+  for (const auto& name : Names(info.agent_exempt)) {
+    out->add_agent_syscalls(name);
   }
   out->set_started_unix_ms(info.started_unix_ms);
   out->set_exited_unix_ms(info.exited_unix_ms);
@@ -207,6 +211,9 @@ grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRe
     }
   } else {
     spec.env.assign(req->env().begin(), req->env().end());
+  }
+  if (!exec_page::RequestAgent(spec.env, !req->no_agent())) {
+    spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
   }
   spec.cwd = req->cwd();
   spec.policy = std::move(*policy);
@@ -458,8 +465,13 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   }
   struct StreamCount {
     std::atomic<size_t>& n;
-    ~StreamCount() { n.fetch_sub(1); }
-  } count{streams_};
+    events::EventBus& bus;
+    ~StreamCount() {
+      bus.StreamClosed();
+      n.fetch_sub(1);
+    }
+  } count{streams_, supervisor_.bus()};
+  supervisor_.bus().StreamOpened();
 
   // The sink runs on the subscription's own thread and is the only writer of the stream. A
   // blocked Write (client not reading) fills this stream's queue, and the bus drops for it.

@@ -11,6 +11,7 @@
 // stops its thread after the events already queued.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -89,11 +90,18 @@ class EventBus {
   // Waits until every live subscriber has handled what was published before the call.
   void Flush();
 
+  // Streams that want every call of every guest they watch (WatchEvents): while one is open, the
+  // agents of the guests send each call they observe as an event, not just as counts.
+  void StreamOpened() { streams_.fetch_add(1, std::memory_order_relaxed); }
+  void StreamClosed() { streams_.fetch_sub(1, std::memory_order_relaxed); }
+  bool HasStreams() const { return streams_.load(std::memory_order_relaxed) > 0; }
+
  private:
   std::vector<std::shared_ptr<Subscription>> Live();
 
   std::mutex mu_;
   std::vector<std::weak_ptr<Subscription>> subscribers_;
+  std::atomic<int> streams_{0};
 };
 
 }  // namespace hijack::events

@@ -32,6 +32,27 @@ std::string FindAgentLibrary() {
   return "";
 }
 
+bool RequestAgent(std::vector<std::string>& env, bool want) {
+  const std::string prefix = std::string(kAgentRequestEnv) + "=";
+  std::erase_if(env, [&](const std::string& e) { return e.starts_with(prefix); });
+  if (!want) {
+    return true;
+  }
+  std::string library = FindAgentLibrary();
+  if (library.empty()) {
+    return false;
+  }
+  env.push_back(prefix + library);
+  return true;
+}
+
+LaunchSpec WithoutAgentRequest(const LaunchSpec& spec) {
+  const std::string prefix = std::string(kAgentRequestEnv) + "=";
+  LaunchSpec out = spec;
+  std::erase_if(out.env, [&](const std::string& e) { return e.starts_with(prefix); });
+  return out;
+}
+
 std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const SyscallSet& intercept,
                                                 const SyscallHandler& handler) {
   const std::string prefix = std::string(kAgentRequestEnv) + "=";
@@ -51,7 +72,7 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
   AgentLaunch out;
   SyscallSet events;
   for (int nr : kAgentSyscalls) {
-    if (intercept.Contains(nr) && handler.Exemptible(nr)) {
+    if (intercept.Contains(nr) && !spec.reserved.Contains(nr) && handler.Exemptible(nr)) {
       out.exempt.Add(nr);
       if (handler.WantsEvents(nr)) {
         events.Add(nr);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/exec_page/guest_exec_page.h"
 #include "hijack/backend.h"
@@ -35,8 +36,18 @@ struct AgentLaunch {
   SyscallSet exempt;  // what the filter lets the trampoline run without the supervisor
 };
 
+// Asks for the agent in `env` (or, with want=false, makes sure nothing in `env` asks for it: a
+// request the caller's own environment carried is dropped either way). Returns false when the
+// agent was wanted but no agent library exists; every call then goes to the supervisor.
+bool RequestAgent(std::vector<std::string>& env, bool want);
+
+// `spec` without the agent request, for a backend that does not run the agent: the guest's
+// environment stays exactly what the caller gave.
+LaunchSpec WithoutAgentRequest(const LaunchSpec& spec);
+
 // Nullopt when `spec` does not ask for the agent. Otherwise creates the page and chooses the
-// exempt set: the wrapped calls that are intercepted and that `handler` lets go unsupervised
+// exempt set: the wrapped calls that are intercepted, not reserved, and that `handler` lets go
+// unsupervised
 // (SyscallHandler::Exemptible: no enforcing module and no argument decoding needs them).
 std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const SyscallSet& intercept,
                                                 const SyscallHandler& handler);

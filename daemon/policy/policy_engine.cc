@@ -60,8 +60,9 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
     }
     return std::unexpected(Error{
         ENOSYS, fmt::format("the policy enforces or reads the arguments of calls that this "
-                            "guest's agent runs without the supervisor (fixed at launch; start "
-                            "the guest without the agent to police them): {}",
+                            "guest's agent runs without the supervisor (fixed at launch: name "
+                            "them in the launch's --intercept, or launch with --no-agent, to keep "
+                            "them on the supervisor's path): {}",
                             names)});
   }
   next->set_version(current->version() + 1);
@@ -73,6 +74,11 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
 void PolicyEngine::MarkExempt(int nr) const {
   std::lock_guard lock(swap_mu_);
   exempt_.Add(nr);
+}
+
+SyscallSet PolicyEngine::Exempt() const {
+  std::lock_guard lock(swap_mu_);
+  return exempt_;
 }
 
 Decision PolicyEngine::Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,

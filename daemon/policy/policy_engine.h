@@ -42,6 +42,8 @@ class PolicyEngine {
   // from the trampoline; fixed at launch like the intercept set). Replace() then refuses any
   // policy that would enforce `nr` or read its arguments, since such calls would escape it.
   void MarkExempt(int nr) const;
+  // The calls MarkExempt recorded.
+  SyscallSet Exempt() const;
 
   // Runs the enforcing modules that need ev.nr in order; the first decision wins. Fills
   // record.decision and record.module.

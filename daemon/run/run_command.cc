@@ -144,14 +144,10 @@ int RunGuest(const RunOptions& options) {
   intercept.AddAll(extra);
 
   std::vector<std::string> env = CurrentEnvironment();
-  if (options.agent) {
-    // The notify backend honours the request (exec_page/agent_launch.h); a build without the
-    // agent library runs every call through the supervisor.
-    if (std::string agent = exec_page::FindAgentLibrary(); !agent.empty()) {
-      env.push_back(std::string(exec_page::kAgentRequestEnv) + "=" + agent);
-    } else {
-      spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
-    }
+  // The notify backend honours the request (exec_page/agent_launch.h); a build without the agent
+  // library runs every call through the supervisor.
+  if (!exec_page::RequestAgent(env, options.agent)) {
+    spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
   }
   std::string path_env = "/usr/local/bin:/usr/bin:/bin";
   if (const char* p = getenv("PATH")) {

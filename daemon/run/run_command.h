@@ -32,10 +32,10 @@ struct RunOptions {
   bool sync_wakeup = true;
   bool quiet = false;                      // no end-of-run report
   // Preload libhijack-agent.so (DESIGN.md, "The executive page and the agent"): calls that only
-  // observers need are counted in the guest, at near-native cost. hijackd run --agent / --no-agent.
-  // Off by default for now: preloading a library adds the calls that load it (openat, mmap...),
-  // which comparisons against a native `strace -c` of the same program would count.
-  bool agent = false;
+  // observers need are counted in the guest, at near-native cost. On by default; hijackd run
+  // --no-agent turns it off. Only the notify backend runs it. Preloading a library adds the calls
+  // that load it (openat, mmap...): the stats count them, as `strace -c` of the guest would.
+  bool agent = true;
   // hijackd run --listen: starts the control API for this run's supervisor before the guest
   // starts, and returns the function that stops it (stop accepting, finish in-flight calls).
   // Set by main.cc, which links the gRPC service; empty: no API.

@@ -48,6 +48,9 @@ bool Guest::Exemptible(int nr) const {
 }
 
 bool Guest::WantsEvents(int nr) const {
+  if (bus_.HasStreams()) {
+    return true;  // a WatchEvents client sees each call, whichever way it came
+  }
   // The stats module can take counts instead of events (StatsModule::AddCounts).
   for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
     if (dynamic_cast<modules::StatsModule*>(m) == nullptr) {

@@ -111,6 +111,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.env = std::move(spec.env);
   launch.cwd = spec.cwd;
   launch.intercept = intercept;
+  launch.reserved = spec.extra_intercept;
   auto pid = (*backend)->Launch(launch, *guest);
   if (!pid) {
     return std::unexpected(
@@ -183,6 +184,7 @@ GuestInfo Supervisor::Snapshot(const Record& record) const {
   GuestInfo info = record.info;
   info.policy_version = record.guest->engine().Current()->version();
   info.observer_drops = record.guest->observer_drops();
+  info.agent_exempt = record.guest->engine().Exempt();
   return info;
 }
 

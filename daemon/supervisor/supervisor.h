@@ -66,6 +66,7 @@ struct GuestInfo {
   bool running = false;
   std::optional<int> wait_status;  // waitpid(2) status once exited
   SyscallSet intercept;
+  SyscallSet agent_exempt;  // calls the guest's agent runs without the supervisor
   int64_t started_unix_ms = 0;
   int64_t exited_unix_ms = 0;
   uint64_t policy_version = 0;

@@ -72,6 +72,9 @@ struct LaunchSpec {
   std::vector<std::string> env;   // the complete environment, "NAME=value"
   std::string cwd;                // empty: the supervisor's own
   SyscallSet intercept;           // calls the kernel filter sends to the supervisor
+  // Calls the user named for policies yet to come (--intercept, LaunchRequest.intercept): the
+  // agent never runs these without the supervisor, so a later policy may still decide them.
+  SyscallSet reserved;
   // When set, the child runs this function under the filter instead of exec'ing `path`, and
   // exits with its return value. For tests and benchmarks that measure the backend alone.
   std::function<int()> child_main;

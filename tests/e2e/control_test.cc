@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -17,7 +18,9 @@
 namespace hijack::testing {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
@@ -95,12 +98,20 @@ class ControlTest : public ::testing::Test {
                           "mimetype.assign = (\".html\" => \"text/html\")\n");
   }
 
-  // Launches lighttpd through the daemon and waits until it serves; returns the guest id.
-  std::string LaunchLighttpd() {
+  // Launches lighttpd through the daemon and waits until it serves; returns the guest id. By
+  // default under kLaunchPolicy with kIntercept reserved for later policies; `launch_args`
+  // replaces those options.
+  std::string LaunchLighttpd(std::optional<std::vector<std::string>> launch_args = std::nullopt) {
     std::string conf = LighttpdConfig();
-    std::string policy = dir_.Write("launch.json", kLaunchPolicy);
-    auto r = Ctl({"--json", "launch", "--policy", policy, "--intercept", kIntercept, "--",
-                  "/usr/sbin/lighttpd", "-D", "-f", conf});
+    std::vector<std::string> args = {"--json", "launch"};
+    if (launch_args) {
+      args.insert(args.end(), launch_args->begin(), launch_args->end());
+    } else {
+      std::string policy = dir_.Write("launch.json", kLaunchPolicy);
+      args.insert(args.end(), {"--policy", policy, "--intercept", kIntercept});
+    }
+    args.insert(args.end(), {"--", "/usr/sbin/lighttpd", "-D", "-f", conf});
+    auto r = Ctl(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     auto reply = nlohmann::json::parse(r.out, nullptr, false);
     EXPECT_TRUE(reply.is_object()) << r.out;
@@ -186,6 +197,58 @@ TEST_F(ControlTest, PolicyOutsideTheInterceptSetIsFailedPreconditionListingTheCa
   EXPECT_EQ(r.exit_code, kFailedPrecondition) << r.err;
   EXPECT_THAT(r.err, HasSubstr("mount"));
   EXPECT_THAT(Get(), HasSubstr("200 OK"));
+}
+
+// Under the default policy (stats) the agent counts lighttpd's hot calls in the guest. Those
+// calls are then beyond any later policy: SetPolicy refuses to police them, and says how to
+// launch so that it could, and the page stays served.
+TEST_F(ControlTest, TheAgentIsOnByDefaultAndItsCallsCannotBePolicedLater) {
+  std::string id = LaunchLighttpd(std::vector<std::string>{});
+  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  EXPECT_THAT(agent, IsSupersetOf({"accept4", "openat", "writev", "read", "close"}))
+      << show.dump();
+  std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
+  auto r = Ctl({"policy", "set", id, deny});
+  EXPECT_EQ(r.exit_code, kFailedPrecondition) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("openat"));
+  EXPECT_THAT(r.err, HasSubstr("--intercept"));
+  EXPECT_THAT(r.err, HasSubstr("--no-agent"));
+  EXPECT_THAT(Get(), HasSubstr("200 OK"));
+  EXPECT_THAT(Ctl({"show", id}).out, HasSubstr("syscalls observed in the guest"));
+}
+
+// --no-agent keeps every call on the supervisor's path, so a later policy may police any of them.
+TEST_F(ControlTest, NoAgentLaunchCanBePolicedLater) {
+  std::string id = LaunchLighttpd(std::vector<std::string>{"--no-agent"});
+  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  EXPECT_TRUE(show.value("agent_syscalls", std::vector<std::string>{}).empty()) << show.dump();
+  EXPECT_THAT(Ctl({"show", id}).out, HasSubstr("agent:          off"));
+  std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
+  auto r = Ctl({"policy", "set", id, deny});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(Get(), HasSubstr("403 Forbidden"));
+}
+
+// A WatchEvents client sees each call, including those the agent runs in the guest: while a
+// stream is open the agent appends them to its rings as events, not only as counts.
+TEST_F(ControlTest, WatchEventsSeesTheCallsTheAgentRuns) {
+  std::string id = LaunchLighttpd(std::vector<std::string>{});
+  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  ASSERT_THAT(agent, Contains("writev")) << show.dump();
+  BackgroundProcess watcher({kHijackctl, "--connect", address_, "--json", "events", id,
+                             "--syscall", "writev", "--follow"},
+                            dir_.path());
+  EXPECT_TRUE(Eventually([&] {
+    EXPECT_THAT(Get(), HasSubstr("200 OK"));
+    return watcher.Stdout().find("\"syscall\":\"writev\"") != std::string::npos;
+  })) << watcher.Stdout() << watcher.Stderr();
+  auto stopped = watcher.Stop(SIGTERM);
+  EXPECT_FALSE(stopped.timed_out);
 }
 
 TEST_F(ControlTest, UnknownGuestIsNotFound) {
