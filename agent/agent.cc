@@ -37,8 +37,6 @@ namespace {
 
 namespace ep = hijack::exec_page;
 
-using Trampoline = long (*)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
-
 // A system call from the agent's own instruction: never exempt, so intercepted calls reach the
 // supervisor.
 inline long DirectSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
@@ -54,94 +52,148 @@ inline long DirectSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a
   return ret;
 }
 
-ep::ExecPage* g_page = nullptr;
-Trampoline g_trampoline = nullptr;
+// What a wrapped call reads besides the page and its thread's state: one cache line, written by
+// Setup before `page` is set and read-only afterwards.
+struct alignas(64) Agent {
+  ep::ExecPage* page;       // null: inert, every call is direct
+  uintptr_t syscall_entry;  // the trampoline's `syscall; ret` (ep::kTrampolineSyscallEntry)
+  // The page's TSC calibration: ns = mono_ref_ns + ((tsc - tsc_ref) * tsc_mult) >> 32.
+  // tsc_mult 0: no usable TSC, stamps are clock_gettime nanoseconds.
+  uint64_t tsc_mult;
+  uint64_t tsc_ref;
+  int64_t mono_ref_ns;
+};
+Agent g_agent = {};
+
 pthread_key_t g_slot_key;
 bool g_key_ok = false;
 
-constexpr int kUnclaimed = -1;
-constexpr int kNoSlot = -2;  // the thread is exiting: its calls go to the supervisor
+// Per thread, initial-exec TLS: no allocation, no lock, safe in signal handlers.
+enum SlotState : int32_t {
+  kUnclaimed = 0,  // no slot yet: the next observed call tries to claim one
+  kClaimed = 1,
+  kNoSlot = 2,     // the thread is exiting: its calls go to the supervisor
+};
+struct ThreadState {
+  ep::Slot* slot;  // the claimed slot, or null
+  int32_t state;   // SlotState
+  int32_t tid;
+  // Set while the thread updates its slot; a signal handler's wrapped call meanwhile goes to the
+  // supervisor instead of re-entering the single-producer slot.
+  bool busy;
+};
+__thread ThreadState t_thread __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0,
+                                                                            false};
 
-// Initial-exec TLS: no allocation, no lock, safe in signal handlers.
-__thread int t_slot __attribute__((tls_model("initial-exec"))) = kUnclaimed;
-__thread int t_tid __attribute__((tls_model("initial-exec"))) = 0;
-// Set while the thread updates its slot; a signal handler's wrapped call meanwhile goes to the
-// supervisor instead of re-entering the single-producer slot.
-__thread bool t_busy __attribute__((tls_model("initial-exec"))) = false;
-
-// Copies of the page's TSC calibration (read-only after launch), kept in this library's data.
-uint64_t g_tsc_mult = 0;
-uint64_t g_tsc_ref = 0;
-int64_t g_mono_ref_ns = 0;
-
-inline int64_t NowNs() {
-  if (g_tsc_mult != 0) {
-    // Half the cost of the vDSO's clock_gettime; the daemon calibrated it against
-    // CLOCK_MONOTONIC, so events from both sides share one time line.
+// A timestamp: TSC ticks when the daemon calibrated the TSC (rdtsc costs half of the vDSO's
+// clock_gettime and needs no scaling until the call is over), else CLOCK_MONOTONIC nanoseconds.
+inline uint64_t Stamp() {
+  if (__builtin_expect(g_agent.tsc_mult != 0, 1)) {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    const uint64_t tsc = (uint64_t{hi} << 32) | lo;
-    const unsigned __int128 scaled =
-        static_cast<unsigned __int128>(tsc - g_tsc_ref) * g_tsc_mult;
-    return g_mono_ref_ns + static_cast<int64_t>(scaled >> 32);
+    return (uint64_t{hi} << 32) | lo;
   }
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO; async-signal-safe, no system call
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Nanoseconds between two stamps: one multiplication, so counters and histograms stay in the
+// daemon's unit (exec_page.h) at the price of one instruction per call.
+inline uint64_t ElapsedNs(uint64_t from, uint64_t to) {
+  const uint64_t d = to > from ? to - from : 0;
+  if (g_agent.tsc_mult == 0) {
+    return d;
+  }
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(d) * g_agent.tsc_mult) >> 32);
+}
+
+// A stamp on the daemon's CLOCK_MONOTONIC time line, so events from both sides share it.
+inline int64_t MonotonicNs(uint64_t stamp) {
+  if (g_agent.tsc_mult == 0) {
+    return static_cast<int64_t>(stamp);
+  }
+  const unsigned __int128 scaled =
+      static_cast<unsigned __int128>(stamp - g_agent.tsc_ref) * g_agent.tsc_mult;
+  return g_agent.mono_ref_ns + static_cast<int64_t>(scaled >> 32);
+}
+
+// The real call, from the trampoline's `syscall` instruction: the one place the filter exempts.
+// The arguments go straight into the system call registers and the trampoline's short entry is
+// called, so nothing is moved twice. The call's return address is pushed below %rsp, where the
+// compiler may keep data of this (leaf-looking) function: step over the 128-byte red zone first.
+inline long TrampolineSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+  long ret;
+  register long r10 __asm__("r10") = a3;
+  register long r8 __asm__("r8") = a4;
+  register long r9 __asm__("r9") = a5;
+  __asm__ volatile(
+      "lea -128(%%rsp), %%rsp\n\t"
+      "call *%[entry]\n\t"
+      "lea 128(%%rsp), %%rsp"
+      : "=a"(ret)
+      : [entry] "r"(g_agent.syscall_entry), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10),
+        "r"(r8), "r"(r9)
+      : "rcx", "r11", "memory");
+  return ret;
 }
 
 inline uint64_t OwnerWord(long pid, long tid) {
   return (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(tid);
 }
 
-ep::Slot* ClaimSlot(ep::ExecPage* page) {
-  if (t_slot >= 0) {
-    return &page->slots[t_slot];
-  }
-  if (t_slot == kNoSlot) {
+// The thread's first observed call (and every call of a thread that found no free slot).
+__attribute__((noinline)) ep::Slot* ClaimSlot(ep::ExecPage* page) {
+  ThreadState& t = t_thread;
+  if (t.state == kNoSlot) {
     return nullptr;
   }
+  t.busy = true;
   const long pid = DirectSyscall(SYS_getpid);
   const long tid = DirectSyscall(SYS_gettid);
   const uint64_t owner = OwnerWord(pid, tid);
+  ep::Slot* claimed = nullptr;
   for (int i = 0; i < ep::kMaxSlots; ++i) {
     ep::Slot& s = page->slots[i];
     uint64_t expected = 0;
     if (s.owner.load(std::memory_order_relaxed) == 0 &&
         s.owner.compare_exchange_strong(expected, owner, std::memory_order_acquire,
                                         std::memory_order_relaxed)) {
-      t_slot = i;
-      t_tid = static_cast<int>(tid);
+      t.slot = claimed = &s;
+      t.state = kClaimed;
+      t.tid = static_cast<int>(tid);
       if (g_key_ok) {
         pthread_setspecific(g_slot_key, reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
       }
-      return &s;
+      break;
     }
   }
-  page->slotless_calls.fetch_add(1, std::memory_order_relaxed);
-  return nullptr;
+  if (claimed == nullptr) {
+    page->slotless_calls.fetch_add(1, std::memory_order_relaxed);
+  }
+  t.busy = false;
+  return claimed;
 }
 
 // pthread key destructor: the thread is exiting, give its slot to the next thread.
 void ReleaseSlot(void*) {
-  ep::ExecPage* page = g_page;
-  if (page != nullptr && t_slot >= 0) {
-    page->slots[t_slot].owner.store(0, std::memory_order_release);
+  ThreadState& t = t_thread;
+  if (t.slot != nullptr) {
+    t.slot->owner.store(0, std::memory_order_release);
   }
-  t_slot = kNoSlot;
+  t.slot = nullptr;
+  t.state = kNoSlot;
 }
 
 void AfterForkInChild() {
   // The child is a new process with one thread: it claims its own slot on its next call.
-  t_slot = kUnclaimed;
-  t_tid = 0;
-  t_busy = false;
+  t_thread = ThreadState{nullptr, kUnclaimed, 0, false};
 }
 
 // Waits for the call's token (GCRA, see exec_page.h). The wait is a direct clock_nanosleep, so
 // the supervisor sees it like any other call the guest makes.
-void Shape(ep::TableEntry& e) {
-  const int64_t wait = ep::TakeToken(e, NowNs());
+void Shape(ep::ExecPage& page, int index) {
+  const int64_t wait = ep::TakeToken(page.table[index], MonotonicNs(Stamp()));
   if (wait <= 0) {
     return;
   }
@@ -154,79 +206,111 @@ inline void Bump(std::atomic<uint64_t>& c, uint64_t by) {
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
-void Record(ep::Slot& s, int index, bool event, long nr, long ret, int64_t start, int64_t end,
-            long a0, long a1, long a2, long a3) {
+inline bool RingFull(const ep::Slot& s) {
+  return s.head.load(std::memory_order_relaxed) - s.tail.load(std::memory_order_acquire) >=
+         ep::kRingEntries;
+}
+
+// Counts a call without an event: calls, errors, latency, histogram. Under t_thread.busy.
+inline void Count(ep::Slot& s, int index, long ret, uint64_t ns) {
   auto& c = s.counters[index];
-  if (event) {
-    const uint64_t head = s.head.load(std::memory_order_relaxed);
-    if (head - s.tail.load(std::memory_order_acquire) < ep::kRingEntries) {
-      ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
-      e.nr = static_cast<int32_t>(nr);
-      e.tid = t_tid;
-      e.start_ns = start;
-      e.end_ns = end;
-      e.result = ret;
-      e.args[0] = static_cast<uint64_t>(a0);
-      e.args[1] = static_cast<uint64_t>(a1);
-      e.args[2] = static_cast<uint64_t>(a2);
-      e.args[3] = static_cast<uint64_t>(a3);
-      s.head.store(head + 1, std::memory_order_release);
-      Bump(c[ep::kEvented], 1);
-      return;
-    }
-    Bump(s.dropped, 1);  // counted below instead: no call is lost
-  }
-  const uint64_t ns = end > start ? static_cast<uint64_t>(end - start) : 0;
   Bump(c[ep::kCalls], 1);
-  if (ret < 0 && ret >= -4095) {
+  if (__builtin_expect(ret < 0 && ret >= -4095, 0)) {
     Bump(c[ep::kErrors], 1);
   }
   Bump(c[ep::kTotalNs], ns);
   Bump(c[ep::kHistogram + ep::HistogramBucket(ns)], 1);
 }
 
-// One wrapped call: the raw return value (-errno on failure).
+// Appends the call's event, or counts it when the ring filled while it ran. Under busy.
+void Append(ep::Slot& s, int index, long nr, long ret, uint64_t start, uint64_t end, long a0,
+            long a1, long a2, long a3) {
+  if (RingFull(s)) {
+    Bump(s.dropped, 1);  // counted instead: no call is lost
+    Count(s, index, ret, ElapsedNs(start, end));
+    return;
+  }
+  const uint64_t head = s.head.load(std::memory_order_relaxed);
+  ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
+  e.nr = static_cast<int32_t>(nr);
+  e.tid = t_thread.tid;
+  e.start_ns = MonotonicNs(start);
+  e.end_ns = e.start_ns + static_cast<int64_t>(ElapsedNs(start, end));
+  e.result = ret;
+  e.args[0] = static_cast<uint64_t>(a0);
+  e.args[1] = static_cast<uint64_t>(a1);
+  e.args[2] = static_cast<uint64_t>(a2);
+  e.args[3] = static_cast<uint64_t>(a3);
+  s.head.store(head + 1, std::memory_order_release);
+  Bump(s.counters[index][ep::kEvented], 1);
+}
+
+// A call that an observer wants as an event, or that is shaped: out of line, so the counting
+// path that most calls take stays short.
+__attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, int index,
+                                           uint32_t mode, long nr, long a0, long a1, long a2,
+                                           long a3, long a4, long a5) {
+  ThreadState& t = t_thread;
+  const bool event = (mode & ep::kEvents) != 0;
+  if (event && RingFull(slot)) {
+    // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
+    // see the call (back-pressure: the thread runs at notify speed until the ring drains).
+    t.busy = true;
+    Bump(slot.overflowed, 1);
+    t.busy = false;
+    return DirectSyscall(nr, a0, a1, a2, a3, a4, a5);
+  }
+  if ((mode & ep::kShape) != 0) {
+    Shape(page, index);
+  }
+  const uint64_t start = Stamp();
+  const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
+  const uint64_t end = Stamp();
+  t.busy = true;
+  if (event) {
+    Append(slot, index, nr, ret, start, end, a0, a1, a2, a3);
+  } else {
+    Count(slot, index, ret, ElapsedNs(start, end));
+  }
+  t.busy = false;
+  return ret;
+}
+
+// One wrapped call: the raw return value (-errno on failure). The common case (counted, no event,
+// not shaped) is inline in each wrapper: a few loads of lines this thread keeps in its cache, two
+// TSC reads around the trampoline, four counter updates.
 template <int kNr>
-long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
+inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
   constexpr int kIndex = ep::AgentIndex(kNr);
   static_assert(kIndex >= 0, "the agent wraps only calls listed in kAgentSyscalls");
-  ep::ExecPage* page = g_page;
-  if (page == nullptr || t_busy) {
+  ep::ExecPage* page = g_agent.page;
+  ThreadState& t = t_thread;
+  if (page == nullptr || t.busy) {
     return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
   }
-  ep::TableEntry& entry = page->table[kIndex];
-  const uint32_t mode = entry.mode.load(std::memory_order_relaxed);
+  // Generation first (acquire): the entry read next is at least as new as what it records.
+  const uint64_t generation = page->generation.load(std::memory_order_acquire);
+  const uint32_t mode = page->table[kIndex].mode.load(std::memory_order_relaxed);
   if (mode == ep::kDirect) {
     return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
   }
-  t_busy = true;
-  ep::Slot* slot = ClaimSlot(page);
-  if (slot == nullptr) {
-    t_busy = false;
+  ep::Slot* slot = t.slot;
+  if (__builtin_expect(slot == nullptr, 0) && (slot = ClaimSlot(page)) == nullptr) {
     return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
   }
-  const bool event = (mode & ep::kEvents) != 0;
-  if (event && slot->head.load(std::memory_order_relaxed) -
-                       slot->tail.load(std::memory_order_acquire) >=
-                   ep::kRingEntries) {
-    // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
-    // see the call (back-pressure: the thread runs at notify speed until the ring drains).
-    Bump(slot->overflowed, 1);
-    t_busy = false;
-    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  // Written only when it changes: the daemon reads this line, so keep it clean between changes.
+  if (__builtin_expect(slot->seen_generation.load(std::memory_order_relaxed) != generation, 0)) {
+    slot->seen_generation.store(generation, std::memory_order_relaxed);
   }
-  slot->seen_generation.store(page->generation.load(std::memory_order_acquire),
-                              std::memory_order_relaxed);
-  if ((mode & ep::kShape) != 0) {
-    Shape(entry);
+  if (mode != ep::kCount) {
+    return CallWatched(*page, *slot, kIndex, mode, kNr, a0, a1, a2, a3, a4, a5);
   }
-  t_busy = false;
-  const int64_t start = NowNs();
-  const long ret = g_trampoline(kNr, a0, a1, a2, a3, a4, a5);
-  const int64_t end = NowNs();
-  t_busy = true;
-  Record(*slot, kIndex, event, kNr, ret, start, end, a0, a1, a2, a3);
-  t_busy = false;
+  const uint64_t start = Stamp();
+  const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  const uint64_t end = Stamp();
+  t.busy = true;
+  Count(*slot, kIndex, ret, ElapsedNs(start, end));
+  t.busy = false;
   return ret;
 }
 
@@ -356,11 +440,11 @@ void Setup(char** envp) {
   }
   g_key_ok = pthread_key_create(&g_slot_key, ReleaseSlot) == 0;
   pthread_atfork(nullptr, nullptr, AfterForkInChild);
-  g_tsc_mult = page->tsc_mult;
-  g_tsc_ref = page->tsc_ref;
-  g_mono_ref_ns = page->mono_ref_ns;
-  g_trampoline = reinterpret_cast<Trampoline>(code);
-  g_page = page;
+  g_agent.tsc_mult = page->tsc_mult;
+  g_agent.tsc_ref = page->tsc_ref;
+  g_agent.mono_ref_ns = page->mono_ref_ns;
+  g_agent.syscall_entry = static_cast<uintptr_t>(code) + ep::kTrampolineSyscallEntry;
+  g_agent.page = page;
 }
 
 // glibc passes (argc, argv, envp) to ELF constructors; use envp, so nothing here depends on the

@@ -16,7 +16,8 @@
 //   - `generation`: the daemon bumps it (release) after it changed table entries; an agent that
 //     loads it (acquire) sees the entries written before. Each slot's `seen_generation` tells the
 //     daemon which generation that thread's last call ran under.
-//   - table entries (mode, rate, burst): daemon writes, relaxed, published by `generation`.
+//   - table entries (mode, rate, burst): daemon writes, relaxed, published by `generation` (an
+//     agent loads `generation` before the entry it acts on).
 //     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
 //     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
 //   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
@@ -195,7 +196,12 @@ inline constexpr unsigned char kTrampolineCode[] = {
     0xc3,                          // ret
 };
 inline constexpr uint64_t kTrampolineSyscallEnd = 25;  // offset just past `syscall`
-static_assert(kTrampolineCode[kTrampolineSyscallEnd - 2] == 0x0f &&
-              kTrampolineCode[kTrampolineSyscallEnd - 1] == 0x05);
+// A second entry, `syscall; ret`: for callers that load the system call registers themselves
+// (rax = nr, rdi, rsi, rdx, r10, r8, r9) and `call` it, which skips the moves above. The
+// instruction the kernel sees is the same, so the filter's exemption applies alike.
+inline constexpr uint64_t kTrampolineSyscallEntry = kTrampolineSyscallEnd - 2;
+static_assert(kTrampolineCode[kTrampolineSyscallEntry] == 0x0f &&
+              kTrampolineCode[kTrampolineSyscallEntry + 1] == 0x05 &&
+              kTrampolineCode[kTrampolineSyscallEntry + 2] == 0xc3);
 
 }  // namespace hijack::exec_page
