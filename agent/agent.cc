@@ -190,10 +190,10 @@ void AfterForkInChild() {
   t_thread = ThreadState{nullptr, kUnclaimed, 0, false};
 }
 
-// Waits for the call's token (GCRA, see exec_page.h). The wait is a direct clock_nanosleep, so
-// the supervisor sees it like any other call the guest makes.
+// Waits for the call's token (GCRA, see exec_page.h) from the bucket the entry names. The wait
+// is a direct clock_nanosleep, so the supervisor sees it like any other call the guest makes.
 void Shape(ep::ExecPage& page, int index) {
-  const int64_t wait = ep::TakeToken(page.table[index], MonotonicNs(Stamp()));
+  const int64_t wait = ep::TakeToken(ep::BucketOf(page, index), MonotonicNs(Stamp()));
   if (wait <= 0) {
     return;
   }

@@ -16,8 +16,8 @@
 //   - `generation`: the daemon bumps it (release) after it changed table entries; an agent that
 //     loads it (acquire) sees the entries written before. Each slot's `seen_generation` tells the
 //     daemon which generation that thread's last call ran under.
-//   - table entries (mode, rate, burst): daemon writes, relaxed, published by `generation` (an
-//     agent loads `generation` before the entry it acts on).
+//   - table entries (mode, rate, burst, bucket): daemon writes, relaxed, published by
+//     `generation` (an agent loads `generation` before the entry it acts on).
 //     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
 //     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
 //   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
@@ -39,7 +39,7 @@
 namespace hijack::exec_page {
 
 inline constexpr uint32_t kExecPageMagic = 0x50454a48;  // "HJEP"
-inline constexpr uint32_t kExecPageAbiVersion = 1;
+inline constexpr uint32_t kExecPageAbiVersion = 2;
 
 // Environment variables through which the guest finds its page and trampoline.
 inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
@@ -83,12 +83,20 @@ enum FastPath : uint32_t {
 // Token bucket as a generic cell rate algorithm: one atomic "theoretical arrival time". A call at
 // `now` takes tat' = max(tat, now) + 1e9/rate and must wait until tat' - burst * 1e9/rate.
 // rate 0 means unlimited.
+//
+// Shared buckets: `bucket` names the entry whose token state (rate, burst, tat_ns,
+// shaped_wait_ns) shapes this entry's calls, so that one budget can cover several calls (sendto
+// and sendmsg sharing one rate). 0, the zero-filled page's value, is the entry itself; i + 1 is
+// table[i] (BucketRef). One level only: the named entry's own `bucket` is not followed, and an
+// index outside the table means the entry itself (BucketOf). `mode` stays per entry: every
+// entry that draws on a bucket needs kShape in its own mode for the agent to take tokens.
 struct alignas(64) TableEntry {
   std::atomic<uint32_t> mode;
   std::atomic<uint32_t> burst;       // calls allowed back to back
   std::atomic<uint64_t> rate;        // calls per second; 0: unlimited
   std::atomic<int64_t> tat_ns;       // CLOCK_MONOTONIC
   std::atomic<uint64_t> shaped_wait_ns;  // total time calls waited for the bucket (both sides)
+  std::atomic<uint32_t> bucket;      // 0: this entry's own token state; i + 1: table[i]'s
 };
 
 // One observed call. Times are CLOCK_MONOTONIC nanoseconds.
@@ -151,8 +159,21 @@ static_assert(kAgentSyscallCount <= kTableSize);
 static_assert((kRingEntries & (kRingEntries - 1)) == 0);
 inline constexpr size_t kExecPageSize = sizeof(ExecPage);
 
+// The value of TableEntry::bucket that names table[index] as the bucket.
+constexpr uint32_t BucketRef(int index) { return static_cast<uint32_t>(index) + 1; }
+
+// The entry whose token state shapes calls of table[index] (TableEntry::bucket). Both sides may
+// call it at any time; the guest can write its page, so the daemon gets an index inside the
+// table whatever the page holds. `index` must be one (AgentIndex).
+inline TableEntry& BucketOf(ExecPage& page, int index) {
+  const uint32_t ref = page.table[index].bucket.load(std::memory_order_relaxed);
+  return ref != 0 && ref <= static_cast<uint32_t>(kTableSize) ? page.table[ref - 1]
+                                                               : page.table[index];
+}
+
 // Takes one token of `e` for a call at `now_ns`; returns how long the call must wait first (0
-// when it may run now). Lock-free; any guest thread and the daemon may call it at once.
+// when it may run now). Lock-free; any guest thread and the daemon may call it at once. `e` is
+// the bucket: callers shaping a call of table[i] pass BucketOf(page, i).
 inline int64_t TakeToken(TableEntry& e, int64_t now_ns) {
   const uint64_t rate = e.rate.load(std::memory_order_relaxed);
   if (rate == 0) {

@@ -1,6 +1,7 @@
 // libhijack-agent.so against real guests: counts complete (agent + supervisor == strace), no
 // silent losses with many threads, fork/exec/static/cleared-LD_PRELOAD guests, the trampoline
 // exemption never bypassing an enforcing module, and a live rate change through the page.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -195,6 +196,62 @@ TEST(AgentRunTest, TrampolineCallForDeniedSyscallIsStillDenied) {
   EXPECT_EQ(r.out, "getppid: EPERM\n") << r.err;
   r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "write"});
   EXPECT_EQ(r.out, "via trampoline\nwrite: ok\n") << r.err;
+}
+
+// ---- The agent alone: a page the test lays out, no daemon and no filter. ----
+// The trampoline then runs every call natively, and the page shows exactly what the agent did.
+
+class AgentPageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto page = exec_page::GuestExecPage::Create(9, exec_page::GuestExecPage::ChooseTrampoline());
+    ASSERT_TRUE(page) << page.error().message;
+    page_ = std::move(*page);
+  }
+
+  exec_page::ExecPage& page() { return page_->page(); }
+  exec_page::TableEntry& entry(int nr) { return page().table[exec_page::AgentIndex(nr)]; }
+  uint64_t Calls(int nr) const { return page_->AgentCounts(nr).calls; }
+
+  // Runs `argv` with the agent and this page; the page's fd is inherited for the run only.
+  ProcessResult RunWithAgent(const std::vector<std::string>& argv) {
+    page().generation.fetch_add(1, std::memory_order_release);
+    EXPECT_EQ(fcntl(page_->fd(), F_SETFD, 0), 0);
+    auto r = RunProcess(argv, ProcessOptions{.env_add = {std::string("LD_PRELOAD=") +
+                                                             kAgentLibrary,
+                                                         page_->PageFdEnv(),
+                                                         page_->TrampolineEnv()},
+                                             .stdin_data = "",
+                                             .deadline = std::chrono::seconds(60)});
+    fcntl(page_->fd(), F_SETFD, FD_CLOEXEC);
+    return r;
+  }
+
+  std::unique_ptr<exec_page::GuestExecPage> page_;
+};
+
+TEST_F(AgentPageTest, EveryCountedCallIsCountedOnce) {
+  entry(SYS_write).mode.store(exec_page::kCount);
+  auto r = RunWithAgent({kAgentGuest, "writes", "500", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Calls(SYS_write), 500u);
+  EXPECT_EQ(page_->AgentCounts(SYS_write).evented, 0u);
+}
+
+// TableEntry::bucket: write's calls take their tokens from read's entry. The rate is so high that
+// nobody waits; what shows the agent honoured the field is whose token state moved.
+TEST_F(AgentPageTest, ShapedCallsDrawOnTheBucketTheirEntryNames) {
+  const int read = exec_page::AgentIndex(SYS_read);
+  entry(SYS_read).rate.store(1'000'000'000);
+  entry(SYS_read).burst.store(1000);
+  entry(SYS_write).mode.store(exec_page::kCount | exec_page::kShape);
+  entry(SYS_write).bucket.store(exec_page::BucketRef(read));
+  auto r = RunWithAgent({kAgentGuest, "writes", "500", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Calls(SYS_write), 500u);
+  EXPECT_GT(entry(SYS_read).tat_ns.load(), 0) << "write did not take tokens from read's bucket";
+  EXPECT_EQ(entry(SYS_write).tat_ns.load(), 0) << "write's own token state was used";
+  EXPECT_EQ(Calls(SYS_read), 0u);
 }
 
 // ---- The notify backend directly, to read the page while the guest runs. ----

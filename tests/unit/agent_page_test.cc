@@ -90,6 +90,58 @@ TEST(ExecPageTest, SupervisedCallsAreCountedAndShapedByTheSameBucket) {
   EXPECT_EQ(page->DebitSupervised(SYS_getpid, now), 0);
 }
 
+TEST(ExecPageTest, EachEntryIsItsOwnBucketUntilTheDaemonNamesAnother) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  for (int i = 0; i < kTableSize; ++i) {
+    EXPECT_EQ(p.table[i].bucket.load(), 0u);  // the zero-filled page
+    EXPECT_EQ(&BucketOf(p, i), &p.table[i]);
+  }
+  const int sendto = AgentIndex(SYS_sendto);
+  const int sendmsg = AgentIndex(SYS_sendmsg);
+  p.table[sendmsg].bucket.store(BucketRef(sendto));
+  EXPECT_EQ(&BucketOf(p, sendmsg), &p.table[sendto]);
+  EXPECT_EQ(&BucketOf(p, sendto), &p.table[sendto]);
+  // Naming itself is the same as 0.
+  p.table[sendto].bucket.store(BucketRef(sendto));
+  EXPECT_EQ(&BucketOf(p, sendto), &p.table[sendto]);
+}
+
+TEST(ExecPageTest, ABucketIsFollowedOneLevelAndNeverOutsideTheTable) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  const int read = AgentIndex(SYS_read), write = AgentIndex(SYS_write);
+  const int close = AgentIndex(SYS_close);
+  p.table[read].bucket.store(BucketRef(write));
+  p.table[write].bucket.store(BucketRef(close));
+  EXPECT_EQ(&BucketOf(p, read), &p.table[write]);  // not close's: no chains
+  // The guest can write its page: whatever it holds, the daemon stays inside the table.
+  for (uint32_t bad : {uint32_t{kTableSize} + 1, uint32_t{1000}, UINT32_MAX}) {
+    p.table[read].bucket.store(bad);
+    EXPECT_EQ(&BucketOf(p, read), &p.table[read]) << bad;
+  }
+  p.table[read].bucket.store(BucketRef(kTableSize - 1));  // the last entry is a valid bucket
+  EXPECT_EQ(&BucketOf(p, read), &p.table[kTableSize - 1]);
+}
+
+TEST(ExecPageTest, CallsSharingABucketDrawOnOneBudget) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  const int sendto = AgentIndex(SYS_sendto), sendmsg = AgentIndex(SYS_sendmsg);
+  p.table[sendto].rate.store(1000);  // one call per millisecond, bursts of 2, for both
+  p.table[sendto].burst.store(2);
+  p.table[sendmsg].bucket.store(BucketRef(sendto));
+  p.table[sendmsg].rate.store(1);  // the member's own token state is not used
+  const int64_t now = 7'000'000'000;
+  EXPECT_EQ(TakeToken(BucketOf(p, sendto), now), 0);
+  EXPECT_EQ(TakeToken(BucketOf(p, sendmsg), now), 0);
+  EXPECT_EQ(TakeToken(BucketOf(p, sendmsg), now), 1'000'000);
+  EXPECT_EQ(TakeToken(BucketOf(p, sendto), now), 2'000'000);
+  EXPECT_EQ(p.table[sendto].shaped_wait_ns.load(), 3'000'000u);
+  EXPECT_EQ(p.table[sendmsg].shaped_wait_ns.load(), 0u);
+  EXPECT_EQ(p.table[sendmsg].tat_ns.load(), 0);
+}
+
 TEST(ExecPageTest, DrainDeliversEventsInOrderAndFreesTheRing) {
   auto page = NewPage();
   Slot& s = page->page().slots[5];
