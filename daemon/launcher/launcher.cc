@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -12,17 +11,20 @@
 #include <chrono>
 #include <cstring>
 
+#include "daemon/launcher/listener_handover.h"
+
 namespace hijack::launcher {
 namespace {
 
-// Messages the child writes to the report pipe: {step, value}.
+// Messages the child writes to the report pipe: {step, value}. Each is a failure, value an errno.
 enum ChildStep : int32_t {
-  kListenerFd = 1,  // value: the fd number the listener will get
+  // 1 was the listener's number, for pidfd_getfd(2) (ListenerHandover replaced it).
   kChdir = 2,
   kFilter = 3,
   kExec = 4,
   kGo = 5,
-  kInherit = 6,  // clearing close-on-exec on the descriptor the guest inherits
+  kInherit = 6,   // clearing close-on-exec on the descriptor the guest inherits
+  kHandover = 7,  // starting the helper that hands the listener over (clone(2))
 };
 struct ChildMessage {
   int32_t step;
@@ -32,21 +34,28 @@ struct ChildMessage {
 // Exit status of a child that failed before exec; 127/126 follow the shell for exec failures.
 constexpr int kSetupFailedStatus = 125;
 
+// How long the supervisor waits for a starting guest's listener.
+constexpr auto kHandoverDeadline = std::chrono::seconds(10);
+
 void ChildReport(int fd, ChildStep step, int value) {
   ChildMessage msg{step, value};
   // Raw write: nothing here may allocate or take a lock (we are a fork of a threaded process).
   (void)!write(fd, &msg, sizeof msg);
 }
 
-[[noreturn]] void ChildFail(int fd, ChildStep step, int err) {
+[[noreturn]] void ChildFail(int fd, ChildStep step, int err, ListenerHandover* handover = nullptr) {
   ChildReport(fd, step, err);
+  // After the report, so the supervisor finds it when the helper says it gave up.
+  if (handover != nullptr) {
+    handover->ChildFailed();
+  }
   _exit(step == kExec ? (err == ENOENT ? 127 : 126) : kSetupFailedStatus);
 }
 
 // Runs in the child after fork. Only async-signal-safe calls.
 [[noreturn]] void ChildMain(const LaunchSpec& spec, const FilterProgram* program, ChildMode mode,
                             int report_fd, int go_fd, pid_t parent, char* const* argv,
-                            char* const* envp, int inherit_fd) {
+                            char* const* envp, int inherit_fd, ListenerHandover* handover) {
   // The supervisor blocks and redirects signals; the guest starts with a clean slate.
   sigset_t none;
   sigemptyset(&none);
@@ -85,23 +94,25 @@ void ChildReport(int fd, ChildStep step, int value) {
     sock_fprog prog = program->fprog();
     unsigned flags = 0;
     if (mode == ChildMode::kNotifyListener) {
-      // The listener gets the lowest free descriptor; tell the parent which one it will be.
-      int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (probe < 0) {
-        ChildFail(report_fd, kFilter, errno);
+      // Started before the filter, the helper makes its calls unfiltered (listener_handover.h).
+      if (int err = handover->StartHelper(); err != 0) {
+        ChildFail(report_fd, kHandover, err);
       }
-      close(probe);
-      ChildReport(report_fd, kListenerFd, probe);
       flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (rc < 0) {
-      ChildFail(report_fd, kFilter, errno);
+      ChildFail(report_fd, kFilter, errno, handover);
+    }
+    if (mode == ChildMode::kNotifyListener) {
+      // From here on any call may wait for the supervisor, which waits for this.
+      handover->Publish(static_cast<int>(rc));
     }
   }
   if (spec.child_main) {
     if (mode == ChildMode::kNotifyListener) {
-      // Keep the listener alive in this process until the parent holds its own copy.
+      // The guest function starts once the supervisor holds the listener, as an exec'd guest
+      // does (its execve waits for the supervisor).
       wait_for_go();
     }
     // Tests and benchmarks only: the function runs in a forked child and may allocate.
@@ -109,6 +120,25 @@ void ChildReport(int fd, ChildStep step, int value) {
   }
   execve(spec.path.c_str(), argv, envp);
   ChildFail(report_fd, kExec, errno);
+}
+
+// What a report from the child means, worded for StartChild's callers.
+Error ChildError(const ChildMessage& msg) {
+  switch (msg.step) {
+    case kChdir:
+      return ErrnoError(msg.value, "chdir").error();
+    case kFilter:
+      return ErrnoError(msg.value, "installing the seccomp filter").error();
+    case kInherit:
+      return ErrnoError(msg.value, "keeping the executive page open across exec").error();
+    case kHandover:
+      return ErrnoError(msg.value, "starting the helper that hands the seccomp listener over")
+          .error();
+    case kExec:
+      return Error{msg.value, std::strerror(msg.value)};
+    default:
+      return Error{EPROTO, "unknown report " + std::to_string(msg.step) + " from the guest"};
+  }
 }
 
 std::vector<char*> CStrings(const std::vector<std::string>& in) {
@@ -121,41 +151,13 @@ std::vector<char*> CStrings(const std::vector<std::string>& in) {
   return out;
 }
 
-// Takes the listener out of the child. The child reported the fd number before calling
-// seccomp(2); until the call completes the number is free (EBADF), so retry until it appears,
-// the child reports an error, or a deadline passes.
-Result<UniqueFd> TakeListener(pid_t pid, int pidfd, int report_fd) {
-  ChildMessage msg{};
-  if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
-    return MakeError("guest " + std::to_string(pid) + " died before installing its filter");
-  }
-  if (msg.step != kListenerFd) {
-    return ErrnoError(msg.value, "installing the seccomp filter in the guest");
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, msg.value, 0));
-    if (fd >= 0) {
-      return UniqueFd(fd);
-    }
-    if (errno != EBADF) {
-      return ErrnoError(errno, "pidfd_getfd of the guest's seccomp listener");
-    }
-    pollfd p{report_fd, POLLIN, 0};
-    if (poll(&p, 1, 1) > 0) {
-      if (read(report_fd, &msg, sizeof msg) == sizeof msg) {
-        return ErrnoError(msg.value, "installing the seccomp filter in the guest");
-      }
-      return MakeError("guest " + std::to_string(pid) + " died while installing its filter");
-    }
-  }
-  return MakeError("timed out waiting for guest " + std::to_string(pid) + " to install its filter");
-}
-
 }  // namespace
 
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
                                  ChildMode mode, int inherit_fd) {
+  if (mode == ChildMode::kNotifyListener && program == nullptr) {
+    return std::unexpected(Error{EINVAL, "a listener needs a filter to listen to"});
+  }
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     return ErrnoError(errno, "pipe2");
@@ -173,6 +175,14 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
   const pid_t parent = getpid();
+  std::optional<ListenerHandover> handover;
+  if (mode == ChildMode::kNotifyListener) {
+    auto created = ListenerHandover::Create(parent);
+    if (!created) {
+      return std::unexpected(created.error());
+    }
+    handover.emplace(std::move(*created));
+  }
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -180,23 +190,36 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   }
   if (pid == 0) {
     ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
-              envp.data(), inherit_fd);
+              envp.data(), inherit_fd, handover ? &*handover : nullptr);
   }
   report_write.reset();
   go_read.reset();
+  if (handover) {
+    handover->CloseChildEnd();
+  }
 
   LaunchedChild child;
   child.pid = pid;
+  // Docker's default seccomp profile allows pidfd_open(2) (unlike pidfd_getfd(2)).
   child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   if (!child.pidfd.valid()) {
     int err = errno;
     kill(pid, SIGKILL);
     return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
   }
-  if (mode == ChildMode::kNotifyListener) {
-    auto listener = TakeListener(pid, child.pidfd.get(), report_read.get());
+  if (handover) {
+    const int report_fd = report_read.get();
+    auto read_report = [report_fd]() -> std::optional<Error> {
+      ChildMessage msg{};
+      if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
+        return std::nullopt;
+      }
+      return ChildError(msg);
+    };
+    auto listener = handover->Receive(pid, child.pidfd.get(), report_fd, read_report,
+                                      std::chrono::steady_clock::now() + kHandoverDeadline);
     if (!listener) {
-      kill(pid, SIGKILL);
+      syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
       return std::unexpected(listener.error());
     }
     child.listener = std::move(*listener);
@@ -215,17 +238,9 @@ std::optional<Error> ReadChildError(int report_fd) {
   fcntl(report_fd, F_SETFL, flags | O_NONBLOCK);
   ChildMessage msg{};
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
-    switch (msg.step) {
-      case kChdir:
-        return ErrnoError(msg.value, "chdir").error();
-      case kFilter:
-        return ErrnoError(msg.value, "installing the seccomp filter").error();
-      case kInherit:
-        return ErrnoError(msg.value, "keeping the executive page open across exec").error();
-      case kExec:
-        return Error{msg.value, std::strerror(msg.value)};
-      default:
-        break;
+    if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
+        msg.step == kHandover || msg.step == kExec) {
+      return ChildError(msg);
     }
   }
   return std::nullopt;

@@ -5,9 +5,11 @@
 //
 // Sequence (seccomp_unotify(2)): fork; in the child reset signal state, set PR_SET_PDEATHSIG so
 // the guest dies with its supervisor (fail closed), set no_new_privs, install the filter, exec.
-// The listener fd is taken from the child with pidfd_getfd(2): handing it over with sendmsg
-// would itself be an intercepted call that nobody could answer yet. Between fork and exec the
-// child makes only async-signal-safe raw calls, so the supervisor may be multi-threaded.
+// The listener reaches the supervisor through a helper task the child starts before its filter
+// (ListenerHandover, listener_handover.h): the child cannot send it itself, since its sendmsg
+// would be an intercepted call that nobody could answer yet, and pidfd_getfd(2) needs
+// CAP_SYS_PTRACE under container engines' seccomp profiles. Between fork and exec the child makes
+// only async-signal-safe raw calls, so the supervisor may be multi-threaded.
 #pragma once
 
 #include <sys/types.h>
@@ -38,9 +40,13 @@ struct LaunchedChild {
 };
 
 // Forks and sets up the child. For kNotifyListener, returns once the filter is installed and
-// the listener is in hand. `spec.intercept` must contain execve then: the listener fd is
-// close-on-exec, so the child must stop in its execve until the parent has taken it. Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels
-// without user notification, EACCES without no_new_privs).
+// the listener is in hand (and the handover's helper has exited and been reaped), within 10 s.
+// `spec.intercept` must contain execve then, so that the guest does not run before the
+// supervisor answers its calls; with `spec.child_main` the function starts after the listener
+// is in hand. The listener is close-on-exec in the guest, which never holds it after exec.
+// Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels without user
+// notification, EACCES without no_new_privs), clone(2) of the handover's helper refused, the
+// child dying or not installing its filter in time.
 // `inherit_fd`, when not -1, is a close-on-exec descriptor of the supervisor that the guest
 // keeps across exec (the executive page): the flag is cleared in the child only.
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,

@@ -1,2 +1,4 @@
 # The agent's instruction-pointer exemption for the kernel filter (daemon/launcher/bpf_builder.h).
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bpf_builder.cc)
+# The seccomp listener's way from a starting guest to the supervisor (listener_handover.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/listener_handover.cc)
