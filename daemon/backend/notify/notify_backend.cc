@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -77,6 +78,31 @@ Result<void> NotifyBackend::Probe() {
   uint32_t action = SECCOMP_RET_USER_NOTIF;
   if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
     return ErrnoError(errno, "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_USER_NOTIF)");
+  }
+  // The kernel may offer the action while the sandbox forbids something else a launch needs (a
+  // second filter, the clone(2) flags of the listener's handover): start a guest the way Launch
+  // does, with a function that makes no intercepted call for a program, and take its listener.
+  SyscallSet intercept;
+  intercept.Add(SYS_execve);  // never made by the probe's guest
+  auto program = launcher::CompileFilter(intercept, launcher::FilterAction::kNotify);
+  if (!program) {
+    return std::unexpected(program.error());
+  }
+  LaunchSpec spec;
+  spec.argv = {"hijack-notify-probe"};
+  spec.child_main = [] { return 0; };
+  auto child = launcher::StartChild(spec, &*program, launcher::ChildMode::kNotifyListener);
+  if (!child) {
+    return std::unexpected(
+        Error{child.error().code, "starting a guest under seccomp user notification: " +
+                                      child.error().message});
+  }
+  // Done with it. Reaped here through its pidfd, so no pid is reused under a ProcessReaper's
+  // feet; one that reaps it first (waitpid(-1)) makes waitid fail with ECHILD, which is fine.
+  syscall(SYS_pidfd_send_signal, child->pidfd.get(), SIGKILL, nullptr, 0);
+  siginfo_t info{};
+  while (waitid(P_PIDFD, static_cast<id_t>(child->pidfd.get()), &info, WEXITED | __WALL) != 0 &&
+         errno == EINTR) {
   }
   return {};
 }

@@ -41,7 +41,10 @@ class NotifyBackend final : public Backend {
   bool CanInjectFd() const override { return true; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
 
-  // Whether this kernel, in this sandbox, offers SECCOMP_RET_USER_NOTIF. The error says why not.
+  // Whether a guest can run under SECCOMP_RET_USER_NOTIF on this kernel, in this sandbox: asks
+  // the kernel for the action, then starts a short-lived guest exactly as Launch does (filter,
+  // listener handover) and takes its listener, so `auto` picks notify only where a launch would
+  // work. Forks; any thread. The error says what failed.
   static Result<void> Probe();
 
   // Whether the last launched guest got SYNC_WAKE_UP (for benchmarks and logs).
