@@ -1,6 +1,8 @@
 #include "daemon/backend/process_memory.h"
 
+#include <fcntl.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,11 +14,38 @@ constexpr uint64_t kPageSize = 4096;
 }
 
 Result<size_t> ProcessMemory::ReadOnce(uint64_t addr, std::span<std::byte> out) {
+  if (vm_readv_refused_) {
+    return ReadProcMem(addr, out);
+  }
   iovec local{out.data(), out.size()};
   iovec remote{reinterpret_cast<void*>(addr), out.size()};
   ssize_t n = process_vm_readv(tid_, &local, 1, &remote, 1, 0);
   if (n < 0) {
+    if (errno == EPERM || errno == ENOSYS) {
+      vm_readv_refused_ = true;
+      return ReadProcMem(addr, out);
+    }
     return ErrnoError(errno, "process_vm_readv of thread " + std::to_string(tid_));
+  }
+  return static_cast<size_t>(n);
+}
+
+Result<size_t> ProcessMemory::ReadProcMem(uint64_t addr, std::span<std::byte> out) {
+  if (!proc_mem_.valid()) {
+    const std::string path = "/proc/" + std::to_string(tid_) + "/mem";
+    proc_mem_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!proc_mem_.valid()) {
+      return ErrnoError(errno, "open " + path + " (process_vm_readv was refused)");
+    }
+  }
+  if (addr > static_cast<uint64_t>(INT64_MAX)) {
+    return ErrnoError(EFAULT, "reading guest address above the offset range of /proc/PID/mem");
+  }
+  ssize_t n = pread(proc_mem_.get(), out.data(), out.size(), static_cast<off_t>(addr));
+  if (n < 0) {
+    // An unmapped address reads as EIO here; process_vm_readv says EFAULT, and so do we.
+    return ErrnoError(errno == EIO ? EFAULT : errno,
+                      "reading /proc/" + std::to_string(tid_) + "/mem");
   }
   return static_cast<size_t>(n);
 }

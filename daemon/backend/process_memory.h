@@ -6,6 +6,12 @@
 // `still_valid`, when set, runs after every read; if it returns false the read fails with ENOENT
 // (seccomp_unotify(2): the target may have been replaced between the notification and the read,
 // so the notification id must be checked after reading and before acting on what was read).
+//
+// Where process_vm_readv(2) itself is refused with EPERM or ENOSYS (a container engine's seccomp
+// profile: Docker's default allows it without CAP_SYS_PTRACE only on kernels from 4.8 on, and
+// older profiles not at all), reads go through /proc/TID/mem: the kernel makes the same ptrace
+// access check there, and such profiles do not filter open/pread. Not thread-safe; one per
+// intercepted call, on the loop thread.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +19,7 @@
 #include <functional>
 
 #include "hijack/guest_memory.h"
+#include "hijack/unique_fd.h"
 
 namespace hijack::backend {
 
@@ -26,9 +33,12 @@ class ProcessMemory final : public GuestMemory {
 
  private:
   Result<size_t> ReadOnce(uint64_t addr, std::span<std::byte> out);
+  Result<size_t> ReadProcMem(uint64_t addr, std::span<std::byte> out);
 
   pid_t tid_;
   std::function<bool()> still_valid_;
+  bool vm_readv_refused_ = false;
+  UniqueFd proc_mem_;  // /proc/TID/mem, opened at the first read that needs it
 };
 
 }  // namespace hijack::backend
