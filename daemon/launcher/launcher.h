@@ -41,9 +41,10 @@ struct LaunchedChild {
 
 // Forks and sets up the child. For kNotifyListener, returns once the filter is installed and
 // the listener is in hand (and the handover's helper has exited and been reaped), within 10 s.
-// `spec.intercept` must contain execve then, so that the guest does not run before the
-// supervisor answers its calls; with `spec.child_main` the function starts after the listener
-// is in hand. The listener is close-on-exec in the guest, which never holds it after exec.
+// The guest may exec before that (the helper keeps the table that holds the listener); its
+// first intercepted call waits for the supervisor either way. With `spec.child_main` the
+// function starts after the listener is in hand. The listener is close-on-exec in the guest,
+// which never holds it after exec.
 // Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels without user
 // notification, EACCES without no_new_privs), clone(2) of the handover's helper refused, the
 // child dying or not installing its filter in time.
