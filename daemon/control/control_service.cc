@@ -323,6 +323,15 @@ grpc::Status ControlService::SetPolicy(grpc::ServerContext* ctx, const v1::SetPo
     return ToGrpcStatus(Error{version.error().code, "guest " + std::to_string(req->guest_id()) +
                                                         ": " + version.error().message});
   }
+  // What the backend derives from the policy (the agent's page) follows before the reply, so a
+  // client that saw OK knows the guest's next call meets the new policy.
+  supervisor::Supervisor* sup = &supervisor_;
+  const uint64_t id = req->guest_id();
+  if (auto synced = supervisor_.OnLoop([sup, id] { return sup->PolicyInstalled(id); },
+                                       Deadline(ctx));
+      !synced && synced.error().code != ESRCH) {
+    spdlog::warn("guest {}: policy version {}: {}", id, *version, synced.error().message);
+  }
   spdlog::info("guest {}: policy version {} installed", req->guest_id(), *version);
   resp->set_version(*version);
   return grpc::Status::OK;

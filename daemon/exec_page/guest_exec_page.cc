@@ -124,7 +124,7 @@ uint32_t GuestExecPage::ModeFor(int index) const {
   if (events_.Contains(nr)) {
     mode |= kEvents;
   }
-  if (page_->table[index].rate.load(std::memory_order_relaxed) != 0) {
+  if (BucketOf(*page_, index).rate.load(std::memory_order_relaxed) != 0) {
     mode |= kShape;
   }
   return mode;
@@ -185,6 +185,52 @@ Result<uint64_t> GuestExecPage::SetRate(int nr, uint64_t rate, uint32_t burst) {
   return page_->generation.fetch_add(1, std::memory_order_release) + 1;
 }
 
+void GuestExecPage::ApplyBuckets(const std::vector<PageBucket>& buckets) {
+  struct Wanted {
+    uint32_t bucket = 0;  // TableEntry::bucket
+    uint64_t rate = 0;
+    uint32_t burst = 0;
+  };
+  Wanted wanted[kTableSize] = {};
+  for (const auto& b : buckets) {
+    int holder = -1;
+    for (int nr : b.syscalls.Numbers()) {
+      const int i = AgentIndex(nr);
+      if (i < 0) {
+        continue;  // PolicyModule::PageBuckets names wrapped calls only
+      }
+      if (holder < 0) {
+        holder = i;
+        wanted[i] = {0, b.rate, b.burst};
+      } else {
+        wanted[i] = {BucketRef(holder), 0, 0};
+      }
+    }
+  }
+  bool changed = false;
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    TableEntry& e = page_->table[i];
+    if (e.bucket.load(std::memory_order_relaxed) != wanted[i].bucket) {
+      e.bucket.store(wanted[i].bucket, std::memory_order_relaxed);
+      changed = true;
+    }
+    if (e.rate.load(std::memory_order_relaxed) != wanted[i].rate ||
+        e.burst.load(std::memory_order_relaxed) != wanted[i].burst) {
+      e.burst.store(wanted[i].burst, std::memory_order_relaxed);
+      e.rate.store(wanted[i].rate, std::memory_order_relaxed);
+      e.tat_ns.store(0, std::memory_order_relaxed);
+      changed = true;
+    }
+  }
+  if (!changed) {
+    return;
+  }
+  for (int i = 0; i < kAgentSyscallCount; ++i) {
+    page_->table[i].mode.store(ModeFor(i), std::memory_order_relaxed);
+  }
+  page_->generation.fetch_add(1, std::memory_order_release);
+}
+
 uint64_t GuestExecPage::MinSeenGeneration() const {
   uint64_t min = UINT64_MAX;
   for (const Slot& s : page_->slots) {
@@ -201,7 +247,7 @@ int64_t GuestExecPage::DebitSupervised(int nr, int64_t now_ns) {
     return 0;
   }
   page_->supervised_calls[i].fetch_add(1, std::memory_order_relaxed);
-  return TakeToken(page_->table[i], now_ns);
+  return TakeToken(BucketOf(*page_, i), now_ns);
 }
 
 size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink) {

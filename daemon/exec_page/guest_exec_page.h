@@ -19,6 +19,7 @@
 #include <string>
 
 #include "hijack/exec_page.h"
+#include "hijack/policy.h"
 #include "hijack/result.h"
 #include "hijack/syscall_set.h"
 #include "hijack/unique_fd.h"
@@ -63,6 +64,15 @@ class GuestExecPage {
   // next call, with no system call; returns the new generation. EINVAL for a call the agent does
   // not wrap.
   Result<uint64_t> SetRate(int nr, uint64_t rate, uint32_t burst);
+  // Makes the page's token buckets those of a policy (PolicyModule::PageBuckets): each bucket's
+  // first wrapped syscall holds its token state and the others draw on it (TableEntry::bucket);
+  // every other wrapped call is unshaped. An entry whose rate or burst changes starts from an
+  // empty backlog. Bumps the generation when anything changed. Loop thread.
+  //
+  // Shaping in the page is cooperative: a guest that writes its own page, or jumps into the
+  // trampoline, can exceed the rate. Limits that must hold against a hostile guest need the
+  // calls on the supervisor's path (--intercept NAME, or --no-agent).
+  void ApplyBuckets(const std::vector<PageBucket>& buckets);
   uint64_t generation() const { return page_->generation.load(std::memory_order_acquire); }
   // The lowest generation a live slot's last call ran under (UINT64_MAX when no slot is live).
   uint64_t MinSeenGeneration() const;

@@ -49,7 +49,7 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
   }
   SyscallSet escaping;
   for (int nr : exempt_.Numbers()) {
-    if (!next->DecidersFor(nr).empty() || next->WantsArguments(nr)) {
+    if (!next->AgentMayRun(nr)) {
       escaping.Add(nr);
     }
   }
@@ -65,6 +65,9 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
                             "them on the supervisor's path): {}",
                             names)});
   }
+  if (page_shaping_) {
+    next->ShapeInPage();
+  }
   next->set_version(current->version() + 1);
   const uint64_t version = next->version();
   current_.store(std::shared_ptr<const PolicySet>(std::move(next)), std::memory_order_release);
@@ -74,6 +77,14 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
 void PolicyEngine::MarkExempt(int nr) const {
   std::lock_guard lock(swap_mu_);
   exempt_.Add(nr);
+}
+
+void PolicyEngine::EnablePageShaping() {
+  std::lock_guard lock(swap_mu_);
+  if (!page_shaping_) {
+    page_shaping_ = true;
+    Current()->ShapeInPage();
+  }
 }
 
 SyscallSet PolicyEngine::Exempt() const {

@@ -45,6 +45,10 @@ class PolicyEngine {
   // The calls MarkExempt recorded.
   SyscallSet Exempt() const;
 
+  // The guest has an executive page: from now on, the current policy and every replacement hand
+  // their page buckets to it (PolicySet::ShapeInPage) before they decide a call.
+  void EnablePageShaping();
+
   // Runs the enforcing modules that need ev.nr in order; the first decision wins. Fills
   // record.decision and record.module.
   static Decision Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,
@@ -55,6 +59,7 @@ class PolicyEngine {
   mutable std::mutex swap_mu_;  // serializes writers and guards exempt_
   mutable SyscallSet exempt_;
   bool can_inject_fd_ = true;
+  bool page_shaping_ = false;  // guarded by swap_mu_
   std::atomic<std::shared_ptr<const PolicySet>> current_;
 };
 

@@ -123,6 +123,35 @@ void PolicySet::Index() {
       wants_args_[idx] = wants_args_[idx] || m->WantsArguments(nr);
     }
   }
+  // A bucket goes to the page when its module is the only one that decides each of its calls;
+  // otherwise the module keeps deciding them all, so a budget is never split in two.
+  page_shapable_ = SyscallSet();
+  page_buckets_.clear();
+  page_buckets_of_.assign(modules_.size(), SyscallSet());
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (!modules_[i]->Enforces()) {
+      continue;
+    }
+    for (auto& b : modules_[i]->PageBuckets()) {
+      bool alone = !b.syscalls.empty();
+      for (int nr : b.syscalls.Numbers()) {
+        alone = alone && deciders_[static_cast<size_t>(nr)].size() == 1;
+      }
+      if (alone) {
+        page_shapable_.AddAll(b.syscalls);
+        page_buckets_of_[i].AddAll(b.syscalls);
+        page_buckets_.push_back(std::move(b));
+      }
+    }
+  }
+}
+
+void PolicySet::ShapeInPage() const {
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (!page_buckets_of_[i].empty()) {
+      modules_[i]->ShapeInPage(page_buckets_of_[i]);
+    }
+  }
 }
 
 Result<void> PolicySet::CheckBackend(const Backend& backend) const {

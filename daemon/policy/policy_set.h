@@ -53,6 +53,19 @@ class PolicySet {
   bool WantsArguments(int nr) const {
     return nr >= 0 && nr < SyscallSet::kCapacity && wants_args_[static_cast<size_t>(nr)];
   }
+  // True when every module that decides `nr` does so only through one page bucket
+  // (PolicyModule::PageBuckets), so a guest's agent can shape the call itself.
+  bool ShapableInPage(int nr) const { return page_shapable_.Contains(nr); }
+  // True when a guest's agent may run `nr` without the supervisor under this policy: nothing
+  // decides it (or only page buckets do) and nothing reads its arguments.
+  bool AgentMayRun(int nr) const {
+    return (DecidersFor(nr).empty() || ShapableInPage(nr)) && !WantsArguments(nr);
+  }
+  // The page buckets of every module, for the calls ShapableInPage.
+  const std::vector<PageBucket>& page_buckets() const { return page_buckets_; }
+  // Hands the calls of page_buckets() to the guest's page: their modules stop deciding them.
+  // Before the set decides calls of a guest with a page.
+  void ShapeInPage() const;
   // Refuses a policy that the backend cannot apply (InjectFd needs notify). The error names the
   // module by JSON path.
   Result<void> CheckBackend(const Backend& backend) const;
@@ -70,6 +83,9 @@ class PolicySet {
   std::vector<std::vector<PolicyModule*>> deciders_;
   std::vector<std::vector<PolicyModule*>> observers_;
   std::array<bool, SyscallSet::kCapacity> wants_args_{};
+  SyscallSet page_shapable_;
+  std::vector<PageBucket> page_buckets_;
+  std::vector<SyscallSet> page_buckets_of_;  // per module: the calls it hands to the page
   uint64_t version_ = 0;
 };
 

@@ -228,6 +228,16 @@ int RunGuest(const RunOptions& options) {
                      info.backend.c_str(), report.c_str());
       }
     }
+    if (SyscallSet exempt = guest->engine().Exempt(); !exempt.empty()) {
+      std::string names;
+      for (int nr : exempt.Numbers()) {
+        names += (names.empty() ? "" : ",") + std::string(syscalls::SyscallName(nr));
+      }
+      std::fprintf(stderr,
+                   "hijackd: agent: %s ran in the guest, counted there without stopping for the "
+                   "supervisor (--no-agent: every call through the supervisor)\n",
+                   names.c_str());
+    }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
       std::fprintf(stderr, "hijackd: %llu events were dropped by slow observers\n",
                    static_cast<unsigned long long>(drops));

@@ -36,10 +36,11 @@ Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& rec
 bool Guest::WantsResult(int nr) const { return !engine_.Current()->ObserversFor(nr).empty(); }
 
 bool Guest::Exemptible(int nr) const {
-  // Observers (stats, trace) see the agent's calls through the event bus; a module that decides
-  // calls, or wants their arguments read from the guest, needs every call on the supervisor's path.
+  // Observers (stats, trace) see the agent's calls through the event bus, and page buckets shape
+  // them in the guest; a module that decides calls otherwise, or wants their arguments read from
+  // the guest, needs every call on the supervisor's path.
   auto snapshot = engine_.Current();
-  if (!snapshot->DecidersFor(nr).empty() || snapshot->WantsArguments(nr)) {
+  if (!snapshot->AgentMayRun(nr)) {
     return false;
   }
   // Asked once, at launch: from now on no policy may police this call.
@@ -58,6 +59,14 @@ bool Guest::WantsEvents(int nr) const {
     }
   }
   return false;
+}
+
+uint64_t Guest::PolicyVersion() const { return engine_.Current()->version(); }
+
+SyscallHandler::PageShaping Guest::ShapeInPage() {
+  engine_.EnablePageShaping();
+  auto snapshot = engine_.Current();
+  return {snapshot->version(), snapshot->page_buckets()};
 }
 
 void Guest::OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,

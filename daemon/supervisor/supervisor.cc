@@ -118,6 +118,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
   }
   Record record;
+  record.backend = *backend;
   record.info.id = id;
   record.info.pid = *pid;
   record.info.argv = std::move(spec.argv);
@@ -199,6 +200,17 @@ Result<void> Supervisor::Kill(uint64_t id, int sig) {
   if (::kill(it->second.info.pid, sig) != 0) {
     return ErrnoError(errno, "kill guest " + std::to_string(id) + " (pid " +
                                  std::to_string(it->second.info.pid) + ")");
+  }
+  return {};
+}
+
+Result<void> Supervisor::PolicyInstalled(uint64_t id) {
+  auto it = guests_.find(id);
+  if (it == guests_.end()) {
+    return std::unexpected(Error{ESRCH, "no guest " + std::to_string(id)});
+  }
+  if (it->second.info.running) {
+    it->second.backend->PolicyChanged(id);
   }
   return {};
 }

@@ -110,6 +110,9 @@ class Supervisor {
   // The guest's SyscallHandler side, whose policy engine and module counters are thread-safe;
   // the shared_ptr keeps it alive for a caller that leaves the loop. ESRCH for an unknown id.
   Result<std::shared_ptr<Guest>> Find(uint64_t id) const;
+  // After a policy swap of guest `id` (PolicyEngine::Replace): the guest's backend brings what
+  // it derives from the policy up to date (Backend::PolicyChanged). ESRCH for an unknown id.
+  Result<void> PolicyInstalled(uint64_t id);
   // Called on the loop thread after each guest's exit, once its record says so.
   void AddExitListener(ExitListener listener) { exit_listeners_.push_back(std::move(listener)); }
 
@@ -124,6 +127,7 @@ class Supervisor {
   struct Record {
     GuestInfo info;
     std::shared_ptr<Guest> guest;
+    Backend* backend = nullptr;  // owned by backends_
   };
 
   Result<Backend*> BackendFor(const std::string& name, std::string* used);

@@ -22,6 +22,7 @@
 #include "hijack/decision.h"
 #include "hijack/event.h"
 #include "hijack/guest_memory.h"
+#include "hijack/policy.h"
 #include "hijack/result.h"
 #include "hijack/syscall_event.h"
 #include "hijack/syscall_set.h"
@@ -56,6 +57,19 @@ class SyscallHandler {
   // [2^b, 2^(b+1)) ns (the last bucket is open).
   virtual void OnAgentCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
                              uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
+
+  // The version of the guest's current policy; a backend with an executive page re-reads
+  // ShapeInPage() when it changes.
+  virtual uint64_t PolicyVersion() const { return 0; }
+
+  // The guest has an executive page: from now on its policy leaves the calls of these buckets
+  // to the page (PolicyModule::PageBuckets), and the backend applies them there. Returns the
+  // buckets of the current policy and that policy's version.
+  struct PageShaping {
+    uint64_t policy_version = 0;
+    std::vector<PageBucket> buckets;
+  };
+  virtual PageShaping ShapeInPage() { return {}; }
 
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
@@ -97,6 +111,11 @@ class Backend {
   // must outlive the guest (until OnGuestExit). Errors: the executable could not be exec'd
   // (code ENOENT/EACCES...), the kernel refused the filter (code names the reason).
   virtual Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) = 0;
+
+  // The policy of guest `guest_id` was replaced: state the backend derives from it (the
+  // executive page's buckets and fast-path modes) must follow now, before the caller reports the
+  // change as done. Loop thread.
+  virtual void PolicyChanged(uint64_t /*guest_id*/) {}
 };
 
 }  // namespace hijack

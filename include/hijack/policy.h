@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,16 @@
 #include "hijack/syscall_set.h"
 
 namespace hijack {
+
+// A token bucket that a guest's agent can apply itself, inline, through the executive page
+// (include/hijack/exec_page.h): the calls of `syscalls` share one budget of `rate` calls per
+// second with bursts of `burst`, and over it they wait.
+struct PageBucket {
+  SyscallSet syscalls;
+  uint64_t rate = 0;
+  uint32_t burst = 1;
+  bool operator==(const PageBucket&) const = default;
+};
 
 class PolicyModule {
  public:
@@ -58,6 +69,15 @@ class PolicyModule {
   // when the module uses it.
   virtual bool WantsArguments(int /*nr*/) const { return false; }
 
+  // Buckets that shape calls exactly as Decide() would, for calls Decide() has nothing else to
+  // say about. When every enforcing module that needs a call can hand it over this way, a guest
+  // with the agent may run that call without the supervisor and shape it in the page; the calls
+  // that still reach the supervisor take their tokens from the same page bucket, so one limit
+  // holds whichever way a call comes. Only agent-wrapped syscalls (exec_page::AgentIndex).
+  virtual std::vector<PageBucket> PageBuckets() const { return {}; }
+  // From now on the guest's page shapes `nrs` (whole buckets of PageBuckets()): Decide() must
+  // leave those calls alone. Called before this module decides any call of a guest with a page.
+  virtual void ShapeInPage(const SyscallSet& /*nrs*/) {}
   // Decides call `ev` or returns nullopt to leave it to the next module. A module that cannot
   // evaluate a deny rule (unreadable path) must deny: enforcement fails closed.
   virtual std::optional<Decision> Decide(const SyscallEvent& /*ev*/, GuestMemory& /*mem*/) {

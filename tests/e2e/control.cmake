@@ -11,6 +11,7 @@ target_compile_definitions(hijack_e2e_control_tests PRIVATE
   HIJACK_TEST_PROTOC="${Protobuf_PROTOC_EXECUTABLE}"
   HIJACK_TEST_GRPC_PYTHON_PLUGIN="$<$<BOOL:${HIJACK_GRPC_PYTHON_PLUGIN}>:${HIJACK_GRPC_PYTHON_PLUGIN}>"
   HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  HIJACK_TEST_MODULES_GUEST="$<TARGET_FILE:modules_guest>"
   HIJACK_TEST_PYTHON="$<$<BOOL:${HIJACK_SYSTEM_PYTHON}>:${HIJACK_SYSTEM_PYTHON}>")
-add_dependencies(hijack_e2e_control_tests hijackd hijackctl)
+add_dependencies(hijack_e2e_control_tests hijackd hijackctl modules_guest hijack_agent)
 gtest_discover_tests(hijack_e2e_control_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -549,5 +549,67 @@ TEST(ControlRun, RunListenServesItsSingleGuest) {
   EXPECT_NE(access((dir.path() + "/run.sock").c_str(), F_OK), 0);
 }
 
+// A rate set through SetPolicy while the guest runs reaches it without a restart, on every path:
+// under notify with the agent the write()/writev() calls run in the guest and the new bucket
+// reaches them through the executive page; with --no-agent and under ptrace the supervisor
+// shapes them. 60 calls at 200/s with burst 1, write and writev sharing the bucket, take at least
+// 59 intervals of 5 ms (a lower bound: a loaded machine only makes it slower).
+class LiveRateTest : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+TEST_P(LiveRateTest, ARateSetThroughSetPolicyShapesTheRunningGuest) {
+  TempDir dir;
+  std::string address = "unix:" + dir.path() + "/run.sock";
+  std::string go = dir.path() + "/go";
+  std::vector<std::string> argv = {kHijackd, "run", "--quiet", "--listen", address};
+  argv.insert(argv.end(), GetParam().begin(), GetParam().end());
+  argv.insert(argv.end(), {"--", kModulesGuest, "paced-writes", "60", "alternate", go});
+  BackgroundProcess run(argv, dir.path());
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> a = {kHijackctl, "--connect", address};
+    a.insert(a.end(), args.begin(), args.end());
+    return RunProcess(a);
+  };
+  ASSERT_TRUE(Eventually([&] { return ctl({"guests"}).exit_code == 0; })) << run.Stderr();
+  auto show = nlohmann::json::parse(ctl({"--json", "show", "1"}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  const bool with_agent = GetParam() == std::vector<std::string>{"--backend", "notify"};
+  if (with_agent) {
+    EXPECT_THAT(agent, IsSupersetOf({"write", "writev"})) << show.dump();
+  } else {
+    EXPECT_THAT(agent, ::testing::IsEmpty()) << show.dump();
+  }
+  std::string rate = dir.Write("rate.json", R"({"version": 1, "modules": [{"module": "stats"},
+      {"module": "ratelimit", "syscalls": ["write", "writev"], "rate": 200, "burst": 1}]})");
+  auto set = ctl({"policy", "set", "1", rate});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  // SetPolicy answers once the page has the new bucket: the next call meets it.
+  dir.Write("go", "");
+  auto stopped = run.Stop(0, kDeadline);  // signal 0: only wait
+  ASSERT_FALSE(stopped.timed_out);
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(stopped.out, m, std::regex(R"(60 calls in (\d+) ns)")))
+      << stopped.out;
+  EXPECT_GE(std::stoll(m[1]), 59LL * 5'000'000 * 95 / 100) << stopped.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, LiveRateTest,
+    ::testing::Values(std::vector<std::string>{"--backend", "notify"},
+                      std::vector<std::string>{"--backend", "notify", "--no-agent"},
+                      std::vector<std::string>{"--backend", "ptrace"}),
+    [](const auto& info) {
+      std::string name;
+      for (const auto& a : info.param) {
+        for (char c : a) {
+          if (std::isalnum(static_cast<unsigned char>(c))) {
+            name += c;
+          }
+        }
+      }
+      return name;
+    });
+
 }  // namespace
 }  // namespace hijack::testing

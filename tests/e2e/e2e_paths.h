@@ -8,4 +8,5 @@ inline constexpr const char* kProtoc = HIJACK_TEST_PROTOC;
 inline constexpr const char* kGrpcPythonPlugin = HIJACK_TEST_GRPC_PYTHON_PLUGIN;  // "" if absent
 inline constexpr const char* kPython = HIJACK_TEST_PYTHON;
 inline constexpr const char* kSourceDir = HIJACK_TEST_SOURCE_DIR;
+inline constexpr const char* kModulesGuest = HIJACK_TEST_MODULES_GUEST;
 }  // namespace hijack::testing

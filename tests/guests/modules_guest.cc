@@ -14,12 +14,16 @@
 //   modules_guest path-race DIR N         one thread swaps DIR/target between DIR/allowed and
 //                                         DIR/secret; another opens DIR/target N times and
 //                                         prints how often it read each file or was denied
+//   modules_guest paced-writes N KIND [GO] N calls to /dev/null, KIND write-only or alternate
+//                                         (write and writev), once the file GO exists; prints
+//                                         the time they took
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -250,6 +254,38 @@ int PathRace(const std::string& dir, int n) {
   return 0;
 }
 
+// Waits until `go_file` exists (none: starts at once), then makes `n` calls to /dev/null through
+// libc, alternating write() and writev() when `alternate`, and prints how long they took.
+int PacedWrites(int n, bool alternate, const char* go_file) {
+  if (go_file != nullptr) {
+    struct stat st;
+    while (stat(go_file, &st) != 0) {
+      usleep(2000);
+    }
+  }
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::printf("paced-writes: open: %s\n", ErrName(errno));
+    return 1;
+  }
+  char byte = 'x';
+  iovec iov{&byte, 1};
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    ssize_t w = alternate && i % 2 == 1 ? writev(fd, &iov, 1) : write(fd, &byte, 1);
+    if (w != 1) {
+      std::printf("paced-writes: call %d: %s\n", i, ErrName(errno));
+      return 1;
+    }
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  close(fd);
+  std::printf("paced-writes: %d calls in %lld ns\n", n, static_cast<long long>(ns));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -287,6 +323,10 @@ int main(int argc, char** argv) {
       ports.push_back(std::atoi(argv[i]));
     }
     return UdpStreams(std::atoi(argv[2]), ports);
+  }
+  if (mode == "paced-writes" && (argc == 4 || argc == 5)) {
+    return PacedWrites(std::atoi(argv[2]), std::string(argv[3]) == "alternate",
+                       argc == 5 ? argv[4] : nullptr);
   }
   if (mode == "path-race" && argc == 4) {
     return PathRace(argv[2], std::atoi(argv[3]));

@@ -342,6 +342,47 @@ TEST_P(ModulesTest, RateLimitPrioritiesKeepTheHighStreamsUnderOverload) {
   EXPECT_LT(rx.Count(3) / top, 0.15) << r.out;
 }
 
+// A bucket that needs only its own arithmetic goes to the guest's executive page under the agent
+// (notify): the agent waits for tokens inline. Whichever way the calls go, they keep the rate,
+// and write() and writev() share one budget: 60 calls at 200/s with burst 1 take at least 59
+// intervals of 5 ms (a lower bound; a loaded machine only makes it slower).
+TEST_P(ModulesTest, RateLimitBucketSharedByTwoCallsHoldsOnEveryPath) {
+  auto r = Run(R"({"module": "ratelimit", "syscalls": ["write", "writev"], "rate": 200,
+                   "burst": 1})",
+               {kGuest, "paced-writes", "60", "alternate"}, /*quiet=*/false);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(60 calls in (\d+) ns)"))) << r.out;
+  EXPECT_GE(std::stoll(m[1]), 59LL * 5'000'000 * 95 / 100) << r.out;
+  if (GetParam() == "notify") {
+    // Both calls ran in the guest: the agent shaped them, not the supervisor.
+    std::smatch agent;
+    ASSERT_TRUE(std::regex_search(r.err, agent, std::regex("hijackd: agent: ([a-z0-9_,]+)")))
+        << r.err;
+    EXPECT_THAT(agent[1].str(), HasSubstr("write"));
+    EXPECT_THAT(agent[1].str(), HasSubstr("writev"));
+  } else {
+    EXPECT_THAT(r.err, Not(HasSubstr("hijackd: agent:")));
+  }
+}
+
+// A bucket with destination rules needs the supervisor (it reads the address), so the agent
+// leaves its calls alone.
+TEST_P(ModulesTest, RateLimitBucketWithAddressesStaysWithTheSupervisor) {
+  auto r = Run(R"({"module": "ratelimit", "buckets": [
+                   {"syscalls": ["sendto"], "to": ["127.0.0.1:9"], "rate": 5},
+                   {"syscalls": ["write"], "rate": 100000}]})",
+               {kGuest, "paced-writes", "4", "write-only"}, /*quiet=*/false);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (GetParam() == "notify") {
+    std::smatch agent;
+    ASSERT_TRUE(std::regex_search(r.err, agent, std::regex("hijackd: agent: ([a-z0-9_,]+)")))
+        << r.err;
+    EXPECT_THAT(agent[1].str(), HasSubstr("write"));
+    EXPECT_THAT(agent[1].str(), Not(HasSubstr("sendto")));
+  }
+}
+
 TEST_P(ModulesTest, RateLimitFailModeGivesEagain) {
   auto r = Run(R"({"module": "ratelimit", "syscalls": ["getppid"], "rate": 1, "burst": 5,
                    "over_limit": "fail"})",

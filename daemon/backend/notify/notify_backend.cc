@@ -62,6 +62,7 @@ struct NotifyBackend::Guest {
   std::unique_ptr<exec_page::GuestExecPage> page;
   std::unique_ptr<boost::asio::steady_timer> drain_timer;
   uint64_t drain_ticks = 0;
+  uint64_t page_policy_version = 0;  // the policy whose buckets and exempt modes the page has
 };
 
 NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
@@ -153,6 +154,10 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->report = std::move(child->report);
   if (agent) {
     guest->page = std::move((**agent).page);
+    // Before the guest's first call: its policy's token buckets go to the page.
+    auto shaping = handler.ShapeInPage();
+    guest->page->ApplyBuckets(shaping.buckets);
+    guest->page_policy_version = shaping.policy_version;
   }
   if (options_.sync_wakeup) {
     sync_wakeup_active_ =
@@ -364,6 +369,34 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
   });
 }
 
+void NotifyBackend::PolicyChanged(uint64_t guest_id) {
+  if (auto it = guests_.find(guest_id); it != guests_.end() && it->second->page &&
+                                        !it->second->finished) {
+    SyncPage(*it->second);
+  }
+}
+
+void NotifyBackend::SyncPage(Guest& guest) {
+  // A new policy's buckets (the policy owns them: SetRate's are replaced), then the modes
+  // (generation bump): the guest sees both at its next call, with no system call. A policy may also need a call's events now, or need to decide it
+  // (then the agent sends it to the supervisor), and an event stream may have opened or closed.
+  if (guest.handler->PolicyVersion() != guest.page_policy_version) {
+    auto shaping = guest.handler->ShapeInPage();
+    guest.page->ApplyBuckets(shaping.buckets);
+    guest.page_policy_version = shaping.policy_version;
+  }
+  SyscallSet exempt, events;
+  for (int nr : guest.page->exempt().Numbers()) {
+    if (guest.handler->Exemptible(nr)) {
+      exempt.Add(nr);
+      if (guest.handler->WantsEvents(nr)) {
+        events.Add(nr);
+      }
+    }
+  }
+  guest.page->Refresh(exempt, events);
+}
+
 exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
   auto it = guests_.find(guest_id);
   return it == guests_.end() ? nullptr : it->second->page.get();
@@ -395,20 +428,12 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
       return;
     }
     DrainAgent(*g);
-    if (++g->drain_ticks % kReclaimEvery == 0) {
+    // A swap not announced through PolicyChanged, an event stream that opened or closed: the page
+    // follows within a few ticks.
+    if (++g->drain_ticks % kReclaimEvery == 0 ||
+        g->handler->PolicyVersion() != g->page_policy_version) {
       g->page->ReclaimDeadSlots();
-      // A policy swapped meanwhile may need a call's events, or need to decide it: the agent
-      // then stops counting it and sends it to the supervisor.
-      SyscallSet exempt, events;
-      for (int nr : g->page->exempt().Numbers()) {
-        if (g->handler->Exemptible(nr)) {
-          exempt.Add(nr);
-          if (g->handler->WantsEvents(nr)) {
-            events.Add(nr);
-          }
-        }
-      }
-      g->page->Refresh(exempt, events);
+      SyncPage(*g);
     }
     ArmAgentDrain(*g);
   });

@@ -40,6 +40,7 @@ class NotifyBackend final : public Backend {
   std::string_view Name() const override { return "notify"; }
   bool CanInjectFd() const override { return true; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
+  void PolicyChanged(uint64_t guest_id) override;
 
   // Whether a guest can run under SECCOMP_RET_USER_NOTIF on this kernel, in this sandbox: asks
   // the kernel for the action, then starts a short-lived guest exactly as Launch does (filter,
@@ -64,6 +65,8 @@ class NotifyBackend final : public Backend {
   void MaybeFinish(Guest& guest);
   void DrainAgent(Guest& guest);
   void ArmAgentDrain(Guest& guest);
+  // Brings the page in line with the handler's current policy and watchers. Loop thread.
+  void SyncPage(Guest& guest);
   pid_t ThreadGroupOf(pid_t tid);
 
   boost::asio::io_context& loop_;

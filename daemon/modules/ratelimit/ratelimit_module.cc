@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "hijack/exec_page.h"
+
 namespace hijack::modules {
 namespace {
 
@@ -156,7 +158,32 @@ std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t 
   return std::max<int64_t>(wait, 0);
 }
 
+std::vector<PageBucket> RateLimitModule::PageBuckets() const {
+  std::vector<PageBucket> out;
+  if (config_.total_rate > 0 || !config_.wait) {
+    return out;
+  }
+  SyscallSet earlier;             // calls an earlier bucket takes first
+  SyscallSet earlier_by_address;  // calls an earlier bucket takes for some destinations
+  for (const auto& b : config_.buckets) {
+    SyscallSet mine = b.syscalls.Minus(earlier);
+    bool fits = b.to.empty() && !mine.empty() && b.rate >= 1 && b.rate == std::floor(b.rate) &&
+                b.burst >= 1 && b.burst == std::floor(b.burst) && b.burst <= UINT32_MAX;
+    for (int nr : mine.Numbers()) {
+      fits = fits && exec_page::AgentIndex(nr) >= 0 && !earlier_by_address.Contains(nr);
+    }
+    if (fits) {
+      out.push_back(PageBucket{mine, static_cast<uint64_t>(b.rate), static_cast<uint32_t>(b.burst)});
+    }
+    (b.to.empty() ? earlier : earlier_by_address).AddAll(b.syscalls);
+  }
+  return out;
+}
+
 std::optional<Decision> RateLimitModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  if (in_page_.Contains(ev.nr)) {
+    return std::nullopt;  // the guest's page shapes it; the backend waits for its token
+  }
   auto b = BucketOf(ev, mem);
   if (!b) {
     return std::nullopt;

@@ -18,6 +18,12 @@
 // measured use, or their full effective rate while they are backlogged), so a high-priority
 // stream keeps its rate under overload while best-effort ones are squeezed, down to 1% of the
 // total. State is per guest (SyscallEvent::guest_id).
+//
+// With the agent (notify backend), a bucket that needs nothing but its own arithmetic (no `to`,
+// no `total`, "over_limit": "wait", a whole number of calls per second, every call one the agent
+// wraps) is handed to the guest's executive page: the agent waits for its tokens inline and calls
+// reaching the supervisor take theirs from the same page bucket. Those calls wait however long
+// the bucket says (max_wait_ms does not apply), and the module's own counters do not see them.
 #pragma once
 
 #include <atomic>
@@ -53,6 +59,8 @@ class RateLimitModule final : public PolicyModule {
   std::string_view Name() const override { return "ratelimit"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
+  std::vector<PageBucket> PageBuckets() const override;
+  void ShapeInPage(const SyscallSet& nrs) override { in_page_ = nrs; }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
   std::string Report() const override;
@@ -78,6 +86,7 @@ class RateLimitModule final : public PolicyModule {
   double EffectiveRate(const GuestState& g, size_t b, double now_ns) const;
 
   const Config config_;
+  SyscallSet in_page_;  // calls the guest's page shapes (ShapeInPage); Decide leaves them alone
   SyscallSet syscalls_;
   bool needs_address_ = false;
   mutable std::mutex mu_;  // Decide runs on the loop thread; Stats on any
