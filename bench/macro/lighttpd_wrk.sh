@@ -4,15 +4,17 @@
 #
 #   bench/macro/lighttpd_wrk.sh [--hijackd PATH] [--duration 5] [--rounds 3] [--connections 32]
 #                               [--threads 2] [--sets "%net;read,pread64,writev"]
-#                               [--modes "native notify ptrace ptrace-all strace"]
+#                               [--modes "native agent notify ptrace ptrace-all strace"]
 #
 # Modes:
 #   native      lighttpd alone
-#   notify      hijackd run --backend notify     (policy: stats on the set)
+#   agent       hijackd run --backend notify     (policy: stats on the set; the agent, the default)
+#   notify      hijackd run --backend notify --no-agent   (same policy, every call a notification)
 #   ptrace      hijackd run --backend ptrace     (same policy: SECCOMP_RET_TRACE for the set)
 #   ptrace-all  hijackd run --backend ptrace-all (same policy: PTRACE_SYSCALL on every call)
 #   strace      strace -f --seccomp-bpf -e trace=<set> -o /dev/null
-# Each set (intercepted syscalls; classes as strace spells them) is measured separately. Modes
+# Each set (intercepted syscalls; classes as strace spells them) is measured separately; the set
+# "default" is hijackd's default policy (stats on every call; strace then traces every call). Modes
 # are interleaved: every round runs each mode once, so slow drifts of a shared machine hit every
 # mode alike; the table shows the median round per mode. Only 127.0.0.1 is ever contacted, and
 # every run is bounded by --duration.
@@ -26,7 +28,7 @@ rounds=3
 connections=32
 threads=2
 sets="%net;read,pread64,writev"
-modes="native notify ptrace ptrace-all strace"
+modes="native agent notify ptrace ptrace-all strace"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -132,13 +134,23 @@ measure() {
   local mode="$1" set="$2"
   case "$mode" in
     native) "${lighttpd[@]}" > "$work/server.log" 2>&1 & ;;
-    notify|ptrace|ptrace-all)
-      policy_for "$set" > "$work/policy.json"
-      "$hijackd" run --backend "$mode" --quiet --policy "$work/policy.json" -- "${lighttpd[@]}" \
-        > "$work/server.log" 2>&1 &
+    agent|notify|ptrace|ptrace-all)
+      local args=(run --quiet)
+      case "$mode" in
+        agent) args+=(--backend notify) ;;
+        notify) args+=(--backend notify --no-agent) ;;
+        *) args+=(--backend "$mode") ;;
+      esac
+      if [[ "$set" != default ]]; then
+        policy_for "$set" > "$work/policy.json"
+        args+=(--policy "$work/policy.json")
+      fi
+      "$hijackd" "${args[@]}" -- "${lighttpd[@]}" > "$work/server.log" 2>&1 &
       ;;
     strace)
-      strace -f --seccomp-bpf -e trace="$set" -o /dev/null "${lighttpd[@]}" \
+      local traced="$set"
+      [[ "$set" == default ]] && traced=all
+      strace -f --seccomp-bpf -e trace="$traced" -o /dev/null "${lighttpd[@]}" \
         > "$work/server.log" 2>&1 &
       ;;
     *) echo "unknown mode $mode" >&2; return 1 ;;
