@@ -4,7 +4,8 @@
 //   HIJACK_EXEC_PAGE_FD=5 HIJACK_TRAMPOLINE=0x3a2f1c000 LD_PRELOAD=libhijack-agent.so ./server
 //
 // hijackd sets those variables; the agent maps the page and a one-function trampoline at the
-// daemon's address, then interposes the hot libc entry points. For a call the page marks as
+// daemon's address, then interposes the hot libc entry points (and glibc's _FORTIFY_SOURCE
+// variants of them, which fortified programs call instead). For a call the page marks as
 // observed it counts the call and its latency in its thread's slot, appends an event to the slot's
 // ring, waits for the token bucket when the call is shaped, and makes the real call from the
 // trampoline, the only place the kernel filter lets these calls run without the supervisor.
@@ -17,11 +18,13 @@
 // RTTI, no allocation, no locks, and no libc function that could make a system call or re-enter
 // a wrapper; real calls are raw system calls. Every wrapper is async-signal-safe and preserves
 // errno on success. Built with -fvisibility=hidden: only the wrappers are exported.
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -72,7 +75,7 @@ bool g_key_ok = false;
 enum SlotState : int32_t {
   kUnclaimed = 0,  // no slot yet: the next observed call tries to claim one
   kClaimed = 1,
-  kNoSlot = 2,     // the thread is exiting: its calls go to the supervisor
+  kNoSlot = 2,  // the thread is exiting: its calls go to the supervisor
 };
 struct ThreadState {
   ep::Slot* slot;  // the claimed slot, or null
@@ -82,8 +85,8 @@ struct ThreadState {
   // supervisor instead of re-entering the single-producer slot.
   bool busy;
 };
-__thread ThreadState t_thread __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0,
-                                                                            false};
+__thread ThreadState t_thread
+    __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0, false};
 
 // A timestamp: TSC ticks when the daemon calibrated the TSC (rdtsc costs half of the vDSO's
 // clock_gettime and needs no scaling until the call is over), else CLOCK_MONOTONIC nanoseconds.
@@ -132,8 +135,8 @@ inline long TrampolineSyscall(long nr, long a0, long a1, long a2, long a3, long 
       "call *%[entry]\n\t"
       "lea 128(%%rsp), %%rsp"
       : "=a"(ret)
-      : [entry] "r"(g_agent.syscall_entry), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10),
-        "r"(r8), "r"(r9)
+      : [entry] "r"(g_agent.syscall_entry), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8),
+        "r"(r9)
       : "rcx", "r11", "memory");
   return ret;
 }
@@ -447,10 +450,27 @@ void Setup(char** envp) {
   g_agent.page = page;
 }
 
+// glibc's own __open_2 family, for the one case the agent's versions do not handle: an invalid
+// call, which glibc fails with a message of its own (__fortify_fail is not exported).
+using Open2 = int (*)(const char*, int);
+using OpenAt2 = int (*)(int, const char*, int);
+Open2 g_glibc_open_2 = nullptr;
+Open2 g_glibc_open64_2 = nullptr;
+OpenAt2 g_glibc_openat_2 = nullptr;
+OpenAt2 g_glibc_openat64_2 = nullptr;
+
+void FindGlibcOpen2() {
+  g_glibc_open_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open_2"));
+  g_glibc_open64_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open64_2"));
+  g_glibc_openat_2 = reinterpret_cast<OpenAt2>(dlsym(RTLD_NEXT, "__openat_2"));
+  g_glibc_openat64_2 = reinterpret_cast<OpenAt2>(dlsym(RTLD_NEXT, "__openat64_2"));
+}
+
 // glibc passes (argc, argv, envp) to ELF constructors; use envp, so nothing here depends on the
 // order in which libc initializes `environ`.
 __attribute__((constructor)) void AgentInit(int, char**, char** envp) {
   const int saved = errno;
+  FindGlibcOpen2();  // even when the page is unusable: the wrappers run either way
   Setup(envp);
   errno = saved;
 }
@@ -516,13 +536,11 @@ HIJACK_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
 }
 
 namespace {
-// open(2): the mode argument is read only when the call creates a file.
-inline long ModeArg(int flags, va_list ap) {
-  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
-    return va_arg(ap, int);
-  }
-  return 0;
+// open(2): the mode argument is read only when the call may create a file.
+inline bool NeedsMode(int flags) {
+  return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
 }
+inline long ModeArg(int flags, va_list ap) { return NeedsMode(flags) ? va_arg(ap, int) : 0; }
 }  // namespace
 
 HIJACK_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -571,4 +589,94 @@ HIJACK_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct times
                                   struct timespec* rem) {
   long raw = Call<SYS_clock_nanosleep>(clock, flags, L(req), L(rem));
   return raw < 0 ? static_cast<int>(-raw) : 0;
+}
+
+// ---- glibc's _FORTIFY_SOURCE entry points ----
+// A program built with -D_FORTIFY_SOURCE (as Debian builds its packages) calls these instead of
+// read(), pread(), recv(), recvfrom() and poll() when the compiler knows the buffer's size but not
+// that the request fits, and __open_2 and friends for open() with flags it cannot see and no
+// mode. Without them such calls would run in libc and reach the supervisor. Each makes glibc's
+// check first (glibc's debug/*_chk.c, io/open_2.c) and fails the same way: __chk_fail(), exported
+// by glibc, prints "*** buffer overflow detected ***: terminated" and aborts.
+
+extern "C" [[noreturn]] void __chk_fail(void);
+
+HIJACK_EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return Ret(Call<SYS_read>(fd, L(buf), static_cast<long>(n)));
+}
+HIJACK_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+}
+HIJACK_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+}
+HIJACK_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return Ret(Call<SYS_recvfrom>(fd, L(buf), static_cast<long>(n), flags, 0, 0));
+}
+HIJACK_EXPORT ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
+                                     struct sockaddr* from, socklen_t* len) {
+  if (n > buflen) {
+    __chk_fail();
+  }
+  return Ret(Call<SYS_recvfrom>(fd, L(buf), static_cast<long>(n), flags, L(from), L(len)));
+}
+HIJACK_EXPORT int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
+  if (fdslen / sizeof(*fds) < n) {
+    __chk_fail();
+  }
+  return static_cast<int>(Ret(Call<SYS_poll>(L(fds), static_cast<long>(n), timeout)));
+}
+
+namespace {
+// An invalid fortified open(): glibc's own entry point fails it with glibc's message ("invalid
+// open call: O_CREAT or O_TMPFILE without mode") and aborts.
+[[noreturn]] void FailOpen(Open2 glibc, const char* path, int flags) {
+  if (glibc != nullptr) {
+    glibc(path, flags);
+  }
+  abort();
+}
+[[noreturn]] void FailOpenAt(OpenAt2 glibc, int dirfd, const char* path, int flags) {
+  if (glibc != nullptr) {
+    glibc(dirfd, path, flags);
+  }
+  abort();
+}
+}  // namespace
+
+HIJACK_EXPORT int __open_2(const char* path, int flags) {
+  if (NeedsMode(flags)) {
+    FailOpen(g_glibc_open_2, path, flags);
+  }
+  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, 0)));
+}
+HIJACK_EXPORT int __open64_2(const char* path, int flags) {
+  if (NeedsMode(flags)) {
+    FailOpen(g_glibc_open64_2, path, flags);
+  }
+  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, 0)));
+}
+HIJACK_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+  if (NeedsMode(flags)) {
+    FailOpenAt(g_glibc_openat_2, dirfd, path, flags);
+  }
+  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, 0)));
+}
+HIJACK_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+  if (NeedsMode(flags)) {
+    FailOpenAt(g_glibc_openat64_2, dirfd, path, flags);
+  }
+  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, 0)));
 }

@@ -6,6 +6,9 @@ target_link_libraries(agent_guest PRIVATE Threads::Threads)
 add_executable(agent_guest_static ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
 target_link_libraries(agent_guest_static PRIVATE Threads::Threads)
 target_link_options(agent_guest_static PRIVATE -static)
+# Built as Debian builds packages, in every build type, so glibc's checked entry points are used.
+add_executable(fortified_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/fortified_guest.cc)
+target_compile_options(fortified_guest PRIVATE -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2)
 
 add_executable(hijack_agent_integration_tests ${CMAKE_CURRENT_LIST_DIR}/agent_test.cc)
 target_link_libraries(hijack_agent_integration_tests PRIVATE hijack_core hijack_test_support
@@ -14,6 +17,8 @@ target_compile_definitions(hijack_agent_integration_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
   HIJACK_TEST_AGENT_GUEST="$<TARGET_FILE:agent_guest>"
   HIJACK_TEST_AGENT_GUEST_STATIC="$<TARGET_FILE:agent_guest_static>"
+  HIJACK_TEST_FORTIFIED_GUEST="$<TARGET_FILE:fortified_guest>"
   HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>")
-add_dependencies(hijack_agent_integration_tests hijackd hijack_agent agent_guest agent_guest_static)
+add_dependencies(hijack_agent_integration_tests hijackd hijack_agent agent_guest agent_guest_static
+                 fortified_guest)
 gtest_discover_tests(hijack_agent_integration_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

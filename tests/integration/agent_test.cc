@@ -1,6 +1,8 @@
 // libhijack-agent.so against real guests: counts complete (agent + supervisor == strace), no
 // silent losses with many threads, fork/exec/static/cleared-LD_PRELOAD guests, the trampoline
-// exemption never bypassing an enforcing module, and a live rate change through the page.
+// exemption never bypassing an enforcing module, a live rate change through the page, programs
+// built with _FORTIFY_SOURCE (glibc's checked entry points, their checks kept), and the agent
+// alone on a page the test lays out (exact counts, shared token buckets).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@
 #include <regex>
 #include <span>
 #include <sstream>
+#include <utility>
 
 #include "daemon/backend/notify/notify_backend.h"
 #include "daemon/exec_page/agent_launch.h"
@@ -31,6 +34,15 @@ constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kAgentGuest = HIJACK_TEST_AGENT_GUEST;
 constexpr const char* kAgentGuestStatic = HIJACK_TEST_AGENT_GUEST_STATIC;
 constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
+constexpr const char* kFortifiedGuest = HIJACK_TEST_FORTIFIED_GUEST;
+
+// glibc's checked entry points, and the test guest's sizes that overflow each one's buffer.
+constexpr std::pair<const char*, const char*> kFortifiedOverflows[] = {
+    {"read", "128"}, {"pread", "128"},    {"pread64", "128"},
+    {"recv", "128"}, {"recvfrom", "128"}, {"poll", "3"}};
+constexpr const char* kFortifiedEntryPoints[] = {
+    "__read_chk", "__pread_chk", "__pread64_chk", "__recv_chk", "__recvfrom_chk", "__poll_chk",
+    "__open_2"};
 
 // name -> calls, from a table whose rows are "name calls ..." (hijackd) or
 // "% time seconds usecs/call calls errors name" (strace -c).
@@ -198,6 +210,25 @@ TEST(AgentRunTest, TrampolineCallForDeniedSyscallIsStillDenied) {
   EXPECT_EQ(r.out, "via trampoline\nwrite: ok\n") << r.err;
 }
 
+// A program built with _FORTIFY_SOURCE calls __read_chk() where it wrote read(): the agent wraps
+// those too, so such a program's reads are counted in the guest, not sent to the supervisor.
+TEST(AgentRunTest, FortifiedReadsAreCountedByTheAgent) {
+  ASSERT_NE(ReadFile(kFortifiedGuest).find("__read_chk"), std::string::npos);
+  auto r = Hijacked({}, {kFortifiedGuest, "reads", "300", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "reads: 300\n");
+  // (+ the loader's reads, through the supervisor: one more than strace shows, for the agent)
+  EXPECT_GE(ParseCounts(r.err, false)["read"], 300) << r.err;
+  EXPECT_GE(ParseAgent(r.err).calls, 300) << r.err;
+}
+
+TEST(AgentRunTest, FortifiedReadIntoTooSmallABufferStillAborts) {
+  auto r = Hijacked({"--quiet"}, {kFortifiedGuest, "overflow", "read", "128"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("*** buffer overflow detected ***: terminated"));
+  EXPECT_EQ(r.out, "");
+}
+
 // ---- The agent alone: a page the test lays out, no daemon and no filter. ----
 // The trampoline then runs every call natively, and the page shows exactly what the agent did.
 
@@ -217,12 +248,11 @@ class AgentPageTest : public ::testing::Test {
   ProcessResult RunWithAgent(const std::vector<std::string>& argv) {
     page().generation.fetch_add(1, std::memory_order_release);
     EXPECT_EQ(fcntl(page_->fd(), F_SETFD, 0), 0);
-    auto r = RunProcess(argv, ProcessOptions{.env_add = {std::string("LD_PRELOAD=") +
-                                                             kAgentLibrary,
-                                                         page_->PageFdEnv(),
-                                                         page_->TrampolineEnv()},
-                                             .stdin_data = "",
-                                             .deadline = std::chrono::seconds(60)});
+    auto r =
+        RunProcess(argv, ProcessOptions{.env_add = {std::string("LD_PRELOAD=") + kAgentLibrary,
+                                                    page_->PageFdEnv(), page_->TrampolineEnv()},
+                                        .stdin_data = "",
+                                        .deadline = std::chrono::seconds(60)});
     fcntl(page_->fd(), F_SETFD, FD_CLOEXEC);
     return r;
   }
@@ -252,6 +282,47 @@ TEST_F(AgentPageTest, ShapedCallsDrawOnTheBucketTheirEntryNames) {
   EXPECT_GT(entry(SYS_read).tat_ns.load(), 0) << "write did not take tokens from read's bucket";
   EXPECT_EQ(entry(SYS_write).tat_ns.load(), 0) << "write's own token state was used";
   EXPECT_EQ(Calls(SYS_read), 0u);
+}
+
+TEST_F(AgentPageTest, FortifiedEntryPointsTakeTheFastPath) {
+  const std::string binary = ReadFile(kFortifiedGuest);
+  for (const char* name : kFortifiedEntryPoints) {
+    ASSERT_NE(binary.find(name), std::string::npos) << "the guest was not built fortified";
+  }
+  for (int nr : {SYS_read, SYS_pread64, SYS_recvfrom, SYS_poll, SYS_openat}) {
+    entry(nr).mode.store(exec_page::kCount);
+  }
+  auto r = RunWithAgent({kFortifiedGuest, "calls", "50", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "calls: 50\n");
+  EXPECT_EQ(Calls(SYS_openat), 50u);     // __open_2
+  EXPECT_EQ(Calls(SYS_read), 50u);       // __read_chk
+  EXPECT_EQ(Calls(SYS_pread64), 100u);   // __pread_chk, __pread64_chk
+  EXPECT_EQ(Calls(SYS_recvfrom), 100u);  // __recv_chk, __recvfrom_chk
+  EXPECT_EQ(Calls(SYS_poll), 50u);       // __poll_chk
+  EXPECT_EQ(page_->AgentCounts(SYS_read).errors, 0u);
+}
+
+// glibc's checks hold under the agent: the same message, the same abort, and the call not made.
+TEST_F(AgentPageTest, FortifiedChecksFailAsGlibcFailsThem) {
+  for (int nr : {SYS_read, SYS_pread64, SYS_recvfrom, SYS_poll, SYS_openat}) {
+    entry(nr).mode.store(exec_page::kCount);
+  }
+  for (const auto& [call, size] : kFortifiedOverflows) {
+    auto r = RunWithAgent({kFortifiedGuest, "overflow", call, size});
+    EXPECT_EQ(r.exit_code, 128 + SIGABRT) << call << ": " << r.out << r.err;
+    EXPECT_THAT(r.err, HasSubstr("*** buffer overflow detected ***: terminated")) << call;
+  }
+  EXPECT_EQ(Calls(SYS_read) + Calls(SYS_pread64) + Calls(SYS_recvfrom) + Calls(SYS_poll), 0u);
+  auto r = RunWithAgent({kFortifiedGuest, "open-creat"});
+  EXPECT_EQ(r.exit_code, 128 + SIGABRT) << r.out << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr("*** invalid open call: O_CREAT or O_TMPFILE without mode ***: terminated"));
+  // The size checks pass at the buffer's size exactly.
+  r = RunWithAgent({kFortifiedGuest, "overflow", "read", "64"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "read: not caught\n");
+  EXPECT_EQ(Calls(SYS_read), 1u);
 }
 
 // ---- The notify backend directly, to read the page while the guest runs. ----
