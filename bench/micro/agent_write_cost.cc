@@ -48,10 +48,10 @@ constexpr char kStatsPolicy[] = R"({"version": 1, "modules": [{"module": "stats"
 
 // What the guest's timed loop calls.
 enum class Call {
-  kLibc,                // write(): libc's, or the agent's when it is preloaded
-  kLibcUnderAllowAll,   // the same after installing a filter that allows everything
-  kTrampoline,          // the agent's trampoline, directly
-  kTrampolineTimed,     // the same between two rdtsc
+  kLibc,               // write(): libc's, or the agent's when it is preloaded
+  kLibcUnderAllowAll,  // the same after installing a filter that allows everything
+  kTrampoline,         // the agent's trampoline, directly
+  kTrampolineTimed,    // the same between two rdtsc
 };
 
 const char* CallName(Call c) {

@@ -66,8 +66,8 @@ inline int ServeBatches(int in, int out, const std::function<uint64_t(uint64_t)>
 }
 
 struct GuestMode {
-  std::string backend;      // "notify", "ptrace", "ptrace-all"; "" runs the guest natively
-  std::string policy;       // JSON; the intercept set is what it needs plus `intercept`
+  std::string backend;  // "notify", "ptrace", "ptrace-all"; "" runs the guest natively
+  std::string policy;   // JSON; the intercept set is what it needs plus `intercept`
   SyscallSet intercept = {};
   bool sync_wakeup = true;  // notify: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 };
@@ -153,8 +153,8 @@ class BatchGuest {
   }
 
   std::string StartSupervised(const GuestMode& mode, LaunchSpec& spec) {
-    auto policy = policy::PolicySet::FromText(mode.policy, mode.backend,
-                                              policy::ModuleRegistry::BuiltIn());
+    auto policy =
+        policy::PolicySet::FromText(mode.policy, mode.backend, policy::ModuleRegistry::BuiltIn());
     if (!policy) {
       return policy.error().message;
     }

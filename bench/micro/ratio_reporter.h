@@ -83,9 +83,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         continue;
       }
       // The name as registered, without the "/manual_time" and such that the console adds.
-      const std::string name = run.run_name.function_name + (run.run_name.args.empty()
-                                                                  ? ""
-                                                                  : "/" + run.run_name.args);
+      const std::string name =
+          run.run_name.function_name + (run.run_name.args.empty() ? "" : "/" + run.run_name.args);
       Row row{median->second.value, p99->second.value};
       auto [it, inserted] = best_.emplace(name, row);
       if (!inserted && row.median < it->second.median) {
