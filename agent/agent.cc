@@ -88,7 +88,7 @@ struct ThreadState {
 __thread ThreadState t_thread
     __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0, false};
 
-// A timestamp: TSC ticks when the daemon calibrated the TSC (rdtsc costs half of the vDSO's
+// A timestamp: TSC ticks when the daemon calibrated the TSC (rdtsc costs about half of the vDSO's
 // clock_gettime and needs no scaling until the call is over), else CLOCK_MONOTONIC nanoseconds.
 inline uint64_t Stamp() {
   if (__builtin_expect(g_agent.tsc_mult != 0, 1)) {
