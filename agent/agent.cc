@@ -6,9 +6,10 @@
 // hijackd sets those variables; the agent maps the page and a one-function trampoline at the
 // daemon's address, then interposes the hot libc entry points (and glibc's _FORTIFY_SOURCE
 // variants of them, which fortified programs call instead). For a call the page marks as
-// observed it counts the call and its latency in its thread's slot, appends an event to the slot's
-// ring, waits for the token bucket when the call is shaped, and makes the real call from the
-// trampoline, the only place the kernel filter lets these calls run without the supervisor.
+// observed it counts the call in its thread's slot (and its latency, when the page asks for it:
+// kTime), appends an event to the slot's ring, waits for the token bucket when the call is
+// shaped, and makes the real call from the trampoline, the only place the kernel filter lets
+// these calls run without the supervisor.
 // Everything else (calls the page does not mark, calls made while the agent is not set up, calls
 // of a thread without a slot, calls made re-entrantly from a signal handler inside the agent's
 // bookkeeping) is made from an ordinary syscall instruction, so the filter sends it to the
@@ -214,13 +215,19 @@ inline bool RingFull(const ep::Slot& s) {
          ep::kRingEntries;
 }
 
-// Counts a call without an event: calls, errors, latency, histogram. Under t_thread.busy.
-inline void Count(ep::Slot& s, int index, long ret, uint64_t ns) {
+// Counts a call without an event: calls and errors. Under t_thread.busy.
+inline void CountCall(ep::Slot& s, int index, long ret) {
   auto& c = s.counters[index];
   Bump(c[ep::kCalls], 1);
   if (__builtin_expect(ret < 0 && ret >= -4095, 0)) {
     Bump(c[ep::kErrors], 1);
   }
+}
+
+// A timed call without an event: calls, errors, latency, histogram. Under t_thread.busy.
+inline void Count(ep::Slot& s, int index, long ret, uint64_t ns) {
+  CountCall(s, index, ret);
+  auto& c = s.counters[index];
   Bump(c[ep::kTotalNs], ns);
   Bump(c[ep::kHistogram + ep::HistogramBucket(ns)], 1);
 }
@@ -266,6 +273,13 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
   if ((mode & ep::kShape) != 0) {
     Shape(page, index);
   }
+  if (!event && (mode & ep::kTime) == 0) {
+    const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
+    t.busy = true;
+    CountCall(slot, index, ret);
+    t.busy = false;
+    return ret;
+  }
   const uint64_t start = Stamp();
   const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
   const uint64_t end = Stamp();
@@ -279,9 +293,11 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
   return ret;
 }
 
-// One wrapped call: the raw return value (-errno on failure). The common case (counted, no event,
-// not shaped) is inline in each wrapper: a few loads of lines this thread keeps in its cache, two
-// TSC reads around the trampoline, four counter updates.
+// One wrapped call: the raw return value (-errno on failure). The common cases (counted, no
+// event, not shaped) are inline in each wrapper: a few loads of lines this thread keeps in its
+// cache, then either two TSC reads around the trampoline and four counter updates (kCount |
+// kTime), or the trampoline alone and one or two counter updates (kCount). The timed case is
+// tested first, so it pays no more compares than before untimed counting existed.
 template <int kNr>
 inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
   constexpr int kIndex = ep::AgentIndex(kNr);
@@ -305,14 +321,22 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
   if (__builtin_expect(slot->seen_generation.load(std::memory_order_relaxed) != generation, 0)) {
     slot->seen_generation.store(generation, std::memory_order_relaxed);
   }
+  if (mode == (ep::kCount | ep::kTime)) {
+    const uint64_t start = Stamp();
+    const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
+    const uint64_t end = Stamp();
+    t.busy = true;
+    Count(*slot, kIndex, ret, ElapsedNs(start, end));
+    t.busy = false;
+    return ret;
+  }
   if (mode != ep::kCount) {
     return CallWatched(*page, *slot, kIndex, mode, kNr, a0, a1, a2, a3, a4, a5);
   }
-  const uint64_t start = Stamp();
+  // Counts only: no clock is read, kTotalNs and the histogram stay as they are.
   const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
-  const uint64_t end = Stamp();
   t.busy = true;
-  Count(*slot, kIndex, ret, ElapsedNs(start, end));
+  CountCall(*slot, kIndex, ret);
   t.busy = false;
   return ret;
 }

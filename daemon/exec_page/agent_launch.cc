@@ -70,16 +70,19 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
     return std::unexpected(page.error());
   }
   AgentLaunch out;
-  SyscallSet events;
+  SyscallSet events, timed;
   for (int nr : kAgentSyscalls) {
     if (intercept.Contains(nr) && !spec.reserved.Contains(nr) && handler.Exemptible(nr)) {
       out.exempt.Add(nr);
       if (handler.WantsEvents(nr)) {
         events.Add(nr);
       }
+      if (handler.WantsLatency(nr)) {
+        timed.Add(nr);
+      }
     }
   }
-  (*page)->Configure(out.exempt, events);
+  (*page)->Configure(out.exempt, events, timed);
   out.spec = spec;
   out.spec.env.clear();
   std::string preload = library;

@@ -122,7 +122,9 @@ uint32_t GuestExecPage::ModeFor(int index) const {
   }
   uint32_t mode = kCount;
   if (events_.Contains(nr)) {
-    mode |= kEvents;
+    mode |= kEvents | kTime;  // an event carries the call's start and end
+  } else if (timed_.Contains(nr)) {
+    mode |= kTime;
   }
   if (BucketOf(*page_, index).rate.load(std::memory_order_relaxed) != 0) {
     mode |= kShape;
@@ -130,15 +132,20 @@ uint32_t GuestExecPage::ModeFor(int index) const {
   return mode;
 }
 
-void GuestExecPage::Configure(const SyscallSet& exempt, const SyscallSet& events) {
+void GuestExecPage::Configure(const SyscallSet& exempt, const SyscallSet& events,
+                              const SyscallSet& timed) {
   exempt_ = SyscallSet();
   events_ = SyscallSet();
+  timed_ = SyscallSet();
   for (int nr : kAgentSyscalls) {
     if (exempt.Contains(nr)) {
       exempt_.Add(nr);
     }
     if (events.Contains(nr)) {
       events_.Add(nr);
+    }
+    if (timed.Contains(nr)) {
+      timed_.Add(nr);
     }
   }
   for (int i = 0; i < kAgentSyscallCount; ++i) {
@@ -147,8 +154,9 @@ void GuestExecPage::Configure(const SyscallSet& exempt, const SyscallSet& events
   page_->generation.fetch_add(1, std::memory_order_release);
 }
 
-bool GuestExecPage::Refresh(const SyscallSet& exempt, const SyscallSet& events) {
-  SyscallSet still_exempt, new_events;
+bool GuestExecPage::Refresh(const SyscallSet& exempt, const SyscallSet& events,
+                            const SyscallSet& timed) {
+  SyscallSet still_exempt, new_events, new_timed;
   for (int nr : kAgentSyscalls) {
     if (exempt_.Contains(nr) && exempt.Contains(nr)) {
       still_exempt.Add(nr);  // never widened: the filter was fixed at launch
@@ -156,12 +164,16 @@ bool GuestExecPage::Refresh(const SyscallSet& exempt, const SyscallSet& events) 
     if (events.Contains(nr)) {
       new_events.Add(nr);
     }
+    if (timed.Contains(nr)) {
+      new_timed.Add(nr);
+    }
   }
-  if (still_exempt == exempt_ && new_events == events_) {
+  if (still_exempt == exempt_ && new_events == events_ && new_timed == timed_) {
     return false;
   }
   exempt_ = still_exempt;
   events_ = new_events;
+  timed_ = new_timed;
   for (int i = 0; i < kAgentSyscallCount; ++i) {
     page_->table[i].mode.store(ModeFor(i), std::memory_order_relaxed);
   }
@@ -300,7 +312,9 @@ GuestExecPage::Counts GuestExecPage::AgentCounts(int nr) const {
     c.errors += s.counters[i][kErrors].load(std::memory_order_relaxed);
     c.total_ns += s.counters[i][kTotalNs].load(std::memory_order_relaxed);
     for (int b = 0; b < kHistogramBuckets; ++b) {
-      c.histogram[b] += s.counters[i][kHistogram + b].load(std::memory_order_relaxed);
+      const uint64_t n = s.counters[i][kHistogram + b].load(std::memory_order_relaxed);
+      c.histogram[b] += n;
+      c.timed += n;
     }
   }
   return c;
@@ -330,6 +344,7 @@ void GuestExecPage::CollectCountDeltas(
     d.total_ns = now[kTotalNs] - collected_[i][kTotalNs];
     for (int b = 0; b < kHistogramBuckets; ++b) {
       d.histogram[b] = now[kHistogram + b] - collected_[i][kHistogram + b];
+      d.timed += d.histogram[b];
     }
     for (int w = kCalls; w < kCounterWords; ++w) {
       collected_[i][w] = now[w];

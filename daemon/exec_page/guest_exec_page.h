@@ -1,7 +1,7 @@
 // GuestExecPage: the daemon's side of one guest's executive page (include/hijack/exec_page.h).
 //
 //   auto page = GuestExecPage::Create(guest_id, GuestExecPage::ChooseTrampoline());
-//   (*page)->Configure(exempt, observed);            // before the guest starts
+//   (*page)->Configure(exempt, evented, timed);      // before the guest starts
 //   env.push_back((*page)->PageFdEnv());             // the launcher keeps fd() open in the guest
 //   ...
 //   (*page)->Drain([&](const RingEntry& e) { ... });  // loop thread, from a timer and at exit
@@ -49,14 +49,15 @@ class GuestExecPage {
   std::string TrampolineEnv() const;
 
   // Marks the agent's calls: those in `exempt` are counted in the guest (the filter must exempt
-  // exactly these), and those of them in `events` also appended to the rings as events; every
+  // exactly these), those of them in `timed` timed as well (kTime: latency counters and
+  // histogram), and those in `events` appended to the rings as events (always timed); every
   // other wrapped call is made directly (the supervisor sees it if it is intercepted). Before the
   // guest starts.
-  void Configure(const SyscallSet& exempt, const SyscallSet& events);
+  void Configure(const SyscallSet& exempt, const SyscallSet& events, const SyscallSet& timed);
   // After a policy change: calls no longer in `exempt` go back to the supervisor (the filter
-  // cannot change, so the agent stops using the trampoline for them), `events` is replaced.
-  // Returns true and bumps the generation when a mode changed. Loop thread.
-  bool Refresh(const SyscallSet& exempt, const SyscallSet& events);
+  // cannot change, so the agent stops using the trampoline for them), `events` and `timed` are
+  // replaced. Returns true and bumps the generation when a mode changed. Loop thread.
+  bool Refresh(const SyscallSet& exempt, const SyscallSet& events, const SyscallSet& timed);
   const SyscallSet& exempt() const { return exempt_; }
 
   // Shapes call `nr` to `rate` calls per second with bursts of `burst` (rate 0: unlimited), for
@@ -93,7 +94,10 @@ class GuestExecPage {
     uint64_t calls = 0;     // every call the agent made (with or without an event)
     uint64_t evented = 0;   // of those, the ones delivered as events
     uint64_t errors = 0;    // failed calls among those not delivered as events
-    uint64_t total_ns = 0;  // their total latency
+    // Of those not delivered as events, the ones the agent timed (kTime): the histogram's sum.
+    // Untimed calls have no latency; total_ns and the histogram describe the timed ones only.
+    uint64_t timed = 0;
+    uint64_t total_ns = 0;  // the timed calls' total latency
     uint64_t histogram[kHistogramBuckets] = {};  // theirs, power-of-two buckets
   };
   // The agent's counters for `nr`, summed over slots: exact once the guest has stopped.
@@ -116,6 +120,7 @@ class GuestExecPage {
   ExecPage* page_;
   SyscallSet exempt_;
   SyscallSet events_;
+  SyscallSet timed_;
   uint64_t collected_[kTableSize][kCounterWords] = {};  // totals at the last CollectCountDeltas
 };
 

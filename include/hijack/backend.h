@@ -52,9 +52,15 @@ class SyscallHandler {
   // counts are enough (they then arrive through OnAgentCounts, at far lower cost).
   virtual bool WantsEvents(int /*nr*/) const { return true; }
 
+  // True when someone wants the latency of exempt calls `nr` the agent counts without an event;
+  // false when calls and errors are enough, which spares the agent its clock reads. Calls with
+  // events are timed either way.
+  virtual bool WantsLatency(int /*nr*/) const { return true; }
+
   // Calls of `nr` the agent made without an event since the last report: how many, how many
   // failed, their total latency, and a histogram whose bucket b counts latencies in
-  // [2^b, 2^(b+1)) ns (the last bucket is open).
+  // [2^b, 2^(b+1)) ns (the last bucket is open). Only timed calls have a latency: the
+  // histogram's sum is how many of `calls` were timed, and `total_ns` is theirs.
   virtual void OnAgentCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
                              uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
 

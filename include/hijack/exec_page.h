@@ -7,9 +7,9 @@
 // processes), and every change to it bumps kExecPageAbiVersion: an agent that finds another
 // version maps nothing and leaves every call to the supervisor.
 //
-//   // daemon                                        // agent, on each wrapped call
-//   page->table[i].mode.store(kObserve, relaxed);    if (page->table[i].mode == kObserve) {
-//   page->generation.fetch_add(1, release);            ... count, time, append event ...
+//   // daemon                                            // agent, on each wrapped call
+//   page->table[i].mode.store(kCount | kTime, relaxed);  if (mode & kCount) {
+//   page->generation.fetch_add(1, release);                ... count, time, append event ...
 //
 // Writers and memory orders:
 //   - header and `syscalls`: written by the daemon before the guest starts; read-only afterwards.
@@ -17,7 +17,9 @@
 //     loads it (acquire) sees the entries written before. Each slot's `seen_generation` tells the
 //     daemon which generation that thread's last call ran under.
 //   - table entries (mode, rate, burst, bucket): daemon writes, relaxed, published by
-//     `generation` (an agent loads `generation` before the entry it acts on).
+//     `generation` (an agent loads `generation` before the entry it acts on). A thread acts on the
+//     one `mode` word it loaded for the whole call, so a change of kTime between its load and its
+//     counter updates never leaves half a timed call: the call is counted timed or untimed.
 //     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
 //     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
 //   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
@@ -39,7 +41,7 @@
 namespace hijack::exec_page {
 
 inline constexpr uint32_t kExecPageMagic = 0x50454a48;  // "HJEP"
-inline constexpr uint32_t kExecPageAbiVersion = 2;
+inline constexpr uint32_t kExecPageAbiVersion = 3;
 
 // Environment variables through which the guest finds its page and trampoline.
 inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
@@ -73,11 +75,20 @@ inline constexpr int kHistogramBuckets = 24;    // bucket b: [2^b, 2^(b+1)) ns; 
 // What the agent does with a wrapped call: table entry `mode`, a set of these bits. 0 (direct):
 // the call is not exempt, or nobody watches it; the agent makes it from its own syscall
 // instruction and the supervisor sees it if it is intercepted.
+//
+// kCount alone counts calls and failed calls only, with no clock read: the cheapest observed
+// call, for observers that want counts (a stats module with "latency": false). kTime adds the
+// call's latency (kTotalNs and the histogram, two TSC reads). kEvents implies timing, since an
+// event carries start and end: the agent times every evented call whether or not kTime is set,
+// and the daemon sets kTime with kEvents anyway. The same call may move between timed and
+// untimed when the policy changes, so a slot's kCalls can exceed the histogram's sum: the
+// histogram's sum is the number of timed calls, and latency statistics are over those only.
 enum FastPath : uint32_t {
   kDirect = 0,
-  kCount = 1u << 0,   // count it and its latency in the slot, call through the trampoline
+  kCount = 1u << 0,   // count it (calls, failed calls) in the slot, call through the trampoline
   kEvents = 1u << 1,  // also append an event (observers other than counters want each call)
   kShape = 1u << 2,   // wait for the token bucket first
+  kTime = 1u << 3,    // time the call: latency counters and histogram (v3)
 };
 
 // Token bucket as a generic cell rate algorithm: one atomic "theoretical arrival time". A call at
@@ -110,9 +121,10 @@ struct alignas(64) RingEntry {
 };
 
 // Indices into Slot::counters[table index][...]. A call is either delivered as an event (counted
-// in kEvented only: the event carries its result and latency) or counted here in full (calls,
-// failed calls, total ns, histogram), never both, so the daemon can add the second kind to what
-// observers saw through events without counting a call twice.
+// in kEvented only: the event carries its result and latency) or counted here (calls, failed
+// calls and, when timed, total ns and histogram), never both, so the daemon can add the second
+// kind to what observers saw through events without counting a call twice. An untimed call
+// (kCount without kTime) adds to kCalls and kErrors only.
 inline constexpr int kEvented = 0;
 inline constexpr int kCalls = 1;
 inline constexpr int kErrors = 2;

@@ -2,6 +2,7 @@
 // a known number of calls and prints one summary line.
 //
 //   agent_guest writes N M          N write(2)s to /dev/null, then M stdio lines to stdout
+//   agent_guest failing-writes N F  N write(2)s to /dev/null, then F to fd -1 (each EBADF)
 //   agent_guest threads T K         T threads, each K write(2)s to /dev/null
 //   agent_guest waves W T K         W rounds, one after another, of "threads T K"
 //   agent_guest for-ms MS           write(2) to /dev/null for MS milliseconds; print the count
@@ -52,6 +53,21 @@ int Writes(int n, int m) {
   for (int i = 0; i < m; ++i) {
     std::printf("line %d\n", i);
     std::fflush(stdout);
+  }
+  return 0;
+}
+
+int FailingWrites(int n, int f) {
+  int fd = DevNull();
+  for (int i = 0; i < n; ++i) {
+    if (write(fd, "x", 1) != 1) {
+      return 1;
+    }
+  }
+  for (int i = 0; i < f; ++i) {
+    if (write(-1, "x", 1) != -1 || errno != EBADF) {
+      return 1;
+    }
   }
   return 0;
 }
@@ -213,6 +229,9 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return argc > i ? std::atoi(argv[i]) : 0; };
   if (mode == "writes") {
     return Writes(arg(2), arg(3));
+  }
+  if (mode == "failing-writes") {
+    return FailingWrites(arg(2), arg(3));
   }
   if (mode == "threads") {
     return Threads(arg(2), arg(3));

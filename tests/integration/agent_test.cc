@@ -260,6 +260,38 @@ class AgentPageTest : public ::testing::Test {
   std::unique_ptr<exec_page::GuestExecPage> page_;
 };
 
+TEST_F(AgentPageTest, UntimedCallsCountCallsAndErrorsButNoLatency) {
+  entry(SYS_write).mode.store(exec_page::kCount);
+  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = page_->AgentCounts(SYS_write);
+  EXPECT_EQ(c.calls, 307u);
+  EXPECT_EQ(c.errors, 7u);
+  EXPECT_EQ(c.evented, 0u);
+  EXPECT_EQ(c.timed, 0u);
+  EXPECT_EQ(c.total_ns, 0u);
+  for (uint64_t n : c.histogram) {
+    EXPECT_EQ(n, 0u);
+  }
+}
+
+TEST_F(AgentPageTest, TimedCallsFillTheLatencyCountersAndHistogram) {
+  entry(SYS_write).mode.store(exec_page::kCount | exec_page::kTime);
+  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = page_->AgentCounts(SYS_write);
+  EXPECT_EQ(c.calls, 307u);
+  EXPECT_EQ(c.errors, 7u);
+  EXPECT_EQ(c.evented, 0u);
+  uint64_t in_histogram = 0;
+  for (uint64_t n : c.histogram) {
+    in_histogram += n;
+  }
+  EXPECT_EQ(in_histogram, 307u);
+  EXPECT_EQ(c.timed, 307u);
+  EXPECT_GT(c.total_ns, 0u);  // a system call takes more than a nanosecond
+}
+
 TEST_F(AgentPageTest, EveryCountedCallIsCountedOnce) {
   entry(SYS_write).mode.store(exec_page::kCount);
   auto r = RunWithAgent({kAgentGuest, "writes", "500", "0"});
@@ -336,9 +368,13 @@ class CountingHandler final : public SyscallHandler {
   bool WantsResult(int) const override { return false; }
   bool Exemptible(int) const override { return true; }
   bool WantsEvents(int) const override { return want_events; }
+  bool WantsLatency(int) const override { return want_latency; }
   void OnAgentCounts(int nr, uint64_t calls, uint64_t, uint64_t,
-                     std::span<const uint64_t>) override {
+                     std::span<const uint64_t> histogram) override {
     counted[nr] += calls;
+    for (uint64_t n : histogram) {
+      timed[nr] += n;
+    }
   }
   void OnCompleted(Event&& record) override {
     if (trampoline_ip != 0 && record.call.ip == trampoline_ip) {
@@ -350,9 +386,11 @@ class CountingHandler final : public SyscallHandler {
   void OnGuestExit(int status) override { exit_status = status; }
 
   bool want_events = true;
+  bool want_latency = true;
   uint64_t trampoline_ip = 0;
   uint64_t agent_events = 0;
   std::map<int, uint64_t> counted;  // through OnAgentCounts
+  std::map<int, uint64_t> timed;    // of those, the ones in the latency histogram
   std::map<int, uint64_t> supervised;
   std::optional<int> exit_status;
 };
@@ -438,6 +476,25 @@ TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write], 10u * 16 * 2000 + 10);
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   EXPECT_EQ(slotless, 0u) << "slots of exited threads were not handed on";
+}
+
+// SyscallHandler::WantsLatency: the page marks calls nobody wants timed as untimed counts, and
+// the counts arrive with an empty histogram; calls with events stay timed either way.
+TEST_F(AgentBackendTest, CallsNobodyWantsTimedAreCountedUntimed) {
+  handler_.want_events = false;
+  handler_.want_latency = false;
+  auto pid = backend_.Launch(Spec({"agent_guest", "writes", "3000", "0"}), handler_);
+  ASSERT_TRUE(pid) << pid.error().message;
+  exec_page::GuestExecPage* page = backend_.ExecPageOf(7);
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(page->page().table[exec_page::AgentIndex(SYS_write)].mode.load(), exec_page::kCount);
+  while (!handler_.exit_status && loop_.run_one() > 0) {
+  }
+  ASSERT_TRUE(handler_.exit_status);
+  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
+  EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write], 3000u);
+  EXPECT_GT(handler_.counted[SYS_write], 0u);
+  EXPECT_EQ(handler_.timed[SYS_write], 0u);
 }
 
 TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) {

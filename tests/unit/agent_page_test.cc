@@ -47,20 +47,21 @@ TEST(ExecPageTest, ConfigureObservesOnlyExemptCallsAndRatesBumpTheGeneration) {
   auto page = NewPage();
   SyscallSet exempt;
   exempt.Add(SYS_write);
-  page->Configure(exempt, exempt);
+  page->Configure(exempt, exempt, SyscallSet());
   ExecPage& p = page->page();
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
+  // Events carry start and end: an evented call is timed even when nobody asked for latency.
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kTime);
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
   const uint64_t gen = page->generation();
   auto g = page->SetRate(SYS_write, 1000, 4);
   ASSERT_TRUE(g);
   EXPECT_EQ(*g, gen + 1);
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kShape);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kTime | kShape);
   // A call that is not exempt is shaped by the supervisor only: its mode stays direct.
   ASSERT_TRUE(page->SetRate(SYS_read, 1000, 4));
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
   ASSERT_TRUE(page->SetRate(SYS_write, 0, 0));
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kTime);
   EXPECT_FALSE(page->SetRate(SYS_getpid, 10, 1));
 }
 
@@ -219,6 +220,7 @@ TEST(ExecPageTest, CountDeltasReportOnlyWhatIsNewAndOnlyCallsWithoutEvents) {
   EXPECT_EQ(d[SYS_write].calls, 10u);
   EXPECT_EQ(d[SYS_write].total_ns, 5000u);
   EXPECT_EQ(d[SYS_write].histogram[8], 10u);  // 500 ns is in [256, 512)
+  EXPECT_EQ(d[SYS_write].timed, 10u);
   EXPECT_TRUE(collect().empty());
   p.slots[2].counters[i][kCalls].store(1);
   p.slots[2].counters[i][kErrors].store(1);
@@ -226,6 +228,7 @@ TEST(ExecPageTest, CountDeltasReportOnlyWhatIsNewAndOnlyCallsWithoutEvents) {
   EXPECT_EQ(d[SYS_write].calls, 1u);
   EXPECT_EQ(d[SYS_write].errors, 1u);
   EXPECT_EQ(d[SYS_write].total_ns, 0u);
+  EXPECT_EQ(d[SYS_write].timed, 0u);  // counted untimed: no latency to report
 }
 
 TEST(ExecPageTest, RefreshNeverWidensTheExemptionAndBumpsTheGeneration) {
@@ -233,20 +236,27 @@ TEST(ExecPageTest, RefreshNeverWidensTheExemptionAndBumpsTheGeneration) {
   SyscallSet exempt;
   exempt.Add(SYS_write);
   exempt.Add(SYS_read);
-  page->Configure(exempt, SyscallSet());
+  SyscallSet timed;
+  timed.Add(SYS_write);
+  page->Configure(exempt, SyscallSet(), timed);
   ExecPage& p = page->page();
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kCount);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kTime);
   const uint64_t gen = page->generation();
-  EXPECT_FALSE(page->Refresh(exempt, SyscallSet()));
+  EXPECT_FALSE(page->Refresh(exempt, SyscallSet(), timed));
+  // Nobody wants write's latency any more: a change of its own.
+  EXPECT_TRUE(page->Refresh(exempt, SyscallSet(), SyscallSet()));
+  EXPECT_EQ(page->generation(), gen + 1);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount);
   // A policy now decides read and traces write; close is asked for but was never exempt.
   SyscallSet now, events;
   now.Add(SYS_write);
   now.Add(SYS_close);
   events.Add(SYS_write);
-  EXPECT_TRUE(page->Refresh(now, events));
-  EXPECT_EQ(page->generation(), gen + 1);
+  EXPECT_TRUE(page->Refresh(now, events, SyscallSet()));
+  EXPECT_EQ(page->generation(), gen + 2);
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
-  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents);
+  EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kTime);
   EXPECT_EQ(p.table[AgentIndex(SYS_close)].mode.load(), kDirect);
 }
 

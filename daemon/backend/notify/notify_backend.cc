@@ -385,16 +385,19 @@ void NotifyBackend::SyncPage(Guest& guest) {
     guest.page->ApplyBuckets(shaping.buckets);
     guest.page_policy_version = shaping.policy_version;
   }
-  SyscallSet exempt, events;
+  SyscallSet exempt, events, timed;
   for (int nr : guest.page->exempt().Numbers()) {
     if (guest.handler->Exemptible(nr)) {
       exempt.Add(nr);
       if (guest.handler->WantsEvents(nr)) {
         events.Add(nr);
       }
+      if (guest.handler->WantsLatency(nr)) {
+        timed.Add(nr);
+      }
     }
   }
-  guest.page->Refresh(exempt, events);
+  guest.page->Refresh(exempt, events, timed);
 }
 
 exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
