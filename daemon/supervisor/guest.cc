@@ -61,6 +61,21 @@ bool Guest::WantsEvents(int nr) const {
   return false;
 }
 
+bool Guest::WantsLatency(int nr) const {
+  if (bus_.HasStreams()) {
+    return true;  // a stream's events carry times, and the agent then sends events anyway
+  }
+  // Only a stats module told "latency": false does without; trace and other observers get
+  // events (WantsEvents), which are timed whatever this says.
+  for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
+    auto* stats = dynamic_cast<modules::StatsModule*>(m);
+    if (stats == nullptr || stats->latency()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 uint64_t Guest::PolicyVersion() const { return engine_.Current()->version(); }
 
 SyscallHandler::PageShaping Guest::ShapeInPage() {

@@ -36,6 +36,7 @@ class Guest final : public SyscallHandler {
   bool WantsResult(int nr) const override;
   bool Exemptible(int nr) const override;
   bool WantsEvents(int nr) const override;
+  bool WantsLatency(int nr) const override;
   uint64_t PolicyVersion() const override;
   PageShaping ShapeInPage() override;
   void OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,

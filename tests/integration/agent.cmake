@@ -18,7 +18,8 @@ target_compile_definitions(hijack_agent_integration_tests PRIVATE
   HIJACK_TEST_AGENT_GUEST="$<TARGET_FILE:agent_guest>"
   HIJACK_TEST_AGENT_GUEST_STATIC="$<TARGET_FILE:agent_guest_static>"
   HIJACK_TEST_FORTIFIED_GUEST="$<TARGET_FILE:fortified_guest>"
-  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>")
+  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>"
+  HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(hijack_agent_integration_tests hijackd hijack_agent agent_guest agent_guest_static
                  fortified_guest)
 gtest_discover_tests(hijack_agent_integration_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -229,6 +229,32 @@ TEST(AgentRunTest, FortifiedReadIntoTooSmallABufferStillAborts) {
   EXPECT_EQ(r.out, "");
 }
 
+// counts.json: a stats module without latency. Its calls take the agent's untimed path, and the
+// table at exit has calls and errors, exact, and no time columns.
+TEST(AgentRunTest, CountsOnlyPolicyReportsExactCountsWithoutTimes) {
+  auto r = Hijacked({"--policy", std::string(HIJACK_TEST_SOURCE_DIR) + "/policies/counts.json"},
+                    {kAgentGuest, "failing-writes", "400", "25"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // "name calls errors not-run" rows.
+  std::map<std::string, std::pair<long, long>> rows;
+  std::istringstream in(r.err);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream row(line);
+    std::vector<std::string> w;
+    for (std::string x; row >> x;) {
+      w.push_back(x);
+    }
+    if (w.size() == 4 && std::isdigit(static_cast<unsigned char>(w[1][0]))) {
+      rows[w[0]] = {std::atol(w[1].c_str()), std::atol(w[2].c_str())};
+    }
+  }
+  EXPECT_EQ(rows["write"], std::make_pair(425L, 25L)) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("calls and errors only (\"latency\": false)"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("p50-us")));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("total-us")));
+  EXPECT_GE(ParseAgent(r.err).calls, 425) << "the writes did not go through the agent\n" << r.err;
+}
+
 // ---- The agent alone: a page the test lays out, no daemon and no filter. ----
 // The trampoline then runs every call natively, and the page shows exactly what the agent did.
 

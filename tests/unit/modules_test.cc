@@ -20,7 +20,10 @@
 #include "daemon/modules/net_guard/address_rule.h"
 #include "daemon/modules/plugin/policy_host_client.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
+#include "daemon/modules/stats/stats_module.h"
 #include "daemon/policy/policy_set.h"
+#include "daemon/syscalls/syscall_table.h"
+#include "hijack/exec_page.h"
 
 namespace hijack::modules {
 namespace {
@@ -339,6 +342,53 @@ TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
   EXPECT_FALSE((*crashing)->Decide(ev, "getppid", ""));  // restarted, and crashed again
   EXPECT_EQ((*crashing)->restarts(), 1u);
   EXPECT_EQ((*crashing)->failures(), 2u);
+}
+
+TEST(Stats, LatencySettingIsABooleanNamedByItsPath) {
+  auto set = policy::PolicySet::FromText(
+      R"({"version": 1, "modules": [{"module": "stats"}, {"module": "stats", "latency": "no"}]})",
+      "test", policy::ModuleRegistry::BuiltIn());
+  ASSERT_FALSE(set);
+  EXPECT_THAT(set.error().message, HasSubstr("/modules/1/latency"));
+  EXPECT_THAT(set.error().message, HasSubstr("expected true or false"));
+  auto counts = Load(R"({"module": "stats", "latency": false}, {"module": "stats"})");
+  ASSERT_NE(counts, nullptr);
+  EXPECT_FALSE(dynamic_cast<StatsModule&>(*counts->modules()[0]).latency());
+  EXPECT_TRUE(dynamic_cast<StatsModule&>(*counts->modules()[1]).latency());
+}
+
+// Counts the agent made without timing (an empty histogram) add calls, not latency samples: the
+// percentiles stay those of the timed calls.
+TEST(Stats, UntimedAgentCountsDoNotDragPercentiles) {
+  StatsModule stats(syscalls::AllSyscalls());
+  const uint64_t none[exec_page::kHistogramBuckets] = {};
+  uint64_t timed[exec_page::kHistogramBuckets] = {};
+  timed[11] = 10;  // [2048, 4096) ns
+  stats.AddCounts(SCMP_SYS(write), 1000, 3, 0, none);
+  stats.AddCounts(SCMP_SYS(write), 10, 0, 30'000, timed);
+  auto row = stats.Stats()["write"];
+  EXPECT_EQ(row["calls"], 1010u);
+  EXPECT_EQ(row["errors"], 3u);
+  EXPECT_EQ(row["total_ns"], 30'000u);
+  EXPECT_GE(row["p50_ns"].get<uint64_t>(), 2048u);
+  EXPECT_LT(row["p99_ns"].get<uint64_t>(), 4096u + 256u);
+}
+
+TEST(Stats, WithoutLatencyReportAndJsonHaveNoTimes) {
+  StatsModule stats(syscalls::AllSyscalls(), /*latency=*/false);
+  uint64_t timed[exec_page::kHistogramBuckets] = {};
+  timed[11] = 2;
+  stats.AddCounts(SCMP_SYS(write), 5, 1, 6000, timed);
+  auto row = stats.Stats()["write"];
+  EXPECT_EQ(row["calls"], 5u);
+  EXPECT_EQ(row["errors"], 1u);
+  EXPECT_FALSE(row.contains("total_ns"));
+  EXPECT_FALSE(row.contains("p50_ns"));
+  const std::string report = stats.Report();
+  EXPECT_THAT(report, HasSubstr("calls and errors only"));
+  EXPECT_THAT(report, ::testing::Not(HasSubstr("p50-us")));
+  EXPECT_THAT(report, ::testing::Not(HasSubstr("total-us")));
+  EXPECT_THAT(report, ::testing::ContainsRegex("write +5 +1 +0"));
 }
 
 TEST(PolicyFiles, EveryExamplePolicyLoads) {

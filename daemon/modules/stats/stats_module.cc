@@ -29,7 +29,10 @@ void StatsModule::Observe(const Event& event) {
   } else if (*event.result < 0 && *event.result >= -4095) {
     ++s.errors;
   }
-  s.latency.Record(static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns)));
+  if (latency_) {
+    s.latency.Record(
+        static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns)));
+  }
 }
 
 void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
@@ -44,7 +47,12 @@ void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t to
   }
   slot->calls += calls;
   slot->errors += errors;
-  // The exact total goes with the first non-empty bucket; each bucket is placed at its middle.
+  if (!latency_) {
+    return;
+  }
+  // Only the histogram's calls were timed (the rest of `calls` counted without a clock), so only
+  // they enter the percentiles. The exact total goes with the first non-empty bucket; each bucket
+  // is placed at its middle.
   uint64_t sum_left = total_ns;
   for (size_t b = 0; b < log2_histogram.size(); ++b) {
     if (log2_histogram[b] == 0) {
@@ -53,6 +61,11 @@ void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t to
     const uint64_t mid = (uint64_t{1} << b) + (uint64_t{1} << b) / 2;
     slot->latency.RecordMany(mid, log2_histogram[b], sum_left);
     sum_left = 0;
+  }
+  if (sum_left != 0) {
+    // A delta can bring a call's latency without its bucket (GuestExecPage::CollectCountDeltas
+    // reads the words apart): keep the total exact, the bucket comes with the next delta.
+    slot->latency.RecordMany(0, 0, sum_left);
   }
 }
 
@@ -64,15 +77,18 @@ nlohmann::json StatsModule::Stats() const {
       continue;
     }
     const PerSyscall& s = *per_[static_cast<size_t>(nr)];
-    out[std::string(syscalls::SyscallName(nr))] = {
+    nlohmann::json row = {
         {"calls", s.calls},
         {"errors", s.errors},
         {"unknown_results", s.unknown},
         {"not_run", s.not_run},
-        {"total_ns", s.latency.sum()},
-        {"p50_ns", s.latency.Percentile(0.50)},
-        {"p99_ns", s.latency.Percentile(0.99)},
     };
+    if (latency_) {
+      row["total_ns"] = s.latency.sum();
+      row["p50_ns"] = s.latency.Percentile(0.50);
+      row["p99_ns"] = s.latency.Percentile(0.99);
+    }
+    out[std::string(syscalls::SyscallName(nr))] = std::move(row);
   }
   return out;
 }
@@ -98,6 +114,9 @@ std::string StatsModule::Report() const {
     const auto& y = *per_[static_cast<size_t>(b)];
     return x.calls != y.calls ? x.calls > y.calls : a < b;
   });
+  if (!latency_) {
+    return CountsReport(rows, calls, errors, not_run, unknown);
+  }
   std::string out = fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12} {:>9} {:>9}\n", "syscall", "calls",
                                 "errors", "not-run", "total-us", "p50-us", "p99-us");
   out += std::string(81, '-') + "\n";
@@ -112,12 +131,33 @@ std::string StatsModule::Report() const {
   out += std::string(81, '-') + "\n";
   out += fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12.1f}\n", "total", calls, errors, not_run,
                      static_cast<double>(total) / 1e3);
-  if (unknown > 0) {
-    out += fmt::format(
-        "errors count the calls whose result the supervisor saw; {} calls ran without a visible "
-        "result (seccomp notify does not report them; --backend ptrace does)\n",
-        unknown);
+  out += UnknownNote(unknown);
+  return out;
+}
+
+std::string StatsModule::UnknownNote(uint64_t unknown) {
+  if (unknown == 0) {
+    return "";
   }
+  return fmt::format(
+      "errors count the calls whose result the supervisor saw; {} calls ran without a visible "
+      "result (seccomp notify does not report them; --backend ptrace does)\n",
+      unknown);
+}
+
+std::string StatsModule::CountsReport(const std::vector<int>& rows, uint64_t calls,
+                                      uint64_t errors, uint64_t not_run, uint64_t unknown) const {
+  std::string out = "calls and errors only (\"latency\": false): no times measured\n";
+  out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", "syscall", "calls", "errors", "not-run");
+  out += std::string(48, '-') + "\n";
+  for (int nr : rows) {
+    const PerSyscall& s = *per_[static_cast<size_t>(nr)];
+    out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", syscalls::SyscallName(nr), s.calls, s.errors,
+                       s.not_run);
+  }
+  out += std::string(48, '-') + "\n";
+  out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", "total", calls, errors, not_run);
+  out += UnknownNote(unknown);
   return out;
 }
 
@@ -125,13 +165,21 @@ policy::ModuleInfo StatsModule::Info() {
   return {
       .name = "stats",
       .summary = "count calls, errors and supervisor latency per syscall (like strace -c)",
-      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"}},
+      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"},
+                   {"latency",
+                    "true (default) or false: false reports calls and errors only, with no time "
+                    "columns, and lets the agent count calls without timing them"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         auto syscalls = config.Syscalls("syscalls");
         if (!syscalls) {
           return std::unexpected(syscalls.error());
         }
-        return std::make_unique<StatsModule>(*syscalls ? **syscalls : syscalls::AllSyscalls());
+        auto latency = config.Bool("latency");
+        if (!latency) {
+          return std::unexpected(latency.error());
+        }
+        return std::make_unique<StatsModule>(*syscalls ? **syscalls : syscalls::AllSyscalls(),
+                                             latency->value_or(true));
       },
   };
 }

@@ -2,16 +2,21 @@
 //
 //   {"module": "stats"}                                  // every syscall
 //   {"module": "stats", "syscalls": ["%file", "%net"]}   // only these
+//   {"module": "stats", "latency": false}                // calls and errors, no times
 //
 // Observes off the guest's path. Report() is the table printed when the guest ends; Stats() the
 // same numbers as JSON for GetStats. Latency is the time the supervisor held the call (from
-// receipt to answer; under ptrace, to syscall exit when the result was awaited).
+// receipt to answer; under ptrace, to syscall exit when the result was awaited), or the agent's
+// time for calls it made. Without latency the table and JSON have no time columns, and calls the
+// agent counts for this module alone are not timed (SyscallHandler::WantsLatency).
 #pragma once
 
 #include <array>
 #include <memory>
-#include <span>
 #include <mutex>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "daemon/modules/stats/latency_histogram.h"
 #include "daemon/policy/module_registry.h"
@@ -20,23 +25,34 @@ namespace hijack::modules {
 
 class StatsModule final : public PolicyModule {
  public:
-  explicit StatsModule(SyscallSet syscalls) : syscalls_(syscalls) {}
+  explicit StatsModule(SyscallSet syscalls, bool latency = true)
+      : syscalls_(syscalls), latency_(latency) {}
 
   static policy::ModuleInfo Info();
 
   std::string_view Name() const override { return "stats"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
+  // Whether this module reports latency ("latency" setting, default true).
+  bool latency() const { return latency_; }
   void Observe(const Event& event) override;
   // Calls the in-guest agent counted without sending events (SyscallHandler::OnAgentCounts): added
   // to the same rows, so the table stays complete. Their latency is the agent's, known to a power
-  // of two per call (log2_histogram) and exactly in total. Any thread.
+  // of two per call (log2_histogram) and exactly in total; only the calls in the histogram were
+  // timed, so percentiles are over those and untimed calls add to calls and errors only. Any
+  // thread.
   void AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
                  std::span<const uint64_t> log2_histogram);
   nlohmann::json Stats() const override;
   std::string Report() const override;
 
  private:
+  struct PerSyscall;
+  // The table without time columns ("latency": false). Under mu_.
+  std::string CountsReport(const std::vector<int>& rows, uint64_t calls, uint64_t errors,
+                           uint64_t not_run, uint64_t unknown) const;
+  static std::string UnknownNote(uint64_t unknown);
+
   struct PerSyscall {
     uint64_t calls = 0;
     uint64_t errors = 0;      // known negative results
@@ -46,6 +62,7 @@ class StatsModule final : public PolicyModule {
   };
 
   const SyscallSet syscalls_;
+  const bool latency_;
   mutable std::mutex mu_;
   // Allocated on a syscall's first call: a histogram is ~8 KiB.
   std::array<std::unique_ptr<PerSyscall>, SyscallSet::kCapacity> per_{};
