@@ -9,9 +9,11 @@
 # by pid at the end. Makes the base image with base-image.sh when it is missing, builds the
 # top-level Dockerfile, then runs bench/run on the host, in the container under the engine's
 # default seccomp profile, and in the container with --security-opt seccomp=unconfined, all
-# with --network host (a published port's proxy would be what gets measured). Podman needs
-# explicit --ulimit values here; docker gets the same ones so both measure the same limits. The
-# host's bench/ is mounted over the image's copy, so host and container run the same script.
+# with --network host (a published port's proxy would be what gets measured). Installs the
+# engine (docker.io or podman) and debootstrap with apt-get when they are missing (Debian
+# packages only). Podman needs explicit --ulimit values here; docker gets the same ones so both
+# measure the same limits. The host's bench/ is mounted over the image's copy, so host and
+# container run the same script.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -28,6 +30,37 @@ while [ $# -gt 0 ]; do
   shift
 done
 engine="${CONTAINER_ENGINE:-docker}"
+
+# Debian packages only, installed non-interactively when missing, with a policy-rc.d that keeps
+# their scripts from starting services (as scripts/install-deps does): this script starts
+# dockerd itself and stops it by pid.
+apt_install() {
+  local missing=() p sudo="" policy_rc=/usr/sbin/policy-rc.d created=0 rc=0
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || { echo "run.sh: install ${missing[*]} (no apt-get here)" >&2; exit 1; }
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "run.sh: apt-get install ${missing[*]}" >&2
+  if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy_rc" >/dev/null
+    $sudo chmod +x "$policy_rc"
+    created=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" || rc=$?
+  [ "$created" = 1 ] && $sudo rm -f "$policy_rc"
+  [ "$rc" = 0 ] || { echo "run.sh: apt-get install ${missing[*]} failed" >&2; exit 1; }
+}
+case "${engine##*/}" in
+  docker) command -v dockerd >/dev/null && command -v docker >/dev/null || apt_install docker.io ;;
+  podman) command -v podman >/dev/null || apt_install podman ;;
+esac
+# base-image.sh needs debootstrap only when the base image is missing; it is small.
+command -v debootstrap >/dev/null || apt_install debootstrap
+
 if [ "$engine" = docker ] && [ -x /usr/bin/docker ]; then engine=/usr/bin/docker; fi
 image=hijack-bench:latest
 mkdir -p "$out"
