@@ -8,12 +8,12 @@
 # Starts nothing it does not stop: when no docker daemon answers it starts dockerd and stops it
 # by pid at the end. Makes the base image with base-image.sh when it is missing, builds the
 # top-level Dockerfile, then runs bench/run on the host, in the container under the engine's
-# default seccomp profile, and in the container with --security-opt seccomp=unconfined, all
-# with --network host (a published port's proxy would be what gets measured). Installs the
-# engine (docker.io or podman) and debootstrap with apt-get when they are missing (Debian
-# packages only). Podman needs explicit --ulimit values here; docker gets the same ones so both
-# measure the same limits. The host's bench/ is mounted over the image's copy, so host and
-# container run the same script.
+# default seccomp profile (no added capabilities), and in the container with --security-opt
+# seccomp=unconfined, all with --network host (a published port's proxy would be what gets
+# measured). Installs the engine (docker.io or podman) and debootstrap with apt-get when they
+# are missing (Debian packages only). Podman needs explicit --ulimit values here; docker gets
+# the same ones so both measure the same limits. The host's bench/ is mounted over the image's
+# copy, so host and container run the same script.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -102,12 +102,12 @@ nofile="$(cap -n)"; nproc="$(cap -u)"
 limits=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
 echo "run.sh: host" >&2
 "$root/bench/run" "${args[@]}" --out "$out/host" > "$out/host.txt" 2>>"$log"
-# default+ptrace: Docker's default profile allows pidfd_getfd and process_vm_readv only with
-# CAP_SYS_PTRACE, and hijackd's launcher takes the guest's listener with pidfd_getfd.
-for profile in default default+ptrace unconfined; do
+# No --cap-add SYS_PTRACE run: Docker's default profile allows pidfd_getfd only with it, but
+# the launcher no longer uses pidfd_getfd (daemon/launcher/listener_handover.h), and every mode
+# runs under the default profile.
+for profile in default unconfined; do
   sec=()
   [ "$profile" = unconfined ] && sec=(--security-opt seccomp=unconfined)
-  [ "$profile" = default+ptrace ] && sec=(--cap-add SYS_PTRACE)
   mkdir -p "$out/$profile"
   echo "run.sh: container, seccomp $profile" >&2
   "$engine" run --rm --network host "${limits[@]}" "${sec[@]}" -v "$out/$profile:/out" \
@@ -119,8 +119,8 @@ done
 
 # Container / host per mode: per-call median, wrk requests/s, httperf peak replies/s.
 {
-  echo "experiment,server,mode,host,container_default,container_default_sys_ptrace,container_unconfined,default_x_host,sys_ptrace_x_host,unconfined_x_host"
-  for env in host default default+ptrace unconfined; do
+  echo "experiment,server,mode,host,container_default,container_unconfined,default_x_host,unconfined_x_host"
+  for env in host default unconfined; do
     f="$out/$env"
     awk -F, -v e="$env" 'FNR > 1 && $10 == "ok" { print "call_ns", "-", $1, e, $5 }' OFS=, "$f/call_cost.csv" 2>/dev/null
     awk -F, -v e="$env" 'FNR > 1 && $9 == "ok" { print "wrk_rps", $1, $2, e, $3 }' OFS=, "$f/wrk.csv" 2>/dev/null
@@ -129,8 +129,8 @@ done
   done | awk -F, -v OFS=, '{ k = $1 "," $2 "," $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k } v[k "," $4] = $5 }
     function r(x, h) { return (h > 0 && x != "" ? sprintf("%.2f", x / h) : "-") }
     END { for (i = 1; i <= n; i++) { k = order[i]; h = v[k ",host"]; d = v[k ",default"]
-            c = v[k ",default+ptrace"]; u = v[k ",unconfined"]
-            print k, h, (d == "" ? "-" : d), (c == "" ? "-" : c), (u == "" ? "-" : u), r(d, h), r(c, h), r(u, h) } }'
+            u = v[k ",unconfined"]
+            print k, h, (d == "" ? "-" : d), (u == "" ? "-" : u), r(d, h), r(u, h) } }'
 } > "$out/container_vs_host.csv"
 echo
 echo "Container vs host ($engine, --network host; call_ns lower is better, the others higher)"
