@@ -18,6 +18,8 @@
 //   trampoline+...+2rdtsc     the same with a TSC read before and after each call: the floor of
 //                             a call whose latency is measured
 //   agent+stats               libc's write() interposed by the agent (count and latency per call)
+//   agent+stats-counts        the same under {"module": "stats", "latency": false}: the agent
+//                             counts calls and errors without reading the TSC
 //   notify+stats, ptrace+stats  every write() through the supervisor
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -45,6 +47,8 @@ using hijack::bench::MonotonicNs;
 
 constexpr uint64_t kBatch = 1000;
 constexpr char kStatsPolicy[] = R"({"version": 1, "modules": [{"module": "stats"}]})";
+constexpr char kCountsPolicy[] =
+    R"({"version": 1, "modules": [{"module": "stats", "latency": false}]})";
 
 // What the guest's timed loop calls.
 enum class Call {
@@ -127,6 +131,7 @@ struct Mode {
   std::string backend;  // "" for native
   bool agent = false;
   Call call = Call::kLibc;
+  const char* policy = kStatsPolicy;
 };
 
 void BM_Write(benchmark::State& state, const Mode& mode) {
@@ -141,7 +146,7 @@ void BM_Write(benchmark::State& state, const Mode& mode) {
       env.push_back(std::string(hijack::exec_page::kAgentRequestEnv) + "=" + lib);
     }
     guest = std::make_unique<BatchGuest>(
-        hijack::bench::GuestMode{.backend = mode.backend, .policy = kStatsPolicy},
+        hijack::bench::GuestMode{.backend = mode.backend, .policy = mode.policy},
         [&](int in, int out) {
           hijack::LaunchSpec spec;
           spec.path = "/proc/self/exe";
@@ -173,6 +178,7 @@ int main(int argc, char** argv) {
       {"write/trampoline+hijack-filter", "notify", true, Call::kTrampoline},
       {"write/trampoline+hijack-filter+2rdtsc", "notify", true, Call::kTrampolineTimed},
       {"write/agent+stats", "notify", true, Call::kLibc},
+      {"write/agent+stats-counts", "notify", true, Call::kLibc, kCountsPolicy},
       {"write/notify+stats", "notify", false, Call::kLibc},
       {"write/ptrace+stats", "ptrace", false, Call::kLibc},
   };
