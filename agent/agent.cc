@@ -615,6 +615,98 @@ HIJACK_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct times
   return raw < 0 ? static_cast<int>(-raw) : 0;
 }
 
+// stat() and friends are newfstatat on x86_64 since glibc 2.33; the agent issues the same calls
+// glibc would, so counts match strace's for the program without the agent.
+HIJACK_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  return static_cast<int>(Ret(Call<SYS_newfstatat>(dirfd, L(path), L(st), flags)));
+}
+HIJACK_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
+  return static_cast<int>(Ret(Call<SYS_newfstatat>(dirfd, L(path), L(st), flags)));
+}
+HIJACK_EXPORT int stat(const char* path, struct stat* st) {
+  return static_cast<int>(Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)));
+}
+HIJACK_EXPORT int stat64(const char* path, struct stat64* st) {
+  return static_cast<int>(Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)));
+}
+HIJACK_EXPORT int lstat(const char* path, struct stat* st) {
+  return static_cast<int>(
+      Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
+}
+HIJACK_EXPORT int lstat64(const char* path, struct stat64* st) {
+  return static_cast<int>(
+      Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
+}
+namespace {
+// glibc's fstat() answers a negative descriptor itself, without a system call.
+inline long FstatCall(int fd, void* st) {
+  if (fd < 0) {
+    return -EBADF;
+  }
+  return Call<SYS_newfstatat>(fd, L(""), L(st), AT_EMPTY_PATH);
+}
+// The stat entry points of programs built against glibc before 2.33 (__xstat and friends):
+// version 0 or 1 (_STAT_VER_KERNEL, _STAT_VER_LINUX) is the kernel's struct stat on x86_64.
+inline bool StatVersionOk(int ver) { return ver == 0 || ver == 1; }
+}  // namespace
+HIJACK_EXPORT int fstat(int fd, struct stat* st) {
+  return static_cast<int>(Ret(FstatCall(fd, st)));
+}
+HIJACK_EXPORT int fstat64(int fd, struct stat64* st) {
+  return static_cast<int>(Ret(FstatCall(fd, st)));
+}
+HIJACK_EXPORT int __xstat(int ver, const char* path, struct stat* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)
+                                                 : -EINVAL));
+}
+HIJACK_EXPORT int __xstat64(int ver, const char* path, struct stat64* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)
+                                                 : -EINVAL));
+}
+HIJACK_EXPORT int __lxstat(int ver, const char* path, struct stat* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st),
+                                                                        AT_SYMLINK_NOFOLLOW)
+                                                 : -EINVAL));
+}
+HIJACK_EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st),
+                                                                        AT_SYMLINK_NOFOLLOW)
+                                                 : -EINVAL));
+}
+HIJACK_EXPORT int __fxstat(int ver, int fd, struct stat* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? FstatCall(fd, st) : -EINVAL));
+}
+HIJACK_EXPORT int __fxstat64(int ver, int fd, struct stat64* st) {
+  return static_cast<int>(Ret(StatVersionOk(ver) ? FstatCall(fd, st) : -EINVAL));
+}
+HIJACK_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags) {
+  return static_cast<int>(
+      Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(dirfd, L(path), L(st), flags) : -EINVAL));
+}
+HIJACK_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st,
+                               int flags) {
+  return static_cast<int>(
+      Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(dirfd, L(path), L(st), flags) : -EINVAL));
+}
+HIJACK_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
+  return static_cast<int>(Ret(Call<SYS_epoll_ctl>(epfd, op, fd, L(ev))));
+}
+HIJACK_EXPORT int shutdown(int fd, int how) {
+  return static_cast<int>(Ret(Call<SYS_shutdown>(fd, how)));
+}
+HIJACK_EXPORT int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+  return static_cast<int>(Ret(Call<SYS_getsockopt>(fd, level, name, L(value), L(len))));
+}
+HIJACK_EXPORT int setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+  return static_cast<int>(Ret(Call<SYS_setsockopt>(fd, level, name, L(value), len)));
+}
+HIJACK_EXPORT ssize_t sendfile(int out, int in, off_t* offset, size_t count) {
+  return Ret(Call<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
+}
+HIJACK_EXPORT ssize_t sendfile64(int out, int in, off64_t* offset, size_t count) {
+  return Ret(Call<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
+}
+
 // ---- glibc's _FORTIFY_SOURCE entry points ----
 // A program built with -D_FORTIFY_SOURCE (as Debian builds its packages) calls these instead of
 // read(), pread(), recv(), recvfrom() and poll() when the compiler knows the buffer's size but not

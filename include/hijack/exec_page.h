@@ -41,7 +41,7 @@
 namespace hijack::exec_page {
 
 inline constexpr uint32_t kExecPageMagic = 0x50454a48;  // "HJEP"
-inline constexpr uint32_t kExecPageAbiVersion = 3;
+inline constexpr uint32_t kExecPageAbiVersion = 4;
 
 // Environment variables through which the guest finds its page and trampoline.
 inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
@@ -54,6 +54,8 @@ inline constexpr int kAgentSyscalls[] = {
     SYS_pwrite64, SYS_sendto,  SYS_sendmsg,        SYS_recvfrom,   SYS_recvmsg,
     SYS_accept,  SYS_accept4,  SYS_connect,        SYS_openat,     SYS_open,
     SYS_close,   SYS_epoll_wait, SYS_poll,         SYS_nanosleep,  SYS_clock_nanosleep,
+    SYS_newfstatat, SYS_epoll_ctl, SYS_shutdown,   SYS_getsockopt, SYS_setsockopt,
+    SYS_sendfile,
 };
 inline constexpr int kAgentSyscallCount = sizeof kAgentSyscalls / sizeof kAgentSyscalls[0];
 inline constexpr int kTableSize = 32;  // room for more wrapped calls without a new layout

@@ -15,9 +15,16 @@
 //   agent_guest signal N            N write(2)s while a 1 kHz SIGALRM handler also writes; prints
 //                                   "signal: <total writes>"
 //   agent_guest errno               a failing read keeps errno; a succeeding write leaves it
+//   agent_guest metadata N          N rounds of stat, lstat, fstat (and fstat(-1): EBADF without
+//                                   a call), epoll_ctl add and del, setsockopt, getsockopt and
+//                                   sendfile of 64 bytes to /dev/null; then one shutdown
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <sys/time.h>
 #include <sys/syscall.h>
@@ -219,6 +226,42 @@ int Errno() {
   return 0;
 }
 
+int Metadata(int n) {
+  const int file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  int sv[2];
+  if (file < 0 || null < 0 || ep < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+    std::printf("metadata: setup: %s\n", std::strerror(errno));
+    return 1;
+  }
+  for (int i = 0; i < n; ++i) {
+    struct stat st;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    int v = 1;
+    socklen_t len = sizeof v;
+    off_t off = 0;
+    errno = 0;
+    if (stat("/proc/self/exe", &st) != 0 || lstat("/proc/self/exe", &st) != 0 ||
+        fstat(file, &st) != 0 || fstat(-1, &st) != -1 || errno != EBADF ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev) != 0 ||
+        epoll_ctl(ep, EPOLL_CTL_DEL, sv[0], nullptr) != 0 ||
+        setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v) != 0 ||
+        getsockopt(sv[0], SOL_SOCKET, SO_TYPE, &v, &len) != 0 || v != SOCK_STREAM ||
+        sendfile(null, file, &off, 64) != 64 || off != 64) {
+      std::printf("metadata: round %d: %s\n", i, std::strerror(errno));
+      return 1;
+    }
+  }
+  if (shutdown(sv[0], SHUT_RDWR) != 0) {
+    std::printf("metadata: shutdown: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::printf("metadata: %d rounds\n", n);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +272,9 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return argc > i ? std::atoi(argv[i]) : 0; };
   if (mode == "writes") {
     return Writes(arg(2), arg(3));
+  }
+  if (mode == "metadata") {
+    return Metadata(arg(2));
   }
   if (mode == "failing-writes") {
     return FailingWrites(arg(2), arg(3));

@@ -114,6 +114,35 @@ TEST(AgentRunTest, AgentPlusSupervisorCountsEqualStraceForWriteAndStdio) {
   EXPECT_EQ(agent.dropped, 0);
 }
 
+// stat and friends, epoll_ctl, the socket options, shutdown and sendfile go through the agent too,
+// issued as glibc issues them: the counts equal strace's for the same program under the same
+// LD_PRELOAD (the loader's calls for the library, a newfstatat among them, are the guest's own;
+// under strace the agent finds no page and stays inert).
+TEST(AgentRunTest, MetadataAndSocketCallsAreCountedAsStraceCountsThem) {
+  TempDir dir;
+  constexpr int kRounds = 50;
+  std::string out = dir.path() + "/strace.txt";
+  auto s = RunProcess({"/usr/bin/strace", "-f", "-c", "-o", out, "-E",
+                       std::string("LD_PRELOAD=") + kAgentLibrary, kAgentGuest, "metadata",
+                       std::to_string(kRounds)});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto theirs = ParseCounts(ReadFile(out), true);
+  auto r = Hijacked({}, {kAgentGuest, "metadata", std::to_string(kRounds)});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out, "metadata: 50 rounds\n");
+  auto ours = ParseCounts(r.err, false);
+  EXPECT_GE(theirs["newfstatat"], 3 * kRounds);
+  EXPECT_EQ(theirs["epoll_ctl"], 2 * kRounds);
+  EXPECT_EQ(theirs["sendfile"], kRounds);
+  for (const char* name :
+       {"newfstatat", "epoll_ctl", "setsockopt", "getsockopt", "sendfile", "shutdown"}) {
+    EXPECT_EQ(ours[name], theirs[name]) << name << "\n" << r.err << "\nstrace:\n" << ReadFile(out);
+  }
+  // They ran in the guest: 8 calls a round through the agent.
+  EXPECT_GE(ParseAgent(r.err).calls, 8 * kRounds) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("newfstatat"));
+}
+
 TEST(AgentRunTest, ErrnoIsPreserved) {
   auto r = Hijacked({"--quiet"}, {kAgentGuest, "errno"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
