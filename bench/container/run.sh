@@ -99,6 +99,10 @@ fi
 # The container may not exceed the engine's own hard limits (runc: "error setting rlimit").
 cap() { local h; h="$(ulimit -H "$1")"; [ "$h" = unlimited ] || [ "$h" -gt 65536 ] && h=65536; echo "$h"; }
 nofile="$(cap -n)"; nproc="$(cap -u)"
+# Nor kernel.pid_max for nproc: podman lowers its own RLIMIT_NPROC to pid_max (containers/common)
+# and runc, its child, cannot raise the container's above that without CAP_SYS_RESOURCE.
+pid_max="$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 65536)"
+[ "$nproc" -gt "$pid_max" ] && nproc="$pid_max"
 limits=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
 echo "run.sh: host" >&2
 "$root/bench/run" "${args[@]}" --out "$out/host" > "$out/host.txt" 2>>"$log"
