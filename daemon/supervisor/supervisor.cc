@@ -88,7 +88,9 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
         Error{exe.error().code == 127 ? ENOENT : EACCES, exe.error().message});
   }
   std::string backend_name;
-  auto backend = BackendFor(spec.backend, &backend_name);
+  // After a notify launch failed under `auto`, later `auto` launches go straight to ptrace.
+  const bool automatic = spec.backend == "auto";
+  auto backend = BackendFor(automatic && auto_is_ptrace_ ? "ptrace" : spec.backend, &backend_name);
   if (!backend) {
     return std::unexpected(backend.error());
   }
@@ -100,10 +102,15 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   intercept.AddAll(spec.extra_intercept);
 
   const uint64_t id = next_id_++;
-  auto guest = std::make_shared<Guest>(id, std::move(spec.policy), intercept, bus_,
-                                       [this, id](int status) { Exited(id, status); });
-  // Live policy changes must fit this backend too (PolicyEngine::Replace checks).
-  guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
+  std::shared_ptr<policy::PolicySet> policy = std::move(spec.policy);
+  auto make_guest = [&](Backend& b) {
+    auto g = std::make_shared<Guest>(id, policy, intercept, bus_,
+                                     [this, id](int status) { Exited(id, status); });
+    // Live policy changes must fit this backend too (PolicyEngine::Replace checks).
+    g->engine().SetCanInjectFd(b.CanInjectFd());
+    return g;
+  };
+  auto guest = make_guest(**backend);
   LaunchSpec launch;
   launch.guest_id = id;
   launch.path = *exe;
@@ -113,6 +120,23 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
   auto pid = (*backend)->Launch(launch, *guest);
+  if (!pid && automatic && backend_name == "notify") {
+    // The probe passed but this launch did not (the sandbox refuses something only a real
+    // launch does, such as the agent's memfd): `auto` means "whatever works here", so try
+    // ptrace with a fresh guest (the failed attempt may have marked calls exempt for an agent),
+    // unless the policy needs what only notify can do.
+    std::string fallback_name;
+    auto fallback = BackendFor("ptrace", &fallback_name);
+    if (fallback && policy->CheckBackend(**fallback)) {
+      spdlog::warn("backend: a notify launch failed ({}); auto uses ptrace from now on",
+                   pid.error().message);
+      auto_is_ptrace_ = true;
+      backend = fallback;
+      backend_name = fallback_name;
+      guest = make_guest(**backend);
+      pid = (*backend)->Launch(launch, *guest);
+    }
+  }
   if (!pid) {
     return std::unexpected(
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});

@@ -136,6 +136,7 @@ class Supervisor {
   void PruneExited();
 
   const SupervisorOptions options_;
+  bool auto_is_ptrace_ = false;  // a notify launch failed under `auto`: later ones use ptrace
   boost::asio::io_context loop_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   launcher::ProcessReaper reaper_;

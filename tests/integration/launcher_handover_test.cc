@@ -151,6 +151,44 @@ TEST(NotifyHandover, AutoPicksNotifyWhenPidfdGetfdIsForbidden) {
 
 // A sandbox that forbids what the handover does need (clone with CLONE_PARENT): notify cannot
 // launch, so its probe fails, auto takes ptrace, and --backend notify says what to use instead.
+// A sandbox that lets the probe through but refuses what only a real launch does: without
+// ftruncate the agent's executive page cannot be sized, so the notify launch fails. `auto` then
+// launches the guest under ptrace instead of failing; `--backend notify` fails and says why.
+TEST(NotifyHandover, AutoFallsBackToPtraceWhenANotifyLaunchFails) {
+  auto profile = ForbiddingProfile::Calls({SCMP_SYS(ftruncate)});
+  auto r = profile.Run({kHijackd, "run", "--backend", "auto", "--", kGuest, "exit", "3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("backend: notify"));  // the probe passed
+  EXPECT_THAT(r.err, HasSubstr("auto uses ptrace"));
+  EXPECT_THAT(r.err, HasSubstr("ftruncate"));
+  EXPECT_THAT(r.err, HasSubstr("backend ptrace"));  // the report names the backend used
+
+  auto notify = profile.Run({kHijackd, "run", "--backend", "notify", "--", kGuest, "exit", "0"});
+  EXPECT_EQ(notify.exit_code, 1) << notify.err;
+  EXPECT_THAT(notify.err, HasSubstr("ftruncate"));
+  // --no-agent needs no page: notify works in the same sandbox.
+  auto plain = profile.Run(
+      {kHijackd, "run", "--backend", "notify", "--no-agent", "--quiet", "--", kGuest, "exit", "4"});
+  EXPECT_EQ(plain.exit_code, 4) << plain.err;
+}
+
+// fault's short transfers take the guest's descriptor with pidfd_getfd; where a profile forbids
+// it they cannot be made, and the report says how many were skipped and why instead of staying
+// silent.
+TEST(NotifyHandover, FaultSaysWhenPidfdGetfdIsForbidden) {
+  TempDir dir;
+  std::string data = dir.Write("data", std::string(20, 'a'));
+  std::string policy = dir.Write(
+      "fault.json", R"({"version": 1, "modules": [{"module": "fault", "syscall": "read",
+                        "short": 3, "path": ")" + data + R"("}]})");
+  auto profile = ForbiddingProfile::Calls({SCMP_SYS(pidfd_getfd)});
+  auto r = profile.Run({kHijackd, "run", "--backend", "notify", "--policy", policy, "--",
+                        "/bin/cat", data});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, std::string(20, 'a'));
+  EXPECT_THAT(r.err, HasSubstr("could not be shortened (pidfd_getfd: Operation not permitted)"));
+}
+
 TEST(NotifyHandover, AutoFallsBackToPtraceWhenTheHandoverIsForbidden) {
   ForbiddingProfile profile([](scmp_filter_ctx ctx) {
     EXPECT_EQ(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
