@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "daemon/modules/fs_guard/guest_path.h"
 #include "hijack/unique_fd.h"
@@ -114,7 +117,7 @@ std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemo
   return std::nullopt;
 }
 
-UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) const {
+UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) {
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, ev.pid, 0)));
   if (!pidfd.valid()) {
     return UniqueFd();
@@ -122,6 +125,18 @@ UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) const {
   UniqueFd fd(
       static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), static_cast<int>(ev.args[0]), 0)));
   if (!fd.valid()) {
+    // EBADF: the guest's own mistake, which the call itself will report. Anything else (EPERM
+    // under a container profile that allows pidfd_getfd only with CAP_SYS_PTRACE) means no short
+    // transfer can be made here: say so once, and count every one skipped.
+    if (errno != EBADF) {
+      const int err = errno;
+      std::lock_guard lock(mu_);
+      if (untakable_++ == 0) {
+        untakable_reason_ = fmt::format("pidfd_getfd: {}", std::strerror(err));
+        spdlog::warn("fault: cannot shorten transfers in guest {} ({}); such calls run unfaulted",
+                     ev.guest_id, untakable_reason_);
+      }
+    }
     return UniqueFd();
   }
   // The supervisor's loop must not block in the guest's transfer.
@@ -216,16 +231,26 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
 
 nlohmann::json FaultModule::Stats() const {
   std::lock_guard lock(mu_);
-  return {{"eligible", eligible_},
-          {"hits", hits_},
-          {"hit_indexes", hit_indexes_},
-          {"seed", config_.seed}};
+  nlohmann::json out = {{"eligible", eligible_},
+                        {"hits", hits_},
+                        {"hit_indexes", hit_indexes_},
+                        {"seed", config_.seed}};
+  if (untakable_ > 0) {
+    out["not_shortened"] = untakable_;
+    out["not_shortened_reason"] = untakable_reason_;
+  }
+  return out;
 }
 
 std::string FaultModule::Report() const {
   std::lock_guard lock(mu_);
-  return fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n", config_.seed,
-                     hits_, eligible_, hit_indexes_);
+  std::string out = fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n",
+                                config_.seed, hits_, eligible_, hit_indexes_);
+  if (untakable_ > 0) {
+    out += fmt::format("{} transfers could not be shortened ({})\n", untakable_,
+                       untakable_reason_);
+  }
+  return out;
 }
 
 policy::ModuleInfo FaultModule::Info() {

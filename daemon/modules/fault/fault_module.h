@@ -58,7 +58,9 @@ class FaultModule final : public PolicyModule {
  private:
   std::optional<std::string> PathOf(const SyscallEvent& ev, GuestMemory& mem) const;
   // A duplicate of the guest's descriptor (pidfd_getfd), if the transfer would not block.
-  UniqueFd ReadyDescriptor(const SyscallEvent& ev) const;
+  // The guest's descriptor args[0], when a transfer on it would not block. Invalid when it would,
+  // or when the descriptor cannot be taken (then counted in untakable_, with the reason).
+  UniqueFd ReadyDescriptor(const SyscallEvent& ev);
   Decision ShortTransfer(const SyscallEvent& ev, GuestMemory& mem, const UniqueFd& fd);
 
   const Config config_;
@@ -66,6 +68,8 @@ class FaultModule final : public PolicyModule {
   uint64_t eligible_ = 0;
   uint64_t hits_ = 0;
   std::vector<uint64_t> hit_indexes_;  // the first 64
+  uint64_t untakable_ = 0;             // short transfers skipped: pidfd_getfd refused
+  std::string untakable_reason_;
 };
 
 }  // namespace hijack::modules
