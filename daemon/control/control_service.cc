@@ -506,6 +506,13 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
                (all_syscalls || syscalls.Contains(e.call.nr)) &&
                (all_decisions || decisions[static_cast<size_t>(e.decision.kind())]);
       });
+  // The sink uses `writer` and `broken`, which end with this call: on every way out, deliver
+  // what is queued and stop the sink first. Resetting the pointer is not enough, since a Publish
+  // in flight on the loop thread may hold the last reference.
+  struct CloseOnReturn {
+    events::Subscription& s;
+    ~CloseOnReturn() { s.Close(); }
+  } close_on_return{*subscription};
 
   // Subscribed first, then checked: a guest that exits in between is still noticed.
   bool guest_gone = false;
@@ -533,10 +540,7 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
       cv_.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
-  // Delivers what is queued (when the client still reads) and stops the sink before `writer`
-  // goes away with this call.
-  subscription.reset();
-  return status;
+  return status;  // close_on_return stops the sink before `writer` goes away
 }
 
 grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRequest*,

@@ -10,13 +10,15 @@ Subscription::Subscription(std::string name, size_t capacity, Sink sink, Filter 
   thread_ = std::thread([this] { Run(); });
 }
 
-Subscription::~Subscription() {
+Subscription::~Subscription() { Close(); }
+
+void Subscription::Close() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  std::call_once(joined_, [this] { thread_.join(); });
 }
 
 uint64_t Subscription::delivered() const {
@@ -35,6 +37,9 @@ void Subscription::Offer(const EventPtr& item) {
   }
   {
     std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;  // closed: nobody will deliver it
+    }
     if (queue_.size() >= capacity_) {
       ++dropped_;
       ++pending_drops_;

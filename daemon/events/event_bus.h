@@ -49,6 +49,10 @@ class Subscription {
   Subscription& operator=(const Subscription&) = delete;
 
   const std::string& name() const { return name_; }
+  // Delivers what is queued, then stops the thread; offers after it are ignored. When Close()
+  // returns the sink is never called again, whoever else still holds the subscription (a
+  // Publish in flight keeps its own reference). Any thread but the subscription's; idempotent.
+  void Close();
   uint64_t delivered() const;
   uint64_t dropped() const;
 
@@ -71,6 +75,7 @@ class Subscription {
   uint64_t delivered_ = 0;
   bool busy_ = false;
   bool stopping_ = false;
+  std::once_flag joined_;
   std::thread thread_;
 };
 

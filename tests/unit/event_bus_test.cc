@@ -33,6 +33,34 @@ TEST(EventBus, DeliversInOrderAndFlushWaits) {
   EXPECT_EQ(sub->dropped(), 0u);
 }
 
+// A subscriber whose sink uses its caller's locals (WatchEvents) closes it before they go: what
+// was queued is delivered, and the sink is never called again, even though another holder (a
+// Publish in flight) keeps the subscription alive and goes on publishing.
+TEST(EventBus, CloseStopsTheSinkWhileAnotherHolderKeepsTheSubscription) {
+  EventBus bus;
+  std::shared_ptr<Subscription> other;
+  std::atomic<int> seen{0};
+  {
+    int calls_here = 0;  // dies with this scope, like a handler's locals
+    auto sub = bus.Subscribe("test", 1024, [&](const EventItem&, uint64_t) {
+      ++calls_here;
+      ++seen;
+    });
+    other = sub;
+    for (int i = 0; i < 100; ++i) {
+      bus.Publish(MakeEvent(i));
+    }
+    sub->Close();
+    EXPECT_EQ(calls_here, 100);
+  }
+  for (int i = 0; i < 100; ++i) {
+    bus.Publish(MakeEvent(i));
+  }
+  bus.Flush();
+  other.reset();
+  EXPECT_EQ(seen.load(), 100);
+}
+
 TEST(EventBus, SlowSubscriberLosesEventsAndIsToldHowMany) {
   EventBus bus;
   std::mutex mu;
