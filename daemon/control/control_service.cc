@@ -351,10 +351,7 @@ grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
     }
     SyscallSet missing = (*set)->needed().Minus(guest->guest->engine().intercept());
     if (!missing.empty()) {
-      std::string names;
-      for (const auto& name : Names(missing)) {
-        names += (names.empty() ? "" : ", ") + name;
-      }
+      const std::string names = syscalls::SyscallNames(missing);
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           "guest " + std::to_string(req->guest_id()) +
                               ": the policy needs syscalls outside the intercept set, which is "

@@ -28,10 +28,7 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
   }
   SyscallSet missing = next->needed().Minus(intercept_);
   if (!missing.empty()) {
-    std::string names;
-    for (int nr : missing.Numbers()) {
-      names += (names.empty() ? "" : ", ") + std::string(syscalls::SyscallName(nr));
-    }
+    const std::string names = syscalls::SyscallNames(missing);
     return std::unexpected(Error{
         ENOSYS, fmt::format("the policy needs syscalls outside this guest's intercept set, which "
                             "is fixed at launch (widen it with --intercept): {}",
@@ -54,10 +51,7 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
     }
   }
   if (!escaping.empty()) {
-    std::string names;
-    for (int nr : escaping.Numbers()) {
-      names += (names.empty() ? "" : ", ") + std::string(syscalls::SyscallName(nr));
-    }
+    const std::string names = syscalls::SyscallNames(escaping);
     return std::unexpected(Error{
         ENOSYS, fmt::format("the policy enforces or reads the arguments of calls that this "
                             "guest's agent runs without the supervisor (fixed at launch: name "

@@ -229,10 +229,7 @@ int RunGuest(const RunOptions& options) {
       }
     }
     if (SyscallSet exempt = guest->engine().Exempt(); !exempt.empty()) {
-      std::string names;
-      for (int nr : exempt.Numbers()) {
-        names += (names.empty() ? "" : ",") + std::string(syscalls::SyscallName(nr));
-      }
+      const std::string names = syscalls::SyscallNames(exempt, ",");
       std::fprintf(stderr,
                    "hijackd: agent: %s ran in the guest, counted there without stopping for the "
                    "supervisor (--no-agent: every call through the supervisor)\n",

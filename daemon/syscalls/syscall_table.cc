@@ -257,6 +257,17 @@ Result<SyscallSet> ResolveClass(std::string_view spec) {
 
 }  // namespace
 
+std::string SyscallNames(const SyscallSet& set, std::string_view separator) {
+  std::string out;
+  for (int nr : set.Numbers()) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += SyscallName(nr);
+  }
+  return out;
+}
+
 std::string_view SyscallName(int nr) {
   if (nr >= 0 && nr < SyscallSet::kCapacity) {
     return Native().names[static_cast<size_t>(nr)];

@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "hijack/result.h"
@@ -28,6 +29,9 @@ namespace hijack::syscalls {
 // [0, SyscallSet::kCapacity) are cached too, up to a bound (a guest picks the numbers, and must
 // not be able to grow the supervisor's memory without limit); past it they read "syscall_?".
 std::string_view SyscallName(int nr);
+
+// The names of the calls in `set`, in number order, joined by `separator` ("openat, close").
+std::string SyscallNames(const SyscallSet& set, std::string_view separator = ", ");
 
 // The native number of `name`, or nullopt when the native arch has no such call (libseccomp's
 // negative pseudo-numbers for calls of other arches are rejected).
