@@ -47,9 +47,8 @@ bool RequestAgent(std::vector<std::string>& env, bool want) {
 }
 
 LaunchSpec WithoutAgentRequest(const LaunchSpec& spec) {
-  const std::string prefix = std::string(kAgentRequestEnv) + "=";
   LaunchSpec out = spec;
-  std::erase_if(out.env, [&](const std::string& e) { return e.starts_with(prefix); });
+  RequestAgent(out.env, /*want=*/false);
   return out;
 }
 

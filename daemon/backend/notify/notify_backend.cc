@@ -155,9 +155,7 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   if (agent) {
     guest->page = std::move((**agent).page);
     // Before the guest's first call: its policy's token buckets go to the page.
-    auto shaping = handler.ShapeInPage();
-    guest->page->ApplyBuckets(shaping.buckets);
-    guest->page_policy_version = shaping.policy_version;
+    ShapePage(*guest);
   }
   if (options_.sync_wakeup) {
     sync_wakeup_active_ =
@@ -376,14 +374,19 @@ void NotifyBackend::PolicyChanged(uint64_t guest_id) {
   }
 }
 
+void NotifyBackend::ShapePage(Guest& guest) {
+  auto shaping = guest.handler->ShapeInPage();
+  guest.page->ApplyBuckets(shaping.buckets);
+  guest.page_policy_version = shaping.policy_version;
+}
+
 void NotifyBackend::SyncPage(Guest& guest) {
   // A new policy's buckets (the policy owns them: SetRate's are replaced), then the modes
-  // (generation bump): the guest sees both at its next call, with no system call. A policy may also need a call's events now, or need to decide it
-  // (then the agent sends it to the supervisor), and an event stream may have opened or closed.
+  // (generation bump): the guest sees both at its next call, with no system call. A policy may
+  // also need a call's events now, or need to decide it (then the agent sends it to the
+  // supervisor), and an event stream may have opened or closed.
   if (guest.handler->PolicyVersion() != guest.page_policy_version) {
-    auto shaping = guest.handler->ShapeInPage();
-    guest.page->ApplyBuckets(shaping.buckets);
-    guest.page_policy_version = shaping.policy_version;
+    ShapePage(guest);
   }
   SyscallSet exempt, events, timed;
   for (int nr : guest.page->exempt().Numbers()) {

@@ -65,6 +65,8 @@ class NotifyBackend final : public Backend {
   void MaybeFinish(Guest& guest);
   void DrainAgent(Guest& guest);
   void ArmAgentDrain(Guest& guest);
+  // Hands the handler's current page buckets to the page, and records their policy version.
+  void ShapePage(Guest& guest);
   // Brings the page in line with the handler's current policy and watchers. Loop thread.
   void SyncPage(Guest& guest);
   pid_t ThreadGroupOf(pid_t tid);

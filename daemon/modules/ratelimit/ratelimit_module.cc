@@ -173,7 +173,8 @@ std::vector<PageBucket> RateLimitModule::PageBuckets() const {
       fits = fits && exec_page::AgentIndex(nr) >= 0 && !earlier_by_address.Contains(nr);
     }
     if (fits) {
-      out.push_back(PageBucket{mine, static_cast<uint64_t>(b.rate), static_cast<uint32_t>(b.burst)});
+      out.push_back(
+          PageBucket{mine, static_cast<uint64_t>(b.rate), static_cast<uint32_t>(b.burst)});
     }
     (b.to.empty() ? earlier : earlier_by_address).AddAll(b.syscalls);
   }
