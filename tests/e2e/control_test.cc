@@ -416,8 +416,10 @@ TEST_F(ControlTest, AnotherUserCannotConnectToTheDefaultSocket) {
   struct stat st;
   ASSERT_EQ(stat(socket_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // hijackctl is staged where that user can execute it, wherever the build tree is.
+  StagedFiles staged({{kHijackctl, "bin/hijackctl"}});
   auto r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                       kHijackctl, "--connect", address_, "guests"});
+                       staged.path("bin/hijackctl"), "--connect", address_, "guests"});
   EXPECT_EQ(r.exit_code, kUnavailable) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("Permission denied"));
   // The owner still can.

@@ -203,10 +203,18 @@ TEST_P(RunTest, MalformedPoliciesExit2AndStartNothing) {
 }
 
 TEST_P(RunTest, RunsAsAnOrdinaryUser) {
-  // No root and no capabilities: seccomp with no_new_privs needs neither.
+  // No root and no capabilities: seccomp with no_new_privs needs neither. The programs are
+  // staged where that user can reach them, since the build tree may be in a 0700 home.
+  StagedFiles staged({{kHijackd, "bin/hijackd"},
+                      {kGuest, "bin/syscall_guest"},
+                      {kAgentLibrary, "lib/libhijack-agent.so"}});
   auto r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                       "--inh-caps=-all", kHijackd, "run", "--backend", GetParam(), "--", kGuest,
-                       "basic"});
+                       "--inh-caps=-all", staged.path("bin/hijackd"), "run", "--backend",
+                       GetParam(), "--", staged.path("bin/syscall_guest"), "basic"},
+                      ProcessOptions{.env_add = {"HIJACK_AGENT_LIBRARY=" +
+                                                staged.path("lib/libhijack-agent.so")},
+                                     .stdin_data = "",
+                                     .deadline = std::chrono::seconds(120)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("threads: ok"));
 }

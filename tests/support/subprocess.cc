@@ -232,6 +232,24 @@ std::string TempDir::Write(const std::string& name, const std::string& content, 
   return p;
 }
 
+StagedFiles::StagedFiles(std::initializer_list<StagedFile> files) {
+  namespace fs = std::filesystem;
+  for (const auto& [source, name] : files) {
+    const fs::path target = fs::path(dir_.path()) / name;
+    for (fs::path d = target.parent_path(); d != fs::path(dir_.path()); d = d.parent_path()) {
+      fs::create_directories(d);
+      chmod(d.c_str(), 0755);
+    }
+    std::error_code ec;
+    fs::copy_file(source, target, fs::copy_options::overwrite_existing, ec);
+    struct stat st{};
+    if (ec || stat(source.c_str(), &st) != 0) {
+      throw std::runtime_error("cannot stage " + source + ": " + ec.message());
+    }
+    chmod(target.c_str(), (st.st_mode & 07777) | 0555);
+  }
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <optional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,30 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// Copies of build outputs that another user can execute, wherever the checkout is: a clone
+// under /root sits in a 0700 directory that no other user may enter. Each file is copied into
+// a fresh 0755 temporary directory, keeping its mode bits plus read and execute for all, under
+// the relative name it is given (so "lib/libx.so" next to "bin/prog" keeps an installed layout).
+// Throws std::runtime_error when a source cannot be read: that is a broken build, not a skip.
+//
+//   StagedFiles staged({{kHijackd, "bin/hijackd"}, {kAgentLibrary, "lib/libhijack-agent.so"}});
+//   RunProcess({"/usr/bin/setpriv", "--reuid=65534", ..., staged.path("bin/hijackd"), ...});
+struct StagedFile {
+  std::string source;  // the build output
+  std::string name;    // its relative name in the staging directory
+};
+class StagedFiles {
+ public:
+  StagedFiles(std::initializer_list<StagedFile> files);
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  // The staged copy of relative name `name`.
+  std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
+
+ private:
+  TempDir dir_;
 };
 
 std::string ReadFile(const std::string& path);
