@@ -250,7 +250,9 @@ Result<UnixPeer> ReadUnixPeer(int fd) {
   len = sizeof pidfd;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
     peer.pidfd = std::make_shared<UniqueFd>(pidfd);
-    // The kernel gives it without close-on-exec; guests must never inherit it.
+    // The kernel gives it without close-on-exec (getsockopt has no flags argument); set at once
+    // so a guest exec'd later never inherits it. A guest forked by the loop thread in the few
+    // instructions between the two calls would hold a pidfd of this client.
     fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   } else if (errno != ENOPROTOOPT) {
     return ErrnoError(errno, "getsockopt SO_PEERPIDFD");
