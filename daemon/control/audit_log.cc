@@ -1,13 +1,13 @@
 #include "daemon/control/audit_log.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 namespace hijack::control {
 namespace {
@@ -49,8 +49,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, size_t
 }
 
 std::string AuditLog::Line(const v1::AuditRecord& r) {
-  nlohmann::json j = {{"time", IsoTime(r.unix_ms())}, {"caller", r.caller()}, {"rpc", r.rpc()},
-                      {"guest", r.guest_id()},        {"what", r.what()},     {"result", r.result()}};
+  nlohmann::json j = {
+      {"time", IsoTime(r.unix_ms())}, {"caller", r.caller()}, {"rpc", r.rpc()},
+      {"guest", r.guest_id()},        {"what", r.what()},     {"result", r.result()}};
   // Replace, not throw, on bytes that are not UTF-8 (argv comes from the caller).
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

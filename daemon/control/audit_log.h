@@ -4,8 +4,9 @@
 // holds more than twice `max_bytes`. Records also reach WatchEvents streams that ask for them
 // (ControlService).
 //
-//   Result<std::unique_ptr<AuditLog>> log = AuditLog::Open("/var/log/hijack-audit.jsonl", 16 << 20);
-//   (*log)->Append(record);   // {"time":"2026-12-01T10:00:00.123Z","caller":"uid 1000 (pid 7)",...}
+//   Result<std::unique_ptr<AuditLog>> log = AuditLog::Open("/var/log/hijack.audit", 16 << 20);
+//   (*log)->Append(record);
+//   // {"time":"2026-12-01T10:00:00.123Z","caller":"uid 1000 (pid 7)","rpc":"Launch",...}
 //
 // The file is created 0600 with O_NOFOLLOW (an audit trail of who may steer is itself
 // sensitive). A write that fails is reported once in the daemon's log and never blocks or fails

@@ -45,8 +45,8 @@ Result<void> FinishControlOptions(ControlServerOptions& o, const ControlCliState
   char* end = nullptr;
   unsigned long mode = std::strtoul(state.socket_mode.c_str(), &end, 8);
   if (end == state.socket_mode.c_str() || *end != '\0' || mode > 0777) {
-    return std::unexpected(
-        Error{EINVAL, "--socket-mode " + state.socket_mode + ": expected an octal mode such as 0600"});
+    return std::unexpected(Error{
+        EINVAL, "--socket-mode " + state.socket_mode + ": expected an octal mode such as 0600"});
   }
   o.socket_mode = static_cast<unsigned>(mode);
   return {};

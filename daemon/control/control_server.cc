@@ -166,7 +166,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
     }
   }
   for (auto [name, target, gid, option] :
-       {std::tuple{&options.admin_group, &gate.admin_group_name, &gate.admin_group, "--admin-group"},
+       {std::tuple{&options.admin_group, &gate.admin_group_name, &gate.admin_group,
+                   "--admin-group"},
         std::tuple{&options.launch_group, &gate.launch_group_name, &gate.launch_group,
                    "--launch-group"},
         std::tuple{&options.watch_group, &gate.watch_group_name, &gate.watch_group,

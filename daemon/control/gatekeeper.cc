@@ -1,10 +1,10 @@
 #include "daemon/control/gatekeeper.h"
 
+#include <grpcpp/security/auth_context.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <grpcpp/security/auth_context.h>
-#include <spdlog/spdlog.h>
 
 namespace hijack::control {
 namespace {
@@ -18,8 +18,8 @@ grpc::Status Unauthenticated(const std::string& why) {
 }
 
 bool InGroup(const UnixPeer& peer, gid_t gid) {
-  return peer.gid == gid || std::find(peer.groups.begin(), peer.groups.end(), gid) !=
-                                peer.groups.end();
+  return peer.gid == gid ||
+         std::find(peer.groups.begin(), peer.groups.end(), gid) != peer.groups.end();
 }
 
 // Constant time in the length of `expected`, so the answer's timing says nothing about how much
@@ -56,8 +56,7 @@ void Gatekeeper::AddUnixConnection(int fd, UnixPeer peer) {
   connections_[fd] = std::move(peer);
 }
 
-std::expected<UnixPeer, grpc::Status> Gatekeeper::UnixPeerOf(
-    const grpc::ServerContext& ctx) const {
+std::expected<UnixPeer, grpc::Status> Gatekeeper::UnixPeerOf(const grpc::ServerContext& ctx) const {
   // A connection handed over with AddInsecureChannelFromFd is "fd:N". Its descriptor stays open
   // while any call on it is in flight (the transport owns the endpoint until its last stream
   // ends), so N names this connection for as long as this call lives.
@@ -124,8 +123,9 @@ std::expected<Caller, grpc::Status> Gatekeeper::Identify(
 grpc::Status Gatekeeper::CheckNotGuest(const Caller& caller,
                                        const std::vector<uid_t>& guest_uids) const {
   auto refuse = [](const std::string& who) {
-    return Denied("no-guests", who + " runs inside a guest of this hijackd; a guest never "
-                                     "steers its supervisor");
+    return Denied("no-guests", who +
+                                   " runs inside a guest of this hijackd; a guest never "
+                                   "steers its supervisor");
   };
   if (caller.unix_peer) {
     const UnixPeer& p = *caller.unix_peer;
@@ -140,8 +140,8 @@ grpc::Status Gatekeeper::CheckNotGuest(const Caller& caller,
   }
   auto local = LocalTcpPeer(caller.peer, tcp_port_.load());
   if (!local) {
-    return Denied("no-guests", "cannot place the TCP peer " + caller.peer + ": " +
-                                   local.error().message);
+    return Denied("no-guests",
+                  "cannot place the TCP peer " + caller.peer + ": " + local.error().message);
   }
   if (!local->local) {
     return grpc::Status::OK;  // another machine
@@ -192,7 +192,8 @@ void Gatekeeper::Grant(Caller& caller) const {
     }
     if (options_.watch_group && InGroup(p, *options_.watch_group)) {
       caller.watch_all = true;
-      caller.rule += (caller.rule.empty() ? "" : ", ") + ("watch-group " + options_.watch_group_name);
+      caller.rule +=
+          (caller.rule.empty() ? "" : ", ") + ("watch-group " + options_.watch_group_name);
     }
     if (caller.rule.empty()) {
       caller.rule = "none (Health and ListModules only)";
@@ -218,10 +219,10 @@ grpc::Status Gatekeeper::Allow(const Caller& caller, Action action, uint64_t gue
                                                        : "; guest " + std::to_string(guest_id) +
                                                              " is not one of them"));
       }
-      return Denied("watch-group", who + " is not in the watch group" +
-                                       (options_.watch_group
-                                            ? " (" + options_.watch_group_name + ")"
-                                            : std::string(" (none configured: --watch-group)")));
+      return Denied("watch-group",
+                    who + " is not in the watch group" +
+                        (options_.watch_group ? " (" + options_.watch_group_name + ")"
+                                              : std::string(" (none configured: --watch-group)")));
     case Action::kLaunch:
       if (caller.launch) {
         return grpc::Status::OK;
@@ -235,7 +236,8 @@ grpc::Status Gatekeeper::Allow(const Caller& caller, Action action, uint64_t gue
         return grpc::Status::OK;
       }
       if (caller.launch) {
-        return Denied("own-guests", who + " may kill and re-police only guests it launched; guest " +
+        return Denied("own-guests", who +
+                                        " may kill and re-police only guests it launched; guest " +
                                         std::to_string(guest_id) + " is not one of them");
       }
       return Denied("launch-group",
@@ -254,10 +256,10 @@ std::expected<std::optional<GuestCredentials>, grpc::Status> Gatekeeper::LaunchC
   }
   const UnixPeer& p = *caller.unix_peer;
   if (daemon_uid_ != 0) {
-    return std::unexpected(Denied(
-        "least-privilege", "hijackd runs as uid " + std::to_string(daemon_uid_) +
-                               " and cannot start a guest with the rights of uid " +
-                               std::to_string(p.uid) + "; the guest would get hijackd's"));
+    return std::unexpected(
+        Denied("least-privilege", "hijackd runs as uid " + std::to_string(daemon_uid_) +
+                                      " and cannot start a guest with the rights of uid " +
+                                      std::to_string(p.uid) + "; the guest would get hijackd's"));
   }
   return GuestCredentials{.uid = p.uid, .gid = p.gid, .groups = p.groups};
 }

@@ -29,6 +29,7 @@
 // Thread-safe: gRPC handlers call it concurrently.
 #pragma once
 
+#include <grpcpp/server_context.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -37,8 +38,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/server_context.h>
 
 #include "daemon/control/peer_process.h"
 #include "hijack/backend.h"
@@ -62,7 +61,7 @@ struct Caller {
   std::optional<UnixPeer> unix_peer;  // unix listeners
   std::string certificate;            // "CN=ops" of a verified client certificate
   bool token = false;
-  std::string peer;                   // gRPC's peer string, for the log
+  std::string peer;  // gRPC's peer string, for the log
   // What the rules grant, and the rule that grants it ("owner", "launch-group staff").
   bool admin = false;
   bool launch = false;
@@ -74,10 +73,10 @@ struct Caller {
 };
 
 enum class Action {
-  kHealth,      // Health, ListModules, ValidatePolicy without a guest
-  kWatch,       // ListGuests, GetGuest, GetPolicy, GetStats, WatchEvents, ValidatePolicy (guest)
+  kHealth,  // Health, ListModules, ValidatePolicy without a guest
+  kWatch,   // ListGuests, GetGuest, GetPolicy, GetStats, WatchEvents, ValidatePolicy (guest)
   kLaunch,
-  kChange,      // Kill, SetPolicy
+  kChange,  // Kill, SetPolicy
 };
 
 class Gatekeeper {
@@ -98,7 +97,7 @@ class Gatekeeper {
   // be ruled out. `guest_uids` are the uids guests of this daemon run with (a local TCP socket
   // owned by one of them whose holder cannot be found is refused).
   std::expected<Caller, grpc::Status> Identify(const grpc::ServerContext& ctx,
-                                        const std::vector<uid_t>& guest_uids) const;
+                                               const std::vector<uid_t>& guest_uids) const;
 
   // Whether `caller` may do `action` (on a guest launched by `owner_uid`, when it is known: the
   // uid of a unix caller that launched it). PERMISSION_DENIED names the rule.

@@ -67,7 +67,9 @@ Result<pid_t> ParentOf(pid_t pid) {
   return static_cast<pid_t>(std::strtol(p, nullptr, 10));
 }
 
-UniqueFd OpenPidfd(pid_t pid) { return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))); }
+UniqueFd OpenPidfd(pid_t pid) {
+  return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+}
 
 // One walk from the process `start_fd` refers to up to pid 1. nullopt: a link changed during the
 // walk; walk again.
@@ -292,8 +294,8 @@ Result<TcpPeerProcesses> LocalTcpPeer(const std::string& peer, int server_port) 
   auto found = FindSocket(address->v6 ? "/proc/net/tcp6" : "/proc/net/tcp", local, server_port);
   if (!found && !address->v6) {
     // An IPv4 client of a dual-stack listener appears as ::ffff:a.b.c.d in tcp6.
-    found = FindSocket("/proc/net/tcp6", "0000000000000000FFFF0000" + address->hex + ":" +
-                                             Hex4(address->port),
+    found = FindSocket("/proc/net/tcp6",
+                       "0000000000000000FFFF0000" + address->hex + ":" + Hex4(address->port),
                        server_port);
   }
   if (!found) {
@@ -310,7 +312,8 @@ Result<TcpPeerProcesses> LocalTcpPeer(const std::string& peer, int server_port) 
   char link[64];
   while (dirent* entry = readdir(proc)) {
     pid_t pid = 0;
-    auto [end, ec] = std::from_chars(entry->d_name, entry->d_name + std::strlen(entry->d_name), pid);
+    auto [end, ec] =
+        std::from_chars(entry->d_name, entry->d_name + std::strlen(entry->d_name), pid);
     if (ec != std::errc() || *end != '\0' || pid == self) {
       continue;
     }

@@ -31,8 +31,8 @@ namespace hijack::control {
 struct UnixPeer {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;  // supplementary groups (SO_PEERGROUPS)
-  pid_t pid = 0;              // at connect(2) time
+  std::vector<gid_t> groups;        // supplementary groups (SO_PEERGROUPS)
+  pid_t pid = 0;                    // at connect(2) time
   std::shared_ptr<UniqueFd> pidfd;  // the connecting process; may be invalid on old kernels
 };
 

@@ -1,7 +1,9 @@
 #include "daemon/control/unix_listener.h"
 
 #include <fcntl.h>
+#include <grpcpp/server_posix.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,8 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <grpcpp/server_posix.h>
-#include <spdlog/spdlog.h>
 
 namespace hijack::control {
 

@@ -17,14 +17,13 @@
 // the accept thread; the destructor stops.
 #pragma once
 
+#include <grpcpp/server.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <grpcpp/server.h>
 
 #include "daemon/control/gatekeeper.h"
 #include "hijack/result.h"
@@ -48,7 +47,8 @@ class UnixListener {
   void Stop();
 
  private:
-  UnixListener(UniqueFd socket, UniqueFd wake) : socket_(std::move(socket)), wake_(std::move(wake)) {}
+  UnixListener(UniqueFd socket, UniqueFd wake)
+      : socket_(std::move(socket)), wake_(std::move(wake)) {}
   void AcceptLoop(grpc::Server* server, Gatekeeper* gatekeeper);
 
   UniqueFd socket_;

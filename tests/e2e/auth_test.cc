@@ -5,14 +5,14 @@
 // These run as root (the e2e suite does): a root daemon is the case that matters, since a guest
 // launched for another user must not get root's rights. No sleeps: every wait polls the
 // condition itself up to a deadline.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -112,8 +112,9 @@ class Certificates {
   Certificates() {
     const std::string d = dir_.path();
     ok_ = MakeCa("ca") && MakeCa("other-ca") &&
-          Sign("server", "hijackd", "ca", "subjectAltName=IP:127.0.0.1\n"
-                                          "extendedKeyUsage=serverAuth\n") &&
+          Sign("server", "hijackd", "ca",
+               "subjectAltName=IP:127.0.0.1\n"
+               "extendedKeyUsage=serverAuth\n") &&
           Sign("client", "operator", "ca", "extendedKeyUsage=clientAuth\n") &&
           Sign("stranger", "stranger", "other-ca", "extendedKeyUsage=clientAuth\n") &&
           MakeExpired();
@@ -136,11 +137,10 @@ class Certificates {
                     Path(name + ".key")});
   }
   bool MakeCa(const std::string& name) {
-    return Key(name) &&
-           Openssl({"req", "-x509", "-new", "-key", Path(name + ".key"), "-out",
-                    Path(name + ".pem"), "-days", "2", "-subj", "/CN=" + name, "-addext",
-                    "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,keyCertSign"});
+    return Key(name) && Openssl({"req", "-x509", "-new", "-key", Path(name + ".key"), "-out",
+                                 Path(name + ".pem"), "-days", "2", "-subj", "/CN=" + name,
+                                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                                 "keyUsage=critical,keyCertSign"});
   }
   bool Sign(const std::string& name, const std::string& cn, const std::string& ca,
             const std::string& ext) {
@@ -148,9 +148,9 @@ class Certificates {
     return Key(name) &&
            Openssl({"req", "-new", "-key", Path(name + ".key"), "-out", Path(name + ".csr"),
                     "-subj", "/CN=" + cn}) &&
-           Openssl({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Path(ca + ".pem"),
-                    "-CAkey", Path(ca + ".key"), "-set_serial", std::to_string(++serial_),
-                    "-days", "2", "-extfile", Path(name + ".ext"), "-out", Path(name + ".pem")});
+           Openssl({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Path(ca + ".pem"), "-CAkey",
+                    Path(ca + ".key"), "-set_serial", std::to_string(++serial_), "-days", "2",
+                    "-extfile", Path(name + ".ext"), "-out", Path(name + ".pem")});
   }
   // `openssl ca` is the CLI that sets a validity period in the past.
   bool MakeExpired() {
@@ -158,18 +158,17 @@ class Certificates {
     dir_.Write("index.txt", "");
     dir_.Write("serial", "1000\n");
     dir_.Write("ca.cnf", "[ca]\ndefault_ca = test\n[test]\ndatabase = " + Path("index.txt") +
-                             "\nnew_certs_dir = " + Path("newcerts") + "\nserial = " +
-                             Path("serial") +
+                             "\nnew_certs_dir = " + Path("newcerts") +
+                             "\nserial = " + Path("serial") +
                              "\ndefault_md = sha256\npolicy = any\nx509_extensions = ext\n"
                              "[any]\ncommonName = supplied\n"
                              "[ext]\nextendedKeyUsage = clientAuth\n");
     return Key("expired") &&
            Openssl({"req", "-new", "-key", Path("expired.key"), "-out", Path("expired.csr"),
                     "-subj", "/CN=operator"}) &&
-           Openssl({"ca", "-batch", "-config", Path("ca.cnf"), "-cert", Path("ca.pem"),
-                    "-keyfile", Path("ca.key"), "-in", Path("expired.csr"), "-out",
-                    Path("expired.pem"), "-startdate", "20200101000000Z", "-enddate",
-                    "20200102000000Z", "-notext"});
+           Openssl({"ca", "-batch", "-config", Path("ca.cnf"), "-cert", Path("ca.pem"), "-keyfile",
+                    Path("ca.key"), "-in", Path("expired.csr"), "-out", Path("expired.pem"),
+                    "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-notext"});
   }
 
   TempDir dir_;
@@ -222,8 +221,7 @@ TEST(TcpAuthentication, PlaintextTcpIsRefusedUnlessInsecureOnLoopbackWhichWarns)
 TEST(TcpAuthentication, EveryCallNeedsTheTokenAndAWrongOneLaunchesNothing) {
   TempDir dir;
   const std::string token_file = dir.path() + "/token";
-  Daemon daemon({"serve", "--listen", "tcp:127.0.0.1:0", "--token-file", token_file},
-                dir.path());
+  Daemon daemon({"serve", "--listen", "tcp:127.0.0.1:0", "--token-file", token_file}, dir.path());
   ASSERT_TRUE(daemon.ok()) << daemon.process().Stderr();
   struct stat st {};
   ASSERT_EQ(stat(token_file.c_str(), &st), 0);
@@ -242,10 +240,10 @@ TEST(TcpAuthentication, EveryCallNeedsTheTokenAndAWrongOneLaunchesNothing) {
   EXPECT_EQ(GuestCount(Ctl(daemon.address(), {"--token-file", token_file})), 0);
   EXPECT_NE(access(marker.c_str(), F_OK), 0);
   // The token, from the file or the environment.
-  auto good = RunProcess(Ctl(daemon.address(), {"whoami"}),
-                         ProcessOptions{.env_add = {"HIJACK_TOKEN_FILE=" + token_file},
-                                        .stdin_data = "",
-                                        .deadline = kDeadline});
+  auto good = RunProcess(
+      Ctl(daemon.address(), {"whoami"}),
+      ProcessOptions{
+          .env_add = {"HIJACK_TOKEN_FILE=" + token_file}, .stdin_data = "", .deadline = kDeadline});
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_THAT(good.out, HasSubstr("admin: bearer token"));
   EXPECT_EQ(daemon.Stop().exit_code, 0);
@@ -328,8 +326,13 @@ class UnixRules : public ::testing::Test {
   void Start(std::vector<std::string> extra) {
     ASSERT_EQ(geteuid(), 0u) << "these tests need a root daemon";
     address_ = "unix:" + dir_.path() + "/h.sock";
-    std::vector<std::string> args = {"serve", "--listen", address_, "--socket-mode", "0666",
-                                     "--audit-log", dir_.path() + "/audit.jsonl"};
+    std::vector<std::string> args = {"serve",
+                                     "--listen",
+                                     address_,
+                                     "--socket-mode",
+                                     "0666",
+                                     "--audit-log",
+                                     dir_.path() + "/audit.jsonl"};
     args.insert(args.end(), extra.begin(), extra.end());
     daemon_ = std::make_unique<Daemon>(args, dir_.path());
     ASSERT_TRUE(daemon_->ok()) << daemon_->process().Stderr();
@@ -426,8 +429,7 @@ TEST_P(LeastPrivilege, AGuestRunsWithItsCallersUidGidAndGroups) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LeastPrivilege,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"),
-                         [](const auto& info) {
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), [](const auto& info) {
                            std::string name = info.param;
                            std::erase(name, '-');
                            return name;
@@ -458,9 +460,9 @@ TEST_F(UnixRules, ALaunchGroupMemberSteersOnlyTheGuestsItLaunched) {
 TEST_F(UnixRules, TheAuditLogIsBoundedAndStreamsToWatchersThatAskForIt) {
   const std::string log = dir_.path() + "/audit.jsonl";
   Start({"--audit-log-max-bytes", "4096"});
-  BackgroundProcess watcher({kHijackctl, "--connect", address_, "events", "--audit", "--follow",
-                             "--syscall", "ptrace"},
-                            dir_.path());
+  BackgroundProcess watcher(
+      {kHijackctl, "--connect", address_, "events", "--audit", "--follow", "--syscall", "ptrace"},
+      dir_.path());
   // Each refused Kill is audited; repeat until the stream, subscribed at some point, shows one.
   ASSERT_TRUE(Eventually([&] {
     Owner({"kill", "42"});
@@ -496,10 +498,9 @@ TEST_F(UnixRules, TheAuditLogIsBoundedAndStreamsToWatchersThatAskForIt) {
 // The guest: a shell that tries to replace its own policy with an empty one through the control
 // API, records hijackctl's exit status and message, then makes the call its policy denies.
 std::string SelfRepoliceScript(const std::string& dir, const std::string& ctl_args) {
-  return std::string(kHijackctl) + " " + ctl_args + " policy set 1 " + dir +
-         "/empty.json > " + dir + "/ctl.out 2> " + dir + "/ctl.err; echo $? > " + dir +
-         "/ctl.rc; mkdir " + dir + "/made 2> " + dir + "/mkdir.err; echo $? > " + dir +
-         "/mkdir.rc";
+  return std::string(kHijackctl) + " " + ctl_args + " policy set 1 " + dir + "/empty.json > " +
+         dir + "/ctl.out 2> " + dir + "/ctl.err; echo $? > " + dir + "/ctl.rc; mkdir " + dir +
+         "/made 2> " + dir + "/mkdir.err; echo $? > " + dir + "/mkdir.rc";
 }
 
 const char* kDenyMkdir =
@@ -529,9 +530,9 @@ TEST_P(GuestCannotSteer, ThroughServesUnixSocketWhateverItsUid) {
   Daemon daemon({"serve", "--listen", address}, dir_.path());
   ASSERT_TRUE(daemon.ok()) << daemon.process().Stderr();
   // Same uid as the daemon (the socket's mode lets it connect): only the tree check refuses it.
-  auto launch = Exec(Ctl(address, {"launch", "--backend", GetParam(), "--policy",
-                                  dir_.path() + "/deny.json", "--", "/bin/sh", "-c",
-                                  SelfRepoliceScript(dir_.path(), "--connect " + address)}));
+  auto launch = Exec(
+      Ctl(address, {"launch", "--backend", GetParam(), "--policy", dir_.path() + "/deny.json", "--",
+                    "/bin/sh", "-c", SelfRepoliceScript(dir_.path(), "--connect " + address)}));
   ASSERT_EQ(launch.exit_code, 0) << launch.err;
   ASSERT_TRUE(Eventually([&] { return access((dir_.path() + "/mkdir.rc").c_str(), F_OK) == 0; }));
   ExpectRefusedAndDenyHolds(dir_.path());
@@ -543,8 +544,8 @@ TEST_P(GuestCannotSteer, ThroughServesUnixSocketWhateverItsUid) {
 TEST_P(GuestCannotSteer, ThroughRunListenUnix) {
   const std::string address = "unix:" + dir_.path() + "/run.sock";
   auto r = Exec({kHijackd, "run", "--quiet", "--backend", GetParam(), "--listen", address,
-                "--policy", dir_.path() + "/deny.json", "--", "/bin/sh", "-c",
-                SelfRepoliceScript(dir_.path(), "--connect " + address)});
+                 "--policy", dir_.path() + "/deny.json", "--", "/bin/sh", "-c",
+                 SelfRepoliceScript(dir_.path(), "--connect " + address)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   ExpectRefusedAndDenyHolds(dir_.path());
 }
@@ -553,17 +554,16 @@ TEST_P(GuestCannotSteer, ThroughRunListenTcpWithAStolenToken) {
   const std::string token = dir_.path() + "/token";
   const std::string address = "tcp:127.0.0.1:" + std::to_string(PickFreePort());
   // The guest shares the daemon's uid, so it can read the token file.
-  auto r = Exec({kHijackd, "run", "--quiet", "--backend", GetParam(), "--listen", address,
-                "--token-file", token, "--policy", dir_.path() + "/deny.json", "--", "/bin/sh",
-                "-c",
-                SelfRepoliceScript(dir_.path(), "--connect " + address + " --token-file " + token)});
+  auto r =
+      Exec({kHijackd, "run", "--quiet", "--backend", GetParam(), "--listen", address,
+            "--token-file", token, "--policy", dir_.path() + "/deny.json", "--", "/bin/sh", "-c",
+            SelfRepoliceScript(dir_.path(), "--connect " + address + " --token-file " + token)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   ExpectRefusedAndDenyHolds(dir_.path());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GuestCannotSteer,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"),
-                         [](const auto& info) {
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), [](const auto& info) {
                            std::string name = info.param;
                            std::erase(name, '-');
                            return name;

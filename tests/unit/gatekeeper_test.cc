@@ -1,7 +1,11 @@
 // Unit tests of who may steer: the Gatekeeper's rules as a table, the process-tree check on real
 // processes, the local TCP peer lookup on a real loopback connection, and the audit log's bound.
+#include "daemon/control/gatekeeper.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,13 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "daemon/control/audit_log.h"
-#include "daemon/control/gatekeeper.h"
 #include "daemon/control/peer_process.h"
 #include "tests/support/subprocess.h"
 
