@@ -409,9 +409,13 @@ TEST_P(LeastPrivilege, AGuestRunsWithItsCallersUidGidAndGroups) {
   const std::string out = dir_.path() + "/out";
   mkdir(out.c_str(), 0777);
   chmod(out.c_str(), 0777);
+  // Root may write here, the caller may not.
+  const std::string root_only = dir_.path() + "/root-only";
+  mkdir(root_only.c_str(), 0700);
+  const std::string marker = root_only + "/written-by-the-guest";
   auto launch = As(kNobody, kLaunchGid,
                    {"--json", "launch", "--backend", GetParam(), "--cwd", out, "--", "/bin/sh",
-                    "-c", "id > " + out + "/id; touch /root-only-test-marker 2> " + out + "/err"});
+                    "-c", "id > " + out + "/id; touch " + marker + " 2> " + out + "/err"});
   ASSERT_EQ(launch.exit_code, 0) << launch.err;
   ASSERT_TRUE(Eventually([&] {
     return Owner({"--json", "show", "1"}).out.find("EXITED") != std::string::npos;
@@ -422,7 +426,7 @@ TEST_P(LeastPrivilege, AGuestRunsWithItsCallersUidGidAndGroups) {
   EXPECT_THAT(id, HasSubstr(",4712"));
   EXPECT_THAT(id, Not(HasSubstr("uid=0")));
   EXPECT_THAT(ReadFile(out + "/err"), HasSubstr("Permission denied"));
-  EXPECT_NE(access("/root-only-test-marker", F_OK), 0);
+  EXPECT_NE(access(marker.c_str(), F_OK), 0);
   auto show = Owner({"show", "1"});
   EXPECT_THAT(show.out, HasSubstr("launched by:    uid 65534"));
   EXPECT_THAT(show.out, HasSubstr("runs as:        uid 65534 (nobody), gid 65534, groups 4712"));
