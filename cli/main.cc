@@ -4,6 +4,9 @@
 //             policy check|modules|stats|events [--follow]
 //
 // ADDR is unix:PATH or tcp:HOST:PORT; default $HIJACK_CONNECT, else hijackd's default socket.
+// A TCP listener wants credentials: --tls-ca/--tls-cert/--tls-key (mutual TLS; $HIJACK_TLS_CA,
+// $HIJACK_TLS_CERT, $HIJACK_TLS_KEY) and/or --token-file ($HIJACK_TOKEN_FILE), whose bearer
+// token goes with every call. `hijackctl whoami` says who the daemon takes the caller for.
 // Exit status: 0 on success, the gRPC status code of a failed call (3 INVALID_ARGUMENT,
 // 5 NOT_FOUND, 9 FAILED_PRECONDITION, 10 ABORTED, 14 UNAVAILABLE, ...), 64 for a usage error.
 #include <signal.h>
@@ -21,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli/text_table.h"
@@ -38,7 +42,15 @@ struct Globals {
   std::string connect;
   bool json = false;
   double timeout_s = 30;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
+  std::string token_file;
 };
+
+// The value of an environment variable, or "" when unset.
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
@@ -64,10 +76,21 @@ const char* CodeName(grpc::StatusCode code) {
 }
 
 // Prints a failed call and returns its exit status (the gRPC code).
-int Fail(const grpc::Status& status, const std::string& address) {
+int Fail(const grpc::Status& status, const std::string& address, bool tls) {
   std::string message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message += " (is hijackd serving " + address + "? see --connect, HIJACK_CONNECT)";
+    if (tls) {
+      // Under TLS 1.3 the server judges the client's certificate after the client thinks the
+      // handshake is done, so a refusal arrives as a closed socket, not as a TLS alert.
+      message += " (is hijackd serving " + address + "? if so, the TLS handshake failed: "
+                 "hijackd admits only client certificates its --tls-ca signed and that are "
+                 "valid now, and this client must trust the CA of hijackd's; see --tls-cert, "
+                 "--tls-key, --tls-ca)";
+    } else {
+      message += " (is hijackd serving " + address + "? see --connect, HIJACK_CONNECT)";
+    }
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    message += " (see --token-file, HIJACK_TOKEN_FILE, --tls-cert)";
   }
   std::fprintf(stderr, "hijackctl: %s: %s\n", CodeName(status.error_code()), message.c_str());
   return static_cast<int>(status.error_code());
@@ -198,8 +221,56 @@ class Client {
     }
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(16 << 20);
-    stub_ = v1::Control::NewStub(grpc::CreateCustomChannel(
-        address->GrpcUri(), grpc::InsecureChannelCredentials(), args));
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    const bool tls = !globals_.tls_ca.empty() || !globals_.tls_cert.empty() ||
+                     !globals_.tls_key.empty();
+    tls_ = tls;
+    if (tls) {
+      if (address->kind != control::ListenAddress::Kind::kTcp) {
+        std::fprintf(stderr, "hijackctl: --tls-* apply to tcp: addresses\n");
+        return false;
+      }
+      if (globals_.tls_ca.empty() || globals_.tls_cert.empty() != globals_.tls_key.empty()) {
+        std::fprintf(stderr, "hijackctl: TLS needs --tls-ca (the CA of hijackd's certificate), "
+                             "and --tls-cert with --tls-key for this client's certificate\n");
+        return false;
+      }
+      grpc::SslCredentialsOptions ssl;
+      for (auto [path, out] : {std::pair{&globals_.tls_ca, &ssl.pem_root_certs},
+                               std::pair{&globals_.tls_cert, &ssl.pem_cert_chain},
+                               std::pair{&globals_.tls_key, &ssl.pem_private_key}}) {
+        if (path->empty()) {
+          continue;  // no client certificate: hijackd's handshake will say no
+        }
+        auto text = ReadText(*path);
+        if (!text) {
+          return false;
+        }
+        *out = std::move(*text);
+      }
+      credentials = grpc::SslCredentials(ssl);
+      if (!globals_.tls_server_name.empty()) {
+        args.SetSslTargetNameOverride(globals_.tls_server_name);
+      }
+    }
+    if (!globals_.token_file.empty()) {
+      if (!tls && !address->IsLoopback()) {
+        std::fprintf(stderr, "hijackctl: --token-file: not sending a token in clear to %s (use "
+                             "mutual TLS off this machine)\n",
+                     globals_.connect.c_str());
+        return false;
+      }
+      auto text = ReadText(globals_.token_file);
+      if (!text) {
+        return false;
+      }
+      while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) {
+        text->pop_back();
+      }
+      token_ = std::move(*text);
+    }
+    stub_ = v1::Control::NewStub(
+        grpc::CreateCustomChannel(address->GrpcUri(), credentials, args));
     return true;
   }
 
@@ -209,15 +280,20 @@ class Client {
       ctx->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(globals_.timeout_s * 1000)));
     }
+    if (!token_.empty()) {
+      ctx->AddMetadata("authorization", "Bearer " + token_);
+    }
     return ctx;
   }
 
   v1::Control::Stub& stub() { return *stub_; }
   const Globals& globals() const { return globals_; }
-  int Fail(const grpc::Status& s) const { return cli::Fail(s, globals_.connect); }
+  int Fail(const grpc::Status& s) const { return cli::Fail(s, globals_.connect, tls_); }
 
  private:
   const Globals& globals_;
+  bool tls_ = false;
+  std::string token_;
   std::unique_ptr<v1::Control::Stub> stub_;
 };
 
@@ -312,6 +388,14 @@ int Show(Client& c, uint64_t id) {
   std::printf("policy version: %llu\n", static_cast<unsigned long long>(g.policy_version()));
   std::printf("running for:    %s\n", Age(g.started_unix_ms(), g.exited_unix_ms()).c_str());
   std::printf("events dropped: %llu\n", static_cast<unsigned long long>(g.events_dropped()));
+  std::printf("launched by:    %s\n", g.launched_by().c_str());
+  std::string groups;
+  for (uint32_t gid : g.runs_as().groups()) {
+    groups += (groups.empty() ? "" : ",") + std::to_string(gid);
+  }
+  std::printf("runs as:        uid %u%s, gid %u, groups %s\n", g.runs_as().uid(),
+              g.runs_as().user().empty() ? "" : (" (" + g.runs_as().user() + ")").c_str(),
+              g.runs_as().gid(), groups.empty() ? "none" : groups.c_str());
   std::printf("intercepts:     %d syscalls: %s\n", g.intercept_size(),
               Join(g.intercept(), ",").c_str());
   if (g.agent_syscalls_size() > 0) {
@@ -482,7 +566,22 @@ struct EventsArgs {
   bool follow = false;
   uint64_t count = 20;
   uint32_t queue = 0;
+  bool audit = false;
 };
+
+int Whoami(Client& c) {
+  v1::HealthResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().Health(ctx.get(), {}, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+  } else {
+    std::printf("%s: %s\n", resp.caller().c_str(), resp.role().c_str());
+  }
+  return 0;
+}
 
 int Events(Client& c, const EventsArgs& a) {
   v1::WatchEventsRequest req;
@@ -494,6 +593,7 @@ int Events(Client& c, const EventsArgs& a) {
     req.add_decisions(d);
   }
   req.set_queue(a.queue);
+  req.set_audit(a.audit);
   auto ctx = c.Context(/*deadline=*/false);
   auto reader = c.stub().WatchEvents(ctx.get(), req);
   v1::WatchEventsResponse msg;
@@ -502,6 +602,11 @@ int Events(Client& c, const EventsArgs& a) {
     ++seen;
     if (c.globals().json) {
       std::printf("%s\n", ToJson(msg).c_str());
+    } else if (msg.has_audit()) {
+      const auto& r = msg.audit();
+      std::printf("audit: %s %s guest %llu (%s): %s\n", r.caller().c_str(), r.rpc().c_str(),
+                  static_cast<unsigned long long>(r.guest_id()), r.what().c_str(),
+                  r.result().c_str());
     } else {
       if (msg.dropped_before() > 0) {
         std::printf("... %llu events dropped (this reader was too slow) ...\n",
@@ -537,7 +642,9 @@ int Main(int argc, char** argv) {
       "  hijackctl events 1 --syscall %file --decision fail --follow\n"
       "  hijackctl stats 1\n"
       "  hijackctl kill 1 --signal INT\n"
-      "  HIJACK_CONNECT=tcp:127.0.0.1:7070 hijackctl --json guests\n"
+      "  HIJACK_CONNECT=tcp:127.0.0.1:7070 HIJACK_TOKEN_FILE=~/.hijack-token hijackctl guests\n"
+      "  hijackctl --connect tcp:node7:7070 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key "
+      "guests\n"
       "\n"
       "Exit status: 0 on success, else the gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND,\n"
       "9 FAILED_PRECONDITION, 10 ABORTED, 14 UNAVAILABLE, ...), 64 for a usage error.");
@@ -553,6 +660,23 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", globals.json, "print JSON (events: one object per line)");
   app.add_option("--timeout", globals.timeout_s, "deadline of each call in seconds (0: none)")
       ->capture_default_str();
+  globals.tls_ca = Env("HIJACK_TLS_CA");
+  globals.tls_cert = Env("HIJACK_TLS_CERT");
+  globals.tls_key = Env("HIJACK_TLS_KEY");
+  globals.tls_server_name = Env("HIJACK_TLS_SERVER_NAME");
+  globals.token_file = Env("HIJACK_TOKEN_FILE");
+  app.add_option("--tls-ca", globals.tls_ca,
+                 "mutual TLS: the CA that signed hijackd's certificate (default $HIJACK_TLS_CA)");
+  app.add_option("--tls-cert", globals.tls_cert,
+                 "mutual TLS: this client's certificate (default $HIJACK_TLS_CERT)");
+  app.add_option("--tls-key", globals.tls_key,
+                 "mutual TLS: this client's private key (default $HIJACK_TLS_KEY)");
+  app.add_option("--tls-server-name", globals.tls_server_name,
+                 "mutual TLS: the name hijackd's certificate must carry, when it is not the "
+                 "--connect host (default $HIJACK_TLS_SERVER_NAME)");
+  app.add_option("--token-file", globals.token_file,
+                 "send the bearer token in this file (hijackd --token-file) with every call "
+                 "(default $HIJACK_TOKEN_FILE)");
 
   LaunchArgs launch;
   auto* launch_cmd = app.add_subcommand("launch", "start a guest under the daemon");
@@ -613,6 +737,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   events_cmd->add_option("--queue", events.queue,
                          "server-side queue of this stream in events (default 1024)");
+  events_cmd->add_flag("--audit", events.audit,
+                       "also show the audit record of every launch, kill and policy set");
+  app.add_subcommand("whoami", "who the daemon takes this caller for, and what it may do");
 
   try {
     app.parse(argc, argv);
@@ -655,6 +782,9 @@ int Main(int argc, char** argv) {
   }
   if (events_cmd->parsed()) {
     return Events(client, events);
+  }
+  if (app.got_subcommand("whoami")) {
+    return Whoami(client);
   }
   return kUsageError;
 }

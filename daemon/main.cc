@@ -2,9 +2,11 @@
 //
 //   hijackd run [--policy FILE] [--backend auto|notify] [--intercept CLASSES]
 //               [--trace FILE] [--trace-format text|json] -- CMD ARGS...
-//               [--listen unix:PATH|tcp:127.0.0.1:PORT] -- CMD ARGS...
-//   hijackd serve [--listen ADDR] [--socket-mode 0600] [--socket-group G] [--listen-any]
-//                 [--on-exit kill|detach]
+//               [--listen unix:PATH|tcp:127.0.0.1:PORT] [CONTROL OPTIONS] -- CMD ARGS...
+//   hijackd serve [--listen ADDR] [--on-exit kill|detach] [CONTROL OPTIONS]
+//   CONTROL OPTIONS (control_options.h): --socket-mode, --socket-group, --admin-group,
+//     --launch-group, --watch-group, --tls-cert/--tls-key/--tls-ca, --token-file,
+//     --insecure-tcp, --listen-any, --audit-log
 //   hijackd check FILE          validate a policy without running anything
 //   hijackd modules             list the built-in policy modules
 #include <CLI/CLI.hpp>
@@ -14,6 +16,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/control/control_options.h"
 #include "daemon/control/listen_address.h"
 #include "daemon/control/serve_command.h"
 #include "daemon/policy/policy_set.h"
@@ -42,7 +45,9 @@ int main(int argc, char** argv) {
       "  hijackd run --trace - --intercept %file -- make -j2\n"
       "  hijackd run --listen unix:/tmp/h.sock -- lighttpd -D -f l.conf   # re-police it live\n"
       "  hijackd serve                            # the API on the default unix socket (0600)\n"
-      "  hijackd serve --listen tcp:127.0.0.1:7070\n"
+      "  hijackd serve --listen tcp:127.0.0.1:7070 --token-file ~/.hijack-token\n"
+      "  hijackd serve --listen tcp:0.0.0.0:7070 --listen-any --tls-cert s.pem --tls-key s.key "
+      "--tls-ca clients-ca.pem\n"
       "  hijackd check my-policy.json");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
@@ -72,22 +77,20 @@ int main(int argc, char** argv) {
   std::optional<std::string> run_listen;
   run_cmd->add_option("--listen", run_listen,
                       "also serve the control API for this guest (unix:PATH or tcp:HOST:PORT)");
+  hijack::control::ControlServerOptions run_control;
+  hijack::control::ControlCliState run_control_cli;
+  hijack::control::AddControlOptions(run_cmd, run_control, run_control_cli);
   run_cmd->add_option("command", run.command, "the program and its arguments, after --")
       ->required();
 
   hijack::control::ServeOptions serve;
   serve.server.listen = hijack::control::DefaultControlAddress();
-  std::string socket_mode = "0600";
+  hijack::control::ControlCliState serve_control_cli;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "run as a daemon: launch and steer guests over the control API (hijackctl)");
   serve_cmd->add_option("--listen", serve.server.listen, "unix:PATH or tcp:HOST:PORT")
       ->capture_default_str();
-  serve_cmd->add_option("--socket-mode", socket_mode, "mode of the unix socket, octal")
-      ->capture_default_str();
-  serve_cmd->add_option("--socket-group", serve.server.socket_group,
-                        "group of the unix socket (with --socket-mode 0660 to share it)");
-  serve_cmd->add_flag("--listen-any", serve.server.listen_any,
-                      "allow a TCP address that is not loopback (no authentication: warns)");
+  hijack::control::AddControlOptions(serve_cmd, serve.server, serve_control_cli);
   serve_cmd->add_option("--on-exit", serve.on_exit,
                         "what happens to guests when hijackd stops: kill (SIGTERM, then SIGKILL); "
                         "detach is impossible under the notify backend (filters cannot be "
@@ -113,8 +116,12 @@ int main(int argc, char** argv) {
 
   if (run_cmd->parsed()) {
     run.sync_wakeup = !no_sync;
+    if (auto ok = hijack::control::FinishControlOptions(run_control, run_control_cli); !ok) {
+      spdlog::error("{}", ok.error().message);
+      return 2;
+    }
     if (run_listen) {
-      hijack::control::ControlServerOptions control;
+      hijack::control::ControlServerOptions control = run_control;
       control.listen = *run_listen;
       run.serve_control = [control](hijack::supervisor::Supervisor& sup) {
         return hijack::control::ServeRunControl(control, sup);
@@ -123,13 +130,10 @@ int main(int argc, char** argv) {
     return hijack::run::RunGuest(run);
   }
   if (serve_cmd->parsed()) {
-    char* end = nullptr;
-    unsigned long mode = std::strtoul(socket_mode.c_str(), &end, 8);
-    if (end == socket_mode.c_str() || *end != '\0' || mode > 0777) {
-      spdlog::error("--socket-mode {}: expected an octal mode such as 0600", socket_mode);
+    if (auto ok = hijack::control::FinishControlOptions(serve.server, serve_control_cli); !ok) {
+      spdlog::error("{}", ok.error().message);
       return 2;
     }
-    serve.server.socket_mode = static_cast<unsigned>(mode);
     serve.sync_wakeup = !no_sync;
     return hijack::control::RunServe(serve);
   }

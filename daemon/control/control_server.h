@@ -5,21 +5,35 @@
 //   ...
 //   (*s)->Shutdown(std::chrono::seconds(5));
 //
-// A unix socket is created with mode 0600 (umask 0177 while binding, so it is never briefly
-// wider), then chmod'ed to `socket_mode` and chgrp'ed to `socket_group` when asked; an existing
-// socket is replaced only when stale (ClaimUnixSocketPath). TCP must be loopback unless
-// `listen_any`. Request sizes are capped; the sync server's threads are capped too.
-// Start() must run before supervisor.StartLoop() (the service registers an exit listener).
+// What each listener kind promises (docs/SECURITY.md, "Who may steer"):
+//   unix   created 0600 (umask 0177 while binding, so it is never briefly wider), then chmod'ed
+//          to `socket_mode` and chgrp'ed to `socket_group` when asked. hijackd accepts each
+//          connection itself (UnixListener) and knows the caller's uid, gid, groups and pid
+//          from the kernel; the Gatekeeper's rules decide what it may do. An existing socket is
+//          replaced only when stale (ClaimUnixSocketPath).
+//   tcp    authenticated: mutual TLS (`tls_cert`, `tls_key` and `tls_ca`: a client must present
+//          a certificate the CA signed, checked in the handshake), and/or a bearer token that
+//          Start writes to `token_file` (0600) and every call must carry. Without TLS only on
+//          loopback (the token would cross the network in clear). `insecure_tcp` is plaintext
+//          without authentication, loopback only, with a warning on every start. A non-loopback
+//          address needs TLS and `listen_any`.
+// On every listener a caller inside a guest's process tree is refused (rule no-guests).
+// Request sizes are capped; the sync server's threads are capped too. Start() must run before
+// supervisor.StartLoop() (the service registers an exit listener).
 #pragma once
 
 #include <grpcpp/server.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "daemon/control/audit_log.h"
 #include "daemon/control/control_service.h"
+#include "daemon/control/gatekeeper.h"
 #include "daemon/control/listen_address.h"
+#include "daemon/control/unix_listener.h"
 
 namespace hijack::control {
 
@@ -27,7 +41,20 @@ struct ControlServerOptions {
   std::string listen;              // unix:PATH or tcp:HOST:PORT
   unsigned socket_mode = 0600;
   std::string socket_group;        // empty: the daemon's group
-  bool listen_any = false;         // allow a TCP address that is not loopback
+  bool listen_any = false;         // allow a TCP address that is not loopback (needs TLS)
+  // TCP authentication.
+  std::string tls_cert;            // PEM files; all three together: mutual TLS
+  std::string tls_key;
+  std::string tls_ca;              // the CA that signs client certificates
+  std::string token_file;          // a fresh bearer token is written here (0600) at start
+  bool insecure_tcp = false;       // plaintext, no authentication, loopback only
+  // Authorization of unix callers (gatekeeper.h): group names or numbers; empty: none.
+  std::string admin_group;
+  std::string launch_group;
+  std::string watch_group;
+  // Mutating calls, one JSON line each (audit_log.h); empty: the daemon's log only.
+  std::string audit_log;
+  size_t audit_log_max_bytes = 16 << 20;
   int max_message_bytes = 4 << 20;
   int max_threads = 64;
   ControlLimits limits;
@@ -50,13 +77,18 @@ class ControlServer {
   void Shutdown(std::chrono::milliseconds grace);
 
  private:
-  ControlServer(supervisor::Supervisor& supervisor, const ControlLimits& limits)
-      : service_(supervisor, limits) {}
+  ControlServer(supervisor::Supervisor& supervisor, const ControlLimits& limits,
+                GatekeeperOptions gate, std::unique_ptr<AuditLog> audit)
+      : gatekeeper_(std::move(gate), getpid()),
+        service_(supervisor, limits, gatekeeper_, std::move(audit)) {}
 
+  Gatekeeper gatekeeper_;
   ControlService service_;
+  std::unique_ptr<UnixListener> unix_listener_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   std::string socket_path_;  // to unlink at shutdown
+  std::string token_path_;   // likewise
   bool stopped_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "daemon/control/control_service.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -110,6 +112,58 @@ void FillEvent(const Event& e, v1::SyscallEventMessage* out) {
   out->set_policy_version(e.policy_version);
 }
 
+constexpr size_t kMaxRecords = 16384;       // launch records kept (oldest dropped first)
+constexpr size_t kAuditQueue = 1024;        // per stream
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    default: return "ERROR";
+  }
+}
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void FillCredentials(const GuestCredentials& c, v1::Credentials* out) {
+  out->set_uid(c.uid);
+  out->set_gid(c.gid);
+  for (gid_t g : c.groups) {
+    out->add_groups(g);
+  }
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(c.uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    out->set_user(found->pw_name);
+  }
+}
+
+std::string Command(const google::protobuf::RepeatedPtrField<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    out += (out.empty() ? "" : " ") + a;
+    if (out.size() > 512) {
+      out.resize(512);
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct ControlService::GuestHandle {
@@ -117,11 +171,20 @@ struct ControlService::GuestHandle {
   std::shared_ptr<supervisor::Guest> guest;
 };
 
-ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits limits)
+ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits limits,
+                               Gatekeeper& gatekeeper, std::unique_ptr<AuditLog> audit)
     : supervisor_(supervisor),
       limits_(limits),
+      gate_(gatekeeper),
+      audit_(std::move(audit)),
       started_(std::chrono::steady_clock::now()),
       changes_(limits.changes_per_second, limits.change_burst) {
+  own_rights_.uid = geteuid();
+  own_rights_.gid = getegid();
+  if (int n = getgroups(0, nullptr); n > 0) {
+    own_rights_.groups.resize(static_cast<size_t>(n));
+    own_rights_.groups.resize(static_cast<size_t>(getgroups(n, own_rights_.groups.data())));
+  }
   supervisor_.AddExitListener([this](uint64_t id, int wait_status) {
     spdlog::info("guest {} ended with exit status {}", id, run::ExitStatusOf(wait_status));
     {
@@ -141,6 +204,83 @@ void ControlService::BeginShutdown() {
   {
     std::lock_guard lock(mu_);
     shutting_down_.store(true);
+  }
+  cv_.notify_all();
+}
+
+std::expected<Caller, grpc::Status> ControlService::Admit(const grpc::ServerContext* ctx,
+                                                          Action action, uint64_t guest_id,
+                                                          std::optional<Caller>* identified) {
+  std::optional<uid_t> owner;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = records_.find(guest_id); guest_id != 0 && it != records_.end()) {
+      owner = it->second.owner_uid;
+    }
+  }
+  auto caller = gate_.Identify(*ctx, GuestUids());
+  if (!caller) {
+    return caller;
+  }
+  if (identified != nullptr) {
+    *identified = *caller;
+  }
+  if (auto allowed = gate_.Allow(*caller, action, guest_id, owner); !allowed.ok()) {
+    return std::unexpected(allowed);
+  }
+  return caller;
+}
+
+std::vector<uid_t> ControlService::GuestUids() {
+  std::lock_guard lock(mu_);
+  std::set<uid_t> uids;
+  for (const auto& [id, record] : records_) {
+    uids.insert(record.runs_as.uid);
+  }
+  return {uids.begin(), uids.end()};
+}
+
+void ControlService::FillRecord(uint64_t id, v1::Guest* out) {
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(id); it != records_.end()) {
+    out->set_launched_by(it->second.launched_by);
+    FillCredentials(it->second.runs_as, out->mutable_runs_as());
+  } else {
+    // Not launched over this API: the guest of `hijackd run` itself.
+    out->set_launched_by("hijackd run");
+    FillCredentials(own_rights_, out->mutable_runs_as());
+  }
+}
+
+void ControlService::Audit(const grpc::ServerContext* ctx, const Caller* caller,
+                           const std::string& rpc, uint64_t guest_id, const std::string& what,
+                           const grpc::Status& result) {
+  v1::AuditRecord record;
+  record.set_unix_ms(NowUnixMs());
+  record.set_caller(caller != nullptr ? caller->Describe() : "unidentified " + ctx->peer());
+  record.set_rpc(rpc);
+  record.set_guest_id(guest_id);
+  record.set_what(what);
+  record.set_result(result.ok() ? "OK"
+                                : std::string(CodeName(result.error_code())) + ": " +
+                                      result.error_message());
+  if (audit_) {
+    audit_->Append(record);
+  } else {
+    spdlog::info("audit: {}", AuditLog::Line(record));
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (AuditQueue* q : audit_queues_) {
+      if (q->guest_id != 0 && q->guest_id != guest_id) {
+        continue;
+      }
+      if (q->records.size() >= kAuditQueue) {
+        ++q->dropped;
+        continue;
+      }
+      q->records.push_back(record);
+    }
   }
   cv_.notify_all();
 }
@@ -186,6 +326,23 @@ Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
 
 grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
                                     v1::LaunchResponse* resp) {
+  std::optional<Caller> caller;
+  grpc::Status status = DoLaunch(ctx, req, resp, caller);
+  Audit(ctx, caller ? &*caller : nullptr, "Launch", status.ok() ? resp->guest_id() : 0,
+        Command(req->argv()), status);
+  return status;
+}
+
+grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
+                                      v1::LaunchResponse* resp, std::optional<Caller>& caller) {
+  auto admitted_caller = Admit(ctx, Action::kLaunch, 0, &caller);
+  if (!admitted_caller) {
+    return admitted_caller.error();
+  }
+  auto rights = gate_.LaunchCredentials(*caller);
+  if (!rights) {
+    return rights.error();
+  }
   if (auto admitted = AdmitChange(); !admitted.ok()) {
     return admitted;
   }
@@ -219,6 +376,7 @@ grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRe
   spec.policy = std::move(*policy);
   spec.extra_intercept = *extra;
   spec.backend = req->backend().empty() ? "auto" : req->backend();
+  spec.credentials = *rights;
 
   supervisor::Supervisor* sup = &supervisor_;
   auto launched = supervisor_.OnLoop(
@@ -227,8 +385,19 @@ grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRe
   if (!launched) {
     return ToGrpcStatus(launched.error());
   }
-  spdlog::info("guest {} launched: pid {}, {} ({})", launched->id, launched->pid,
-               launched->argv[0], launched->backend);
+  spdlog::info("guest {} launched: pid {}, {} ({}), for {}", launched->id, launched->pid,
+               launched->argv[0], launched->backend, caller->Describe());
+  {
+    std::lock_guard lock(mu_);
+    GuestRecord record{.launched_by = caller->Describe(),
+                       .owner_uid = caller->unix_peer ? std::optional(caller->unix_peer->uid)
+                                                      : std::nullopt,
+                       .runs_as = rights->value_or(own_rights_)};
+    records_[launched->id] = std::move(record);
+    while (records_.size() > kMaxRecords) {
+      records_.erase(records_.begin());
+    }
+  }
   resp->set_guest_id(launched->id);
   resp->set_pid(launched->pid);
   resp->set_backend(launched->backend);
@@ -238,6 +407,17 @@ grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRe
 
 grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::ListGuestsRequest*,
                                         v1::ListGuestsResponse* resp) {
+  auto caller = gate_.Identify(*ctx, GuestUids());
+  if (!caller) {
+    return caller.error();
+  }
+  // A launch-group member sees the guests it launched; the rest need the right to watch all.
+  const bool own_only = !caller->admin && !caller->watch_all && caller->launch;
+  if (!own_only) {
+    if (auto allowed = gate_.Allow(*caller, Action::kWatch); !allowed.ok()) {
+      return allowed;
+    }
+  }
   supervisor::Supervisor* sup = &supervisor_;
   auto list = supervisor_.OnLoop(
       [sup]() -> Result<std::vector<GuestInfo>> { return sup->List(); }, Deadline(ctx));
@@ -245,23 +425,49 @@ grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::List
     return ToGrpcStatus(list.error());
   }
   for (const auto& info : *list) {
-    FillGuest(info, resp->add_guests());
+    if (own_only) {
+      std::lock_guard lock(mu_);
+      auto it = records_.find(info.id);
+      if (it == records_.end() || it->second.owner_uid != caller->unix_peer->uid) {
+        continue;
+      }
+    }
+    auto* g = resp->add_guests();
+    FillGuest(info, g);
+    FillRecord(info.id, g);
   }
   return grpc::Status::OK;
 }
 
 grpc::Status ControlService::GetGuest(grpc::ServerContext* ctx, const v1::GetGuestRequest* req,
                                       v1::Guest* resp) {
+  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
+    return caller.error();
+  }
   auto guest = FindGuest(req->guest_id(), ctx);
   if (!guest) {
     return ToGrpcStatus(guest.error());
   }
   FillGuest(guest->info, resp);
+  FillRecord(req->guest_id(), resp);
   return grpc::Status::OK;
 }
 
 grpc::Status ControlService::Kill(grpc::ServerContext* ctx, const v1::KillRequest* req,
                                   v1::KillResponse*) {
+  std::optional<Caller> caller;
+  grpc::Status status = DoKill(ctx, req, caller);
+  Audit(ctx, caller ? &*caller : nullptr, "Kill", req->guest_id(),
+        "signal " + std::to_string(req->signal() == 0 ? SIGTERM : req->signal()), status);
+  return status;
+}
+
+grpc::Status ControlService::DoKill(grpc::ServerContext* ctx, const v1::KillRequest* req,
+                                    std::optional<Caller>& caller) {
+  auto admitted_caller = Admit(ctx, Action::kChange, req->guest_id(), &caller);
+  if (!admitted_caller) {
+    return admitted_caller.error();
+  }
   if (auto admitted = AdmitChange(); !admitted.ok()) {
     return admitted;
   }
@@ -282,6 +488,9 @@ grpc::Status ControlService::Kill(grpc::ServerContext* ctx, const v1::KillReques
 
 grpc::Status ControlService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                                        v1::Policy* resp) {
+  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
+    return caller.error();
+  }
   auto guest = FindGuest(req->guest_id(), ctx);
   if (!guest) {
     return ToGrpcStatus(guest.error());
@@ -298,6 +507,24 @@ grpc::Status ControlService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPo
 
 grpc::Status ControlService::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
                                        v1::SetPolicyResponse* resp) {
+  std::optional<Caller> caller;
+  grpc::Status status = DoSetPolicy(ctx, req, resp, caller);
+  Audit(ctx, caller ? &*caller : nullptr, "SetPolicy", req->guest_id(),
+        status.ok() ? "policy version " + std::to_string(resp->version()) + ", " +
+                          std::to_string(req->document().size()) + " bytes"
+                    : std::to_string(req->document().size()) + " bytes",
+        status);
+  return status;
+}
+
+grpc::Status ControlService::DoSetPolicy(grpc::ServerContext* ctx,
+                                         const v1::SetPolicyRequest* req,
+                                         v1::SetPolicyResponse* resp,
+                                         std::optional<Caller>& caller) {
+  auto admitted_caller = Admit(ctx, Action::kChange, req->guest_id(), &caller);
+  if (!admitted_caller) {
+    return admitted_caller.error();
+  }
   if (auto admitted = AdmitChange(); !admitted.ok()) {
     return admitted;
   }
@@ -340,6 +567,11 @@ grpc::Status ControlService::SetPolicy(grpc::ServerContext* ctx, const v1::SetPo
 grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
                                             const v1::ValidatePolicyRequest* req,
                                             v1::ValidatePolicyResponse* resp) {
+  if (auto caller = Admit(ctx, req->guest_id() == 0 ? Action::kHealth : Action::kWatch,
+                          req->guest_id());
+      !caller) {
+    return caller.error();
+  }
   auto set = ParsePolicy(req->document(), limits_.max_policy_bytes);
   if (!set) {
     return ToGrpcStatus(set.error());
@@ -368,8 +600,11 @@ grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListModules(grpc::ServerContext*, const v1::ListModulesRequest*,
+grpc::Status ControlService::ListModules(grpc::ServerContext* ctx, const v1::ListModulesRequest*,
                                          v1::ListModulesResponse* resp) {
+  if (auto caller = Admit(ctx, Action::kHealth); !caller) {
+    return caller.error();
+  }
   for (const auto* info : policy::ModuleRegistry::BuiltIn().List()) {
     auto* m = resp->add_modules();
     m->set_name(info->name);
@@ -395,6 +630,9 @@ grpc::Status ControlService::ListModules(grpc::ServerContext*, const v1::ListMod
 
 grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                       v1::GetStatsResponse* resp) {
+  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
+    return caller.error();
+  }
   auto guest = FindGuest(req->guest_id(), ctx);
   if (!guest) {
     return ToGrpcStatus(guest.error());
@@ -434,6 +672,9 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
                                          grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
   if (shutting_down_) {
     return Unavailable();
+  }
+  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
+    return caller.error();
   }
   auto syscalls = ResolveAll(req->syscalls(), "syscalls");
   if (!syscalls) {
@@ -482,6 +723,8 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   // The sink runs on the subscription's own thread and is the only writer of the stream. A
   // blocked Write (client not reading) fills this stream's queue, and the bus drops for it.
   std::atomic<bool> broken{false};
+  // The sink and this thread (audit records) both write: one at a time.
+  std::mutex write_mu;
   auto subscription = supervisor_.bus().Subscribe(
       "WatchEvents " + ctx->peer(), queue,
       [&](const events::EventItem& item, uint64_t dropped_before) {
@@ -491,6 +734,7 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
         v1::WatchEventsResponse msg;
         FillEvent(item.event, msg.mutable_event());
         msg.set_dropped_before(dropped_before);
+        std::lock_guard write_lock(write_mu);
         if (!writer->Write(msg)) {
           broken.store(true);
           cv_.notify_all();
@@ -520,10 +764,42 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
     }
     guest_gone = !guest->info.running;
   }
+  AuditQueue audit_queue;
+  audit_queue.guest_id = guest_id;
+  struct Unregister {
+    ControlService& service;
+    AuditQueue* queue;
+    ~Unregister() {
+      if (queue != nullptr) {
+        std::lock_guard lock(service.mu_);
+        service.audit_queues_.remove(queue);
+      }
+    }
+  } unregister{*this, req->audit() ? &audit_queue : nullptr};
+  if (req->audit()) {
+    std::lock_guard lock(mu_);
+    audit_queues_.push_back(&audit_queue);
+  }
   grpc::Status status = grpc::Status::OK;
   {
     std::unique_lock lock(mu_);
     for (;;) {
+      // Audit records are written from this thread, outside mu_ (a Write may block on a slow
+      // client; only this stream waits).
+      while (!audit_queue.records.empty() && !broken.load()) {
+        v1::WatchEventsResponse msg;
+        *msg.mutable_audit() = std::move(audit_queue.records.front());
+        audit_queue.records.pop_front();
+        msg.set_dropped_before(std::exchange(audit_queue.dropped, 0));
+        lock.unlock();
+        {
+          std::lock_guard write_lock(write_mu);
+          if (!writer->Write(msg)) {
+            broken.store(true);
+          }
+        }
+        lock.lock();
+      }
       if (guest_gone || (guest_id != 0 && exited_.contains(guest_id)) || broken.load() ||
           ctx->IsCancelled()) {
         break;
@@ -542,6 +818,12 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
 
 grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRequest*,
                                     v1::HealthResponse* resp) {
+  auto caller = Admit(ctx, Action::kHealth);
+  if (!caller) {
+    return caller.error();
+  }
+  resp->set_caller(caller->Describe());
+  resp->set_role(caller->rule);
   resp->set_status(shutting_down_ ? v1::HealthResponse::SHUTTING_DOWN
                                   : v1::HealthResponse::SERVING);
   resp->set_version(HIJACK_VERSION);

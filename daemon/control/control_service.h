@@ -13,15 +13,25 @@
 // PolicyEngine::Replace, which is thread-safe, and read as immutable snapshots. Event streams
 // read from their own EventBus subscription: a slow client fills its own bounded queue and loses
 // events (counted, and reported in the next message), never slowing a guest.
+//
+// Every call first passes the Gatekeeper (gatekeeper.h): who is calling, and whether the rules
+// let it do this to this guest. The service remembers who launched each guest and whose rights
+// it runs with (Guest.launched_by, runs_as), and records every mutating call, allowed or not, in
+// the AuditLog and in the streams that asked for audit records.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <list>
+#include <map>
 #include <mutex>
 #include <set>
 
+#include "daemon/control/audit_log.h"
 #include "daemon/control/call_rate_limiter.h"
+#include "daemon/control/gatekeeper.h"
 #include "daemon/supervisor/supervisor.h"
 #include "hijack/v1/control.grpc.pb.h"
 
@@ -43,7 +53,9 @@ struct ControlLimits {
 
 class ControlService final : public hijack::v1::Control::Service {
  public:
-  ControlService(supervisor::Supervisor& supervisor, ControlLimits limits = {});
+  // `gatekeeper` must outlive the service; `audit` may be null (records go to the daemon's log).
+  ControlService(supervisor::Supervisor& supervisor, ControlLimits limits, Gatekeeper& gatekeeper,
+                 std::unique_ptr<AuditLog> audit);
   ~ControlService() override;
 
   // Ends every WatchEvents stream (UNAVAILABLE) and refuses new calls. Any thread.
@@ -81,16 +93,52 @@ class ControlService final : public hijack::v1::Control::Service {
   // UNAVAILABLE while shutting down, RESOURCE_EXHAUSTED past the rate of changes, else OK.
   grpc::Status AdmitChange();
 
+  // Who launched a guest through this service, and with whose rights it runs.
+  struct GuestRecord {
+    std::string launched_by;
+    std::optional<uid_t> owner_uid;  // a unix caller's uid
+    GuestCredentials runs_as;
+  };
+  // Identifies the caller and checks `action` on `guest_id` against the rules.
+  // `identified`, when given, gets the caller once known, even if the rules then refuse it
+  // (the audit trail names who was refused).
+  std::expected<Caller, grpc::Status> Admit(const grpc::ServerContext* ctx, Action action,
+                                            uint64_t guest_id = 0,
+                                            std::optional<Caller>* identified = nullptr);
+  void FillRecord(uint64_t id, v1::Guest* out);
+  std::vector<uid_t> GuestUids();  // the uids guests launched here run with
+  // The audit trail of one mutating call: the log file (or the daemon's log) and the streams.
+  void Audit(const grpc::ServerContext* ctx, const Caller* caller, const std::string& rpc,
+             uint64_t guest_id, const std::string& what, const grpc::Status& result);
+  grpc::Status DoLaunch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
+                        v1::LaunchResponse* resp, std::optional<Caller>& caller);
+  grpc::Status DoKill(grpc::ServerContext* ctx, const v1::KillRequest* req,
+                      std::optional<Caller>& caller);
+  grpc::Status DoSetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
+                           v1::SetPolicyResponse* resp, std::optional<Caller>& caller);
+
+  // A WatchEvents stream that asked for audit records: its own bounded queue.
+  struct AuditQueue {
+    uint64_t guest_id = 0;  // 0: every guest
+    std::deque<v1::AuditRecord> records;
+    uint64_t dropped = 0;
+  };
+
   supervisor::Supervisor& supervisor_;
   const ControlLimits limits_;
+  Gatekeeper& gate_;
+  std::unique_ptr<AuditLog> audit_;
+  GuestCredentials own_rights_;  // hijackd's uid, gid and groups
   const std::chrono::steady_clock::time_point started_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> streams_{0};
   CallRateLimiter changes_;
 
-  std::mutex mu_;  // guards exited_; streams wait on cv_ for exits and shutdown
+  std::mutex mu_;  // guards exited_, records_, audit_queues_; streams wait on cv_
   std::condition_variable cv_;
   std::set<uint64_t> exited_;
+  std::map<uint64_t, GuestRecord> records_;
+  std::list<AuditQueue*> audit_queues_;
 };
 
 }  // namespace hijack::control

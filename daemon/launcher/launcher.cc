@@ -25,6 +25,7 @@ enum ChildStep : int32_t {
   kGo = 5,
   kInherit = 6,   // clearing close-on-exec on the descriptor the guest inherits
   kHandover = 7,  // starting the helper that hands the listener over (clone(2))
+  kCredentials = 8,  // taking the caller's uid, gid and groups (LaunchSpec::credentials)
 };
 struct ChildMessage {
   int32_t step;
@@ -63,6 +64,17 @@ void ChildReport(int fd, ChildStep step, int value) {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) {
       signal(sig, SIG_DFL);
+    }
+  }
+  // The caller's rights, first: chdir and exec are then checked with them. Before the death
+  // signal, which a change of credentials clears (prctl(2), PR_SET_PDEATHSIG). Raw calls: the
+  // libc wrappers signal every thread of the process to change them all (nptl(7)).
+  if (spec.credentials) {
+    const GuestCredentials& c = *spec.credentials;
+    if (syscall(SYS_setgroups, c.groups.size(), c.groups.data()) != 0 ||
+        syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0 ||
+        syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) {
+      ChildFail(report_fd, kCredentials, errno);
     }
   }
   // If the supervisor dies the guest dies too: unsupervised it would run with a filter that
@@ -134,6 +146,8 @@ Error ChildError(const ChildMessage& msg) {
     case kHandover:
       return ErrnoError(msg.value, "starting the helper that hands the seccomp listener over")
           .error();
+    case kCredentials:
+      return ErrnoError(msg.value, "setgroups/setresgid/setresuid to the caller's rights").error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
     default:
@@ -239,7 +253,7 @@ std::optional<Error> ReadChildError(int report_fd) {
   ChildMessage msg{};
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
     if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
-        msg.step == kHandover || msg.step == kExec) {
+        msg.step == kHandover || msg.step == kCredentials || msg.step == kExec) {
       return ChildError(msg);
     }
   }

@@ -119,6 +119,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.cwd = spec.cwd;
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
+  launch.credentials = spec.credentials;
   auto pid = (*backend)->Launch(launch, *guest);
   if (!pid && automatic && backend_name == "notify") {
     // The probe passed but this launch did not (the sandbox refuses something only a real

@@ -55,6 +55,7 @@ struct GuestSpec {
   std::shared_ptr<policy::PolicySet> policy;  // validated; required
   SyscallSet extra_intercept;                 // beyond what the policy needs
   std::string backend = "auto";
+  std::optional<GuestCredentials> credentials;  // empty: the daemon's own rights
 };
 
 // A copy of what the supervisor knows about one guest, safe to hand to any thread.

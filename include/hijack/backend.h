@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,6 +86,14 @@ class SyscallHandler {
   virtual void OnGuestExit(int wait_status) = 0;
 };
 
+// A uid, gid and supplementary groups for a guest: setgroups(2), setresgid(2) and setresuid(2)
+// in the child before anything else, so every later step (chdir, exec) is checked with them.
+struct GuestCredentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
 struct LaunchSpec {
   uint64_t guest_id = 0;
   std::string path;               // the executable to exec, already resolved
@@ -98,6 +107,9 @@ struct LaunchSpec {
   // When set, the child runs this function under the filter instead of exec'ing `path`, and
   // exits with its return value. For tests and benchmarks that measure the backend alone.
   std::function<int()> child_main;
+  // Whose rights the guest runs with; empty: the supervisor's own. A root supervisor that starts
+  // a guest for a non-root caller sets the caller's, so the guest never holds root's rights.
+  std::optional<GuestCredentials> credentials;
 };
 
 class Backend {
