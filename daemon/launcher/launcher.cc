@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/listener_handover.h"
 
 namespace hijack::launcher {
@@ -25,6 +27,9 @@ enum ChildStep : int32_t {
   kGo = 5,
   kInherit = 6,   // clearing close-on-exec on the descriptor the guest inherits
   kHandover = 7,  // starting the helper that hands the listener over (clone(2))
+  kLandlock = 8,  // scoping signals and abstract unix sockets (landlock_scope.h)
+  kDumpable = 9,  // PR_SET_DUMPABLE for the supervisor's ptrace attach
+  kAttachable = 10,  // not a failure: the child is dumpable and waits for the go (kWait*)
 };
 struct ChildMessage {
   int32_t step;
@@ -85,6 +90,14 @@ void ChildReport(int fd, ChildStep step, int value) {
     close(go_fd);
   };
   if (mode != ChildMode::kNotifyListener) {
+    // The supervisor is not dumpable (daemon/main.cc), and the fork inherited that, so it could
+    // not PTRACE_SEIZE this child (ptrace(2), "Ptrace access mode checking"). Until exec, which
+    // makes it dumpable anyway, the child holds copies of the supervisor's memory and
+    // descriptors: Landlock and the supervisor's GuestGuard keep guests from reading them.
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+      ChildFail(report_fd, kDumpable, errno);
+    }
+    ChildReport(report_fd, kAttachable, 0);
     wait_for_go();
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -100,6 +113,13 @@ void ChildReport(int fd, ChildStep step, int value) {
       }
       flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
+    // After the helper starts (it stays outside the guest's domain, like the supervisor it
+    // answers to) and before the filter (whose intercept set may hold the landlock calls).
+    if (spec.landlock_scope) {
+      if (int err = ScopeSelfWithLandlock(); err != 0) {
+        ChildFail(report_fd, kLandlock, err, handover);
+      }
+    }
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (rc < 0) {
       ChildFail(report_fd, kFilter, errno, handover);
@@ -108,12 +128,19 @@ void ChildReport(int fd, ChildStep step, int value) {
       // From here on any call may wait for the supervisor, which waits for this.
       handover->Publish(static_cast<int>(rc));
     }
+  } else if (spec.landlock_scope) {
+    if (int err = ScopeSelfWithLandlock(); err != 0) {
+      ChildFail(report_fd, kLandlock, err);
+    }
   }
   if (spec.child_main) {
     if (mode == ChildMode::kNotifyListener) {
       // The guest function starts once the supervisor holds the listener, as an exec'd guest
       // does (its execve waits for the supervisor).
       wait_for_go();
+      // An exec'd guest becomes dumpable at exec; this one never execs, and the supervisor
+      // reads its memory. The handover's helper, which shares this memory, has exited.
+      prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     }
     // Tests and benchmarks only: the function runs in a forked child and may allocate.
     _exit(spec.child_main());
@@ -134,6 +161,11 @@ Error ChildError(const ChildMessage& msg) {
     case kHandover:
       return ErrnoError(msg.value, "starting the helper that hands the seccomp listener over")
           .error();
+    case kLandlock:
+      return ErrnoError(msg.value, "scoping the guest with Landlock (landlock_restrict_self)")
+          .error();
+    case kDumpable:
+      return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) for the tracer's attach").error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
     default:
@@ -228,6 +260,20 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
       go_write.reset();
     }
   }
+  if (mode != ChildMode::kNotifyListener) {
+    // The tracer's PTRACE_SEIZE must wait until the child made itself dumpable.
+    pollfd pfd{report_read.get(), POLLIN, 0};
+    const int waited = poll(&pfd, 1, static_cast<int>(kHandoverDeadline / std::chrono::milliseconds(1)));
+    ChildMessage msg{};
+    if (waited != 1 || read(report_read.get(), &msg, sizeof msg) != sizeof msg ||
+        msg.step != kAttachable) {
+      syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
+      if (waited == 1 && msg.step != 0 && msg.step != kAttachable) {
+        return std::unexpected(ChildError(msg));
+      }
+      return std::unexpected(Error{ECHILD, "the guest died or hung before it could be traced"});
+    }
+  }
   child.go = std::move(go_write);
   child.report = std::move(report_read);
   return child;
@@ -239,7 +285,8 @@ std::optional<Error> ReadChildError(int report_fd) {
   ChildMessage msg{};
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
     if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
-        msg.step == kHandover || msg.step == kExec) {
+        msg.step == kHandover || msg.step == kExec || msg.step == kLandlock ||
+        msg.step == kDumpable) {
       return ChildError(msg);
     }
   }
