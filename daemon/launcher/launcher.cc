@@ -90,6 +90,16 @@ void ChildReport(int fd, ChildStep step, int value) {
     close(go_fd);
   };
   if (mode != ChildMode::kNotifyListener) {
+    if (spec.landlock_scope) {
+      // Before the go: from the no_new_privs after it every call is the guest's to the
+      // ptrace-all tracer (it arms there), and landlock_restrict_self(2) needs no_new_privs.
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        ChildFail(report_fd, kFilter, errno);
+      }
+      if (int err = ScopeSelfWithLandlock(); err != 0) {
+        ChildFail(report_fd, kLandlock, err);
+      }
+    }
     // The supervisor is not dumpable (daemon/main.cc), and the fork inherited that, so it could
     // not PTRACE_SEIZE this child (ptrace(2), "Ptrace access mode checking"). Until exec, which
     // makes it dumpable anyway, the child holds copies of the supervisor's memory and
@@ -112,12 +122,18 @@ void ChildReport(int fd, ChildStep step, int value) {
         ChildFail(report_fd, kHandover, err);
       }
       flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
-    }
-    // After the helper starts (it stays outside the guest's domain, like the supervisor it
-    // answers to) and before the filter (whose intercept set may hold the landlock calls).
-    if (spec.landlock_scope) {
-      if (int err = ScopeSelfWithLandlock(); err != 0) {
-        ChildFail(report_fd, kLandlock, err, handover);
+      // After the helper starts (it stays outside the guest's domain, like the supervisor it
+      // answers to) and before the filter (whose intercept set may hold the landlock calls).
+      if (spec.landlock_scope) {
+        if (int err = ScopeSelfWithLandlock(); err != 0) {
+          ChildFail(report_fd, kLandlock, err, handover);
+        }
+      }
+      // The supervisor reads the pointers of the guest's first execve from this memory, which
+      // it may only do in a dumpable process (process_vm_readv(2)); exec would make it so too
+      // late. Set before the filter, so the call is not the guest's.
+      if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+        ChildFail(report_fd, kDumpable, errno, handover);
       }
     }
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
@@ -128,19 +144,12 @@ void ChildReport(int fd, ChildStep step, int value) {
       // From here on any call may wait for the supervisor, which waits for this.
       handover->Publish(static_cast<int>(rc));
     }
-  } else if (spec.landlock_scope) {
-    if (int err = ScopeSelfWithLandlock(); err != 0) {
-      ChildFail(report_fd, kLandlock, err);
-    }
   }
   if (spec.child_main) {
     if (mode == ChildMode::kNotifyListener) {
       // The guest function starts once the supervisor holds the listener, as an exec'd guest
       // does (its execve waits for the supervisor).
       wait_for_go();
-      // An exec'd guest becomes dumpable at exec; this one never execs, and the supervisor
-      // reads its memory. The handover's helper, which shares this memory, has exited.
-      prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     }
     // Tests and benchmarks only: the function runs in a forked child and may allocate.
     _exit(spec.child_main());
@@ -165,7 +174,7 @@ Error ChildError(const ChildMessage& msg) {
       return ErrnoError(msg.value, "scoping the guest with Landlock (landlock_restrict_self)")
           .error();
     case kDumpable:
-      return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) for the tracer's attach").error();
+      return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) in the starting guest").error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
     default:

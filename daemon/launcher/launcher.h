@@ -10,6 +10,12 @@
 // would be an intercepted call that nobody could answer yet, and pidfd_getfd(2) needs
 // CAP_SYS_PTRACE under container engines' seccomp profiles. Between fork and exec the child makes
 // only async-signal-safe raw calls, so the supervisor may be multi-threaded.
+//
+// The supervisor is not dumpable, and a fork inherits that; the child makes itself dumpable
+// just before its filter (notify: the supervisor reads its first execve's arguments) or before
+// it waits for the tracer's attach (ptrace), and exec keeps it so. With `spec.landlock_scope`
+// the child scopes itself with Landlock (landlock_scope.h) before the filter, and before the
+// go under the ptrace backends.
 #pragma once
 
 #include <sys/types.h>
