@@ -20,6 +20,10 @@
 //                                       mkdir/mkdirat with CONTINUE, then the denied call
 //   attack_guest int80 PATH             open(PATH) through the i386 ABI (int 0x80)
 //   attack_guest x32                    getpid through the x32 ABI
+//   attack_guest sigio [DIR]            F_SETOWN of a pipe to the parent, O_ASYNC, a write: the
+//                                       parent would get SIGIO (which ends a process that does
+//                                       not handle it)
+//   attack_guest prlimit [DIR]          prlimit64(2) of the parent's RLIMIT_NOFILE, read only
 //   attack_guest host-seize             ptrace(PTRACE_SEIZE) and /proc/PID/mem of the plugin
 //                                       policy host (the parent's child named
 //                                       hijack-policy-host)
@@ -32,6 +36,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -156,6 +161,24 @@ int KillChild(const char* dir) {
   int status = 0;
   waitpid(child, &status, 0);
   std::printf("child: %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? "killed" : "?");
+  return After(dir);
+}
+
+int Sigio(const char* dir) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    Print("pipe2", -1);
+    return 1;
+  }
+  Print("setown", fcntl(p[0], F_SETOWN, getppid()));
+  Print("o_async", fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+  Print("write", write(p[1], "x", 1));
+  return After(dir);
+}
+
+int Prlimit(const char* dir) {
+  rlimit64 old{};
+  Print("prlimit", syscall(SYS_prlimit64, getppid(), RLIMIT_NOFILE, nullptr, &old));
   return After(dir);
 }
 
@@ -341,6 +364,8 @@ int main(int argc, char** argv) {
   if (mode == "int80" && arg != nullptr) return Int80(arg);
   if (mode == "x32") return X32();
   if (mode == "host-seize") return HostSeize();
+  if (mode == "sigio") return Sigio(arg);
+  if (mode == "prlimit") return Prlimit(arg);
   std::fprintf(stderr, "attack_guest: unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -170,6 +170,25 @@ TEST_P(GuestAgainstSupervisor, KillOfAProcessOutsideTheTreeFails) {
   ExpectPolicyHolds(r);
 }
 
+// SIGIO to an owner set with F_SETOWN: Landlock checks the owner when the signal is sent, the
+// supervisor's refusal when the owner is set. hijackd does not handle SIGIO: delivered, it
+// would end hijackd.
+TEST_P(GuestAgainstSupervisor, SigioToTheSupervisorFails) {
+  auto r = Attack({"sigio", dir_.path()});
+  if (!GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("setown: EPERM")) << r.err;
+  }
+  EXPECT_THAT(r.out, HasSubstr("write: ok")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// Landlock does not scope prlimit64: the guard refuses it on every kernel.
+TEST_P(GuestAgainstSupervisor, PrlimitOfTheSupervisorFails) {
+  auto r = Attack({"prlimit", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("prlimit: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
 // The refusals must not reach into the guest's own tree.
 TEST_P(GuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
   auto r = Attack({"kill-child", dir_.path()});
