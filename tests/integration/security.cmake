@@ -8,8 +8,9 @@ target_link_libraries(hijack_security_tests PRIVATE hijack_test_support GTest::g
                       GTest::gmock)
 target_compile_definitions(hijack_security_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
+  HIJACK_TEST_HIJACKCTL="$<TARGET_FILE:hijackctl>"
   HIJACK_TEST_ATTACK_GUEST="$<TARGET_FILE:attack_guest>"
   HIJACK_TEST_EXAMPLE_PLUGIN="$<TARGET_FILE:hijack_example_plugin>")
-add_dependencies(hijack_security_tests hijackd hijack_policy_host attack_guest
+add_dependencies(hijack_security_tests hijackd hijackctl hijack_policy_host attack_guest
                  hijack_example_plugin)
 gtest_discover_tests(hijack_security_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -282,6 +282,48 @@ TEST_P(ForeignAbi, X32IsKilled) {
   EXPECT_THAT(r.out, Not(HasSubstr("x32 getpid:")));
 }
 
+// A policy that enforces nothing, fixed for the run: io_uring has nothing to escape from.
+TEST(IoUringPolicy, AllowedUnderAFixedPolicyThatEnforcesNothing) {
+  TempDir dir;
+  const std::string stats = dir.Write("stats.json", R"({"version": 1, "modules": [
+      {"module": "stats"}]})");
+  const std::string file = dir.Write("plain", "x", 0644);
+  auto r = RunProcess(AsGuestUser({kHijackd, "run", "--quiet", "--policy", stats, "--", kAttack,
+                                   "io-uring-open", file}));
+  EXPECT_THAT(r.out, HasSubstr("io_uring openat: ok")) << r.err;
+}
+
+// Under hijackd serve a later SetPolicy may enforce, so io_uring is refused from the start, and
+// hijackctl show names the layers.
+TEST(IoUringPolicy, RefusedFromTheStartWhenThePolicyMayChange) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string stats = dir.Write("stats.json", R"({"version": 1, "modules": [
+      {"module": "stats"}]})");
+  const std::string file = dir.Write("plain", "x", 0644);
+  const std::string socket = dir.path() + "/h.sock";
+  BackgroundProcess serve(AsGuestUser({kHijackd, "serve", "--listen", "unix:" + socket}),
+                          dir.path());
+  const std::vector<std::string> ctl = {HIJACK_TEST_HIJACKCTL, "--connect", "unix:" + socket};
+  auto Ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = ctl;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(AsGuestUser(argv));
+  };
+  ASSERT_TRUE(serve.WaitForOutput("listening on unix:" + socket, std::chrono::seconds(30)))
+      << serve.Stderr();
+  auto launched = Ctl({"launch", "--policy", stats, "--", kAttack, "io-uring-open", file});
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  EXPECT_TRUE(serve.WaitForOutput("io_uring_setup: ENOSYS", std::chrono::seconds(30)))
+      << serve.Stdout() << serve.Stderr();
+  auto show = Ctl({"show", "1"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +not-dumpable +on"));
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +io-uring-refused +on .*from the "
+                                                 "start"));
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +landlock-scope +(on|off)"));
+}
+
 TEST(HijackdCheck, SaysWhichLayersThisKernelGives) {
   TempDir dir;
   const std::string policy = dir.Write("p.json", R"({"version": 1, "modules": [
