@@ -23,6 +23,10 @@
 //   attack_guest sigio [DIR]            F_SETOWN of a pipe to the parent, O_ASYNC, a write: the
 //                                       parent would get SIGIO (which ends a process that does
 //                                       not handle it)
+//   attack_guest probe-signals [DIR]    signal 0 (no effect, only the permission check) to every
+//                                       process (kill -1), to its own process group (which
+//                                       holds the supervisor), to the parent by tkill(2) and
+//                                       by pidfd_send_signal(2) on a /proc/PARENT directory
 //   attack_guest prlimit [DIR]          prlimit64(2) of the parent's RLIMIT_NOFILE, read only
 //   attack_guest host-seize             ptrace(PTRACE_SEIZE) and /proc/PID/mem of the plugin
 //                                       policy host (the parent's child named
@@ -173,6 +177,17 @@ int Sigio(const char* dir) {
   Print("setown", fcntl(p[0], F_SETOWN, getppid()));
   Print("o_async", fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
   Print("write", write(p[1], "x", 1));
+  return After(dir);
+}
+
+int ProbeSignals(const char* dir) {
+  Print("kill -1", kill(-1, 0));
+  Print("kill 0", kill(0, 0));
+  Print("tkill", syscall(SYS_tkill, getppid(), 0));
+  const std::string proc = "/proc/" + std::to_string(getppid());
+  const int dirfd = open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  Print("open /proc/PARENT", dirfd);
+  Print("pidfd_send_signal", syscall(SYS_pidfd_send_signal, dirfd, 0, nullptr, 0));
   return After(dir);
 }
 
@@ -366,6 +381,7 @@ int main(int argc, char** argv) {
   if (mode == "host-seize") return HostSeize();
   if (mode == "sigio") return Sigio(arg);
   if (mode == "prlimit") return Prlimit(arg);
+  if (mode == "probe-signals") return ProbeSignals(arg);
   std::fprintf(stderr, "attack_guest: unknown mode %s\n", mode.c_str());
   return 2;
 }

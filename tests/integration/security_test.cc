@@ -182,6 +182,27 @@ TEST_P(GuestAgainstSupervisor, SigioToTheSupervisorFails) {
   ExpectPolicyHolds(r);
 }
 
+// Signal 0 checks permission without an effect, so the attack is safe to make even where
+// protection fails. The supervisor refuses kill(-1) and kill(0) (the guest's process group
+// holds hijackd and the test) outright; under Landlock both succeed without reaching anyone
+// outside the domain (kill(2) of a group or of -1 reports success unless every target failed
+// with something other than EPERM), which signal 0 cannot show: SigstopOfTheSupervisorFails
+// and SigioToTheSupervisorFails show delivery. pidfd_send_signal accepts a /proc/PID directory
+// in place of a pidfd.
+TEST_P(GuestAgainstSupervisor, SignalProbesOutsideTheTreeFail) {
+  auto r = Attack({"probe-signals", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("tkill: EPERM")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("open /proc/PARENT: ok"));
+  if (GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: EPERM"));
+  } else {
+    EXPECT_THAT(r.out, HasSubstr("kill -1: EPERM"));
+    EXPECT_THAT(r.out, HasSubstr("kill 0: EPERM"));
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: ENOSYS"));
+  }
+  ExpectPolicyHolds(r);
+}
+
 // Landlock does not scope prlimit64: the guard refuses it on every kernel.
 TEST_P(GuestAgainstSupervisor, PrlimitOfTheSupervisorFails) {
   auto r = Attack({"prlimit", dir_.path()});
