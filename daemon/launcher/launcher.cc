@@ -272,7 +272,11 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   if (mode != ChildMode::kNotifyListener) {
     // The tracer's PTRACE_SEIZE must wait until the child made itself dumpable.
     pollfd pfd{report_read.get(), POLLIN, 0};
-    const int waited = poll(&pfd, 1, static_cast<int>(kHandoverDeadline / std::chrono::milliseconds(1)));
+    const auto timeout_ms = kHandoverDeadline / std::chrono::milliseconds(1);
+    int waited;
+    do {
+      waited = poll(&pfd, 1, static_cast<int>(timeout_ms));
+    } while (waited < 0 && errno == EINTR);
     ChildMessage msg{};
     if (waited != 1 || read(report_read.get(), &msg, sizeof msg) != sizeof msg ||
         msg.step != kAttachable) {

@@ -49,7 +49,8 @@ struct LaunchedChild {
 // the listener is in hand (and the handover's helper has exited and been reaped), within 10 s.
 // The guest may exec before that (the helper keeps the table that holds the listener); its
 // first intercepted call waits for the supervisor either way. With `spec.child_main` the
-// function starts after the listener is in hand. The listener is close-on-exec in the guest,
+// function starts after the listener is in hand. For kWait*, returns once the child can be
+// traced (it made itself dumpable and waits for the go), within 10 s. The listener is close-on-exec in the guest,
 // which never holds it after exec.
 // Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels without user
 // notification, EACCES without no_new_privs), clone(2) of the handover's helper refused, the

@@ -15,6 +15,8 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <span>
 #include <spdlog/spdlog.h>
 #include <string_view>
@@ -337,6 +339,8 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
       } else if (pid == -1) {
         allowed = false;
         target = "every process it may signal";
+      } else if (pid == std::numeric_limits<pid_t>::min()) {
+        // No such group: the kernel answers ESRCH (and -pid would overflow).
       } else {
         allowed = GroupInTree(-pid);
         target = "process group " + std::to_string(-pid);
@@ -416,7 +420,7 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
         if (owner > 0) {
           allowed = InTree(owner);
           target = "process " + std::to_string(owner) + " (as SIGIO owner)";
-        } else if (owner < 0) {
+        } else if (owner < 0 && owner != std::numeric_limits<pid_t>::min()) {  // INT_MIN: EINVAL
           allowed = GroupInTree(-owner);
           target = "process group " + std::to_string(-owner) + " (as SIGIO owner)";
         }
