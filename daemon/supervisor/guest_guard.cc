@@ -17,7 +17,6 @@
 #include <fstream>
 #include <limits>
 #include <memory>
-#include <span>
 #include <spdlog/spdlog.h>
 #include <string_view>
 
