@@ -36,6 +36,7 @@ enum class Target {
   kPtrace,         // ptrace(2): PTRACE_TRACEME names no one; otherwise the pid in arg 1
   kTwoProcesses,   // kcmp(2): both pids
   kPriority,       // setpriority(2): PRIO_PROCESS, PRIO_PGRP or PRIO_USER
+  kIoPriority,     // ioprio_set(2): IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP or IOPRIO_WHO_USER
   kFcntl,          // fcntl(2) F_SETOWN / F_SETOWN_EX: who receives SIGIO
   kIoctl,          // ioctl(2) FIOSETOWN / SIOCSPGRP: the same through a pointer
   kRefuse,         // refused outright while cross-tree refusal is on (see the reason)
@@ -78,6 +79,13 @@ constexpr GuardedCall kGuardedCalls[] = {
     {SYS_ioctl, Target::kIoctl, 0, false, 0, "names who receives SIGIO"},
     {SYS_prlimit64, Target::kProcessOrSelf, 0, true, 0, "changes another process's limits"},
     {SYS_setpriority, Target::kPriority, 0, true, 0, "changes other processes' priority"},
+    // Same uid suffices for these, and Landlock does not scope them: a guest could pin hijackd
+    // to one CPU or make it SCHED_IDLE, and starve every guest's supervision.
+    {SYS_sched_setaffinity, Target::kProcessOrSelf, 0, true, 0, "moves a process between CPUs"},
+    {SYS_sched_setscheduler, Target::kProcessOrSelf, 0, true, 0, "changes a process's policy"},
+    {SYS_sched_setparam, Target::kProcessOrSelf, 0, true, 0, "changes a process's priority"},
+    {SYS_sched_setattr, Target::kProcessOrSelf, 0, true, 0, "changes a process's scheduling"},
+    {SYS_ioprio_set, Target::kIoPriority, 0, true, 0, "changes other processes' I/O priority"},
 };
 
 const GuardedCall* FindGuarded(int nr) {
@@ -232,7 +240,8 @@ std::vector<ProtectionLayers::Layer> ProtectionLayers::Describe() const {
              "pidfd_send_signal (ENOSYS) and open_by_handle_at (EPERM)"
            : "not needed: Landlock scoping holds it"});
   out.push_back({"target-limits", true,
-                 "prlimit64 and setpriority aimed outside the guest's tree are refused (EPERM)"});
+                 "prlimit64, setpriority, ioprio_set and sched_set{affinity,scheduler,param,attr} "
+                 "aimed outside the guest's tree are refused (EPERM)"});
   const char* when = policy_fixed ? "while the policy enforces"
                                   : "from the start (a later policy may enforce)";
   out.push_back({"io-uring-refused", !allow_io_uring,
@@ -404,6 +413,29 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
           target = "a process group with processes outside its tree";
           break;
         case PRIO_USER:
+          allowed = false;
+          target = "every process of a user";
+          break;
+        default:
+          break;  // EINVAL from the kernel
+      }
+      break;
+    }
+    case Target::kIoPriority: {
+      // include/uapi/linux/ioprio.h: IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2, IOPRIO_WHO_USER 3.
+      const pid_t who = as_pid(1);
+      switch (call.args[0]) {
+        case 1:
+          if (who != 0) {
+            allowed = InTree(who);
+            target = "process " + std::to_string(who);
+          }
+          break;
+        case 2:
+          allowed = GroupInTree(who == 0 ? caller_group() : who);
+          target = "a process group with processes outside its tree";
+          break;
+        case 3:
           allowed = false;
           target = "every process of a user";
           break;

@@ -21,8 +21,8 @@
 //   4. Always: calls that would let the guest outrank the supervisor are refused while a policy
 //      enforces (or may come to): io_uring (its operations never pass through seccomp), and a
 //      seccomp filter of the guest's own with a listener (SECCOMP_RET_USER_NOTIF outranks
-//      SECCOMP_RET_TRACE). prlimit64 and setpriority aimed outside the tree are refused too:
-//      Landlock does not scope them.
+//      SECCOMP_RET_TRACE). prlimit64, setpriority, ioprio_set and the sched_set* calls aimed
+//      outside the tree are refused too: Landlock does not scope them.
 //
 // Threads: Decide() and SetRoot() run on the supervisor's loop thread; layers() anywhere.
 #pragma once

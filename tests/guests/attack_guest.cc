@@ -28,6 +28,8 @@
 //                                       holds the supervisor), to the parent by tkill(2) and
 //                                       by pidfd_send_signal(2) on a /proc/PARENT directory
 //   attack_guest prlimit [DIR]          prlimit64(2) of the parent's RLIMIT_NOFILE, read only
+//   attack_guest sched [DIR]            sched_setaffinity(2) of the parent to the CPUs it may
+//                                       use already (no change where it is allowed)
 //   attack_guest host-seize             ptrace(PTRACE_SEIZE) and /proc/PID/mem of the plugin
 //                                       policy host (the parent's child named
 //                                       hijack-policy-host)
@@ -36,6 +38,7 @@
 #include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -177,6 +180,16 @@ int Sigio(const char* dir) {
   Print("setown", fcntl(p[0], F_SETOWN, getppid()));
   Print("o_async", fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
   Print("write", write(p[1], "x", 1));
+  return After(dir);
+}
+
+int Sched(const char* dir) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(getppid(), sizeof cpus, &cpus) != 0) {
+    Print("sched_getaffinity", -1);
+  }
+  Print("sched_setaffinity", sched_setaffinity(getppid(), sizeof cpus, &cpus));
   return After(dir);
 }
 
@@ -382,6 +395,7 @@ int main(int argc, char** argv) {
   if (mode == "sigio") return Sigio(arg);
   if (mode == "prlimit") return Prlimit(arg);
   if (mode == "probe-signals") return ProbeSignals(arg);
+  if (mode == "sched") return Sched(arg);
   std::fprintf(stderr, "attack_guest: unknown mode %s\n", mode.c_str());
   return 2;
 }

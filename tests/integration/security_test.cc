@@ -210,6 +210,13 @@ TEST_P(GuestAgainstSupervisor, PrlimitOfTheSupervisorFails) {
   ExpectPolicyHolds(r);
 }
 
+// Nor does it scope the scheduler: a guest could pin hijackd to one CPU, or make it SCHED_IDLE.
+TEST_P(GuestAgainstSupervisor, SchedSetaffinityOfTheSupervisorFails) {
+  auto r = Attack({"sched", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("sched_setaffinity: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
 // The refusals must not reach into the guest's own tree.
 TEST_P(GuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
   auto r = Attack({"kill-child", dir_.path()});
