@@ -24,7 +24,7 @@
 //      SECCOMP_RET_TRACE). prlimit64, setpriority, ioprio_set and the sched_set* calls aimed
 //      outside the tree are refused too: Landlock does not scope them.
 //
-// Threads: Decide() and SetRoot() run on the supervisor's loop thread; layers() anywhere.
+// Threads: Decide() runs on the supervisor's loop thread; SetRoot() and layers() on any.
 #pragma once
 
 #include <sys/types.h>
