@@ -305,6 +305,7 @@ struct LaunchArgs {
   std::vector<std::string> intercept;
   std::optional<std::string> cwd;
   bool agent = true;
+  bool allow_io_uring = false;
   std::vector<std::string> command;
 };
 
@@ -330,6 +331,7 @@ int Launch(Client& c, const LaunchArgs& a) {
   }
   req.set_backend(a.backend);
   req.set_no_agent(!a.agent);
+  req.set_allow_io_uring(a.allow_io_uring);
   for (const auto& i : a.intercept) {
     req.add_intercept(i);
   }
@@ -403,6 +405,10 @@ int Show(Client& c, uint64_t id) {
                 g.agent_syscalls_size(), Join(g.agent_syscalls(), ",").c_str());
   } else {
     std::printf("agent:          off\n");
+  }
+  for (const auto& layer : g.protection()) {
+    std::printf("protection:     %-26s %-3s %s\n", layer.name().c_str(),
+                layer.active() ? "on" : "off", layer.detail().c_str());
   }
   return 0;
 }
@@ -690,6 +696,9 @@ int Main(int argc, char** argv) {
   launch_cmd->add_option("--cwd", launch.cwd, "working directory (default: this one)");
   launch_cmd->add_flag("--agent,!--no-agent", launch.agent,
                        "preload libhijack-agent.so (the default, notify backend only)");
+  launch_cmd->add_flag("--allow-io-uring", launch.allow_io_uring,
+                       "let the guest use io_uring whatever its policy (io_uring operations never "
+                       "pass through seccomp, so no module can decide them)");
   launch_cmd->add_option("command", launch.command, "program and arguments, after --")
       ->required();
 

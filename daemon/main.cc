@@ -9,8 +9,12 @@
 //     --insecure-tcp, --listen-any, --audit-log
 //   hijackd check FILE          validate a policy without running anything
 //   hijackd modules             list the built-in policy modules
+#include <sys/prctl.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <optional>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -21,6 +25,7 @@
 #include "daemon/control/serve_command.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
+#include "daemon/supervisor/guest_guard.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace {
@@ -36,6 +41,14 @@ void SetUpLogging(const std::string& level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: a guest runs with hijackd's uid, and a dumpable process of that uid
+  // may be traced, read (process_vm_readv(2), /proc/PID/mem) and robbed of its descriptors
+  // (pidfd_getfd(2): the seccomp listeners) by any other process of that uid (ptrace(2),
+  // "Ptrace access mode checking"). Children inherit the flag until they exec.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::fprintf(stderr, "hijackd: prctl(PR_SET_DUMPABLE, 0): %s\n", std::strerror(errno));
+    return 1;
+  }
   CLI::App app{"hijackd: take control of unmodified Linux programs from user space"};
   app.require_subcommand(1);
   app.footer(
@@ -71,6 +84,13 @@ int main(int argc, char** argv) {
                     "preload libhijack-agent.so (the default, notify backend only): calls that only "
                     "observers need are counted in the guest; --no-agent sends every call to the "
                     "supervisor");
+  run_cmd->add_flag("--allow-io-uring", run.allow_io_uring,
+                    "let the guest use io_uring even while the policy enforces (its operations "
+                    "never pass through seccomp, so no module can decide them)");
+  bool no_landlock_scope = false;
+  run_cmd->add_flag("--no-landlock-scope", no_landlock_scope,
+                    "do not scope the guest with Landlock; the supervisor then refuses signals, "
+                    "traces and memory access aimed outside the guest's tree itself");
   bool no_sync = false;
   run_cmd->add_flag("--no-sync-wakeup", no_sync,
                     "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
@@ -120,6 +140,7 @@ int main(int argc, char** argv) {
       spdlog::error("{}", ok.error().message);
       return 2;
     }
+    run.landlock_scope = !no_landlock_scope;
     if (run_listen) {
       hijack::control::ControlServerOptions control = run_control;
       control.listen = *run_listen;
@@ -146,6 +167,17 @@ int main(int argc, char** argv) {
     }
     std::printf("%s: valid, %zu modules, intercepts %zu syscalls\n", check_file.c_str(),
                 (*set)->modules().size(), (*set)->needed().size());
+    // What a guest launched by this hijackd, on this kernel, would be protected by.
+    const auto layers = hijack::supervisor::ProbeProtection({});
+    std::printf("protection on this kernel:\n");
+    for (const auto& layer : layers.Describe()) {
+      std::printf("  %-26s %-3s %s\n", layer.name.c_str(), layer.active ? "on" : "off",
+                  layer.detail.c_str());
+    }
+    if (!layers.landlock_scope) {
+      spdlog::warn("no Landlock scoping on this kernel: the supervisor refuses cross-tree calls "
+                   "itself (docs/SECURITY.md)");
+    }
     return 0;
   }
   if (modules_cmd->parsed()) {

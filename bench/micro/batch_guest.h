@@ -160,9 +160,13 @@ class BatchGuest {
     }
     SyscallSet intercept = (*policy)->needed();
     intercept.AddAll(mode.intercept);
+    // As hijackd run launches it: the supervisor's own protection is part of what is measured.
+    const auto protection = supervisor::ProbeProtection({.policy_fixed = true});
+    intercept.AddAll(supervisor::GuardSyscalls(protection));
     spec.guest_id = 1;
     spec.intercept = intercept;
-    guest_ = std::make_unique<supervisor::Guest>(1, *policy, intercept, bus_,
+    spec.landlock_scope = protection.landlock_scope;
+    guest_ = std::make_unique<supervisor::Guest>(1, *policy, intercept, protection, bus_,
                                                  [this](int) { loop_.stop(); });
     std::promise<std::string> launched;
     thread_ = std::thread([this, &mode, &spec, &launched] {
@@ -174,6 +178,9 @@ class BatchGuest {
       }
       backend_ = std::move(*backend);
       auto pid = backend_->Launch(spec, *guest_);
+      if (pid) {
+        guest_->guard().SetRoot(*pid);
+      }
       launched.set_value(pid ? "" : pid.error().message);
       if (pid) {
         loop_.run();

@@ -58,6 +58,12 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   out->set_started_unix_ms(info.started_unix_ms);
   out->set_exited_unix_ms(info.exited_unix_ms);
   out->set_events_dropped(info.observer_drops);
+  for (const auto& layer : info.protection.Describe()) {
+    v1::ProtectionLayer* l = out->add_protection();
+    l->set_name(layer.name);
+    l->set_active(layer.active);
+    l->set_detail(layer.detail);
+  }
 }
 
 // Parses and validates a policy document from a request. Errors carry the JSON path.
@@ -377,6 +383,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   spec.extra_intercept = *extra;
   spec.backend = req->backend().empty() ? "auto" : req->backend();
   spec.credentials = *rights;
+  spec.guard.allow_io_uring = req->allow_io_uring();  // policy_fixed: SetPolicy may come
 
   supervisor::Supervisor* sup = &supervisor_;
   auto launched = supervisor_.OnLoop(

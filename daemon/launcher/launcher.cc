@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/listener_handover.h"
 
 namespace hijack::launcher {
@@ -26,6 +28,9 @@ enum ChildStep : int32_t {
   kInherit = 6,   // clearing close-on-exec on the descriptor the guest inherits
   kHandover = 7,  // starting the helper that hands the listener over (clone(2))
   kCredentials = 8,  // taking the caller's uid, gid and groups (LaunchSpec::credentials)
+  kLandlock = 9,     // scoping signals and abstract unix sockets (landlock_scope.h)
+  kDumpable = 10,    // PR_SET_DUMPABLE for the supervisor's ptrace attach
+  kAttachable = 11,  // not a failure: the child is dumpable and waits for the go (kWait*)
 };
 struct ChildMessage {
   int32_t step;
@@ -97,6 +102,27 @@ void ChildReport(int fd, ChildStep step, int value) {
     close(go_fd);
   };
   if (mode != ChildMode::kNotifyListener) {
+    if (spec.landlock_scope) {
+      // Before the go: from the no_new_privs after it every call is the guest's to the
+      // ptrace-all tracer (it arms there), and landlock_restrict_self(2) needs no_new_privs.
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        ChildFail(report_fd, kFilter, errno);
+      }
+      if (int err = ScopeSelfWithLandlock(); err != 0) {
+        ChildFail(report_fd, kLandlock, err);
+      }
+    }
+    // The supervisor is not dumpable (daemon/main.cc), and the fork inherited that, so it could
+    // not PTRACE_SEIZE this child (ptrace(2), "Ptrace access mode checking"). Until exec, which
+    // makes it dumpable anyway, the child holds copies of the supervisor's memory and
+    // descriptors: Landlock and the supervisor's GuestGuard keep guests from reading them.
+    // Not after a change of credentials: only a root supervisor makes one, and it may trace an
+    // undumpable child anyway (CAP_SYS_PTRACE), while a dumpable one would let the caller's uid
+    // read the root daemon's memory (its tokens and keys) until exec.
+    if (!spec.credentials && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+      ChildFail(report_fd, kDumpable, errno);
+    }
+    ChildReport(report_fd, kAttachable, 0);
     wait_for_go();
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -111,6 +137,20 @@ void ChildReport(int fd, ChildStep step, int value) {
         ChildFail(report_fd, kHandover, err);
       }
       flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+      // After the helper starts (it stays outside the guest's domain, like the supervisor it
+      // answers to) and before the filter (whose intercept set may hold the landlock calls).
+      if (spec.landlock_scope) {
+        if (int err = ScopeSelfWithLandlock(); err != 0) {
+          ChildFail(report_fd, kLandlock, err, handover);
+        }
+      }
+      // The supervisor reads the pointers of the guest's first execve from this memory, which
+      // it may only do in a dumpable process (process_vm_readv(2)); exec would make it so too
+      // late. Set before the filter, so the call is not the guest's.
+      // As above, not after a change of credentials (a root supervisor reads it regardless).
+      if (!spec.credentials && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+        ChildFail(report_fd, kDumpable, errno, handover);
+      }
     }
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (rc < 0) {
@@ -148,6 +188,11 @@ Error ChildError(const ChildMessage& msg) {
           .error();
     case kCredentials:
       return ErrnoError(msg.value, "setgroups/setresgid/setresuid to the caller's rights").error();
+    case kLandlock:
+      return ErrnoError(msg.value, "scoping the guest with Landlock (landlock_restrict_self)")
+          .error();
+    case kDumpable:
+      return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) in the starting guest").error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
     default:
@@ -242,6 +287,24 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
       go_write.reset();
     }
   }
+  if (mode != ChildMode::kNotifyListener) {
+    // The tracer's PTRACE_SEIZE must wait until the child made itself dumpable.
+    pollfd pfd{report_read.get(), POLLIN, 0};
+    const auto timeout_ms = kHandoverDeadline / std::chrono::milliseconds(1);
+    int waited;
+    do {
+      waited = poll(&pfd, 1, static_cast<int>(timeout_ms));
+    } while (waited < 0 && errno == EINTR);
+    ChildMessage msg{};
+    if (waited != 1 || read(report_read.get(), &msg, sizeof msg) != sizeof msg ||
+        msg.step != kAttachable) {
+      syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
+      if (waited == 1 && msg.step != 0 && msg.step != kAttachable) {
+        return std::unexpected(ChildError(msg));
+      }
+      return std::unexpected(Error{ECHILD, "the guest died or hung before it could be traced"});
+    }
+  }
   child.go = std::move(go_write);
   child.report = std::move(report_read);
   return child;
@@ -253,7 +316,8 @@ std::optional<Error> ReadChildError(int report_fd) {
   ChildMessage msg{};
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
     if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
-        msg.step == kHandover || msg.step == kCredentials || msg.step == kExec) {
+        msg.step == kHandover || msg.step == kCredentials || msg.step == kExec ||
+        msg.step == kLandlock || msg.step == kDumpable) {
       return ChildError(msg);
     }
   }

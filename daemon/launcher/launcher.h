@@ -10,6 +10,12 @@
 // would be an intercepted call that nobody could answer yet, and pidfd_getfd(2) needs
 // CAP_SYS_PTRACE under container engines' seccomp profiles. Between fork and exec the child makes
 // only async-signal-safe raw calls, so the supervisor may be multi-threaded.
+//
+// The supervisor is not dumpable, and a fork inherits that; the child makes itself dumpable
+// just before its filter (notify: the supervisor reads its first execve's arguments) or before
+// it waits for the tracer's attach (ptrace), and exec keeps it so. With `spec.landlock_scope`
+// the child scopes itself with Landlock (landlock_scope.h) before the filter, and before the
+// go under the ptrace backends.
 #pragma once
 
 #include <sys/types.h>
@@ -43,7 +49,8 @@ struct LaunchedChild {
 // the listener is in hand (and the handover's helper has exited and been reaped), within 10 s.
 // The guest may exec before that (the helper keeps the table that holds the listener); its
 // first intercepted call waits for the supervisor either way. With `spec.child_main` the
-// function starts after the listener is in hand. The listener is close-on-exec in the guest,
+// function starts after the listener is in hand. For kWait*, returns once the child can be
+// traced (it made itself dumpable and waits for the go), within 10 s. The listener is close-on-exec in the guest,
 // which never holds it after exec.
 // Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels without user
 // notification, EACCES without no_new_privs), clone(2) of the handover's helper refused, the

@@ -2,3 +2,5 @@
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bpf_builder.cc)
 # The seccomp listener's way from a starting guest to the supervisor (listener_handover.h).
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/listener_handover.cc)
+# Landlock scoping of each guest: signals and abstract unix sockets (landlock_scope.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/landlock_scope.cc)

@@ -207,6 +207,14 @@ int main(int argc, char** argv) {
   // anything a plugin might exec.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // exec made the host dumpable again: without this a guest of the daemon's uid could trace it
+  // and answer the daemon's questions about its own calls (ptrace(2), "Ptrace access mode
+  // checking"). Fail closed: a host that guests can reach must not serve.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::fprintf(stderr, "hijack-policy-host: prctl(PR_SET_DUMPABLE, 0): %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
   if (getppid() != parent) {
     return 1;
   }

@@ -186,6 +186,11 @@ int RunGuest(const RunOptions& options) {
   spec.policy = std::move(*policy);
   spec.extra_intercept = extra;
   spec.backend = options.backend;
+  spec.guard.landlock_scope = options.landlock_scope;
+  spec.guard.allow_io_uring = options.allow_io_uring;
+  // Without --listen nobody can change this guest's policy: what it does not enforce now it
+  // never will.
+  spec.guard.policy_fixed = !options.serve_control;
   std::unique_ptr<SignalForwarder> forwarder;
   auto launched = sup.OnLoop(
       [&]() -> Result<std::pair<supervisor::GuestInfo, std::shared_ptr<supervisor::Guest>>> {
@@ -235,6 +240,7 @@ int RunGuest(const RunOptions& options) {
                    "supervisor (--no-agent: every call through the supervisor)\n",
                    names.c_str());
     }
+    std::fprintf(stderr, "hijackd: protection: %s\n", info.protection.Summary().c_str());
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
       std::fprintf(stderr, "hijackd: %llu events were dropped by slow observers\n",
                    static_cast<unsigned long long>(drops));

@@ -36,6 +36,11 @@ struct RunOptions {
   // --no-agent turns it off. Only the notify backend runs it. Preloading a library adds the calls
   // that load it (openat, mmap...): the stats count them, as `strace -c` of the guest would.
   bool agent = true;
+  // The supervisor's own protection (daemon/supervisor/guest_guard.h): Landlock scoping where
+  // the kernel has it (--no-landlock-scope: the supervisor's refusals alone), and io_uring
+  // refused while a policy enforces (--allow-io-uring lets the guest use it regardless).
+  bool landlock_scope = true;
+  bool allow_io_uring = false;
   // hijackd run --listen: starts the control API for this run's supervisor before the guest
   // starts, and returns the function that stops it (stop accepting, finish in-flight calls).
   // Set by main.cc, which links the gRPC service; empty: no API.

@@ -10,8 +10,13 @@ constexpr size_t kObserverQueue = 1 << 16;
 }  // namespace
 
 Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
-             events::EventBus& bus, ExitCallback on_exit)
-    : id_(id), engine_(std::move(policy), intercept), bus_(bus), on_exit_(std::move(on_exit)) {
+             ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit)
+    : id_(id),
+      engine_(std::move(policy), intercept),
+      guard_(std::move(protection)),
+      guarded_(GuardSyscalls(guard_.layers())),
+      bus_(bus),
+      on_exit_(std::move(on_exit)) {
   observers_ = bus_.Subscribe(
       "guest " + std::to_string(id) + " modules", kObserverQueue,
       [](const events::EventItem& item, uint64_t) {
@@ -30,6 +35,12 @@ Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& rec
   if (snapshot->WantsArguments(call.nr)) {
     record.args = syscalls::DecodeArguments(call, mem);
   }
+  // Ahead of every module: no policy may let a guest reach its supervisor.
+  if (std::optional<Decision> d = guard_.Decide(call, *snapshot)) {
+    record.decision = *d;
+    record.module = "guard";
+    return *d;
+  }
   return policy::PolicyEngine::Decide(*snapshot, call, mem, record);
 }
 
@@ -40,7 +51,7 @@ bool Guest::Exemptible(int nr) const {
   // them in the guest; a module that decides calls otherwise, or wants their arguments read from
   // the guest, needs every call on the supervisor's path.
   auto snapshot = engine_.Current();
-  if (!snapshot->AgentMayRun(nr)) {
+  if (guarded_.Contains(nr) || !snapshot->AgentMayRun(nr)) {
     return false;
   }
   // Asked once, at launch: from now on no policy may police this call.

@@ -14,6 +14,7 @@
 
 #include "daemon/events/event_bus.h"
 #include "daemon/policy/policy_engine.h"
+#include "daemon/supervisor/guest_guard.h"
 #include "hijack/backend.h"
 
 namespace hijack::supervisor {
@@ -22,12 +23,16 @@ class Guest final : public SyscallHandler {
  public:
   using ExitCallback = std::function<void(int wait_status)>;
 
+  // A GuestGuard with `protection` judges every call before the policy does (guest_guard.h);
+  // `intercept` must hold GuardSyscalls(protection).
   Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
-        events::EventBus& bus, ExitCallback on_exit);
+        ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit);
   ~Guest() override;
 
   uint64_t id() const { return id_; }
   policy::PolicyEngine& engine() { return engine_; }
+  GuestGuard& guard() { return guard_; }
+  const GuestGuard& guard() const { return guard_; }
   std::optional<int> exit_status() const { return exit_status_; }
   // Events the guest's own observers lost because they fell behind.
   uint64_t observer_drops() const { return observers_->dropped(); }
@@ -47,6 +52,8 @@ class Guest final : public SyscallHandler {
  private:
   const uint64_t id_;
   policy::PolicyEngine engine_;
+  GuestGuard guard_;
+  const SyscallSet guarded_;  // GuardSyscalls(guard_.layers()): never exempt for the agent
   events::EventBus& bus_;
   std::shared_ptr<events::Subscription> observers_;
   ExitCallback on_exit_;

@@ -100,11 +100,20 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   }
   SyscallSet intercept = spec.policy->needed();
   intercept.AddAll(spec.extra_intercept);
+  const ProtectionLayers protection = ProbeProtection(spec.guard);
+  intercept.AddAll(GuardSyscalls(protection));
+  if (spec.guard.landlock_scope && !protection.landlock_scope && !warned_no_landlock_) {
+    warned_no_landlock_ = true;
+    spdlog::warn("no Landlock scoping ({}): the supervisor refuses guests' signals, traces and "
+                 "memory access aimed outside their trees itself, and intercepts kill, tgkill, "
+                 "fcntl, ioctl and the rest of that family to do so (docs/SECURITY.md)",
+                 protection.Describe()[1].detail);
+  }
 
   const uint64_t id = next_id_++;
   std::shared_ptr<policy::PolicySet> policy = std::move(spec.policy);
   auto make_guest = [&](Backend& b) {
-    auto g = std::make_shared<Guest>(id, policy, intercept, bus_,
+    auto g = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
                                      [this, id](int status) { Exited(id, status); });
     // Live policy changes must fit this backend too (PolicyEngine::Replace checks).
     g->engine().SetCanInjectFd(b.CanInjectFd());
@@ -120,6 +129,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
+  launch.landlock_scope = protection.landlock_scope;
   auto pid = (*backend)->Launch(launch, *guest);
   if (!pid && automatic && backend_name == "notify") {
     // The probe passed but this launch did not (the sandbox refuses something only a real
@@ -142,6 +152,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     return std::unexpected(
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
   }
+  guest->guard().SetRoot(*pid);
   Record record;
   record.backend = *backend;
   record.info.id = id;
@@ -150,6 +161,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   record.info.backend = backend_name;
   record.info.running = true;
   record.info.intercept = intercept;
+  record.info.protection = protection;
   record.info.started_unix_ms = UnixMillis();
   record.guest = std::move(guest);
   GuestInfo info = Snapshot(record);

@@ -56,6 +56,7 @@ struct GuestSpec {
   SyscallSet extra_intercept;                 // beyond what the policy needs
   std::string backend = "auto";
   std::optional<GuestCredentials> credentials;  // empty: the daemon's own rights
+  GuardOptions guard;  // the supervisor's own protection (guest_guard.h)
 };
 
 // A copy of what the supervisor knows about one guest, safe to hand to any thread.
@@ -72,6 +73,7 @@ struct GuestInfo {
   int64_t exited_unix_ms = 0;
   uint64_t policy_version = 0;
   uint64_t observer_drops = 0;
+  ProtectionLayers protection;  // what keeps this guest away from the supervisor
 };
 
 class Supervisor {
@@ -137,7 +139,8 @@ class Supervisor {
   void PruneExited();
 
   const SupervisorOptions options_;
-  bool auto_is_ptrace_ = false;  // a notify launch failed under `auto`: later ones use ptrace
+  bool auto_is_ptrace_ = false;
+  bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once  // a notify launch failed under `auto`: later ones use ptrace
   boost::asio::io_context loop_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   launcher::ProcessReaper reaper_;

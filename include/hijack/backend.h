@@ -104,6 +104,9 @@ struct LaunchSpec {
   // Calls the user named for policies yet to come (--intercept, LaunchRequest.intercept): the
   // agent never runs these without the supervisor, so a later policy may still decide them.
   SyscallSet reserved;
+  // Scope the guest with Landlock before exec (daemon/launcher/landlock_scope.h): its signals
+  // and abstract unix socket connections stay inside its own tree. Needs Landlock ABI 6.
+  bool landlock_scope = false;
   // When set, the child runs this function under the filter instead of exec'ing `path`, and
   // exits with its return value. For tests and benchmarks that measure the backend alone.
   std::function<int()> child_main;

@@ -26,6 +26,11 @@ namespace hijack::backend::syscall_regs {
 // AUDIT_ARCH_* of the calls this build decides (seccomp(2) struct seccomp_data.arch).
 uint32_t NativeArch();
 
+// True for a call the seccomp backends' filter kills (SCMP_FLTATR_ACT_BADARCH): one of another
+// ABI than the build's (i386 `int 0x80` or `sysenter` from an x86_64 process, arch
+// AUDIT_ARCH_I386) or an x32 call (arch AUDIT_ARCH_X86_64 with __X32_SYSCALL_BIT in the number).
+bool IsForeignAbi(uint32_t arch, uint64_t nr);
+
 // At a seccomp stop or a syscall-entry stop: the kernel will not run the call. At a seccomp stop
 // the return register as the tracer left it is what the guest sees (seccomp(2),
 // SECCOMP_RET_TRACE); at an entry stop write it at the exit stop.

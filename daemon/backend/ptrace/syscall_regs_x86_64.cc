@@ -28,6 +28,11 @@ Result<void> PokeRegister(pid_t tid, size_t offset, int64_t value, const char* n
 
 uint32_t NativeArch() { return AUDIT_ARCH_X86_64; }
 
+bool IsForeignAbi(uint32_t arch, uint64_t nr) {
+  constexpr uint64_t kX32SyscallBit = 0x40000000;  // __X32_SYSCALL_BIT, asm/unistd.h
+  return arch != AUDIT_ARCH_X86_64 || (nr & kX32SyscallBit) != 0;
+}
+
 Result<void> SkipSyscall(pid_t tid) {
   return PokeRegister(tid, offsetof(struct user, regs.orig_rax), -1, "orig_rax");
 }

@@ -1,5 +1,6 @@
 #include "daemon/backend/ptrace/tracer.h"
 
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sched.h>
@@ -168,15 +169,28 @@ Result<void> Tracer::ProbeSeccompTrace() {
 }
 
 Result<void> Tracer::ProbePtrace() {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    return ErrnoError(errno, "pipe2");
+  }
+  UniqueFd ready_read(ready[0]), ready_write(ready[1]);
   pid_t child = fork();
   if (child < 0) {
     return ErrnoError(errno, "fork");
   }
   if (child == 0) {
-    // Async-signal-safe only: the supervisor may have threads. SIGKILL ends this.
+    // Async-signal-safe only: the supervisor may have threads. SIGKILL ends this. The fork
+    // inherited the supervisor's non-dumpable state, which would refuse the attach as a
+    // launched guest's does (launcher.h sets the flag back the same way).
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    (void)!write(ready_write.get(), "r", 1);
     for (;;) {
       pause();
     }
+  }
+  ready_write.reset();
+  char byte;
+  while (read(ready_read.get(), &byte, 1) < 0 && errno == EINTR) {
   }
   int err = 0;
   if (ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(PTRACE_O_EXITKILL)) != 0) {
@@ -419,7 +433,19 @@ void Tracer::OnSyscallStop(Tracee& t) {
         Resume(t, 0);
         return;
       }
-      if (!guest.intercept.Contains(nr) || info.arch != syscall_regs::NativeArch()) {
+      const uint64_t raw_nr = at_seccomp ? info.seccomp.nr : info.entry.nr;
+      if (syscall_regs::IsForeignAbi(info.arch, raw_nr)) {
+        // Only ptrace-all gets here (the filter of the other backends kills these calls
+        // first): a call of another ABI has other numbers and argument registers, so no
+        // policy decided for x86_64 could judge it. Killed before it runs, the way the
+        // filter's SECCOMP_RET_KILL_PROCESS would (the thread stays stopped until SIGKILL).
+        spdlog::warn("guest {}: pid {} made a system call of another ABI (arch {:#x}, number "
+                     "{:#x}): killed",
+                     guest.id, t.tgid, info.arch, raw_nr);
+        kill(t.tgid, SIGKILL);
+        return;
+      }
+      if (!guest.intercept.Contains(nr)) {
         Resume(t, 0);
         return;
       }

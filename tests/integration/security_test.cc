@@ -1,0 +1,368 @@
+// The guest against its supervisor (docs/SECURITY.md): a real guest, attack_guest, attacks
+// hijackd, its helpers and processes outside its own tree, under every backend, once with the
+// kernel's Landlock scoping and once with the supervisor's own refusals alone
+// (--no-landlock-scope). Each test shows the attack fails and the policy still holds afterwards
+// (a deny rule still denies mkdir with EACCES).
+//
+// hijackd and its guest run as one unprivileged user (nobody, when the tests run as root): the
+// attacks are those of a guest with the supervisor's uid, which root's CAP_SYS_PTRACE would
+// make moot.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/subprocess.h"
+
+namespace hijack::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
+constexpr const char* kAttack = HIJACK_TEST_ATTACK_GUEST;
+
+// Runs `argv` as the unprivileged user: nobody when the tests run as root, else as they are.
+std::vector<std::string> AsGuestUser(std::vector<std::string> argv) {
+  if (geteuid() != 0) {
+    return argv;
+  }
+  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                  "--clear-groups", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+// 'Z' for a zombie, 0 when the process is gone.
+char ProcessState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) {
+    return 0;
+  }
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
+}
+
+struct Setup {
+  const char* backend;
+  bool landlock;  // false: --no-landlock-scope, the supervisor's refusals alone
+};
+
+std::string Name(const ::testing::TestParamInfo<Setup>& info) {
+  std::string name = info.param.backend;
+  std::erase(name, '-');
+  return name + (info.param.landlock ? "_Landlock" : "_SupervisorOnly");
+}
+
+class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
+ protected:
+  void SetUp() override {
+    // The unprivileged guest must be able to make the directory the policy denies: a refusal
+    // then means the policy refused, not the file system.
+    chmod(dir_.path().c_str(), 0777);
+    policy_ = dir_.Write("deny.json", R"({"version": 1, "modules": [
+        {"module": "deny", "syscalls": ["mkdir", "mkdirat"], "errno": "EACCES"}]})");
+  }
+
+  std::vector<std::string> Hijackd(const std::string& policy, const std::vector<std::string>& cmd,
+                                   bool quiet = true) const {
+    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam().backend,
+                                     "--policy", policy};
+    if (quiet) {
+      argv.push_back("--quiet");
+    }
+    if (!GetParam().landlock) {
+      argv.push_back("--no-landlock-scope");
+    }
+    argv.push_back("--");
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    return AsGuestUser(argv);
+  }
+
+  ProcessResult Attack(const std::vector<std::string>& attack) const {
+    std::vector<std::string> cmd = {kAttack};
+    cmd.insert(cmd.end(), attack.begin(), attack.end());
+    ProcessOptions opts;
+    // A supervisor the attack stopped would hold the guest's next call until this deadline.
+    opts.deadline = std::chrono::seconds(30);
+    return RunProcess(Hijackd(policy_, cmd), opts);
+  }
+
+  // The policy still holds: the denied call was refused by the deny rule, and nothing else went
+  // wrong in hijackd.
+  void ExpectPolicyHolds(const ProcessResult& r) const {
+    EXPECT_FALSE(r.timed_out) << "the supervisor stopped answering\n" << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("after: EACCES")) << r.err;
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    struct stat st {};
+    EXPECT_NE(stat((dir_.path() + "/after").c_str(), &st), 0) << "the denied mkdir ran";
+  }
+
+  TempDir dir_;
+  std::string policy_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, GuestAgainstSupervisor,
+                         ::testing::Values(Setup{"notify", true}, Setup{"notify", false},
+                                           Setup{"ptrace", true}, Setup{"ptrace", false},
+                                           Setup{"ptrace-all", true},
+                                           Setup{"ptrace-all", false}),
+                         Name);
+
+// The seccomp listener lives in hijackd (notify); with it a guest answers its own calls.
+TEST_P(GuestAgainstSupervisor, PidfdGetfdOfTheListenerFails) {
+  auto r = Attack({"getfd-listener", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("stolen: 0")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("listener: no"));
+  if (!GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("pidfd_open: EPERM"));
+  } else {
+    EXPECT_THAT(r.out, HasSubstr("pidfd_getfd: EPERM"));
+  }
+  ExpectPolicyHolds(r);
+}
+
+// A stopped supervisor would hold every intercepted call; a guest with a stolen listener would
+// answer them itself.
+TEST_P(GuestAgainstSupervisor, SigstopOfTheSupervisorFails) {
+  auto r = Attack({"stop-supervisor", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("kill SIGSTOP: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+TEST_P(GuestAgainstSupervisor, PtraceSeizeOfTheSupervisorFails) {
+  auto r = Attack({"seize", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("seize: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// EFAULT would mean the access check passed and only the address was wrong.
+TEST_P(GuestAgainstSupervisor, ProcessVmWritevIntoTheSupervisorFails) {
+  auto r = Attack({"vm-write", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("process_vm_writev: EPERM")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("process_vm_readv: EPERM"));
+  ExpectPolicyHolds(r);
+}
+
+// Not dumpable: /proc/PID of hijackd belongs to root, whatever the Landlock layer does.
+TEST_P(GuestAgainstSupervisor, ProcMemAndFdOfTheSupervisorAreClosed) {
+  auto r = Attack({"proc-mem", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("open mem: EACCES")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("opendir fd: EACCES"));
+  ExpectPolicyHolds(r);
+}
+
+TEST_P(GuestAgainstSupervisor, KillOfAProcessOutsideTheTreeFails) {
+  BackgroundProcess victim(AsGuestUser({"/bin/sleep", "600"}), dir_.path());
+  auto r = Attack({"kill", std::to_string(victim.pid()), dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("kill: EPERM")) << r.err;
+  const char state = ProcessState(victim.pid());
+  EXPECT_TRUE(state != 0 && state != 'Z') << "the victim was killed";
+  ExpectPolicyHolds(r);
+}
+
+// SIGIO to an owner set with F_SETOWN: Landlock checks the owner when the signal is sent, the
+// supervisor's refusal when the owner is set. hijackd does not handle SIGIO: delivered, it
+// would end hijackd.
+TEST_P(GuestAgainstSupervisor, SigioToTheSupervisorFails) {
+  auto r = Attack({"sigio", dir_.path()});
+  if (!GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("setown: EPERM")) << r.err;
+  }
+  EXPECT_THAT(r.out, HasSubstr("write: ok")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// Signal 0 checks permission without an effect, so the attack is safe to make even where
+// protection fails. The supervisor refuses kill(-1) and kill(0) (the guest's process group
+// holds hijackd and the test) outright; under Landlock both succeed without reaching anyone
+// outside the domain (kill(2) of a group or of -1 reports success unless every target failed
+// with something other than EPERM), which signal 0 cannot show: SigstopOfTheSupervisorFails
+// and SigioToTheSupervisorFails show delivery. pidfd_send_signal accepts a /proc/PID directory
+// in place of a pidfd.
+TEST_P(GuestAgainstSupervisor, SignalProbesOutsideTheTreeFail) {
+  auto r = Attack({"probe-signals", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("tkill: EPERM")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("open /proc/PARENT: ok"));
+  if (GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: EPERM"));
+  } else {
+    EXPECT_THAT(r.out, HasSubstr("kill -1: EPERM"));
+    EXPECT_THAT(r.out, HasSubstr("kill 0: EPERM"));
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: ENOSYS"));
+  }
+  ExpectPolicyHolds(r);
+}
+
+// Landlock does not scope prlimit64: the guard refuses it on every kernel.
+TEST_P(GuestAgainstSupervisor, PrlimitOfTheSupervisorFails) {
+  auto r = Attack({"prlimit", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("prlimit: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// Nor does it scope the scheduler: a guest could pin hijackd to one CPU, or make it SCHED_IDLE.
+TEST_P(GuestAgainstSupervisor, SchedSetaffinityOfTheSupervisorFails) {
+  auto r = Attack({"sched", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("sched_setaffinity: EPERM")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// The refusals must not reach into the guest's own tree.
+TEST_P(GuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
+  auto r = Attack({"kill-child", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("kill child: ok")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("child: killed"));
+  ExpectPolicyHolds(r);
+}
+
+// IORING_OP_OPENAT never passes through seccomp: without the refusal it opens what fs_guard
+// denies.
+TEST_P(GuestAgainstSupervisor, IoUringOpenatOfADeniedFileFails) {
+  const std::string secret = dir_.Write("secret", "s3cret", 0644);
+  const std::string policy = dir_.Write("fs.json", R"({"version": 1, "modules": [
+      {"module": "fs_guard", "mode": "check", "errno": "EACCES",
+       "rules": [{"deny": [")" + secret + R"("]}], "default": "allow"}]})");
+  auto r = RunProcess(Hijackd(policy, {kAttack, "io-uring-open", secret}));
+  EXPECT_THAT(r.out, HasSubstr("io_uring_setup: ENOSYS")) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("io_uring openat: ok")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// hijackd run --allow-io-uring gives io_uring back, knowingly.
+TEST_P(GuestAgainstSupervisor, AllowIoUringLetsTheRingRun) {
+  const std::string file = dir_.Write("plain", "x", 0644);
+  std::vector<std::string> argv = Hijackd(policy_, {kAttack, "io-uring-open", file});
+  argv.insert(std::find(argv.begin(), argv.end(), std::string("--policy")), "--allow-io-uring");
+  auto r = RunProcess(argv);
+  EXPECT_THAT(r.out, HasSubstr("io_uring openat: ok")) << r.err;
+}
+
+// A filter of the guest's own with a listener would answer mkdir with CONTINUE before the
+// supervisor sees it: SECCOMP_RET_USER_NOTIF outranks SECCOMP_RET_TRACE (ptrace), and the
+// kernel itself refuses a second listener in one chain (EBUSY, notify).
+TEST_P(GuestAgainstSupervisor, OwnSeccompListenerCannotAnswerForTheSupervisor) {
+  auto r = Attack({"own-listener", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("seccomp listener: EBUSY")) << r.err;
+  ExpectPolicyHolds(r);
+}
+
+// The example plugin runs in hijack-policy-host; it is no more reachable than hijackd.
+TEST_P(GuestAgainstSupervisor, ThePolicyHostIsOutOfReach) {
+  const std::string policy = dir_.Write("plugin.json", std::string(R"({"version": 1, "modules": [
+      {"module": "plugin", "path": ")") + HIJACK_TEST_EXAMPLE_PLUGIN + R"(",
+       "config": {"deny": ["mkdir", "mkdirat"], "errno": 13}, "on_failure": "deny"}]})");
+  chmod(policy.c_str(), 0644);
+  auto r = RunProcess(Hijackd(policy, {kAttack, "host-seize"}));
+  ASSERT_THAT(r.out, HasSubstr("policy host: found")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("seize: EPERM"));
+  EXPECT_THAT(r.out, HasSubstr("open mem: EACCES"));
+  EXPECT_THAT(r.out, HasSubstr("opendir fd: EACCES"));
+}
+
+TEST_P(GuestAgainstSupervisor, ReportNamesTheProtectionLayers) {
+  auto r = RunProcess(Hijackd(policy_, {kAttack, "kill-child"}, /*quiet=*/false));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("hijackd: protection: not-dumpable"));
+  if (GetParam().landlock) {
+    EXPECT_THAT(r.err, HasSubstr("landlock-scope (ABI"));
+    EXPECT_THAT(r.err, Not(HasSubstr("cross-tree-refusal")));
+  } else {
+    EXPECT_THAT(r.err, HasSubstr("cross-tree-refusal"));
+    EXPECT_THAT(r.err, HasSubstr("no landlock-scope: turned off at launch"));
+  }
+  EXPECT_THAT(r.err, HasSubstr("io-uring-refused"));
+}
+
+// Calls of another ABI: the filter of the seccomp backends kills them (SIGSYS); ptrace-all
+// kills the caller itself (SIGKILL) before the call runs.
+class ForeignAbi : public GuestAgainstSupervisor {};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ForeignAbi,
+                         ::testing::Values(Setup{"notify", true}, Setup{"ptrace", true},
+                                           Setup{"ptrace-all", true}),
+                         Name);
+
+TEST_P(ForeignAbi, Int80IsKilled) {
+  const std::string secret = dir_.Write("secret", "s3cret", 0644);
+  auto r = RunProcess(Hijackd(policy_, {kAttack, "int80", secret}));
+  const bool ptrace_all = std::string(GetParam().backend) == "ptrace-all";
+  EXPECT_EQ(r.exit_code, 128 + (ptrace_all ? SIGKILL : SIGSYS)) << r.out << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("int80 open:")));
+  if (ptrace_all) {
+    EXPECT_THAT(r.err, HasSubstr("system call of another ABI (arch 0x40000003"));
+  }
+}
+
+TEST_P(ForeignAbi, X32IsKilled) {
+  auto r = RunProcess(Hijackd(policy_, {kAttack, "x32"}));
+  const bool ptrace_all = std::string(GetParam().backend) == "ptrace-all";
+  EXPECT_EQ(r.exit_code, 128 + (ptrace_all ? SIGKILL : SIGSYS)) << r.out << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("x32 getpid:")));
+}
+
+// A policy that enforces nothing, fixed for the run: io_uring has nothing to escape from.
+TEST(IoUringPolicy, AllowedUnderAFixedPolicyThatEnforcesNothing) {
+  TempDir dir;
+  const std::string stats = dir.Write("stats.json", R"({"version": 1, "modules": [
+      {"module": "stats"}]})");
+  const std::string file = dir.Write("plain", "x", 0644);
+  auto r = RunProcess(AsGuestUser({kHijackd, "run", "--quiet", "--policy", stats, "--", kAttack,
+                                   "io-uring-open", file}));
+  EXPECT_THAT(r.out, HasSubstr("io_uring openat: ok")) << r.err;
+}
+
+// Under hijackd serve a later SetPolicy may enforce, so io_uring is refused from the start, and
+// hijackctl show names the layers.
+TEST(IoUringPolicy, RefusedFromTheStartWhenThePolicyMayChange) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string stats = dir.Write("stats.json", R"({"version": 1, "modules": [
+      {"module": "stats"}]})");
+  const std::string file = dir.Write("plain", "x", 0644);
+  const std::string socket = dir.path() + "/h.sock";
+  BackgroundProcess serve(AsGuestUser({kHijackd, "serve", "--listen", "unix:" + socket}),
+                          dir.path());
+  const std::vector<std::string> ctl = {HIJACK_TEST_HIJACKCTL, "--connect", "unix:" + socket};
+  auto Ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = ctl;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(AsGuestUser(argv));
+  };
+  ASSERT_TRUE(serve.WaitForOutput("listening on unix:" + socket, std::chrono::seconds(30)))
+      << serve.Stderr();
+  auto launched = Ctl({"launch", "--policy", stats, "--", kAttack, "io-uring-open", file});
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  EXPECT_TRUE(serve.WaitForOutput("io_uring_setup: ENOSYS", std::chrono::seconds(30)))
+      << serve.Stdout() << serve.Stderr();
+  auto show = Ctl({"show", "1"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +not-dumpable +on"));
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +io-uring-refused +on .*from the "
+                                                 "start"));
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("protection: +landlock-scope +(on|off)"));
+}
+
+TEST(HijackdCheck, SaysWhichLayersThisKernelGives) {
+  TempDir dir;
+  const std::string policy = dir.Write("p.json", R"({"version": 1, "modules": [
+      {"module": "stats"}]})");
+  auto r = RunProcess({kHijackd, "check", policy});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("protection on this kernel:"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("not-dumpable +on"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("landlock-scope +(on|off)"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("io-uring-refused +on"));
+}
+
+}  // namespace
+}  // namespace hijack::testing
