@@ -9,18 +9,20 @@
 // PID namespace), and numbers come back: with pid_max 32768 a fork loop reuses a dead thread's
 // id within seconds. A cache from number to thread group that is not pruned at every exit (and
 // the supervisor does not see the exit of a thread, nor of a process that another guest process
-// reaps) names the wrong process. This class instead keeps, per cached number, a descriptor of
-// /proc/<tid>: a procfs directory is bound to its task, not to the number (proc_status.h), and
-// every lookup under it fails with ENOENT once that task has been reaped.
+// reaps) names the wrong process. This class instead keeps, per cached number, a handle bound to
+// the task, not to the number: a pidfd of the thread (pidfd_open(2) with PIDFD_THREAD, Linux
+// 6.9), which refuses signal 0 with ESRCH once the task has been reaped, or on older kernels a
+// descriptor of /proc/<tid>, under which every lookup then fails with ENOENT (proc_status.h).
+// Both hold the task's struct pid, whose number no other task can take while it has a task.
 //
 // Why an answer is the caller's (for notification N from thread number T):
 //   1. The caller is alive from the moment N is received until N is answered or withdrawn, and
 //      while it is alive no other task has the number T (the kernel frees an id only when no
 //      task uses it).
-//   2. ThreadGroupOf runs after the receive. A cached entry is used only if a lookup through its
-//      descriptor succeeds now (its task exists now, and has number T: a live struct pid keeps
-//      its number); otherwise /proc/T is opened now, by number. Either way, at that moment the
-//      entry's task has number T.
+//   2. ThreadGroupOf runs after the receive. A cached entry is used only if its handle says its
+//      task exists now (and so has number T: a struct pid with a task keeps its number);
+//      otherwise the handle is opened and the thread group read now, by number. Either way, at
+//      that moment the entry's task had number T.
 //   3. Then `still_pending` must say that N is still pending (SECCOMP_IOCTL_NOTIF_ID_VALID); if
 //      it is, the caller was alive at every moment since the receive, so at the moment of step
 //      2 the one task with number T was the caller: the entry is the caller's, and so is its
@@ -32,7 +34,8 @@
 // (GuestMemory::StillPending) before acting on what they found.
 //
 // Bounded: at most `capacity` descriptors; when full, entries of ended threads go first, then
-// the least recently used. A miss costs an open and a read of /proc/T/status; a hit one lookup.
+// the least recently used. A miss costs opening /proc/T, reading its status and a pidfd_open; a
+// hit one pidfd_send_signal (about 0.3 to 0.5 µs here) and the ID_VALID ioctl.
 // Not thread-safe: one per backend, on its loop thread.
 #pragma once
 
@@ -67,7 +70,8 @@ class CallerIdentity {
 
  private:
   struct Entry {
-    UniqueFd dir;  // /proc/<tid>, O_PATH
+    UniqueFd handle;  // a pidfd of the thread (PIDFD_THREAD), or its /proc/<tid> (O_PATH)
+    bool is_pidfd = false;
     pid_t tgid = 0;
     uint64_t used = 0;
   };
@@ -75,6 +79,7 @@ class CallerIdentity {
   void MakeRoom();
 
   size_t capacity_;
+  bool pidfd_thread_ = true;  // until the kernel refuses PIDFD_THREAD
   uint64_t clock_ = 0;
   std::unordered_map<pid_t, Entry> entries_;
 };
