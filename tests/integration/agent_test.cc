@@ -461,6 +461,7 @@ class CountingHandler final : public SyscallHandler {
   void OnCompleted(Event&& record) override {
     if (trampoline_ip != 0 && record.call.ip == trampoline_ip) {
       ++agent_events;
+      ++agent_events_of[{record.call.pid, record.call.tid}];
     } else {
       ++supervised[record.call.nr];
     }
@@ -471,6 +472,7 @@ class CountingHandler final : public SyscallHandler {
   bool want_latency = true;
   uint64_t trampoline_ip = 0;
   uint64_t agent_events = 0;
+  std::map<std::pair<pid_t, pid_t>, uint64_t> agent_events_of;  // (pid, tid) -> events
   std::map<int, uint64_t> counted;  // through OnAgentCounts
   std::map<int, uint64_t> timed;    // of those, the ones in the latency histogram
   std::map<int, uint64_t> supervised;
@@ -620,6 +622,39 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
   }
   std::printf("writes in 200 ms: %lu unshaped, %lu in 500 ms at 200/s\n",
               static_cast<unsigned long>(fast), static_cast<unsigned long>(shaped));
+}
+
+// A vfork child runs in its parent's memory, TLS included, until it exits: it still claims a
+// slot of its own, so its events name it, and its parent's state comes back afterwards.
+TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
+  constexpr int kChildren = 5, kWrites = 100;
+  auto pid = backend_.Launch(Spec({"agent_guest", "vfork", std::to_string(kChildren),
+                                   std::to_string(kWrites)}),
+                             handler_);
+  ASSERT_TRUE(pid) << pid.error().message;
+  handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  uint64_t dropped = 0;
+  while (!handler_.exit_status && loop_.run_one() > 0) {
+    if (auto* p = backend_.ExecPageOf(7)) {
+      dropped = p->DroppedEvents();
+    }
+  }
+  ASSERT_TRUE(handler_.exit_status);
+  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
+  ASSERT_EQ(dropped, 0u);
+  // The parent's own agent calls (opening /dev/null) are its; each child's writes are the
+  // child's, under its own pid, which is its tid.
+  std::map<pid_t, uint64_t> writes_of_children;
+  for (const auto& [ids, n] : handler_.agent_events_of) {
+    if (ids.first != *pid) {
+      EXPECT_EQ(ids.first, ids.second);
+      writes_of_children[ids.first] += n;
+    }
+  }
+  EXPECT_EQ(writes_of_children.size(), static_cast<size_t>(kChildren));
+  for (const auto& [child, n] : writes_of_children) {
+    EXPECT_EQ(n, static_cast<uint64_t>(kWrites)) << "child " << child;
+  }
 }
 
 // A guest that writes garbage over its own page hurts only itself: its supervised calls are
