@@ -569,8 +569,7 @@ extern "C" __attribute__((used, noinline, visibility("hidden"))) void hijack_vfo
   ++t_vfork_depth;
 }
 
-extern "C" __attribute__((used, noinline, visibility("hidden"))) long hijack_vfork_after(
-    long raw) {
+extern "C" __attribute__((used, noinline, visibility("hidden"))) long hijack_vfork_after(long raw) {
   if (raw == 0) {
     // The child: a thread of its own as far as the page is concerned; it claims its own slot
     // (with its own pid and tid) at its first observed call.

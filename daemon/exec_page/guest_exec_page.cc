@@ -1,6 +1,7 @@
 #include "daemon/exec_page/guest_exec_page.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -8,13 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
-
 
 namespace hijack::exec_page {
 
@@ -300,8 +298,7 @@ int64_t GuestExecPage::DebitSupervised(int nr, int64_t now_ns) {
   return std::min(wait, backlog + interval);
 }
 
-size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink,
-                            size_t max_entries) {
+size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink, size_t max_entries) {
   // Slots in turn, starting where the last drain stopped, each getting an equal share of the
   // budget first and the unused rest afterwards, so that one busy (or forged) ring neither takes
   // the whole budget nor is left behind for ever.

@@ -21,7 +21,8 @@
 //     one `mode` word it loaded for the whole call, so a change of kTime between its load and its
 //     counter updates never leaves half a timed call: the call is counted timed or untimed.
 //     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
-//     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
+//     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call
+//     came.
 //   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
 //     a new image after exec (store 0, release), or by the daemon when its owner died. Its
 //     counters and ring are written only under `writer` (exchange 1, acquire; store 0, release),

@@ -30,21 +30,20 @@
 //                                   write) "scribble: R rounds, N not refused", exits 0 if N == 0
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <spawn.h>
-#include <sys/time.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <linux/futex.h>
-#include <sched.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cstddef>
@@ -309,8 +308,8 @@ int RawClone(int threads, int writes) {
     stacks.push_back(stack);
     const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
                       CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
-    if (clone(RawThreadMain, stack + kStack, flags, &shared, &tids[static_cast<size_t>(i)],
-              nullptr, &tids[static_cast<size_t>(i)]) < 0) {
+    if (clone(RawThreadMain, stack + kStack, flags, &shared, &tids[static_cast<size_t>(i)], nullptr,
+              &tids[static_cast<size_t>(i)]) < 0) {
       std::printf("raw-clone: clone: %s\n", std::strerror(errno));
       return 1;
     }
@@ -456,8 +455,7 @@ int Scribble(uint64_t seed, long rounds) {
       page->table[i].burst.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
       page->table[i].tat_ns.store(INT64_MAX - static_cast<int64_t>(SplitMix(rng) % 1000),
                                   std::memory_order_relaxed);
-      page->table[i].bucket.store(static_cast<uint32_t>(SplitMix(rng)),
-                                  std::memory_order_relaxed);
+      page->table[i].bucket.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
       page->table[i].mode.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
     }
     page->trampoline = SplitMix(rng);

@@ -628,9 +628,8 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
 // slot of its own, so its events name it, and its parent's state comes back afterwards.
 TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   constexpr int kChildren = 5, kWrites = 100;
-  auto pid = backend_.Launch(Spec({"agent_guest", "vfork", std::to_string(kChildren),
-                                   std::to_string(kWrites)}),
-                             handler_);
+  auto pid = backend_.Launch(
+      Spec({"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}), handler_);
   ASSERT_TRUE(pid) << pid.error().message;
   handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   uint64_t dropped = 0;
@@ -708,8 +707,7 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   scribbler.guest_id = 8;
   auto s = backend_.Launch(scribbler, scribbler_handler);
   ASSERT_TRUE(s) << s.error().message;
-  auto w = backend_.Launch(Spec({"agent_guest", "writes", std::to_string(kWrites), "0"}),
-                           handler_);
+  auto w = backend_.Launch(Spec({"agent_guest", "writes", std::to_string(kWrites), "0"}), handler_);
   ASSERT_TRUE(w) << w.error().message;
   handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   long rss_peak = rss_before;
@@ -732,10 +730,10 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   // Bounded memory: a few MiB of the supervisor's own (anonymous) memory, not one entry per id
   // the scribbler invented (it wrote over a million).
-  EXPECT_LT(rss_peak - rss_before, 16 * 1024) << "RssAnon grew from " << rss_before << " kB to "
-                                              << rss_peak << " kB";
-  std::printf("RssAnon %ld kB before, %ld kB peak; scribbler events passed on: %lu\n",
-              rss_before, rss_peak, static_cast<unsigned long>(scribbler_handler.completed));
+  EXPECT_LT(rss_peak - rss_before, 16 * 1024)
+      << "RssAnon grew from " << rss_before << " kB to " << rss_peak << " kB";
+  std::printf("RssAnon %ld kB before, %ld kB peak; scribbler events passed on: %lu\n", rss_before,
+              rss_peak, static_cast<unsigned long>(scribbler_handler.completed));
 }
 
 }  // namespace

@@ -54,12 +54,11 @@ class IdentityTest : public ::testing::TestWithParam<std::string> {
     const std::string allowed = dir_.Write("allowed", "ALLOWED");
     const std::string denied = dir_.Write("denied", "DENIED");
     const std::string trace = dir_.path() + "/trace.jsonl";
-    const std::string policy = dir_.Write(
-        "p.json", R"({"version": 1, "modules": [
+    const std::string policy = dir_.Write("p.json", R"({"version": 1, "modules": [
           {"module": "fs_guard", "mode": ")" + mode + R"(", "rules": [
              {"deny": [")" + denied + R"("], "access": ["write"]}]},
-          {"module": "trace", "syscalls": ["getppid", "getpgrp"], "output": ")" + trace +
-                      R"(", "format": "json"}]})");
+          {"module": "trace", "syscalls": ["getppid", "getpgrp"], "output": ")" +
+                                                        trace + R"(", "format": "json"}]})");
     // Two trips round the id space at most: other processes take ids too.
     auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--policy", policy,
                          "--", kGuest, "reuse", allowed, denied, std::to_string(2 * pid_max)});

@@ -205,8 +205,8 @@ TEST(ExecPageTest, ADrainReadsAtMostItsBudgetAndEverySlotGetsAShare) {
 TEST(ExecPageTest, EntriesNoAgentWritesAreSkippedAndTimesMadeSane) {
   auto page = NewPage();
   Slot& s = page->page().slots[0];
-  s.ring[0] = RingEntry{SYS_write, 1, 1, 0, 100, 50, 0, {}};   // ends before it starts
-  s.ring[1] = RingEntry{9999, 1, 1, 0, 0, 0, 0, {}};           // no wrapped call has this number
+  s.ring[0] = RingEntry{SYS_write, 1, 1, 0, 100, 50, 0, {}};  // ends before it starts
+  s.ring[1] = RingEntry{9999, 1, 1, 0, 0, 0, 0, {}};          // no wrapped call has this number
   s.ring[2] = RingEntry{-1, 1, 1, 0, 0, 0, 0, {}};
   s.head.store(3, std::memory_order_release);
   std::vector<RingEntry> seen;

@@ -1,14 +1,13 @@
 // CallerIdentity (daemon/backend/notify/caller_identity.h): right or refused, and bounded.
+#include "daemon/backend/notify/caller_identity.h"
+
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <thread>
 #include <vector>
-
-#include "daemon/backend/notify/caller_identity.h"
 
 namespace hijack::backend {
 namespace {

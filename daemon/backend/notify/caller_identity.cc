@@ -55,8 +55,7 @@ void CallerIdentity::MakeRoom() {
   }
 }
 
-Result<pid_t> CallerIdentity::ThreadGroupOf(pid_t tid,
-                                            const std::function<bool()>& still_pending) {
+Result<pid_t> CallerIdentity::ThreadGroupOf(pid_t tid, const std::function<bool()>& still_pending) {
   auto gone = [tid] {
     return ErrnoError(ENOENT, "thread " + std::to_string(tid) + " left its call");
   };
