@@ -82,12 +82,20 @@ struct ThreadState {
   ep::Slot* slot;  // the claimed slot, or null
   int32_t state;   // SlotState
   int32_t tid;
+  int32_t pid;
   // Set while the thread updates its slot; a signal handler's wrapped call meanwhile goes to the
   // supervisor instead of re-entering the single-producer slot.
   bool busy;
 };
 __thread ThreadState t_thread
-    __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0, false};
+    __attribute__((tls_model("initial-exec"))) = {nullptr, kUnclaimed, 0, 0, false};
+
+// vfork(2) children share their parent's memory, TLS included, until they exec or exit, while
+// the parent waits: the child starts with a state of its own (and claims its own slot), and the
+// parent gets its state back when it resumes. Nested vforks keep a few levels.
+constexpr int kMaxVforkDepth = 4;
+__thread ThreadState t_vfork_saved[kMaxVforkDepth] __attribute__((tls_model("initial-exec")));
+__thread int t_vfork_depth __attribute__((tls_model("initial-exec"))) = 0;
 
 // A timestamp: TSC ticks when the daemon calibrated the TSC (rdtsc costs about half of the vDSO's
 // clock_gettime and needs no scaling until the call is over), else CLOCK_MONOTONIC nanoseconds.
@@ -166,6 +174,7 @@ __attribute__((noinline)) ep::Slot* ClaimSlot(ep::ExecPage* page) {
       t.slot = claimed = &s;
       t.state = kClaimed;
       t.tid = static_cast<int>(tid);
+      t.pid = static_cast<int>(pid);
       if (g_key_ok) {
         pthread_setspecific(g_slot_key, reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
       }
@@ -191,7 +200,8 @@ void ReleaseSlot(void*) {
 
 void AfterForkInChild() {
   // The child is a new process with one thread: it claims its own slot on its next call.
-  t_thread = ThreadState{nullptr, kUnclaimed, 0, false};
+  t_thread = ThreadState{nullptr, kUnclaimed, 0, 0, false};
+  t_vfork_depth = 0;
 }
 
 // Waits for the call's token (GCRA, see exec_page.h) from the bucket the entry names. The wait
@@ -208,6 +218,26 @@ void Shape(ep::ExecPage& page, int index) {
 inline void Bump(std::atomic<uint64_t>& c, uint64_t by) {
   // Single writer (the slot's owner): a plain load and store, no locked instruction.
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// A slot's counters and ring are written by one thread at a time (exec_page.h): usually its
+// owner alone, but a raw clone(CLONE_VM) shares its creator's TLS and so its slot, and a raw
+// fork copies the slot pointer into a child. One exchange per counted call keeps every such
+// writer exact; the one that finds the slot taken (another thread, or this one in a signal
+// handler) counts in the page's shared counters with atomic adds instead.
+inline bool LockSlot(ep::Slot& s) { return s.writer.exchange(1, std::memory_order_acquire) == 0; }
+inline void UnlockSlot(ep::Slot& s) { s.writer.store(0, std::memory_order_release); }
+
+void CountShared(ep::ExecPage& page, int index, long ret, bool timed, uint64_t ns) {
+  auto& c = page.shared_counters[index];
+  c[ep::kCalls].fetch_add(1, std::memory_order_relaxed);
+  if (ret < 0 && ret >= -4095) {
+    c[ep::kErrors].fetch_add(1, std::memory_order_relaxed);
+  }
+  if (timed) {
+    c[ep::kTotalNs].fetch_add(ns, std::memory_order_relaxed);
+    c[ep::kHistogram + ep::HistogramBucket(ns)].fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 inline bool RingFull(const ep::Slot& s) {
@@ -244,6 +274,8 @@ void Append(ep::Slot& s, int index, long nr, long ret, uint64_t start, uint64_t 
   ep::RingEntry& e = s.ring[head & (ep::kRingEntries - 1)];
   e.nr = static_cast<int32_t>(nr);
   e.tid = t_thread.tid;
+  e.pid = t_thread.pid;
+  e.reserved = 0;
   e.start_ns = MonotonicNs(start);
   e.end_ns = e.start_ns + static_cast<int64_t>(ElapsedNs(start, end));
   e.result = ret;
@@ -265,9 +297,7 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
   if (event && RingFull(slot)) {
     // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
     // see the call (back-pressure: the thread runs at notify speed until the ring drains).
-    t.busy = true;
-    Bump(slot.overflowed, 1);
-    t.busy = false;
+    slot.overflowed.fetch_add(1, std::memory_order_relaxed);
     return DirectSyscall(nr, a0, a1, a2, a3, a4, a5);
   }
   if ((mode & ep::kShape) != 0) {
@@ -276,7 +306,12 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
   if (!event && (mode & ep::kTime) == 0) {
     const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
     t.busy = true;
-    CountCall(slot, index, ret);
+    if (LockSlot(slot)) {
+      CountCall(slot, index, ret);
+      UnlockSlot(slot);
+    } else {
+      CountShared(page, index, ret, false, 0);
+    }
     t.busy = false;
     return ret;
   }
@@ -284,10 +319,18 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
   const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
   const uint64_t end = Stamp();
   t.busy = true;
-  if (event) {
-    Append(slot, index, nr, ret, start, end, a0, a1, a2, a3);
+  if (LockSlot(slot)) {
+    if (event) {
+      Append(slot, index, nr, ret, start, end, a0, a1, a2, a3);
+    } else {
+      Count(slot, index, ret, ElapsedNs(start, end));
+    }
+    UnlockSlot(slot);
   } else {
-    Count(slot, index, ret, ElapsedNs(start, end));
+    if (event) {
+      page.contended_calls.fetch_add(1, std::memory_order_relaxed);
+    }
+    CountShared(page, index, ret, true, ElapsedNs(start, end));
   }
   t.busy = false;
   return ret;
@@ -326,7 +369,12 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
     const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
     const uint64_t end = Stamp();
     t.busy = true;
-    Count(*slot, kIndex, ret, ElapsedNs(start, end));
+    if (__builtin_expect(LockSlot(*slot), 1)) {
+      Count(*slot, kIndex, ret, ElapsedNs(start, end));
+      UnlockSlot(*slot);
+    } else {
+      CountShared(*page, kIndex, ret, true, ElapsedNs(start, end));
+    }
     t.busy = false;
     return ret;
   }
@@ -336,7 +384,12 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
   // Counts only: no clock is read, kTotalNs and the histogram stay as they are.
   const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
   t.busy = true;
-  CountCall(*slot, kIndex, ret);
+  if (__builtin_expect(LockSlot(*slot), 1)) {
+    CountCall(*slot, kIndex, ret);
+    UnlockSlot(*slot);
+  } else {
+    CountShared(*page, kIndex, ret, false, 0);
+  }
   t.busy = false;
   return ret;
 }
@@ -502,6 +555,73 @@ __attribute__((constructor)) void AgentInit(int, char**, char** envp) {
 }  // namespace
 
 #define HIJACK_EXPORT extern "C" __attribute__((visibility("default")))
+
+// ---- vfork ----
+// The child of vfork(2) runs in its parent's memory, on its stack, with its TLS, until it execs
+// or exits. Like glibc's, this vfork keeps its return address in a register across the call
+// (the child's own calls overwrite the stack below the parent's frame); around it, the parent's
+// thread state is set aside for the child and given back when the parent resumes.
+
+extern "C" __attribute__((used, noinline, visibility("hidden"))) void hijack_vfork_prepare() {
+  if (t_vfork_depth < kMaxVforkDepth) {
+    t_vfork_saved[t_vfork_depth] = t_thread;
+  }
+  ++t_vfork_depth;
+}
+
+extern "C" __attribute__((used, noinline, visibility("hidden"))) long hijack_vfork_after(long raw) {
+  if (raw == 0) {
+    // The child: a thread of its own as far as the page is concerned; it claims its own slot
+    // (with its own pid and tid) at its first observed call.
+    t_thread = ThreadState{nullptr, kUnclaimed, 0, 0, false};
+    return 0;
+  }
+  // The parent, resumed once the child exec'd or exited (or vfork failed).
+  --t_vfork_depth;
+  if (t_vfork_depth >= 0 && t_vfork_depth < kMaxVforkDepth) {
+    t_thread = t_vfork_saved[t_vfork_depth];
+  }
+  if (t_vfork_depth < 0) {
+    t_vfork_depth = 0;
+  }
+  if (raw < 0 && raw >= -4095) {
+    errno = static_cast<int>(-raw);
+    return -1;
+  }
+  return raw;
+}
+
+// The system call itself is the agent's own instruction: never exempt, so the supervisor sees it
+// when it is intercepted, as it sees glibc's.
+__asm__(R"(
+  .text
+  .globl vfork
+  .type vfork, @function
+vfork:
+  .cfi_startproc
+  subq $8, %rsp
+  .cfi_adjust_cfa_offset 8
+  call hijack_vfork_prepare
+  addq $8, %rsp
+  .cfi_adjust_cfa_offset -8
+  popq %rdi
+  .cfi_adjust_cfa_offset -8
+  .cfi_register rip, rdi
+  movl $58, %eax
+  syscall
+  pushq %rdi
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset rip, 0
+  subq $8, %rsp
+  .cfi_adjust_cfa_offset 8
+  movq %rax, %rdi
+  call hijack_vfork_after
+  addq $8, %rsp
+  .cfi_adjust_cfa_offset -8
+  ret
+  .cfi_endproc
+  .size vfork, .-vfork
+)");
 
 HIJACK_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   return Ret(Call<SYS_read>(fd, L(buf), static_cast<long>(n)));

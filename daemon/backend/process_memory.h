@@ -30,6 +30,7 @@ class ProcessMemory final : public GuestMemory {
 
   Result<size_t> Read(uint64_t addr, std::span<std::byte> out) override;
   Result<std::string> ReadString(uint64_t addr, size_t max) override;
+  bool StillPending() override { return !still_valid_ || still_valid_(); }
 
  private:
   Result<size_t> ReadOnce(uint64_t addr, std::span<std::byte> out);

@@ -1,6 +1,7 @@
 #include "daemon/exec_page/guest_exec_page.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -8,12 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
-
 
 namespace hijack::exec_page {
 
@@ -92,7 +91,7 @@ Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
     page->tsc_ref = Rdtsc();
   }
   page->generation.store(1, std::memory_order_release);
-  return std::unique_ptr<GuestExecPage>(new GuestExecPage(std::move(fd), page));
+  return std::unique_ptr<GuestExecPage>(new GuestExecPage(std::move(fd), page, trampoline));
 }
 
 uint64_t GuestExecPage::ChooseTrampoline() {
@@ -112,7 +111,7 @@ std::string GuestExecPage::PageFdEnv() const {
 }
 
 std::string GuestExecPage::TrampolineEnv() const {
-  return fmt::format("{}={:#x}", kTrampolineEnv, page_->trampoline);
+  return fmt::format("{}={:#x}", kTrampolineEnv, trampoline_);
 }
 
 uint32_t GuestExecPage::ModeFor(int index) const {
@@ -126,10 +125,15 @@ uint32_t GuestExecPage::ModeFor(int index) const {
   } else if (timed_.Contains(nr)) {
     mode |= kTime;
   }
-  if (BucketOf(*page_, index).rate.load(std::memory_order_relaxed) != 0) {
+  if (shaping_[BucketHolder(index)].rate != 0) {
     mode |= kShape;
   }
   return mode;
+}
+
+int GuestExecPage::BucketHolder(int index) const {
+  const uint32_t ref = shaping_[index].bucket;
+  return ref != 0 && ref <= static_cast<uint32_t>(kTableSize) ? static_cast<int>(ref - 1) : index;
 }
 
 void GuestExecPage::Configure(const SyscallSet& exempt, const SyscallSet& events,
@@ -189,6 +193,8 @@ Result<uint64_t> GuestExecPage::SetRate(int nr, uint64_t rate, uint32_t burst) {
                                                      nr)});
   }
   TableEntry& e = page_->table[i];
+  shaping_[i].rate = rate;
+  shaping_[i].burst = burst;
   e.burst.store(burst, std::memory_order_relaxed);
   e.rate.store(rate, std::memory_order_relaxed);
   // A slower rate left a backlog in the bucket; the new rate starts from now.
@@ -219,15 +225,19 @@ void GuestExecPage::ApplyBuckets(const std::vector<PageBucket>& buckets) {
       }
     }
   }
+  // Compared with the daemon's own copy: the page's may have been rewritten by the guest.
   bool changed = false;
   for (int i = 0; i < kAgentSyscallCount; ++i) {
     TableEntry& e = page_->table[i];
-    if (e.bucket.load(std::memory_order_relaxed) != wanted[i].bucket) {
+    Shaping& own = shaping_[i];
+    if (own.bucket != wanted[i].bucket) {
+      own.bucket = wanted[i].bucket;
       e.bucket.store(wanted[i].bucket, std::memory_order_relaxed);
       changed = true;
     }
-    if (e.rate.load(std::memory_order_relaxed) != wanted[i].rate ||
-        e.burst.load(std::memory_order_relaxed) != wanted[i].burst) {
+    if (own.rate != wanted[i].rate || own.burst != wanted[i].burst) {
+      own.rate = wanted[i].rate;
+      own.burst = wanted[i].burst;
       e.burst.store(wanted[i].burst, std::memory_order_relaxed);
       e.rate.store(wanted[i].rate, std::memory_order_relaxed);
       e.tat_ns.store(0, std::memory_order_relaxed);
@@ -259,26 +269,68 @@ int64_t GuestExecPage::DebitSupervised(int nr, int64_t now_ns) {
     return 0;
   }
   page_->supervised_calls[i].fetch_add(1, std::memory_order_relaxed);
-  return TakeToken(BucketOf(*page_, i), now_ns);
+  // The daemon's own rate and burst, the page's token state clamped to what they allow: the
+  // guest shares the bucket (so one limit holds on both paths) but cannot make the supervisor
+  // hold a call for longer than kMaxShapeBacklog intervals.
+  const int holder = BucketHolder(i);
+  const Shaping& own = shaping_[holder];
+  if (own.rate == 0) {
+    return 0;
+  }
+  const int64_t interval = static_cast<int64_t>(1'000'000'000 / own.rate);
+  const int64_t burst = own.burst == 0 ? 1 : static_cast<int64_t>(own.burst);
+  // interval <= 1e9 and burst < 2^32, so these products fit; an hour bounds them further.
+  constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
+  const int64_t backlog = std::min(kHourNs, (kMaxShapeBacklog + burst) * interval);
+  TableEntry& e = page_->table[holder];
+  int64_t tat = e.tat_ns.load(std::memory_order_relaxed);
+  int64_t next;
+  do {
+    const int64_t base = tat <= now_ns ? now_ns : tat - now_ns > backlog ? now_ns + backlog : tat;
+    next = base + interval;
+  } while (!e.tat_ns.compare_exchange_weak(tat, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+  const int64_t wait = next - now_ns - std::min(burst * interval, kHourNs);
+  if (wait <= 0) {
+    return 0;
+  }
+  e.shaped_wait_ns.fetch_add(static_cast<uint64_t>(wait), std::memory_order_relaxed);
+  return std::min(wait, backlog + interval);
 }
 
-size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink) {
+size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink, size_t max_entries) {
+  // Slots in turn, starting where the last drain stopped, each getting an equal share of the
+  // budget first and the unused rest afterwards, so that one busy (or forged) ring neither takes
+  // the whole budget nor is left behind for ever.
   size_t n = 0;
-  for (Slot& s : page_->slots) {
-    const uint64_t head = s.head.load(std::memory_order_acquire);
-    uint64_t tail = s.tail.load(std::memory_order_relaxed);
-    if (head - tail > kRingEntries) {
-      // Only a misbehaving guest writes this; never read past what the ring holds.
-      tail = head - kRingEntries;
+  const size_t share = std::max<size_t>(1, max_entries / kMaxSlots);
+  for (int pass = 0; pass < 2 && n < max_entries; ++pass) {
+    for (int k = 0; k < kMaxSlots && n < max_entries; ++k) {
+      Slot& s = page_->slots[(drain_start_ + k) % kMaxSlots];
+      const uint64_t head = s.head.load(std::memory_order_acquire);
+      uint64_t tail = s.tail.load(std::memory_order_relaxed);
+      if (head - tail > kRingEntries) {
+        // Only a misbehaving guest writes this; never read past what the ring holds.
+        tail = head - kRingEntries;
+      }
+      const size_t limit = pass == 0 ? std::min(share, max_entries - n) : max_entries - n;
+      for (size_t taken = 0; tail != head && taken < limit; ++tail, ++taken) {
+        // Copy before handing the slot back: the producer may reuse it after the tail store.
+        RingEntry e = s.ring[tail & (kRingEntries - 1)];
+        ++n;
+        if (AgentIndex(e.nr) < 0) {
+          ++bogus_;
+          continue;
+        }
+        if (e.end_ns < e.start_ns) {
+          e.end_ns = e.start_ns;
+        }
+        sink(e);
+      }
+      s.tail.store(tail, std::memory_order_release);
     }
-    for (; tail != head; ++tail) {
-      // Copy before handing the slot back: the producer may reuse it after the tail store.
-      RingEntry e = s.ring[tail & (kRingEntries - 1)];
-      sink(e);
-      ++n;
-    }
-    s.tail.store(tail, std::memory_order_release);
   }
+  drain_start_ = (drain_start_ + 1) % kMaxSlots;
   return n;
 }
 
@@ -291,7 +343,8 @@ size_t GuestExecPage::ReclaimDeadSlots() {
     }
     const auto pid = static_cast<pid_t>(owner >> 32);
     const auto tid = static_cast<pid_t>(owner & 0xffffffff);
-    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH &&
+    // A word no agent writes (EINVAL: ids <= 0) frees the slot as a dead owner does.
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && (errno == ESRCH || errno == EINVAL) &&
         s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
       ++n;
     }
@@ -305,18 +358,22 @@ GuestExecPage::Counts GuestExecPage::AgentCounts(int nr) const {
   if (i < 0) {
     return c;
   }
-  for (const Slot& s : page_->slots) {
-    const uint64_t evented = s.counters[i][kEvented].load(std::memory_order_relaxed);
+  auto add = [&](const std::atomic<uint64_t>* words) {
+    const uint64_t evented = words[kEvented].load(std::memory_order_relaxed);
     c.evented += evented;
-    c.calls += evented + s.counters[i][kCalls].load(std::memory_order_relaxed);
-    c.errors += s.counters[i][kErrors].load(std::memory_order_relaxed);
-    c.total_ns += s.counters[i][kTotalNs].load(std::memory_order_relaxed);
+    c.calls += evented + words[kCalls].load(std::memory_order_relaxed);
+    c.errors += words[kErrors].load(std::memory_order_relaxed);
+    c.total_ns += words[kTotalNs].load(std::memory_order_relaxed);
     for (int b = 0; b < kHistogramBuckets; ++b) {
-      const uint64_t n = s.counters[i][kHistogram + b].load(std::memory_order_relaxed);
+      const uint64_t n = words[kHistogram + b].load(std::memory_order_relaxed);
       c.histogram[b] += n;
       c.timed += n;
     }
+  };
+  for (const Slot& s : page_->slots) {
+    add(s.counters[i]);
   }
+  add(page_->shared_counters[i]);
   return c;
 }
 
@@ -329,8 +386,14 @@ void GuestExecPage::CollectCountDeltas(
         now[w] += s.counters[i][w].load(std::memory_order_relaxed);
       }
     }
+    for (int w = kCalls; w < kCounterWords; ++w) {
+      now[w] += page_->shared_counters[i][w].load(std::memory_order_relaxed);
+    }
+    // Counters only grow; a total below the last one is the guest's writing, which adds nothing
+    // (and the old total stays the mark, so rewriting a counter back up adds nothing either).
     bool changed = false;
     for (int w = kCalls; w < kCounterWords; ++w) {
+      now[w] = std::max(now[w], collected_[i][w]);
       changed = changed || now[w] != collected_[i][w];
     }
     if (!changed) {
@@ -380,6 +443,10 @@ uint64_t GuestExecPage::OverflowCalls() const {
     total += s.overflowed.load(std::memory_order_relaxed);
   }
   return total;
+}
+
+uint64_t GuestExecPage::ContendedCalls() const {
+  return page_->contended_calls.load(std::memory_order_relaxed);
 }
 
 uint64_t GuestExecPage::SlotlessCalls() const {

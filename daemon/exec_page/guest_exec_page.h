@@ -11,6 +11,16 @@
 // and a MAP_SHARED mapping of it. Threads: Create/Configure before launch; Drain, DebitSupervised
 // and ReclaimDeadSlots on the guest's loop thread (the page's single consumer); SetRate and the
 // readers of counters on any thread (they touch only atomics).
+//
+// The guest can write every byte of the page at any time, so nothing read back from it is
+// trusted: the modes, rates, bursts, bucket links and trampoline address the daemon acts on are
+// its own copies; a drain reads at most `max_entries` ring entries (spread over the slots, so
+// none starves) and passes on only entries of wrapped calls, with end >= start; counters that go
+// backwards add nothing; the token bucket's state is clamped to what the daemon's own rate allows
+// (a guest pushing it into the future delays its own supervised calls by at most
+// kMaxShapeBacklog intervals); no id read from the page is looked up. The work per drain and the
+// memory of this object are therefore bounded whatever the page holds (tests/fuzz/
+// exec_page_fuzz.cc), and a scribbling guest spoils only its own counts and shaping.
 #pragma once
 
 #include <cstdint>
@@ -38,10 +48,17 @@ class GuestExecPage {
   GuestExecPage(const GuestExecPage&) = delete;
   GuestExecPage& operator=(const GuestExecPage&) = delete;
 
+  // Ring entries a periodic drain reads at most, over all slots (about 400k events/s per guest
+  // at the backend's 5 ms tick; beyond that rings fill and calls go to the supervisor).
+  static constexpr size_t kDrainBudget = 2048;
+  // Calls that may wait for one bucket at once before the daemon stops believing the bucket's
+  // backlog (TableEntry::tat_ns) and clamps it.
+  static constexpr int64_t kMaxShapeBacklog = 1024;
+
   int fd() const { return fd_.get(); }
-  uint64_t trampoline() const { return page_->trampoline; }
+  uint64_t trampoline() const { return trampoline_; }
   // What seccomp_data.instruction_pointer is for a call made from the trampoline.
-  uint64_t trampoline_syscall_ip() const { return page_->trampoline + kTrampolineSyscallEnd; }
+  uint64_t trampoline_syscall_ip() const { return trampoline_ + kTrampolineSyscallEnd; }
   ExecPage& page() { return *page_; }
   const ExecPage& page() const { return *page_; }
   // "HIJACK_EXEC_PAGE_FD=5", "HIJACK_TRAMPOLINE=0x..."
@@ -82,9 +99,13 @@ class GuestExecPage {
   // long the supervisor must hold it (0 when not shaped). Loop thread.
   int64_t DebitSupervised(int nr, int64_t now_ns);
 
-  // Hands every event the agent appended since the last drain to `sink`, oldest first per slot.
-  // Returns how many. Loop thread (single consumer).
-  size_t Drain(const std::function<void(const RingEntry&)>& sink);
+  // Hands the events the agent appended since the last drain to `sink`, oldest first per slot,
+  // at most `max_entries` of them (the rest stay for the next drain; a ring longer than
+  // kRingEntries is cut to its last kRingEntries). Entries that cannot be a wrapped call's are
+  // not passed on (BogusEntries). Returns how many entries were read. Loop thread (single
+  // consumer).
+  size_t Drain(const std::function<void(const RingEntry&)>& sink,
+               size_t max_entries = kDrainBudget);
 
   // Frees slots whose owning thread no longer exists (a process that exited or exec'd without
   // its threads releasing them). Returns how many. Loop thread.
@@ -110,12 +131,28 @@ class GuestExecPage {
   uint64_t DroppedEvents() const;       // ring full, summed over slots
   uint64_t SlotlessCalls() const;       // calls sent to the supervisor for want of a slot
   uint64_t OverflowCalls() const;       // calls sent to the supervisor because a ring was full
+  uint64_t ContendedCalls() const;      // calls counted in shared_counters without their event
+  uint64_t BogusEntries() const { return bogus_; }  // ring entries no agent writes, skipped
 
  private:
-  GuestExecPage(UniqueFd fd, ExecPage* page) : fd_(std::move(fd)), page_(page) {}
+  GuestExecPage(UniqueFd fd, ExecPage* page, uint64_t trampoline)
+      : fd_(std::move(fd)), trampoline_(trampoline), page_(page) {}
 
   UniqueFd fd_;
   uint32_t ModeFor(int index) const;
+  // The index whose token state shapes table[index], by the daemon's own links.
+  int BucketHolder(int index) const;
+  // What the daemon wrote into table[i] (the page's copy is the guest's to change).
+  struct Shaping {
+    uint32_t bucket = 0;  // TableEntry::bucket
+    uint64_t rate = 0;
+    uint32_t burst = 0;
+  };
+
+  uint64_t trampoline_;
+  Shaping shaping_[kTableSize] = {};
+  uint64_t bogus_ = 0;
+  int drain_start_ = 0;  // the slot the next drain starts with
 
   ExecPage* page_;
   SyscallSet exempt_;

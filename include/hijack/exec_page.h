@@ -21,15 +21,25 @@
 //     one `mode` word it loaded for the whole call, so a change of kTime between its load and its
 //     counter updates never leaves half a timed call: the call is counted timed or untimed.
 //     `tat_ns`: the token bucket (GCRA, see below), CAS by every guest thread and by the daemon
-//     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call came.
+//     when a shaped call arrives through notify (acq_rel), so limits hold whichever way a call
+//     came.
 //   - a slot: claimed by one guest thread (CAS on `owner`, acquire), released at thread exit or by
 //     a new image after exec (store 0, release), or by the daemon when its owner died. Its
-//     counters and ring have a single writer, the owning thread; counters are relaxed (exact once
-//     the writer has stopped), the ring is a single-producer single-consumer queue: the agent
-//     stores `head` with release after writing the entry, the daemon loads it with acquire, reads
-//     the entries and stores `tail` with release. Counters and ring positions are never reset, so
-//     a slot passes from one thread to the next without losing anything.
+//     counters and ring are written only under `writer` (exchange 1, acquire; store 0, release),
+//     so they have one writer at a time even when several kernel threads reach the same slot (a
+//     raw clone(CLONE_VM) shares its creator's TLS, a raw fork copies it): a thread that finds
+//     the slot taken counts its call in `shared_counters` with atomic adds instead. Counters are
+//     relaxed (exact once the writers have stopped); the ring is a single-consumer queue: the
+//     agent stores `head` with release after writing the entry, the daemon loads it with acquire,
+//     reads the entries and stores `tail` with release. Counters and ring positions are never
+//     reset, so a slot passes from one thread to the next without losing anything.
 //   - `supervised_calls`: the daemon's count of the same syscalls when they came through notify.
+//
+// The guest can write every byte of the page, so the daemon treats all of it as input from an
+// adversary (daemon/exec_page/guest_exec_page.h): it keeps its own copy of what it wrote (modes,
+// rates, the trampoline), reads at most a bounded number of ring entries per drain, accepts only
+// entries of wrapped calls, clamps counters that go backwards, and never looks a page-supplied
+// id up. A guest that scribbles on its page spoils only its own statistics and shaping.
 #pragma once
 
 #include <sys/syscall.h>
@@ -41,7 +51,7 @@
 namespace hijack::exec_page {
 
 inline constexpr uint32_t kExecPageMagic = 0x50454a48;  // "HJEP"
-inline constexpr uint32_t kExecPageAbiVersion = 4;
+inline constexpr uint32_t kExecPageAbiVersion = 5;
 
 // Environment variables through which the guest finds its page and trampoline.
 inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
@@ -112,10 +122,14 @@ struct alignas(64) TableEntry {
   std::atomic<uint32_t> bucket;      // 0: this entry's own token state; i + 1: table[i]'s
 };
 
-// One observed call. Times are CLOCK_MONOTONIC nanoseconds.
-struct alignas(64) RingEntry {
+// One observed call. Times are CLOCK_MONOTONIC nanoseconds. `pid` and `tid` are the calling
+// thread's as the agent learned them when its thread claimed the slot (getpid, gettid: in the
+// guest's PID namespace).
+struct alignas(8) RingEntry {
   int32_t nr;
   int32_t tid;
+  int32_t pid;
+  int32_t reserved;
   int64_t start_ns;
   int64_t end_ns;
   int64_t result;  // the raw return value: -errno on failure
@@ -136,6 +150,7 @@ inline constexpr int kCounterWords = kHistogram + kHistogramBuckets;
 
 struct alignas(64) Slot {
   std::atomic<uint64_t> owner;  // (pid << 32) | tid of the owning thread; 0 when free
+  std::atomic<uint32_t> writer;  // 1 while a thread writes counters or ring (v5)
   std::atomic<uint64_t> seen_generation;
   std::atomic<uint64_t> head;     // next entry the agent writes
   std::atomic<uint64_t> dropped;  // events not appended (the ring filled while the call ran);
@@ -161,6 +176,10 @@ struct alignas(4096) ExecPage {
   std::atomic<uint64_t> slotless_calls;  // events lost because no slot was free (counted here)
   alignas(64) TableEntry table[kTableSize];
   alignas(64) std::atomic<uint64_t> supervised_calls[kTableSize];
+  // Calls counted by a thread that found its slot's `writer` taken (v5): atomic adds, same words
+  // as Slot::counters.
+  alignas(64) std::atomic<uint64_t> shared_counters[kTableSize][kCounterWords];
+  std::atomic<uint64_t> contended_calls;  // of those, the ones whose event was not appended
   Slot slots[kMaxSlots];
 };
 
@@ -168,7 +187,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<int64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<uint64_t>) == 8);
-static_assert(sizeof(RingEntry) == 64);
+static_assert(sizeof(RingEntry) == 72);
 static_assert(kAgentSyscallCount <= kTableSize);
 static_assert((kRingEntries & (kRingEntries - 1)) == 0);
 inline constexpr size_t kExecPageSize = sizeof(ExecPage);

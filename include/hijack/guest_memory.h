@@ -30,6 +30,16 @@ class GuestMemory {
   // Reads a NUL-terminated string of at most `max` bytes (without the NUL). ENAMETOOLONG when no
   // NUL is found within `max` bytes.
   virtual Result<std::string> ReadString(uint64_t addr, size_t max = 4096) = 0;
+
+  // Whether the call being decided is still waiting for its answer. A module that looks the
+  // caller up by number (/proc/PID/fd/N, /proc/TID/cwd, /proc/TID/status, pidfd_open(PID)) must
+  // ask after the lookup and before acting on what it found: thread ids are reused once a thread
+  // has ended, but not while it lives, and a thread waiting in a call lives, so a lookup made
+  // since the call arrived and followed by `true` reached the caller and nobody else. The notify
+  // backend answers with SECCOMP_IOCTL_NOTIF_ID_VALID (seccomp_unotify(2)); backends whose
+  // callers cannot be reaped while decided (a ptrace stop: the tracer reaps its tracees) always
+  // answer true.
+  virtual bool StillPending() { return true; }
 };
 
 }  // namespace hijack

@@ -18,26 +18,43 @@
 //   agent_guest metadata N          N rounds of stat, lstat, fstat (and fstat(-1): EBADF without
 //                                   a call), epoll_ctl add and del, setsockopt, getsockopt and
 //                                   sendfile of 64 bytes to /dev/null; then one shutdown
+//   agent_guest raw-clone T K       T threads made with clone(CLONE_VM|CLONE_THREAD...) and no TLS
+//                                   of their own (they share the creator's), each K write(2)s to
+//                                   /dev/null while the main thread makes K too
+//   agent_guest vfork N K           N vfork(2) children one after another, each K write(2)s to
+//                                   /dev/null before _exit
+//   agent_guest fork-threads T K    fork; the child runs "threads T K"; the parent K write(2)s
+//   agent_guest scribble SEED R     R rounds of writing seeded random and adversarial values over
+//                                   its own executive page, each followed by a raw getppid(2)
+//                                   that the supervisor must refuse with EPERM; prints (raw
+//                                   write) "scribble: R rounds, N not refused", exits 0 if N == 0
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <spawn.h>
-#include <sys/time.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "hijack/exec_page.h"
 
 extern char** environ;
 
@@ -262,6 +279,199 @@ int Metadata(int n) {
   return 0;
 }
 
+// ---- threads and processes that share or copy their creator's memory ----
+
+struct RawThread {
+  int fd;
+  int writes;
+  std::atomic<int> go;
+};
+
+int RawThreadMain(void* arg) {
+  auto* t = static_cast<RawThread*>(arg);
+  while (t->go.load(std::memory_order_acquire) == 0) {
+  }
+  for (int i = 0; i < t->writes; ++i) {
+    (void)!write(t->fd, "r", 1);
+  }
+  return 0;  // glibc's clone() ends the thread with exit(2)
+}
+
+int RawClone(int threads, int writes) {
+  const int fd = DevNull();
+  constexpr size_t kStack = 256 * 1024;
+  std::vector<char*> stacks;
+  std::vector<pid_t> tids(static_cast<size_t>(threads), 0);
+  RawThread shared{fd, writes, {0}};
+  for (int i = 0; i < threads; ++i) {
+    auto* stack = static_cast<char*>(std::malloc(kStack));
+    stacks.push_back(stack);
+    const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                      CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    if (clone(RawThreadMain, stack + kStack, flags, &shared, &tids[static_cast<size_t>(i)], nullptr,
+              &tids[static_cast<size_t>(i)]) < 0) {
+      std::printf("raw-clone: clone: %s\n", std::strerror(errno));
+      return 1;
+    }
+  }
+  shared.go.store(1, std::memory_order_release);
+  for (int i = 0; i < writes; ++i) {
+    (void)!write(fd, "m", 1);
+  }
+  // CLONE_CHILD_CLEARTID: the kernel zeroes the word and wakes it when the thread has exited.
+  for (pid_t& tid : tids) {
+    for (pid_t v = __atomic_load_n(&tid, __ATOMIC_ACQUIRE); v != 0;
+         v = __atomic_load_n(&tid, __ATOMIC_ACQUIRE)) {
+      syscall(SYS_futex, &tid, FUTEX_WAIT, v, nullptr, nullptr, 0);
+    }
+  }
+  for (char* s : stacks) {
+    std::free(s);
+  }
+  std::printf("raw-clone: %d threads done\n", threads);
+  return 0;
+}
+
+int Vfork(int children, int writes) {
+  const int fd = DevNull();
+  for (int c = 0; c < children; ++c) {
+    const pid_t pid = vfork();
+    if (pid < 0) {
+      std::printf("vfork: %s\n", std::strerror(errno));
+      return 1;
+    }
+    if (pid == 0) {
+      for (int i = 0; i < writes; ++i) {
+        (void)!write(fd, "v", 1);
+      }
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return 1;
+    }
+  }
+  std::printf("vfork: %d children done\n", children);
+  return 0;
+}
+
+int ForkThreads(int threads, int writes) {
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return 1;
+  }
+  if (pid == 0) {
+    std::fflush(stdout);
+    _exit(Threads(threads, writes));
+  }
+  const int fd = DevNull();
+  for (int i = 0; i < writes; ++i) {
+    (void)!write(fd, "p", 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+// ---- a guest that writes its own executive page ----
+
+uint64_t SplitMix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void RawPrint(const std::string& s) { syscall(SYS_write, 1, s.data(), s.size()); }
+
+int Scribble(uint64_t seed, long rounds) {
+  namespace ep = hijack::exec_page;
+  const char* fd_text = getenv(ep::kPageFdEnv);
+  if (fd_text == nullptr) {
+    RawPrint("scribble: no page\n");
+    return 2;
+  }
+  struct stat st;
+  const int fd = std::atoi(fd_text);
+  if (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) != ep::kExecPageSize) {
+    RawPrint("scribble: not a page\n");
+    return 2;
+  }
+  void* mem = mmap(nullptr, ep::kExecPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) {
+    RawPrint("scribble: mmap failed\n");
+    return 2;
+  }
+  auto* bytes = static_cast<unsigned char*>(mem);
+  auto* page = static_cast<ep::ExecPage*>(mem);
+  uint64_t rng = seed;
+  long not_refused = 0;
+  // From here on only raw system calls: the agent reads the same page and may wait for ever on a
+  // bucket this guest wrote.
+  for (long r = 0; r < rounds; ++r) {
+    // Random bytes at random places.
+    for (int k = 0; k < 32; ++k) {
+      const uint64_t v = SplitMix(rng);
+      const size_t at = SplitMix(rng) % (ep::kExecPageSize - sizeof v);
+      std::memcpy(bytes + at, &v, sizeof v);
+    }
+    // And the values a reader must not believe: rings that claim to hold far more than they can,
+    // entries of invented threads and calls, counters that go backwards, buckets in the future,
+    // owners that do not exist, slots held for writing.
+    for (int s = 0; s < ep::kMaxSlots; ++s) {
+      ep::Slot& slot = page->slots[s];
+      const uint64_t tail = slot.tail.load(std::memory_order_relaxed);
+      switch (SplitMix(rng) % 4) {
+        case 0:
+          slot.head.store(tail + (SplitMix(rng) | (uint64_t{1} << 62)), std::memory_order_release);
+          break;
+        case 1:
+          slot.head.store(tail + 5 * ep::kRingEntries, std::memory_order_release);
+          break;
+        case 2:
+          slot.head.store(tail - 1, std::memory_order_release);
+          break;
+        default:
+          slot.head.store(tail + ep::kRingEntries, std::memory_order_release);
+      }
+      for (uint32_t e = 0; e < 8; ++e) {
+        ep::RingEntry& entry = slot.ring[(tail + SplitMix(rng)) & (ep::kRingEntries - 1)];
+        entry.nr = static_cast<int32_t>(SplitMix(rng) % 2 ? SplitMix(rng) : SYS_write);
+        entry.tid = static_cast<int32_t>(SplitMix(rng));
+        entry.pid = static_cast<int32_t>(SplitMix(rng));
+        entry.start_ns = static_cast<int64_t>(SplitMix(rng));
+        entry.end_ns = static_cast<int64_t>(SplitMix(rng));
+      }
+      slot.owner.store(SplitMix(rng), std::memory_order_relaxed);
+      slot.writer.store(static_cast<uint32_t>(SplitMix(rng) % 2), std::memory_order_relaxed);
+      for (int w = 0; w < ep::kCounterWords; ++w) {
+        slot.counters[SplitMix(rng) % ep::kTableSize][w].store(
+            SplitMix(rng) % 3 == 0 ? 0 : SplitMix(rng), std::memory_order_relaxed);
+      }
+    }
+    for (int i = 0; i < ep::kTableSize; ++i) {
+      page->table[i].rate.store(SplitMix(rng) % 3, std::memory_order_relaxed);
+      page->table[i].burst.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
+      page->table[i].tat_ns.store(INT64_MAX - static_cast<int64_t>(SplitMix(rng) % 1000),
+                                  std::memory_order_relaxed);
+      page->table[i].bucket.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
+      page->table[i].mode.store(static_cast<uint32_t>(SplitMix(rng)), std::memory_order_relaxed);
+    }
+    page->trampoline = SplitMix(rng);
+    page->size = SplitMix(rng);
+    // The supervisor still decides this guest's calls.
+    errno = 0;
+    if (syscall(SYS_getppid) != -1 || errno != EPERM) {
+      ++not_refused;
+    }
+  }
+  RawPrint("scribble: " + std::to_string(rounds) + " rounds, " + std::to_string(not_refused) +
+           " not refused\n");
+  syscall(SYS_exit_group, not_refused == 0 ? 0 : 1);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -308,6 +518,18 @@ int main(int argc, char** argv) {
   }
   if (mode == "errno") {
     return Errno();
+  }
+  if (mode == "raw-clone") {
+    return RawClone(arg(2), arg(3));
+  }
+  if (mode == "vfork") {
+    return Vfork(arg(2), arg(3));
+  }
+  if (mode == "fork-threads") {
+    return ForkThreads(arg(2), arg(3));
+  }
+  if (mode == "scribble" && argc > 3) {
+    return Scribble(std::strtoull(argv[2], nullptr, 10), std::atol(argv[3]));
   }
   return 2;
 }

@@ -5,6 +5,9 @@ add_executable(agent_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
 target_link_libraries(agent_guest PRIVATE Threads::Threads)
 add_executable(agent_guest_static ${CMAKE_CURRENT_LIST_DIR}/../guests/agent_guest.cc)
 target_link_libraries(agent_guest_static PRIVATE Threads::Threads)
+# The scribbling mode writes its own executive page, whose layout it takes from the header.
+target_include_directories(agent_guest PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_include_directories(agent_guest_static PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_options(agent_guest_static PRIVATE -static)
 # Built as Debian builds packages, in every build type, so glibc's checked entry points are used.
 add_executable(fortified_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/fortified_guest.cc)

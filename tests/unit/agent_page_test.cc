@@ -158,7 +158,7 @@ TEST(ExecPageTest, DrainDeliversEventsInOrderAndFreesTheRing) {
     }
     s.head.store(head + n, std::memory_order_release);
     std::vector<int64_t> seen;
-    EXPECT_EQ(page->Drain([&](const RingEntry& e) { seen.push_back(e.result); }),
+    EXPECT_EQ(page->Drain([&](const RingEntry& e) { seen.push_back(e.result); }, kRingEntries),
               static_cast<size_t>(n));
     ASSERT_EQ(seen.size(), static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -167,6 +167,109 @@ TEST(ExecPageTest, DrainDeliversEventsInOrderAndFreesTheRing) {
     EXPECT_EQ(s.tail.load(), s.head.load());
   }
   EXPECT_EQ(page->Drain([](const RingEntry&) {}), 0u);
+}
+
+// ---- The page is the guest's to write: what the daemon reads back is bounded. ----
+
+TEST(ExecPageTest, ADrainReadsAtMostItsBudgetAndEverySlotGetsAShare) {
+  auto page = NewPage();
+  ExecPage& p = page->page();
+  // Every ring claims to hold far more than it can.
+  for (Slot& s : p.slots) {
+    s.head.store(s.tail.load() + (uint64_t{1} << 62), std::memory_order_release);
+    for (RingEntry& e : s.ring) {
+      e.nr = SYS_write;
+    }
+  }
+  std::map<int32_t, size_t> per_tid;
+  for (int i = 0; i < kMaxSlots; ++i) {
+    for (RingEntry& e : p.slots[i].ring) {
+      e.tid = i;
+    }
+  }
+  const size_t n = page->Drain([&](const RingEntry& e) { ++per_tid[e.tid]; }, 640);
+  EXPECT_EQ(n, 640u);
+  ASSERT_EQ(per_tid.size(), static_cast<size_t>(kMaxSlots));
+  for (const auto& [tid, count] : per_tid) {
+    EXPECT_EQ(count, 10u) << "slot " << tid;
+  }
+  // A ring never yields more than it holds, however far its head claims to be.
+  size_t total = 0;
+  for (int round = 0; round < 200 && page->Drain([](const RingEntry&) {}, kRingEntries) > 0;
+       ++round) {
+    ++total;
+  }
+  EXPECT_LE(total, static_cast<size_t>(kMaxSlots) + 1);
+}
+
+TEST(ExecPageTest, EntriesNoAgentWritesAreSkippedAndTimesMadeSane) {
+  auto page = NewPage();
+  Slot& s = page->page().slots[0];
+  s.ring[0] = RingEntry{SYS_write, 1, 1, 0, 100, 50, 0, {}};  // ends before it starts
+  s.ring[1] = RingEntry{9999, 1, 1, 0, 0, 0, 0, {}};          // no wrapped call has this number
+  s.ring[2] = RingEntry{-1, 1, 1, 0, 0, 0, 0, {}};
+  s.head.store(3, std::memory_order_release);
+  std::vector<RingEntry> seen;
+  EXPECT_EQ(page->Drain([&](const RingEntry& e) { seen.push_back(e); }), 3u);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].end_ns, seen[0].start_ns);
+  EXPECT_EQ(page->BogusEntries(), 2u);
+}
+
+TEST(ExecPageTest, CountersThatGoBackwardsAddNothing) {
+  auto page = NewPage();
+  auto& calls = page->page().slots[1].counters[AgentIndex(SYS_read)][kCalls];
+  calls.store(100);
+  uint64_t added = 0;
+  auto collect = [&] {
+    page->CollectCountDeltas([&](int nr, const GuestExecPage::Counts& d) {
+      if (nr == SYS_read) {
+        added += d.calls;
+      }
+    });
+  };
+  collect();
+  EXPECT_EQ(added, 100u);
+  calls.store(3);  // the guest rewrites its counter
+  collect();
+  EXPECT_EQ(added, 100u);
+  calls.store(100);  // and back: nothing new either
+  collect();
+  EXPECT_EQ(added, 100u);
+  calls.store(101);
+  collect();
+  EXPECT_EQ(added, 101u);
+}
+
+TEST(ExecPageTest, SupervisedCallsWaitByTheDaemonsRateWhateverThePageSays) {
+  auto page = NewPage();
+  SyscallSet exempt;
+  exempt.Add(SYS_write);
+  page->Configure(exempt, SyscallSet(), SyscallSet());
+  ASSERT_TRUE(page->SetRate(SYS_write, 1000, 4));
+  TableEntry& e = page->page().table[AgentIndex(SYS_write)];
+  // The guest pushes the bucket a few centuries ahead and makes its rate one call a second.
+  e.tat_ns.store(INT64_MAX - 10);
+  e.rate.store(1);
+  e.burst.store(0);
+  e.bucket.store(77);
+  const int64_t now = 1'000'000'000;
+  const int64_t wait = page->DebitSupervised(SYS_write, now);
+  EXPECT_GT(wait, 0);
+  EXPECT_LE(wait, (GuestExecPage::kMaxShapeBacklog + 1) * 1'000'000);
+  // An unshaped call is never held, whatever its entry says.
+  TableEntry& r = page->page().table[AgentIndex(SYS_read)];
+  r.rate.store(1);
+  r.tat_ns.store(INT64_MAX);
+  EXPECT_EQ(page->DebitSupervised(SYS_read, now), 0);
+}
+
+TEST(ExecPageTest, TheTrampolineAndModesAreTheDaemonsOwn) {
+  auto page = NewPage();
+  page->page().trampoline = 0xdead000;
+  EXPECT_EQ(page->trampoline(), 0x123456000u);
+  EXPECT_EQ(page->trampoline_syscall_ip(), 0x123456000u + kTrampolineSyscallEnd);
+  EXPECT_EQ(page->TrampolineEnv(), "HIJACK_TRAMPOLINE=0x123456000");
 }
 
 TEST(ExecPageTest, SlotsOfDeadThreadsAreReclaimedAndLiveOnesKept) {

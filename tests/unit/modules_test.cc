@@ -178,15 +178,42 @@ class GuestPathTest : public ::testing::Test {
   Result<ResolvedPath> Resolve(const std::string& path, bool follow = true,
                                std::optional<std::string> beneath = std::nullopt,
                                int dirfd = AT_FDCWD) {
-    GuestPathResolver r(getpid(), gettid());
+    SyscallEvent ev;
+    ev.pid = getpid();
+    ev.tid = gettid();
+    GuestPathResolver r(ev, pending_);
     ResolveOptions o;
     o.follow_last = follow;
     o.beneath = std::move(beneath);
     return r.Resolve(dirfd, path, o);
   }
 
+  // This process "waits in its call" until the test says it does not.
+  class Caller final : public GuestMemory {
+   public:
+    Result<size_t> Read(uint64_t, std::span<std::byte>) override {
+      return ErrnoError(EFAULT, "no memory");
+    }
+    Result<std::string> ReadString(uint64_t, size_t) override {
+      return ErrnoError(EFAULT, "no memory");
+    }
+    bool StillPending() override { return pending; }
+    bool pending = true;
+  };
+
   std::string dir_;
+  Caller pending_;
 };
+
+// A resolution whose caller left its call hands out nothing: what it found by the caller's
+// numbers may have been another process's.
+TEST_F(GuestPathTest, NothingIsResolvedForACallThatIsNoLongerPending) {
+  ASSERT_TRUE(Resolve(dir_ + "/a/file"));
+  pending_.pending = false;
+  auto r = Resolve(dir_ + "/a/file");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ESRCH);
+}
 
 TEST_F(GuestPathTest, SymlinksDotDotAndRelativePaths) {
   EXPECT_EQ(Resolve(dir_ + "/a/b/../file")->path, dir_ + "/a/file");

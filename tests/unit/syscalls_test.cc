@@ -30,6 +30,7 @@ namespace {
 
 using ::nlohmann::json;
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -225,6 +226,15 @@ TEST(ArgDecoderTest, Openat) {
   EXPECT_EQ(args[0].json, "AT_FDCWD");
   EXPECT_EQ(args[1].json, "/etc/hostname");
   EXPECT_EQ(args[2].json, "O_RDONLY|O_CLOEXEC");
+}
+
+// A call without arguments shows none, whatever its registers held (strace: "getpgrp() = 1").
+TEST(ArgDecoderTest, CallsWithoutArgumentsShowNone) {
+  FakeGuestMemory mem;
+  for (int nr : {SCMP_SYS(getpgrp), SCMP_SYS(getpid), SCMP_SYS(setsid), SCMP_SYS(sched_yield),
+                 SCMP_SYS(getuid), SCMP_SYS(pause)}) {
+    EXPECT_THAT(DecodeArguments(Call(nr, {0x7ffd1234, 5, 6, 7, 8, 9}), mem), IsEmpty()) << nr;
+  }
 }
 
 TEST(ArgDecoderTest, OpenatShowsTheModeOnlyWhenCreating) {

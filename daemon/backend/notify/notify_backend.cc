@@ -17,7 +17,6 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/proc_status.h"
 #include "daemon/backend/process_memory.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/bpf_builder.h"
@@ -67,11 +66,7 @@ struct NotifyBackend::Guest {
 
 NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
                              NotifyOptions options)
-    : loop_(loop), reaper_(reaper), options_(options) {
-  reaper_.AddExitObserver([this](pid_t pid, int) {
-    std::erase_if(tgid_of_, [pid](const auto& entry) { return entry.second == pid; });
-  });
-}
+    : loop_(loop), reaper_(reaper), options_(options) {}
 
 NotifyBackend::~NotifyBackend() = default;
 
@@ -168,7 +163,6 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
     sync_wakeup_active_ = false;
   }
   Guest& g = *guest;
-  tgid_of_[child->pid] = child->pid;
   guests_[spec.guest_id] = std::move(guest);
   reaper_.WatchExit(g.main_pid, [this, &g](int status) {
     g.main_status = status;
@@ -223,10 +217,34 @@ bool NotifyBackend::HandleOne(Guest& guest) {
     }
     return false;
   }
+  const int listener = guest.listener;
+  const uint64_t id = req.id;
+  auto still_pending = [listener, id] {
+    uint64_t check = id;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &check) == 0;
+  };
   SyscallEvent ev;
   ev.guest_id = guest.id;
   ev.tid = static_cast<pid_t>(req.pid);
-  ev.pid = ThreadGroupOf(ev.tid);
+  auto tgid = identity_.ThreadGroupOf(ev.tid, still_pending);
+  if (!tgid) {
+    if (tgid.error().code == ENOENT) {
+      // The thread left the call (a signal, or it died): nobody waits for an answer, and its
+      // number may be another task's by now. Not an event: the call did not run.
+      spdlog::debug("guest {}: {}", guest.id, tgid.error().message);
+      return true;
+    }
+    spdlog::warn("guest {}: refusing syscall {} of thread {}: its process cannot be "
+                 "established: {}",
+                 guest.id, req.data.nr, ev.tid, tgid.error().message);
+    seccomp_notif_resp resp;
+    std::memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    resp.error = -EPERM;
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    return true;
+  }
+  ev.pid = *tgid;
   ev.nr = req.data.nr;
   ev.arch = req.data.arch;
   ev.ip = req.data.instruction_pointer;
@@ -235,12 +253,7 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   }
   ev.start_ns = NowNs();
 
-  const int listener = guest.listener;
-  const uint64_t id = req.id;
-  ProcessMemory mem(ev.tid, [listener, id] {
-    uint64_t check = id;
-    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &check) == 0;
-  });
+  ProcessMemory mem(ev.tid, still_pending);
   Event record;
   record.call = ev;
   Decision decision = guest.handler->OnSyscall(ev, mem, record);
@@ -343,12 +356,18 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
     if (guest.drain_timer) {
       guest.drain_timer->cancel();
     }
-    DrainAgent(guest);
+    // Everything the rings can hold, once: what the guest's last calls appended.
+    DrainAgent(guest, size_t{exec_page::kMaxSlots} * exec_page::kRingEntries);
     const uint64_t dropped = guest.page->DroppedEvents();
     spdlog::debug("guest {}: agent: {} calls observed in the guest, {} events dropped, {} calls "
                   "sent to the supervisor for want of a slot, {} because a ring was full",
                   guest.id, guest.page->AgentCalls(), dropped, guest.page->SlotlessCalls(),
                   guest.page->OverflowCalls());
+    if (guest.page->BogusEntries() > 0) {
+      spdlog::warn("guest {}: {} entries of its executive page's rings were no agent's and were "
+                   "ignored (the guest wrote its page)",
+                   guest.id, guest.page->BogusEntries());
+    }
     if (dropped > 0) {
       spdlog::warn("guest {}: {} events of calls the agent observed were dropped (a ring filled "
                    "while a call ran); observers did not see them", guest.id, dropped);
@@ -408,11 +427,15 @@ exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
   return it == guests_.end() ? nullptr : it->second->page.get();
 }
 
-void NotifyBackend::DrainAgent(Guest& guest) {
+void NotifyBackend::DrainAgent(Guest& guest, size_t max_entries) {
+  // The agent's own account of its calls: its ids are taken as written (observation only; the
+  // page is the guest's) and never looked up, so a guest inventing ids costs nothing.
   const uint64_t ip = guest.page->trampoline_syscall_ip();
-  guest.page->Drain([&](const exec_page::RingEntry& e) {
-    guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, ThreadGroupOf(e.tid), ip));
-  });
+  guest.page->Drain(
+      [&](const exec_page::RingEntry& e) {
+        guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, e.pid, ip));
+      },
+      max_entries);
   guest.page->CollectCountDeltas([&](int nr, const exec_page::GuestExecPage::Counts& d) {
     guest.handler->OnAgentCounts(nr, d.calls, d.errors, d.total_ns, d.histogram);
   });
@@ -433,7 +456,7 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     if (ec || !g || g->finished) {
       return;
     }
-    DrainAgent(*g);
+    DrainAgent(*g, exec_page::GuestExecPage::kDrainBudget);
     // A swap not announced through PolicyChanged, an event stream that opened or closed: the page
     // follows within a few ticks.
     if (++g->drain_ticks % kReclaimEvery == 0 ||
@@ -443,15 +466,6 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     }
     ArmAgentDrain(*g);
   });
-}
-
-pid_t NotifyBackend::ThreadGroupOf(pid_t tid) {
-  if (auto it = tgid_of_.find(tid); it != tgid_of_.end()) {
-    return it->second;
-  }
-  const pid_t tgid = ReadThreadGroupId(tid);
-  tgid_of_[tid] = tgid;
-  return tgid;
 }
 
 }  // namespace hijack::backend

@@ -11,6 +11,16 @@
 // interrupted by a signal meanwhile (it will restart or fail the call itself): that is normal.
 // The guest has ended when its main process was reaped and the listener reports POLLHUP (no task
 // uses the filter any more).
+//
+// Caller identity: a notification names its thread by number, and numbers are reused. The
+// thread group of every call is established through CallerIdentity (caller_identity.h) and
+// confirmed with SECCOMP_IOCTL_NOTIF_ID_VALID after the lookup; a call whose thread is gone is
+// dropped undecided (its answer could reach nobody), and one whose identity cannot be
+// established is refused with EPERM (enforcement fails closed). Modules get a GuestMemory whose
+// StillPending() re-validates the notification, for what they look up by number.
+//
+// The executive page is the guest's to write: everything read from it is bounded (see
+// GuestExecPage), and the drain timer does a bounded amount of work per guest per tick.
 #pragma once
 
 #include <sys/types.h>
@@ -19,8 +29,9 @@
 #include <memory>
 #include <unordered_map>
 
-#include "daemon/launcher/reaper.h"
+#include "daemon/backend/notify/caller_identity.h"
 #include "daemon/exec_page/guest_exec_page.h"
+#include "daemon/launcher/reaper.h"
 #include "hijack/backend.h"
 
 namespace hijack::backend {
@@ -63,20 +74,19 @@ class NotifyBackend final : public Backend {
   bool HandleOne(Guest& guest);
   void Respond(Guest& guest, uint64_t id, const Decision& decision, Event record);
   void MaybeFinish(Guest& guest);
-  void DrainAgent(Guest& guest);
+  void DrainAgent(Guest& guest, size_t max_entries);
   void ArmAgentDrain(Guest& guest);
   // Hands the handler's current page buckets to the page, and records their policy version.
   void ShapePage(Guest& guest);
   // Brings the page in line with the handler's current policy and watchers. Loop thread.
   void SyncPage(Guest& guest);
-  pid_t ThreadGroupOf(pid_t tid);
 
   boost::asio::io_context& loop_;
   launcher::ProcessReaper& reaper_;
   NotifyOptions options_;
   bool sync_wakeup_active_ = false;
   std::unordered_map<uint64_t, std::shared_ptr<Guest>> guests_;
-  std::unordered_map<pid_t, pid_t> tgid_of_;  // tid -> tgid cache, pruned on process exit
+  CallerIdentity identity_;
 };
 
 }  // namespace hijack::backend

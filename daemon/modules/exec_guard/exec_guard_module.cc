@@ -41,7 +41,7 @@ std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMem
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     return Decision::Fail(path.error().code == EFAULT ? EFAULT : config_.err);
   }
-  GuestPathResolver resolver(ev.pid, ev.tid);
+  GuestPathResolver resolver(ev, mem);
   ResolveOptions options;
   options.follow_last = !(at && (ev.args[4] & AT_SYMLINK_NOFOLLOW));
   options.empty_path = at && (ev.args[4] & AT_EMPTY_PATH);

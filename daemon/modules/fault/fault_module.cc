@@ -97,7 +97,7 @@ std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemo
     if (f.nr != ev.nr) {
       continue;
     }
-    GuestPathResolver resolver(ev.pid, ev.tid);
+    GuestPathResolver resolver(ev, mem);
     if (f.fd >= 0) {
       ResolveOptions o;
       o.empty_path = true;
@@ -117,9 +117,11 @@ std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemo
   return std::nullopt;
 }
 
-UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev) {
+UniqueFd FaultModule::ReadyDescriptor(const SyscallEvent& ev, GuestMemory& mem) {
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, ev.pid, 0)));
-  if (!pidfd.valid()) {
+  // Opened by number: the caller's process only if the call is still pending now (a pidfd is
+  // bound to its process from then on).
+  if (!pidfd.valid() || !mem.StillPending()) {
     return UniqueFd();
   }
   UniqueFd fd(
@@ -200,7 +202,7 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
   }
   UniqueFd ready;
   if (config_.short_count) {
-    ready = ReadyDescriptor(ev);
+    ready = ReadyDescriptor(ev, mem);
     if (!ready.valid()) {
       return std::nullopt;  // a transfer that would block is not eligible
     }

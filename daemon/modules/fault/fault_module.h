@@ -60,7 +60,7 @@ class FaultModule final : public PolicyModule {
   // A duplicate of the guest's descriptor (pidfd_getfd), if the transfer would not block.
   // The guest's descriptor args[0], when a transfer on it would not block. Invalid when it would,
   // or when the descriptor cannot be taken (then counted in untakable_, with the reason).
-  UniqueFd ReadyDescriptor(const SyscallEvent& ev);
+  UniqueFd ReadyDescriptor(const SyscallEvent& ev, GuestMemory& mem);
   Decision ShortTransfer(const SyscallEvent& ev, GuestMemory& mem, const UniqueFd& fd);
 
   const Config config_;

@@ -148,7 +148,7 @@ std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     return Decision::Fail(path.error().code == EFAULT ? EFAULT : config_.err);
   }
-  GuestPathResolver resolver(ev.pid, ev.tid);
+  GuestPathResolver resolver(ev, mem);
   ResolveOptions options;
   options.follow_last = op.follow;
   options.beneath = config_.beneath;
@@ -182,13 +182,14 @@ std::optional<Decision> FsGuardModule::OpenStrict(const SyscallEvent& ev, GuestM
     return Decision::Fail(path.error().code == EFAULT ? EFAULT : config_.err);
   }
   auto creds = GuestCredentials::Assume(ev.tid);
-  if (!creds) {
+  // Read from /proc/TID/status by number: the caller's only if its call is still pending.
+  if (!creds || !mem.StillPending()) {
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     return Decision::Fail(config_.err);
   }
   const bool cloexec = (flags & O_CLOEXEC) != 0;
   const bool excl_create = (flags & O_CREAT) && (flags & O_EXCL);
-  GuestPathResolver resolver(ev.pid, ev.tid);
+  GuestPathResolver resolver(ev, mem);
   for (int attempt = 0; attempt < kStrictAttempts; ++attempt) {
     ResolveOptions options;
     options.follow_last = !(flags & O_NOFOLLOW) && !excl_create;

@@ -111,6 +111,17 @@ Result<std::string> GuestPathResolver::GuestPathOf(int fd) {
 
 Result<ResolvedPath> GuestPathResolver::Resolve(int dirfd, std::string path,
                                                 const ResolveOptions& options) {
+  auto r = ResolveUnconfirmed(dirfd, std::move(path), options);
+  // Every lookup above went through the caller's numbers; they were the caller's only if it is
+  // still waiting now.
+  if (r && !caller_.StillPending()) {
+    return ErrnoError(ESRCH, "thread " + std::to_string(tid_) + " left its call");
+  }
+  return r;
+}
+
+Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::string path,
+                                                           const ResolveOptions& options) {
   if (auto ok = OpenRoot(); !ok) {
     return std::unexpected(ok.error());
   }

@@ -2,7 +2,7 @@
 // relative to the calling thread's cwd or to one of its descriptors, with "..", symlinks and
 // absolute symlink targets taken in the guest's root (/proc/TID/root), not the supervisor's.
 //
-//   GuestPathResolver r(ev.pid, ev.tid);
+//   GuestPathResolver r(ev, mem);        // the caller of `ev`; `mem` re-validates the call
 //   Result<ResolvedPath> p = r.Resolve(AT_FDCWD, "../etc/passwd", {.follow_last = true});
 //   if (p) Decide(p->path);              // "/etc/passwd" as the guest sees it
 //
@@ -16,6 +16,13 @@
 // the object behind it (a file's path, or "pipe:[1234]" for objects without one). Other procfs
 // magic links fail with ELOOP.
 //
+// The caller is named by numbers (ev.pid, ev.tid), which the kernel gives to a new task once the
+// caller has ended. Every successful Resolve() therefore asks `caller.StillPending()` after its
+// last lookup: the caller was alive throughout, so each /proc/PID or /proc/TID it walked was the
+// caller's, never a process that got the number later (daemon/backend/notify/caller_identity.h
+// has the argument). When the call is gone Resolve() fails with ESRCH and nothing it found is
+// handed out.
+//
 // Used on the loop thread; each resolver owns the descriptors it opened.
 #pragma once
 
@@ -25,7 +32,9 @@
 #include <optional>
 #include <string>
 
+#include "hijack/guest_memory.h"
 #include "hijack/result.h"
+#include "hijack/syscall_event.h"
 #include "hijack/unique_fd.h"
 
 namespace hijack::modules {
@@ -48,25 +57,29 @@ struct ResolvedPath {
 
 class GuestPathResolver {
  public:
-  GuestPathResolver(pid_t pid, pid_t tid) : pid_(pid), tid_(tid) {}
+  GuestPathResolver(const SyscallEvent& ev, GuestMemory& caller)
+      : pid_(ev.pid), tid_(ev.tid), caller_(caller) {}
   GuestPathResolver(const GuestPathResolver&) = delete;
   GuestPathResolver& operator=(const GuestPathResolver&) = delete;
 
   // Resolves `path` relative to guest descriptor `dirfd` (AT_FDCWD: the thread's cwd). Errors
   // carry the errno of the walk: ENOENT when a directory on the way is missing, ENOTDIR, ELOOP
   // (too many links or a procfs magic link), EXDEV (escaped `beneath`), EACCES (a directory the
-  // supervisor may not search), ESRCH (the guest is gone).
+  // supervisor may not search), ESRCH (the guest is gone, or its call no longer pending).
   Result<ResolvedPath> Resolve(int dirfd, std::string path, const ResolveOptions& options);
 
   // The guest path of an O_PATH descriptor the resolver opened.
   Result<std::string> GuestPathOf(int fd);
 
  private:
+  Result<ResolvedPath> ResolveUnconfirmed(int dirfd, std::string path,
+                                          const ResolveOptions& options);
   Result<void> OpenRoot();
   bool IsOwnFdLink(const std::string& path) const;
 
   pid_t pid_;
   pid_t tid_;
+  GuestMemory& caller_;
   UniqueFd root_;             // /proc/TID/root
   bool root_is_ours_ = true;  // the guest shares the supervisor's root
   std::string root_prefix_;   // the guest's root as the supervisor sees it ("" when shared)

@@ -89,7 +89,7 @@ std::optional<Decision> NetGuardModule::CheckAddress(const SyscallEvent& ev, Gue
     } else if (n > 0) {
       std::string path(sun->sun_path, strnlen(sun->sun_path, n));
       // Socket files are named like files: relative to the cwd, through symlinks.
-      GuestPathResolver resolver(ev.pid, ev.tid);
+      GuestPathResolver resolver(ev, mem);
       ResolveOptions options;
       options.follow_last = op != kBind;
       auto r = resolver.Resolve(AT_FDCWD, path, options);

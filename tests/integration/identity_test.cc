@@ -1,0 +1,131 @@
+// Caller identity when thread ids come back (daemon/backend/notify/caller_identity.h): a guest
+// runs short threads, then forks until a child gets one of their ids (pid_max is 32768 on a
+// stock kernel, so this takes one trip round the id space), and every child tries the
+// /proc/self/fd/3 attack: its descriptor 3 is a write-denied file, its parent's an allowed one.
+// On every backend, in fs_guard's check and strict modes: every child is judged by its own
+// descriptor (EACCES, the denied file untouched, the allowed file untouched), and every trace
+// record names the process the calling thread belonged to at the time.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "daemon/backend/backend_factory.h"
+#include "daemon/launcher/reaper.h"
+#include "tests/support/subprocess.h"
+
+namespace hijack::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
+constexpr const char* kGuest = HIJACK_TEST_IDENTITY_GUEST;
+
+bool BackendCanInjectFd(const std::string& name) {
+  boost::asio::io_context loop;
+  launcher::ProcessReaper reaper(loop);
+  auto backend = backend::MakeBackend(name, loop, reaper, {}, nullptr);
+  return backend && (*backend)->CanInjectFd();
+}
+
+long PidMax() {
+  std::ifstream in("/proc/sys/kernel/pid_max");
+  long v = 0;
+  in >> v;
+  return v;
+}
+
+class IdentityTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Runs the reuse guest under fs_guard in `mode` (write to DENIED refused) and a trace of the
+  // threads' getppid and the children's getpgrp; checks the outcome and every trace record.
+  void RunReuse(const std::string& mode) {
+    const long pid_max = PidMax();
+    if (pid_max <= 0 || pid_max > 4 * 1024 * 1024) {
+      GTEST_SKIP() << "pid_max " << pid_max << ": a trip round the id space is too long here";
+    }
+    const std::string allowed = dir_.Write("allowed", "ALLOWED");
+    const std::string denied = dir_.Write("denied", "DENIED");
+    const std::string trace = dir_.path() + "/trace.jsonl";
+    const std::string policy = dir_.Write("p.json", R"({"version": 1, "modules": [
+          {"module": "fs_guard", "mode": ")" + mode + R"(", "rules": [
+             {"deny": [")" + denied + R"("], "access": ["write"]}]},
+          {"module": "trace", "syscalls": ["getppid", "getpgrp"], "output": ")" +
+                                                        trace + R"(", "format": "json"}]})");
+    // Two trips round the id space at most: other processes take ids too.
+    auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--policy", policy,
+                         "--", kGuest, "reuse", allowed, denied, std::to_string(2 * pid_max)});
+    ASSERT_THAT(r.out, HasSubstr("had a thread's id")) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr(" 0 opened, 0 other"));
+    EXPECT_EQ(ReadFile(allowed), "ALLOWED");
+    EXPECT_EQ(ReadFile(denied), "DENIED");
+
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(main: (\d+))")));
+    const long main_pid = std::stol(m[1]);
+    std::set<long> threads;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(threads:([ \d]+))")));
+    std::istringstream ids(m[1].str());
+    for (long t; ids >> t;) {
+      threads.insert(t);
+    }
+    ASSERT_EQ(threads.size(), 64u);
+    // The threads' calls name the guest's main process; each child's call names the child
+    // (its pid is its tid), including the child that has a dead thread's id.
+    std::ifstream in(trace);
+    size_t getppid = 0, getpgrp = 0, wrong = 0;
+    std::string first_wrong;
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_FALSE(j.is_discarded()) << line;
+      const long pid = j["pid"], tid = j["tid"];
+      bool right = false;
+      if (j["syscall"] == "getppid") {
+        ++getppid;
+        right = pid == main_pid && threads.count(tid) != 0;
+      } else if (j["syscall"] == "getpgrp") {
+        ++getpgrp;
+        right = pid == tid;
+        // No argument: nothing of the registers is shown.
+        EXPECT_TRUE(j["args"].empty()) << line;
+      }
+      if (!right && wrong++ == 0) {
+        first_wrong = line;
+      }
+    }
+    EXPECT_EQ(getppid, 64u);
+    EXPECT_GT(getpgrp, 1000u);
+    EXPECT_EQ(wrong, 0u) << "first: " << first_wrong;
+    std::printf("%s: %zu children, %zu records with the wrong process\n", GetParam().c_str(),
+                getpgrp, wrong);
+  }
+
+  TempDir dir_;
+};
+
+TEST_P(IdentityTest, ReusedIdsInCheckModeJudgeEachChildByItsOwnDescriptor) { RunReuse("check"); }
+
+TEST_P(IdentityTest, ReusedIdsInStrictModeNeverHandAChildItsParentsFile) {
+  if (!BackendCanInjectFd(GetParam())) {
+    GTEST_SKIP() << GetParam() << " cannot inject descriptors: strict mode is refused at launch";
+  }
+  RunReuse("strict");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IdentityTest, ::testing::ValuesIn(backend::BackendNames()),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::erase(name, '-');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace hijack::testing
