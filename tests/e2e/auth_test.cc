@@ -55,19 +55,10 @@ ProcessResult Exec(std::vector<std::string> argv) {
 // its owner may enter.
 class StagedCtl {
  public:
-  StagedCtl() {
-    path_ = dir_.path() + "/hijackctl";
-    std::ifstream in(kHijackctl, std::ios::binary);
-    std::ofstream out(path_, std::ios::binary);
-    out << in.rdbuf();
-    out.close();
-    chmod(path_.c_str(), 0755);
-  }
-  const std::string& path() const { return path_; }
+  const std::string path() const { return staged_.path("bin/hijackctl"); }
 
  private:
-  TempDir dir_;
-  std::string path_;
+  StagedFiles staged_{{kHijackctl, "bin/hijackctl"}};
 };
 
 // A hijackd started with `args`, its address read from "listening on ADDR".

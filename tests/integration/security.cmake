@@ -10,7 +10,9 @@ target_compile_definitions(hijack_security_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
   HIJACK_TEST_HIJACKCTL="$<TARGET_FILE:hijackctl>"
   HIJACK_TEST_ATTACK_GUEST="$<TARGET_FILE:attack_guest>"
-  HIJACK_TEST_EXAMPLE_PLUGIN="$<TARGET_FILE:hijack_example_plugin>")
+  HIJACK_TEST_EXAMPLE_PLUGIN="$<TARGET_FILE:hijack_example_plugin>"
+  HIJACK_TEST_POLICY_HOST="$<TARGET_FILE:hijack_policy_host>"
+  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>")
 add_dependencies(hijack_security_tests hijackd hijackctl hijack_policy_host attack_guest
-                 hijack_example_plugin)
+                 hijack_example_plugin hijack_agent)
 gtest_discover_tests(hijack_security_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -27,8 +27,20 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
-constexpr const char* kAttack = HIJACK_TEST_ATTACK_GUEST;
+// Everything that runs as the unprivileged user, staged where that user can reach it: the
+// build tree may sit in a home directory only its owner may enter. hijackd finds the policy
+// host beside it and the agent in ../lib, as in an installation.
+const StagedFiles& Staged() {
+  static const StagedFiles staged({{HIJACK_TEST_HIJACKD, "bin/hijackd"},
+                                   {HIJACK_TEST_POLICY_HOST, "bin/hijack-policy-host"},
+                                   {HIJACK_TEST_ATTACK_GUEST, "bin/attack_guest"},
+                                   {HIJACK_TEST_AGENT_LIBRARY, "lib/libhijack-agent.so"},
+                                   {HIJACK_TEST_EXAMPLE_PLUGIN, "lib/libexample_plugin.so"}});
+  return staged;
+}
+const std::string kHijackd = Staged().path("bin/hijackd");
+const std::string kAttack = Staged().path("bin/attack_guest");
+const std::string kExamplePlugin = Staged().path("lib/libexample_plugin.so");
 
 // Runs `argv` as the unprivileged user: nobody when the tests run as root, else as they are.
 std::vector<std::string> AsGuestUser(std::vector<std::string> argv) {
@@ -259,7 +271,7 @@ TEST_P(GuestAgainstSupervisor, OwnSeccompListenerCannotAnswerForTheSupervisor) {
 // The example plugin runs in hijack-policy-host; it is no more reachable than hijackd.
 TEST_P(GuestAgainstSupervisor, ThePolicyHostIsOutOfReach) {
   const std::string policy = dir_.Write("plugin.json", std::string(R"({"version": 1, "modules": [
-      {"module": "plugin", "path": ")") + HIJACK_TEST_EXAMPLE_PLUGIN + R"(",
+      {"module": "plugin", "path": ")") + kExamplePlugin + R"(",
        "config": {"deny": ["mkdir", "mkdirat"], "errno": 13}, "on_failure": "deny"}]})");
   chmod(policy.c_str(), 0644);
   auto r = RunProcess(Hijackd(policy, {kAttack, "host-seize"}));
