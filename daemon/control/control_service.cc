@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/backend_factory.h"
+#include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/policy/module_registry.h"
@@ -186,6 +187,10 @@ Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
 
 grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
                                     v1::LaunchResponse* resp) {
+  if (auto valid = ValidateLaunchRequest(*req, {.max_policy_bytes = limits_.max_policy_bytes});
+      !valid) {
+    return ToGrpcStatus(valid.error());
+  }
   if (auto admitted = AdmitChange(); !admitted.ok()) {
     return admitted;
   }
@@ -434,6 +439,9 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
                                          grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
   if (shutting_down_) {
     return Unavailable();
+  }
+  if (auto valid = ValidateWatchEventsRequest(*req, {}); !valid) {
+    return ToGrpcStatus(valid.error());
   }
   auto syscalls = ResolveAll(req->syscalls(), "syscalls");
   if (!syscalls) {

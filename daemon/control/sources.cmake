@@ -4,6 +4,7 @@ add_library(hijack_control STATIC
   ${CMAKE_CURRENT_LIST_DIR}/control_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/control_service.cc
   ${CMAKE_CURRENT_LIST_DIR}/listen_address.cc
+  ${CMAKE_CURRENT_LIST_DIR}/request_limits.cc
   ${CMAKE_CURRENT_LIST_DIR}/serve_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/status.cc)
 target_link_libraries(hijack_control PUBLIC hijack_core hijack_proto)
