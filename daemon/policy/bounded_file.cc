@@ -80,4 +80,23 @@ Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
   return text;
 }
 
+Result<std::FILE*> OpenOutputFile(const std::string& path, bool append) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                    (append ? O_APPEND : O_TRUNC);
+  UniqueFd fd(::open(path.c_str(), flags, 0666));
+  if (!fd.valid()) {
+    return ErrnoError(errno, path);
+  }
+  const int status = ::fcntl(fd.get(), F_GETFL);
+  if (status < 0 || ::fcntl(fd.get(), F_SETFL, status & ~O_NONBLOCK) != 0) {
+    return ErrnoError(errno, "fcntl " + path);
+  }
+  std::FILE* out = ::fdopen(fd.get(), append ? "ae" : "we");
+  if (out == nullptr) {
+    return ErrnoError(errno, "fdopen " + path);
+  }
+  (void)fd.release();  // the FILE owns it now
+  return out;
+}
+
 }  // namespace hijack::policy

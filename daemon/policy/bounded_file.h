@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <string>
 
 #include "hijack/result.h"
@@ -23,5 +24,12 @@
 namespace hijack::policy {
 
 [[nodiscard]] Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes);
+
+// Opens a file a policy names for output (trace's "output", exec_guard's "log"): created 0666
+// less the umask, truncated or appended, as fopen(3) "w"/"a" would. open(2) of a FIFO for
+// writing waits for a reader forever (fifo(7)); opened O_NONBLOCK it fails at once with ENXIO
+// instead, and the descriptor is made blocking again afterwards, so writes behave as before.
+// The caller owns the FILE and fclose(3)s it. Errors: the errno of open(2), with the path.
+[[nodiscard]] Result<std::FILE*> OpenOutputFile(const std::string& path, bool append);
 
 }  // namespace hijack::policy
