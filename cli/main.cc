@@ -559,7 +559,9 @@ int Main(int argc, char** argv) {
                  "the daemon's default socket)")
       ->capture_default_str();
   app.add_flag("--json", globals.json, "print JSON (events: one object per line)");
+  // Bounded so that the deadline, computed in milliseconds, cannot overflow (1e300, nan).
   app.add_option("--timeout", globals.timeout_s, "deadline of each call in seconds (0: none)")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
 
   LaunchArgs launch;
