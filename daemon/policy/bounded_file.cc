@@ -37,7 +37,7 @@ Result<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
   // effect on regular files, the only kind read below.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd.valid()) {
-    return ErrnoError(errno, path);
+    return ErrnoError(errno, path.empty() ? "\"\" (an empty path)" : path);
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,14 @@ class CheckingSax {
   bool binary(json::binary_t&) { return Value(); }
   bool start_object(std::size_t) { return Open(false); }
   bool key(json::string_t& k) {
-    frames_.back().key = k;
+    Frame& f = frames_.back();
+    f.key = k;
+    // nlohmann keeps the last of two equal keys; a reader that keeps the first would see
+    // another policy. Neither is what the author meant.
+    if (!f.keys.insert(k).second) {
+      error_ = fmt::format("{}: duplicate key", Path());
+      return false;
+    }
     return true;
   }
   bool end_object() { return Close(); }
@@ -52,6 +60,7 @@ class CheckingSax {
     bool array = false;
     size_t index = 0;
     std::string key;
+    std::set<std::string, std::less<>> keys;  // objects: the keys seen so far
   };
 
   bool Value() {
@@ -66,7 +75,7 @@ class CheckingSax {
                            Path(), limits_.max_depth);
       return false;
     }
-    frames_.push_back(Frame{.array = array});
+    frames_.push_back(Frame{.array = array, .index = 0, .key = {}, .keys = {}});
     return true;
   }
   bool Close() {
@@ -97,6 +106,12 @@ class CheckingSax {
 }  // namespace
 
 Result<nlohmann::json> ParseBoundedJson(std::string_view text, const JsonLimits& limits) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and ignores what follows.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return MakeError(fmt::format("byte {}: a NUL byte (JSON text has none; the rest would be "
+                                 "ignored)",
+                                 nul));
+  }
   CheckingSax sax(limits);
   const bool ok = nlohmann::json::sax_parse(text, &sax, nlohmann::json::input_format_t::json,
                                             /*strict=*/true, /*ignore_comments=*/true);

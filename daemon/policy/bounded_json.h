@@ -11,6 +11,9 @@
 // goes first through a SAX pass that counts depth, knows the JSON path of every value and
 // turns every failure into an Error, so the DOM pass that follows cannot fail.
 //
+// Two equal keys in one object (nlohmann would keep the last silently) and NUL bytes (its
+// lexer would end the text there) are refused too.
+//
 // Errors (code 0) name the JSON path ("/modules/3/config/a: nested deeper than 64 levels")
 // or, for syntax errors, the line and column as nlohmann reports them. Comments are allowed,
 // as in policy files. Thread-safe; no exceptions escape except std::bad_alloc.

@@ -54,6 +54,8 @@ std::string DeepPath(const std::string& prefix, int zeros) {
   return path + ": nested deeper than 64 levels";
 }
 
+constexpr const char* kEmpty = R"({"version": 1, "modules": []})";
+
 std::vector<BadPolicy> BadPolicies() {
   const std::string huge = Modules(R"({"module": "stats"})") + std::string(2 << 20, ' ');
   std::string many;
@@ -95,6 +97,10 @@ std::vector<BadPolicy> BadPolicies() {
       {"plugin-timeout",
        Modules(R"({"module": "plugin", "path": "/x.so", "timeout_ms": 9223372036854775807})"),
        "/modules/0/timeout_ms: 9223372036854775807 is out of range (expected 1 .. 3600000)"},
+      {"duplicate-key", R"({"version": 1, "modules": [], "modules": [{"module": "stats"}]})",
+       "/modules: duplicate key"},
+      {"nul-byte", std::string(kEmpty) + '\0' + R"(, "modules": [{"module": "stats"}]})",
+       "byte " + std::to_string(std::string_view(kEmpty).size()) + ": a NUL byte"},
       {"too-many-modules", Modules(many), "/modules: 300 module instances, more than the limit"},
       {"huge-file", huge,
        std::to_string(huge.size()) + " bytes, more than the limit of 1048576"},

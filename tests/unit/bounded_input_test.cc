@@ -61,6 +61,19 @@ TEST(ParseBoundedJson, SyntaxErrorsKeepLineAndColumnAndCommentsAreAllowed) {
   EXPECT_EQ((*ok)["a"], 1);
 }
 
+TEST(ParseBoundedJson, DuplicateKeysAndNulBytesAreRefused) {
+  auto dup = policy::ParseBoundedJson(R"({"version": 1, "modules": [], "modules": [1]})");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().message, "/modules: duplicate key");
+  auto nested = policy::ParseBoundedJson(R"({"a": [{"b": 1, "c": 2, "b": 3}], "b": 4})");
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().message, "/a/0/b: duplicate key");
+  EXPECT_TRUE(policy::ParseBoundedJson(R"({"a": {"b": 1}, "b": {"b": 2}})"));
+  auto nul = policy::ParseBoundedJson(std::string("{}\0{\"x\": 1}", 11));
+  ASSERT_FALSE(nul);
+  EXPECT_THAT(nul.error().message, HasSubstr("byte 2: a NUL byte"));
+}
+
 class ReadBoundedFileTest : public ::testing::Test {
  protected:
   testing::TempDir dir_;
