@@ -156,7 +156,8 @@ Result<int> ConfigReader::Errno(std::string_view key, int fallback) {
   if (v->is_number_integer()) {
     // Compared as unsigned first: 18446744073709551615 must not wrap to -1.
     if (v->is_number_unsigned() && v->get<uint64_t>() > 4095) {
-      return std::unexpected(ErrorAt(key, fmt::format("errno {} is out of range 1..4095", v->dump())));
+      return std::unexpected(
+          ErrorAt(key, fmt::format("errno {} is out of range 1..4095", v->dump())));
     }
     int64_t n = v->get<int64_t>();
     if (n < 1 || n > 4095) {

@@ -401,7 +401,8 @@ ProcessResult Hijackctl(std::vector<std::string> args) {
 // A unix socket that accepts connections in the kernel's backlog and never speaks.
 class SilentServer {
  public:
-  explicit SilentServer(const std::string& path) : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  explicit SilentServer(const std::string& path)
+      : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());

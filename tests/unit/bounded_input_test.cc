@@ -202,7 +202,11 @@ TEST(RequestLimits, LaunchRequestsAreBoundedFieldByField) {
             "cwd: 11 bytes, more than the limit of 10");
   EXPECT_EQ(check([](auto& r) { r.set_backend("ptrace-all"); }),
             "backend: 10 bytes, more than the limit of 6");
-  EXPECT_EQ(check([](auto& r) { r.add_intercept("a"); r.add_intercept("b"); r.add_intercept("c"); }),
+  EXPECT_EQ(check([](auto& r) {
+              r.add_intercept("a");
+              r.add_intercept("b");
+              r.add_intercept("c");
+            }),
             "intercept: 3 entries, more than the limit of 2");
   v1::LaunchRequest req;
   req.set_policy(std::string(policy::kMaxPolicyBytes + 1, ' '));
