@@ -29,6 +29,8 @@
 
 #include "cli/text_table.h"
 #include "daemon/control/listen_address.h"
+#include "daemon/policy/bounded_file.h"
+#include "daemon/policy/policy_set.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 extern char** environ;
@@ -118,20 +120,26 @@ std::string Join(const google::protobuf::RepeatedPtrField<std::string>& parts,
   return out;
 }
 
+// A policy file, or standard input for "-", up to the daemon's limit on policies: a file that
+// is larger (or /dev/zero, a FIFO, a directory) is refused here rather than sent.
 std::optional<std::string> ReadText(const std::string& path) {
   if (path == "-") {
-    std::stringstream text;
-    text << std::cin.rdbuf();
-    return text.str();
+    std::string text(hijack::policy::kMaxPolicyBytes + 1, '\0');
+    std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(std::cin.gcount()));
+    if (text.size() > hijack::policy::kMaxPolicyBytes) {
+      std::fprintf(stderr, "hijackctl: standard input: more than the limit of %zu bytes\n",
+                   hijack::policy::kMaxPolicyBytes);
+      return std::nullopt;
+    }
+    return text;
   }
-  std::ifstream in(path);
-  if (!in) {
-    std::fprintf(stderr, "hijackctl: %s: %s\n", path.c_str(), std::strerror(errno));
+  auto text = hijack::policy::ReadBoundedFile(path, hijack::policy::kMaxPolicyBytes);
+  if (!text) {
+    std::fprintf(stderr, "hijackctl: %s\n", text.error().message.c_str());
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return *text;
 }
 
 // "TERM", "SIGTERM", "15" -> 15; 0 when unknown.
@@ -664,7 +672,9 @@ int Main(int argc, char** argv) {
                  "the daemon's default socket)")
       ->capture_default_str();
   app.add_flag("--json", globals.json, "print JSON (events: one object per line)");
+  // Bounded so that the deadline, computed in milliseconds, cannot overflow (1e300, nan).
   app.add_option("--timeout", globals.timeout_s, "deadline of each call in seconds (0: none)")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   globals.tls_ca = Env("HIJACK_TLS_CA");
   globals.tls_cert = Env("HIJACK_TLS_CERT");

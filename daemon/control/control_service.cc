@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/backend_factory.h"
+#include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/policy/module_registry.h"
@@ -349,6 +350,10 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   if (!rights) {
     return rights.error();
   }
+  if (auto valid = ValidateLaunchRequest(*req, {.max_policy_bytes = limits_.max_policy_bytes});
+      !valid) {
+    return ToGrpcStatus(valid.error());
+  }
   if (auto admitted = AdmitChange(); !admitted.ok()) {
     return admitted;
   }
@@ -682,6 +687,9 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   }
   if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
     return caller.error();
+  }
+  if (auto valid = ValidateWatchEventsRequest(*req, {}); !valid) {
+    return ToGrpcStatus(valid.error());
   }
   auto syscalls = ResolveAll(req->syscalls(), "syscalls");
   if (!syscalls) {

@@ -32,13 +32,15 @@
 #include "daemon/control/audit_log.h"
 #include "daemon/control/call_rate_limiter.h"
 #include "daemon/control/gatekeeper.h"
+#include "daemon/policy/policy_set.h"
 #include "daemon/supervisor/supervisor.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 namespace hijack::control {
 
 struct ControlLimits {
-  size_t max_policy_bytes = 1 << 20;   // larger documents: RESOURCE_EXHAUSTED
+  // Larger documents: RESOURCE_EXHAUSTED. Other request limits: request_limits.h.
+  size_t max_policy_bytes = policy::kMaxPolicyBytes;
   // Concurrent WatchEvents. Each holds one of the sync server's threads (ControlServerOptions::
   // max_threads), so this stays well below that, leaving threads for unary calls.
   size_t max_streams = 32;

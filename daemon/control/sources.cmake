@@ -8,6 +8,7 @@ add_library(hijack_control STATIC
   ${CMAKE_CURRENT_LIST_DIR}/gatekeeper.cc
   ${CMAKE_CURRENT_LIST_DIR}/listen_address.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_process.cc
+  ${CMAKE_CURRENT_LIST_DIR}/request_limits.cc
   ${CMAKE_CURRENT_LIST_DIR}/serve_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/status.cc
   ${CMAKE_CURRENT_LIST_DIR}/unix_listener.cc)

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::policy {
@@ -37,7 +40,38 @@ Result<std::optional<double>> ConfigReader::Number(std::string_view key) {
   if (!v->is_number()) {
     return std::unexpected(ErrorAt(key, fmt::format("expected a number, got {}", v->type_name())));
   }
-  return v->get<double>();
+  // Text never holds NaN or infinity (ParseBoundedJson refuses 1e400); a document built in
+  // code can.
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) {
+    return std::unexpected(ErrorAt(key, fmt::format("expected a finite number, got {}", d)));
+  }
+  return d;
+}
+
+Result<std::optional<double>> ConfigReader::Number(std::string_view key, double min, double max) {
+  auto n = Number(key);
+  if (!n || !*n) {
+    return n;
+  }
+  if (!(**n >= min && **n <= max)) {
+    return std::unexpected(ErrorAt(
+        key, fmt::format("{} is out of range (expected {} .. {})", Raw(key)->dump(), min, max)));
+  }
+  return n;
+}
+
+Result<std::optional<int64_t>> ConfigReader::Integer(std::string_view key, int64_t min,
+                                                     int64_t max) {
+  auto n = Integer(key);
+  if (!n || !*n) {
+    return n;
+  }
+  if (**n < min || **n > max) {
+    return std::unexpected(
+        ErrorAt(key, fmt::format("{} is out of range (expected {} .. {})", **n, min, max)));
+  }
+  return n;
 }
 
 Result<std::optional<int64_t>> ConfigReader::Integer(std::string_view key) {
@@ -48,6 +82,12 @@ Result<std::optional<int64_t>> ConfigReader::Integer(std::string_view key) {
   if (!v->is_number_integer()) {
     return std::unexpected(
         ErrorAt(key, fmt::format("expected an integer, got {}", v->dump())));
+  }
+  if (v->is_number_unsigned() &&
+      v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return std::unexpected(ErrorAt(
+        key, fmt::format("{} is out of range (at most {})", v->dump(),
+                         std::numeric_limits<int64_t>::max())));
   }
   return v->get<int64_t>();
 }
@@ -114,6 +154,11 @@ Result<int> ConfigReader::Errno(std::string_view key, int fallback) {
     return fallback;
   }
   if (v->is_number_integer()) {
+    // Compared as unsigned first: 18446744073709551615 must not wrap to -1.
+    if (v->is_number_unsigned() && v->get<uint64_t>() > 4095) {
+      return std::unexpected(
+          ErrorAt(key, fmt::format("errno {} is out of range 1..4095", v->dump())));
+    }
     int64_t n = v->get<int64_t>();
     if (n < 1 || n > 4095) {
       return std::unexpected(ErrorAt(key, fmt::format("errno {} is out of range 1..4095", n)));

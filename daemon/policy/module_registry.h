@@ -31,14 +31,23 @@ class ConfigReader {
       : object_(object), path_(std::move(path)) {}
 
   const std::string& path() const { return path_; }
+  // The module's whole object, as the policy gave it.
+  const nlohmann::json& object() const { return object_; }
   std::string PathOf(std::string_view key) const { return path_ + "/" + std::string(key); }
   bool Has(std::string_view key) const;
   // The raw value (or nullptr when absent); marks the key as known.
   const nlohmann::json* Raw(std::string_view key);
 
   Result<std::optional<std::string>> String(std::string_view key);
+  // Any finite number (integers beyond a double's precision are rounded).
   Result<std::optional<double>> Number(std::string_view key);
+  // An integer that fits int64_t (18446744073709551615 does not: an error, never a wrap).
   Result<std::optional<int64_t>> Integer(std::string_view key);
+  // The same, refused with the range in the message unless min <= value <= max. Every setting
+  // that becomes a duration, a count or a rate has a range, so that no value from a policy
+  // overflows what it is converted to.
+  Result<std::optional<double>> Number(std::string_view key, double min, double max);
+  Result<std::optional<int64_t>> Integer(std::string_view key, int64_t min, int64_t max);
   Result<std::optional<bool>> Bool(std::string_view key);
   Result<std::optional<std::vector<std::string>>> StringList(std::string_view key);
   // A list of syscall names and %classes (or a single string); nullopt when absent.

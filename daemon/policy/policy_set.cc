@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include "daemon/policy/bounded_file.h"
+#include "daemon/policy/bounded_json.h"
 
 namespace hijack::policy {
 namespace {
@@ -37,6 +37,10 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromJson(const nlohmann::json& doc
   }
   if (!modules->is_array()) {
     return MakeError(fmt::format("/modules: expected a list, got {}", modules->type_name()));
+  }
+  if (modules->size() > kMaxModules) {
+    return MakeError(fmt::format("/modules: {} module instances, more than the limit of {}",
+                                 modules->size(), kMaxModules));
   }
   auto set = std::make_shared<PolicySet>();
   set->document_ = doc;
@@ -76,14 +80,18 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromJson(const nlohmann::json& doc
 Result<std::shared_ptr<PolicySet>> PolicySet::FromText(std::string_view text,
                                                        std::string_view source,
                                                        const ModuleRegistry& registry) {
-  nlohmann::json doc;
-  try {
-    // nlohmann reports parse errors only through exceptions; they stop here.
-    doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
-    return MakeError(fmt::format("{}: {}", source, e.what()));
+  if (text.size() > kMaxPolicyBytes) {
+    return std::unexpected(Error{E2BIG, fmt::format("{}: {} bytes, more than the limit of {}",
+                                                    source, text.size(), kMaxPolicyBytes)});
   }
-  auto set = FromJson(doc, registry);
+  auto doc = ParseBoundedJson(text);
+  if (!doc) {
+    return MakeError(fmt::format("{}: {}", source, doc.error().message));
+  }
+  if (doc->is_discarded()) {
+    return MakeError(fmt::format("{}: invalid JSON", source));
+  }
+  auto set = FromJson(*doc, registry);
   if (!set) {
     return MakeError(fmt::format("{}: {}", source, set.error().message));
   }
@@ -92,13 +100,11 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromText(std::string_view text,
 
 Result<std::shared_ptr<PolicySet>> PolicySet::FromFile(const std::string& path,
                                                        const ModuleRegistry& registry) {
-  std::ifstream in(path);
-  if (!in) {
-    return ErrnoError(errno, "policy " + path);
+  auto text = ReadBoundedFile(path, kMaxPolicyBytes);
+  if (!text) {
+    return std::unexpected(Error{text.error().code, "policy " + text.error().message});
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromText(text.str(), path, registry);
+  return FromText(*text, path, registry);
 }
 
 void PolicySet::Append(std::unique_ptr<PolicyModule> module, nlohmann::json config) {

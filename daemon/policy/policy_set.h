@@ -9,6 +9,10 @@
 // keys, every module's settings) and the first error names its JSON path. Readers share
 // snapshots through std::shared_ptr<const PolicySet>; nothing in a PolicySet changes after
 // FromJson except the modules' own counters.
+//
+// Text from outside (files, control requests) is bounded before it is parsed: at most
+// kMaxPolicyBytes, nesting at most kMaxJsonDepth (bounded_json.h), at most kMaxModules module
+// instances; numbers that do not fit a double are errors with their JSON path.
 #pragma once
 
 #include <array>
@@ -27,15 +31,26 @@
 
 namespace hijack::policy {
 
+// The largest policy document read from a file or accepted over the control API. The biggest
+// realistic policies (long fs_guard rule lists) are a few KiB.
+inline constexpr size_t kMaxPolicyBytes = 1 << 20;
+// Module instances in one policy. Each instance keeps per-syscall tables (stats holds 1024
+// slots), so a document of 100,000 {"module": "stats"} would cost gigabytes.
+inline constexpr size_t kMaxModules = 256;
+
 class PolicySet {
  public:
   // Builds a policy from a parsed document. Errors: "/modules/1/syscalls/0: unknown syscall ...".
+  // The document must come from FromText/ParseBoundedJson or from code: its depth is not
+  // checked here.
   static Result<std::shared_ptr<PolicySet>> FromJson(const nlohmann::json& doc,
                                                      const ModuleRegistry& registry);
-  // Parses text first; parse errors carry line and column. `source` names the text in messages.
+  // Parses text first (bounded: see above); parse errors carry line and column, limit errors
+  // the JSON path. `source` names the text in messages.
   static Result<std::shared_ptr<PolicySet>> FromText(std::string_view text, std::string_view source,
                                                      const ModuleRegistry& registry);
-  // Reads and parses a file; errors start with the file name.
+  // Reads (ReadBoundedFile: regular files of at most kMaxPolicyBytes) and parses a file;
+  // errors start with the file name.
   static Result<std::shared_ptr<PolicySet>> FromFile(const std::string& path,
                                                      const ModuleRegistry& registry);
 

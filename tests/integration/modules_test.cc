@@ -494,7 +494,7 @@ TEST_P(ModulesTest, ValidationErrorsNameTheJsonPathAndStartNothing) {
       {R"({"module": "exec_guard", "allow": "/bin/*", "default": "maybe"})",
        "/modules/0/default: expected \"allow\" or \"deny\""},
       {R"({"module": "ratelimit", "syscalls": ["sendto"], "rate": -1})",
-       "/modules/0/rate: expected a positive number"},
+       "/modules/0/rate: -1 is out of range (expected 0.001 .. 1000000000)"},
       {R"({"module": "ratelimit", "buckets": [{"syscalls": ["sendto"], "rate": 5, "priority": 9}]})",
        "/modules/0/buckets/0/priority: expected 0 (highest) .. 7"},
       {R"({"module": "ratelimit", "buckets": [{"syscalls": ["sendto"], "rate": 5, "to": ["x"]}]})",

@@ -5,6 +5,7 @@
 #include <seccomp.h>
 
 #include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/policy/bounded_file.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::modules {
@@ -153,11 +154,13 @@ policy::ModuleInfo ExecGuardModule::Info() {
         if (target == "-") {
           c.log = stderr;
         } else if (target != "none") {
-          c.log = std::fopen(target.c_str(), "ae");  // appended: a log outlives runs
-          if (c.log == nullptr) {
-            return std::unexpected(Error{
-                errno, config.PathOf("log") + ": " + ErrnoError(errno, target).error().message});
+          // Appended: a log outlives runs. A FIFO without a reader fails instead of hanging.
+          auto opened = policy::OpenOutputFile(target, /*append=*/true);
+          if (!opened) {
+            return std::unexpected(Error{opened.error().code, config.PathOf("log") + ": " +
+                                                                  opened.error().message});
           }
+          c.log = *opened;
         }
         return std::make_unique<ExecGuardModule>(std::move(c));
       },

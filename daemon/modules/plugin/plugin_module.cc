@@ -172,14 +172,12 @@ policy::ModuleInfo PluginModule::Info() {
           return std::unexpected(err.error());
         }
         c.err = *err;
-        auto timeout = config.Integer("timeout_ms");
+        // At most an hour: a deadline computed from it never overflows the clock.
+        auto timeout = config.Integer("timeout_ms", 1, 3'600'000);
         if (!timeout) {
           return std::unexpected(timeout.error());
         }
         if (*timeout) {
-          if (**timeout < 1) {
-            return MakeError(config.PathOf("timeout_ms") + ": expected at least 1");
-          }
           c.host.timeout = std::chrono::milliseconds(**timeout);
         }
         auto module = Load(c);

@@ -230,6 +230,13 @@ std::string RateLimitModule::Report() const {
 
 namespace {
 
+// Ranges of the settings, so that every derived quantity stays finite and fits its type: the
+// emission interval 1e9 / rate in ns, (burst - 1) * interval, max_wait_ms * 1e6 as int64 ns.
+constexpr double kMinRate = 1e-3;            // one call per 1000 s
+constexpr double kMaxRate = 1e9;             // one per ns: beyond anything a guest can call
+constexpr double kMaxBurst = 1e9;
+constexpr double kMaxWaitMs = 86'400'000;    // a day
+
 Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool top_level,
                                                   size_t index) {
   RateLimitModule::BucketConfig b;
@@ -261,20 +268,17 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
     return MakeError(c.PathOf("syscalls") + ": missing (the calls this bucket limits)");
   }
   b.syscalls = **syscalls;
-  auto rate = c.Number("rate");
+  auto rate = c.Number("rate", kMinRate, kMaxRate);
   if (!rate) {
     return std::unexpected(rate.error());
   }
-  if (!*rate || **rate <= 0) {
+  if (!*rate) {
     return MakeError(c.PathOf("rate") + ": expected a positive number of calls per second");
   }
   b.rate = **rate;
-  auto burst = c.Number("burst");
+  auto burst = c.Number("burst", 1, kMaxBurst);
   if (!burst) {
     return std::unexpected(burst.error());
-  }
-  if (*burst && **burst < 1) {
-    return MakeError(c.PathOf("burst") + ": expected at least 1");
   }
   b.burst = burst->value_or(1);
   auto to = c.StringList("to");
@@ -344,11 +348,11 @@ policy::ModuleInfo RateLimitModule::Info() {
             return MakeError(path + ": expected {\"rate\": N}");
           }
           policy::ConfigReader tc(*total, path);
-          auto rate = tc.Number("rate");
+          auto rate = tc.Number("rate", kMinRate, kMaxRate);
           if (!rate) {
             return std::unexpected(rate.error());
           }
-          if (!*rate || **rate <= 0) {
+          if (!*rate) {
             return MakeError(tc.PathOf("rate") +
                              ": expected a positive number of calls per second");
           }
@@ -366,14 +370,11 @@ policy::ModuleInfo RateLimitModule::Info() {
                            **over + "\"");
         }
         c.wait = !*over || **over == "wait";
-        auto max_wait = config.Number("max_wait_ms");
+        auto max_wait = config.Number("max_wait_ms", 0, kMaxWaitMs);
         if (!max_wait) {
           return std::unexpected(max_wait.error());
         }
         if (*max_wait) {
-          if (**max_wait < 0) {
-            return MakeError(config.PathOf("max_wait_ms") + ": expected a non-negative number");
-          }
           c.max_wait_ns = static_cast<int64_t>(**max_wait * 1e6);
         }
         return std::make_unique<RateLimitModule>(std::move(c));

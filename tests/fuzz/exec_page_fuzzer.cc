@@ -1,7 +1,7 @@
 // libFuzzer target: the daemon's reader of the executive page (daemon/exec_page/guest_exec_page.h)
 // against a page the guest has written at will.
 //
-//   build/fuzz/tests/fuzz/hijack_exec_page_fuzz -max_total_time=30 tests/fuzz/corpus/exec_page
+//   build/fuzz/tests/fuzz/exec_page_fuzzer -max_total_time=30 tests/fuzz/corpus/exec_page
 //
 // The input is a list of writes, each `offset:u32 length:u8 bytes...`, applied to a fresh page
 // (offsets wrap modulo the page's size, so every field is reachable: header, table, counters,
@@ -34,7 +34,7 @@ constexpr uint32_t kBurst = 8;
 
 void Check(bool ok, const char* what) {
   if (!ok) {
-    __builtin_printf("exec_page_fuzz: violated: %s\n", what);
+    __builtin_printf("exec_page_fuzzer: violated: %s\n", what);
     std::abort();
   }
 }

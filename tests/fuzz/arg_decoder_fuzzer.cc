@@ -1,0 +1,113 @@
+// Fuzz target: the syscall argument decoder (daemon/syscalls/arg_decoder.h) against guest
+// memory that the fuzzer writes. A guest controls every byte its pointers lead to, so the
+// decoder must render any of it without crashing, reading out of bounds or throwing, and its
+// JSON must serialize.
+//
+//   build/fuzz/tests/fuzz/arg_decoder_fuzzer -max_total_time=600 \
+//       build/fuzz/corpus/arg_decoder tests/fuzz/corpus/arg_decoder
+//
+// Input layout: syscall number (2 bytes), arch selector (1), six arguments (each 1 selector
+// byte and 8 bytes: the selector says whether the value points into the fake memory, is NULL
+// or is taken raw), a result (8 bytes, 1 selector), then the guest memory itself, mapped at
+// kBase. Reads past its end are short, and reads outside it fail with EFAULT, as
+// process_vm_readv(2) behaves at the edge of a mapping.
+#include <fuzzer/FuzzedDataProvider.h>
+#include <linux/audit.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "daemon/syscalls/arg_decoder.h"
+#include "hijack/guest_memory.h"
+
+namespace {
+
+constexpr uint64_t kBase = 0x7f0000000000;
+
+class FakeGuestMemory final : public hijack::GuestMemory {
+ public:
+  explicit FakeGuestMemory(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+
+  hijack::Result<size_t> Read(uint64_t addr, std::span<std::byte> out) override {
+    if (addr < kBase || addr - kBase >= bytes_.size()) {
+      return hijack::ErrnoError(EFAULT, "read");
+    }
+    const size_t offset = addr - kBase;
+    const size_t n = std::min(out.size(), bytes_.size() - offset);
+    std::memcpy(out.data(), bytes_.data() + offset, n);
+    return n;
+  }
+
+  hijack::Result<std::string> ReadString(uint64_t addr, size_t max) override {
+    if (addr < kBase || addr - kBase >= bytes_.size()) {
+      return hijack::ErrnoError(EFAULT, "read");
+    }
+    std::string out;
+    for (size_t i = addr - kBase; i < bytes_.size(); ++i) {
+      if (bytes_[i] == 0) {
+        return out;
+      }
+      if (out.size() == max) {
+        return hijack::ErrnoError(ENAMETOOLONG, "read");
+      }
+      out.push_back(static_cast<char>(bytes_[i]));
+    }
+    return hijack::ErrnoError(EFAULT, "read");  // ran off the mapping
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+uint64_t Argument(FuzzedDataProvider& in) {
+  const uint8_t how = in.ConsumeIntegral<uint8_t>();
+  const uint64_t raw = in.ConsumeIntegral<uint64_t>();
+  switch (how % 4) {
+    case 0:
+      return kBase + raw % 4096;  // into the fake memory (or just past it)
+    case 1:
+      return 0;
+    default:
+      return raw;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  FuzzedDataProvider in(data, size);
+  hijack::SyscallEvent ev;
+  ev.nr = in.ConsumeIntegralInRange<int>(-2, 1100);
+  switch (in.ConsumeIntegral<uint8_t>() % 4) {
+    case 0:
+      ev.arch = 0;
+      break;
+    case 1:
+      ev.arch = AUDIT_ARCH_X86_64;
+      break;
+    case 2:
+      ev.arch = AUDIT_ARCH_I386;
+      break;
+    default:
+      ev.arch = in.ConsumeIntegral<uint32_t>();
+  }
+  for (uint64_t& a : ev.args) {
+    a = Argument(in);
+  }
+  std::optional<int64_t> result;
+  if (in.ConsumeBool()) {
+    result = in.ConsumeIntegral<int64_t>();
+  }
+  FakeGuestMemory mem(in.ConsumeRemainingBytes<uint8_t>());
+
+  std::vector<hijack::DecodedArg> args = hijack::syscalls::DecodeArguments(ev, mem);
+  for (const auto& a : args) {
+    (void)a.json.dump();  // throws on invalid UTF-8: the header promises it cannot
+  }
+  (void)hijack::syscalls::FormatResult(ev.nr, result);
+  (void)hijack::syscalls::ResultJson(result).dump();
+  return 0;
+}
