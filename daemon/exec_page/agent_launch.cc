@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <spdlog/spdlog.h>
 
 namespace hijack::exec_page {
 namespace {
@@ -40,6 +41,15 @@ bool RequestAgent(std::vector<std::string>& env, bool want) {
   }
   std::string library = FindAgentLibrary();
   if (library.empty()) {
+    return false;
+  }
+  // ld.so(8) splits LD_PRELOAD at spaces and colons and has no quoting: such a path would load
+  // nothing, and the guest's loader would complain about each piece.
+  if (library.find_first_of(" :") != std::string::npos) {
+    spdlog::warn("the agent {} is not preloaded: LD_PRELOAD cannot carry a path with a space or "
+                 "a colon (install it elsewhere or set HIJACK_AGENT_LIBRARY); every call goes "
+                 "through the supervisor",
+                 library);
     return false;
   }
   env.push_back(prefix + library);

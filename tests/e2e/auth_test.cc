@@ -36,16 +36,6 @@ constexpr const char* kSetpriv = "/usr/bin/setpriv";
 constexpr const char* kWatchGid = "4711";
 constexpr const char* kLaunchGid = "4712";
 
-template <typename F>
-bool Eventually(F condition, std::chrono::seconds deadline = kDeadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  do {
-    if (condition()) {
-      return true;
-    }
-  } while (std::chrono::steady_clock::now() < end);
-  return false;
-}
 
 ProcessResult Exec(std::vector<std::string> argv) {
   return RunProcess(argv, ProcessOptions{.env_add = {}, .stdin_data = "", .deadline = kDeadline});
@@ -343,7 +333,9 @@ class UnixRules : public ::testing::Test {
     std::vector<std::string> argv = {kSetpriv, "--reuid=" + std::to_string(uid),
                                      "--regid=" + std::to_string(uid)};
     argv.push_back(groups.empty() ? "--clear-groups" : "--groups=" + groups);
-    argv.insert(argv.end(), {ctl_.path(), "--connect", address_});
+    // From a directory that user may enter: a launch sends the caller's cwd for the guest.
+    argv.insert(argv.end(), {"/usr/bin/env", "--chdir=" + dir_.path(), ctl_.path(), "--connect",
+                             address_});
     argv.insert(argv.end(), args.begin(), args.end());
     return Exec(argv);
   }
@@ -502,7 +494,7 @@ TEST_F(UnixRules, TheAuditLogIsBoundedAndStreamsToWatchersThatAskForIt) {
 // The guest: a shell that tries to replace its own policy with an empty one through the control
 // API, records hijackctl's exit status and message, then makes the call its policy denies.
 std::string SelfRepoliceScript(const std::string& dir, const std::string& ctl_args) {
-  return std::string(kHijackctl) + " " + ctl_args + " policy set 1 " + dir + "/empty.json > " +
+  return ShellQuote(kHijackctl) + " " + ctl_args + " policy set 1 " + dir + "/empty.json > " +
          dir + "/ctl.out 2> " + dir + "/ctl.err; echo $? > " + dir + "/ctl.rc; mkdir " + dir +
          "/made 2> " + dir + "/mkdir.err; echo $? > " + dir + "/mkdir.rc";
 }

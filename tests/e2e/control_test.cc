@@ -27,17 +27,6 @@ using namespace std::chrono_literals;
 
 constexpr auto kDeadline = 60s;
 
-// Polls `condition` until it holds or `deadline` passes.
-template <typename F>
-bool Eventually(F condition, std::chrono::seconds deadline = kDeadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  do {
-    if (condition()) {
-      return true;
-    }
-  } while (std::chrono::steady_clock::now() < end);
-  return false;
-}
 
 // Status codes hijackctl exits with (the gRPC codes).
 constexpr int kInvalidArgument = 3;

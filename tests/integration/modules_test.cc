@@ -144,10 +144,10 @@ TEST_P(ModulesTest, FsGuardStrictInjectsTheDescriptorOrIsRefused) {
   // Creates happen in the supervisor with the guest's umask (022 here) and mode.
   auto r =
       RunProcess({"/bin/sh", "-c",
-                  "umask 027; exec " + std::string(kHijackd) + " run --backend " + GetParam() +
+                  "umask 027; exec " + ShellQuote(kHijackd) + " run --backend " + GetParam() +
                       " --quiet --policy " +
                       dir_.Write("strict.json", R"({"version": 1, "modules": [)" + policy + "]}") +
-                      " -- " + kGuest + " open " + Path("new") + " c"});
+                      " -- " + ShellQuote(kGuest) + " open " + Path("new") + " c"});
   EXPECT_THAT(r.out, HasSubstr("open: ok"));
   EXPECT_THAT(r.out, HasSubstr("mode: 640"));
   EXPECT_THAT(Run(policy, {kGuest, "open", Path("new"), "x"}).out, HasSubstr("open: EEXIST"));

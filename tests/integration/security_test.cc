@@ -33,6 +33,7 @@ using ::testing::Not;
 const StagedFiles& Staged() {
   static const StagedFiles staged({{HIJACK_TEST_HIJACKD, "bin/hijackd"},
                                    {HIJACK_TEST_POLICY_HOST, "bin/hijack-policy-host"},
+                                   {HIJACK_TEST_HIJACKCTL, "bin/hijackctl"},
                                    {HIJACK_TEST_ATTACK_GUEST, "bin/attack_guest"},
                                    {HIJACK_TEST_AGENT_LIBRARY, "lib/libhijack-agent.so"},
                                    {HIJACK_TEST_EXAMPLE_PLUGIN, "lib/libexample_plugin.so"}});
@@ -40,6 +41,7 @@ const StagedFiles& Staged() {
 }
 const std::string kHijackd = Staged().path("bin/hijackd");
 const std::string kAttack = Staged().path("bin/attack_guest");
+const std::string kHijackctl = Staged().path("bin/hijackctl");
 const std::string kExamplePlugin = Staged().path("lib/libexample_plugin.so");
 
 // Runs `argv` as the unprivileged user: nobody when the tests run as root, else as they are.
@@ -47,8 +49,10 @@ std::vector<std::string> AsGuestUser(std::vector<std::string> argv) {
   if (geteuid() != 0) {
     return argv;
   }
+  // From a directory that user may enter (the build tree's may not be): hijackd run and
+  // hijackctl launch give the guest their cwd.
   std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                                  "--clear-groups", "--"};
+                                  "--clear-groups", "--", "/usr/bin/env", "--chdir=/tmp"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }
@@ -344,7 +348,7 @@ TEST(IoUringPolicy, RefusedFromTheStartWhenThePolicyMayChange) {
   const std::string socket = dir.path() + "/h.sock";
   BackgroundProcess serve(AsGuestUser({kHijackd, "serve", "--listen", "unix:" + socket}),
                           dir.path());
-  const std::vector<std::string> ctl = {HIJACK_TEST_HIJACKCTL, "--connect", "unix:" + socket};
+  const std::vector<std::string> ctl = {kHijackctl, "--connect", "unix:" + socket};
   auto Ctl = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = ctl;
     argv.insert(argv.end(), args.begin(), args.end());

@@ -9,9 +9,10 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <optional>
 #include <initializer_list>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hijack::testing {
@@ -89,6 +90,25 @@ class StagedFiles {
 };
 
 std::string ReadFile(const std::string& path);
+
+// `word` as one sh(1) word, whatever it holds (spaces in a checkout's path, quotes): in single
+// quotes, each single quote written as '\''.
+std::string ShellQuote(const std::string& word);
+
+// Checks `condition` until it holds or `deadline` passes; true if it held. Between checks it
+// yields the CPU for a millisecond, so that the processes the test waits for can run on a
+// machine with few cores.
+template <typename F>
+bool Eventually(F condition, std::chrono::seconds deadline = std::chrono::seconds(60)) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= end) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
 int PickFreePort();
