@@ -42,6 +42,14 @@ long PidMax() {
   return v;
 }
 
+// Whether this kernel gives a new PID namespace a pid_max of its own (Linux 6.14+).
+bool SmallPidNamespaceWorks(long pid_max) {
+  auto r = RunProcess({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c",
+                       "echo " + std::to_string(pid_max) +
+                           " > /proc/sys/kernel/pid_max && cat /proc/sys/kernel/pid_max"});
+  return r.exit_code == 0 && r.out == std::to_string(pid_max) + "\n";
+}
+
 class IdentityTest : public ::testing::TestWithParam<std::string> {
  protected:
   // Runs the reuse guest under fs_guard in `mode` (write to DENIED refused) and a trace of the
@@ -59,9 +67,28 @@ class IdentityTest : public ::testing::TestWithParam<std::string> {
              {"deny": [")" + denied + R"("], "access": ["write"]}]},
           {"module": "trace", "syscalls": ["getppid", "getpgrp"], "output": ")" +
                                                         trace + R"(", "format": "json"}]})");
-    // Two trips round the id space at most: other processes take ids too.
-    auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--policy", policy,
-                         "--", kGuest, "reuse", allowed, denied, std::to_string(2 * pid_max)});
+    // Two trips round the id space at most: other processes take ids too. As root the whole
+    // run goes into a new PID namespace whose own pid_max (per namespace since Linux 6.14) is
+    // small, so that a trip takes a thousand forks instead of the host's tens of thousands;
+    // sh stays the namespace's init (not exec'd into) so that hijackd runs as it does anywhere.
+    // Ids start past 400: after a wrap the kernel hands out ids from 300 up (RESERVED_PIDS), so
+    // the guest's threads must have ids above that to get them back.
+    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--quiet",
+                                     "--policy", policy, "--", kGuest, "reuse", allowed, denied};
+    constexpr long kSmallPidMax = 1024;
+    if (geteuid() == 0 && SmallPidNamespaceWorks(kSmallPidMax)) {
+      argv.push_back(std::to_string(2 * kSmallPidMax));
+      argv.insert(argv.begin(), {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/sh",
+                                 "-c",
+                                 "echo " + std::to_string(kSmallPidMax) +
+                                     " > /proc/sys/kernel/pid_max && echo 400 > "
+                                     "/proc/sys/kernel/ns_last_pid && \"$@\"; exit $?",
+                                 "sh"});
+    } else {
+      argv.push_back(std::to_string(2 * pid_max));
+    }
+    auto r = RunProcess(argv, ProcessOptions{.env_add = {}, .stdin_data = "",
+                                             .deadline = std::chrono::seconds(240)});
     ASSERT_THAT(r.out, HasSubstr("had a thread's id")) << r.out << r.err;
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_THAT(r.out, HasSubstr(" 0 opened, 0 other"));
@@ -102,7 +129,9 @@ class IdentityTest : public ::testing::TestWithParam<std::string> {
       }
     }
     EXPECT_EQ(getppid, 64u);
-    EXPECT_GT(getpgrp, 1000u);
+    // A trip round the id space: past the ids the run started with (400 or more in the small
+    // namespace, whose pid_max is 1024), wrapped to 300, and up to a thread's id again.
+    EXPECT_GT(getpgrp, 500u);
     EXPECT_EQ(wrong, 0u) << "first: " << first_wrong;
     std::printf("%s: %zu children, %zu records with the wrong process\n", GetParam().c_str(),
                 getpgrp, wrong);
