@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "daemon/launcher/listener_handover.h"
+#include "daemon/launcher/namespace_init.h"
 
 namespace hijack::launcher {
 namespace {
@@ -25,6 +26,7 @@ enum ChildStep : int32_t {
   kGo = 5,
   kInherit = 6,   // clearing close-on-exec on the descriptor the guest inherits
   kHandover = 7,  // starting the helper that hands the listener over (clone(2))
+  kContain = 8,   // making the guest's pid namespace (NamespaceInit::Enter)
 };
 struct ChildMessage {
   int32_t step;
@@ -136,6 +138,8 @@ Error ChildError(const ChildMessage& msg) {
           .error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
+    case kContain:
+      return *NamespaceInit::DescribeReport(msg.value);
     default:
       return Error{EPROTO, "unknown report " + std::to_string(msg.step) + " from the guest"};
   }
@@ -174,7 +178,16 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
-  const pid_t parent = getpid();
+  std::unique_ptr<NamespaceInit> contained;
+  if (spec.contain == Containment::kPidNamespace) {
+    auto created = NamespaceInit::Create();
+    if (!created) {
+      return std::unexpected(created.error());
+    }
+    contained = std::move(*created);
+  }
+  // The guest's parent: the supervisor, or the namespace's init (pid 1 there).
+  const pid_t parent = contained ? 1 : getpid();
   std::optional<ListenerHandover> handover;
   if (mode == ChildMode::kNotifyListener) {
     auto created = ListenerHandover::Create(parent);
@@ -189,6 +202,9 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
     return ErrnoError(errno, "fork");
   }
   if (pid == 0) {
+    if (contained) {
+      contained->Enter(report_write.get(), kContain);  // returns in the guest only
+    }
     ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
               envp.data(), inherit_fd, handover ? &*handover : nullptr);
   }
@@ -197,26 +213,40 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   if (handover) {
     handover->CloseChildEnd();
   }
+  const int report_fd = report_read.get();
+  auto read_report = [report_fd]() -> std::optional<Error> {
+    ChildMessage msg{};
+    if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
+      return std::nullopt;
+    }
+    return ChildError(msg);
+  };
 
   LaunchedChild child;
-  child.pid = pid;
-  // Docker's default seccomp profile allows pidfd_open(2) (unlike pidfd_getfd(2)).
-  child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  if (!child.pidfd.valid()) {
-    int err = errno;
-    kill(pid, SIGKILL);
-    return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
+  if (contained) {
+    contained->CloseChildEnds();
+    auto started = contained->Await(pid, report_fd, read_report,
+                                    std::chrono::steady_clock::now() + kHandoverDeadline);
+    if (!started) {
+      return std::unexpected(started.error());
+    }
+    child.pid = started->guest_pid;
+    child.pidfd = std::move(started->guest_pidfd);
+    child.init_pid = started->init_pid;
+    child.guest_status = std::move(started->guest_status);
+    child.user_namespace = started->user_namespace;
+  } else {
+    child.pid = pid;
+    // Docker's default seccomp profile allows pidfd_open(2) (unlike pidfd_getfd(2)).
+    child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!child.pidfd.valid()) {
+      int err = errno;
+      kill(pid, SIGKILL);
+      return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
+    }
   }
   if (handover) {
-    const int report_fd = report_read.get();
-    auto read_report = [report_fd]() -> std::optional<Error> {
-      ChildMessage msg{};
-      if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
-        return std::nullopt;
-      }
-      return ChildError(msg);
-    };
-    auto listener = handover->Receive(pid, child.pidfd.get(), report_fd, read_report,
+    auto listener = handover->Receive(child.pid, child.pidfd.get(), report_fd, read_report,
                                       std::chrono::steady_clock::now() + kHandoverDeadline);
     if (!listener) {
       syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
@@ -233,13 +263,17 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   return child;
 }
 
+bool IsContainmentError(const Error& error) {
+  return error.message.starts_with(NamespaceInit::kErrorPrefix);
+}
+
 std::optional<Error> ReadChildError(int report_fd) {
   int flags = fcntl(report_fd, F_GETFL);
   fcntl(report_fd, F_SETFL, flags | O_NONBLOCK);
   ChildMessage msg{};
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
     if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
-        msg.step == kHandover || msg.step == kExec) {
+        msg.step == kHandover || msg.step == kExec || msg.step == kContain) {
       return ChildError(msg);
     }
   }

@@ -2,3 +2,5 @@
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bpf_builder.cc)
 # The seccomp listener's way from a starting guest to the supervisor (listener_handover.h).
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/listener_handover.cc)
+# The pid namespace whose init ends the guest tree with the supervisor (namespace_init.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/namespace_init.cc)

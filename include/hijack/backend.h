@@ -85,6 +85,12 @@ class SyscallHandler {
   virtual void OnGuestExit(int wait_status) = 0;
 };
 
+// How the guest tree is bound to the supervisor's life (daemon/launcher/namespace_init.h).
+enum class Containment {
+  kNone,          // PR_SET_PDEATHSIG on the guest only (and PTRACE_O_EXITKILL under ptrace)
+  kPidNamespace,  // a pid namespace whose init dies with the supervisor: the whole tree ends
+};
+
 struct LaunchSpec {
   uint64_t guest_id = 0;
   std::string path;               // the executable to exec, already resolved
@@ -95,6 +101,7 @@ struct LaunchSpec {
   // Calls the user named for policies yet to come (--intercept, LaunchRequest.intercept): the
   // agent never runs these without the supervisor, so a later policy may still decide them.
   SyscallSet reserved;
+  Containment contain = Containment::kNone;
   // When set, the child runs this function under the filter instead of exec'ing `path`, and
   // exits with its return value. For tests and benchmarks that measure the backend alone.
   std::function<int()> child_main;

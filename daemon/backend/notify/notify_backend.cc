@@ -23,6 +23,7 @@
 #include "daemon/launcher/bpf_builder.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
+#include "daemon/launcher/namespace_init.h"
 
 // Linux 6.6 added these; Debian 12's headers (6.1) do not have them.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -54,6 +55,8 @@ struct NotifyBackend::Guest {
   pid_t main_pid = -1;
   hijack::UniqueFd pidfd;
   hijack::UniqueFd report;
+  // In a pid namespace: the init's pipe that carries the guest's status (namespace_init.h).
+  hijack::UniqueFd guest_status;
   std::optional<int> main_status;
   bool hung_up = false;
   bool finished = false;
@@ -152,6 +155,7 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->main_pid = child->pid;
   guest->pidfd = std::move(child->pidfd);
   guest->report = std::move(child->report);
+  guest->guest_status = std::move(child->guest_status);
   if (agent) {
     guest->page = std::move((**agent).page);
     // Before the guest's first call: its policy's token buckets go to the page.
@@ -170,8 +174,12 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   Guest& g = *guest;
   tgid_of_[child->pid] = child->pid;
   guests_[spec.guest_id] = std::move(guest);
-  reaper_.WatchExit(g.main_pid, [this, &g](int status) {
-    g.main_status = status;
+  // Contained, the supervisor's child is the namespace's init, which exits once the whole tree
+  // has; the guest's own status comes through its pipe.
+  reaper_.WatchExit(child->reaped_pid(), [this, &g](int status) {
+    g.main_status = g.guest_status.valid()
+                        ? launcher::NamespaceInit::GuestWaitStatus(g.guest_status.get(), status)
+                        : status;
     MaybeFinish(g);
   });
   Arm(g);
