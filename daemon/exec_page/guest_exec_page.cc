@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -282,7 +283,7 @@ size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink) {
   return n;
 }
 
-size_t GuestExecPage::ReclaimDeadSlots() {
+size_t GuestExecPage::ReclaimDeadSlots(int guest_proc) {
   size_t n = 0;
   for (Slot& s : page_->slots) {
     uint64_t owner = s.owner.load(std::memory_order_acquire);
@@ -291,8 +292,15 @@ size_t GuestExecPage::ReclaimDeadSlots() {
     }
     const auto pid = static_cast<pid_t>(owner >> 32);
     const auto tid = static_cast<pid_t>(owner & 0xffffffff);
-    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH &&
-        s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
+    bool dead = false;
+    if (guest_proc >= 0) {
+      char path[48];
+      std::snprintf(path, sizeof path, "%d/task/%d", pid, tid);
+      dead = faccessat(guest_proc, path, F_OK, 0) != 0 && errno == ENOENT;
+    } else {
+      dead = syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
+    }
+    if (dead && s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
       ++n;
     }
   }

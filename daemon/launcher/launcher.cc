@@ -234,6 +234,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
     child.pidfd = std::move(started->guest_pidfd);
     child.init_pid = started->init_pid;
     child.guest_status = std::move(started->guest_status);
+    child.guest_proc = std::move(started->guest_proc);
     child.user_namespace = started->user_namespace;
   } else {
     child.pid = pid;

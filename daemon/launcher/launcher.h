@@ -42,6 +42,7 @@ struct LaunchedChild {
   // wait status is then read from `guest_status` (NamespaceInit::GuestWaitStatus).
   pid_t init_pid = -1;
   UniqueFd guest_status;
+  UniqueFd guest_proc;  // O_PATH of the namespace's /proc, where the guest's own pids are named
   bool user_namespace = false;
   // The process whose exit (waitpid(2) by the supervisor) ends the guest.
   pid_t reaped_pid() const { return init_pid > 0 ? init_pid : pid; }

@@ -21,7 +21,7 @@ namespace {
 
 // What the children write on the channel.
 constexpr int32_t kTagInit = 'I';   // launcher child: {tag, init pid, user namespace}
-constexpr int32_t kTagGuest = 'G';  // init: {tag} with the guest's pidfd (SCM_RIGHTS)
+constexpr int32_t kTagGuest = 'G';  // init: {tag} with the guest's pidfd and /proc (SCM_RIGHTS)
 
 // The sub-steps of a refusal, in the report's value: step = report_step, value = sub << 16 | errno.
 enum SubStep : int32_t {
@@ -36,6 +36,7 @@ enum SubStep : int32_t {
   kMountProc = 9,
   kForkGuest = 10,
   kGuestPidfd = 11,
+  kOpenProc = 12,
 };
 
 const char* SubStepName(int32_t sub) {
@@ -62,6 +63,8 @@ const char* SubStepName(int32_t sub) {
       return "fork of the guest in the namespace";
     case kGuestPidfd:
       return "pidfd_open of the guest in the namespace";
+    case kOpenProc:
+      return "open of the namespace's /proc";
     default:
       return "an unknown step";
   }
@@ -187,6 +190,11 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Fail(report_fd, report_step, kMountProc, errno);
   }
+  // For the supervisor: pids the guest reports itself (the agent's) are looked up here.
+  const int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) {
+    Fail(report_fd, report_step, kOpenProc, errno);
+  }
   const pid_t guest = fork();
   if (guest < 0) {
     Fail(report_fd, report_step, kForkGuest, errno);
@@ -194,6 +202,7 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
   if (guest == 0) {
     close(channel_child_.get());
     close(status_write_.get());
+    close(proc);
     return;
   }
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, guest, 0));
@@ -205,7 +214,7 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
   iovec iov{&tag, sizeof tag};
   union {
     cmsghdr header;
-    char bytes[CMSG_SPACE(sizeof(int))];
+    char bytes[CMSG_SPACE(2 * sizeof(int))];
   } control;
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -215,10 +224,12 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
   cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &pidfd, sizeof pidfd);
+  cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  const int fds[2] = {pidfd, proc};
+  std::memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
   (void)!sendmsg(channel_child_.get(), &msg, MSG_NOSIGNAL);
   close(pidfd);
+  close(proc);
   InitMain(guest);
 }
 
@@ -300,7 +311,7 @@ Result<NamespaceInit::Started> NamespaceInit::Await(
     iovec iov{words, sizeof words};
     union {
       cmsghdr header;
-      char bytes[CMSG_SPACE(sizeof(int))];
+      char bytes[CMSG_SPACE(2 * sizeof(int))];
     } control;
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -331,10 +342,12 @@ Result<NamespaceInit::Started> NamespaceInit::Await(
       }
     } else if (words[0] == kTagGuest) {
       cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-      if (cmsg != nullptr && cmsg->cmsg_type == SCM_RIGHTS) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-        started.guest_pidfd.reset(fd);
+      if (cmsg != nullptr && cmsg->cmsg_type == SCM_RIGHTS &&
+          cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+        int fds[2] = {-1, -1};
+        std::memcpy(fds, CMSG_DATA(cmsg), sizeof fds);
+        started.guest_pidfd.reset(fds[0]);
+        started.guest_proc.reset(fds[1]);
       } else {
         failure = Error{EPROTO, prefix + "the init sent no pidfd of the guest"};
       }

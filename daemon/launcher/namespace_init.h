@@ -65,6 +65,7 @@ class NamespaceInit {
     pid_t init_pid = -1;      // the namespace's init: the supervisor's child
     UniqueFd init_pidfd;
     UniqueFd guest_status;    // read end: the guest's wait status, once the namespace is empty
+    UniqueFd guest_proc;      // O_PATH of the namespace's /proc: the guest's own pids
     bool user_namespace = false;  // an unprivileged supervisor needed a user namespace too
   };
 

@@ -57,6 +57,7 @@ struct NotifyBackend::Guest {
   hijack::UniqueFd report;
   // In a pid namespace: the init's pipe that carries the guest's status (namespace_init.h).
   hijack::UniqueFd guest_status;
+  hijack::UniqueFd guest_proc;  // that namespace's /proc (the agent's thread ids are its own)
   std::optional<int> main_status;
   bool hung_up = false;
   bool finished = false;
@@ -156,6 +157,7 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->pidfd = std::move(child->pidfd);
   guest->report = std::move(child->report);
   guest->guest_status = std::move(child->guest_status);
+  guest->guest_proc = std::move(child->guest_proc);
   if (agent) {
     guest->page = std::move((**agent).page);
     // Before the guest's first call: its policy's token buckets go to the page.
@@ -446,7 +448,7 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     // follows within a few ticks.
     if (++g->drain_ticks % kReclaimEvery == 0 ||
         g->handler->PolicyVersion() != g->page_policy_version) {
-      g->page->ReclaimDeadSlots();
+      g->page->ReclaimDeadSlots(g->guest_proc.get());
       SyncPage(*g);
     }
     ArmAgentDrain(*g);
