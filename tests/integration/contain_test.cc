@@ -25,6 +25,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
+constexpr const char* kNoNamespaceWrapper = HIJACK_TEST_NO_NAMESPACE;
+
 constexpr auto kDeadline = std::chrono::seconds(30);
 
 // Every process whose command line contains `token` (the test's temporary directory): the guest
@@ -181,6 +183,22 @@ TEST_P(ContainTest, NoneKeepsTheSupervisorsPidNamespace) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out, "1\n");
   EXPECT_NE(r.out, "0\n");
+}
+
+// Where the kernel or a sandbox refuses the namespace, auto runs the guest uncontained and says
+// so once; an explicit pidns fails the launch, naming the refused step.
+TEST_P(ContainTest, RefusedNamespaceFallsBackUnderAutoAndFailsUnderPidns) {
+  auto fallback = RunProcess({kNoNamespaceWrapper, kHijackd, "run", "--backend", GetParam(),
+                              "--quiet", "--", "/bin/sh", "-c", "echo $PPID"});
+  EXPECT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_NE(fallback.out, "1\n");
+  EXPECT_THAT(fallback.err, HasSubstr("the guest tree cannot end with hijackd"));
+  EXPECT_THAT(fallback.err, HasSubstr("unshare"));
+  auto strict = RunProcess({kNoNamespaceWrapper, kHijackd, "run", "--backend", GetParam(),
+                            "--contain", "pidns", "--quiet", "--", "/bin/true"});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_THAT(strict.err, HasSubstr("pid namespace: unshare"));
+  EXPECT_THAT(strict.err, HasSubstr("EPERM"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ContainTest,
