@@ -11,4 +11,8 @@ namespace hijack::backend {
 // Reads a file: callers on a hot path cache the answer.
 pid_t ReadThreadGroupId(pid_t tid);
 
+// The same, for a tid of another pid namespace, looked up in `proc_dirfd`, a descriptor of
+// that namespace's /proc (launcher/namespace_init.h). The tgid is in that namespace too.
+pid_t ReadThreadGroupIdAt(int proc_dirfd, pid_t tid);
+
 }  // namespace hijack::backend

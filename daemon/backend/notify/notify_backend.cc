@@ -58,6 +58,9 @@ struct NotifyBackend::Guest {
   // In a pid namespace: the init's pipe that carries the guest's status (namespace_init.h).
   hijack::UniqueFd guest_status;
   hijack::UniqueFd guest_proc;  // that namespace's /proc (the agent's thread ids are its own)
+  // tid -> tgid there; cleared with every search for dead slots, so a reused tid is looked up
+  // again within 100 ms.
+  std::unordered_map<pid_t, pid_t> ns_tgid_of;
   std::optional<int> main_status;
   bool hung_up = false;
   bool finished = false;
@@ -421,7 +424,18 @@ exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
 void NotifyBackend::DrainAgent(Guest& guest) {
   const uint64_t ip = guest.page->trampoline_syscall_ip();
   guest.page->Drain([&](const exec_page::RingEntry& e) {
-    guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, ThreadGroupOf(e.tid), ip));
+    // The agent's tids are the guest's own: in a pid namespace of its own (launcher/
+    // namespace_init.h) they are looked up in that namespace's /proc, and its events carry the
+    // guest's ids, not the supervisor's.
+    pid_t pid = 0;
+    if (!guest.guest_proc.valid()) {
+      pid = ThreadGroupOf(e.tid);
+    } else if (auto it = guest.ns_tgid_of.find(e.tid); it != guest.ns_tgid_of.end()) {
+      pid = it->second;
+    } else {
+      pid = guest.ns_tgid_of[e.tid] = ReadThreadGroupIdAt(guest.guest_proc.get(), e.tid);
+    }
+    guest.handler->OnCompleted(exec_page::EventFromRing(e, guest.id, pid, ip));
   });
   guest.page->CollectCountDeltas([&](int nr, const exec_page::GuestExecPage::Counts& d) {
     guest.handler->OnAgentCounts(nr, d.calls, d.errors, d.total_ns, d.histogram);
@@ -449,6 +463,7 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     if (++g->drain_ticks % kReclaimEvery == 0 ||
         g->handler->PolicyVersion() != g->page_policy_version) {
       g->page->ReclaimDeadSlots(g->guest_proc.get());
+      g->ns_tgid_of.clear();
       SyncPage(*g);
     }
     ArmAgentDrain(*g);
