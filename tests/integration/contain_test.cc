@@ -150,6 +150,35 @@ TEST_P(ContainTest, ServeGuestTreeEndsWithKilledSupervisor) {
   ExpectTreeEndsAfterKill(serve, dir_.path());
 }
 
+// `argv` as an unprivileged user: as root, through setpriv(1) as nobody (util-linux).
+std::vector<std::string> Unprivileged(std::vector<std::string> argv) {
+  if (geteuid() != 0) {
+    return argv;
+  }
+  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+// Unprivileged, a user namespace owns the pid namespace: the attack fails the same way, and the
+// guest sees its one-uid map.
+TEST_P(ContainTest, UnprivilegedGuestTreeEndsWithKilledSupervisor) {
+  auto view = RunProcess(Unprivileged({kHijackd, "run", "--backend", GetParam(), "--quiet", "--",
+                                       "/bin/sh", "-c", "echo $$; cat /proc/self/uid_map"}));
+  ASSERT_EQ(view.exit_code, 0) << view.err;
+  std::istringstream words(view.out);
+  std::string pid, inside, outside, count;
+  words >> pid >> inside >> outside >> count;
+  EXPECT_EQ(pid, "2") << view.out;
+  EXPECT_EQ(inside, "65534") << view.out;
+  EXPECT_EQ(count, "1") << view.out;
+  BackgroundProcess run(Unprivileged({kHijackd, "run", "--backend", GetParam(), "--quiet", "--",
+                                      kGuest, "escape", dir_.path()}),
+                        dir_.path());
+  ASSERT_TRUE(run.WaitForOutput("escape: ready", kDeadline)) << run.Stderr();
+  ExpectTreeEndsAfterKill(run, dir_.path());
+}
+
 // The guest's view: pid 2 under an init; /proc is its namespace's, so /proc/<getpid()> is
 // itself; exit statuses and deaths by signal pass through the init.
 TEST_P(ContainTest, GuestSeesItsOwnNamespace) {
