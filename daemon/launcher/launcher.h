@@ -3,8 +3,10 @@
 //   Result<LaunchedChild> child = StartChild(spec, &program, ChildMode::kNotifyListener);
 //   // child->listener is the seccomp user-notification fd of the new filter
 //
-// Sequence (seccomp_unotify(2)): fork; in the child reset signal state, set PR_SET_PDEATHSIG so
-// the guest dies with its supervisor (fail closed), set no_new_privs, install the filter, exec.
+// Sequence (seccomp_unotify(2)): fork; with LaunchSpec::contain, move the guest into a pid
+// namespace whose init dies with the supervisor (namespace_init.h: the whole tree ends with it);
+// in the child reset signal state, set PR_SET_PDEATHSIG so the guest dies with its supervisor (or
+// its init; fail closed), set no_new_privs, install the filter, exec.
 // The listener reaches the supervisor through a helper task the child starts before its filter
 // (ListenerHandover, listener_handover.h): the child cannot send it itself, since its sendmsg
 // would be an intercepted call that nobody could answer yet, and pidfd_getfd(2) needs
