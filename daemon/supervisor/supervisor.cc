@@ -181,7 +181,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     return std::unexpected(
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
   }
-  guest->guard().SetRoot(*pid);
+  guest->guard().SetRoot(*pid, launch.contain == Containment::kPidNamespace);
   Record record;
   record.backend = *backend;
   record.info.id = id;
