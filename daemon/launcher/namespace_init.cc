@@ -37,6 +37,7 @@ enum SubStep : int32_t {
   kForkGuest = 10,
   kGuestPidfd = 11,
   kOpenProc = 12,
+  kDumpable = 13,
 };
 
 const char* SubStepName(int32_t sub) {
@@ -65,6 +66,8 @@ const char* SubStepName(int32_t sub) {
       return "pidfd_open of the guest in the namespace";
     case kOpenProc:
       return "open of the namespace's /proc";
+    case kDumpable:
+      return "prctl(PR_SET_DUMPABLE) around the writes of the id maps";
     default:
       return "an unknown step";
   }
@@ -150,6 +153,13 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
       Fail(report_fd, report_step, kUnshareUser, errno);
     }
     user_namespace = true;
+    // The supervisor is not dumpable (daemon/main.cc) and the fork inherited that, so this
+    // process's /proc/self files belong to root and even it may not write its own maps (proc(5),
+    // /proc/pid). Dumpable only for the three writes, and not again: the init and the guest are
+    // forked with dumpable 0, as the launcher expects of every child.
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+      Fail(report_fd, report_step, kDumpable, errno);
+    }
     if (int err = WriteProcFile("/proc/self/setgroups", "deny"); err != 0) {
       Fail(report_fd, report_step, kSetgroups, err);
     }
@@ -158,6 +168,9 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
     }
     if (int err = WriteProcFile("/proc/self/gid_map", gid_map_); err != 0) {
       Fail(report_fd, report_step, kGidMap, err);
+    }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+      Fail(report_fd, report_step, kDumpable, errno);
     }
   }
   // Fork-like clone(2): no new stack, so the child returns here with its own copy of this one.
