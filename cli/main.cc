@@ -395,6 +395,10 @@ int Show(Client& c, uint64_t id) {
   std::printf("pid:            %d\n", g.pid());
   std::printf("command:        %s\n", Join(g.argv()).c_str());
   std::printf("backend:        %s\n", g.backend().c_str());
+  const std::string containment =
+      g.containment() == "none" ? "none (descendants may outlive a killed hijackd)"
+                                : g.containment() + " (the guest tree ends with hijackd)";
+  std::printf("containment:    %s\n", containment.c_str());
   std::printf("policy version: %llu\n", static_cast<unsigned long long>(g.policy_version()));
   std::printf("running for:    %s\n", Age(g.started_unix_ms(), g.exited_unix_ms()).c_str());
   std::printf("events dropped: %llu\n", static_cast<unsigned long long>(g.events_dropped()));

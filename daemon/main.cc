@@ -91,6 +91,14 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--no-landlock-scope", no_landlock_scope,
                     "do not scope the guest with Landlock; the supervisor then refuses signals, "
                     "traces and memory access aimed outside the guest's tree itself");
+  const std::string contain_help =
+      "what ends the whole guest tree with hijackd, even if hijackd is killed: pidns (a pid "
+      "namespace whose init dies with hijackd; with a user namespace when unprivileged), none "
+      "(only the main process, through PR_SET_PDEATHSIG; orphans that clear it can outlive a "
+      "killed hijackd), auto (pidns where the kernel allows it, else none with a warning)";
+  run_cmd->add_option("--contain", run.contain, contain_help)
+      ->check(CLI::IsMember({"auto", "pidns", "none"}))
+      ->capture_default_str();
   bool no_sync = false;
   run_cmd->add_flag("--no-sync-wakeup", no_sync,
                     "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
@@ -116,6 +124,9 @@ int main(int argc, char** argv) {
                         "detach is impossible under the notify backend (filters cannot be "
                         "removed; guests die with their supervisor)")
       ->check(CLI::IsMember({"kill", "detach"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--contain", serve.contain, contain_help)
+      ->check(CLI::IsMember({"auto", "pidns", "none"}))
       ->capture_default_str();
   serve_cmd->add_flag("--no-sync-wakeup", no_sync,
                       "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");

@@ -44,6 +44,7 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
     out->add_argv(a);
   }
   out->set_backend(info.backend);
+  out->set_containment(info.containment);
   out->set_state(info.running ? v1::Guest::RUNNING : v1::Guest::EXITED);
   out->set_policy_version(info.policy_version);
   if (info.wait_status) {

@@ -35,7 +35,7 @@ int RunServe(const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup});
+  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup, .contain = options.contain});
   auto server = ControlServer::Start(options.server, sup);
   if (!server) {
     spdlog::error("{}", server.error().message);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -334,7 +335,7 @@ size_t GuestExecPage::Drain(const std::function<void(const RingEntry&)>& sink, s
   return n;
 }
 
-size_t GuestExecPage::ReclaimDeadSlots() {
+size_t GuestExecPage::ReclaimDeadSlots(int guest_proc) {
   size_t n = 0;
   for (Slot& s : page_->slots) {
     uint64_t owner = s.owner.load(std::memory_order_acquire);
@@ -343,9 +344,21 @@ size_t GuestExecPage::ReclaimDeadSlots() {
     }
     const auto pid = static_cast<pid_t>(owner >> 32);
     const auto tid = static_cast<pid_t>(owner & 0xffffffff);
-    // A word no agent writes (EINVAL: ids <= 0) frees the slot as a dead owner does.
-    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && (errno == ESRCH || errno == EINVAL) &&
-        s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
+    // Ids <= 0 are a word no agent writes: the slot is freed as a dead owner's is. Otherwise
+    // the probe is bounded (one per slot per reclaim tick), has no effect on any process (signal
+    // 0, or an access(2) check), and for a guest in a pid namespace of its own it looks only in
+    // that namespace's /proc, so an invented id can name nothing outside this guest.
+    bool dead = false;
+    if (pid <= 0 || tid <= 0) {
+      dead = true;
+    } else if (guest_proc >= 0) {
+      char path[48];
+      std::snprintf(path, sizeof path, "%d/task/%d", pid, tid);
+      dead = faccessat(guest_proc, path, F_OK, 0) != 0 && errno == ENOENT;
+    } else {
+      dead = syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
+    }
+    if (dead && s.owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel)) {
       ++n;
     }
   }

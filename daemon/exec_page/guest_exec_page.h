@@ -108,8 +108,11 @@ class GuestExecPage {
                size_t max_entries = kDrainBudget);
 
   // Frees slots whose owning thread no longer exists (a process that exited or exec'd without
-  // its threads releasing them). Returns how many. Loop thread.
-  size_t ReclaimDeadSlots();
+  // its threads releasing them). Returns how many. Loop thread. The agent names threads by the
+  // ids the guest sees: for a guest in a pid namespace of its own (launcher/namespace_init.h),
+  // `guest_proc` is a descriptor of that namespace's /proc, where they are looked up; -1: the
+  // guest shares the supervisor's pid namespace (tgkill(2) with signal 0).
+  size_t ReclaimDeadSlots(int guest_proc = -1);
 
   struct Counts {
     uint64_t calls = 0;     // every call the agent made (with or without an event)

@@ -14,6 +14,7 @@
 
 #include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/listener_handover.h"
+#include "daemon/launcher/namespace_init.h"
 
 namespace hijack::launcher {
 namespace {
@@ -31,6 +32,7 @@ enum ChildStep : int32_t {
   kLandlock = 9,     // scoping signals and abstract unix sockets (landlock_scope.h)
   kDumpable = 10,    // PR_SET_DUMPABLE for the supervisor's ptrace attach
   kAttachable = 11,  // not a failure: the child is dumpable and waits for the go (kWait*)
+  kContain = 12,     // making the guest's pid namespace (NamespaceInit::Enter)
 };
 struct ChildMessage {
   int32_t step;
@@ -73,7 +75,10 @@ void ChildReport(int fd, ChildStep step, int value) {
   }
   // The caller's rights, first: chdir and exec are then checked with them. Before the death
   // signal, which a change of credentials clears (prctl(2), PR_SET_PDEATHSIG). Raw calls: the
-  // libc wrappers signal every thread of the process to change them all (nptl(7)).
+  // libc wrappers signal every thread of the process to change them all (nptl(7)). Contained,
+  // this runs in the guest after its init forked it (NamespaceInit::Enter): the namespace is
+  // made with the supervisor's privilege (as root, no user namespace, so setgroups(2) is
+  // allowed), and the init keeps the supervisor's uid, beyond the reach of the caller's.
   if (spec.credentials) {
     const GuestCredentials& c = *spec.credentials;
     if (syscall(SYS_setgroups, c.groups.size(), c.groups.data()) != 0 ||
@@ -195,6 +200,8 @@ Error ChildError(const ChildMessage& msg) {
       return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) in the starting guest").error();
     case kExec:
       return Error{msg.value, std::strerror(msg.value)};
+    case kContain:
+      return *NamespaceInit::DescribeReport(msg.value);
     default:
       return Error{EPROTO, "unknown report " + std::to_string(msg.step) + " from the guest"};
   }
@@ -233,7 +240,16 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
-  const pid_t parent = getpid();
+  std::unique_ptr<NamespaceInit> contained;
+  if (spec.contain == Containment::kPidNamespace) {
+    auto created = NamespaceInit::Create();
+    if (!created) {
+      return std::unexpected(created.error());
+    }
+    contained = std::move(*created);
+  }
+  // The guest's parent: the supervisor, or the namespace's init (pid 1 there).
+  const pid_t parent = contained ? 1 : getpid();
   std::optional<ListenerHandover> handover;
   if (mode == ChildMode::kNotifyListener) {
     auto created = ListenerHandover::Create(parent);
@@ -248,6 +264,9 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
     return ErrnoError(errno, "fork");
   }
   if (pid == 0) {
+    if (contained) {
+      contained->Enter(report_write.get(), kContain);  // returns in the guest only
+    }
     ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
               envp.data(), inherit_fd, handover ? &*handover : nullptr);
   }
@@ -256,26 +275,74 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   if (handover) {
     handover->CloseChildEnd();
   }
+  const int report_fd = report_read.get();
+  auto read_report = [report_fd]() -> std::optional<Error> {
+    ChildMessage msg{};
+    if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
+      return std::nullopt;
+    }
+    return ChildError(msg);
+  };
 
   LaunchedChild child;
-  child.pid = pid;
-  // Docker's default seccomp profile allows pidfd_open(2) (unlike pidfd_getfd(2)).
-  child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  if (!child.pidfd.valid()) {
-    int err = errno;
-    kill(pid, SIGKILL);
-    return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
+  // Contained, the guest may report before its init has handed its pidfd over: its own steps
+  // (credentials, Landlock, dumpable, kAttachable) run as soon as the init forks it. Only the
+  // namespace's own step is an error of the namespace (IsContainmentError, after which a
+  // caller retries without it); the guest's are kept for after Await, unprefixed.
+  bool attachable = false;
+  std::optional<Error> guest_failed;
+  auto read_contain_report = [&]() -> std::optional<Error> {
+    ChildMessage msg{};
+    if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
+      return std::nullopt;
+    }
+    if (msg.step == kContain) {
+      return ChildError(msg);
+    }
+    if (msg.step == kAttachable) {
+      attachable = true;
+    } else {
+      guest_failed = ChildError(msg);
+    }
+    return std::nullopt;
+  };
+  if (contained) {
+    contained->CloseChildEnds();
+    auto started = contained->Await(pid, report_fd, read_contain_report,
+                                    std::chrono::steady_clock::now() + kHandoverDeadline);
+    if (!started) {
+      return std::unexpected(started.error());
+    }
+    if (guest_failed) {
+      syscall(SYS_pidfd_send_signal, started->guest_pidfd.get(), SIGKILL, nullptr, 0);
+      if (started->user_namespace && spec.credentials) {
+        // A root supervisor that needed a user namespace (a container without CAP_SYS_ADMIN)
+        // maps only its own ids there and may not setgroups(2): the namespace is what refused
+        // the caller's rights, so a caller may retry without it.
+        guest_failed->message = std::string(NamespaceInit::kErrorPrefix) +
+                                "the caller's rights in a user namespace: " +
+                                guest_failed->message;
+      }
+      return std::unexpected(*guest_failed);
+    }
+    child.pid = started->guest_pid;
+    child.pidfd = std::move(started->guest_pidfd);
+    child.init_pid = started->init_pid;
+    child.guest_status = std::move(started->guest_status);
+    child.guest_proc = std::move(started->guest_proc);
+    child.user_namespace = started->user_namespace;
+  } else {
+    child.pid = pid;
+    // Docker's default seccomp profile allows pidfd_open(2) (unlike pidfd_getfd(2)).
+    child.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!child.pidfd.valid()) {
+      int err = errno;
+      kill(pid, SIGKILL);
+      return ErrnoError(err, "pidfd_open of guest " + std::to_string(pid));
+    }
   }
   if (handover) {
-    const int report_fd = report_read.get();
-    auto read_report = [report_fd]() -> std::optional<Error> {
-      ChildMessage msg{};
-      if (read(report_fd, &msg, sizeof msg) != sizeof msg) {
-        return std::nullopt;
-      }
-      return ChildError(msg);
-    };
-    auto listener = handover->Receive(pid, child.pidfd.get(), report_fd, read_report,
+    auto listener = handover->Receive(child.pid, child.pidfd.get(), report_fd, read_report,
                                       std::chrono::steady_clock::now() + kHandoverDeadline);
     if (!listener) {
       syscall(SYS_pidfd_send_signal, child.pidfd.get(), SIGKILL, nullptr, 0);
@@ -287,7 +354,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
       go_write.reset();
     }
   }
-  if (mode != ChildMode::kNotifyListener) {
+  if (mode != ChildMode::kNotifyListener && !attachable) {
     // The tracer's PTRACE_SEIZE must wait until the child made itself dumpable.
     pollfd pfd{report_read.get(), POLLIN, 0};
     const auto timeout_ms = kHandoverDeadline / std::chrono::milliseconds(1);
@@ -310,6 +377,10 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   return child;
 }
 
+bool IsContainmentError(const Error& error) {
+  return error.message.starts_with(NamespaceInit::kErrorPrefix);
+}
+
 std::optional<Error> ReadChildError(int report_fd) {
   int flags = fcntl(report_fd, F_GETFL);
   fcntl(report_fd, F_SETFL, flags | O_NONBLOCK);
@@ -317,7 +388,7 @@ std::optional<Error> ReadChildError(int report_fd) {
   while (read(report_fd, &msg, sizeof msg) == sizeof msg) {
     if (msg.step == kChdir || msg.step == kFilter || msg.step == kInherit ||
         msg.step == kHandover || msg.step == kCredentials || msg.step == kExec ||
-        msg.step == kLandlock || msg.step == kDumpable) {
+        msg.step == kLandlock || msg.step == kDumpable || msg.step == kContain) {
       return ChildError(msg);
     }
   }

@@ -3,8 +3,11 @@
 //   Result<LaunchedChild> child = StartChild(spec, &program, ChildMode::kNotifyListener);
 //   // child->listener is the seccomp user-notification fd of the new filter
 //
-// Sequence (seccomp_unotify(2)): fork; in the child reset signal state, set PR_SET_PDEATHSIG so
-// the guest dies with its supervisor (fail closed), set no_new_privs, install the filter, exec.
+// Sequence (seccomp_unotify(2)): fork; with LaunchSpec::contain, move the guest into a pid
+// namespace whose init dies with the supervisor (namespace_init.h: the whole tree ends with it);
+// in the child (the guest, pid 2 there) reset signal state, take LaunchSpec::credentials, set
+// PR_SET_PDEATHSIG so the guest dies with its supervisor (or its init; fail closed), Landlock
+// scope, dumpable (not after a change of credentials), set no_new_privs, install the filter, exec.
 // The listener reaches the supervisor through a helper task the child starts before its filter
 // (ListenerHandover, listener_handover.h): the child cannot send it itself, since its sendmsg
 // would be an intercepted call that nobody could answer yet, and pidfd_getfd(2) needs
@@ -38,11 +41,20 @@ enum class ChildMode {
 };
 
 struct LaunchedChild {
-  pid_t pid = -1;
-  UniqueFd pidfd;     // pidfd_open(2) of the child
+  pid_t pid = -1;     // the guest, in the supervisor's pid namespace
+  UniqueFd pidfd;     // pidfd(2) of the guest
   UniqueFd listener;  // kNotifyListener only
   UniqueFd go;        // kWait*: write one byte to let the child proceed
   UniqueFd report;    // read end: setup or exec errors from the child (see ReadChildError)
+  // Containment::kPidNamespace only (namespace_init.h): the namespace's init, the supervisor's
+  // child in place of the guest. Its exit is the end of the whole guest tree; the guest's own
+  // wait status is then read from `guest_status` (NamespaceInit::GuestWaitStatus).
+  pid_t init_pid = -1;
+  UniqueFd guest_status;
+  UniqueFd guest_proc;  // O_PATH of the namespace's /proc, where the guest's own pids are named
+  bool user_namespace = false;
+  // The process whose exit (waitpid(2) by the supervisor) ends the guest.
+  pid_t reaped_pid() const { return init_pid > 0 ? init_pid : pid; }
 };
 
 // Forks and sets up the child. For kNotifyListener, returns once the filter is installed and
@@ -52,6 +64,9 @@ struct LaunchedChild {
 // function starts after the listener is in hand. For kWait*, returns once the child can be
 // traced (it made itself dumpable and waits for the go), within 10 s. The listener is close-on-exec in the guest,
 // which never holds it after exec.
+// With `spec.contain` == kPidNamespace the guest starts as pid 2 of a new pid namespace
+// (namespace_init.h); errors of that step start with NamespaceInit::kErrorPrefix
+// (IsContainmentError), so that a caller may retry without it.
 // Errors: fork/pidfd failures, the kernel refusing the filter (EINVAL on kernels without user
 // notification, EACCES without no_new_privs), clone(2) of the handover's helper refused, the
 // child dying or not installing its filter in time.
@@ -59,6 +74,10 @@ struct LaunchedChild {
 // keeps across exec (the executive page): the flag is cleared in the child only.
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
                                  ChildMode mode, int inherit_fd = -1);
+
+// Whether `error` of StartChild is a refusal of the pid namespace (the kernel or a sandbox
+// forbids unshare(2) or mounting a procfs), after which a launch without it may work.
+bool IsContainmentError(const Error& error);
 
 // What the child reported through its `report` pipe before it died: the failed step and errno
 // ("execve /bin/x: ENOEXEC (Exec format error)"), or nullopt if it exec'd or reported nothing.

@@ -4,3 +4,5 @@ target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bpf_builder.cc)
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/listener_handover.cc)
 # Landlock scoping of each guest: signals and abstract unix sockets (landlock_scope.h).
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/landlock_scope.cc)
+# The pid namespace whose init ends the guest tree with the supervisor (namespace_init.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/namespace_init.cc)

@@ -159,7 +159,7 @@ int RunGuest(const RunOptions& options) {
     return exe.error().code;
   }
 
-  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup});
+  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup, .contain = options.contain});
   std::mutex exit_mu;
   std::condition_variable exit_cv;
   std::optional<int> status;

@@ -30,6 +30,8 @@ struct RunOptions {
   std::optional<std::string> trace_file;   // adds a trace module ("-" for stderr)
   std::string trace_format = "text";
   bool sync_wakeup = true;
+  // What ends the guest tree with hijackd: "auto", "pidns" or "none" (SupervisorOptions).
+  std::string contain = "auto";
   bool quiet = false;                      // no end-of-run report
   // Preload libhijack-agent.so (DESIGN.md, "The executive page and the agent"): calls that only
   // observers need are counted in the guest, at near-native cost. On by default; hijackd run

@@ -276,6 +276,19 @@ std::string ProtectionLayers::Summary() const {
   return out;
 }
 
+void GuestGuard::SetRoot(pid_t root, bool contained) {
+  pid_t init = -1;
+  if (contained) {
+    // The guest's parent is its namespace's init (launcher/namespace_init.h); read once, while
+    // the guest cannot have run yet (it waits for the supervisor before its first call).
+    auto st = ReadStat(root);
+    init = st ? st->ppid : -1;
+  }
+  init_.store(init);
+  contained_.store(contained);
+  root_.store(root);
+}
+
 bool GuestGuard::InTree(pid_t pid) const {
   const pid_t root = root_.load();
   if (root <= 0 || pid <= 0) {
@@ -284,9 +297,15 @@ bool GuestGuard::InTree(pid_t pid) const {
   // kill(2) and its kin accept a thread id for its process.
   pid_t cur = ThreadGroupOf(pid);
   const pid_t self = getpid();
+  const pid_t init = contained_.load() ? init_.load() : -1;
   for (int depth = 0; cur > 0 && depth < kMaxAncestry; ++depth) {
     if (cur == root) {
       return true;
+    }
+    if (cur == init) {
+      // An orphan of the tree, adopted by the namespace's init: the tree's, and it ends with
+      // it. The init itself is not.
+      return depth > 0;
     }
     if (cur == self) {
       return false;  // the supervisor, or an orphan of the tree it adopted as subreaper
@@ -323,6 +342,24 @@ bool GuestGuard::GroupInTree(pid_t pgrp) const {
   return true;  // an empty group: the kernel answers ESRCH
 }
 
+bool GuestGuard::ArgInTree(pid_t pid) const {
+  if (contained_.load()) {
+    // pid_namespaces(7): kill(2), ptrace(2), pidfd_open(2) and the rest resolve the number in
+    // the caller's namespace, where every process but the init (1) is the guest's tree.
+    return root_.load() > 0 && pid > 1;
+  }
+  return InTree(pid);
+}
+
+bool GuestGuard::ArgGroupInTree(pid_t pgrp) const {
+  if (contained_.load()) {
+    // A group named by number is one led inside the namespace (a group led outside has no
+    // number there: ESRCH), so its members are the guest's, unless the init leads it.
+    return root_.load() > 0 && pgrp > 1;
+  }
+  return GroupInTree(pgrp);
+}
+
 std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const {
   const GuardedCall* guarded = FindGuarded(call.nr);
   if (guarded == nullptr || (!guarded->always && !layers_.refuse_cross_tree)) {
@@ -339,18 +376,19 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
     case Target::kKillPid: {
       const pid_t pid = as_pid(0);
       if (pid > 0) {
-        allowed = InTree(pid);
+        allowed = ArgInTree(pid);
         target = "process " + std::to_string(pid);
       } else if (pid == 0) {
         allowed = GroupInTree(caller_group());
         target = "its own process group, which holds processes outside its tree";
       } else if (pid == -1) {
-        allowed = false;
+        // Contained, the kernel signals only the namespace's processes but its init (kill(2)).
+        allowed = contained_.load();
         target = "every process it may signal";
       } else if (pid == std::numeric_limits<pid_t>::min()) {
         // No such group: the kernel answers ESRCH (and -pid would overflow).
       } else {
-        allowed = GroupInTree(-pid);
+        allowed = ArgGroupInTree(-pid);
         target = "process group " + std::to_string(-pid);
       }
       break;
@@ -359,7 +397,7 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
     case Target::kProcessOrSelf: {
       const pid_t pid = as_pid(guarded->arg);
       if (pid > 0) {
-        allowed = InTree(pid);
+        allowed = ArgInTree(pid);
         target = "process " + std::to_string(pid);
       }
       break;
@@ -367,7 +405,7 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
     case Target::kThread: {
       const pid_t tid = as_pid(0);
       if (tid > 0) {
-        allowed = InTree(tid);
+        allowed = ArgInTree(tid);
         target = "thread " + std::to_string(tid);
       }
       break;
@@ -385,7 +423,7 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
       if (call.args[0] != PTRACE_TRACEME) {
         const pid_t pid = as_pid(1);
         if (pid > 0) {
-          allowed = InTree(pid);
+          allowed = ArgInTree(pid);
           target = "process " + std::to_string(pid);
         }
       }
@@ -393,7 +431,7 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
     case Target::kTwoProcesses:
       for (int i : {0, 1}) {
         const pid_t pid = as_pid(i);
-        if (pid > 0 && !InTree(pid)) {
+        if (pid > 0 && !ArgInTree(pid)) {
           allowed = false;
           target = "process " + std::to_string(pid);
         }
@@ -404,12 +442,12 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
       switch (call.args[0]) {
         case PRIO_PROCESS:
           if (who != 0) {
-            allowed = InTree(who);
+            allowed = ArgInTree(who);
             target = "process " + std::to_string(who);
           }
           break;
         case PRIO_PGRP:
-          allowed = GroupInTree(who == 0 ? caller_group() : who);
+          allowed = who == 0 ? GroupInTree(caller_group()) : ArgGroupInTree(who);
           target = "a process group with processes outside its tree";
           break;
         case PRIO_USER:
@@ -427,12 +465,12 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
       switch (call.args[0]) {
         case 1:
           if (who != 0) {
-            allowed = InTree(who);
+            allowed = ArgInTree(who);
             target = "process " + std::to_string(who);
           }
           break;
         case 2:
-          allowed = GroupInTree(who == 0 ? caller_group() : who);
+          allowed = who == 0 ? GroupInTree(caller_group()) : ArgGroupInTree(who);
           target = "a process group with processes outside its tree";
           break;
         case 3:
@@ -449,10 +487,10 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
       if (cmd == F_SETOWN) {
         const pid_t owner = as_pid(2);
         if (owner > 0) {
-          allowed = InTree(owner);
+          allowed = ArgInTree(owner);
           target = "process " + std::to_string(owner) + " (as SIGIO owner)";
         } else if (owner < 0 && owner != std::numeric_limits<pid_t>::min()) {  // INT_MIN: EINVAL
-          allowed = GroupInTree(-owner);
+          allowed = ArgGroupInTree(-owner);
           target = "process group " + std::to_string(-owner) + " (as SIGIO owner)";
         }
       } else if (cmd == F_SETOWN_EX) {

@@ -24,7 +24,8 @@
 //      SECCOMP_RET_TRACE). prlimit64, setpriority, ioprio_set and the sched_set* calls aimed
 //      outside the tree are refused too: Landlock does not scope them.
 //
-// Threads: Decide() runs on the supervisor's loop thread; SetRoot() and layers() on any.
+// Threads: Decide() runs on the supervisor's loop thread; SetRoot() and layers() on any
+// (SetRoot before the guest's first call is decided).
 #pragma once
 
 #include <sys/types.h>
@@ -86,8 +87,14 @@ class GuestGuard {
   const ProtectionLayers& layers() const { return layers_; }
 
   // The guest's main process; its descendants are the guest's tree. Until it is known, every
-  // call aimed at another process is refused (fail closed).
-  void SetRoot(pid_t root) { root_.store(root); }
+  // call aimed at another process is refused (fail closed). `contained`: the guest is pid 2 of
+  // a pid namespace of its own (launcher/namespace_init.h). Pids in its calls' arguments are
+  // then the namespace's: the kernel resolves them there, so they can name no process outside
+  // it, and the one process there outside the guest's tree is the init (pid 1), which is
+  // refused; the host's /proc is not asked about them. Pids the supervisor learns itself (the
+  // caller's own process group, a pidfd's target) stay the supervisor's, and orphans of the
+  // tree, adopted by the init, count as the tree's.
+  void SetRoot(pid_t root, bool contained = false);
 
   // The guard's answer for `call` of a guest whose current policy is `policy`, or nullopt when
   // the call is none of its business (the policy decides). Reads /proc for the ancestry of a
@@ -95,14 +102,19 @@ class GuestGuard {
   std::optional<Decision> Decide(const SyscallEvent& call, const policy::PolicySet& policy) const;
 
  private:
-  bool InTree(pid_t pid) const;
+  bool InTree(pid_t pid) const;  // `pid` in the supervisor's pid namespace
   bool GroupInTree(pid_t pgrp) const;
+  // A process or group named in the call's arguments (the guest's pid namespace when contained).
+  bool ArgInTree(pid_t pid) const;
+  bool ArgGroupInTree(pid_t pgrp) const;
   std::optional<Decision> DecideTarget(const SyscallEvent& call) const;
   std::optional<Decision> DecideEscape(const SyscallEvent& call,
                                        const policy::PolicySet& policy) const;
 
   const ProtectionLayers layers_;
   std::atomic<pid_t> root_{-1};
+  std::atomic<bool> contained_{false};
+  std::atomic<pid_t> init_{-1};  // contained: the namespace's init, in the supervisor's namespace
   mutable int warnings_ = 0;  // loop thread only: refusals logged so far
 };
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <spdlog/spdlog.h>
@@ -25,6 +26,20 @@ std::string PathOf(const std::vector<std::string>& env) {
     }
   }
   return "/usr/local/bin:/usr/bin:/bin";
+}
+
+// What the kernel says of the guest's namespaces, compared with the supervisor's own.
+std::string ContainmentOf(pid_t pid, Containment requested) {
+  if (requested == Containment::kNone) {
+    return "none";
+  }
+  // An unreadable link (a guest that made itself non-dumpable) says nothing: pidns.
+  char mine[64] = {}, theirs[64] = {};
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  const bool other_user_ns = readlink("/proc/self/ns/user", mine, sizeof mine - 1) > 0 &&
+                             readlink(path.c_str(), theirs, sizeof theirs - 1) > 0 &&
+                             std::string_view(mine) != std::string_view(theirs);
+  return other_user_ns ? "pidns+userns" : "pidns";
 }
 
 }  // namespace
@@ -130,7 +145,21 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
   launch.landlock_scope = protection.landlock_scope;
+  launch.contain = options_.contain == "none" || (options_.contain == "auto" && contain_refused_)
+                       ? Containment::kNone
+                       : Containment::kPidNamespace;
   auto pid = (*backend)->Launch(launch, *guest);
+  if (!pid && options_.contain == "auto" && launcher::IsContainmentError(pid.error())) {
+    // The kernel or a sandbox (a container engine's seccomp profile, a procfs with masked
+    // paths) refuses the namespace: run uncontained, and say what is lost.
+    spdlog::warn("the guest tree cannot end with hijackd ({}); descendants that clear their death "
+                 "signal can outlive a killed hijackd (--contain none: no namespace, no warning)",
+                 pid.error().message);
+    contain_refused_ = true;
+    launch.contain = Containment::kNone;
+    guest = make_guest(**backend);
+    pid = (*backend)->Launch(launch, *guest);
+  }
   if (!pid && automatic && backend_name == "notify") {
     // The probe passed but this launch did not (the sandbox refuses something only a real
     // launch does, such as the agent's memfd): `auto` means "whatever works here", so try
@@ -152,13 +181,14 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     return std::unexpected(
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
   }
-  guest->guard().SetRoot(*pid);
+  guest->guard().SetRoot(*pid, launch.contain == Containment::kPidNamespace);
   Record record;
   record.backend = *backend;
   record.info.id = id;
   record.info.pid = *pid;
   record.info.argv = std::move(spec.argv);
   record.info.backend = backend_name;
+  record.info.containment = ContainmentOf(*pid, launch.contain);
   record.info.running = true;
   record.info.intercept = intercept;
   record.info.protection = protection;

@@ -46,6 +46,11 @@ struct SupervisorOptions {
   bool sync_wakeup = true;    // notify: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP where supported
   size_t max_guests = 256;    // running guests; Launch beyond it fails with EAGAIN
   size_t keep_exited = 64;    // exited guests kept so their exit status can be read
+  // How each guest tree is bound to the supervisor's life (daemon/launcher/namespace_init.h):
+  // "pidns" (a pid namespace whose init dies with hijackd; a launch fails where the kernel
+  // refuses it), "none" (PR_SET_PDEATHSIG on the guest only), or "auto" (pidns where the kernel
+  // allows it, else none, with a warning once).
+  std::string contain = "auto";
 };
 
 struct GuestSpec {
@@ -65,6 +70,9 @@ struct GuestInfo {
   pid_t pid = -1;
   std::vector<std::string> argv;
   std::string backend;
+  // "pidns" (a pid namespace of its own), "pidns+userns" (with a user namespace, for an
+  // unprivileged hijackd) or "none": what ends the guest tree with the supervisor.
+  std::string containment;
   bool running = false;
   std::optional<int> wait_status;  // waitpid(2) status once exited
   SyscallSet intercept;
@@ -139,8 +147,9 @@ class Supervisor {
   void PruneExited();
 
   const SupervisorOptions options_;
-  bool auto_is_ptrace_ = false;
-  bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once  // a notify launch failed under `auto`: later ones use ptrace
+  bool auto_is_ptrace_ = false;  // a notify launch failed under `auto`: later ones use ptrace
+  bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once
+  bool contain_refused_ = false;  // a pid namespace was refused under contain "auto": no more tries
   boost::asio::io_context loop_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   launcher::ProcessReaper reaper_;

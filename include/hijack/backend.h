@@ -94,6 +94,12 @@ struct GuestCredentials {
   std::vector<gid_t> groups;
 };
 
+// How the guest tree is bound to the supervisor's life (daemon/launcher/namespace_init.h).
+enum class Containment {
+  kNone,          // PR_SET_PDEATHSIG on the guest only (and PTRACE_O_EXITKILL under ptrace)
+  kPidNamespace,  // a pid namespace whose init dies with the supervisor: the whole tree ends
+};
+
 struct LaunchSpec {
   uint64_t guest_id = 0;
   std::string path;               // the executable to exec, already resolved
@@ -107,6 +113,7 @@ struct LaunchSpec {
   // Scope the guest with Landlock before exec (daemon/launcher/landlock_scope.h): its signals
   // and abstract unix socket connections stay inside its own tree. Needs Landlock ABI 6.
   bool landlock_scope = false;
+  Containment contain = Containment::kNone;
   // When set, the child runs this function under the filter instead of exec'ing `path`, and
   // exits with its return value. For tests and benchmarks that measure the backend alone.
   std::function<int()> child_main;

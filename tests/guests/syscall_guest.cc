@@ -8,6 +8,7 @@
 //   syscall_guest signal           a signal interrupts a blocking read (EINTR, then SA_RESTART)
 //   syscall_guest badptr           open() with an invalid pointer: expect EFAULT
 //   syscall_guest orphan PATH      leave a child behind that creates PATH after the parent exits
+//   syscall_guest escape MARK      clear the death signal, leave an untraced setsid'd orphan
 //   syscall_guest threads N K      N threads each call getppid K times
 //   syscall_guest spawn-chain N    posix_spawn itself N levels deep
 //   syscall_guest wait-signal      print "ready", block in pause(); exit 0 on SIGTERM
@@ -16,7 +17,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -144,6 +147,40 @@ int Orphan(const char* path) {
   return 0;
 }
 
+// An attack on the supervisor's hold on the guest tree: the guest clears its own death signal,
+// and leaves behind a session of its own whose member was cloned with CLONE_UNTRACED (so that no
+// tracer follows it) and double-forked away from the guest. Prints "escape: ready" once all of
+// that is in place, then waits to be killed. Every process of the tree keeps this argv (MARK is
+// the test's token), so a test finds them all in /proc by it.
+int Escape() {
+  prctl(PR_SET_PDEATHSIG, 0);
+  pid_t session = fork();
+  if (session < 0) {
+    return 1;
+  }
+  if (session == 0) {
+    prctl(PR_SET_PDEATHSIG, 0);
+    setsid();
+    // Fork-like clone(2): the grandchild returns here with a copy of this stack.
+    long escapee = syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, nullptr, nullptr, nullptr, 0);
+    if (escapee == 0) {
+      prctl(PR_SET_PDEATHSIG, 0);
+      for (;;) {
+        pause();  // under an absent supervisor this fails at once (ENOSYS): a busy orphan
+      }
+    }
+    _exit(escapee > 0 ? 0 : 1);
+  }
+  int status = 0;
+  if (waitpid(session, &status, 0) != session || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return 1;
+  }
+  std::printf("escape: ready\n");
+  for (;;) {
+    pause();
+  }
+}
+
 int Threads(int n, int k) {
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) {
@@ -216,6 +253,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "orphan" && argc > 2) {
     return Orphan(argv[2]);
+  }
+  if (mode == "escape" && argc > 2) {
+    return Escape();
   }
   if (mode == "threads" && argc > 3) {
     return Threads(std::atoi(argv[2]), std::atoi(argv[3]));

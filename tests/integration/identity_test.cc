@@ -67,14 +67,16 @@ class IdentityTest : public ::testing::TestWithParam<std::string> {
              {"deny": [")" + denied + R"("], "access": ["write"]}]},
           {"module": "trace", "syscalls": ["getppid", "getpgrp"], "output": ")" +
                                                         trace + R"(", "format": "json"}]})");
-    // Two trips round the id space at most: other processes take ids too. As root the whole
-    // run goes into a new PID namespace whose own pid_max (per namespace since Linux 6.14) is
-    // small, so that a trip takes a thousand forks instead of the host's tens of thousands;
-    // sh stays the namespace's init (not exec'd into) so that hijackd runs as it does anywhere.
-    // Ids start past 400: after a wrap the kernel hands out ids from 300 up (RESERVED_PIDS), so
-    // the guest's threads must have ids above that to get them back.
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--quiet",
-                                     "--policy", policy, "--", kGuest, "reuse", allowed, denied};
+    // Two trips round the id space at most: other processes take ids too. Uncontained: the
+    // guest must recycle ids in the supervisor's pid namespace, the one its notifications and
+    // stops name. As root the whole run goes into a new PID namespace whose own pid_max (per
+    // namespace since Linux 6.14) is small, so that a trip takes a thousand forks instead of the
+    // host's tens of thousands; sh stays the namespace's init (not exec'd into) so that hijackd
+    // runs as it does anywhere. Ids start past 400: after a wrap the kernel hands out ids from
+    // 300 up (RESERVED_PIDS), so the guest's threads must have ids above that to get them back.
+    std::vector<std::string> argv = {kHijackd, "run",    "--backend", GetParam(), "--quiet",
+                                     "--contain", "none", "--policy",  policy,     "--",
+                                     kGuest,      "reuse", allowed,     denied};
     constexpr long kSmallPidMax = 1024;
     if (geteuid() == 0 && SmallPidNamespaceWorks(kSmallPidMax)) {
       argv.push_back(std::to_string(2 * kSmallPidMax));

@@ -71,12 +71,17 @@ char ProcessState(pid_t pid) {
 struct Setup {
   const char* backend;
   bool landlock;  // false: --no-landlock-scope, the supervisor's refusals alone
+  // false: --contain none, so that the guest can name hijackd (its parent) and the layers above
+  // are what stops it, as where the kernel refuses the namespace; true: --contain pidns, where
+  // its parent is the namespace's init and hijackd has no pid the guest can name.
+  bool contained = false;
 };
 
 std::string Name(const ::testing::TestParamInfo<Setup>& info) {
   std::string name = info.param.backend;
   std::erase(name, '-');
-  return name + (info.param.landlock ? "_Landlock" : "_SupervisorOnly");
+  return name + (info.param.landlock ? "_Landlock" : "_SupervisorOnly") +
+         (info.param.contained ? "_Contained" : "");
 }
 
 class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
@@ -99,6 +104,8 @@ class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
     if (!GetParam().landlock) {
       argv.push_back("--no-landlock-scope");
     }
+    argv.push_back("--contain");
+    argv.push_back(GetParam().contained ? "pidns" : "none");
     argv.push_back("--");
     argv.insert(argv.end(), cmd.begin(), cmd.end());
     return AsGuestUser(argv);
@@ -297,6 +304,70 @@ TEST_P(GuestAgainstSupervisor, ReportNamesTheProtectionLayers) {
     EXPECT_THAT(r.err, HasSubstr("no landlock-scope: turned off at launch"));
   }
   EXPECT_THAT(r.err, HasSubstr("io-uring-refused"));
+}
+
+// The same guest in a pid namespace of its own (--contain pidns, docs/security-tree.md): pids
+// in its calls are the namespace's, so the supervisor's refusals must neither look them up in
+// its own /proc (where they name unrelated processes) nor let the guest reach the namespace's
+// init (pid 1, its parent there), and a process outside the namespace has no pid it can name.
+class ContainedGuestAgainstSupervisor : public GuestAgainstSupervisor {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, ContainedGuestAgainstSupervisor,
+    ::testing::Values(Setup{"notify", true, true}, Setup{"notify", false, true},
+                      Setup{"ptrace", true, true}, Setup{"ptrace", false, true},
+                      Setup{"ptrace-all", true, true}, Setup{"ptrace-all", false, true}),
+    Name);
+
+// Its child's pid is the namespace's (3): the host's /proc/3 is some other process.
+TEST_P(ContainedGuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
+  auto r = Attack({"kill-child", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("kill child: ok")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("child: killed"));
+  ExpectPolicyHolds(r);
+}
+
+// The host pid of a process outside names nothing in the namespace.
+TEST_P(ContainedGuestAgainstSupervisor, KillOfAProcessOutsideTheNamespaceFails) {
+  BackgroundProcess victim(AsGuestUser({"/bin/sleep", "600"}), dir_.path());
+  auto r = Attack({"kill", std::to_string(victim.pid()), dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("kill: ESRCH")) << r.err;
+  const char state = ProcessState(victim.pid());
+  EXPECT_TRUE(state != 0 && state != 'Z') << "the victim was killed";
+  ExpectPolicyHolds(r);
+}
+
+// Its parent is the init: stopping or tracing it, or changing its limits or CPUs, is refused as
+// it is for hijackd itself (an init drops its namespace's signals without a handler, but the
+// refusal must not depend on that).
+TEST_P(ContainedGuestAgainstSupervisor, TheInitIsOutOfReach) {
+  auto stop = Attack({"stop-supervisor", dir_.path()});
+  EXPECT_THAT(stop.out, HasSubstr("kill SIGSTOP: EPERM")) << stop.err;
+  ExpectPolicyHolds(stop);
+  auto seize = Attack({"seize", dir_.path()});
+  EXPECT_THAT(seize.out, HasSubstr("seize: EPERM")) << seize.err;
+  ExpectPolicyHolds(seize);
+  auto prlimit = Attack({"prlimit", dir_.path()});
+  EXPECT_THAT(prlimit.out, HasSubstr("prlimit: EPERM")) << prlimit.err;
+  ExpectPolicyHolds(prlimit);
+  auto sched = Attack({"sched", dir_.path()});
+  EXPECT_THAT(sched.out, HasSubstr("sched_setaffinity: EPERM")) << sched.err;
+  ExpectPolicyHolds(sched);
+}
+
+// kill(0) reaches the guest's process group, which hijackd leads outside the namespace: the
+// supervisor still asks its own /proc about the caller's group, not the namespace's.
+TEST_P(ContainedGuestAgainstSupervisor, SignalProbesOfTheInitAndTheGroupFail) {
+  auto r = Attack({"probe-signals", dir_.path()});
+  EXPECT_THAT(r.out, HasSubstr("tkill: EPERM")) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("open /proc/PARENT: ok"));
+  if (GetParam().landlock) {
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: EPERM"));
+  } else {
+    EXPECT_THAT(r.out, HasSubstr("kill 0: EPERM"));
+    EXPECT_THAT(r.out, HasSubstr("pidfd_send_signal: ENOSYS"));
+  }
+  ExpectPolicyHolds(r);
 }
 
 // Calls of another ABI: the filter of the seccomp backends kills them (SIGSYS); ptrace-all

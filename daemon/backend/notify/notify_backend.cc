@@ -22,6 +22,7 @@
 #include "daemon/launcher/bpf_builder.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
+#include "daemon/launcher/namespace_init.h"
 
 // Linux 6.6 added these; Debian 12's headers (6.1) do not have them.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -53,6 +54,10 @@ struct NotifyBackend::Guest {
   pid_t main_pid = -1;
   hijack::UniqueFd pidfd;
   hijack::UniqueFd report;
+  // In a pid namespace: the init's pipe that carries the guest's status (namespace_init.h).
+  hijack::UniqueFd guest_status;
+  // That namespace's /proc, where the agent's slot owners (the guest's own ids) are probed.
+  hijack::UniqueFd guest_proc;
   std::optional<int> main_status;
   bool hung_up = false;
   bool finished = false;
@@ -147,6 +152,8 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->main_pid = child->pid;
   guest->pidfd = std::move(child->pidfd);
   guest->report = std::move(child->report);
+  guest->guest_status = std::move(child->guest_status);
+  guest->guest_proc = std::move(child->guest_proc);
   if (agent) {
     guest->page = std::move((**agent).page);
     // Before the guest's first call: its policy's token buckets go to the page.
@@ -164,8 +171,12 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   }
   Guest& g = *guest;
   guests_[spec.guest_id] = std::move(guest);
-  reaper_.WatchExit(g.main_pid, [this, &g](int status) {
-    g.main_status = status;
+  // Contained, the supervisor's child is the namespace's init, which exits once the whole tree
+  // has; the guest's own status comes through its pipe.
+  reaper_.WatchExit(child->reaped_pid(), [this, &g](int status) {
+    g.main_status = g.guest_status.valid()
+                        ? launcher::NamespaceInit::GuestWaitStatus(g.guest_status.get(), status)
+                        : status;
     MaybeFinish(g);
   });
   Arm(g);
@@ -429,7 +440,9 @@ exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
 
 void NotifyBackend::DrainAgent(Guest& guest, size_t max_entries) {
   // The agent's own account of its calls: its ids are taken as written (observation only; the
-  // page is the guest's) and never looked up, so a guest inventing ids costs nothing.
+  // page is the guest's) and never looked up, so a guest inventing ids costs nothing. In a pid
+  // namespace of its own (launcher/namespace_init.h) they are the guest's ids, not the
+  // supervisor's.
   const uint64_t ip = guest.page->trampoline_syscall_ip();
   guest.page->Drain(
       [&](const exec_page::RingEntry& e) {
@@ -461,7 +474,7 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     // follows within a few ticks.
     if (++g->drain_ticks % kReclaimEvery == 0 ||
         g->handler->PolicyVersion() != g->page_policy_version) {
-      g->page->ReclaimDeadSlots();
+      g->page->ReclaimDeadSlots(g->guest_proc.get());
       SyncPage(*g);
     }
     ArmAgentDrain(*g);
