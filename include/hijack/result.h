@@ -6,6 +6,11 @@
 //   Result<UniqueFd> OpenTrace(const std::string& path);
 //   auto fd = OpenTrace("t.jsonl");
 //   if (!fd) { spdlog::error("{}", fd.error().message); return std::unexpected(fd.error()); }
+//
+// Passing an error up unchanged is written with the two macros at the end of this file:
+//
+//   HIJACK_ASSIGN_OR_RETURN(UniqueFd fd, OpenTrace(path));   // declares fd, or returns the error
+//   HIJACK_TRY(WriteAll(fd, line));                          // Result<void> or any Result<T>
 #pragma once
 
 #include <cerrno>
@@ -39,3 +44,27 @@ std::string ErrnoName(int err);
 int ErrnoFromName(std::string_view name);
 
 }  // namespace hijack
+
+// Evaluates `expr` (a Result<T>) and returns its Error from the enclosing function, which must
+// itself return a Result, when it holds one.
+#define HIJACK_TRY(expr)                                                                           \
+  do {                                                                                             \
+    auto&& hijack_try_result_ = (expr);                                                            \
+    if (!hijack_try_result_) {                                                                     \
+      return std::unexpected(std::move(hijack_try_result_).error());                               \
+    }                                                                                              \
+  } while (false)
+
+// Evaluates `expr` (a Result<T>); on success moves its value into `lhs` (a declaration such as
+// `auto fd` or an existing variable), else returns its Error. One statement; not for use as
+// the body of an unbraced if.
+#define HIJACK_ASSIGN_OR_RETURN(lhs, expr)                                                         \
+  HIJACK_ASSIGN_OR_RETURN_IMPL_(HIJACK_RESULT_CONCAT_(hijack_result_, __LINE__), lhs, expr)
+#define HIJACK_RESULT_CONCAT_INNER_(a, b) a##b
+#define HIJACK_RESULT_CONCAT_(a, b) HIJACK_RESULT_CONCAT_INNER_(a, b)
+#define HIJACK_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                                              \
+  auto tmp = (expr);                                                                               \
+  if (!tmp) {                                                                                      \
+    return std::unexpected(std::move(tmp).error());                                                \
+  }                                                                                                \
+  lhs = std::move(*tmp)

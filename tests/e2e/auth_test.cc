@@ -18,6 +18,7 @@
 
 #include "tests/e2e/e2e_paths.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -425,11 +426,7 @@ TEST_P(LeastPrivilege, AGuestRunsWithItsCallersUidGidAndGroups) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LeastPrivilege,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"), [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
 
 TEST_F(UnixRules, ALaunchGroupMemberSteersOnlyTheGuestsItLaunched) {
   Start({"--launch-group", kLaunchGid});
@@ -562,11 +559,7 @@ TEST_P(GuestCannotSteer, ThroughRunListenTcpWithAStolenToken) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GuestCannotSteer,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"), [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

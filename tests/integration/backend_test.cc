@@ -15,6 +15,7 @@
 
 #include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/reaper.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack {
 namespace {
@@ -204,11 +205,7 @@ TEST_P(BackendTest, ChildrenAndThreadsAreIntercepted) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
                          ::testing::ValuesIn(backend::BackendNames()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         testing::BackendTestName{});
 
 }  // namespace
 }  // namespace hijack

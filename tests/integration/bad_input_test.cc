@@ -19,6 +19,7 @@
 #include "daemon/backend/backend_factory.h"
 #include "hijack/v1/control.grpc.pb.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -162,11 +163,7 @@ TEST_P(BadPolicyFileTest, OutputsThatAreFifosWithoutReadersFailInsteadOfWaiting)
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BadPolicyFileTest,
-                         ::testing::ValuesIn(backend::BackendNames()), [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         ::testing::ValuesIn(backend::BackendNames()), BackendTestName{});
 
 // A malformed request and the status it must get.
 struct BadRequest {
@@ -387,11 +384,7 @@ TEST_P(BadRequestTest, EachIsRefusedWithAStatusAndTheGuestKeepsItsPolicy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BadRequestTest, ::testing::ValuesIn(backend::BackendNames()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         BackendTestName{});
 
 ProcessResult Hijackctl(std::vector<std::string> args) {
   args.insert(args.begin(), kHijackctl);

@@ -19,6 +19,7 @@
 #include "hijack/unique_fd.h"
 #include "tests/integration/test_paths.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -231,7 +232,7 @@ TEST_P(ContainTest, RefusedNamespaceFallsBackUnderAutoAndFailsUnderPidns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ContainTest,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"));
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

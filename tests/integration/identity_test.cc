@@ -19,6 +19,7 @@
 #include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/reaper.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -152,11 +153,7 @@ TEST_P(IdentityTest, ReusedIdsInStrictModeNeverHandAChildItsParentsFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IdentityTest, ::testing::ValuesIn(backend::BackendNames()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

@@ -28,6 +28,7 @@
 
 #include "tests/integration/test_paths.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -237,11 +238,7 @@ TEST_P(GuestMemoryUnderProfile, PathsAreReadWhenProcessVmReadvIsForbidden) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GuestMemoryUnderProfile,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"), [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

@@ -20,6 +20,7 @@
 #include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/reaper.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -527,11 +528,7 @@ TEST_P(ModulesTest, ValidationErrorsNameTheJsonPathAndStartNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ModulesTest, ::testing::ValuesIn(backend::BackendNames()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

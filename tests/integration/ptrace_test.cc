@@ -29,6 +29,7 @@
 #include "daemon/backend/backend_factory.h"
 #include "daemon/backend/ptrace/tracer.h"
 #include "daemon/launcher/reaper.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack {
 namespace {
@@ -396,11 +397,7 @@ TEST_P(TracedGuestTest, KilledWhileItsCallIsHeld) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TracedGuestTest, ::testing::ValuesIn(backend::BackendNames()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         testing::BackendTestName{});
 
 class PtraceOnlyTest : public TracedGuestTest {};
 
@@ -490,11 +487,7 @@ TEST_P(PtraceOnlyTest, ForkChildrenThatStopBeforeTheirParentsEvent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ptrace, PtraceOnlyTest, ::testing::Values("ptrace", "ptrace-all"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         testing::BackendTestName{});
 
 }  // namespace
 }  // namespace hijack

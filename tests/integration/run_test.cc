@@ -11,6 +11,7 @@
 
 #include "tests/integration/test_paths.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/backend_params.h"
 
 namespace hijack::testing {
 namespace {
@@ -324,11 +325,7 @@ TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RunTest, ::testing::Values("notify", "ptrace", "ptrace-all"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+                         BackendTestName{});
 
 // Backend-independent: a kernel (or sandbox) without user notification.
 TEST(RunWithoutNotify, MessageNamesThePtraceBackend) {
