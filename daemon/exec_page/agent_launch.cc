@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
+#include "daemon/exec_page/agent_path.h"
+
 namespace hijack::exec_page {
 namespace {
 
@@ -43,15 +45,14 @@ bool RequestAgent(std::vector<std::string>& env, bool want) {
   if (library.empty()) {
     return false;
   }
-  // ld.so(8) splits LD_PRELOAD at spaces and colons and has no quoting: such a path would load
-  // nothing, and the guest's loader would complain about each piece.
-  if (library.find_first_of(" :") != std::string::npos) {
-    spdlog::warn("the agent {} is not preloaded: LD_PRELOAD cannot carry a path with a space or "
-                 "a colon (install it elsewhere or set HIJACK_AGENT_LIBRARY); every call goes "
-                 "through the supervisor",
-                 library);
+  // A path with a space or a colon goes through a link LD_PRELOAD can carry (agent_path.h).
+  auto preload = PreloadablePath(library);
+  if (!preload) {
+    spdlog::warn("the agent {} is not preloaded: {}; every call goes through the supervisor",
+                 library, preload.error().message);
     return false;
   }
+  library = *preload;
   env.push_back(prefix + library);
   return true;
 }

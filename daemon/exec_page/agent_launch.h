@@ -39,7 +39,8 @@ struct AgentLaunch {
 // Asks for the agent in `env` (or, with want=false, makes sure nothing in `env` asks for it: a
 // request the caller's own environment carried is dropped either way). Returns false when the
 // agent was wanted but no agent library exists, or its path has a space or a colon (which
-// LD_PRELOAD cannot carry; logged as a warning); every call then goes to the supervisor.
+// LD_PRELOAD cannot carry) and no link to it could be made (PreloadablePath, agent_path.h;
+// logged as a warning); every call then goes to the supervisor.
 bool RequestAgent(std::vector<std::string>& env, bool want);
 
 // `spec` without the agent request, for a backend that does not run the agent: the guest's

@@ -7,6 +7,7 @@ target_link_libraries(hijack_e2e_auth_tests PRIVATE hijack_test_support GTest::g
 target_compile_definitions(hijack_e2e_auth_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
   HIJACK_TEST_HIJACKCTL="$<TARGET_FILE:hijackctl>"
+  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>"
   HIJACK_TEST_PROTOC=""
   HIJACK_TEST_GRPC_PYTHON_PLUGIN=""
   HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -33,6 +34,7 @@ constexpr int kUnavailable = 14;
 constexpr int kUnauthenticated = 16;
 constexpr uid_t kNobody = 65534;
 constexpr const char* kSetpriv = "/usr/bin/setpriv";
+constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
 // Groups no account on the test machine uses, named by number.
 constexpr const char* kWatchGid = "4711";
 constexpr const char* kLaunchGid = "4712";
@@ -314,8 +316,12 @@ TEST_F(MutualTls, PlaintextToATlsListenerIsRefused) {
 
 class UnixRules : public ::testing::Test {
  protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "a root daemon and callers of other uids (setpriv) need root";
+    }
+  }
   void Start(std::vector<std::string> extra) {
-    ASSERT_EQ(geteuid(), 0u) << "these tests need a root daemon";
     address_ = "unix:" + dir_.path() + "/h.sock";
     std::vector<std::string> args = {"serve",
                                      "--listen",
@@ -427,6 +433,32 @@ TEST_P(LeastPrivilege, AGuestRunsWithItsCallersUidGidAndGroups) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, LeastPrivilege,
                          ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
+
+// A root daemon whose agent library has a space in its path, launching for uid 65534: the link
+// that LD_PRELOAD carries (daemon/exec_page/agent_path.h) must be reachable by the guest's uid,
+// not only by the daemon's, and the guest maps the agent through it.
+TEST_F(UnixRules, AGuestOfAnotherUidPreloadsAnAgentWhosePathHasASpace) {
+  StagedFiles agent({{kAgentLibrary, "hi jack/lib/libhijack-agent.so"}});
+  const std::string library = agent.path("hi jack/lib/libhijack-agent.so");
+  // The daemon finds its agent through its environment, which it inherits at its start.
+  setenv("HIJACK_AGENT_LIBRARY", library.c_str(), 1);
+  Start({"--launch-group", kLaunchGid});
+  unsetenv("HIJACK_AGENT_LIBRARY");
+  const std::string out = dir_.path() + "/out";
+  mkdir(out.c_str(), 0777);
+  chmod(out.c_str(), 0777);
+  auto launch = As(kNobody, kLaunchGid,
+                   {"launch", "--backend", "notify", "--cwd", out, "--", "/bin/sh", "-c",
+                    "id -u > uid; grep -F libhijack-agent /proc/self/maps > maps"});
+  ASSERT_EQ(launch.exit_code, 0) << launch.err;
+  ASSERT_TRUE(Eventually([&] {
+    return Owner({"--json", "show", "1"}).out.find("EXITED") != std::string::npos;
+  }));
+  EXPECT_EQ(ReadFile(out + "/uid"), "65534\n");
+  // The kernel names the mapped file by its own path, not by the link's.
+  EXPECT_THAT(ReadFile(out + "/maps"), HasSubstr(library)) << daemon_->process().Stderr();
+  EXPECT_THAT(daemon_->process().Stderr(), Not(HasSubstr("cannot be preloaded")));
+}
 
 TEST_F(UnixRules, ALaunchGroupMemberSteersOnlyTheGuestsItLaunched) {
   Start({"--launch-group", kLaunchGid});

@@ -194,6 +194,32 @@ TEST(AgentRunTest, ExecBringsTheAgentBackAtTheSameAddress) {
   EXPECT_GE(ParseAgent(r.err).calls, 150) << r.err;
 }
 
+// ld.so(8) splits LD_PRELOAD at spaces and colons: an agent whose path has either (a checkout in
+// "/home/me/my projects") is preloaded through a link hijackd makes under /tmp, also in the
+// images the guest execs, and the link is gone once hijackd has exited.
+TEST(AgentRunTest, AnAgentWhosePathHasASpaceAndAColonIsPreloadedThroughALink) {
+  StagedFiles staged({{kHijackd, "hi jack:1/bin/hijackd"},
+                      {kAgentLibrary, "hi jack:1/lib/libhijack-agent.so"},
+                      {kAgentGuest, "hi jack:1/bin/agent guest"}});
+  const std::string library = staged.path("hi jack:1/lib/libhijack-agent.so");
+  auto r = RunProcess({staged.path("hi jack:1/bin/hijackd"), "--log-level", "debug", "run",
+                       "--backend", "notify", "--agent", "--",
+                       staged.path("hi jack:1/bin/agent guest"), "exec", "150"},
+                      ProcessOptions{.env_add = {"HIJACK_AGENT_LIBRARY=" + library},
+                                     .stdin_data = "",
+                                     .deadline = std::chrono::seconds(120)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("not preloaded"))) << r.err;
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("cannot be preloaded"))) << r.err;
+  EXPECT_GE(ParseAgent(r.err).calls, 150) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r.err, m, std::regex("preloaded through (/tmp/hijack-agent\\.[A-Za-z0-9]+)/")))
+      << r.err;
+  EXPECT_THAT(r.err, HasSubstr("the agent " + library + " is preloaded through "));
+  EXPECT_NE(access(m[1].str().c_str(), F_OK), 0) << m[1].str() << " outlived hijackd";
+}
+
 TEST(AgentRunTest, ForkedChildCountsInItsOwnSlot) {
   auto r = Hijacked({}, {kAgentGuest, "fork", "2000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
