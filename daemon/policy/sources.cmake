@@ -3,3 +3,4 @@
 target_sources(hijack_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/bounded_file.cc
   ${CMAKE_CURRENT_LIST_DIR}/bounded_json.cc)
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/config_reader.cc)

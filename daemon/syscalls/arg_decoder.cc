@@ -21,176 +21,15 @@
 #include <span>
 #include <string_view>
 
+#include "daemon/syscalls/sockaddr.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "hijack/result.h"
 #include "hijack/syscall_set.h"
 
 namespace hijack::syscalls {
 namespace {
 
-// How one argument is rendered. Kinds marked "len" take the length of the object they point to
-// from the argument that follows them, which is where every covered call passes it.
-enum class ArgKind : uint8_t {
-  kNone,            // past the call's last argument
-  kInt,             // int, decimal
-  kUInt,            // unsigned int, decimal
-  kLong,            // off_t, decimal
-  kSize,            // size_t, decimal
-  kHex,             // a value of no known meaning
-  kPtr,             // an address the decoder does not follow: NULL or hex
-  kFd,              // int file descriptor
-  kDirFd,           // a descriptor or AT_FDCWD
-  kPath,            // NUL-terminated string
-  kBuffer,          // data the call takes from the guest (len)
-  kStringArray,     // NULL-terminated array of strings: argv
-  kEnvArray,        // envp: counted, not printed (strace's /* N vars */)
-  kSockaddr,        // struct sockaddr (len)
-  kOpenFlags,       // O_RDONLY|O_CLOEXEC
-  kOpenMode,        // open's mode: shown only when the flags before it create a file
-  kMode,            // 0644
-  kFdFlags,         // O_* flags without an access mode: pipe2, dup3
-  kAtFlags,         // AT_SYMLINK_NOFOLLOW|AT_REMOVEDIR
-  kAccessAtFlags,   // faccessat2: 0x200 is AT_EACCESS, not AT_REMOVEDIR
-  kAccessMode,      // R_OK|W_OK, F_OK
-  kRenameFlags,     // RENAME_NOREPLACE
-  kSocketFamily,    // AF_INET
-  kSocketType,      // SOCK_STREAM|SOCK_CLOEXEC
-  kSocketFlags,     // accept4: SOCK_NONBLOCK|SOCK_CLOEXEC
-  kMsgFlags,        // MSG_DONTWAIT|MSG_NOSIGNAL
-  kShutdownHow,     // SHUT_RDWR
-  kSignal,          // SIGTERM
-  kSigprocmaskHow,  // SIG_BLOCK
-  kCloneFlags,      // CLONE_VM|CLONE_FS|SIGCHLD
-  kWaitOptions,     // WNOHANG|__WALL
-  kProtFlags,       // PROT_READ|PROT_WRITE
-  kMmapFlags,       // MAP_PRIVATE|MAP_ANONYMOUS
-  kWhence,          // SEEK_SET
-  kFcntlCmd,        // F_SETFD
-  kClockId,         // CLOCK_MONOTONIC
-  kTimerFlags,      // TIMER_ABSTIME
-};
 using enum ArgKind;
-
-struct CallSpec {
-  int nr;
-  std::array<ArgKind, 6> args;   // kNone after the last argument
-  bool returns_address = false;  // success values are addresses, printed in hex
-};
-
-// The calls decoded in full; argument lists follow the kernel's entry points for x86_64 (which is
-// why faccessat has no flags and clone takes flags, stack, parent_tid, child_tid, tls).
-constexpr CallSpec kCalls[] = {
-    // Files by name.
-    {SCMP_SYS(open), {kPath, kOpenFlags, kOpenMode}},
-    {SCMP_SYS(openat), {kDirFd, kPath, kOpenFlags, kOpenMode}},
-    {SCMP_SYS(openat2), {kDirFd, kPath, kPtr, kSize}},
-    {SCMP_SYS(creat), {kPath, kMode}},
-    {SCMP_SYS(access), {kPath, kAccessMode}},
-    {SCMP_SYS(faccessat), {kDirFd, kPath, kAccessMode}},
-    {SCMP_SYS(faccessat2), {kDirFd, kPath, kAccessMode, kAccessAtFlags}},
-    {SCMP_SYS(stat), {kPath, kPtr}},
-    {SCMP_SYS(lstat), {kPath, kPtr}},
-    {SCMP_SYS(newfstatat), {kDirFd, kPath, kPtr, kAtFlags}},
-    {SCMP_SYS(statx), {kDirFd, kPath, kAtFlags, kHex, kPtr}},
-    {SCMP_SYS(readlink), {kPath, kPtr, kSize}},
-    {SCMP_SYS(readlinkat), {kDirFd, kPath, kPtr, kSize}},
-    {SCMP_SYS(unlink), {kPath}},
-    {SCMP_SYS(unlinkat), {kDirFd, kPath, kAtFlags}},
-    {SCMP_SYS(rename), {kPath, kPath}},
-    {SCMP_SYS(renameat), {kDirFd, kPath, kDirFd, kPath}},
-    {SCMP_SYS(renameat2), {kDirFd, kPath, kDirFd, kPath, kRenameFlags}},
-    {SCMP_SYS(mkdir), {kPath, kMode}},
-    {SCMP_SYS(mkdirat), {kDirFd, kPath, kMode}},
-    {SCMP_SYS(rmdir), {kPath}},
-    {SCMP_SYS(chdir), {kPath}},
-    {SCMP_SYS(fchdir), {kFd}},
-    {SCMP_SYS(chmod), {kPath, kMode}},
-    {SCMP_SYS(fchmodat), {kDirFd, kPath, kMode}},
-    {SCMP_SYS(chown), {kPath, kInt, kInt}},
-    {SCMP_SYS(fchownat), {kDirFd, kPath, kInt, kInt, kAtFlags}},
-    {SCMP_SYS(truncate), {kPath, kLong}},
-    {SCMP_SYS(symlink), {kPath, kPath}},
-    {SCMP_SYS(symlinkat), {kPath, kDirFd, kPath}},
-    {SCMP_SYS(link), {kPath, kPath}},
-    {SCMP_SYS(linkat), {kDirFd, kPath, kDirFd, kPath, kAtFlags}},
-    {SCMP_SYS(execve), {kPath, kStringArray, kEnvArray}},
-    {SCMP_SYS(execveat), {kDirFd, kPath, kStringArray, kEnvArray, kAtFlags}},
-    // Descriptors.
-    {SCMP_SYS(read), {kFd, kPtr, kSize}},
-    {SCMP_SYS(write), {kFd, kBuffer, kSize}},
-    {SCMP_SYS(pread64), {kFd, kPtr, kSize, kLong}},
-    {SCMP_SYS(pwrite64), {kFd, kBuffer, kSize, kLong}},
-    {SCMP_SYS(readv), {kFd, kPtr, kInt}},
-    {SCMP_SYS(writev), {kFd, kPtr, kInt}},
-    {SCMP_SYS(close), {kFd}},
-    {SCMP_SYS(dup), {kFd}},
-    {SCMP_SYS(dup2), {kFd, kFd}},
-    {SCMP_SYS(dup3), {kFd, kFd, kFdFlags}},
-    {SCMP_SYS(fcntl), {kFd, kFcntlCmd, kHex}},
-    {SCMP_SYS(ioctl), {kFd, kHex, kHex}},
-    {SCMP_SYS(lseek), {kFd, kLong, kWhence}},
-    {SCMP_SYS(pipe), {kPtr}},
-    {SCMP_SYS(pipe2), {kPtr, kFdFlags}},
-    {SCMP_SYS(epoll_wait), {kFd, kPtr, kInt, kInt}},
-    {SCMP_SYS(poll), {kPtr, kUInt, kInt}},
-    // Sockets.
-    {SCMP_SYS(socket), {kSocketFamily, kSocketType, kInt}},
-    {SCMP_SYS(socketpair), {kSocketFamily, kSocketType, kInt, kPtr}},
-    {SCMP_SYS(connect), {kFd, kSockaddr, kUInt}},
-    {SCMP_SYS(bind), {kFd, kSockaddr, kUInt}},
-    {SCMP_SYS(accept), {kFd, kPtr, kPtr}},
-    {SCMP_SYS(accept4), {kFd, kPtr, kPtr, kSocketFlags}},
-    {SCMP_SYS(listen), {kFd, kInt}},
-    {SCMP_SYS(sendto), {kFd, kBuffer, kSize, kMsgFlags, kSockaddr, kUInt}},
-    {SCMP_SYS(recvfrom), {kFd, kPtr, kSize, kMsgFlags, kPtr, kPtr}},
-    {SCMP_SYS(sendmsg), {kFd, kPtr, kMsgFlags}},
-    {SCMP_SYS(recvmsg), {kFd, kPtr, kMsgFlags}},
-    {SCMP_SYS(shutdown), {kFd, kShutdownHow}},
-    {SCMP_SYS(getsockname), {kFd, kPtr, kPtr}},
-    {SCMP_SYS(getpeername), {kFd, kPtr, kPtr}},
-    {SCMP_SYS(setsockopt), {kFd, kInt, kInt, kPtr, kUInt}},
-    {SCMP_SYS(getsockopt), {kFd, kInt, kInt, kPtr, kPtr}},
-    // Processes and signals.
-    {SCMP_SYS(clone), {kCloneFlags, kPtr, kPtr, kPtr, kHex}},
-    {SCMP_SYS(clone3), {kPtr, kSize}},
-    {SCMP_SYS(fork), {}},
-    {SCMP_SYS(vfork), {}},
-    {SCMP_SYS(wait4), {kInt, kPtr, kWaitOptions, kPtr}},
-    {SCMP_SYS(kill), {kInt, kSignal}},
-    {SCMP_SYS(tgkill), {kInt, kInt, kSignal}},
-    {SCMP_SYS(tkill), {kInt, kSignal}},
-    {SCMP_SYS(exit), {kInt}},
-    {SCMP_SYS(exit_group), {kInt}},
-    {SCMP_SYS(getppid), {}},
-    {SCMP_SYS(getpid), {}},
-    {SCMP_SYS(gettid), {}},
-    // The rest of the calls that take no argument (the x86_64 syscall table): without
-    // an entry they would show six raw register values that mean nothing.
-    {SCMP_SYS(getpgrp), {}},
-    {SCMP_SYS(setsid), {}},
-    {SCMP_SYS(getuid), {}},
-    {SCMP_SYS(geteuid), {}},
-    {SCMP_SYS(getgid), {}},
-    {SCMP_SYS(getegid), {}},
-    {SCMP_SYS(sched_yield), {}},
-    {SCMP_SYS(pause), {}},
-    {SCMP_SYS(sync), {}},
-    {SCMP_SYS(vhangup), {}},
-    {SCMP_SYS(munlockall), {}},
-    {SCMP_SYS(inotify_init), {}},
-    {SCMP_SYS(restart_syscall), {}},
-    {SCMP_SYS(rt_sigreturn), {}},
-    {SCMP_SYS(rt_sigaction), {kSignal, kPtr, kPtr, kSize}},
-    {SCMP_SYS(rt_sigprocmask), {kSigprocmaskHow, kPtr, kPtr, kSize}},
-    {SCMP_SYS(nanosleep), {kPtr, kPtr}},
-    {SCMP_SYS(clock_nanosleep), {kClockId, kTimerFlags, kPtr, kPtr}},
-    // Memory.
-    {SCMP_SYS(mmap), {kPtr, kSize, kProtFlags, kMmapFlags, kFd, kHex}, true},
-    {SCMP_SYS(munmap), {kPtr, kSize}},
-    {SCMP_SYS(mprotect), {kPtr, kSize, kProtFlags}},
-    {SCMP_SYS(mremap), {kPtr, kSize, kSize, kHex, kPtr}, true},
-    {SCMP_SYS(brk), {kPtr}, true},
-    {SCMP_SYS(shmat), {kInt, kPtr, kHex}, true},
-};
 
 struct Name {
   uint64_t value;
@@ -390,20 +229,6 @@ constexpr SymbolicKind kSymbolicKinds[] = {
 constexpr size_t kMaxShownChars = 256;   // of a string; longer ones end in "..."
 constexpr size_t kMaxStringRead = 4096;  // PATH_MAX: what the kernel itself would accept
 constexpr size_t kMaxArrayEntries = 32;  // of argv/envp
-
-const CallSpec* FindCall(int nr) {
-  static const std::array<const CallSpec*, SyscallSet::kCapacity> index = [] {
-    std::array<const CallSpec*, SyscallSet::kCapacity> idx{};
-    for (const CallSpec& call : kCalls) {
-      idx[static_cast<size_t>(call.nr)] = &call;
-    }
-    return idx;
-  }();
-  if (nr < 0 || nr >= SyscallSet::kCapacity) {
-    return nullptr;
-  }
-  return index[static_cast<size_t>(nr)];
-}
 
 // "0x1f" as printf's %#llx, which prints 0 as "0" (fmt's '#' would give "0x0").
 std::string Hex(uint64_t v) { return v == 0 ? "0" : fmt::format("{:#x}", v); }
@@ -647,64 +472,46 @@ DecodedArg EnvArrayArg(uint64_t addr, GuestMemory& mem) {
   return {fmt::format("{:#x} /* {}+ vars */", addr, count), {{"vars", count}, {"truncated", true}}};
 }
 
-DecodedArg SockaddrArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
+DecodedArg SockaddrText(uint64_t addr, uint32_t len, GuestMemory& mem) {
   if (addr == 0) {
     return Pointer(addr);
   }
-  sockaddr_storage ss{};
-  size_t want = static_cast<size_t>(std::min<uint64_t>(len, sizeof(ss)));
-  if (want < sizeof(sa_family_t)) {
+  Result<std::optional<SocketAddress>> read = ReadSockaddr(mem, SockaddrRef{addr, len});
+  if (!read) {
+    return FailedRead(addr, read.error());
+  }
+  if (!*read) {
     return Pointer(addr);  // too short to hold even a family
   }
-  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(&ss, 1)).first(want));
-  if (!n) {
-    return FailedRead(addr, n.error());
-  }
-  size_t got = *n;
-  if (got < sizeof(sa_family_t)) {
-    return Pointer(addr);
-  }
-  std::string_view family_name = Lookup(ss.ss_family, kSocketFamilyNames);
-  std::string family =
-      family_name.empty() ? std::to_string(ss.ss_family) : std::string(family_name);
+  const SocketAddress& a = **read;
+  std::string_view family_name = Lookup(static_cast<uint64_t>(a.family), kSocketFamilyNames);
+  std::string family = family_name.empty() ? std::to_string(a.family) : std::string(family_name);
   nlohmann::json json = {{"family", family}};
-  const auto* bytes = reinterpret_cast<const char*>(&ss);
-
-  if (ss.ss_family == AF_INET && got >= sizeof(sockaddr_in)) {
-    sockaddr_in sin;
-    memcpy(&sin, bytes, sizeof(sin));
+  if (a.family == AF_INET && a.complete) {
     char ip[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+    inet_ntop(AF_INET, a.ip.data(), ip, sizeof(ip));
     json["addr"] = ip;
-    json["port"] = ntohs(sin.sin_port);
-    return {fmt::format("{{{}, {}:{}}}", family, ip, ntohs(sin.sin_port)), std::move(json)};
+    json["port"] = a.port;
+    return {fmt::format("{{{}, {}:{}}}", family, ip, a.port), std::move(json)};
   }
-  if (ss.ss_family == AF_INET6 && got >= offsetof(sockaddr_in6, sin6_scope_id)) {
-    sockaddr_in6 sin6{};
-    memcpy(&sin6, bytes, std::min(got, sizeof(sin6)));
+  if (a.family == AF_INET6 && a.complete) {
     char ip[INET6_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET6, &sin6.sin6_addr, ip, sizeof(ip));
+    inet_ntop(AF_INET6, a.ip.data(), ip, sizeof(ip));
     std::string host = ip;
-    if (sin6.sin6_scope_id != 0) {  // link-local addresses name their interface
-      host += fmt::format("%{}", sin6.sin6_scope_id);
+    if (a.scope_id != 0) {  // link-local addresses name their interface
+      host += fmt::format("%{}", a.scope_id);
     }
     json["addr"] = host;
-    json["port"] = ntohs(sin6.sin6_port);
-    return {fmt::format("{{{}, [{}]:{}}}", family, host, ntohs(sin6.sin6_port)), std::move(json)};
+    json["port"] = a.port;
+    return {fmt::format("{{{}, [{}]:{}}}", family, host, a.port), std::move(json)};
   }
-  if (ss.ss_family == AF_UNIX) {
-    // unix(7): the path's length comes from addrlen. An empty one is an unnamed socket; a leading
-    // NUL marks an abstract name, whose every byte (NULs too) counts.
-    constexpr size_t kPathOffset = offsetof(sockaddr_un, sun_path);
-    std::string_view path = got > kPathOffset
-                                ? std::string_view(bytes + kPathOffset, got - kPathOffset)
-                                : std::string_view();
-    if (path.empty()) {
+  if (a.family == AF_UNIX) {
+    if (a.unix_path.empty()) {
       json["path"] = "";
       return {fmt::format("{{{}}}", family), std::move(json)};
     }
-    if (path.front() == '\0') {
-      std::string_view name = path.substr(1);
+    if (a.abstract) {
+      std::string_view name = std::string_view(a.unix_path).substr(1);
       std::string text = fmt::format("{{{}, @", family);
       text += Quoted(name);
       text += '}';
@@ -712,9 +519,8 @@ DecodedArg SockaddrArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
       json["path"] = "@" + name_json.get<std::string>();
       return {std::move(text), std::move(json)};
     }
-    path = path.substr(0, path.find('\0'));
-    json["path"] = JsonString(path);
-    return {fmt::format("{{{}, {}}}", family, Quoted(path)), std::move(json)};
+    json["path"] = JsonString(a.unix_path);
+    return {fmt::format("{{{}, {}}}", family, Quoted(a.unix_path)), std::move(json)};
   }
   return {fmt::format("{{{}}}", family), std::move(json)};
 }
@@ -806,6 +612,9 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
     case kSize:
       return Unsigned(v);
     case kPtr:
+    case kMsghdr:
+    case kMmsghdrs:
+    case kOpenHow:
       return Pointer(v);
     case kDirFd:
       return as_int == AT_FDCWD ? Symbol("AT_FDCWD") : Number(as_int);
@@ -818,7 +627,7 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
     case kEnvArray:
       return EnvArrayArg(v, mem);
     case kSockaddr:
-      return SockaddrArg(v, static_cast<uint32_t>(next), mem);
+      return SockaddrText(v, static_cast<uint32_t>(next), mem);
     case kOpenFlags:
       return OpenFlagsArg(v);
     case kOpenMode:
@@ -845,11 +654,6 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
 
 bool IsNativeArch(uint32_t arch) { return arch == 0 || arch == AUDIT_ARCH_X86_64; }
 
-// Whether open flags make the mode argument matter (open(2): O_CREAT or O_TMPFILE).
-bool CreatesFile(uint64_t flags) {
-  return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == static_cast<uint64_t>(O_TMPFILE);
-}
-
 std::optional<int> ErrorOf(int64_t result) {
   if (result >= -4095 && result <= -1) {  // the kernel's error range (IS_ERR_VALUE)
     return static_cast<int>(-result);
@@ -861,7 +665,7 @@ std::optional<int> ErrorOf(int64_t result) {
 
 std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem) {
   std::vector<DecodedArg> out;
-  const CallSpec* call = IsNativeArch(ev.arch) ? FindCall(ev.nr) : nullptr;
+  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
   if (call == nullptr) {
     for (uint64_t v : ev.args) {
       out.push_back(HexArg(v));
@@ -886,7 +690,7 @@ std::string FormatResult(int nr, std::optional<int64_t> result) {
     return desc != nullptr ? fmt::format("-1 {} ({})", ErrnoName(*err), desc)
                            : fmt::format("-1 {}", ErrnoName(*err));
   }
-  const CallSpec* call = FindCall(nr);
+  const CallLayout* call = FindLayout(nr);
   if (call != nullptr && call->returns_address) {
     return Hex(static_cast<uint64_t>(*result));
   }

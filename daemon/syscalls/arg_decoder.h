@@ -1,7 +1,7 @@
 // Renders the arguments and results of system calls for people (strace style) and programs (JSON).
 //
-// The decoder is a data table from syscall number to argument kinds (file descriptor, path,
-// open flags, sockaddr, ...) for the calls traces see most; any other call shows its six raw
+// The decoder renders each argument by the kind the layout table (syscall_args.h) gives it (file
+// descriptor, path, open flags, sockaddr, ...); a call without a layout shows its six raw
 // arguments in hex. Pointer arguments are read through GuestMemory, so a bad or stale guest
 // pointer is rendered, never dereferenced:
 //

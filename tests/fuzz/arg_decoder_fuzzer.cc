@@ -1,7 +1,7 @@
-// Fuzz target: the syscall argument decoder (daemon/syscalls/arg_decoder.h) against guest
-// memory that the fuzzer writes. A guest controls every byte its pointers lead to, so the
-// decoder must render any of it without crashing, reading out of bounds or throwing, and its
-// JSON must serialize.
+// Fuzz target: the syscall argument decoder (daemon/syscalls/arg_decoder.h) and the argument
+// extractors (syscall_args.h, sockaddr.h) against guest memory that the fuzzer writes. A guest
+// controls every byte its pointers lead to, so the decoder must render any of it without
+// crashing, reading out of bounds or throwing, and its JSON must serialize.
 //
 //   build/fuzz/tests/fuzz/arg_decoder_fuzzer -max_total_time=600 \
 //       build/fuzz/corpus/arg_decoder tests/fuzz/corpus/arg_decoder
@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "daemon/syscalls/arg_decoder.h"
+#include "daemon/syscalls/sockaddr.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "hijack/guest_memory.h"
 
 namespace {
@@ -109,5 +111,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)hijack::syscalls::FormatResult(ev.nr, result);
   (void)hijack::syscalls::ResultJson(result).dump();
+
+  // The extractors the policy modules decide on read the same guest-controlled memory.
+  namespace sc = hijack::syscalls;
+  for (const sc::PathArg& p : sc::PathArgs(ev)) {
+    if (p.index >= ev.args.size() || p.addr != ev.args[p.index]) {
+      std::abort();
+    }
+  }
+  (void)sc::FdArg(ev);
+  (void)sc::OpenArgsOf(ev, mem);
+  if (std::optional<sc::SockaddrRef> ref = sc::SockaddrArg(ev); ref && ref->addr != 0) {
+    (void)sc::ReadSockaddr(mem, *ref);
+  }
+  for (uint64_t i = 0; i < std::min<uint64_t>(sc::MessageCount(ev), 4); ++i) {
+    if (auto ref = sc::MessageAddress(ev, mem, i); ref && ref->addr != 0) {
+      (void)sc::ReadSockaddr(mem, *ref);
+    }
+  }
   return 0;
 }

@@ -20,18 +20,12 @@ policy::ModuleInfo DenyModule::Info() {
       .settings = {{"syscalls", "list of syscall names or %classes (required)"},
                    {"errno", "errno name or number the calls fail with (default EPERM)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
-        auto syscalls = config.Syscalls("syscalls");
+        HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
         if (!syscalls) {
-          return std::unexpected(syscalls.error());
-        }
-        if (!*syscalls) {
           return MakeError(config.PathOf("syscalls") + ": missing (the calls to deny)");
         }
-        auto err = config.Errno("errno", EPERM);
-        if (!err) {
-          return std::unexpected(err.error());
-        }
-        return std::make_unique<DenyModule>(**syscalls, *err);
+        HIJACK_ASSIGN_OR_RETURN(auto err, config.Errno("errno", EPERM));
+        return std::make_unique<DenyModule>(*syscalls, err);
       },
   };
 }

@@ -6,6 +6,7 @@
 
 #include "daemon/modules/fs_guard/guest_path.h"
 #include "daemon/policy/bounded_file.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::modules {
@@ -35,18 +36,23 @@ bool ExecGuardModule::Allows(const std::string& path) const {
 }
 
 std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
-  const bool at = ev.nr == SCMP_SYS(execveat);
-  const int dirfd = at ? static_cast<int>(static_cast<int32_t>(ev.args[0])) : AT_FDCWD;
-  auto path = mem.ReadString(at ? ev.args[1] : ev.args[0], PATH_MAX);
+  const syscalls::PathArgList args = syscalls::PathArgs(ev);
+  if (args.empty()) {
+    // Not a native call: its layout is unknown, and an exec guard fails closed.
+    unresolved_.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(config_.err);
+  }
+  const syscalls::PathArg& exe = args[0];
+  auto path = mem.ReadString(exe.addr, PATH_MAX);
   if (!path) {
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     return Decision::Fail(path.error().code == EFAULT ? EFAULT : config_.err);
   }
   GuestPathResolver resolver(ev, mem);
   ResolveOptions options;
-  options.follow_last = !(at && (ev.args[4] & AT_SYMLINK_NOFOLLOW));
-  options.empty_path = at && (ev.args[4] & AT_EMPTY_PATH);
-  auto r = resolver.Resolve(dirfd, *path, options);
+  options.follow_last = exe.follow;
+  options.empty_path = exe.empty_path;
+  auto r = resolver.Resolve(exe.dirfd, *path, options);
   if (!r) {
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     int code = r.error().code;
@@ -65,9 +71,9 @@ void ExecGuardModule::Observe(const Event& event) {
                         {"pid", event.call.pid},
                         {"syscall", syscalls::SyscallName(event.call.nr)},
                         {"decision", KindName(event.decision.kind())}};
-  const bool at = event.call.nr == SCMP_SYS(execveat);
-  const size_t path_i = at ? 1 : 0;
-  if (event.args.size() > path_i + 1) {
+  const syscalls::PathArgList paths = syscalls::PathArgs(event.call);
+  const size_t path_i = paths.empty() ? 0 : paths[0].index;
+  if (!paths.empty() && event.args.size() > path_i + 1) {
     rec["path"] = event.args[path_i].json;
     rec["argv"] = event.args[path_i + 1].json;
   }
@@ -113,52 +119,30 @@ policy::ModuleInfo ExecGuardModule::Info() {
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         for (const char* key : {"allow", "deny"}) {
-          auto list = config.StringList(key);
-          if (!list) {
-            return std::unexpected(list.error());
-          }
-          if (*list) {
-            auto p = ParsePatterns(**list, config.PathOf(key));
-            if (!p) {
-              return std::unexpected(p.error());
-            }
-            (std::string_view(key) == "allow" ? c.allow : c.deny) = std::move(*p);
+          HIJACK_ASSIGN_OR_RETURN(auto list, config.StringList(key));
+          if (list) {
+            HIJACK_ASSIGN_OR_RETURN((std::string_view(key) == "allow" ? c.allow : c.deny),
+                                    ParsePatterns(*list, config.PathOf(key)));
           }
         }
         if (!config.Has("allow") && !config.Has("deny") && !config.Has("default") &&
             !config.Has("log")) {
           return MakeError(config.path() + ": exec_guard needs allow, deny, default or log");
         }
-        c.default_allow = !config.Has("allow");
-        auto def = config.String("default");
-        if (!def) {
-          return std::unexpected(def.error());
-        }
-        if (*def) {
-          if (**def != "allow" && **def != "deny") {
-            return MakeError(config.PathOf("default") + ": expected \"allow\" or \"deny\", got \"" +
-                             **def + "\"");
-          }
-          c.default_allow = **def == "allow";
-        }
-        auto err = config.Errno("errno", EACCES);
-        if (!err) {
-          return std::unexpected(err.error());
-        }
-        c.err = *err;
-        auto log = config.String("log");
-        if (!log) {
-          return std::unexpected(log.error());
-        }
-        std::string target = log->value_or("-");
+        HIJACK_ASSIGN_OR_RETURN(auto def,
+                                config.Enum<bool>("default", {{"allow", true}, {"deny", false}}));
+        c.default_allow = def.value_or(!config.Has("allow"));
+        HIJACK_ASSIGN_OR_RETURN(c.err, config.Errno("errno", EACCES));
+        HIJACK_ASSIGN_OR_RETURN(auto log, config.String("log"));
+        std::string target = log.value_or("-");
         if (target == "-") {
           c.log = stderr;
         } else if (target != "none") {
           // Appended: a log outlives runs. A FIFO without a reader fails instead of hanging.
           auto opened = policy::OpenOutputFile(target, /*append=*/true);
           if (!opened) {
-            return std::unexpected(Error{opened.error().code, config.PathOf("log") + ": " +
-                                                                  opened.error().message});
+            return std::unexpected(
+                Error{opened.error().code, config.PathOf("log") + ": " + opened.error().message});
           }
           c.log = *opened;
         }

@@ -5,15 +5,16 @@
 #include <fmt/ranges.h>
 #include <poll.h>
 #include <seccomp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "hijack/unique_fd.h"
 
 namespace hijack::modules {
@@ -27,51 +28,6 @@ uint64_t SplitMix64(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-// Where a call names its file: the argument index of a path, or of a descriptor.
-struct FileArg {
-  int nr;
-  int path = -1;
-  int dirfd = -1;  // with path: the directory it is relative to
-  int fd = -1;
-};
-const FileArg kFileArgs[] = {
-    {SCMP_SYS(open), 0},
-    {SCMP_SYS(creat), 0},
-    {SCMP_SYS(openat), 1, 0},
-    {SCMP_SYS(openat2), 1, 0},
-    {SCMP_SYS(stat), 0},
-    {SCMP_SYS(lstat), 0},
-    {SCMP_SYS(newfstatat), 1, 0},
-    {SCMP_SYS(statx), 1, 0},
-    {SCMP_SYS(access), 0},
-    {SCMP_SYS(faccessat), 1, 0},
-    {SCMP_SYS(faccessat2), 1, 0},
-    {SCMP_SYS(unlink), 0},
-    {SCMP_SYS(unlinkat), 1, 0},
-    {SCMP_SYS(mkdir), 0},
-    {SCMP_SYS(mkdirat), 1, 0},
-    {SCMP_SYS(rename), 0},
-    {SCMP_SYS(truncate), 0},
-    {SCMP_SYS(execve), 0},
-    {SCMP_SYS(read), -1, -1, 0},
-    {SCMP_SYS(write), -1, -1, 0},
-    {SCMP_SYS(pread64), -1, -1, 0},
-    {SCMP_SYS(pwrite64), -1, -1, 0},
-    {SCMP_SYS(readv), -1, -1, 0},
-    {SCMP_SYS(writev), -1, -1, 0},
-    {SCMP_SYS(fsync), -1, -1, 0},
-    {SCMP_SYS(fdatasync), -1, -1, 0},
-    {SCMP_SYS(ftruncate), -1, -1, 0},
-    {SCMP_SYS(fstat), -1, -1, 0},
-    {SCMP_SYS(close), -1, -1, 0},
-    {SCMP_SYS(recvfrom), -1, -1, 0},
-    {SCMP_SYS(sendto), -1, -1, 0},
-    {SCMP_SYS(recvmsg), -1, -1, 0},
-    {SCMP_SYS(sendmsg), -1, -1, 0},
-    {SCMP_SYS(lseek), -1, -1, 0},
-    {SCMP_SYS(getdents64), -1, -1, 0},
-};
 
 // The calls `short` applies to: they move args[2] bytes at args[1] through descriptor args[0].
 bool IsRead(int nr) {
@@ -93,25 +49,19 @@ bool FaultModule::Draw(uint64_t k) const {
 }
 
 std::optional<std::string> FaultModule::PathOf(const SyscallEvent& ev, GuestMemory& mem) const {
-  for (const FileArg& f : kFileArgs) {
-    if (f.nr != ev.nr) {
-      continue;
-    }
-    GuestPathResolver resolver(ev, mem);
-    if (f.fd >= 0) {
-      ResolveOptions o;
-      o.empty_path = true;
-      auto r = resolver.Resolve(static_cast<int>(ev.args[static_cast<size_t>(f.fd)]), "", o);
-      return r ? std::optional(r->path) : std::nullopt;
-    }
-    auto path = mem.ReadString(ev.args[static_cast<size_t>(f.path)], PATH_MAX);
+  GuestPathResolver resolver(ev, mem);
+  if (std::optional<syscalls::PathArg> arg = syscalls::PrimaryPath(ev)) {
+    auto path = mem.ReadString(arg->addr, PATH_MAX);
     if (!path) {
       return std::nullopt;
     }
-    int dirfd = f.dirfd >= 0
-                    ? static_cast<int>(static_cast<int32_t>(ev.args[static_cast<size_t>(f.dirfd)]))
-                    : AT_FDCWD;
-    auto r = resolver.Resolve(dirfd, *path, ResolveOptions());
+    auto r = resolver.Resolve(arg->dirfd, *path, ResolveOptions());
+    return r ? std::optional(r->path) : std::nullopt;
+  }
+  if (std::optional<int> fd = syscalls::FdArg(ev)) {
+    ResolveOptions o;
+    o.empty_path = true;
+    auto r = resolver.Resolve(*fd, "", o);
     return r ? std::optional(r->path) : std::nullopt;
   }
   return std::nullopt;
@@ -249,8 +199,7 @@ std::string FaultModule::Report() const {
   std::string out = fmt::format("seed {}: {} of {} eligible calls hit; first hits at calls {}\n",
                                 config_.seed, hits_, eligible_, hit_indexes_);
   if (untakable_ > 0) {
-    out += fmt::format("{} transfers could not be shortened ({})\n", untakable_,
-                       untakable_reason_);
+    out += fmt::format("{} transfers could not be shortened ({})\n", untakable_, untakable_reason_);
   }
   return out;
 }
@@ -270,35 +219,22 @@ policy::ModuleInfo FaultModule::Info() {
                    {"times", "at most this many hits (default unlimited)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
-        auto one = config.Syscalls("syscall");
-        auto many = config.Syscalls("syscalls");
-        if (!one) {
-          return std::unexpected(one.error());
-        }
-        if (!many) {
-          return std::unexpected(many.error());
-        }
-        if (one->has_value() == many->has_value()) {
+        HIJACK_ASSIGN_OR_RETURN(auto one, config.Syscalls("syscall"));
+        HIJACK_ASSIGN_OR_RETURN(auto many, config.Syscalls("syscalls"));
+        if (one.has_value() == many.has_value()) {
           return MakeError(config.path() + ": give exactly one of syscall or syscalls");
         }
-        c.syscalls = *one ? **one : **many;
-        auto err = config.Errno("errno", EIO);
-        if (!err) {
-          return std::unexpected(err.error());
-        }
-        c.err = *err;
-        auto short_count = config.Integer("short");
-        if (!short_count) {
-          return std::unexpected(short_count.error());
-        }
-        if (*short_count) {
+        c.syscalls = one ? *one : *many;
+        HIJACK_ASSIGN_OR_RETURN(c.err, config.Errno("errno", EIO));
+        HIJACK_ASSIGN_OR_RETURN(auto short_count, config.Integer("short"));
+        if (short_count) {
           if (config.Has("errno")) {
             return MakeError(config.PathOf("short") + ": give errno or short, not both");
           }
-          if (**short_count < 0) {
+          if (*short_count < 0) {
             return MakeError(config.PathOf("short") + ": expected a byte count >= 0");
           }
-          c.short_count = static_cast<uint64_t>(**short_count);
+          c.short_count = static_cast<uint64_t>(*short_count);
           bool any = false;
           for (int nr : c.syscalls.Numbers()) {
             any = any || IsRead(nr) || IsWrite(nr);
@@ -309,35 +245,26 @@ policy::ModuleInfo FaultModule::Info() {
                              "none is in the syscalls");
           }
         }
-        auto path = config.String("path");
-        if (!path) {
-          return std::unexpected(path.error());
-        }
-        if (*path) {
-          auto p = PathPattern::Parse(**path);
+        HIJACK_ASSIGN_OR_RETURN(auto path, config.String("path"));
+        if (path) {
+          auto p = PathPattern::Parse(*path);
           if (!p) {
             return MakeError(config.PathOf("path") + ": " + p.error().message);
           }
           c.path = std::move(*p);
         }
-        auto prob = config.Number("probability");
-        if (!prob) {
-          return std::unexpected(prob.error());
-        }
-        if (*prob && (**prob < 0 || **prob > 1)) {
+        HIJACK_ASSIGN_OR_RETURN(auto prob, config.Number("probability"));
+        if (prob && (*prob < 0 || *prob > 1)) {
           return MakeError(config.PathOf("probability") + ": expected a number in 0..1");
         }
-        c.probability = prob->value_or(1.0);
+        c.probability = prob.value_or(1.0);
         for (const char* key : {"seed", "after", "times"}) {
-          auto v = config.Integer(key);
-          if (!v) {
-            return std::unexpected(v.error());
-          }
-          if (*v && **v < 0) {
+          HIJACK_ASSIGN_OR_RETURN(auto v, config.Integer(key));
+          if (v && *v < 0) {
             return MakeError(config.PathOf(key) + ": expected an integer >= 0");
           }
-          if (*v) {
-            uint64_t u = static_cast<uint64_t>(**v);
+          if (v) {
+            uint64_t u = static_cast<uint64_t>(*v);
             std::string_view k = key;
             (k == "seed" ? c.seed : k == "after" ? c.after : c.times) = u;
           }

@@ -24,36 +24,26 @@
 //    are checked as in check mode.
 // Fail closed: when a path the rules could deny cannot be resolved, the call fails (with the
 // kernel's own ENOENT/ENOTDIR when a directory on the way is missing, else with `errno`).
+//
+// The module is three parts: the rules (fs_guard_rules.h, pure), the strict-mode opener
+// (fs_guard_strict.h, which opens files), and the config parser (fs_guard_config.cc); the
+// arguments come from the layout table (daemon/syscalls/syscall_args.h).
 #pragma once
 
-#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "daemon/modules/fs_guard/path_pattern.h"
+#include "daemon/modules/fs_guard/fs_guard_rules.h"
+#include "daemon/modules/fs_guard/fs_guard_strict.h"
 #include "daemon/policy/module_registry.h"
 
 namespace hijack::modules {
 
-// Kinds of access, as a bit set.
-enum AccessKind : uint8_t {
-  kAccessRead = 1,
-  kAccessWrite = 2,
-  kAccessCreate = 4,
-  kAccessExec = 8,
-  kAccessUnlink = 16,
-  kAccessAll = 31,
-};
-
 class FsGuardModule final : public PolicyModule {
  public:
   enum class Mode { kCheck, kStrict };
-  struct Rule {
-    bool allow = false;
-    uint8_t access = kAccessAll;
-    std::vector<PathPattern> patterns;
-  };
+  using Rule = FsRule;
   struct Config {
     Mode mode = Mode::kCheck;
     std::vector<Rule> rules;
@@ -68,35 +58,26 @@ class FsGuardModule final : public PolicyModule {
   std::string_view Name() const override { return "fs_guard"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
-  bool NeedsFdInjection() const override { return config_.mode == Mode::kStrict; }
+  bool NeedsFdInjection() const override { return mode_ == Mode::kStrict; }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
 
   // Whether `path` may be accessed with every kind in `access` (pure; for tests).
-  bool Allows(const std::string& path, uint8_t access) const;
+  bool Allows(const std::string& path, uint8_t access) const { return rules_.Allows(path, access); }
 
  private:
-  struct Operand {
-    int dirfd;
-    uint64_t path_addr;
-    uint8_t access;
-    bool follow;
-    bool empty_path = false;  // execveat with AT_EMPTY_PATH: the dirfd itself
-  };
-  std::optional<Decision> Check(const SyscallEvent& ev, GuestMemory& mem, const Operand& op);
-  std::optional<Decision> OpenStrict(const SyscallEvent& ev, GuestMemory& mem, int dirfd,
-                                     uint64_t path_addr, uint64_t flags, uint64_t mode);
+  // Check mode: resolves `path` as the kernel would and asks the rules. `open` says the call is
+  // an open, whose O_CREAT creates only when the name does not exist yet.
+  std::optional<Decision> Check(const SyscallEvent& ev, GuestMemory& mem,
+                                const syscalls::PathArg& path, bool open);
   Decision Deny();
-  // Whether some rule (or the default) can deny an access of kind `access`.
-  bool CanDeny(uint8_t access) const { return (deniable_ & access) != 0; }
 
-  const Config config_;
+  const Mode mode_;
+  const int err_;
+  const std::optional<std::string> beneath_;
+  const FsRules rules_;
   SyscallSet syscalls_;
-  uint8_t deniable_ = 0;
-  std::atomic<uint64_t> allowed_{0};
-  std::atomic<uint64_t> denied_{0};
-  std::atomic<uint64_t> unresolved_{0};  // denied because the path could not be evaluated
-  std::atomic<uint64_t> injected_{0};    // strict-mode opens answered with a descriptor
+  FsGuardCounters counters_;
 };
 
 }  // namespace hijack::modules

@@ -20,16 +20,13 @@
 #include <vector>
 
 #include "daemon/modules/fs_guard/path_pattern.h"
+#include "daemon/syscalls/sockaddr.h"
 #include "hijack/result.h"
 
 namespace hijack::modules {
 
-struct SocketAddress {
-  int family = 0;                // AF_*
-  std::array<uint8_t, 16> ip{};  // AF_INET: the first 4 bytes
-  uint16_t port = 0;             // host order
-  std::string unix_path;         // AF_UNIX: resolved path, "@name" for abstract, "" unnamed
-};
+// The parsed address of a call (daemon/syscalls/sockaddr.h); unix paths already resolved.
+using syscalls::SocketAddress;
 
 class AddressRule {
  public:

@@ -20,6 +20,7 @@
 
 #include "daemon/modules/net_guard/address_rule.h"
 #include "daemon/policy/module_registry.h"
+#include "daemon/syscalls/syscall_args.h"
 
 namespace hijack::modules {
 
@@ -46,7 +47,7 @@ class NetGuardModule final : public PolicyModule {
 
  private:
   std::optional<Decision> CheckAddress(const SyscallEvent& ev, GuestMemory& mem, Op op,
-                                       uint64_t addr, uint64_t len);
+                                       syscalls::SockaddrRef ref);
   Decision Deny();
 
   const std::array<Lists, 3> lists_;

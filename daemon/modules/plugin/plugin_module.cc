@@ -26,11 +26,9 @@ std::string Dump(const nlohmann::json& j) {
 }  // namespace
 
 Result<std::unique_ptr<PluginModule>> PluginModule::Load(Config config) {
-  auto host = PolicyHostClient::Start(config.path, config.config_json, config.host);
-  if (!host) {
-    return std::unexpected(host.error());
-  }
-  std::unique_ptr<PluginModule> m(new PluginModule(std::move(config), std::move(*host)));
+  HIJACK_ASSIGN_OR_RETURN(auto host,
+                          PolicyHostClient::Start(config.path, config.config_json, config.host));
+  std::unique_ptr<PluginModule> m(new PluginModule(std::move(config), std::move(host)));
   const auto& loaded = m->host_->loaded();
   m->name_ = "plugin:" + (loaded.name.empty() ? std::string("unnamed") : loaded.name);
   nlohmann::json d = nlohmann::json::parse(loaded.describe, nullptr, false);
@@ -143,14 +141,11 @@ policy::ModuleInfo PluginModule::Info() {
                    {"timeout_ms", "longest wait for one decision (default 1000)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
-        auto path = config.String("path");
-        if (!path) {
-          return std::unexpected(path.error());
-        }
-        if (!*path || (*path)->empty()) {
+        HIJACK_ASSIGN_OR_RETURN(auto path, config.String("path"));
+        if (!path || path->empty()) {
           return MakeError(config.PathOf("path") + ": missing (the plugin's shared object)");
         }
-        c.path = **path;
+        c.path = *path;
         if (const nlohmann::json* cfg = config.Raw("config")) {
           if (!cfg->is_object()) {
             return MakeError(config.PathOf("config") + ": expected an object, got " +
@@ -158,27 +153,16 @@ policy::ModuleInfo PluginModule::Info() {
           }
           c.config_json = Dump(*cfg);
         }
-        auto on_failure = config.String("on_failure");
-        if (!on_failure) {
-          return std::unexpected(on_failure.error());
-        }
-        if (*on_failure && **on_failure != "deny" && **on_failure != "allow") {
-          return MakeError(config.PathOf("on_failure") +
-                           ": expected \"deny\" or \"allow\", got \"" + **on_failure + "\"");
-        }
-        c.deny_on_failure = !*on_failure || **on_failure == "deny";
-        auto err = config.Errno("errno", EPERM);
-        if (!err) {
-          return std::unexpected(err.error());
-        }
-        c.err = *err;
+        HIJACK_ASSIGN_OR_RETURN(
+            auto deny_on_failure,
+            config.Enum<bool>("on_failure", {{"deny", true}, {"allow", false}}));
+        c.deny_on_failure = deny_on_failure.value_or(true);
+        HIJACK_ASSIGN_OR_RETURN(auto err, config.Errno("errno", EPERM));
+        c.err = err;
         // At most an hour: a deadline computed from it never overflows the clock.
-        auto timeout = config.Integer("timeout_ms", 1, 3'600'000);
-        if (!timeout) {
-          return std::unexpected(timeout.error());
-        }
-        if (*timeout) {
-          c.host.timeout = std::chrono::milliseconds(**timeout);
+        HIJACK_ASSIGN_OR_RETURN(auto timeout, config.Integer("timeout_ms", 1, 3'600'000));
+        if (timeout) {
+          c.host.timeout = std::chrono::milliseconds(*timeout);
         }
         auto module = Load(c);
         if (!module) {

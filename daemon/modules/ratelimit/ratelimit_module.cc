@@ -1,16 +1,14 @@
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <seccomp.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
+#include "daemon/syscalls/sockaddr.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "hijack/exec_page.h"
 
 namespace hijack::modules {
@@ -22,45 +20,25 @@ constexpr double kUseTauNs = 0.25e9;
 // The share of `total` a bucket keeps however much higher priorities use.
 constexpr double kFloorShare = 0.01;
 
-// Reads the destination address of connect/sendto/sendmsg, if the call names one.
+// The destination address of a send or connect (the first message's for sendmsg and sendmmsg),
+// if the call names one and it can be read.
 std::optional<SocketAddress> Destination(const SyscallEvent& ev, GuestMemory& mem) {
-  uint64_t addr = 0, len = 0;
-  if (ev.nr == SCMP_SYS(connect)) {
-    addr = ev.args[1];
-    len = ev.args[2];
-  } else if (ev.nr == SCMP_SYS(sendto)) {
-    addr = ev.args[4];
-    len = ev.args[5];
-  } else if (ev.nr == SCMP_SYS(sendmsg)) {
-    msghdr msg{};
-    auto got = mem.Read(ev.args[1], std::as_writable_bytes(std::span(&msg, 1)));
-    if (!got || *got < sizeof msg) {
+  std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev);
+  if (!ref && syscalls::MessageCount(ev) > 0) {
+    auto first = syscalls::MessageAddress(ev, mem, 0);
+    if (!first) {
       return std::nullopt;
     }
-    addr = reinterpret_cast<uint64_t>(msg.msg_name);
-    len = msg.msg_namelen;
+    ref = *first;
   }
-  if (addr == 0) {
+  if (!ref || ref->addr == 0) {
     return std::nullopt;
   }
-  sockaddr_storage ss{};
-  len = std::min<uint64_t>(len, sizeof ss);
-  auto got = mem.Read(addr, std::as_writable_bytes(std::span(reinterpret_cast<char*>(&ss), len)));
-  if (!got) {
+  auto read = syscalls::ReadSockaddr(mem, *ref);
+  if (!read || !*read) {
     return std::nullopt;
   }
-  SocketAddress a;
-  a.family = ss.ss_family;
-  if (a.family == AF_INET && *got >= sizeof(sockaddr_in)) {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-    std::memcpy(a.ip.data(), &sin->sin_addr, 4);
-    a.port = ntohs(sin->sin_port);
-  } else if (a.family == AF_INET6 && *got >= sizeof(sockaddr_in6)) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    std::memcpy(a.ip.data(), &sin6->sin6_addr, 16);
-    a.port = ntohs(sin6->sin6_port);
-  }
-  return a;
+  return std::move(**read);
 }
 
 int64_t NowNs() {
@@ -232,62 +210,44 @@ namespace {
 
 // Ranges of the settings, so that every derived quantity stays finite and fits its type: the
 // emission interval 1e9 / rate in ns, (burst - 1) * interval, max_wait_ms * 1e6 as int64 ns.
-constexpr double kMinRate = 1e-3;            // one call per 1000 s
-constexpr double kMaxRate = 1e9;             // one per ns: beyond anything a guest can call
+constexpr double kMinRate = 1e-3;  // one call per 1000 s
+constexpr double kMaxRate = 1e9;   // one per ns: beyond anything a guest can call
 constexpr double kMaxBurst = 1e9;
-constexpr double kMaxWaitMs = 86'400'000;    // a day
+constexpr double kMaxWaitMs = 86'400'000;  // a day
 
 Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool top_level,
                                                   size_t index) {
   RateLimitModule::BucketConfig b;
   b.name = top_level ? "default" : fmt::format("bucket{}", index);
   if (!top_level) {
-    auto name = c.String("name");
-    if (!name) {
-      return std::unexpected(name.error());
+    HIJACK_ASSIGN_OR_RETURN(auto name, c.String("name"));
+    if (name) {
+      b.name = *name;
     }
-    if (*name) {
-      b.name = **name;
-    }
-    auto prio = c.Integer("priority");
-    if (!prio) {
-      return std::unexpected(prio.error());
-    }
-    if (*prio) {
-      if (**prio < 0 || **prio > 7) {
+    HIJACK_ASSIGN_OR_RETURN(auto prio, c.Integer("priority"));
+    if (prio) {
+      if (*prio < 0 || *prio > 7) {
         return MakeError(c.PathOf("priority") + ": expected 0 (highest) .. 7");
       }
-      b.priority = static_cast<int>(**prio);
+      b.priority = static_cast<int>(*prio);
     }
   }
-  auto syscalls = c.Syscalls("syscalls");
+  HIJACK_ASSIGN_OR_RETURN(auto syscalls, c.Syscalls("syscalls"));
   if (!syscalls) {
-    return std::unexpected(syscalls.error());
-  }
-  if (!*syscalls) {
     return MakeError(c.PathOf("syscalls") + ": missing (the calls this bucket limits)");
   }
-  b.syscalls = **syscalls;
-  auto rate = c.Number("rate", kMinRate, kMaxRate);
+  b.syscalls = *syscalls;
+  HIJACK_ASSIGN_OR_RETURN(auto rate, c.Number("rate", kMinRate, kMaxRate));
   if (!rate) {
-    return std::unexpected(rate.error());
-  }
-  if (!*rate) {
     return MakeError(c.PathOf("rate") + ": expected a positive number of calls per second");
   }
-  b.rate = **rate;
-  auto burst = c.Number("burst", 1, kMaxBurst);
-  if (!burst) {
-    return std::unexpected(burst.error());
-  }
-  b.burst = burst->value_or(1);
-  auto to = c.StringList("to");
-  if (!to) {
-    return std::unexpected(to.error());
-  }
-  if (*to) {
-    for (size_t i = 0; i < (*to)->size(); ++i) {
-      auto r = AddressRule::Parse((**to)[i]);
+  b.rate = *rate;
+  HIJACK_ASSIGN_OR_RETURN(auto burst, c.Number("burst", 1, kMaxBurst));
+  b.burst = burst.value_or(1);
+  HIJACK_ASSIGN_OR_RETURN(auto to, c.StringList("to"));
+  if (to) {
+    for (size_t i = 0; i < to->size(); ++i) {
+      auto r = AddressRule::Parse((*to)[i]);
       if (!r) {
         return MakeError(fmt::format("{}/{}: {}", c.PathOf("to"), i, r.error().message));
       }
@@ -326,21 +286,13 @@ policy::ModuleInfo RateLimitModule::Info() {
               return MakeError(path + ": expected a bucket object");
             }
             policy::ConfigReader bc((*buckets)[i], path);
-            auto b = ParseBucket(bc, false, i);
-            if (!b) {
-              return std::unexpected(b.error());
-            }
-            if (auto done = bc.Finish(); !done) {
-              return std::unexpected(done.error());
-            }
-            c.buckets.push_back(std::move(*b));
+            HIJACK_ASSIGN_OR_RETURN(auto b, ParseBucket(bc, false, i));
+            HIJACK_TRY(bc.Finish());
+            c.buckets.push_back(std::move(b));
           }
         } else {
-          auto b = ParseBucket(config, true, 0);
-          if (!b) {
-            return std::unexpected(b.error());
-          }
-          c.buckets.push_back(std::move(*b));
+          HIJACK_ASSIGN_OR_RETURN(auto b, ParseBucket(config, true, 0));
+          c.buckets.push_back(std::move(b));
         }
         if (const nlohmann::json* total = config.Raw("total")) {
           std::string path = config.PathOf("total");
@@ -348,34 +300,20 @@ policy::ModuleInfo RateLimitModule::Info() {
             return MakeError(path + ": expected {\"rate\": N}");
           }
           policy::ConfigReader tc(*total, path);
-          auto rate = tc.Number("rate", kMinRate, kMaxRate);
+          HIJACK_ASSIGN_OR_RETURN(auto rate, tc.Number("rate", kMinRate, kMaxRate));
           if (!rate) {
-            return std::unexpected(rate.error());
-          }
-          if (!*rate) {
             return MakeError(tc.PathOf("rate") +
                              ": expected a positive number of calls per second");
           }
-          if (auto done = tc.Finish(); !done) {
-            return std::unexpected(done.error());
-          }
-          c.total_rate = **rate;
+          HIJACK_TRY(tc.Finish());
+          c.total_rate = *rate;
         }
-        auto over = config.String("over_limit");
-        if (!over) {
-          return std::unexpected(over.error());
-        }
-        if (*over && **over != "wait" && **over != "fail") {
-          return MakeError(config.PathOf("over_limit") + ": expected \"wait\" or \"fail\", got \"" +
-                           **over + "\"");
-        }
-        c.wait = !*over || **over == "wait";
-        auto max_wait = config.Number("max_wait_ms", 0, kMaxWaitMs);
-        if (!max_wait) {
-          return std::unexpected(max_wait.error());
-        }
-        if (*max_wait) {
-          c.max_wait_ns = static_cast<int64_t>(**max_wait * 1e6);
+        HIJACK_ASSIGN_OR_RETURN(auto wait,
+                                config.Enum<bool>("over_limit", {{"wait", true}, {"fail", false}}));
+        c.wait = wait.value_or(true);
+        HIJACK_ASSIGN_OR_RETURN(auto max_wait, config.Number("max_wait_ms", 0, kMaxWaitMs));
+        if (max_wait) {
+          c.max_wait_ns = static_cast<int64_t>(*max_wait * 1e6);
         }
         return std::make_unique<RateLimitModule>(std::move(c));
       },

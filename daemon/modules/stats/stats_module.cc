@@ -145,8 +145,8 @@ std::string StatsModule::UnknownNote(uint64_t unknown) {
       unknown);
 }
 
-std::string StatsModule::CountsReport(const std::vector<int>& rows, uint64_t calls,
-                                      uint64_t errors, uint64_t not_run, uint64_t unknown) const {
+std::string StatsModule::CountsReport(const std::vector<int>& rows, uint64_t calls, uint64_t errors,
+                                      uint64_t not_run, uint64_t unknown) const {
   std::string out = "calls and errors only (\"latency\": false): no times measured\n";
   out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", "syscall", "calls", "errors", "not-run");
   out += std::string(48, '-') + "\n";
@@ -170,16 +170,10 @@ policy::ModuleInfo StatsModule::Info() {
                     "true (default) or false: false reports calls and errors only, with no time "
                     "columns, and lets the agent count calls without timing them"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
-        auto syscalls = config.Syscalls("syscalls");
-        if (!syscalls) {
-          return std::unexpected(syscalls.error());
-        }
-        auto latency = config.Bool("latency");
-        if (!latency) {
-          return std::unexpected(latency.error());
-        }
-        return std::make_unique<StatsModule>(*syscalls ? **syscalls : syscalls::AllSyscalls(),
-                                             latency->value_or(true));
+        HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
+        HIJACK_ASSIGN_OR_RETURN(auto latency, config.Bool("latency"));
+        return std::make_unique<StatsModule>(syscalls ? *syscalls : syscalls::AllSyscalls(),
+                                             latency.value_or(true));
       },
   };
 }

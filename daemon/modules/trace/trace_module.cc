@@ -41,8 +41,7 @@ Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
   if (!output.empty() && output != "-") {
     auto opened = policy::OpenOutputFile(output, /*append=*/false);  // a FIFO must not hang
     if (!opened) {
-      return std::unexpected(
-          Error{opened.error().code, "trace output " + opened.error().message});
+      return std::unexpected(Error{opened.error().code, "trace output " + opened.error().message});
     }
     out = *opened;
   }
@@ -114,27 +113,13 @@ policy::ModuleInfo TraceModule::Info() {
                    {"output", "file to write (default: standard error)"},
                    {"format", "\"json\" (default) or \"text\""}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
-        auto syscalls = config.Syscalls("syscalls");
-        if (!syscalls) {
-          return std::unexpected(syscalls.error());
-        }
-        auto format = config.String("format");
-        if (!format) {
-          return std::unexpected(format.error());
-        }
-        Format f = Format::kJson;
-        if (*format && **format == "text") {
-          f = Format::kText;
-        } else if (*format && **format != "json") {
-          return MakeError(config.PathOf("format") + ": expected \"json\" or \"text\", got \"" +
-                           **format + "\"");
-        }
-        auto output = config.String("output");
-        if (!output) {
-          return std::unexpected(output.error());
-        }
-        auto module = Open(*syscalls ? **syscalls : syscalls::AllSyscalls(),
-                           output->value_or(""), f);
+        HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
+        HIJACK_ASSIGN_OR_RETURN(
+            auto format,
+            config.Enum<Format>("format", {{"json", Format::kJson}, {"text", Format::kText}}));
+        const Format f = format.value_or(Format::kJson);
+        HIJACK_ASSIGN_OR_RETURN(auto output, config.String("output"));
+        auto module = Open(syscalls ? *syscalls : syscalls::AllSyscalls(), output.value_or(""), f);
         if (!module) {
           return MakeError(config.PathOf("output") + ": " + module.error().message);
         }

@@ -1,0 +1,55 @@
+// The rules of fs_guard: which resolved paths a kind of access may reach. Pure data and const
+// functions, built once from the policy and shared by the check-mode decision and the
+// strict-mode opener (fs_guard_strict.h).
+//
+//   FsRules rules({{.allow = false, .access = syscalls::kAccessRead, .patterns = deny}}, true);
+//   rules.Allows("/etc/shadow", syscalls::kAccessRead);   // false
+//
+// Immutable after construction; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daemon/modules/fs_guard/path_pattern.h"
+#include "daemon/syscalls/syscall_args.h"
+
+namespace hijack::modules {
+
+// The access kinds rules speak of (daemon/syscalls/syscall_args.h), under their policy names.
+using syscalls::kAccessAll;
+using syscalls::kAccessCreate;
+using syscalls::kAccessExec;
+using syscalls::kAccessRead;
+using syscalls::kAccessUnlink;
+using syscalls::kAccessWrite;
+
+struct FsRule {
+  bool allow = false;
+  uint8_t access = kAccessAll;
+  std::vector<PathPattern> patterns;
+};
+
+class FsRules {
+ public:
+  // `rules` are tried in order; `default_allow` decides when none matches. `always_deniable`
+  // (a default of deny, or a `beneath` directory) makes every kind deniable.
+  FsRules(std::vector<FsRule> rules, bool default_allow, bool always_deniable);
+
+  // Whether `path` may be accessed with every kind in `access`: each kind is decided on its own
+  // by the first rule covering it whose pattern matches. A path that is not absolute (a pipe
+  // or socket re-opened through /proc/PID/fd) is no file-system access and is allowed.
+  bool Allows(const std::string& path, uint8_t access) const;
+
+  // Whether some rule (or the default) can deny an access of a kind in `access`.
+  bool CanDeny(uint8_t access) const { return (deniable_ & access) != 0; }
+  uint8_t deniable() const { return deniable_; }
+
+ private:
+  std::vector<FsRule> rules_;
+  bool default_allow_;
+  uint8_t deniable_ = 0;
+};
+
+}  // namespace hijack::modules

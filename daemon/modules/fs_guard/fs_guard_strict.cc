@@ -1,0 +1,131 @@
+#include "daemon/modules/fs_guard/fs_guard_strict.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "daemon/modules/fs_guard/guest_credentials.h"
+#include "daemon/modules/fs_guard/guest_path.h"
+#include "hijack/unique_fd.h"
+
+namespace hijack::modules {
+namespace {
+
+// Races a strict-mode create may lose (the name appeared, or became a symlink, between the
+// walk and the create) before the call fails closed.
+constexpr int kStrictAttempts = 4;
+
+}  // namespace
+
+Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::OpenArgs& open,
+                    const StrictOpenContext& ctx) {
+  const uint64_t flags = open.flags;
+  const uint64_t mode = open.mode;
+  const int dirfd = open.path.dirfd;
+  const uint64_t path_addr = open.path.addr;
+  FsGuardCounters& counters = ctx.counters;
+  auto deny = [&] {
+    counters.denied.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(ctx.err);
+  };
+  auto path = mem.ReadString(path_addr, PATH_MAX);
+  if (!path) {
+    counters.unresolved.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(path.error().code == EFAULT ? EFAULT : ctx.err);
+  }
+  auto creds = GuestCredentials::Assume(ev.tid);
+  // Read from /proc/TID/status by number: the caller's only if its call is still pending.
+  if (!creds || !mem.StillPending()) {
+    counters.unresolved.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(ctx.err);
+  }
+  const bool cloexec = (flags & O_CLOEXEC) != 0;
+  const bool excl_create = (flags & O_CREAT) && (flags & O_EXCL);
+  GuestPathResolver resolver(ev, mem);
+  for (int attempt = 0; attempt < kStrictAttempts; ++attempt) {
+    ResolveOptions options;
+    options.follow_last = !(flags & O_NOFOLLOW) && !excl_create;
+    options.beneath = ctx.beneath;
+    auto r = resolver.Resolve(dirfd, *path, options);
+    if (!r) {
+      counters.unresolved.fetch_add(1, std::memory_order_relaxed);
+      return Decision::Fail(IsGuestVisible(r.error().code) ? r.error().code : ctx.err);
+    }
+    if (r->exists) {
+      if (excl_create) {
+        return Decision::Fail(EEXIST);
+      }
+      if (!ctx.rules.Allows(r->path, syscalls::OpenAccess(flags))) {
+        return deny();
+      }
+      struct stat st {};
+      if (fstat(r->fd.get(), &st) != 0) {
+        return Decision::Fail(ctx.err);
+      }
+      if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode) && (flags & __O_TMPFILE) != __O_TMPFILE) {
+        return Decision::Fail(ENOTDIR);
+      }
+      if (flags & O_PATH) {
+        counters.injected.fetch_add(1, std::memory_order_relaxed);
+        counters.allowed.fetch_add(1, std::memory_order_relaxed);
+        return Decision::InjectFd(std::make_shared<const UniqueFd>(std::move(r->fd)), cloexec);
+      }
+      if (S_ISLNK(st.st_mode)) {
+        return Decision::Fail(ELOOP);  // O_NOFOLLOW on a symlink
+      }
+      // Re-open the very inode the walk found (not the name, which may have changed since),
+      // with the guest's flags and credentials. A FIFO is opened without blocking the loop.
+      uint64_t reopen =
+          (flags & ~static_cast<uint64_t>(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC | O_NOCTTY;
+      const bool fifo = S_ISFIFO(st.st_mode);
+      if (fifo) {
+        reopen |= O_NONBLOCK;
+      }
+      std::string self = fmt::format("/proc/self/fd/{}", r->fd.get());
+      UniqueFd fd(::open(self.c_str(), static_cast<int>(reopen)));
+      if (!fd.valid()) {
+        return Decision::Fail(errno);
+      }
+      if (fifo && !(flags & O_NONBLOCK)) {
+        fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+      }
+      counters.injected.fetch_add(1, std::memory_order_relaxed);
+      counters.allowed.fetch_add(1, std::memory_order_relaxed);
+      return Decision::InjectFd(std::make_shared<const UniqueFd>(std::move(fd)), cloexec);
+    }
+    if (!(flags & O_CREAT)) {
+      return Decision::Fail(ENOENT);
+    }
+    if (!ctx.rules.Allows(r->path,
+                          static_cast<uint8_t>(syscalls::OpenAccess(flags) | kAccessCreate))) {
+      return deny();
+    }
+    // Create in the directory the walk found, refusing any symlink: a name that appeared or
+    // turned into a link since the walk sends us round again.
+    const auto perms = static_cast<mode_t>(mode & 07777 & ~creds->umask());
+    open_how how{};
+    how.flags = flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+    how.mode = perms;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    UniqueFd fd(
+        static_cast<int>(syscall(SYS_openat2, r->parent.get(), r->name.c_str(), &how, sizeof how)));
+    if (fd.valid()) {
+      fchmod(fd.get(), perms);  // the guest's umask, not the supervisor's
+      counters.injected.fetch_add(1, std::memory_order_relaxed);
+      counters.allowed.fetch_add(1, std::memory_order_relaxed);
+      return Decision::InjectFd(std::make_shared<const UniqueFd>(std::move(fd)), cloexec);
+    }
+    if (errno != EEXIST && errno != ELOOP) {
+      return Decision::Fail(errno);
+    }
+  }
+  counters.unresolved.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Fail(ctx.err);
+}
+
+}  // namespace hijack::modules

@@ -1,0 +1,55 @@
+// fs_guard's strict mode: the supervisor performs the guest's open itself and answers with the
+// descriptor (Decision::InjectFd), so that no path component swapped by another guest thread
+// between the check and the open can take effect.
+//
+//   FsGuardCounters counters;
+//   Decision d = OpenStrict(ev, mem, open_args, {rules, beneath, EACCES, counters});
+//
+// The walk is GuestPathResolver's (openat2 with RESOLVE_NO_MAGICLINKS, RESOLVE_BENEATH under
+// `beneath`); the file is re-opened through the inode the walk found, or created in the
+// directory it found with the guest's fs uid/gid and umask (GuestCredentials, from
+// /proc/TID/status). This is emulation, not a rule: it opens and creates files and switches the
+// calling thread's fs credentials for the duration (setfsuid(2)). Called on the thread that
+// decides the call; the counters are atomics shared with the module.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "daemon/modules/fs_guard/fs_guard_rules.h"
+#include "daemon/syscalls/syscall_args.h"
+#include "hijack/decision.h"
+#include "hijack/guest_memory.h"
+#include "hijack/syscall_event.h"
+
+namespace hijack::modules {
+
+struct FsGuardCounters {
+  std::atomic<uint64_t> allowed{0};
+  std::atomic<uint64_t> denied{0};
+  std::atomic<uint64_t> unresolved{0};  // denied because the path could not be evaluated
+  std::atomic<uint64_t> injected{0};    // strict-mode opens answered with a descriptor
+};
+
+struct StrictOpenContext {
+  const FsRules& rules;
+  const std::optional<std::string>& beneath;
+  int err;  // the errno of denied calls and of failures that are not the guest's own
+  FsGuardCounters& counters;
+};
+
+// Performs the open `open` describes for the calling guest thread and decides on the path of
+// what it opened. Fails closed: a path that cannot be read or resolved, credentials that cannot
+// be read, or a call no longer pending answer `ctx.err` (ENOENT, ENOTDIR, ENAMETOOLONG and EFAULT
+// as the kernel would).
+Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::OpenArgs& open,
+                    const StrictOpenContext& ctx);
+
+// Resolution errors that the kernel would return to the guest for the same walk.
+inline bool IsGuestVisible(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG;
+}
+
+}  // namespace hijack::modules
