@@ -137,13 +137,13 @@ struct Mode {
 void BM_Write(benchmark::State& state, const Mode& mode) {
   std::unique_ptr<BatchGuest> guest;
   try {
-    std::vector<std::string> env = {"PATH=/usr/bin:/bin"};
+    const std::vector<std::string> env = {"PATH=/usr/bin:/bin"};
+    std::string agent_library;
     if (mode.agent) {
-      const std::string lib = hijack::exec_page::FindAgentLibrary();
-      if (lib.empty()) {
+      agent_library = hijack::exec_page::FindAgentLibrary();
+      if (agent_library.empty()) {
         throw std::runtime_error("libhijack-agent.so not found (set HIJACK_AGENT_LIBRARY)");
       }
-      env.push_back(std::string(hijack::exec_page::kAgentRequestEnv) + "=" + lib);
     }
     guest = std::make_unique<BatchGuest>(
         hijack::bench::GuestMode{.backend = mode.backend, .policy = mode.policy},
@@ -153,6 +153,7 @@ void BM_Write(benchmark::State& state, const Mode& mode) {
           spec.argv = {"agent-bench-guest", "--guest", std::to_string(in), std::to_string(out),
                        CallName(mode.call)};
           spec.env = env;
+          spec.agent_library = agent_library;
           return spec;
         });
   } catch (const std::exception& e) {

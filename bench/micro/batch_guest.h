@@ -7,12 +7,12 @@
 //                    [](int in, int out) {
 //                      LaunchSpec spec;
 //                      spec.argv = {"guest"};
-//                      spec.child_main = [in, out] { return ServeBatches(in, out, TimedCalls); };
+//                      launcher::ChildFunction::Set(spec, [in, out] { return ServeBatches(...); });
 //                      return spec;
 //                    });
 //   uint64_t ns = guest.Run(1000);  // the guest's own time for 1000 calls
 //
-//   // the guest's side (in child_main, or in main() of an exec'd guest)
+//   // the guest's side (in a ChildFunction, or in main() of an exec'd guest)
 //   return ServeBatches(in, out, [](uint64_t n) { ...n calls, timed...; return ns; });
 //
 // The guest times itself with CLOCK_MONOTONIC (vDSO, no system call), so the supervisor's own
@@ -38,6 +38,7 @@
 
 #include "daemon/backend/backend_factory.h"
 #include "daemon/events/event_bus.h"
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/reaper.h"
 #include "daemon/policy/policy_set.h"
 #include "bench/micro/ratio_reporter.h"
@@ -76,7 +77,7 @@ class BatchGuest {
  public:
   // `make_spec(in, out)` describes the guest given the fds on which it reads requests and writes
   // answers (inherited: not close-on-exec). A native guest is forked (and exec'd unless the spec
-  // has a child_main) with the spec's argv and env; a supervised one is launched by the backend
+  // has a ChildFunction) with the spec's argv and env; a supervised one is launched by the backend
   // on the thread that then runs its loop (ptrace(2) takes requests only from the thread that
   // attached). Throws std::runtime_error when the guest cannot be started.
   BatchGuest(const GuestMode& mode, const std::function<LaunchSpec(int in, int out)>& make_spec) {
@@ -143,8 +144,8 @@ class BatchGuest {
       return "fork";
     }
     if (native_pid_ == 0) {
-      if (spec.child_main) {
-        _exit(spec.child_main());
+      if (const auto& child_main = launcher::ChildFunction::Of(spec)) {
+        _exit(child_main());
       }
       execve(spec.path.c_str(), argv.data(), envp.data());
       _exit(127);

@@ -49,7 +49,8 @@ void BM_Syscall(benchmark::State& state, const Mode& mode) {
     guest = std::make_unique<BatchGuest>(m, [](int in, int out) {
       hijack::LaunchSpec spec;
       spec.argv = {"bench-guest"};
-      spec.child_main = [in, out] { return hijack::bench::ServeBatches(in, out, TimedCalls); };
+      hijack::launcher::ChildFunction::Set(
+          spec, [in, out] { return hijack::bench::ServeBatches(in, out, TimedCalls); });
       return spec;
     });
   } catch (const std::exception& e) {

@@ -381,8 +381,11 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   } else {
     spec.env.assign(req->env().begin(), req->env().end());
   }
-  if (!exec_page::RequestAgent(spec.env, !req->no_agent())) {
-    spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
+  if (!req->no_agent()) {
+    spec.agent_library = exec_page::PreloadableAgentLibrary();
+    if (spec.agent_library.empty()) {
+      spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
+    }
   }
   spec.cwd = req->cwd();
   spec.policy = std::move(*policy);

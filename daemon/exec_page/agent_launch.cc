@@ -35,69 +35,43 @@ std::string FindAgentLibrary() {
   return "";
 }
 
-bool RequestAgent(std::vector<std::string>& env, bool want) {
-  const std::string prefix = std::string(kAgentRequestEnv) + "=";
-  std::erase_if(env, [&](const std::string& e) { return e.starts_with(prefix); });
-  if (!want) {
-    return true;
-  }
+std::string PreloadableAgentLibrary() {
   std::string library = FindAgentLibrary();
   if (library.empty()) {
-    return false;
+    return "";
   }
-  // A path with a space or a colon goes through a link LD_PRELOAD can carry (agent_path.h).
+  // ld.so(8) splits LD_PRELOAD at spaces and colons and has no quoting: a path with one goes
+  // through a link that LD_PRELOAD can carry (agent_path.h).
   auto preload = PreloadablePath(library);
   if (!preload) {
     spdlog::warn("the agent {} is not preloaded: {}; every call goes through the supervisor",
                  library, preload.error().message);
-    return false;
+    return "";
   }
-  library = *preload;
-  env.push_back(prefix + library);
-  return true;
-}
-
-LaunchSpec WithoutAgentRequest(const LaunchSpec& spec) {
-  LaunchSpec out = spec;
-  RequestAgent(out.env, /*want=*/false);
-  return out;
+  return *preload;
 }
 
 std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const SyscallSet& intercept,
-                                                const SyscallHandler& handler) {
-  const std::string prefix = std::string(kAgentRequestEnv) + "=";
-  std::string library;
-  for (const auto& e : spec.env) {
-    if (e.starts_with(prefix)) {
-      library = e.substr(prefix.size());
-    }
-  }
-  if (library.empty()) {
+                                                const ExecPageClient* client) {
+  if (spec.agent_library.empty() || client == nullptr) {
     return std::nullopt;
   }
-  auto page = GuestExecPage::Create(spec.guest_id, GuestExecPage::ChooseTrampoline());
-  if (!page) {
-    return std::unexpected(page.error());
-  }
-  AgentLaunch out;
-  SyscallSet events, timed;
+  HIJACK_ASSIGN_OR_RETURN(auto page,
+                          GuestExecPage::Create(spec.guest_id, GuestExecPage::ChooseTrampoline()));
+  SyscallSet candidates;
   for (int nr : kAgentSyscalls) {
-    if (intercept.Contains(nr) && !spec.reserved.Contains(nr) && handler.Exemptible(nr)) {
-      out.exempt.Add(nr);
-      if (handler.WantsEvents(nr)) {
-        events.Add(nr);
-      }
-      if (handler.WantsLatency(nr)) {
-        timed.Add(nr);
-      }
+    if (intercept.Contains(nr) && !spec.reserved.Contains(nr)) {
+      candidates.Add(nr);
     }
   }
-  (*page)->Configure(out.exempt, events, timed);
+  AgentLaunch out;
+  out.modes = DeriveAgentModes(*client, candidates);
+  page->Configure(out.modes.exempt, out.modes.events, out.modes.timed);
   out.spec = spec;
   out.spec.env.clear();
-  std::string preload = library;
+  std::string preload = spec.agent_library;
   for (const auto& e : spec.env) {
-    if (e.starts_with(prefix) || e.starts_with(std::string(kPageFdEnv) + "=") ||
+    if (e.starts_with(std::string(kPageFdEnv) + "=") ||
         e.starts_with(std::string(kTrampolineEnv) + "=")) {
       continue;
     }
@@ -110,9 +84,9 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
     out.spec.env.push_back(e);
   }
   out.spec.env.push_back("LD_PRELOAD=" + preload);
-  out.spec.env.push_back((*page)->PageFdEnv());
-  out.spec.env.push_back((*page)->TrampolineEnv());
-  out.page = std::move(*page);
+  out.spec.env.push_back(page->PageFdEnv());
+  out.spec.env.push_back(page->TrampolineEnv());
+  out.page = std::move(page);
   return out;
 }
 

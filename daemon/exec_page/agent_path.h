@@ -1,7 +1,7 @@
 // A path to the agent library that LD_PRELOAD can carry, wherever the library is.
 //
 //   HIJACK_ASSIGN_OR_RETURN(std::string preload, PreloadablePath(library));
-//   env.push_back("HIJACK_AGENT_REQUEST=" + preload);
+//   spec.agent_library = preload;   // LaunchSpec, daemon/launcher/launcher.h
 //
 // ld.so(8) splits LD_PRELOAD at spaces and colons and has no way to escape either, so a checkout
 // or an install prefix such as "/home/me/my projects/hijack" cannot be preloaded as it is. Such a

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/listener_handover.h"
 #include "daemon/launcher/namespace_init.h"
@@ -166,14 +167,14 @@ void ChildReport(int fd, ChildStep step, int value) {
       handover->Publish(static_cast<int>(rc));
     }
   }
-  if (spec.child_main) {
+  if (const auto& child_main = ChildFunction::Of(spec)) {
     if (mode == ChildMode::kNotifyListener) {
       // The guest function starts once the supervisor holds the listener, as an exec'd guest
       // does (its execve waits for the supervisor).
       wait_for_go();
     }
     // Tests and benchmarks only: the function runs in a forked child and may allocate.
-    _exit(spec.child_main());
+    _exit(child_main());
   }
   execve(spec.path.c_str(), argv, envp);
   ChildFail(report_fd, kExec, errno);
@@ -230,7 +231,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   }
   UniqueFd report_read(report[0]), report_write(report[1]);
   UniqueFd go_read, go_write;
-  if (mode != ChildMode::kNotifyListener || spec.child_main) {
+  if (mode != ChildMode::kNotifyListener || ChildFunction::Of(spec)) {
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0) {
       return ErrnoError(errno, "pipe2");
@@ -349,7 +350,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
       return std::unexpected(listener.error());
     }
     child.listener = std::move(*listener);
-    if (spec.child_main) {
+    if (ChildFunction::Of(spec)) {
       (void)!write(go_write.get(), "g", 1);
       go_write.reset();
     }

@@ -60,10 +60,10 @@ struct LaunchedChild {
 // Forks and sets up the child. For kNotifyListener, returns once the filter is installed and
 // the listener is in hand (and the handover's helper has exited and been reaped), within 10 s.
 // The guest may exec before that (the helper keeps the table that holds the listener); its
-// first intercepted call waits for the supervisor either way. With `spec.child_main` the
-// function starts after the listener is in hand. For kWait*, returns once the child can be
-// traced (it made itself dumpable and waits for the go), within 10 s. The listener is close-on-exec in the guest,
-// which never holds it after exec.
+// first intercepted call waits for the supervisor either way. With a ChildFunction
+// (child_function.h) the function starts after the listener is in hand. For kWait*, returns
+// once the child can be traced (it made itself dumpable and waits for the go), within 10 s.
+// The listener is close-on-exec in the guest, which never holds it after exec.
 // With `spec.contain` == kPidNamespace the guest starts as pid 2 of a new pid namespace
 // (namespace_init.h); errors of that step start with NamespaceInit::kErrorPrefix
 // (IsContainmentError), so that a caller may retry without it.

@@ -144,10 +144,14 @@ int RunGuest(const RunOptions& options) {
   intercept.AddAll(extra);
 
   std::vector<std::string> env = CurrentEnvironment();
-  // The notify backend honours the request (exec_page/agent_launch.h); a build without the agent
+  // The notify backend preloads it (exec_page/agent_launch.h); a build without the agent
   // library runs every call through the supervisor.
-  if (!exec_page::RequestAgent(env, options.agent)) {
-    spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
+  std::string agent_library;
+  if (options.agent) {
+    agent_library = exec_page::PreloadableAgentLibrary();
+    if (agent_library.empty()) {
+      spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
+    }
   }
   std::string path_env = "/usr/local/bin:/usr/bin:/bin";
   if (const char* p = getenv("PATH")) {
@@ -183,6 +187,7 @@ int RunGuest(const RunOptions& options) {
   supervisor::GuestSpec spec;
   spec.argv = options.command;
   spec.env = std::move(env);
+  spec.agent_library = std::move(agent_library);
   spec.policy = std::move(*policy);
   spec.extra_intercept = extra;
   spec.backend = options.backend;

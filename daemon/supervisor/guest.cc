@@ -1,6 +1,8 @@
 #include "daemon/supervisor/guest.h"
 
-#include "daemon/modules/stats/stats_module.h"
+#include <cstdlib>
+#include <spdlog/spdlog.h>
+
 #include "daemon/syscalls/arg_decoder.h"
 
 namespace hijack::supervisor {
@@ -50,22 +52,30 @@ bool Guest::Exemptible(int nr) const {
   // Observers (stats, trace) see the agent's calls through the event bus, and page buckets shape
   // them in the guest; a module that decides calls otherwise, or wants their arguments read from
   // the guest, needs every call on the supervisor's path.
-  auto snapshot = engine_.Current();
-  if (guarded_.Contains(nr) || !snapshot->AgentMayRun(nr)) {
-    return false;
+  return !guarded_.Contains(nr) && engine_.Current()->AgentMayRun(nr);
+}
+
+void Guest::CommitExempt(const SyscallSet& exempt) {
+  for (int nr : exempt.Numbers()) {
+    // The backend asked on this thread, and no policy can be swapped in between: a guest is
+    // reachable for SetPolicy only once its launch returned. Checked anyway, since a call that
+    // escaped a deny rule would be a hole in the boundary.
+    if (!Exemptible(nr)) {
+      spdlog::critical("guest {}: syscall {} was committed as exempt for the agent, but its "
+                       "policy needs it on the supervisor's path",
+                       id_, nr);
+      std::abort();
+    }
+    engine_.MarkExempt(nr);
   }
-  // Asked once, at launch: from now on no policy may police this call.
-  engine_.MarkExempt(nr);
-  return true;
 }
 
 bool Guest::WantsEvents(int nr) const {
   if (bus_.HasStreams()) {
     return true;  // a WatchEvents client sees each call, whichever way it came
   }
-  // The stats module can take counts instead of events (StatsModule::AddCounts).
   for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
-    if (dynamic_cast<modules::StatsModule*>(m) == nullptr) {
+    if (!m->AcceptsCounts()) {
       return true;
     }
   }
@@ -76,11 +86,10 @@ bool Guest::WantsLatency(int nr) const {
   if (bus_.HasStreams()) {
     return true;  // a stream's events carry times, and the agent then sends events anyway
   }
-  // Only a stats module told "latency": false does without; trace and other observers get
-  // events (WantsEvents), which are timed whatever this says.
+  // Observers that take events (WantsEvents) get them timed whatever this says; a module that
+  // takes counts says whether they need times.
   for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
-    auto* stats = dynamic_cast<modules::StatsModule*>(m);
-    if (stats == nullptr || stats->latency()) {
+    if (!m->AcceptsCounts() || m->WantsLatency()) {
       return true;
     }
   }
@@ -89,7 +98,7 @@ bool Guest::WantsLatency(int nr) const {
 
 uint64_t Guest::PolicyVersion() const { return engine_.Current()->version(); }
 
-SyscallHandler::PageShaping Guest::ShapeInPage() {
+PageShaping Guest::CommitPageShaping() {
   engine_.EnablePageShaping();
   auto snapshot = engine_.Current();
   return {snapshot->version(), snapshot->page_buckets()};
@@ -98,8 +107,8 @@ SyscallHandler::PageShaping Guest::ShapeInPage() {
 void Guest::OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
                           std::span<const uint64_t> log2_histogram) {
   for (PolicyModule* m : engine_.Current()->ObserversFor(nr)) {
-    if (auto* stats = dynamic_cast<modules::StatsModule*>(m)) {
-      stats->AddCounts(nr, calls, errors, total_ns, log2_histogram);
+    if (m->AcceptsCounts()) {
+      m->AddCounts(nr, calls, errors, total_ns, log2_histogram);
     }
   }
 }

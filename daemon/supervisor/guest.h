@@ -1,11 +1,12 @@
 // Guest: the supervisor's side of one guest: its policy engine, its observers on the event
-// bus, and its exit status. Backends talk to it through SyscallHandler.
+// bus, and its exit status. Backends talk to it through SyscallHandler, and a backend with an
+// executive page through its ExecPageClient side (hijack/exec_page_client.h).
 //
 //   Guest guest(1, std::move(policy), intercept, bus, [](int status) { ... });
 //   backend.Launch(spec, guest);
 //
-// Threads: the SyscallHandler callbacks run on the loop thread; policy(), Replace() and
-// Stats() on any thread.
+// Threads: the SyscallHandler and ExecPageClient callbacks run on the loop thread; policy(),
+// Replace() and Stats() on any thread.
 #pragma once
 
 #include <functional>
@@ -19,7 +20,7 @@
 
 namespace hijack::supervisor {
 
-class Guest final : public SyscallHandler {
+class Guest final : public SyscallHandler, public ExecPageClient {
  public:
   using ExitCallback = std::function<void(int wait_status)>;
 
@@ -37,17 +38,24 @@ class Guest final : public SyscallHandler {
   // Events the guest's own observers lost because they fell behind.
   uint64_t observer_drops() const { return observers_->dropped(); }
 
+  // SyscallHandler.
   Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override;
   bool WantsResult(int nr) const override;
+  void OnCompleted(Event&& record) override;
+  void OnGuestExit(int wait_status) override;
+  ExecPageClient* exec_page_client() override { return this; }
+
+  // ExecPageClient. The queries only read the current policy; CommitExempt records the calls
+  // with the policy engine (PolicyEngine::MarkExempt), which then refuses policies that would
+  // enforce them.
   bool Exemptible(int nr) const override;
   bool WantsEvents(int nr) const override;
   bool WantsLatency(int nr) const override;
   uint64_t PolicyVersion() const override;
-  PageShaping ShapeInPage() override;
+  void CommitExempt(const SyscallSet& exempt) override;
+  PageShaping CommitPageShaping() override;
   void OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
                      std::span<const uint64_t> log2_histogram) override;
-  void OnCompleted(Event&& record) override;
-  void OnGuestExit(int wait_status) override;
 
  private:
   const uint64_t id_;

@@ -127,14 +127,12 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
 
   const uint64_t id = next_id_++;
   std::shared_ptr<policy::PolicySet> policy = std::move(spec.policy);
-  auto make_guest = [&](Backend& b) {
-    auto g = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
-                                     [this, id](int status) { Exited(id, status); });
-    // Live policy changes must fit this backend too (PolicyEngine::Replace checks).
-    g->engine().SetCanInjectFd(b.CanInjectFd());
-    return g;
-  };
-  auto guest = make_guest(**backend);
+  // One Guest for every attempt below: a failed launch asked it queries only (the backend
+  // commits what the guest's agent may run once the guest runs), so it is as it was.
+  auto guest = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
+                                       [this, id](int status) { Exited(id, status); });
+  // Live policy changes must fit the backend too (PolicyEngine::Replace checks).
+  guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
   LaunchSpec launch;
   launch.guest_id = id;
   launch.path = *exe;
@@ -144,6 +142,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
+  launch.agent_library = std::move(spec.agent_library);
   launch.landlock_scope = protection.landlock_scope;
   launch.contain = options_.contain == "none" || (options_.contain == "auto" && contain_refused_)
                        ? Containment::kNone
@@ -157,14 +156,12 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
                  pid.error().message);
     contain_refused_ = true;
     launch.contain = Containment::kNone;
-    guest = make_guest(**backend);
     pid = (*backend)->Launch(launch, *guest);
   }
   if (!pid && automatic && backend_name == "notify") {
     // The probe passed but this launch did not (the sandbox refuses something only a real
     // launch does, such as the agent's memfd): `auto` means "whatever works here", so try
-    // ptrace with a fresh guest (the failed attempt may have marked calls exempt for an agent),
-    // unless the policy needs what only notify can do.
+    // ptrace, unless the policy needs what only notify can do.
     std::string fallback_name;
     auto fallback = BackendFor("ptrace", &fallback_name);
     if (fallback && policy->CheckBackend(**fallback)) {
@@ -173,7 +170,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
       auto_is_ptrace_ = true;
       backend = fallback;
       backend_name = fallback_name;
-      guest = make_guest(**backend);
+      guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
       pid = (*backend)->Launch(launch, *guest);
     }
   }

@@ -61,6 +61,9 @@ struct GuestSpec {
   SyscallSet extra_intercept;                 // beyond what the policy needs
   std::string backend = "auto";
   std::optional<GuestCredentials> credentials;  // empty: the daemon's own rights
+  // The agent to preload (exec_page::PreloadableAgentLibrary); empty: none. Backends without an
+  // executive page run the guest without it.
+  std::string agent_library;
   GuardOptions guard;  // the supervisor's own protection (guest_guard.h)
 };
 

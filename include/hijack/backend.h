@@ -22,6 +22,7 @@
 
 #include "hijack/decision.h"
 #include "hijack/event.h"
+#include "hijack/exec_page_client.h"
 #include "hijack/guest_memory.h"
 #include "hijack/policy.h"
 #include "hijack/result.h"
@@ -30,7 +31,13 @@
 
 namespace hijack {
 
-// The supervisor side of one guest, as a backend sees it.
+namespace launcher {
+struct ChildFunction;
+}  // namespace launcher
+
+// The supervisor side of one guest, as a backend sees it: how its launch went (the optional
+// executive-page client), the decision of each intercepted call, its completion, and the end of
+// the guest.
 class SyscallHandler {
  public:
   virtual ~SyscallHandler() = default;
@@ -43,47 +50,17 @@ class SyscallHandler {
   // for `nr`; notify cannot see results of calls that ran).
   virtual bool WantsResult(int nr) const = 0;
 
-  // True when call `nr` may run without the supervisor when the in-guest agent makes it from its
-  // trampoline (DESIGN.md, "The executive page and the agent"): only when nothing that must
-  // decide the call, or read its arguments, needs it. Asked once, at launch. The default exempts
-  // nothing.
-  virtual bool Exemptible(int /*nr*/) const { return false; }
-
-  // True when observers want an Event for each exempt call `nr` the agent makes; false when
-  // counts are enough (they then arrive through OnAgentCounts, at far lower cost).
-  virtual bool WantsEvents(int /*nr*/) const { return true; }
-
-  // True when someone wants the latency of exempt calls `nr` the agent counts without an event;
-  // false when calls and errors are enough, which spares the agent its clock reads. Calls with
-  // events are timed either way.
-  virtual bool WantsLatency(int /*nr*/) const { return true; }
-
-  // Calls of `nr` the agent made without an event since the last report: how many, how many
-  // failed, their total latency, and a histogram whose bucket b counts latencies in
-  // [2^b, 2^(b+1)) ns (the last bucket is open). Only timed calls have a latency: the
-  // histogram's sum is how many of `calls` were timed, and `total_ns` is theirs.
-  virtual void OnAgentCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
-                             uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
-
-  // The version of the guest's current policy; a backend with an executive page re-reads
-  // ShapeInPage() when it changes.
-  virtual uint64_t PolicyVersion() const { return 0; }
-
-  // The guest has an executive page: from now on its policy leaves the calls of these buckets
-  // to the page (PolicyModule::PageBuckets), and the backend applies them there. Returns the
-  // buckets of the current policy and that policy's version.
-  struct PageShaping {
-    uint64_t policy_version = 0;
-    std::vector<PageBucket> buckets;
-  };
-  virtual PageShaping ShapeInPage() { return {}; }
-
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 
   // The whole guest process tree has ended. `wait_status` is the main process's status as
   // waitpid(2) reports it.
   virtual void OnGuestExit(int wait_status) = 0;
+
+  // The client a backend with an executive page talks to (exec_page_client.h), or null: the
+  // guest then runs without the agent's fast path even when LaunchSpec::agent_library is set.
+  // Asked at launch; the client lives as long as the handler.
+  virtual ExecPageClient* exec_page_client() { return nullptr; }
 };
 
 // A uid, gid and supplementary groups for a guest: setgroups(2), setresgid(2) and setresuid(2)
@@ -114,12 +91,19 @@ struct LaunchSpec {
   // and abstract unix socket connections stay inside its own tree. Needs Landlock ABI 6.
   bool landlock_scope = false;
   Containment contain = Containment::kNone;
-  // When set, the child runs this function under the filter instead of exec'ing `path`, and
-  // exits with its return value. For tests and benchmarks that measure the backend alone.
-  std::function<int()> child_main;
+  // The in-guest agent (libhijack-agent.so) to preload, by absolute path; empty: none. Only a
+  // backend with an executive page (notify) honours it; the others run the guest without it,
+  // its environment exactly as given.
+  std::string agent_library;
   // Whose rights the guest runs with; empty: the supervisor's own. A root supervisor that starts
   // a guest for a non-root caller sets the caller's, so the guest never holds root's rights.
   std::optional<GuestCredentials> credentials;
+
+ private:
+  // A test seam (daemon/launcher/child_function.h): the child runs a function of this program
+  // instead of exec'ing `path`.
+  friend struct launcher::ChildFunction;
+  std::function<int()> child_function_;
 };
 
 class Backend {

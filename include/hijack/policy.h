@@ -18,7 +18,9 @@
 // time without coordination.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +89,24 @@ class PolicyModule {
   // Sees every completed call of the syscalls it needs. Must not block for long: a slow
   // observer makes the bus drop events (counted), never the guest wait.
   virtual void Observe(const Event& /*event*/) {}
+
+  // Capabilities of an observer, asked by the supervisor for calls a guest's agent makes from
+  // its trampoline (DESIGN.md, "The executive page and the agent"):
+  //
+  // True when counts of a call (AddCounts) serve this module as well as an Event per call.
+  // When every module that needs an exempt call accepts counts, the agent counts the call in the
+  // guest and sends no event, at far lower cost.
+  virtual bool AcceptsCounts() const { return false; }
+  // True when the counts must carry latency; false when calls and errors are enough, which
+  // spares the agent its clock reads. Asked only of modules that accept counts.
+  virtual bool WantsLatency() const { return true; }
+  // Calls of `nr` the agent made without an event since the last report: how many, how many
+  // failed, their total latency, and a histogram whose bucket b counts latencies in
+  // [2^b, 2^(b+1)) ns (the last bucket is open). Only timed calls have a latency: the
+  // histogram's sum is how many of `calls` were timed, and `total_ns` is theirs. Only for
+  // modules that accept counts; any thread.
+  virtual void AddCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
+                         uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
 
   // Counters for GetStats and `hijackctl stats`, as a JSON object.
   virtual nlohmann::json Stats() const { return nlohmann::json::object(); }

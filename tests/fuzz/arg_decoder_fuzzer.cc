@@ -24,45 +24,11 @@
 #include "daemon/syscalls/sockaddr.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "hijack/guest_memory.h"
+#include "tests/support/fake_guest_memory.h"
 
 namespace {
 
 constexpr uint64_t kBase = 0x7f0000000000;
-
-class FakeGuestMemory final : public hijack::GuestMemory {
- public:
-  explicit FakeGuestMemory(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
-
-  hijack::Result<size_t> Read(uint64_t addr, std::span<std::byte> out) override {
-    if (addr < kBase || addr - kBase >= bytes_.size()) {
-      return hijack::ErrnoError(EFAULT, "read");
-    }
-    const size_t offset = addr - kBase;
-    const size_t n = std::min(out.size(), bytes_.size() - offset);
-    std::memcpy(out.data(), bytes_.data() + offset, n);
-    return n;
-  }
-
-  hijack::Result<std::string> ReadString(uint64_t addr, size_t max) override {
-    if (addr < kBase || addr - kBase >= bytes_.size()) {
-      return hijack::ErrnoError(EFAULT, "read");
-    }
-    std::string out;
-    for (size_t i = addr - kBase; i < bytes_.size(); ++i) {
-      if (bytes_[i] == 0) {
-        return out;
-      }
-      if (out.size() == max) {
-        return hijack::ErrnoError(ENAMETOOLONG, "read");
-      }
-      out.push_back(static_cast<char>(bytes_[i]));
-    }
-    return hijack::ErrnoError(EFAULT, "read");  // ran off the mapping
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
 
 uint64_t Argument(FuzzedDataProvider& in) {
   const uint8_t how = in.ConsumeIntegral<uint8_t>();
@@ -103,7 +69,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.ConsumeBool()) {
     result = in.ConsumeIntegral<int64_t>();
   }
-  FakeGuestMemory mem(in.ConsumeRemainingBytes<uint8_t>());
+  hijack::testing::FakeGuestMemory mem;
+  const std::string bytes = in.ConsumeRemainingBytesAsString();
+  if (!bytes.empty()) {
+    mem.Map(kBase, bytes);
+  }
 
   std::vector<hijack::DecodedArg> args = hijack::syscalls::DecodeArguments(ev, mem);
   for (const auto& a : args) {

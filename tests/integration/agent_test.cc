@@ -23,6 +23,7 @@
 #include "daemon/backend/notify/notify_backend.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/reaper.h"
+#include "tests/support/fake_syscall_handler.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -467,46 +468,20 @@ TEST_F(AgentPageTest, FortifiedChecksFailAsGlibcFailsThem) {
 
 // ---- The notify backend directly, to read the page while the guest runs. ----
 
-class CountingHandler final : public SyscallHandler {
- public:
-  Decision OnSyscall(const SyscallEvent&, GuestMemory&, Event& record) override {
-    record.decision = Decision::Continue();
-    return record.decision;
-  }
-  bool WantsResult(int) const override { return false; }
-  bool Exemptible(int) const override { return true; }
-  bool WantsEvents(int) const override { return want_events; }
-  bool WantsLatency(int) const override { return want_latency; }
-  void OnAgentCounts(int nr, uint64_t calls, uint64_t, uint64_t,
-                     std::span<const uint64_t> histogram) override {
-    counted[nr] += calls;
-    for (uint64_t n : histogram) {
-      timed[nr] += n;
-    }
-  }
-  void OnCompleted(Event&& record) override {
-    if (trampoline_ip != 0 && record.call.ip == trampoline_ip) {
-      ++agent_events;
-      ++agent_events_of[{record.call.pid, record.call.tid}];
-    } else {
-      ++supervised[record.call.nr];
-    }
-  }
-  void OnGuestExit(int status) override { exit_status = status; }
-
-  bool want_events = true;
-  bool want_latency = true;
-  uint64_t trampoline_ip = 0;
-  uint64_t agent_events = 0;
-  std::map<std::pair<pid_t, pid_t>, uint64_t> agent_events_of;  // (pid, tid) -> events
-  std::map<int, uint64_t> counted;  // through OnAgentCounts
-  std::map<int, uint64_t> timed;    // of those, the ones in the latency histogram
-  std::map<int, uint64_t> supervised;
-  std::optional<int> exit_status;
-};
-
 class AgentBackendTest : public ::testing::Test {
  protected:
+  AgentBackendTest() {
+    handler_.keep_completed = false;
+    handler_.on_completed = [this](const Event& record) {
+      if (trampoline_ip_ != 0 && record.call.ip == trampoline_ip_) {
+        ++agent_events_;
+        ++agent_events_of_[{record.call.pid, record.call.tid}];
+      } else {
+        ++supervised_[record.call.nr];
+      }
+    };
+  }
+
   void SetUp() override {
     sigset_t set;
     sigemptyset(&set);
@@ -522,8 +497,8 @@ class AgentBackendTest : public ::testing::Test {
     spec.guest_id = 7;
     spec.path = kAgentGuest;
     spec.argv = std::move(argv);
-    spec.env = {"PATH=/usr/bin:/bin",
-                std::string(exec_page::kAgentRequestEnv) + "=" + kAgentLibrary};
+    spec.env = {"PATH=/usr/bin:/bin"};
+    spec.agent_library = kAgentLibrary;
     for (int nr = 0; nr < 400; ++nr) {
       spec.intercept.Add(nr);
     }
@@ -533,7 +508,14 @@ class AgentBackendTest : public ::testing::Test {
   boost::asio::io_context loop_;
   launcher::ProcessReaper reaper_{loop_};
   backend::NotifyBackend backend_{loop_, reaper_};
-  CountingHandler handler_;
+  // Sorts the guest's completed calls by the way they came: from the agent's ring (the
+  // trampoline's ip) or through the supervisor. The handler keeps no events: the guests make
+  // hundreds of thousands of calls.
+  FakeSyscallHandler handler_{{}, /*wants_result=*/false};
+  uint64_t trampoline_ip_ = 0;
+  uint64_t agent_events_ = 0;
+  std::map<std::pair<pid_t, pid_t>, uint64_t> agent_events_of_;  // (pid, tid) -> events
+  std::map<int, uint64_t> supervised_;
 };
 
 TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrops) {
@@ -542,7 +524,7 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
   ASSERT_TRUE(pid) << pid.error().message;
   exec_page::GuestExecPage* page = backend_.ExecPageOf(7);
   ASSERT_NE(page, nullptr);
-  handler_.trampoline_ip = page->trampoline_syscall_ip();
+  trampoline_ip_ = page->trampoline_syscall_ip();
   uint64_t agent_calls = 0, dropped = 0, slotless = 0, agent_writes = 0;
   // The page lives until the guest's exit is reported: read it in the last moment before.
   while (!handler_.exit_status && loop_.run_one() > 0) {
@@ -557,12 +539,12 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
   EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
   // Every write was counted once, by the agent or (without a slot) by the supervisor.
   // (+1: "threads: done", written by stdio through notify)
-  EXPECT_EQ(agent_writes + handler_.supervised[SYS_write], uint64_t{kThreads} * kWrites + 1);
+  EXPECT_EQ(agent_writes + supervised_[SYS_write], uint64_t{kThreads} * kWrites + 1);
   // Every call the agent counted reached the observers, or is in the drop count.
-  EXPECT_EQ(handler_.agent_events + dropped, agent_calls);
+  EXPECT_EQ(agent_events_ + dropped, agent_calls);
   EXPECT_LE(slotless, uint64_t{0}) << "16 threads fit in the page's slots";
   std::printf("agent calls %lu, events %lu, dropped %lu\n", static_cast<unsigned long>(agent_calls),
-              static_cast<unsigned long>(handler_.agent_events), static_cast<unsigned long>(dropped));
+              static_cast<unsigned long>(agent_events_), static_cast<unsigned long>(dropped));
 }
 
 // Only counters observe (like the stats module): no events, and every call is still counted once,
@@ -572,7 +554,7 @@ TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   handler_.want_events = false;
   auto pid = backend_.Launch(Spec({"agent_guest", "waves", "10", "16", "2000"}), handler_);
   ASSERT_TRUE(pid) << pid.error().message;
-  handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   uint64_t slotless = 0;
   while (!handler_.exit_status && loop_.run_one() > 0) {
     if (auto* p = backend_.ExecPageOf(7)) {
@@ -581,14 +563,14 @@ TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   }
   ASSERT_TRUE(handler_.exit_status);
   EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
-  EXPECT_EQ(handler_.agent_events, 0u);
+  EXPECT_EQ(agent_events_, 0u);
   // (+10: "threads: done" per wave, through stdio and notify)
-  EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write], 10u * 16 * 2000 + 10);
+  EXPECT_EQ(handler_.counted[SYS_write] + supervised_[SYS_write], 10u * 16 * 2000 + 10);
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   EXPECT_EQ(slotless, 0u) << "slots of exited threads were not handed on";
 }
 
-// SyscallHandler::WantsLatency: the page marks calls nobody wants timed as untimed counts, and
+// ExecPageClient::WantsLatency: the page marks calls nobody wants timed as untimed counts, and
 // the counts arrive with an empty histogram; calls with events stay timed either way.
 TEST_F(AgentBackendTest, CallsNobodyWantsTimedAreCountedUntimed) {
   handler_.want_events = false;
@@ -602,7 +584,7 @@ TEST_F(AgentBackendTest, CallsNobodyWantsTimedAreCountedUntimed) {
   }
   ASSERT_TRUE(handler_.exit_status);
   EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
-  EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write], 3000u);
+  EXPECT_EQ(handler_.counted[SYS_write] + supervised_[SYS_write], 3000u);
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   EXPECT_EQ(handler_.timed[SYS_write], 0u);
 }
@@ -667,7 +649,7 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   auto pid = backend_.Launch(
       Spec({"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}), handler_);
   ASSERT_TRUE(pid) << pid.error().message;
-  handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   uint64_t dropped = 0;
   while (!handler_.exit_status && loop_.run_one() > 0) {
     if (auto* p = backend_.ExecPageOf(7)) {
@@ -680,7 +662,7 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   // The parent's own agent calls (opening /dev/null) are its; each child's writes are the
   // child's, under its own pid, which is its tid.
   std::map<pid_t, uint64_t> writes_of_children;
-  for (const auto& [ids, n] : handler_.agent_events_of) {
+  for (const auto& [ids, n] : agent_events_of_) {
     if (ids.first != *pid) {
       EXPECT_EQ(ids.first, ids.second);
       writes_of_children[ids.first] += n;
@@ -692,36 +674,6 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   }
 }
 
-// A guest that writes garbage over its own page hurts only itself: its supervised calls are
-// still decided (a deny holds), the supervisor's memory stays bounded while the guest invents
-// thread ids, rings and counters, and another guest of the same supervisor is served as usual,
-// with exact counts.
-class DenyingHandler final : public SyscallHandler {
- public:
-  explicit DenyingHandler(int denied) : denied_(denied) {}
-  Decision OnSyscall(const SyscallEvent& ev, GuestMemory&, Event& record) override {
-    record.decision = ev.nr == denied_ ? Decision::Fail(EPERM) : Decision::Continue();
-    if (ev.nr == denied_) {
-      ++refused;
-    }
-    return record.decision;
-  }
-  bool WantsResult(int) const override { return false; }
-  bool Exemptible(int) const override { return true; }
-  bool WantsEvents(int) const override { return true; }
-  bool WantsLatency(int) const override { return true; }
-  void OnAgentCounts(int, uint64_t, uint64_t, uint64_t, std::span<const uint64_t>) override {}
-  void OnCompleted(Event&&) override { ++completed; }
-  void OnGuestExit(int status) override { exit_status = status; }
-
-  uint64_t refused = 0;
-  uint64_t completed = 0;
-  std::optional<int> exit_status;
-
- private:
-  int denied_;
-};
-
 long RssAnonKb() {
   std::istringstream in(ReadFile("/proc/self/status"));
   for (std::string line; std::getline(in, line);) {
@@ -732,10 +684,24 @@ long RssAnonKb() {
   return -1;
 }
 
+// A guest that writes garbage over its own page hurts only itself: its supervised calls are
+// still decided (a deny holds), the supervisor's memory stays bounded while the guest invents
+// thread ids, rings and counters, and another guest of the same supervisor is served as usual,
+// with exact counts.
 TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   constexpr long kRounds = 20000;
   constexpr int kWrites = 50000;
-  DenyingHandler scribbler_handler(SYS_getppid);
+  uint64_t refused = 0;
+  FakeSyscallHandler scribbler_handler(
+      [&refused](const SyscallEvent& ev, GuestMemory&) {
+        if (ev.nr != SYS_getppid) {
+          return Decision::Continue();
+        }
+        ++refused;
+        return Decision::Fail(EPERM);
+      },
+      /*wants_result=*/false);
+  scribbler_handler.keep_completed = false;
   handler_.want_events = false;  // the other guest's writes arrive as counts
   const long rss_before = RssAnonKb();
   ASSERT_GT(rss_before, 0);
@@ -745,7 +711,7 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   ASSERT_TRUE(s) << s.error().message;
   auto w = backend_.Launch(Spec({"agent_guest", "writes", std::to_string(kWrites), "0"}), handler_);
   ASSERT_TRUE(w) << w.error().message;
-  handler_.trampoline_ip = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   long rss_peak = rss_before;
   uint64_t steps = 0;
   while ((!handler_.exit_status || !scribbler_handler.exit_status) && loop_.run_one() > 0) {
@@ -758,10 +724,10 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   ASSERT_TRUE(handler_.exit_status);
   // Every one of the scribbler's getppid calls was refused by the supervisor.
   EXPECT_EQ(WEXITSTATUS(*scribbler_handler.exit_status), 0);
-  EXPECT_EQ(scribbler_handler.refused, static_cast<uint64_t>(kRounds));
+  EXPECT_EQ(refused, static_cast<uint64_t>(kRounds));
   // The other guest: all its calls answered, every write counted once.
   EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
-  EXPECT_EQ(handler_.counted[SYS_write] + handler_.supervised[SYS_write],
+  EXPECT_EQ(handler_.counted[SYS_write] + supervised_[SYS_write],
             static_cast<uint64_t>(kWrites));
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   // Bounded memory: a few MiB of the supervisor's own (anonymous) memory, not one entry per id
@@ -769,7 +735,7 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   EXPECT_LT(rss_peak - rss_before, 16 * 1024)
       << "RssAnon grew from " << rss_before << " kB to " << rss_peak << " kB";
   std::printf("RssAnon %ld kB before, %ld kB peak; scribbler events passed on: %lu\n", rss_before,
-              rss_peak, static_cast<unsigned long>(scribbler_handler.completed));
+              rss_peak, static_cast<unsigned long>(scribbler_handler.completed_count));
 }
 
 }  // namespace

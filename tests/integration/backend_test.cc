@@ -1,5 +1,6 @@
-// Every Decision kind against every backend, with the guest a forked function (child_main) so
-// each test states exactly which calls it makes and what it expects to see.
+// Every Decision kind against every backend, with the guest a forked function
+// (launcher::ChildFunction) so each test states exactly which calls it makes and what it
+// expects to see.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -14,32 +15,15 @@
 #include <vector>
 
 #include "daemon/backend/backend_factory.h"
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/reaper.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/fake_syscall_handler.h"
 
 namespace hijack {
 namespace {
 
-// A SyscallHandler driven by a function, recording what it completed.
-class ScriptedHandler final : public SyscallHandler {
- public:
-  using DecideFn = std::function<Decision(const SyscallEvent&, GuestMemory&)>;
-  explicit ScriptedHandler(DecideFn decide) : decide_(std::move(decide)) {}
-
-  Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override {
-    record.decision = decide_(call, mem);
-    return record.decision;
-  }
-  bool WantsResult(int) const override { return true; }
-  void OnCompleted(Event&& record) override { completed.push_back(std::move(record)); }
-  void OnGuestExit(int status) override { exit_status = status; }
-
-  std::vector<Event> completed;
-  std::optional<int> exit_status;
-
- private:
-  DecideFn decide_;
-};
+using testing::FakeSyscallHandler;
 
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -52,7 +36,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 
   // Runs `guest` (its return value is the exit status) with `intercept` under the backend.
   int Run(std::initializer_list<int> intercept, std::function<int()> guest,
-          ScriptedHandler& handler) {
+          FakeSyscallHandler& handler) {
     boost::asio::io_context loop;
     launcher::ProcessReaper reaper(loop);
     auto backend = backend::MakeBackend(GetParam(), loop, reaper, {}, nullptr);
@@ -67,7 +51,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     for (int nr : intercept) {
       spec.intercept.Add(nr);
     }
-    spec.child_main = std::move(guest);
+    launcher::ChildFunction::Set(spec, std::move(guest));
     auto pid = (*backend)->Launch(spec, handler);
     EXPECT_TRUE(pid) << pid.error().message;
     if (!pid) {
@@ -84,7 +68,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(BackendTest, ContinueRunsTheCall) {
-  ScriptedHandler h([](const SyscallEvent&, GuestMemory&) { return Decision::Continue(); });
+  FakeSyscallHandler h([](const SyscallEvent&, GuestMemory&) { return Decision::Continue(); });
   int rc = Run({SYS_getppid}, [] { return syscall(SYS_getppid) == getppid() ? 0 : 1; }, h);
   EXPECT_EQ(rc, 0);
   ASSERT_FALSE(h.completed.empty());
@@ -93,7 +77,7 @@ TEST_P(BackendTest, ContinueRunsTheCall) {
 }
 
 TEST_P(BackendTest, FailAndReturnSkipTheCall) {
-  ScriptedHandler h([](const SyscallEvent& ev, GuestMemory&) {
+  FakeSyscallHandler h([](const SyscallEvent& ev, GuestMemory&) {
     if (ev.nr == SYS_mkdir) {
       return Decision::Fail(EROFS);
     }
@@ -118,7 +102,7 @@ TEST_P(BackendTest, FailAndReturnSkipTheCall) {
 TEST_P(BackendTest, GuestMemoryReadsPathsAndReportsBadPointers) {
   std::vector<std::string> paths;
   std::vector<int> errors;
-  ScriptedHandler h([&](const SyscallEvent& ev, GuestMemory& mem) {
+  FakeSyscallHandler h([&](const SyscallEvent& ev, GuestMemory& mem) {
     auto path = mem.ReadString(ev.args[1]);
     if (path) {
       paths.push_back(*path);
@@ -140,7 +124,7 @@ TEST_P(BackendTest, GuestMemoryReadsPathsAndReportsBadPointers) {
 }
 
 TEST_P(BackendTest, DelayHoldsTheCallThenApplies) {
-  ScriptedHandler h([](const SyscallEvent&, GuestMemory&) {
+  FakeSyscallHandler h([](const SyscallEvent&, GuestMemory&) {
     return Decision::Return(7).After(std::chrono::milliseconds(20));
   });
   int rc = Run({SYS_getppid}, [] {
@@ -165,7 +149,7 @@ TEST_P(BackendTest, InjectFdGivesTheGuestTheSupervisorsDescriptor) {
   auto read_end = std::make_shared<const UniqueFd>(fds[0]);
   UniqueFd write_end(fds[1]);
   ASSERT_EQ(write(write_end.get(), "hijack", 6), 6);
-  ScriptedHandler h([&](const SyscallEvent&, GuestMemory&) {
+  FakeSyscallHandler h([&](const SyscallEvent&, GuestMemory&) {
     return Decision::InjectFd(read_end, /*cloexec=*/true);
   });
   int rc = Run({SYS_openat}, [] {
@@ -185,7 +169,7 @@ TEST_P(BackendTest, InjectFdGivesTheGuestTheSupervisorsDescriptor) {
 TEST_P(BackendTest, ChildrenAndThreadsAreIntercepted) {
   std::mutex mu;
   std::set<pid_t> pids;
-  ScriptedHandler h([&](const SyscallEvent& ev, GuestMemory&) {
+  FakeSyscallHandler h([&](const SyscallEvent& ev, GuestMemory&) {
     std::lock_guard lock(mu);
     pids.insert(ev.pid);
     return Decision::Return(1);

@@ -4,7 +4,7 @@
 // backends alone for what only ptrace has (results of calls that ran, a guest calling ptrace,
 // fork children that stop before their parent's event is seen).
 //
-// Each guest is a forked function (LaunchSpec::child_main) or syscall_guest, so each test states
+// Each guest is a forked function (launcher::ChildFunction) or syscall_guest, so each test states
 // exactly which calls it makes.
 #include <fcntl.h>
 #include <signal.h>
@@ -28,47 +28,17 @@
 
 #include "daemon/backend/backend_factory.h"
 #include "daemon/backend/ptrace/tracer.h"
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/reaper.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/fake_syscall_handler.h"
 
 namespace hijack {
 namespace {
 
 constexpr const char* kGuest = HIJACK_TEST_GUEST;
 
-class RecordingHandler final : public SyscallHandler {
- public:
-  using DecideFn = std::function<Decision(const SyscallEvent&)>;
-  explicit RecordingHandler(DecideFn decide, bool wants_result = true)
-      : decide_(std::move(decide)), wants_result_(wants_result) {}
-
-  Decision OnSyscall(const SyscallEvent& call, GuestMemory&, Event& record) override {
-    record.decision = decide_(call);
-    return record.decision;
-  }
-  bool WantsResult(int) const override { return wants_result_; }
-  void OnCompleted(Event&& record) override { completed.push_back(std::move(record)); }
-  void OnGuestExit(int status) override { exit_status = status; }
-
-  std::vector<Event> Calls(int nr) const {
-    std::vector<Event> out;
-    for (const auto& e : completed) {
-      if (e.call.nr == nr) {
-        out.push_back(e);
-      }
-    }
-    return out;
-  }
-
-  std::vector<Event> completed;
-  std::optional<int> exit_status;
-
- private:
-  DecideFn decide_;
-  bool wants_result_;
-};
-
-Decision ContinueAll(const SyscallEvent&) { return Decision::Continue(); }
+using testing::FakeSyscallHandler;
 
 // Waits for `done` with a deadline instead of sleeping for a guess.
 template <typename Fn>
@@ -96,7 +66,7 @@ class TracedGuestTest : public ::testing::TestWithParam<std::string> {
 
   // Runs `guest` under the backend with `intercept`; returns its exit status (-1: not exited).
   int Run(std::initializer_list<int> intercept, std::function<int()> guest,
-          RecordingHandler& handler) {
+          FakeSyscallHandler& handler) {
     boost::asio::io_context loop;
     launcher::ProcessReaper reaper(loop);
     auto backend = backend::MakeBackend(GetParam(), loop, reaper, {}, nullptr);
@@ -110,7 +80,7 @@ class TracedGuestTest : public ::testing::TestWithParam<std::string> {
     for (int nr : intercept) {
       spec.intercept.Add(nr);
     }
-    spec.child_main = std::move(guest);
+    launcher::ChildFunction::Set(spec, std::move(guest));
     auto pid = (*backend)->Launch(spec, handler);
     EXPECT_TRUE(pid) << pid.error().message;
     if (!pid) {
@@ -142,7 +112,7 @@ class TracedGuestTest : public ::testing::TestWithParam<std::string> {
 // SIGSTOP / SIGTSTP stop a traced child as they would an untraced one (group-stop and
 // PTRACE_LISTEN), its parent sees WIFSTOPPED and WIFCONTINUED, and SIGCONT resumes it.
 TEST_P(TracedGuestTest, JobControlStopsAndContinuesTheGuest) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   int rc = Run({SYS_getppid}, [] {
     auto* progress = static_cast<std::atomic<long>*>(
         mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE,
@@ -195,7 +165,7 @@ volatile sig_atomic_t g_usr1_code, g_usr1_value, g_usr1_pid, g_usr2_pid, g_chld_
 
 // Signals reach the guest's handlers with their own number and siginfo (sender, code, value).
 TEST_P(TracedGuestTest, SignalsArriveUnchanged) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   // Not rt_sigreturn: under notify, a signal that arrives while rt_sigreturn waits for its
   // answer makes it fail with EINTR (no SA_RESTART) without restoring the frame, and the guest
   // crashes. A ptrace-stop is not interruptible, so ptrace has no such case.
@@ -249,7 +219,7 @@ TEST_P(TracedGuestTest, SignalsArriveUnchanged) {
 // A non-leader thread execs: its tid becomes the process id (ptrace(2): PTRACE_EVENT_EXEC and
 // PTRACE_GETEVENTMSG) and the new image stays under supervision.
 TEST_P(TracedGuestTest, ExecFromANonLeaderThread) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   int rc = Run({SYS_execve, SYS_getppid}, [] {
     std::thread([] {
       execl(kGuest, kGuest, "getppid", "3", static_cast<char*>(nullptr));
@@ -278,7 +248,7 @@ TEST_P(TracedGuestTest, ExecFromANonLeaderThread) {
 
 // vfork: the parent is suspended until the child execs; both stay supervised.
 TEST_P(TracedGuestTest, VforkChildIsSupervised) {
-  RecordingHandler h([](const SyscallEvent& ev) {
+  FakeSyscallHandler h([](const SyscallEvent& ev, GuestMemory&) {
     return ev.nr == SYS_getppid ? Decision::Return(77) : Decision::Continue();
   });
   int rc = Run({SYS_getppid}, [] {
@@ -305,7 +275,7 @@ TEST_P(TracedGuestTest, VforkChildIsSupervised) {
 
 // posix_spawn (clone with CLONE_VM|CLONE_VFORK) three levels deep: every level is seen.
 TEST_P(TracedGuestTest, PosixSpawnChainThreeLevelsDeep) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   int rc = Run({SYS_execve, SYS_getpid}, [] {
     execl(kGuest, kGuest, "spawn-chain", "3", static_cast<char*>(nullptr));
     return 99;
@@ -325,7 +295,7 @@ TEST_P(TracedGuestTest, PosixSpawnChainThreeLevelsDeep) {
 TEST_P(TracedGuestTest, SixteenThreadsConcurrently) {
   constexpr int kThreads = 16;
   constexpr int kCalls = 200;
-  RecordingHandler h([](const SyscallEvent& ev) {
+  FakeSyscallHandler h([](const SyscallEvent& ev, GuestMemory&) {
     return ev.nr == SYS_getppid ? Decision::Return(ev.tid) : Decision::Continue();
   });
   int rc = Run({SYS_getppid}, [] {
@@ -363,7 +333,7 @@ TEST_P(TracedGuestTest, KilledWhileItsCallIsHeld) {
   // The handler tells the guest, through a pipe the guest inherits, that the call is held.
   int held[2];
   ASSERT_EQ(pipe2(held, O_CLOEXEC), 0);
-  RecordingHandler h([&](const SyscallEvent& ev) {
+  FakeSyscallHandler h([&](const SyscallEvent& ev, GuestMemory&) {
     if (ev.nr != SYS_getppid) {
       return Decision::Continue();
     }
@@ -403,7 +373,7 @@ class PtraceOnlyTest : public TracedGuestTest {};
 
 // What ptrace has and notify has not: the return value of a call that ran.
 TEST_P(PtraceOnlyTest, ResultsOfCallsThatRanAreReported) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   const pid_t supervisor = getpid();
   int rc = Run({SYS_getppid, SYS_openat}, [] {
     syscall(SYS_getppid);
@@ -420,7 +390,7 @@ TEST_P(PtraceOnlyTest, ResultsOfCallsThatRanAreReported) {
 
 // Without WantsResult the seccomp mode resumes with PTRACE_CONT: one stop, no result.
 TEST_P(PtraceOnlyTest, NoExitStopWhenTheResultIsNotWanted) {
-  RecordingHandler h(ContinueAll, /*wants_result=*/false);
+  FakeSyscallHandler h({}, /*wants_result=*/false);
   int rc = Run({SYS_getppid}, [] { return syscall(SYS_getppid) > 0 ? 0 : 1; }, h);
   EXPECT_EQ(rc, 0);
   auto calls = h.Calls(SYS_getppid);
@@ -432,7 +402,7 @@ TEST_P(PtraceOnlyTest, NoExitStopWhenTheResultIsNotWanted) {
 
 // A guest cannot trace: its descendants are traced already, and so is it (ptrace(2): EPERM).
 TEST_P(PtraceOnlyTest, GuestCallingPtraceGetsEperm) {
-  RecordingHandler h(ContinueAll);
+  FakeSyscallHandler h;
   int rc = Run({SYS_getppid}, [] {
     if (ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != -1 || errno != EPERM) {
       return 1;
@@ -456,7 +426,7 @@ TEST_P(PtraceOnlyTest, GuestCallingPtraceGetsEperm) {
 // kept until the event names it, not lost; either order must give every call and a clean exit.
 TEST_P(PtraceOnlyTest, ForkChildrenThatStopBeforeTheirParentsEvent) {
   constexpr int kGrandchildren = 20;
-  RecordingHandler h([](const SyscallEvent& ev) {
+  FakeSyscallHandler h([](const SyscallEvent& ev, GuestMemory&) {
     return ev.nr == SYS_getppid ? Decision::Return(5) : Decision::Continue();
   });
   int rc = Run({SYS_getppid}, [] {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <string>
 
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
 
@@ -96,7 +97,7 @@ FilterProgram NotifyFilter(std::initializer_list<int> calls) {
 LaunchSpec FunctionGuest(std::function<int()> body) {
   LaunchSpec spec;
   spec.argv = {"guest"};
-  spec.child_main = std::move(body);
+  ChildFunction::Set(spec, std::move(body));
   return spec;
 }
 

@@ -4,21 +4,15 @@
 
 #include "daemon/policy/policy_engine.h"
 #include "daemon/policy/policy_set.h"
+#include "tests/support/fake_guest_memory.h"
 
 namespace hijack::policy {
 namespace {
 
 using ::testing::HasSubstr;
 
-class NoMemory final : public GuestMemory {
- public:
-  Result<size_t> Read(uint64_t, std::span<std::byte>) override {
-    return ErrnoError(EFAULT, "no memory");
-  }
-  Result<std::string> ReadString(uint64_t, size_t) override {
-    return ErrnoError(EFAULT, "no memory");
-  }
-};
+// Memory that reads as EFAULT everywhere: the policies here decide without reading any.
+using NoMemory = hijack::testing::FakeGuestMemory;
 
 std::shared_ptr<PolicySet> Load(const std::string& text) {
   auto set = PolicySet::FromText(text, "test", ModuleRegistry::BuiltIn());

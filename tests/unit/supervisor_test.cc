@@ -2,11 +2,14 @@
 #include "daemon/supervisor/supervisor.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "daemon/events/event_bus.h"
 #include "daemon/policy/policy_set.h"
+#include "daemon/supervisor/guest.h"
 
 namespace hijack::supervisor {
 namespace {
@@ -143,6 +146,96 @@ TEST_F(SupervisorTest, TerminateGuestsEndsThemWithSigterm) {
     EXPECT_EQ(WTERMSIG(*g.wait_status), SIGTERM);
   }
   sup.StopLoop();
+}
+
+// ---- The executive-page client side of a Guest (hijack/exec_page_client.h). ----
+
+std::shared_ptr<policy::PolicySet> PolicyOf(const std::string& modules) {
+  auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}",
+                                         "test", policy::ModuleRegistry::BuiltIn());
+  EXPECT_TRUE(set) << set.error().message;
+  return set ? *set : nullptr;
+}
+
+SyscallSet Calls(std::initializer_list<int> nrs) {
+  SyscallSet set;
+  for (int nr : nrs) {
+    set.Add(nr);
+  }
+  return set;
+}
+
+// Asking commits nothing: a launch that fails after its backend asked leaves the guest as it
+// was, so the same guest serves the retry under another backend (Supervisor::Launch).
+TEST(GuestExecPageClient, QueriesHaveNoSideEffects) {
+  events::EventBus bus;
+  Guest guest(1, PolicyOf(R"({"module": "stats", "syscalls": ["write"]})"),
+              Calls({SYS_write, SYS_read}), ProtectionLayers{}, bus, {});
+  EXPECT_TRUE(guest.Exemptible(SYS_write));
+  EXPECT_FALSE(guest.WantsEvents(SYS_write));
+  EXPECT_TRUE(guest.engine().Exempt().empty());
+  // Nothing was committed, so a policy that enforces write is still welcome.
+  auto replaced = guest.engine().Replace(
+      PolicyOf(R"({"module": "deny", "syscalls": ["write"], "errno": "EPERM"})"), std::nullopt);
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  EXPECT_FALSE(guest.Exemptible(SYS_write));
+}
+
+// What the backend commits holds for the guest's life: no later policy may enforce it.
+TEST(GuestExecPageClient, CommittedExemptionsHold) {
+  events::EventBus bus;
+  Guest guest(1, PolicyOf(R"({"module": "stats", "syscalls": ["write"]})"),
+              Calls({SYS_write, SYS_read}), ProtectionLayers{}, bus, {});
+  guest.CommitExempt(Calls({SYS_write}));
+  EXPECT_EQ(guest.engine().Exempt(), Calls({SYS_write}));
+  auto replaced = guest.engine().Replace(
+      PolicyOf(R"({"module": "deny", "syscalls": ["write"], "errno": "EPERM"})"), std::nullopt);
+  ASSERT_FALSE(replaced);
+  EXPECT_EQ(replaced.error().code, ENOSYS);
+  EXPECT_THAT(replaced.error().message, ::testing::HasSubstr("write"));
+}
+
+// An observer that is not the stats module but says counts are enough (PolicyModule
+// capabilities): the guest asks the module, it does not know its type.
+class CountsObserver final : public PolicyModule {
+ public:
+  explicit CountsObserver(bool latency) : latency_(latency) { syscalls_.Add(SYS_write); }
+  std::string_view Name() const override { return "counts_observer"; }
+  const SyscallSet& Syscalls() const override { return syscalls_; }
+  bool Enforces() const override { return false; }
+  bool AcceptsCounts() const override { return true; }
+  bool WantsLatency() const override { return latency_; }
+  void AddCounts(int nr, uint64_t n, uint64_t, uint64_t, std::span<const uint64_t>) override {
+    calls[nr] += n;
+  }
+  std::map<int, uint64_t> calls;
+
+ private:
+  SyscallSet syscalls_;
+  bool latency_;
+};
+
+TEST(GuestExecPageClient, ModulesSayWhetherCountsAndLatencyServeThem) {
+  events::EventBus bus;
+  auto policy = PolicyOf("");
+  auto observer = std::make_unique<CountsObserver>(/*latency=*/false);
+  CountsObserver* counts = observer.get();
+  policy->Append(std::move(observer), {{"module", "counts_observer"}});
+  Guest guest(1, policy, Calls({SYS_write, SYS_read}), ProtectionLayers{}, bus, {});
+  EXPECT_TRUE(guest.Exemptible(SYS_write));
+  EXPECT_FALSE(guest.WantsEvents(SYS_write));
+  EXPECT_FALSE(guest.WantsLatency(SYS_write));
+  const uint64_t histogram[4] = {};
+  guest.OnAgentCounts(SYS_write, 7, 0, 0, histogram);
+  EXPECT_EQ(counts->calls[SYS_write], 7u);
+
+  // An observer that wants each event (trace) makes the agent send them, timed.
+  auto traced = PolicyOf(R"({"module": "trace", "syscalls": ["write"], "output": "/dev/null"})");
+  traced->Append(std::make_unique<CountsObserver>(/*latency=*/false),
+                 {{"module", "counts_observer"}});
+  ASSERT_TRUE(guest.engine().Replace(traced, std::nullopt));
+  EXPECT_TRUE(guest.WantsEvents(SYS_write));
+  EXPECT_TRUE(guest.WantsLatency(SYS_write));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
 #include "hijack/result.h"
+#include "tests/support/fake_guest_memory.h"
 
 namespace hijack::syscalls {
 namespace {
@@ -42,60 +43,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// Serves bytes the test placed with Put*(); any other address reads as EFAULT, and a read that
-// runs past the end of a placed object is short, as at the end of a mapping.
-class FakeGuestMemory : public GuestMemory {
- public:
-  uint64_t Put(std::string_view bytes) {
-    const std::string& stored = objects_.emplace_back(bytes);
-    return reinterpret_cast<uint64_t>(stored.data());
-  }
-  uint64_t PutString(std::string_view s) { return Put(std::string(s) + '\0'); }
-  uint64_t PutPointers(const std::vector<uint64_t>& ptrs) {
-    return Put(std::string_view(reinterpret_cast<const char*>(ptrs.data()),
-                                ptrs.size() * sizeof(uint64_t)));
-  }
-  template <typename T>
-  uint64_t PutObject(const T& object, size_t size = sizeof(T)) {
-    return Put(std::string_view(reinterpret_cast<const char*>(&object), size));
-  }
-
-  Result<size_t> Read(uint64_t addr, std::span<std::byte> out) override {
-    std::string_view rest = Find(addr);
-    if (rest.empty()) {
-      return ErrnoError(EFAULT, "read");
-    }
-    size_t n = std::min(rest.size(), out.size());
-    memcpy(out.data(), rest.data(), n);
-    return n;
-  }
-
-  Result<std::string> ReadString(uint64_t addr, size_t max) override {
-    std::string_view rest = Find(addr);
-    if (rest.empty()) {
-      return ErrnoError(EFAULT, "read string");
-    }
-    size_t nul = rest.substr(0, max).find('\0');
-    if (nul == std::string_view::npos) {
-      return ErrnoError(rest.size() < max ? EFAULT : ENAMETOOLONG, "read string");
-    }
-    return std::string(rest.substr(0, nul));
-  }
-
- private:
-  // The bytes from addr to the end of the object that holds it.
-  std::string_view Find(uint64_t addr) const {
-    for (const std::string& o : objects_) {
-      auto base = reinterpret_cast<uint64_t>(o.data());
-      if (addr >= base && addr < base + o.size()) {
-        return std::string_view(o).substr(addr - base);
-      }
-    }
-    return {};
-  }
-
-  std::deque<std::string> objects_;  // a deque never moves its elements
-};
+using hijack::testing::FakeGuestMemory;
 
 SyscallEvent Call(int nr, std::array<uint64_t, 6> args) {
   SyscallEvent ev;
@@ -366,10 +314,10 @@ TEST(ArgDecoderTest, ExecveShowsAtMost32Entries) {
   auto args = DecodeArguments(Call(SCMP_SYS(execve), {mem.PutString("/bin/true"),
                                                       mem.PutPointers(ptrs), mem.PutPointers({0})}),
                               mem);
-  EXPECT_THAT(args[1].text, testing::EndsWith("\"x\", ...]"));
+  EXPECT_THAT(args[1].text, ::testing::EndsWith("\"x\", ...]"));
   ASSERT_EQ(args[1].json.size(), 33u);
   EXPECT_EQ(args[1].json.back(), "...");
-  EXPECT_THAT(args[2].text, testing::EndsWith(" /* 0 vars */"));
+  EXPECT_THAT(args[2].text, ::testing::EndsWith(" /* 0 vars */"));
   EXPECT_EQ(args[2].json, (json{{"vars", 0}}));
 
   // Exactly 32 entries need no "...".

@@ -20,6 +20,7 @@
 #include "daemon/backend/process_memory.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/bpf_builder.h"
+#include "daemon/launcher/child_function.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/launcher/namespace_init.h"
@@ -51,6 +52,7 @@ struct NotifyBackend::Guest {
   int listener = -1;  // owned by `stream`
   boost::asio::posix::stream_descriptor stream;
   SyscallHandler* handler = nullptr;
+  ExecPageClient* page_client = nullptr;  // the handler's; set when the guest has a page
   pid_t main_pid = -1;
   hijack::UniqueFd pidfd;
   hijack::UniqueFd report;
@@ -91,7 +93,7 @@ Result<void> NotifyBackend::Probe() {
   }
   LaunchSpec spec;
   spec.argv = {"hijack-notify-probe"};
-  spec.child_main = [] { return 0; };
+  launcher::ChildFunction::Set(spec, [] { return 0; });
   auto child = launcher::StartChild(spec, &*program, launcher::ChildMode::kNotifyListener);
   if (!child) {
     return std::unexpected(
@@ -118,9 +120,11 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   // answer would end it with EINTR before it restored the interrupted frame, and the guest would
   // crash. Stats under notify therefore never count it.
   intercept.Remove(SYS_rt_sigreturn);
-  // The agent, when the guest's environment asks for it: its page, its environment, and the
-  // calls its trampoline may make without a notification (daemon/launcher/bpf_builder.h).
-  auto agent = exec_page::PrepareAgent(spec, intercept, handler);
+  // The agent, when the spec names one and the handler has a page client: its page, its
+  // environment, and the calls its trampoline may make without a notification
+  // (daemon/launcher/bpf_builder.h). Nothing is committed to the handler until the guest runs.
+  ExecPageClient* page_client = handler.exec_page_client();
+  auto agent = exec_page::PrepareAgent(spec, intercept, page_client);
   if (agent && !*agent) {
     return std::unexpected(agent->error());
   }
@@ -129,7 +133,7 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
     return std::unexpected(program.error());
   }
   if (agent) {
-    auto composed = launcher::AddTrampolineExemption(*program, (**agent).exempt,
+    auto composed = launcher::AddTrampolineExemption(*program, (**agent).modes.exempt,
                                                      (**agent).page->trampoline_syscall_ip());
     if (!composed) {
       return std::unexpected(composed.error());
@@ -156,7 +160,10 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->guest_proc = std::move(child->guest_proc);
   if (agent) {
     guest->page = std::move((**agent).page);
-    // Before the guest's first call: its policy's token buckets go to the page.
+    guest->page_client = page_client;
+    // The filter now exempts these for good, and before the guest's first call its policy's
+    // token buckets go to the page.
+    page_client->CommitExempt((**agent).modes.exempt);
     ShapePage(*guest);
   }
   if (options_.sync_wakeup) {
@@ -405,7 +412,7 @@ void NotifyBackend::PolicyChanged(uint64_t guest_id) {
 }
 
 void NotifyBackend::ShapePage(Guest& guest) {
-  auto shaping = guest.handler->ShapeInPage();
+  PageShaping shaping = guest.page_client->CommitPageShaping();
   guest.page->ApplyBuckets(shaping.buckets);
   guest.page_policy_version = shaping.policy_version;
 }
@@ -415,22 +422,11 @@ void NotifyBackend::SyncPage(Guest& guest) {
   // (generation bump): the guest sees both at its next call, with no system call. A policy may
   // also need a call's events now, or need to decide it (then the agent sends it to the
   // supervisor), and an event stream may have opened or closed.
-  if (guest.handler->PolicyVersion() != guest.page_policy_version) {
+  if (guest.page_client->PolicyVersion() != guest.page_policy_version) {
     ShapePage(guest);
   }
-  SyscallSet exempt, events, timed;
-  for (int nr : guest.page->exempt().Numbers()) {
-    if (guest.handler->Exemptible(nr)) {
-      exempt.Add(nr);
-      if (guest.handler->WantsEvents(nr)) {
-        events.Add(nr);
-      }
-      if (guest.handler->WantsLatency(nr)) {
-        timed.Add(nr);
-      }
-    }
-  }
-  guest.page->Refresh(exempt, events, timed);
+  const AgentModes modes = DeriveAgentModes(*guest.page_client, guest.page->exempt());
+  guest.page->Refresh(modes.exempt, modes.events, modes.timed);
 }
 
 exec_page::GuestExecPage* NotifyBackend::ExecPageOf(uint64_t guest_id) const {
@@ -450,7 +446,7 @@ void NotifyBackend::DrainAgent(Guest& guest, size_t max_entries) {
       },
       max_entries);
   guest.page->CollectCountDeltas([&](int nr, const exec_page::GuestExecPage::Counts& d) {
-    guest.handler->OnAgentCounts(nr, d.calls, d.errors, d.total_ns, d.histogram);
+    guest.page_client->OnAgentCounts(nr, d.calls, d.errors, d.total_ns, d.histogram);
   });
 }
 
@@ -473,7 +469,7 @@ void NotifyBackend::ArmAgentDrain(Guest& guest) {
     // A swap not announced through PolicyChanged, an event stream that opened or closed: the page
     // follows within a few ticks.
     if (++g->drain_ticks % kReclaimEvery == 0 ||
-        g->handler->PolicyVersion() != g->page_policy_version) {
+        g->page_client->PolicyVersion() != g->page_policy_version) {
       g->page->ReclaimDeadSlots(g->guest_proc.get());
       SyncPage(*g);
     }

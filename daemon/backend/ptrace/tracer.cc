@@ -21,7 +21,6 @@
 #include "daemon/backend/proc_status.h"
 #include "daemon/backend/process_memory.h"
 #include "daemon/backend/ptrace/syscall_regs.h"
-#include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
 
@@ -206,10 +205,9 @@ Result<void> Tracer::ProbePtrace() {
   return {};
 }
 
-Result<pid_t> Tracer::Launch(const LaunchSpec& requested, SyscallHandler& handler,
-                             TraceMode mode) {
-  // The agent runs under notify only: every call of a traced guest stops in the tracer anyway.
-  const LaunchSpec spec = exec_page::WithoutAgentRequest(requested);
+Result<pid_t> Tracer::Launch(const LaunchSpec& spec, SyscallHandler& handler, TraceMode mode) {
+  // The agent runs under notify only (spec.agent_library is not preloaded here): every call of
+  // a traced guest stops in the tracer anyway.
   std::optional<launcher::FilterProgram> program;
   if (mode == TraceMode::kSeccompStops) {
     auto compiled = launcher::CompileFilter(spec.intercept, launcher::FilterAction::kTrace);

@@ -8,7 +8,7 @@
 // same numbers as JSON for GetStats. Latency is the time the supervisor held the call (from
 // receipt to answer; under ptrace, to syscall exit when the result was awaited), or the agent's
 // time for calls it made. Without latency the table and JSON have no time columns, and calls the
-// agent counts for this module alone are not timed (SyscallHandler::WantsLatency).
+// agent counts for this module alone are not timed (PolicyModule::WantsLatency).
 #pragma once
 
 #include <array>
@@ -33,16 +33,17 @@ class StatsModule final : public PolicyModule {
   std::string_view Name() const override { return "stats"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
-  // Whether this module reports latency ("latency" setting, default true).
-  bool latency() const { return latency_; }
   void Observe(const Event& event) override;
-  // Calls the in-guest agent counted without sending events (SyscallHandler::OnAgentCounts): added
-  // to the same rows, so the table stays complete. Their latency is the agent's, known to a power
-  // of two per call (log2_histogram) and exactly in total; only the calls in the histogram were
-  // timed, so percentiles are over those and untimed calls add to calls and errors only. Any
-  // thread.
+  // Counts are enough for this table.
+  bool AcceptsCounts() const override { return true; }
+  // Whether this module reports latency ("latency" setting, default true).
+  bool WantsLatency() const override { return latency_; }
+  // Calls the in-guest agent counted without sending events: added to the same rows, so the
+  // table stays complete. Their latency is the agent's, known to a power of two per call
+  // (log2_histogram) and exactly in total; only the calls in the histogram were timed, so
+  // percentiles are over those and untimed calls add to calls and errors only. Any thread.
   void AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
-                 std::span<const uint64_t> log2_histogram);
+                 std::span<const uint64_t> log2_histogram) override;
   nlohmann::json Stats() const override;
   std::string Report() const override;
 
