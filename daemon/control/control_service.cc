@@ -11,6 +11,7 @@
 #include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/policy/admission.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
@@ -594,14 +595,12 @@ grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
     if (!guest) {
       return ToGrpcStatus(guest.error());
     }
-    SyscallSet missing = (*set)->needed().Minus(guest->guest->engine().intercept());
-    if (!missing.empty()) {
-      const std::string names = syscalls::SyscallNames(missing);
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "guest " + std::to_string(req->guest_id()) +
-                              ": the policy needs syscalls outside the intercept set, which is "
-                              "fixed at launch (widen it with --intercept): " +
-                              names);
+    // The rules PolicyEngine::Replace applies (SetPolicy): what this check calls valid, a
+    // replacement accepts unless the guest changed in between (its version, an exit).
+    if (auto admitted = policy::AdmitPolicy(**set, guest->guest->engine().Capabilities());
+        !admitted) {
+      return ToGrpcStatus(Error{admitted.error().code, "guest " + std::to_string(req->guest_id()) +
+                                                           ": " + admitted.error().message});
     }
   }
   for (const auto& m : (*set)->modules()) {

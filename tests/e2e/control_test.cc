@@ -608,5 +608,89 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// One admission function: `policy check FILE --guest N` (ValidatePolicy) and `policy set N FILE`
+// (SetPolicy) give the same answer for the same policy on the same guest, on every backend, with
+// and without the agent. The policies are those on which the two used to disagree (fs_guard
+// strict on ptrace, a deny on a call the agent runs: the check called them valid) and those on
+// which they agreed (a call outside the intercept set, a bad document, a policy that fits).
+struct AdmissionCase {
+  const char* backend;
+  bool agent;
+};
+
+class AdmissionTest : public ControlTest, public ::testing::WithParamInterface<AdmissionCase> {};
+
+TEST_P(AdmissionTest, PolicyCheckAndPolicySetAgree) {
+  const AdmissionCase c = GetParam();
+  // Intercepts write and writev (counted only, so the agent runs them) and the file calls
+  // (checked by fs_guard, so they stay on the supervisor's path).
+  std::string launch = dir_.Write("launch.json", R"({"version": 1, "modules": [
+      {"module": "stats", "syscalls": ["write", "writev"]},
+      {"module": "fs_guard", "mode": "check", "deny": ["/nonexistent-admission/**"]}]})");
+  std::vector<std::string> args = {"--json", "launch", "--backend", c.backend, "--policy", launch};
+  if (!c.agent) {
+    args.push_back("--no-agent");
+  }
+  // Waits for a file that never appears: alive until killed, writing nothing meanwhile.
+  args.insert(args.end(),
+              {"--", kModulesGuest, "paced-writes", "1", "write-only", dir_.path() + "/never"});
+  auto launched = Ctl(args);
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  auto reply = nlohmann::json::parse(launched.out, nullptr, false);
+  ASSERT_TRUE(reply.is_object()) << launched.out;
+  const std::string id = reply.value("guest_id", "");
+  ASSERT_EQ(id, "1") << launched.out;
+  ASSERT_TRUE(GuestRunning(id));
+  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  const auto agent = show.value("agent_syscalls", std::vector<std::string>{});
+  const bool write_is_agents = std::find(agent.begin(), agent.end(), "write") != agent.end();
+  EXPECT_EQ(write_is_agents, c.agent && std::string(c.backend) == "notify") << show.dump();
+
+  struct Policy {
+    std::string name;
+    std::string text;
+    int expected;  // exit code of both, known in advance where the rules are simple
+  };
+  const bool injects = std::string(c.backend) == "notify";
+  const std::vector<Policy> policies = {
+      {"strict", R"({"version": 1, "modules": [
+          {"module": "fs_guard", "mode": "strict", "deny": ["/nonexistent-admission/**"]}]})",
+       injects ? 0 : kFailedPrecondition},
+      {"deny_write", R"({"version": 1, "modules": [
+          {"module": "deny", "syscalls": ["write"], "errno": "EPERM"}]})",
+       write_is_agents ? kFailedPrecondition : 0},
+      {"outside", DenyPolicy(R"(["mount"])"), kFailedPrecondition},
+      {"bad", R"({"version": 1, "modules": [{"module": "nope"}]})", kInvalidArgument},
+      {"count_write", R"({"version": 1, "modules": [
+          {"module": "stats", "syscalls": ["write"]}]})", 0},
+  };
+  for (const auto& [name, text, expected] : policies) {
+    const std::string file = dir_.Write(name + ".json", text);
+    auto check = Ctl({"policy", "check", file, "--guest", id});
+    auto set = Ctl({"policy", "set", id, file});
+    EXPECT_EQ(check.exit_code, set.exit_code)
+        << name << ": check said " << check.out << check.err << ", set said " << set.out
+        << set.err;
+    EXPECT_EQ(check.exit_code, expected) << name << ": " << check.err;
+    if (check.exit_code != 0 && set.exit_code != 0) {
+      EXPECT_EQ(check.err, set.err) << name;
+    }
+  }
+  EXPECT_TRUE(GuestRunning(id));
+  EXPECT_EQ(Ctl({"kill", id, "--signal", "KILL"}).exit_code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdmissionTest,
+                         ::testing::Values(AdmissionCase{"notify", true},
+                                           AdmissionCase{"notify", false},
+                                           AdmissionCase{"ptrace", false},
+                                           AdmissionCase{"ptrace-all", false}),
+                         [](const auto& info) {
+                           std::string name = info.param.backend;
+                           std::erase(name, '-');
+                           return name + (info.param.agent ? "" : "_noagent");
+                         });
+
 }  // namespace
 }  // namespace hijack::testing
