@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "tests/e2e/e2e_paths.h"
+#include "tests/support/backend_params.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -691,6 +692,67 @@ INSTANTIATE_TEST_SUITE_P(Backends, AdmissionTest,
                            std::erase(name, '-');
                            return name + (info.param.agent ? "" : "_noagent");
                          });
+
+// Events decided InjectFd (fs_guard strict opens files itself, notify only) pass a --decision
+// filter that names inject_fd and no other: the filter is a set over every decision kind, where
+// it used to be an array of three flags indexed by a kind that can be 3.
+class InjectFdFilterTest : public ControlTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(InjectFdFilterTest, DecisionFilterSeesInjectFdOnlyWhenNamed) {
+  // stats on newfstatat: the guest's wait loop (stat every 2 ms) shows each stream is live.
+  std::string policy = dir_.Write("strict.json", R"({"version": 1, "modules": [
+      {"module": "stats", "syscalls": ["newfstatat"]},
+      {"module": "fs_guard", "mode": "strict", "deny": ["/nonexistent-admission/**"]}]})");
+  const std::string go = dir_.path() + "/go";
+  auto launched = Ctl({"launch", "--backend", GetParam(), "--no-agent", "--policy", policy, "--",
+                       kModulesGuest, "paced-writes", "1", "write-only", go});
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  BackgroundProcess named({kHijackctl, "--connect", address_, "--json", "events", "1",
+                           "--decision", "continue,inject_fd", "--follow"},
+                          dir_.path());
+  BackgroundProcess unnamed({kHijackctl, "--connect", address_, "events", "1", "--decision",
+                             "fail,continue", "--follow"},
+                            dir_.path());
+  ASSERT_TRUE(Eventually([&] {
+    return named.Stdout().find("DECISION_KIND_CONTINUE") != std::string::npos &&
+           unnamed.Stdout().find("<continue") != std::string::npos;
+  })) << named.Stdout() << named.Stderr() << unnamed.Stdout() << unnamed.Stderr();
+  dir_.Write("go", "");  // the guest opens /dev/null (fs_guard opens it: InjectFd), then exits
+  // The guest's exit ends both streams after what they queued.
+  auto named_done = named.Stop(0, kDeadline);
+  auto unnamed_done = unnamed.Stop(0, kDeadline);
+  ASSERT_FALSE(named_done.timed_out);
+  ASSERT_FALSE(unnamed_done.timed_out);
+  EXPECT_EQ(named_done.exit_code, 0) << named_done.err;
+  EXPECT_EQ(unnamed_done.exit_code, 0) << unnamed_done.err;
+
+  bool saw_inject = false;
+  std::istringstream lines(named_done.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto msg = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(msg.is_object()) << line;  // --json stays one valid object per line
+    const std::string decision = msg["event"].value("decision", "");
+    EXPECT_THAT(decision, ::testing::AnyOf("DECISION_KIND_CONTINUE", "DECISION_KIND_INJECT_FD"))
+        << line;
+    if (decision == "DECISION_KIND_INJECT_FD") {
+      saw_inject = true;
+      EXPECT_EQ(msg["event"].value("syscall", ""), "openat") << line;
+      EXPECT_EQ(msg["event"].value("module", ""), "fs_guard") << line;
+    }
+  }
+  EXPECT_TRUE(saw_inject) << named_done.out;
+  EXPECT_THAT(unnamed_done.out, Not(HasSubstr("inject_fd")));
+  EXPECT_THAT(unnamed_done.out, Not(HasSubstr("openat")));
+  EXPECT_THAT(unnamed_done.out, HasSubstr("newfstatat("));
+
+  // A word hijackctl does not know is refused before anything is sent, naming it.
+  auto bad = Ctl({"events", "1", "--decision", "inject"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("inject"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, InjectFdFilterTest, ::testing::Values("notify"),
+                         BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing
