@@ -20,7 +20,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <nlohmann/json.hpp>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -185,6 +187,26 @@ std::string StateOf(const v1::Guest& g) {
   return "exited(" + std::to_string(g.exit_code()) + ")";
 }
 
+// The words a user types and reads for decisions (Decision::Kind's KindName on the daemon side).
+const std::map<std::string, v1::DecisionKind>& DecisionWords() {
+  static const std::map<std::string, v1::DecisionKind> words = {
+      {"continue", v1::DECISION_KIND_CONTINUE},
+      {"fail", v1::DECISION_KIND_FAIL},
+      {"return", v1::DECISION_KIND_RETURN},
+      {"inject_fd", v1::DECISION_KIND_INJECT_FD},
+  };
+  return words;
+}
+
+std::string DecisionWord(v1::DecisionKind kind) {
+  for (const auto& [word, k] : DecisionWords()) {
+    if (k == kind) {
+      return word;
+    }
+  }
+  return v1::DecisionKind_Name(kind);  // a kind newer than this client: its proto name
+}
+
 std::string EventLine(const v1::SyscallEventMessage& e) {
   std::string args;
   if (e.args_size() > 0) {
@@ -200,14 +222,14 @@ std::string EventLine(const v1::SyscallEventMessage& e) {
   }
   std::string line = "guest " + std::to_string(e.guest_id()) + " [" + std::to_string(e.tid()) +
                      "] " + e.syscall() + "(" + args + ")";
-  if (e.decision() == "fail") {
+  if (e.decision() == v1::DECISION_KIND_FAIL) {
     line += " = -1 " + e.errno_name();
-  } else if (e.decision() == "return") {
+  } else if (e.decision() == v1::DECISION_KIND_RETURN) {
     line += " = " + std::to_string(e.return_value());
   } else if (e.has_result()) {
     line += " = " + std::to_string(e.result());
   }
-  line += "  <" + e.decision();
+  line += "  <" + DecisionWord(e.decision());
   if (!e.module().empty()) {
     line += " by " + e.module();
   }
@@ -571,7 +593,14 @@ int Stats(Client& c, uint64_t id) {
   }
   for (const auto& m : resp.modules()) {
     if (m.module() != "stats") {
-      std::printf("module %d %s: %s\n", m.index(), m.module().c_str(), m.json().c_str());
+      // Compact and with sorted keys, as the module writes its counters.
+      std::string counters = "{}";
+      if (m.has_counters()) {
+        std::string json;
+        (void)google::protobuf::util::MessageToJsonString(m.counters(), &json);
+        counters = nlohmann::json::parse(json, nullptr, false).dump();
+      }
+      std::printf("module %d %s: %s\n", m.index(), m.module().c_str(), counters.c_str());
     }
   }
   return 0;
@@ -580,7 +609,7 @@ int Stats(Client& c, uint64_t id) {
 struct EventsArgs {
   uint64_t guest = 0;
   std::vector<std::string> syscalls;
-  std::vector<std::string> decisions;
+  std::vector<v1::DecisionKind> decisions;
   bool follow = false;
   uint64_t count = 20;
   uint32_t queue = 0;
@@ -753,8 +782,11 @@ int Main(int argc, char** argv) {
   events_cmd->add_option("guest", events.guest, "guest id (default: every guest)");
   events_cmd->add_option("--syscall", events.syscalls, "only these syscalls or %classes")
       ->delimiter(',')->allow_extra_args(false);
-  events_cmd->add_option("--decision", events.decisions, "only continue, fail or return")
-      ->delimiter(',')->allow_extra_args(false);
+  events_cmd
+      ->add_option("--decision", events.decisions, "only continue, fail, return or inject_fd")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->transform(CLI::CheckedTransformer(DecisionWords()));
   events_cmd->add_flag("-f,--follow", events.follow, "keep watching until interrupted");
   events_cmd->add_option("--count", events.count, "without --follow: stop after this many")
       ->capture_default_str();

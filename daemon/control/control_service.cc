@@ -5,12 +5,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/backend_factory.h"
+#include "daemon/control/decision_kinds.h"
 #include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/modules/stats/stats_module.h"
+#include "daemon/policy/admission.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
@@ -104,7 +108,7 @@ void FillEvent(const Event& e, v1::SyscallEventMessage* out) {
   for (const auto& a : e.args) {
     out->add_args(a.text);
   }
-  out->set_decision(std::string(KindName(e.decision.kind())));
+  out->set_decision(ToProto(e.decision.kind()));
   if (e.decision.kind() == Decision::Kind::kFail) {
     out->set_errno_value(e.decision.error());
     out->set_errno_name(ErrnoName(e.decision.error()));
@@ -597,14 +601,12 @@ grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
     if (!guest) {
       return ToGrpcStatus(guest.error());
     }
-    SyscallSet missing = (*set)->needed().Minus(guest->guest->engine().intercept());
-    if (!missing.empty()) {
-      const std::string names = syscalls::SyscallNames(missing);
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "guest " + std::to_string(req->guest_id()) +
-                              ": the policy needs syscalls outside the intercept set, which is "
-                              "fixed at launch (widen it with --intercept): " +
-                              names);
+    // The rules PolicyEngine::Replace applies (SetPolicy): what this check calls valid, a
+    // replacement accepts unless the guest changed in between (its version, an exit).
+    if (auto admitted = policy::AdmitPolicy(**set, guest->guest->engine().Capabilities());
+        !admitted) {
+      return ToGrpcStatus(Error{admitted.error().code, "guest " + std::to_string(req->guest_id()) +
+                                                           ": " + admitted.error().message});
     }
   }
   for (const auto& m : (*set)->modules()) {
@@ -657,27 +659,35 @@ grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const v1::GetSta
   resp->set_guest_id(req->guest_id());
   resp->set_policy_version(snapshot->version());
   resp->set_events_dropped(guest->guest->observer_drops());
-  bool have_syscalls = false;
+  const modules::StatsModule* first_stats = nullptr;
   int index = 0;
   for (const auto& module : snapshot->modules()) {
-    nlohmann::json stats = module->Stats();
     auto* m = resp->add_modules();
     m->set_module(std::string(module->Name()));
     m->set_index(index++);
-    m->set_json(stats.dump());
-    if (module->Name() != "stats" || have_syscalls || !stats.is_object()) {
-      continue;
+    // Module counters are open-ended JSON objects (PolicyModule::Stats); the wire carries them as
+    // a Struct, not as text to parse again.
+    if (auto converted = google::protobuf::util::JsonStringToMessage(module->Stats().dump(),
+                                                                     m->mutable_counters());
+        !converted.ok()) {
+      spdlog::warn("guest {}: counters of /modules/{} ({}): {}", req->guest_id(), index - 1,
+                   module->Name(), converted.ToString());
+      m->clear_counters();
     }
-    have_syscalls = true;
-    for (const auto& [name, row] : stats.items()) {
+    if (first_stats == nullptr) {
+      first_stats = dynamic_cast<const modules::StatsModule*>(module.get());
+    }
+  }
+  if (first_stats != nullptr) {
+    for (const modules::StatsModule::SyscallRow& row : first_stats->Rows()) {
       auto* s = resp->add_syscalls();
-      s->set_syscall(name);
-      s->set_calls(row.value("calls", uint64_t{0}));
-      s->set_errors(row.value("errors", uint64_t{0}));
-      s->set_not_run(row.value("not_run", uint64_t{0}));
-      s->set_total_ns(row.value("total_ns", uint64_t{0}));
-      s->set_p50_ns(row.value("p50_ns", uint64_t{0}));
-      s->set_p99_ns(row.value("p99_ns", uint64_t{0}));
+      s->set_syscall(std::string(syscalls::SyscallName(row.nr)));
+      s->set_calls(row.calls);
+      s->set_errors(row.errors);
+      s->set_not_run(row.not_run);
+      s->set_total_ns(row.total_ns);
+      s->set_p50_ns(row.p50_ns);
+      s->set_p99_ns(row.p99_ns);
     }
   }
   return grpc::Status::OK;
@@ -699,23 +709,10 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   if (!syscalls) {
     return ToGrpcStatus(syscalls.error());
   }
-  std::array<bool, 3> decisions{};
-  for (int i = 0; i < req->decisions_size(); ++i) {
-    const std::string& d = req->decisions(i);
-    bool known = false;
-    for (auto kind : {Decision::Kind::kContinue, Decision::Kind::kFail, Decision::Kind::kReturn}) {
-      if (d == KindName(kind)) {
-        decisions[static_cast<size_t>(kind)] = true;
-        known = true;
-      }
-    }
-    if (!known) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "decisions[" + std::to_string(i) + "]: unknown decision \"" + d +
-                              "\" (known: continue, fail, return)");
-    }
+  auto decisions = DecisionKindSet::FromProto(req->decisions());
+  if (!decisions) {
+    return ToGrpcStatus(decisions.error());
   }
-  const bool all_decisions = req->decisions().empty();
   const bool all_syscalls = req->syscalls().empty();
   const uint64_t guest_id = req->guest_id();
   size_t queue = req->queue() == 0 ? limits_.default_queue : req->queue();
@@ -759,12 +756,12 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
           cv_.notify_all();
         }
       },
-      [guest_id, syscalls = *syscalls, decisions, all_decisions,
+      [guest_id, syscalls = *syscalls, decisions = *decisions,
        all_syscalls](const events::EventItem& item) {
         const Event& e = item.event;
         return (guest_id == 0 || e.call.guest_id == guest_id) &&
                (all_syscalls || syscalls.Contains(e.call.nr)) &&
-               (all_decisions || decisions[static_cast<size_t>(e.decision.kind())]);
+               decisions.Contains(e.decision.kind());
       });
   // The sink uses `writer` and `broken`, which end with this call: on every way out, deliver
   // what is queued and stop the sink first. Resetting the pointer is not enough, since a Publish

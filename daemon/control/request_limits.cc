@@ -89,8 +89,12 @@ Result<void> ValidateWatchEventsRequest(const v1::WatchEventsRequest& req,
       !ok) {
     return ok;
   }
-  return CheckStrings(req.decisions(), "decisions", limits.max_names, limits.max_name_bytes,
-                      nullptr);
+  // Each entry's value is checked where the filter is built (DecisionKindSet::FromProto).
+  if (static_cast<size_t>(req.decisions_size()) > limits.max_names) {
+    return TooBig("decisions", static_cast<size_t>(req.decisions_size()), limits.max_names,
+                  "entries");
+  }
+  return {};
 }
 
 }  // namespace hijack::control

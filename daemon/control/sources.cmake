@@ -5,6 +5,7 @@ add_library(hijack_control STATIC
   ${CMAKE_CURRENT_LIST_DIR}/control_options.cc
   ${CMAKE_CURRENT_LIST_DIR}/control_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/control_service.cc
+  ${CMAKE_CURRENT_LIST_DIR}/decision_kinds.cc
   ${CMAKE_CURRENT_LIST_DIR}/gatekeeper.cc
   ${CMAKE_CURRENT_LIST_DIR}/listen_address.cc
   ${CMAKE_CURRENT_LIST_DIR}/peer_process.cc

@@ -4,7 +4,6 @@
 
 #include <atomic>
 
-#include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::policy {
 
@@ -26,39 +25,10 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
     return std::unexpected(Error{ESTALE, fmt::format("policy version is {}, not the expected {}",
                                                      current->version(), *expected_version)});
   }
-  SyscallSet missing = next->needed().Minus(intercept_);
-  if (!missing.empty()) {
-    const std::string names = syscalls::SyscallNames(missing);
-    return std::unexpected(Error{
-        ENOSYS, fmt::format("the policy needs syscalls outside this guest's intercept set, which "
-                            "is fixed at launch (widen it with --intercept): {}",
-                            names)});
-  }
-  if (!can_inject_fd_) {
-    for (size_t i = 0; i < next->modules().size(); ++i) {
-      if (next->modules()[i]->NeedsFdInjection()) {
-        return std::unexpected(
-            Error{ENOSYS, fmt::format("/modules/{} ({}): needs a backend that injects descriptors "
-                                      "(notify); this guest's backend cannot",
-                                      i, next->modules()[i]->Name())});
-      }
-    }
-  }
-  SyscallSet escaping;
-  for (int nr : exempt_.Numbers()) {
-    if (!next->AgentMayRun(nr)) {
-      escaping.Add(nr);
-    }
-  }
-  if (!escaping.empty()) {
-    const std::string names = syscalls::SyscallNames(escaping);
-    return std::unexpected(Error{
-        ENOSYS, fmt::format("the policy enforces or reads the arguments of calls that this "
-                            "guest's agent runs without the supervisor (fixed at launch: name "
-                            "them in the launch's --intercept, or launch with --no-agent, to keep "
-                            "them on the supervisor's path): {}",
-                            names)});
-  }
+  BackendCapabilities caps = backend_;
+  caps.intercept = intercept_;
+  caps.agent_exempt = exempt_;
+  HIJACK_TRY(AdmitPolicy(*next, caps));
   if (page_shaping_) {
     next->ShapeInPage();
   }
@@ -66,6 +36,19 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
   const uint64_t version = next->version();
   current_.store(std::shared_ptr<const PolicySet>(std::move(next)), std::memory_order_release);
   return version;
+}
+
+void PolicyEngine::SetBackend(const Backend& backend) {
+  std::lock_guard lock(swap_mu_);
+  backend_ = CapabilitiesOf(backend);
+}
+
+BackendCapabilities PolicyEngine::Capabilities() const {
+  std::lock_guard lock(swap_mu_);
+  BackendCapabilities caps = backend_;
+  caps.intercept = intercept_;
+  caps.agent_exempt = exempt_;
+  return caps;
 }
 
 void PolicyEngine::MarkExempt(int nr) const {

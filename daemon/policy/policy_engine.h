@@ -6,7 +6,8 @@
 //   engine.Replace(next, /*expected_version=*/3);          // any thread; atomic, versioned
 //
 // The intercept set is fixed when the guest starts (seccomp filters cannot be removed), so a
-// replacement that needs calls outside it is refused with the list of the missing calls.
+// replacement that needs calls outside it is refused with the list of the missing calls; the
+// rules are AdmitPolicy's (admission.h), the same that launch and validation apply.
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <optional>
 
+#include "daemon/policy/admission.h"
 #include "daemon/policy/policy_set.h"
 #include "hijack/decision.h"
 #include "hijack/event.h"
@@ -29,14 +31,19 @@ class PolicyEngine {
   const SyscallSet& intercept() const { return intercept_; }
 
   // Installs `next` if the current version equals `expected_version` (when given). Returns the new
-  // version. Errors: code ESTALE on a version conflict; code ENOSYS when `next` needs calls
-  // outside the intercept set (the message lists them). The current policy is unchanged on error.
-  Result<uint64_t> Replace(std::shared_ptr<PolicySet> next,
-                           std::optional<uint64_t> expected_version);
+  // version. Errors: code ESTALE on a version conflict; code ENOSYS when AdmitPolicy refuses
+  // `next` for this guest (calls outside the intercept set, descriptor injection on a backend
+  // that cannot, calls the agent runs). The current policy is unchanged on error.
+  [[nodiscard]] Result<uint64_t> Replace(std::shared_ptr<PolicySet> next,
+                                         std::optional<uint64_t> expected_version);
 
-  // Whether the guest's backend can apply Decision::InjectFd; when false, Replace() refuses
-  // policies with modules that need it (PolicyModule::NeedsFdInjection). Call before sharing.
-  void SetCanInjectFd(bool can) { can_inject_fd_ = can; }
+  // The guest's backend, whose capabilities (CapabilitiesOf) Replace() admits policies against.
+  // Call before sharing the engine; until then it admits as for notify.
+  void SetBackend(const Backend& backend);
+
+  // What AdmitPolicy checks a replacement against now: the backend's capabilities, the intercept
+  // set and the calls marked exempt. Any thread.
+  BackendCapabilities Capabilities() const;
 
   // Records that the guest's agent runs call `nr` without the supervisor (the filter exempts it
   // from the trampoline; fixed at launch like the intercept set). Replace() then refuses any
@@ -58,7 +65,7 @@ class PolicyEngine {
   const SyscallSet intercept_;
   mutable std::mutex swap_mu_;  // serializes writers and guards exempt_
   mutable SyscallSet exempt_;
-  bool can_inject_fd_ = true;
+  BackendCapabilities backend_;  // its intercept and agent_exempt stay empty: see Capabilities()
   bool page_shaping_ = false;  // guarded by swap_mu_
   std::atomic<std::shared_ptr<const PolicySet>> current_;
 };

@@ -160,21 +160,6 @@ void PolicySet::ShapeInPage() const {
   }
 }
 
-Result<void> PolicySet::CheckBackend(const Backend& backend) const {
-  if (backend.CanInjectFd()) {
-    return {};
-  }
-  for (size_t i = 0; i < modules_.size(); ++i) {
-    if (modules_[i]->NeedsFdInjection()) {
-      return MakeError(fmt::format(
-          "/modules/{} ({}): needs the notify backend to inject descriptors "
-          "(SECCOMP_IOCTL_NOTIF_ADDFD); the {} backend cannot",
-          i, modules_[i]->Name(), backend.Name()));
-    }
-  }
-  return {};
-}
-
 std::span<PolicyModule* const> PolicySet::DecidersFor(int nr) const {
   if (nr < 0 || nr >= SyscallSet::kCapacity) {
     return {};

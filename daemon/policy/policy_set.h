@@ -81,9 +81,6 @@ class PolicySet {
   // Hands the calls of page_buckets() to the guest's page: their modules stop deciding them.
   // Before the set decides calls of a guest with a page.
   void ShapeInPage() const;
-  // Refuses a policy that the backend cannot apply (InjectFd needs notify). The error names the
-  // module by JSON path.
-  Result<void> CheckBackend(const Backend& backend) const;
 
   const nlohmann::json& document() const { return document_; }
   uint64_t version() const { return version_; }

@@ -9,6 +9,7 @@
 
 #include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/launcher.h"
+#include "daemon/policy/admission.h"
 
 namespace hijack::supervisor {
 namespace {
@@ -109,8 +110,9 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   if (!backend) {
     return std::unexpected(backend.error());
   }
-  // A policy the backend cannot apply (fs_guard strict needs InjectFd) is refused at launch.
-  if (auto fits = spec.policy->CheckBackend(**backend); !fits) {
+  // A policy the backend cannot apply (fs_guard strict needs InjectFd) is refused at launch, by
+  // the rules that SetPolicy and ValidatePolicy apply later.
+  if (auto fits = policy::AdmitPolicy(*spec.policy, policy::CapabilitiesOf(**backend)); !fits) {
     return std::unexpected(Error{EINVAL, fits.error().message});
   }
   SyscallSet intercept = spec.policy->needed();
@@ -132,7 +134,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   auto guest = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
                                        [this, id](int status) { Exited(id, status); });
   // Live policy changes must fit the backend too (PolicyEngine::Replace checks).
-  guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
+  guest->engine().SetBackend(**backend);
   LaunchSpec launch;
   launch.guest_id = id;
   launch.path = *exe;
@@ -164,13 +166,13 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     // ptrace, unless the policy needs what only notify can do.
     std::string fallback_name;
     auto fallback = BackendFor("ptrace", &fallback_name);
-    if (fallback && policy->CheckBackend(**fallback)) {
+    if (fallback && policy::AdmitPolicy(*policy, policy::CapabilitiesOf(**fallback))) {
       spdlog::warn("backend: a notify launch failed ({}); auto uses ptrace from now on",
                    pid.error().message);
       auto_is_ptrace_ = true;
       backend = fallback;
       backend_name = fallback_name;
-      guest->engine().SetCanInjectFd((*backend)->CanInjectFd());
+      guest->engine().SetBackend(**backend);
       pid = (*backend)->Launch(launch, *guest);
     }
   }

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "tests/e2e/e2e_paths.h"
+#include "tests/support/backend_params.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -607,6 +608,151 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// One admission function: `policy check FILE --guest N` (ValidatePolicy) and `policy set N FILE`
+// (SetPolicy) give the same answer for the same policy on the same guest, on every backend, with
+// and without the agent. The policies are those on which the two used to disagree (fs_guard
+// strict on ptrace, a deny on a call the agent runs: the check called them valid) and those on
+// which they agreed (a call outside the intercept set, a bad document, a policy that fits).
+struct AdmissionCase {
+  const char* backend;
+  bool agent;
+};
+
+class AdmissionTest : public ControlTest, public ::testing::WithParamInterface<AdmissionCase> {};
+
+TEST_P(AdmissionTest, PolicyCheckAndPolicySetAgree) {
+  const AdmissionCase c = GetParam();
+  // Intercepts write and writev (counted only, so the agent runs them) and the file calls
+  // (checked by fs_guard, so they stay on the supervisor's path).
+  std::string launch = dir_.Write("launch.json", R"({"version": 1, "modules": [
+      {"module": "stats", "syscalls": ["write", "writev"]},
+      {"module": "fs_guard", "mode": "check", "deny": ["/nonexistent-admission/**"]}]})");
+  std::vector<std::string> args = {"--json", "launch", "--backend", c.backend, "--policy", launch};
+  if (!c.agent) {
+    args.push_back("--no-agent");
+  }
+  // Waits for a file that never appears: alive until killed, writing nothing meanwhile.
+  args.insert(args.end(),
+              {"--", kModulesGuest, "paced-writes", "1", "write-only", dir_.path() + "/never"});
+  auto launched = Ctl(args);
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  auto reply = nlohmann::json::parse(launched.out, nullptr, false);
+  ASSERT_TRUE(reply.is_object()) << launched.out;
+  const std::string id = reply.value("guest_id", "");
+  ASSERT_EQ(id, "1") << launched.out;
+  ASSERT_TRUE(GuestRunning(id));
+  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  ASSERT_TRUE(show.is_object());
+  const auto agent = show.value("agent_syscalls", std::vector<std::string>{});
+  const bool write_is_agents = std::find(agent.begin(), agent.end(), "write") != agent.end();
+  EXPECT_EQ(write_is_agents, c.agent && std::string(c.backend) == "notify") << show.dump();
+
+  struct Policy {
+    std::string name;
+    std::string text;
+    int expected;  // exit code of both, known in advance where the rules are simple
+  };
+  const bool injects = std::string(c.backend) == "notify";
+  const std::vector<Policy> policies = {
+      {"strict", R"({"version": 1, "modules": [
+          {"module": "fs_guard", "mode": "strict", "deny": ["/nonexistent-admission/**"]}]})",
+       injects ? 0 : kFailedPrecondition},
+      {"deny_write", R"({"version": 1, "modules": [
+          {"module": "deny", "syscalls": ["write"], "errno": "EPERM"}]})",
+       write_is_agents ? kFailedPrecondition : 0},
+      {"outside", DenyPolicy(R"(["mount"])"), kFailedPrecondition},
+      {"bad", R"({"version": 1, "modules": [{"module": "nope"}]})", kInvalidArgument},
+      {"count_write", R"({"version": 1, "modules": [
+          {"module": "stats", "syscalls": ["write"]}]})", 0},
+  };
+  for (const auto& [name, text, expected] : policies) {
+    const std::string file = dir_.Write(name + ".json", text);
+    auto check = Ctl({"policy", "check", file, "--guest", id});
+    auto set = Ctl({"policy", "set", id, file});
+    EXPECT_EQ(check.exit_code, set.exit_code)
+        << name << ": check said " << check.out << check.err << ", set said " << set.out
+        << set.err;
+    EXPECT_EQ(check.exit_code, expected) << name << ": " << check.err;
+    if (check.exit_code != 0 && set.exit_code != 0) {
+      EXPECT_EQ(check.err, set.err) << name;
+    }
+  }
+  EXPECT_TRUE(GuestRunning(id));
+  EXPECT_EQ(Ctl({"kill", id, "--signal", "KILL"}).exit_code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdmissionTest,
+                         ::testing::Values(AdmissionCase{"notify", true},
+                                           AdmissionCase{"notify", false},
+                                           AdmissionCase{"ptrace", false},
+                                           AdmissionCase{"ptrace-all", false}),
+                         [](const auto& info) {
+                           std::string name = info.param.backend;
+                           std::erase(name, '-');
+                           return name + (info.param.agent ? "" : "_noagent");
+                         });
+
+// Events decided InjectFd (fs_guard strict opens files itself, notify only) pass a --decision
+// filter that names inject_fd and no other: the filter is a set over every decision kind, where
+// it used to be an array of three flags indexed by a kind that can be 3.
+class InjectFdFilterTest : public ControlTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(InjectFdFilterTest, DecisionFilterSeesInjectFdOnlyWhenNamed) {
+  // stats on newfstatat: the guest's wait loop (stat every 2 ms) shows each stream is live.
+  std::string policy = dir_.Write("strict.json", R"({"version": 1, "modules": [
+      {"module": "stats", "syscalls": ["newfstatat"]},
+      {"module": "fs_guard", "mode": "strict", "deny": ["/nonexistent-admission/**"]}]})");
+  const std::string go = dir_.path() + "/go";
+  auto launched = Ctl({"launch", "--backend", GetParam(), "--no-agent", "--policy", policy, "--",
+                       kModulesGuest, "paced-writes", "1", "write-only", go});
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  BackgroundProcess named({kHijackctl, "--connect", address_, "--json", "events", "1",
+                           "--decision", "continue,inject_fd", "--follow"},
+                          dir_.path());
+  BackgroundProcess unnamed({kHijackctl, "--connect", address_, "events", "1", "--decision",
+                             "fail,continue", "--follow"},
+                            dir_.path());
+  ASSERT_TRUE(Eventually([&] {
+    return named.Stdout().find("DECISION_KIND_CONTINUE") != std::string::npos &&
+           unnamed.Stdout().find("<continue") != std::string::npos;
+  })) << named.Stdout() << named.Stderr() << unnamed.Stdout() << unnamed.Stderr();
+  dir_.Write("go", "");  // the guest opens /dev/null (fs_guard opens it: InjectFd), then exits
+  // The guest's exit ends both streams after what they queued.
+  auto named_done = named.Stop(0, kDeadline);
+  auto unnamed_done = unnamed.Stop(0, kDeadline);
+  ASSERT_FALSE(named_done.timed_out);
+  ASSERT_FALSE(unnamed_done.timed_out);
+  EXPECT_EQ(named_done.exit_code, 0) << named_done.err;
+  EXPECT_EQ(unnamed_done.exit_code, 0) << unnamed_done.err;
+
+  bool saw_inject = false;
+  std::istringstream lines(named_done.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto msg = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(msg.is_object()) << line;  // --json stays one valid object per line
+    const std::string decision = msg["event"].value("decision", "");
+    EXPECT_THAT(decision, ::testing::AnyOf("DECISION_KIND_CONTINUE", "DECISION_KIND_INJECT_FD"))
+        << line;
+    if (decision == "DECISION_KIND_INJECT_FD") {
+      saw_inject = true;
+      EXPECT_EQ(msg["event"].value("syscall", ""), "openat") << line;
+      EXPECT_EQ(msg["event"].value("module", ""), "fs_guard") << line;
+    }
+  }
+  EXPECT_TRUE(saw_inject) << named_done.out;
+  EXPECT_THAT(unnamed_done.out, Not(HasSubstr("inject_fd")));
+  EXPECT_THAT(unnamed_done.out, Not(HasSubstr("openat")));
+  EXPECT_THAT(unnamed_done.out, HasSubstr("newfstatat("));
+
+  // A word hijackctl does not know is refused before anything is sent, naming it.
+  auto bad = Ctl({"events", "1", "--decision", "inject"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("inject"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, InjectFdFilterTest, ::testing::Values("notify"),
+                         BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

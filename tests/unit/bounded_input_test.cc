@@ -214,11 +214,13 @@ TEST(RequestLimits, LaunchRequestsAreBoundedFieldByField) {
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().code, E2BIG);  // RESOURCE_EXHAUSTED over the API
   v1::WatchEventsRequest watch;
-  watch.add_decisions("fail");
-  watch.add_decisions(std::string("x\0", 2));
-  auto w = control::ValidateWatchEventsRequest(watch, {});
+  watch.add_decisions(v1::DECISION_KIND_FAIL);
+  watch.add_decisions(v1::DECISION_KIND_RETURN);
+  control::RequestLimits one_name;
+  one_name.max_names = 1;
+  auto w = control::ValidateWatchEventsRequest(watch, one_name);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().message, "decisions[1]: contains a NUL byte (at offset 1)");
+  EXPECT_EQ(w.error().message, "decisions: 2 entries, more than the limit of 1");
 }
 
 }  // namespace

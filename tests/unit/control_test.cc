@@ -1,5 +1,5 @@
 // Unit tests of the control service's building blocks: error -> status mapping, listen
-// addresses, and taking over a unix socket path only when it is stale.
+// addresses, taking over a unix socket path only when it is stale, and decision kinds.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/control/call_rate_limiter.h"
+#include "daemon/control/decision_kinds.h"
 #include "daemon/control/listen_address.h"
 #include "daemon/control/status.h"
 #include "hijack/unique_fd.h"
@@ -16,6 +17,40 @@
 
 namespace hijack::control {
 namespace {
+
+// Every Decision::Kind has its own proto value and comes back from it; a filter contains exactly
+// the kinds it names, and a kind outside every filter's names is not contained (it used to index
+// past a std::array<bool, 3>).
+TEST(DecisionKindSet, EveryKindRoundTripsAndFiltersHoldOnlyTheirKinds) {
+  for (auto kind : {Decision::Kind::kContinue, Decision::Kind::kFail, Decision::Kind::kReturn,
+                    Decision::Kind::kInjectFd}) {
+    ASSERT_NE(ToProto(kind), v1::DECISION_KIND_UNSPECIFIED);
+    auto back = FromProto(ToProto(kind));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, kind);
+  }
+  google::protobuf::RepeatedField<int> fail_only;
+  fail_only.Add(v1::DECISION_KIND_FAIL);
+  auto filter = DecisionKindSet::FromProto(fail_only);
+  ASSERT_TRUE(filter) << filter.error().message;
+  EXPECT_TRUE(filter->Contains(Decision::Kind::kFail));
+  EXPECT_FALSE(filter->Contains(Decision::Kind::kContinue));
+  EXPECT_FALSE(filter->Contains(Decision::Kind::kInjectFd));
+  auto all = DecisionKindSet::FromProto({});
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->Contains(Decision::Kind::kInjectFd));
+
+  google::protobuf::RepeatedField<int> bad;
+  bad.Add(v1::DECISION_KIND_RETURN);
+  bad.Add(99);
+  auto refused = DecisionKindSet::FromProto(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "decisions[1]: unknown decision kind 99");
+  EXPECT_EQ(ToGrpcStatus(refused.error()).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::protobuf::RepeatedField<int> unspecified;
+  unspecified.Add(v1::DECISION_KIND_UNSPECIFIED);
+  EXPECT_FALSE(DecisionKindSet::FromProto(unspecified));
+}
 
 TEST(ToGrpcStatus, MapsTheErrorsTheApiPromises) {
   EXPECT_EQ(ToGrpcStatus({0, "/modules/0/errno: x"}).error_code(),

@@ -21,6 +21,7 @@
 #include "daemon/modules/plugin/policy_host_client.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
+#include "daemon/policy/admission.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/syscalls/syscall_table.h"
 #include "hijack/exec_page.h"
@@ -153,12 +154,12 @@ TEST(FsGuard, StrictModeIsRefusedOnABackendThatCannotInject) {
   auto strict =
       Load(R"({"module": "stats"}, {"module": "fs_guard", "mode": "strict", "deny": ["/x"]})");
   auto check = Load(R"({"module": "fs_guard", "mode": "check", "deny": ["/x"]})");
-  auto refused = strict->CheckBackend(FakeBackend(false));
+  auto refused = policy::AdmitPolicy(*strict, policy::CapabilitiesOf(FakeBackend(false)));
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error().message,
               HasSubstr("/modules/1 (fs_guard): needs the notify backend"));
-  EXPECT_TRUE(strict->CheckBackend(FakeBackend(true)));
-  EXPECT_TRUE(check->CheckBackend(FakeBackend(false)));
+  EXPECT_TRUE(policy::AdmitPolicy(*strict, policy::CapabilitiesOf(FakeBackend(true))));
+  EXPECT_TRUE(policy::AdmitPolicy(*check, policy::CapabilitiesOf(FakeBackend(false))));
 }
 
 // Resolves paths of this very process, as fs_guard resolves a guest's.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <seccomp.h>
 
+#include "daemon/policy/admission.h"
 #include "daemon/policy/policy_engine.h"
 #include "daemon/policy/policy_set.h"
 #include "tests/support/fake_guest_memory.h"
@@ -116,6 +117,52 @@ TEST(PolicyEngine, ReplaceRefusesToPoliceCallsTheAgentRunsUnsupervised) {
   auto still_observe =
       Load(R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["write"]}]})");
   EXPECT_TRUE(engine.Replace(still_observe, std::nullopt));
+}
+
+// One admission function: before launch only the backend matters; a running guest adds the
+// intercept set and the calls its agent runs. PolicyEngine::Replace refuses exactly what
+// AdmitPolicy refuses for the engine's Capabilities().
+TEST(AdmitPolicy, LaunchAndRunningGuestUseTheSameRules) {
+  auto strict = Load(R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["read"]},
+      {"module": "fs_guard", "mode": "strict", "deny": ["/x"]}]})");
+  auto deny_write = Load(R"({"version": 1, "modules": [
+      {"module": "deny", "syscalls": ["write"], "errno": "EPERM"}]})");
+  auto count_write = Load(R"({"version": 1, "modules": [
+      {"module": "stats", "syscalls": ["write"]}]})");
+  ASSERT_TRUE(strict && deny_write && count_write);
+
+  BackendCapabilities ptrace{.backend = "ptrace", .can_inject_fd = false, .intercept = {},
+                             .agent_exempt = {}};
+  auto refused = AdmitPolicy(*strict, ptrace);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ENOSYS);
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("/modules/1 (fs_guard): needs the notify backend to inject descriptors"));
+  EXPECT_THAT(refused.error().message, HasSubstr("the ptrace backend cannot"));
+  BackendCapabilities notify;
+  EXPECT_TRUE(AdmitPolicy(*strict, notify));  // before launch: the intercept set follows
+
+  SyscallSet intercept = strict->needed();
+  intercept.AddAll(deny_write->needed());
+  PolicyEngine engine(Load(R"({"version": 1, "modules": []})"), intercept);
+  engine.MarkExempt(SCMP_SYS(write));
+  BackendCapabilities caps = engine.Capabilities();
+  ASSERT_TRUE(caps.intercept);
+  EXPECT_TRUE(caps.agent_exempt.Contains(SCMP_SYS(write)));
+  for (const auto& policy : {strict, deny_write, count_write}) {
+    auto admitted = AdmitPolicy(*policy, caps);
+    auto replaced = engine.Replace(policy, std::nullopt);
+    EXPECT_EQ(bool(admitted), bool(replaced)) << policy->document().dump();
+    if (!admitted && !replaced) {
+      EXPECT_EQ(admitted.error().message, replaced.error().message);
+    }
+  }
+  EXPECT_FALSE(AdmitPolicy(*deny_write, caps));  // write is the agent's
+  EXPECT_TRUE(AdmitPolicy(*count_write, caps));   // observing it is fine
+  caps.intercept = count_write->needed();
+  auto narrow = AdmitPolicy(*strict, caps);
+  ASSERT_FALSE(narrow);
+  EXPECT_THAT(narrow.error().message, HasSubstr("outside this guest's intercept set"));
 }
 
 }  // namespace

@@ -69,26 +69,45 @@ void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t to
   }
 }
 
-nlohmann::json StatsModule::Stats() const {
+std::vector<StatsModule::SyscallRow> StatsModule::Rows() const {
   std::lock_guard lock(mu_);
-  nlohmann::json out = nlohmann::json::object();
+  std::vector<SyscallRow> rows;
   for (int nr = 0; nr < SyscallSet::kCapacity; ++nr) {
     if (!per_[static_cast<size_t>(nr)]) {
       continue;
     }
     const PerSyscall& s = *per_[static_cast<size_t>(nr)];
+    SyscallRow row;
+    row.nr = nr;
+    row.calls = s.calls;
+    row.errors = s.errors;
+    row.unknown_results = s.unknown;
+    row.not_run = s.not_run;
+    if (latency_) {
+      row.total_ns = s.latency.sum();
+      row.p50_ns = s.latency.Percentile(0.50);
+      row.p99_ns = s.latency.Percentile(0.99);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+nlohmann::json StatsModule::Stats() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const SyscallRow& r : Rows()) {
     nlohmann::json row = {
-        {"calls", s.calls},
-        {"errors", s.errors},
-        {"unknown_results", s.unknown},
-        {"not_run", s.not_run},
+        {"calls", r.calls},
+        {"errors", r.errors},
+        {"unknown_results", r.unknown_results},
+        {"not_run", r.not_run},
     };
     if (latency_) {
-      row["total_ns"] = s.latency.sum();
-      row["p50_ns"] = s.latency.Percentile(0.50);
-      row["p99_ns"] = s.latency.Percentile(0.99);
+      row["total_ns"] = r.total_ns;
+      row["p50_ns"] = r.p50_ns;
+      row["p99_ns"] = r.p99_ns;
     }
-    out[std::string(syscalls::SyscallName(nr))] = std::move(row);
+    out[std::string(syscalls::SyscallName(r.nr))] = std::move(row);
   }
   return out;
 }

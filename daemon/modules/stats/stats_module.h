@@ -44,6 +44,20 @@ class StatsModule final : public PolicyModule {
   // percentiles are over those and untimed calls add to calls and errors only. Any thread.
   void AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t total_ns,
                  std::span<const uint64_t> log2_histogram) override;
+  // One syscall's counters, as GetStats carries them. The time fields are 0 without latency.
+  struct SyscallRow {
+    int nr = 0;
+    uint64_t calls = 0;
+    uint64_t errors = 0;           // known negative results
+    uint64_t unknown_results = 0;  // ran without the supervisor seeing the result
+    uint64_t not_run = 0;          // failed or emulated by a module
+    uint64_t total_ns = 0;
+    uint64_t p50_ns = 0;
+    uint64_t p99_ns = 0;
+  };
+  // A row for every syscall called so far, by number. Any thread.
+  std::vector<SyscallRow> Rows() const;
+  // Rows() as a JSON object keyed by syscall name (the time keys only with latency).
   nlohmann::json Stats() const override;
   std::string Report() const override;
 
