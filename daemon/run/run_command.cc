@@ -108,6 +108,9 @@ namespace {
 int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   // Before the supervisor changes anything: the guest gets what hijackd inherited.
   launcher::InheritedSignals::Capture();
+  // hijackd waits for its children: an inherited SIGCHLD SIG_IGN would have the kernel reap them
+  // unseen (waitpid(2), "NOTES"). The guest still gets it ignored, as it would natively.
+  signal(SIGCHLD, SIG_DFL);
   // Every thread started from here on inherits this mask; the loop reads these signals from
   // signalfds instead.
   sigset_t blocked;

@@ -78,6 +78,11 @@ TEST_P(TransparencyTest, InheritedIgnoredSignalsAndMaskAreKept) {
   ExpectSameAsNative({kGuest, "inherit", "1,10,13", "12,15,40", "--"}, {kGuest, "dispositions"});
 }
 
+TEST_P(TransparencyTest, InheritedIgnoredSigchldIsKept) {
+  // hijackd itself must still see its children end.
+  ExpectSameAsNative({kGuest, "inherit", "17", "-", "--"}, {kGuest, "dispositions"});
+}
+
 TEST_P(TransparencyTest, NothingInheritedNothingIgnored) {
   // hijackd's own SIGPIPE and blocked signals must not leak into a guest.
   ExpectSameAsNative({kGuest, "inherit", "-", "-", "--"}, {kGuest, "dispositions"});
