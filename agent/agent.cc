@@ -728,9 +728,20 @@ HIJACK_EXPORT int nanosleep(const struct timespec* req, struct timespec* rem) {
   return static_cast<int>(
       Ret(Call<SYS_clock_nanosleep>(CLOCK_REALTIME, 0, L(req), L(rem))));
 }
-// clock_nanosleep returns the error number instead of setting errno.
+// clock_nanosleep returns the error number instead of setting errno. glibc checks the clock
+// before the kernel does and the agent keeps its answers (clock_nanosleep(3): "EINVAL ... the
+// CPU-time clock of the calling thread"): the kernel would say EOPNOTSUPP for the thread's CPU
+// clock, and glibc names the process's CPU clock by its clockid (MAKE_PROCESS_CPUCLOCK(0,
+// CPUCLOCK_SCHED)) so that strace shows the same call with or without the agent.
 HIJACK_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req,
                                   struct timespec* rem) {
+  if (clock == CLOCK_THREAD_CPUTIME_ID) {
+    return EINVAL;
+  }
+  if (clock == CLOCK_PROCESS_CPUTIME_ID) {
+    constexpr clockid_t kProcessSchedClock = (~clockid_t{0} << 3) | 2;
+    clock = kProcessSchedClock;
+  }
   long raw = Call<SYS_clock_nanosleep>(clock, flags, L(req), L(rem));
   return raw < 0 ? static_cast<int>(-raw) : 0;
 }

@@ -1,18 +1,21 @@
 #include "daemon/launcher/launcher.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 
 #include "daemon/launcher/child_function.h"
+#include "daemon/launcher/inherited_signals.h"
 #include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/listener_handover.h"
 #include "daemon/launcher/namespace_init.h"
@@ -65,15 +68,9 @@ void ChildReport(int fd, ChildStep step, int value) {
 [[noreturn]] void ChildMain(const LaunchSpec& spec, const FilterProgram* program, ChildMode mode,
                             int report_fd, int go_fd, pid_t parent, char* const* argv,
                             char* const* envp, int inherit_fd, ListenerHandover* handover) {
-  // The supervisor blocks and redirects signals; the guest starts with a clean slate.
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) {
-      signal(sig, SIG_DFL);
-    }
-  }
+  // The supervisor blocks and redirects signals for itself; the guest gets the ignored signals
+  // and blocked mask that the supervisor inherited, as it would natively (`nohup hijackd run`).
+  InheritedSignals::Restore();
   // The caller's rights, first: chdir and exec are then checked with them. Before the death
   // signal, which a change of credentials clears (prctl(2), PR_SET_PDEATHSIG). Raw calls: the
   // libc wrappers signal every thread of the process to change them all (nptl(7)). Contained,
@@ -158,7 +155,20 @@ void ChildReport(int fd, ChildStep step, int value) {
         ChildFail(report_fd, kDumpable, errno, handover);
       }
     }
-    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    long rc = -1;
+    if (mode == ChildMode::kNotifyListener) {
+      // A signal that arrives while the guest waits for the supervisor's answer would end the
+      // wait with -ERESTARTSYS, and a handler without SA_RESTART would see EINTR from calls that
+      // never give it natively (close, fstat, a write to a file). With this flag (Linux 5.19) the
+      // wait is killable only once the supervisor has received the call (seccomp_unotify(2)):
+      // the signal is delivered after the answer, as after a native call. Older kernels refuse
+      // the flag with EINVAL (KernelHasWaitKillableRecv() says which).
+      rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                   flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+    }
+    if (rc < 0) {
+      rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    }
     if (rc < 0) {
       ChildFail(report_fd, kFilter, errno, handover);
     }
@@ -376,6 +386,32 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
   child.go = std::move(go_write);
   child.report = std::move(report_read);
   return child;
+}
+
+bool KernelHasWaitKillableRecv() {
+  static const bool has = [] {
+    // The flag is only accepted with a new listener, so the probe installs one, in a child
+    // (a filter cannot be removed): one instruction that allows everything.
+    const pid_t pid = fork();
+    if (pid < 0) {
+      return false;
+    }
+    if (pid == 0) {
+      sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+      sock_fprog prog{1, &allow};
+      const bool ok =
+          prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+          syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                  &prog) >= 0;
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }();
+  return has;
 }
 
 bool IsContainmentError(const Error& error) {

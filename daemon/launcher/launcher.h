@@ -5,7 +5,8 @@
 //
 // Sequence (seccomp_unotify(2)): fork; with LaunchSpec::contain, move the guest into a pid
 // namespace whose init dies with the supervisor (namespace_init.h: the whole tree ends with it);
-// in the child (the guest, pid 2 there) reset signal state, take LaunchSpec::credentials, set
+// in the child (the guest, pid 2 there) give it the signal state the supervisor inherited
+// (inherited_signals.h), take LaunchSpec::credentials, set
 // PR_SET_PDEATHSIG so the guest dies with its supervisor (or its init; fail closed), Landlock
 // scope, dumpable (not after a change of credentials), set no_new_privs, install the filter, exec.
 // The listener reaches the supervisor through a helper task the child starts before its filter
@@ -74,6 +75,12 @@ struct LaunchedChild {
 // keeps across exec (the executive page): the flag is cleared in the child only.
 Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* program,
                                  ChildMode mode, int inherit_fd = -1);
+
+// Whether the kernel takes SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19), which
+// kNotifyListener launches then use: a signal that arrives after the supervisor received a
+// guest's call no longer interrupts it. One that arrives before still does (the remaining
+// window, README "What a guest can observe"). Probed once, in a forked child; any thread.
+bool KernelHasWaitKillableRecv();
 
 // Whether `error` of StartChild is a refusal of the pid namespace (the kernel or a sandbox
 // forbids unshare(2) or mounting a procfs), after which a launch without it may work.

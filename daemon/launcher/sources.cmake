@@ -6,3 +6,6 @@ target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/listener_handover.c
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/landlock_scope.cc)
 # The pid namespace whose init ends the guest tree with the supervisor (namespace_init.h).
 target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/namespace_init.cc)
+# The ignored signals and blocked mask hijackd inherited, given back to its guests
+# (inherited_signals.h).
+target_sources(hijack_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/inherited_signals.cc)

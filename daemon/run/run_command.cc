@@ -1,6 +1,7 @@
 #include "daemon/run/run_command.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include "daemon/events/event_bus.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/inherited_signals.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/policy_set.h"
@@ -99,7 +101,16 @@ int ExitStatusOf(int wait_status) {
   return kStartFailure;
 }
 
-int RunGuest(const RunOptions& options) {
+namespace {
+
+// Runs the guest to its end and reports; `wait_status` gets the guest's waitpid(2) status when
+// it ran. Every thread, descriptor and guest of the run is gone when this returns.
+int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
+  // Before the supervisor changes anything: the guest gets what hijackd inherited.
+  launcher::InheritedSignals::Capture();
+  // hijackd waits for its children: an inherited SIGCHLD SIG_IGN would have the kernel reap them
+  // unseen (waitpid(2), "NOTES"). The guest still gets it ignored, as it would natively.
+  signal(SIGCHLD, SIG_DFL);
   // Every thread started from here on inherits this mask; the loop reads these signals from
   // signalfds instead.
   sigset_t blocked;
@@ -246,12 +257,58 @@ int RunGuest(const RunOptions& options) {
                    names.c_str());
     }
     std::fprintf(stderr, "hijackd: protection: %s\n", info.protection.Summary().c_str());
+    if (info.backend == "notify") {
+      // What a signal handler without SA_RESTART may see (README, "What a guest can observe").
+      std::fprintf(stderr, "%s",
+                   launcher::KernelHasWaitKillableRecv()
+                       ? "hijackd: signals: a call the supervisor has received is not interrupted "
+                         "(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV); one still queued for it can "
+                         "fail with EINTR where natively it cannot\n"
+                       : "hijackd: signals: this kernel lacks "
+                         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19): a call held by the "
+                         "supervisor can fail with EINTR where natively it cannot\n");
+    }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
       std::fprintf(stderr, "hijackd: %llu events were dropped by slow observers\n",
                    static_cast<unsigned long long>(drops));
     }
   }
+  wait_status = status;
   return status ? ExitStatusOf(*status) : kStartFailure;
+}
+
+// Ends hijackd by the signal that ended its guest, so that hijackd's parent sees what it would
+// see natively ("killed by SIGTERM", WIFSIGNALED in wait(2)) rather than exit status 128+N, as
+// strace does. Returns only if the signal did not end the process.
+void DieOfSignal(int sig) {
+  std::fflush(nullptr);
+  spdlog::shutdown();
+  // A core of the supervisor would be of no use and is not the guest's: hijackd is not dumpable
+  // anyway (main.cc), and a zero limit keeps a core_pattern pipe from being run either.
+  struct rlimit no_core {};
+  setrlimit(RLIMIT_CORE, &no_core);
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(sig, &action, nullptr);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  // raise(3) signals this thread, which must not block it; the default action of a fatal
+  // signal ends every thread of the process, whatever their masks (signal(7)).
+  pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+  raise(sig);
+}
+
+}  // namespace
+
+int RunGuest(const RunOptions& options) {
+  std::optional<int> wait_status;
+  const int exit_status = RunToEnd(options, wait_status);
+  if (wait_status && WIFSIGNALED(*wait_status)) {
+    DieOfSignal(WTERMSIG(*wait_status));
+  }
+  return exit_status;
 }
 
 }  // namespace hijack::run

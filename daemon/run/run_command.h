@@ -2,7 +2,12 @@
 //
 //   RunOptions opts;
 //   opts.command = {"lighttpd", "-D", "-f", "conf"};
-//   int status = RunGuest(opts);   // the guest's exit code, 128+N for death by signal N
+//   int status = RunGuest(opts);   // the guest's exit code
+//
+// A guest that dies by a signal takes hijackd with it: after its cleanup hijackd raises the same
+// signal on itself (default disposition, no core), so that its parent sees "killed by SIGTERM"
+// as it would natively. Guests start with the ignored signals and blocked mask that hijackd
+// inherited (launcher/inherited_signals.h): `nohup hijackd run -- prog` keeps SIGHUP ignored.
 //
 // Exit statuses of hijackd itself: 2 for a bad policy or command line (nothing started), 126 and
 // 127 for a command that cannot be executed (as shells do), 1 when the supervisor cannot start
@@ -49,13 +54,15 @@ struct RunOptions {
   std::function<Result<std::function<void()>>(supervisor::Supervisor&)> serve_control;
 };
 
-// Runs the guest to completion. Returns hijackd's exit status.
+// Runs the guest to completion. Returns hijackd's exit status; does not return when the guest
+// died by a signal (see above). Call from the main thread, before any other thread starts.
 int RunGuest(const RunOptions& options);
 
 // The built-in default policy (policies/default.json).
 std::string_view DefaultPolicyText();
 
-// Maps a waitpid(2) status to a shell-style exit status.
+// Maps a waitpid(2) status to a shell-style exit status (128+N for death by signal N), for
+// reports and the control API.
 int ExitStatusOf(int wait_status);
 
 }  // namespace hijack::run
