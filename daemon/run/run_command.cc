@@ -1,3 +1,4 @@
+#include "daemon/modules/builtin.h"
 #include "daemon/run/run_command.h"
 
 #include <signal.h>
@@ -14,10 +15,11 @@
 
 #include "daemon/events/event_bus.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/exit_status.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/modules/trace/trace_module.h"
+#include "daemon/policy/default_policy.h"
 #include "daemon/policy/policy_set.h"
-#include "daemon/run/default_policy.h"
 #include "daemon/supervisor/guest.h"
 #include "daemon/supervisor/supervisor.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -87,18 +89,6 @@ std::vector<std::string> CurrentEnvironment() {
 
 }  // namespace
 
-std::string_view DefaultPolicyText() { return kDefaultPolicyJson; }
-
-int ExitStatusOf(int wait_status) {
-  if (WIFEXITED(wait_status)) {
-    return WEXITSTATUS(wait_status);
-  }
-  if (WIFSIGNALED(wait_status)) {
-    return 128 + WTERMSIG(wait_status);
-  }
-  return kStartFailure;
-}
-
 int RunGuest(const RunOptions& options) {
   // Every thread started from here on inherits this mask; the loop reads these signals from
   // signalfds instead.
@@ -111,10 +101,10 @@ int RunGuest(const RunOptions& options) {
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const auto& registry = policy::ModuleRegistry::BuiltIn();
+  const auto& registry = modules::BuiltInModules();
   auto policy = options.policy_file
                     ? policy::PolicySet::FromFile(*options.policy_file, registry)
-                    : policy::PolicySet::FromText(DefaultPolicyText(), "default policy", registry);
+                    : policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy", registry);
   if (!policy) {
     spdlog::error("{}", policy.error().message);
     return kUsageError;
@@ -246,7 +236,7 @@ int RunGuest(const RunOptions& options) {
                    static_cast<unsigned long long>(drops));
     }
   }
-  return status ? ExitStatusOf(*status) : kStartFailure;
+  return status ? launcher::ExitStatusOf(*status) : kStartFailure;
 }
 
 }  // namespace hijack::run

@@ -52,10 +52,4 @@ struct RunOptions {
 // Runs the guest to completion. Returns hijackd's exit status.
 int RunGuest(const RunOptions& options);
 
-// The built-in default policy (policies/default.json).
-std::string_view DefaultPolicyText();
-
-// Maps a waitpid(2) status to a shell-style exit status.
-int ExitStatusOf(int wait_status);
-
 }  // namespace hijack::run

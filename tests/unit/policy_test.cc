@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <seccomp.h>
 
+#include "daemon/modules/builtin.h"
 #include "daemon/policy/policy_engine.h"
 #include "daemon/policy/policy_set.h"
 
@@ -21,13 +22,13 @@ class NoMemory final : public GuestMemory {
 };
 
 std::shared_ptr<PolicySet> Load(const std::string& text) {
-  auto set = PolicySet::FromText(text, "test", ModuleRegistry::BuiltIn());
+  auto set = PolicySet::FromText(text, "test", modules::BuiltInModules());
   EXPECT_TRUE(set) << set.error().message;
   return set ? *set : nullptr;
 }
 
 std::string LoadError(const std::string& text) {
-  auto set = PolicySet::FromText(text, "p.json", ModuleRegistry::BuiltIn());
+  auto set = PolicySet::FromText(text, "p.json", modules::BuiltInModules());
   EXPECT_FALSE(set);
   return set ? "" : set.error().message;
 }
