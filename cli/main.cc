@@ -30,9 +30,8 @@
 #include <vector>
 
 #include "cli/text_table.h"
-#include "daemon/control/listen_address.h"
-#include "daemon/policy/bounded_file.h"
-#include "daemon/policy/policy_set.h"
+#include "common/bounded_file.h"
+#include "common/listen_address.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 extern char** environ;
@@ -126,17 +125,17 @@ std::string Join(const google::protobuf::RepeatedPtrField<std::string>& parts,
 // is larger (or /dev/zero, a FIFO, a directory) is refused here rather than sent.
 std::optional<std::string> ReadText(const std::string& path) {
   if (path == "-") {
-    std::string text(hijack::policy::kMaxPolicyBytes + 1, '\0');
+    std::string text(hijack::common::kMaxPolicyBytes + 1, '\0');
     std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<size_t>(std::cin.gcount()));
-    if (text.size() > hijack::policy::kMaxPolicyBytes) {
+    if (text.size() > hijack::common::kMaxPolicyBytes) {
       std::fprintf(stderr, "hijackctl: standard input: more than the limit of %zu bytes\n",
-                   hijack::policy::kMaxPolicyBytes);
+                   hijack::common::kMaxPolicyBytes);
       return std::nullopt;
     }
     return text;
   }
-  auto text = hijack::policy::ReadBoundedFile(path, hijack::policy::kMaxPolicyBytes);
+  auto text = hijack::common::ReadBoundedFile(path, hijack::common::kMaxPolicyBytes);
   if (!text) {
     std::fprintf(stderr, "hijackctl: %s\n", text.error().message.c_str());
     return std::nullopt;
@@ -244,7 +243,7 @@ class Client {
 
   // Returns false (after printing why) when the address does not parse.
   bool Connect() {
-    auto address = control::ParseListenAddress(globals_.connect);
+    auto address = common::ParseListenAddress(globals_.connect);
     if (!address) {
       std::fprintf(stderr, "hijackctl: --connect: %s\n", address.error().message.c_str());
       return false;
@@ -256,7 +255,7 @@ class Client {
                      !globals_.tls_key.empty();
     tls_ = tls;
     if (tls) {
-      if (address->kind != control::ListenAddress::Kind::kTcp) {
+      if (address->kind != common::ListenAddress::Kind::kTcp) {
         std::fprintf(stderr, "hijackctl: --tls-* apply to tcp: addresses\n");
         return false;
       }
@@ -699,7 +698,7 @@ int Main(int argc, char** argv) {
   const char* env_connect = std::getenv("HIJACK_CONNECT");
   globals.connect = env_connect != nullptr && *env_connect != '\0'
                         ? env_connect
-                        : control::DefaultControlAddress();
+                        : common::DefaultControlAddress();
   app.add_option("--connect", globals.connect,
                  "daemon address, unix:PATH or tcp:HOST:PORT (default: $HIJACK_CONNECT, else "
                  "the daemon's default socket)")

@@ -20,9 +20,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/listen_address.h"
 #include "daemon/control/control_options.h"
-#include "daemon/control/listen_address.h"
 #include "daemon/control/serve_command.h"
+#include "daemon/modules/builtin.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
 #include "daemon/supervisor/guest_guard.h"
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
       ->required();
 
   hijack::control::ServeOptions serve;
-  serve.server.listen = hijack::control::DefaultControlAddress();
+  serve.server.listen = hijack::common::DefaultControlAddress();
   hijack::control::ControlCliState serve_control_cli;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "run as a daemon: launch and steer guests over the control API (hijackctl)");
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
     serve.sync_wakeup = !no_sync;
     return hijack::control::RunServe(serve);
   }
-  const auto& registry = hijack::policy::ModuleRegistry::BuiltIn();
+  const auto& registry = hijack::modules::BuiltInModules();
   if (check_cmd->parsed()) {
     auto set = hijack::policy::PolicySet::FromFile(check_file, registry);
     if (!set) {

@@ -40,6 +40,7 @@
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/child_function.h"
 #include "daemon/launcher/reaper.h"
+#include "daemon/modules/builtin.h"
 #include "daemon/policy/policy_set.h"
 #include "bench/micro/ratio_reporter.h"
 #include "daemon/supervisor/guest.h"
@@ -155,7 +156,7 @@ class BatchGuest {
 
   std::string StartSupervised(const GuestMode& mode, LaunchSpec& spec) {
     auto policy =
-        policy::PolicySet::FromText(mode.policy, mode.backend, policy::ModuleRegistry::BuiltIn());
+        policy::PolicySet::FromText(mode.policy, mode.backend, modules::BuiltInModules());
     if (!policy) {
       return policy.error().message;
     }

@@ -86,7 +86,7 @@ Result<std::string> WriteToken(const std::string& path) {
 }
 
 // Which authentication a TCP listener gets, or why the options are refused.
-Result<void> CheckTcpOptions(const ControlServerOptions& o, const ListenAddress& address) {
+Result<void> CheckTcpOptions(const ControlServerOptions& o, const common::ListenAddress& address) {
   const bool any_tls = !o.tls_cert.empty() || !o.tls_key.empty() || !o.tls_ca.empty();
   const bool tls = !o.tls_cert.empty() && !o.tls_key.empty() && !o.tls_ca.empty();
   if (any_tls && !tls) {
@@ -125,11 +125,11 @@ Result<void> CheckTcpOptions(const ControlServerOptions& o, const ListenAddress&
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerOptions& options,
                                                             supervisor::Supervisor& supervisor) {
-  auto address = ParseListenAddress(options.listen);
+  auto address = common::ParseListenAddress(options.listen);
   if (!address) {
     return std::unexpected(address.error());
   }
-  const bool is_unix = address->kind == ListenAddress::Kind::kUnix;
+  const bool is_unix = address->kind == common::ListenAddress::Kind::kUnix;
   GatekeeperOptions gate;
   gate.unix_listener = is_unix;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -201,7 +201,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   }
   std::unique_ptr<UnixListener> unix_listener;
   if (is_unix) {
-    if (auto claimed = ClaimUnixSocketPath(address->path); !claimed) {
+    if (auto claimed = common::ClaimUnixSocketPath(address->path); !claimed) {
       return std::unexpected(claimed.error());
     }
     auto bound = UnixListener::Bind(address->path, options.socket_mode, socket_gid);

@@ -32,7 +32,7 @@
 #include "daemon/control/audit_log.h"
 #include "daemon/control/control_service.h"
 #include "daemon/control/gatekeeper.h"
-#include "daemon/control/listen_address.h"
+#include "common/listen_address.h"
 #include "daemon/control/unix_listener.h"
 
 namespace hijack::control {

@@ -13,11 +13,13 @@
 #include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/exit_status.h"
+#include "daemon/modules/builtin.h"
 #include "daemon/modules/stats/stats_module.h"
 #include "daemon/policy/admission.h"
+#include "daemon/policy/default_policy.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/policy/policy_set.h"
-#include "daemon/run/run_command.h"
 #include "daemon/syscalls/syscall_table.h"
 
 extern char** environ;
@@ -52,7 +54,7 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   out->set_state(info.running ? v1::Guest::RUNNING : v1::Guest::EXITED);
   out->set_policy_version(info.policy_version);
   if (info.wait_status) {
-    out->set_exit_code(run::ExitStatusOf(*info.wait_status));
+    out->set_exit_code(launcher::ExitStatusOf(*info.wait_status));
     out->set_wait_status(*info.wait_status);
   }
   for (const auto& name : Names(info.intercept)) {
@@ -79,7 +81,7 @@ Result<std::shared_ptr<policy::PolicySet>> ParsePolicy(const std::string& text, 
                                             " bytes, more than the limit of " +
                                             std::to_string(max_bytes)});
   }
-  return policy::PolicySet::FromText(text, "policy", policy::ModuleRegistry::BuiltIn());
+  return policy::PolicySet::FromText(text, "policy", modules::BuiltInModules());
 }
 
 Result<SyscallSet> ResolveAll(const google::protobuf::RepeatedPtrField<std::string>& specs,
@@ -198,7 +200,7 @@ ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits
     own_rights_.groups.resize(static_cast<size_t>(getgroups(n, own_rights_.groups.data())));
   }
   supervisor_.AddExitListener([this](uint64_t id, int wait_status) {
-    spdlog::info("guest {} ended with exit status {}", id, run::ExitStatusOf(wait_status));
+    spdlog::info("guest {} ended with exit status {}", id, launcher::ExitStatusOf(wait_status));
     {
       std::lock_guard lock(mu_);
       exited_.insert(id);
@@ -366,8 +368,8 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "argv: the command is empty");
   }
   auto policy = req->policy().empty()
-                    ? policy::PolicySet::FromText(run::DefaultPolicyText(), "default policy",
-                                                  policy::ModuleRegistry::BuiltIn())
+                    ? policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy",
+                                                  modules::BuiltInModules())
                     : ParsePolicy(req->policy(), limits_.max_policy_bytes);
   if (!policy) {
     return ToGrpcStatus(policy.error());
@@ -623,7 +625,7 @@ grpc::Status ControlService::ListModules(grpc::ServerContext* ctx, const v1::Lis
   if (auto caller = Admit(ctx, Action::kHealth); !caller) {
     return caller.error();
   }
-  for (const auto* info : policy::ModuleRegistry::BuiltIn().List()) {
+  for (const auto* info : modules::BuiltInModules().List()) {
     auto* m = resp->add_modules();
     m->set_name(info->name);
     m->set_summary(info->summary);

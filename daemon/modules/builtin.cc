@@ -1,4 +1,6 @@
 // The registry of built-in modules.
+#include "daemon/modules/builtin.h"
+
 #include "daemon/modules/deny/deny_module.h"
 #include "daemon/modules/exec_guard/exec_guard_module.h"
 #include "daemon/modules/fault/fault_module.h"
@@ -8,25 +10,24 @@
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
 #include "daemon/modules/trace/trace_module.h"
-#include "daemon/policy/module_registry.h"
 
-namespace hijack::policy {
+namespace hijack::modules {
 
-const ModuleRegistry& ModuleRegistry::BuiltIn() {
-  static const ModuleRegistry* registry = [] {
-    auto* r = new ModuleRegistry();
-    r->Register(modules::DenyModule::Info());
-    r->Register(modules::StatsModule::Info());
-    r->Register(modules::TraceModule::Info());
-    r->Register(modules::FsGuardModule::Info());
-    r->Register(modules::NetGuardModule::Info());
-    r->Register(modules::ExecGuardModule::Info());
-    r->Register(modules::RateLimitModule::Info());
-    r->Register(modules::FaultModule::Info());
-    r->Register(modules::PluginModule::Info());
+const policy::ModuleRegistry& BuiltInModules() {
+  static const policy::ModuleRegistry* registry = [] {
+    auto* r = new policy::ModuleRegistry();
+    r->Register(DenyModule::Info());
+    r->Register(StatsModule::Info());
+    r->Register(TraceModule::Info());
+    r->Register(FsGuardModule::Info());
+    r->Register(NetGuardModule::Info());
+    r->Register(ExecGuardModule::Info());
+    r->Register(RateLimitModule::Info());
+    r->Register(FaultModule::Info());
+    r->Register(PluginModule::Info());
     return r;
   }();
   return *registry;
 }
 
-}  // namespace hijack::policy
+}  // namespace hijack::modules

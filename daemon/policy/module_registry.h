@@ -1,6 +1,6 @@
 // ModuleRegistry: the policy modules a daemon can instantiate, by name.
 //
-//   const ModuleInfo* info = ModuleRegistry::BuiltIn().Find("deny");
+//   const ModuleInfo* info = modules::BuiltInModules().Find("deny");   // daemon/modules/builtin.h
 //   Result<std::unique_ptr<PolicyModule>> m = info->factory(ConfigReader(json, "/modules/0"));
 //
 // Factories validate their whole configuration and report the first error with its JSON path
@@ -35,9 +35,6 @@ class ModuleRegistry {
   void Register(ModuleInfo info);
   const ModuleInfo* Find(std::string_view name) const;
   std::vector<const ModuleInfo*> List() const;
-
-  // The registry with every built-in module.
-  static const ModuleRegistry& BuiltIn();
 
  private:
   std::map<std::string, ModuleInfo, std::less<>> modules_;

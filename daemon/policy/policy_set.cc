@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/policy/bounded_file.h"
-#include "daemon/policy/bounded_json.h"
+#include "common/bounded_file.h"
+#include "common/bounded_json.h"
 
 namespace hijack::policy {
 namespace {
@@ -84,7 +84,7 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromText(std::string_view text,
     return std::unexpected(Error{E2BIG, fmt::format("{}: {} bytes, more than the limit of {}",
                                                     source, text.size(), kMaxPolicyBytes)});
   }
-  auto doc = ParseBoundedJson(text);
+  auto doc = common::ParseBoundedJson(text);
   if (!doc) {
     return MakeError(fmt::format("{}: {}", source, doc.error().message));
   }
@@ -100,7 +100,7 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromText(std::string_view text,
 
 Result<std::shared_ptr<PolicySet>> PolicySet::FromFile(const std::string& path,
                                                        const ModuleRegistry& registry) {
-  auto text = ReadBoundedFile(path, kMaxPolicyBytes);
+  auto text = common::ReadBoundedFile(path, kMaxPolicyBytes);
   if (!text) {
     return std::unexpected(Error{text.error().code, "policy " + text.error().message});
   }

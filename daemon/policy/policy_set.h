@@ -2,7 +2,7 @@
 // dispatch tables derived from them.
 //
 //   Result<std::shared_ptr<const PolicySet>> set =
-//       PolicySet::FromJson(doc, ModuleRegistry::BuiltIn());
+//       PolicySet::FromJson(doc, modules::BuiltInModules());
 //   for (PolicyModule* m : (*set)->DecidersFor(nr)) ...
 //
 // Validation is complete before anything is returned: the whole document is checked (version,
@@ -27,13 +27,13 @@
 #include "hijack/backend.h"
 #include "hijack/policy.h"
 #include "hijack/result.h"
+#include "common/bounded_file.h"
 #include "hijack/syscall_set.h"
 
 namespace hijack::policy {
 
-// The largest policy document read from a file or accepted over the control API. The biggest
-// realistic policies (long fs_guard rule lists) are a few KiB.
-inline constexpr size_t kMaxPolicyBytes = 1 << 20;
+// The largest policy document (common/bounded_file.h, shared with hijackctl).
+using common::kMaxPolicyBytes;
 // Module instances in one policy. Each instance keeps per-syscall tables (stats holds 1024
 // slots), so a document of 100,000 {"module": "stats"} would cost gigabytes.
 inline constexpr size_t kMaxModules = 256;

@@ -1,3 +1,4 @@
+#include "daemon/modules/builtin.h"
 #include "daemon/run/run_command.h"
 
 #include <signal.h>
@@ -15,11 +16,12 @@
 
 #include "daemon/events/event_bus.h"
 #include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/exit_status.h"
 #include "daemon/launcher/inherited_signals.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/modules/trace/trace_module.h"
+#include "daemon/policy/default_policy.h"
 #include "daemon/policy/policy_set.h"
-#include "daemon/run/default_policy.h"
 #include "daemon/supervisor/guest.h"
 #include "daemon/supervisor/supervisor.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -89,18 +91,6 @@ std::vector<std::string> CurrentEnvironment() {
 
 }  // namespace
 
-std::string_view DefaultPolicyText() { return kDefaultPolicyJson; }
-
-int ExitStatusOf(int wait_status) {
-  if (WIFEXITED(wait_status)) {
-    return WEXITSTATUS(wait_status);
-  }
-  if (WIFSIGNALED(wait_status)) {
-    return 128 + WTERMSIG(wait_status);
-  }
-  return kStartFailure;
-}
-
 namespace {
 
 // Runs the guest to its end and reports; `wait_status` gets the guest's waitpid(2) status when
@@ -122,10 +112,10 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const auto& registry = policy::ModuleRegistry::BuiltIn();
+  const auto& registry = modules::BuiltInModules();
   auto policy = options.policy_file
                     ? policy::PolicySet::FromFile(*options.policy_file, registry)
-                    : policy::PolicySet::FromText(DefaultPolicyText(), "default policy", registry);
+                    : policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy", registry);
   if (!policy) {
     spdlog::error("{}", policy.error().message);
     return kUsageError;
@@ -274,7 +264,7 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     }
   }
   wait_status = status;
-  return status ? ExitStatusOf(*status) : kStartFailure;
+  return status ? launcher::ExitStatusOf(*status) : kStartFailure;
 }
 
 // Ends hijackd by the signal that ended its guest, so that hijackd's parent sees what it would

@@ -58,11 +58,4 @@ struct RunOptions {
 // died by a signal (see above). Call from the main thread, before any other thread starts.
 int RunGuest(const RunOptions& options);
 
-// The built-in default policy (policies/default.json).
-std::string_view DefaultPolicyText();
-
-// Maps a waitpid(2) status to a shell-style exit status (128+N for death by signal N), for
-// reports and the control API.
-int ExitStatusOf(int wait_status);
-
 }  // namespace hijack::run

@@ -3,6 +3,8 @@
 #include <map>
 #include <string>
 
+#include "daemon/modules/builtin.h"
+
 namespace hijack::fuzz {
 namespace {
 
@@ -18,7 +20,7 @@ const std::map<std::string, std::map<std::string, std::string>>& Redirects() {
 
 policy::ModuleRegistry Build() {
   policy::ModuleRegistry registry;
-  for (const policy::ModuleInfo* info : policy::ModuleRegistry::BuiltIn().List()) {
+  for (const policy::ModuleInfo* info : modules::BuiltInModules().List()) {
     policy::ModuleInfo copy = *info;
     auto found = Redirects().find(info->name);
     if (found != Redirects().end()) {

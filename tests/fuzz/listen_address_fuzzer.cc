@@ -1,4 +1,4 @@
-// Fuzz target: the control API's address parser (daemon/control/listen_address.h), which reads
+// Fuzz target: the control API's address parser (common/listen_address.h), which reads
 // --listen, --connect and HIJACK_CONNECT. Whatever parses must print, and print back to the
 // same address.
 //
@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "daemon/control/listen_address.h"
+#include "common/listen_address.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto address = hijack::control::ParseListenAddress(text);
+  auto address = hijack::common::ParseListenAddress(text);
   if (!address) {
     if (address.error().message.empty()) {
       std::abort();
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)address->GrpcUri();
   (void)address->IsLoopback();
-  auto again = hijack::control::ParseListenAddress(address->ToString());
+  auto again = hijack::common::ParseListenAddress(address->ToString());
   if (!again || again->kind != address->kind || again->path != address->path ||
       again->host != address->host || again->port != address->port) {
     std::abort();

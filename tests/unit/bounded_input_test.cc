@@ -8,8 +8,9 @@
 #include <cmath>
 
 #include "daemon/control/request_limits.h"
-#include "daemon/policy/bounded_file.h"
-#include "daemon/policy/bounded_json.h"
+#include "common/bounded_file.h"
+#include "common/bounded_json.h"
+#include "daemon/modules/builtin.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/policy/policy_set.h"
 #include "tests/support/subprocess.h"
@@ -24,11 +25,11 @@ std::string Nested(size_t levels) {
 }
 
 TEST(ParseBoundedJson, TheDepthLimitIsExactAndNamesThePath) {
-  EXPECT_TRUE(policy::ParseBoundedJson(Nested(policy::kMaxJsonDepth)));
-  auto deep = policy::ParseBoundedJson(Nested(policy::kMaxJsonDepth + 1));
+  EXPECT_TRUE(common::ParseBoundedJson(Nested(common::kMaxJsonDepth)));
+  auto deep = common::ParseBoundedJson(Nested(common::kMaxJsonDepth + 1));
   ASSERT_FALSE(deep);
   std::string path;
-  for (size_t i = 0; i < policy::kMaxJsonDepth; ++i) {
+  for (size_t i = 0; i < common::kMaxJsonDepth; ++i) {
     path += "/0";
   }
   EXPECT_EQ(deep.error().message, path + ": nested deeper than 64 levels (the limit for objects "
@@ -36,40 +37,40 @@ TEST(ParseBoundedJson, TheDepthLimitIsExactAndNamesThePath) {
 }
 
 TEST(ParseBoundedJson, AHundredThousandLevelsAreRefusedNotRecursedInto) {
-  auto deep = policy::ParseBoundedJson("{\"a\": " + Nested(100'000) + "}");
+  auto deep = common::ParseBoundedJson("{\"a\": " + Nested(100'000) + "}");
   ASSERT_FALSE(deep);
   EXPECT_THAT(deep.error().message, HasSubstr("/a/0/0/0/0"));
 }
 
 TEST(ParseBoundedJson, NumbersThatOverflowADoubleNameTheirPath) {
-  auto in_array = policy::ParseBoundedJson(R"({"x": [1, 2, {"y~/": 1e400}]})");
+  auto in_array = common::ParseBoundedJson(R"({"x": [1, 2, {"y~/": 1e400}]})");
   ASSERT_FALSE(in_array);
   EXPECT_EQ(in_array.error().message,
             "/x/2/y~0~1: number 1e400 is out of range (it does not fit a double)");
-  auto negative = policy::ParseBoundedJson("[-1e400]");
+  auto negative = common::ParseBoundedJson("[-1e400]");
   ASSERT_FALSE(negative);
   EXPECT_THAT(negative.error().message, HasSubstr("/0: number -1e400 is out of range"));
-  EXPECT_TRUE(policy::ParseBoundedJson("[1e308, 18446744073709551616]"));  // fits (rounded)
+  EXPECT_TRUE(common::ParseBoundedJson("[1e308, 18446744073709551616]"));  // fits (rounded)
 }
 
 TEST(ParseBoundedJson, SyntaxErrorsKeepLineAndColumnAndCommentsAreAllowed) {
-  auto bad = policy::ParseBoundedJson("{\n\"a\": tru}");
+  auto bad = common::ParseBoundedJson("{\n\"a\": tru}");
   ASSERT_FALSE(bad);
   EXPECT_THAT(bad.error().message, HasSubstr("line 2, column"));
-  auto ok = policy::ParseBoundedJson("// c\n{\"a\": /* b */ 1}");
+  auto ok = common::ParseBoundedJson("// c\n{\"a\": /* b */ 1}");
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ((*ok)["a"], 1);
 }
 
 TEST(ParseBoundedJson, DuplicateKeysAndNulBytesAreRefused) {
-  auto dup = policy::ParseBoundedJson(R"({"version": 1, "modules": [], "modules": [1]})");
+  auto dup = common::ParseBoundedJson(R"({"version": 1, "modules": [], "modules": [1]})");
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().message, "/modules: duplicate key");
-  auto nested = policy::ParseBoundedJson(R"({"a": [{"b": 1, "c": 2, "b": 3}], "b": 4})");
+  auto nested = common::ParseBoundedJson(R"({"a": [{"b": 1, "c": 2, "b": 3}], "b": 4})");
   ASSERT_FALSE(nested);
   EXPECT_EQ(nested.error().message, "/a/0/b: duplicate key");
-  EXPECT_TRUE(policy::ParseBoundedJson(R"({"a": {"b": 1}, "b": {"b": 2}})"));
-  auto nul = policy::ParseBoundedJson(std::string("{}\0{\"x\": 1}", 11));
+  EXPECT_TRUE(common::ParseBoundedJson(R"({"a": {"b": 1}, "b": {"b": 2}})"));
+  auto nul = common::ParseBoundedJson(std::string("{}\0{\"x\": 1}", 11));
   ASSERT_FALSE(nul);
   EXPECT_THAT(nul.error().message, HasSubstr("byte 2: a NUL byte"));
 }
@@ -80,22 +81,22 @@ class ReadBoundedFileTest : public ::testing::Test {
 };
 
 TEST_F(ReadBoundedFileTest, ReadsUpToTheLimitAndNotOneByteMore) {
-  auto at = policy::ReadBoundedFile(dir_.Write("at", std::string(100, 'x')), 100);
+  auto at = common::ReadBoundedFile(dir_.Write("at", std::string(100, 'x')), 100);
   ASSERT_TRUE(at) << at.error().message;
   EXPECT_EQ(at->size(), 100u);
   const std::string over = dir_.Write("over", std::string(101, 'x'));
-  auto refused = policy::ReadBoundedFile(over, 100);
+  auto refused = common::ReadBoundedFile(over, 100);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, EFBIG);
   EXPECT_EQ(refused.error().message, over + ": 101 bytes, more than the limit of 100");
-  auto empty = policy::ReadBoundedFile(dir_.Write("empty", ""), 100);
+  auto empty = common::ReadBoundedFile(dir_.Write("empty", ""), 100);
   ASSERT_TRUE(empty);
   EXPECT_EQ(*empty, "");
 }
 
 TEST_F(ReadBoundedFileTest, AFileWhoseSizeLiesIsCutAtTheLimit) {
   // /proc files report size 0 and yield more: the read itself is bounded, not just fstat.
-  auto status = policy::ReadBoundedFile("/proc/self/status", 16);
+  auto status = common::ReadBoundedFile("/proc/self/status", 16);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, EFBIG);
   EXPECT_THAT(status.error().message, HasSubstr("grew past the limit of 16 bytes"));
@@ -112,12 +113,12 @@ TEST_F(ReadBoundedFileTest, OnlyRegularFilesAreRead) {
   for (const Case& c : {Case{"/dev/zero", EINVAL, "a character device"},
                         Case{fifo, EINVAL, "a FIFO"},
                         Case{dir_.path(), EISDIR, "a directory"}}) {
-    auto r = policy::ReadBoundedFile(c.path, 1 << 20);
+    auto r = common::ReadBoundedFile(c.path, 1 << 20);
     ASSERT_FALSE(r) << c.path;
     EXPECT_EQ(r.error().code, c.code);
     EXPECT_EQ(r.error().message, c.path + ": " + c.kind + ", not a regular file");
   }
-  auto missing = policy::ReadBoundedFile(dir_.path() + "/missing", 1);
+  auto missing = common::ReadBoundedFile(dir_.path() + "/missing", 1);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ENOENT);
 }
@@ -125,11 +126,11 @@ TEST_F(ReadBoundedFileTest, OnlyRegularFilesAreRead) {
 TEST_F(ReadBoundedFileTest, AnOutputFifoWithoutReaderIsEnxioAndAFileIsAppended) {
   const std::string fifo = dir_.path() + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  auto r = policy::OpenOutputFile(fifo, false);
+  auto r = common::OpenOutputFile(fifo, false);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ENXIO);
   const std::string log = dir_.Write("log", "a\n");
-  auto out = policy::OpenOutputFile(log, true);
+  auto out = common::OpenOutputFile(log, true);
   ASSERT_TRUE(out) << out.error().message;
   EXPECT_EQ(fcntl(fileno(*out), F_GETFL) & O_NONBLOCK, 0);
   std::fputs("b\n", *out);
@@ -163,7 +164,7 @@ TEST(ConfigReader, NumbersMustBeFiniteAndInRange) {
 
 TEST(PolicyText, OverTheSizeOrModuleLimitIsRefused) {
   const std::string big(policy::kMaxPolicyBytes + 1, ' ');
-  auto set = policy::PolicySet::FromText(big, "p.json", policy::ModuleRegistry::BuiltIn());
+  auto set = policy::PolicySet::FromText(big, "p.json", modules::BuiltInModules());
   ASSERT_FALSE(set);
   EXPECT_EQ(set.error().code, E2BIG);
   std::string modules;
@@ -171,7 +172,7 @@ TEST(PolicyText, OverTheSizeOrModuleLimitIsRefused) {
     modules += std::string(i ? "," : "") + R"({"module": "stats"})";
   }
   auto many = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}",
-                                          "p.json", policy::ModuleRegistry::BuiltIn());
+                                          "p.json", modules::BuiltInModules());
   ASSERT_FALSE(many);
   EXPECT_THAT(many.error().message, HasSubstr("p.json: /modules: 257 module instances"));
 }

@@ -8,9 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/listen_address.h"
 #include "daemon/control/call_rate_limiter.h"
 #include "daemon/control/decision_kinds.h"
-#include "daemon/control/listen_address.h"
 #include "daemon/control/status.h"
 #include "hijack/unique_fd.h"
 #include "tests/support/subprocess.h"
@@ -67,26 +67,26 @@ TEST(ToGrpcStatus, MapsTheErrorsTheApiPromises) {
 }
 
 TEST(ParseListenAddress, UnixAndTcp) {
-  auto u = ParseListenAddress("unix:/run/h.sock");
+  auto u = common::ParseListenAddress("unix:/run/h.sock");
   ASSERT_TRUE(u);
-  EXPECT_EQ(u->kind, ListenAddress::Kind::kUnix);
+  EXPECT_EQ(u->kind, common::ListenAddress::Kind::kUnix);
   EXPECT_EQ(u->GrpcUri(), "unix:/run/h.sock");
-  auto t = ParseListenAddress("tcp:127.0.0.1:7070");
+  auto t = common::ParseListenAddress("tcp:127.0.0.1:7070");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->GrpcUri(), "127.0.0.1:7070");
   EXPECT_EQ(t->ToString(), "tcp:127.0.0.1:7070");
   EXPECT_TRUE(t->IsLoopback());
-  auto v6 = ParseListenAddress("tcp:[::1]:0");
+  auto v6 = common::ParseListenAddress("tcp:[::1]:0");
   ASSERT_TRUE(v6);
   EXPECT_EQ(v6->GrpcUri(), "[::1]:0");
   EXPECT_TRUE(v6->IsLoopback());
-  auto any = ParseListenAddress("tcp:0.0.0.0:80");
+  auto any = common::ParseListenAddress("tcp:0.0.0.0:80");
   ASSERT_TRUE(any);
   EXPECT_FALSE(any->IsLoopback());
-  EXPECT_FALSE(ParseListenAddress("tcp:127.0.0.1:99999"));
-  EXPECT_FALSE(ParseListenAddress("tcp:127.0.0.1"));
-  EXPECT_FALSE(ParseListenAddress("http://x"));
-  EXPECT_FALSE(ParseListenAddress("unix:"));
+  EXPECT_FALSE(common::ParseListenAddress("tcp:127.0.0.1:99999"));
+  EXPECT_FALSE(common::ParseListenAddress("tcp:127.0.0.1"));
+  EXPECT_FALSE(common::ParseListenAddress("http://x"));
+  EXPECT_FALSE(common::ParseListenAddress("unix:"));
 }
 
 UniqueFd BoundSocket(const std::string& path) {
@@ -101,21 +101,21 @@ UniqueFd BoundSocket(const std::string& path) {
 TEST(ClaimUnixSocketPath, FreeLiveStaleAndNotASocket) {
   testing::TempDir dir;
   std::string path = dir.path() + "/s.sock";
-  EXPECT_TRUE(ClaimUnixSocketPath(path));  // nothing there
+  EXPECT_TRUE(common::ClaimUnixSocketPath(path));  // nothing there
 
   UniqueFd live = BoundSocket(path);
   ASSERT_EQ(listen(live.get(), 1), 0);
-  auto busy = ClaimUnixSocketPath(path);
+  auto busy = common::ClaimUnixSocketPath(path);
   ASSERT_FALSE(busy);
   EXPECT_EQ(busy.error().code, EADDRINUSE);
   EXPECT_EQ(access(path.c_str(), F_OK), 0);
 
   live.reset();  // the file stays, nobody accepts: stale
-  EXPECT_TRUE(ClaimUnixSocketPath(path));
+  EXPECT_TRUE(common::ClaimUnixSocketPath(path));
   EXPECT_NE(access(path.c_str(), F_OK), 0);
 
   std::string file = dir.Write("plain", "x");
-  auto not_socket = ClaimUnixSocketPath(file);
+  auto not_socket = common::ClaimUnixSocketPath(file);
   ASSERT_FALSE(not_socket);
   EXPECT_EQ(not_socket.error().code, EEXIST);
 }

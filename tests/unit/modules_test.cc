@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/modules/builtin.h"
 #include "daemon/modules/fault/fault_module.h"
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 #include "daemon/modules/fs_guard/guest_path.h"
@@ -104,7 +105,7 @@ TEST(AddressRule, FamiliesCidrsPortsAndUnixPaths) {
 
 std::shared_ptr<policy::PolicySet> Load(const std::string& modules) {
   auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}", "test",
-                                         policy::ModuleRegistry::BuiltIn());
+                                         modules::BuiltInModules());
   EXPECT_TRUE(set) << set.error().message;
   return set ? *set : nullptr;
 }
@@ -364,7 +365,7 @@ TEST(PolicyHostClient, DecidesOutOfProcessAndRestartsACrashedHost) {
 TEST(Stats, LatencySettingIsABooleanNamedByItsPath) {
   auto set = policy::PolicySet::FromText(
       R"({"version": 1, "modules": [{"module": "stats"}, {"module": "stats", "latency": "no"}]})",
-      "test", policy::ModuleRegistry::BuiltIn());
+      "test", modules::BuiltInModules());
   ASSERT_FALSE(set);
   EXPECT_THAT(set.error().message, HasSubstr("/modules/1/latency"));
   EXPECT_THAT(set.error().message, HasSubstr("expected true or false"));
@@ -421,7 +422,7 @@ TEST(PolicyFiles, EveryExamplePolicyLoads) {
     if (entry.path().extension() != ".json" || entry.path().filename() == "plugin.json") {
       continue;  // plugin.json names a shared object by an installed path
     }
-    auto set = policy::PolicySet::FromFile(entry.path(), policy::ModuleRegistry::BuiltIn());
+    auto set = policy::PolicySet::FromFile(entry.path(), modules::BuiltInModules());
     EXPECT_TRUE(set) << entry.path() << ": " << set.error().message;
   }
   std::filesystem::current_path(cwd);

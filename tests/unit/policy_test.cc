@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <seccomp.h>
 
+#include "daemon/modules/builtin.h"
 #include "daemon/policy/admission.h"
 #include "daemon/policy/policy_engine.h"
 #include "daemon/policy/policy_set.h"
@@ -16,13 +17,13 @@ using ::testing::HasSubstr;
 using NoMemory = hijack::testing::FakeGuestMemory;
 
 std::shared_ptr<PolicySet> Load(const std::string& text) {
-  auto set = PolicySet::FromText(text, "test", ModuleRegistry::BuiltIn());
+  auto set = PolicySet::FromText(text, "test", modules::BuiltInModules());
   EXPECT_TRUE(set) << set.error().message;
   return set ? *set : nullptr;
 }
 
 std::string LoadError(const std::string& text) {
-  auto set = PolicySet::FromText(text, "p.json", ModuleRegistry::BuiltIn());
+  auto set = PolicySet::FromText(text, "p.json", modules::BuiltInModules());
   EXPECT_FALSE(set);
   return set ? "" : set.error().message;
 }

@@ -1,4 +1,5 @@
 // Unit tests of the Supervisor: the guest registry, the loop thread, and exits.
+#include "daemon/modules/builtin.h"
 #include "daemon/supervisor/supervisor.h"
 
 #include <signal.h>
@@ -19,7 +20,7 @@ using namespace std::chrono_literals;
 std::shared_ptr<policy::PolicySet> StatsPolicy() {
   return *policy::PolicySet::FromText(
       R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["openat"]}]})", "test",
-      policy::ModuleRegistry::BuiltIn());
+      modules::BuiltInModules());
 }
 
 class SupervisorTest : public ::testing::Test {
@@ -152,7 +153,7 @@ TEST_F(SupervisorTest, TerminateGuestsEndsThemWithSigterm) {
 
 std::shared_ptr<policy::PolicySet> PolicyOf(const std::string& modules) {
   auto set = policy::PolicySet::FromText(R"({"version": 1, "modules": [)" + modules + "]}",
-                                         "test", policy::ModuleRegistry::BuiltIn());
+                                         "test", modules::BuiltInModules());
   EXPECT_TRUE(set) << set.error().message;
   return set ? *set : nullptr;
 }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/backend/proc_status.h"
+#include "daemon/process/proc_status.h"
 
 namespace hijack::backend {
 

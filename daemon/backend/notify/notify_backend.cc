@@ -17,13 +17,13 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/process_memory.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/bpf_builder.h"
 #include "daemon/launcher/child_function.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/launcher/namespace_init.h"
+#include "daemon/process/process_memory.h"
 
 // Linux 6.6 added these; Debian 12's headers (6.1) do not have them.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS

@@ -18,11 +18,11 @@
 #include <mutex>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/proc_status.h"
-#include "daemon/backend/process_memory.h"
 #include "daemon/backend/ptrace/syscall_regs.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
+#include "daemon/process/proc_status.h"
+#include "daemon/process/process_memory.h"
 
 namespace hijack::backend {
 namespace {

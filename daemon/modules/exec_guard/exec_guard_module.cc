@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 #include <seccomp.h>
 
+#include "common/bounded_file.h"
 #include "daemon/modules/fs_guard/guest_path.h"
-#include "daemon/policy/bounded_file.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
 
@@ -139,7 +139,7 @@ policy::ModuleInfo ExecGuardModule::Info() {
           c.log = stderr;
         } else if (target != "none") {
           // Appended: a log outlives runs. A FIFO without a reader fails instead of hanging.
-          auto opened = policy::OpenOutputFile(target, /*append=*/true);
+          auto opened = common::OpenOutputFile(target, /*append=*/true);
           if (!opened) {
             return std::unexpected(
                 Error{opened.error().code, config.PathOf("log") + ": " + opened.error().message});

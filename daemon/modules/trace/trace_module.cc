@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <time.h>
 
-#include "daemon/policy/bounded_file.h"
+#include "common/bounded_file.h"
 #include "daemon/syscalls/arg_decoder.h"
 #include "daemon/syscalls/syscall_table.h"
 
@@ -39,7 +39,7 @@ Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
                                                        const std::string& output, Format format) {
   std::FILE* out = stderr;
   if (!output.empty() && output != "-") {
-    auto opened = policy::OpenOutputFile(output, /*append=*/false);  // a FIFO must not hang
+    auto opened = common::OpenOutputFile(output, /*append=*/false);  // a FIFO must not hang
     if (!opened) {
       return std::unexpected(Error{opened.error().code, "trace output " + opened.error().message});
     }
