@@ -553,10 +553,10 @@ int Modules(Client& c) {
       std::printf("  %-12s %s\n", key.c_str(), meaning.c_str());
     }
     // Long lists (stats and trace default to every syscall) are counted; --json has them all.
-    std::string calls = m.syscalls_from_settings() ? "set by its settings (it has no default instance)"
-                        : m.syscalls_size() > 12
-                            ? std::to_string(m.syscalls_size()) + " syscalls by default"
-                            : Join(m.syscalls(), ", ");
+    std::string calls =
+        m.syscalls_from_settings() ? "set by its settings (it has no default instance)"
+        : m.syscalls_size() > 12   ? std::to_string(m.syscalls_size()) + " syscalls by default"
+                                   : Join(m.syscalls(), ", ");
     std::printf("  %-12s %s\n", "intercepts", calls.c_str());
   }
   return 0;

@@ -70,8 +70,8 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   int value = -1;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || end != port.data() + port.size() || value < 0 || value > 65535) {
-    return std::unexpected(
-        Error{EINVAL, "address \"" + std::string(text) + "\": bad port \"" + std::string(port) + "\""});
+    return std::unexpected(Error{
+        EINVAL, "address \"" + std::string(text) + "\": bad port \"" + std::string(port) + "\""});
   }
   out.kind = ListenAddress::Kind::kTcp;
   out.host = std::string(host);

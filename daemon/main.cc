@@ -81,10 +81,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--trace-format", run.trace_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   run_cmd->add_flag("--quiet", run.quiet, "no report at the end");
-  run_cmd->add_flag("--agent,!--no-agent", run.agent,
-                    "preload libhijack-agent.so (the default, notify backend only): calls that only "
-                    "observers need are counted in the guest; --no-agent sends every call to the "
-                    "supervisor");
+  run_cmd->add_flag(
+      "--agent,!--no-agent", run.agent,
+      "preload libhijack-agent.so (the default, notify backend only): calls that only "
+      "observers need are counted in the guest; --no-agent sends every call to the "
+      "supervisor");
   run_cmd->add_flag("--allow-io-uring", run.allow_io_uring,
                     "let the guest use io_uring even while the policy enforces (its operations "
                     "never pass through seccomp, so no module can decide them)");

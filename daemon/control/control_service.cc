@@ -305,7 +305,8 @@ grpc::Status ControlService::AdmitChange() {
   }
   if (!changes_.TryAcquire()) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "more than " + std::to_string(static_cast<int>(limits_.changes_per_second)) +
+                        "more than " +
+                            std::to_string(static_cast<int>(limits_.changes_per_second)) +
                             " changes (launch, policy set, kill) per second; retry later");
   }
   return grpc::Status::OK;
@@ -725,8 +726,9 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   }
   if (streams_.fetch_add(1) >= limits_.max_streams) {
     streams_.fetch_sub(1);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        std::to_string(limits_.max_streams) + " event streams are open (the limit)");
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        std::to_string(limits_.max_streams) + " event streams are open (the limit)");
   }
   struct StreamCount {
     std::atomic<size_t>& n;

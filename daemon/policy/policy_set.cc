@@ -48,7 +48,8 @@ Result<std::shared_ptr<PolicySet>> PolicySet::FromJson(const nlohmann::json& doc
     const auto& entry = (*modules)[i];
     const std::string path = fmt::format("/modules/{}", i);
     if (!entry.is_object()) {
-      return MakeError(fmt::format("{}: expected a module object, got {}", path, entry.type_name()));
+      return MakeError(
+          fmt::format("{}: expected a module object, got {}", path, entry.type_name()));
     }
     auto name = entry.find("module");
     if (name == entry.end() || !name->is_string()) {

@@ -113,9 +113,9 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   signal(SIGPIPE, SIG_IGN);
 
   const auto& registry = modules::BuiltInModules();
-  auto policy = options.policy_file
-                    ? policy::PolicySet::FromFile(*options.policy_file, registry)
-                    : policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy", registry);
+  auto policy = options.policy_file ? policy::PolicySet::FromFile(*options.policy_file, registry)
+                                    : policy::PolicySet::FromText(policy::DefaultPolicyText(),
+                                                                  "default policy", registry);
   if (!policy) {
     spdlog::error("{}", policy.error().message);
     return kUsageError;

@@ -94,8 +94,8 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     return std::unexpected(Error{EINVAL, "launch: no policy"});
   }
   if (RunningGuests() >= options_.max_guests) {
-    return std::unexpected(Error{
-        EAGAIN, "launch: " + std::to_string(options_.max_guests) + " guests run already (the limit)"});
+    return std::unexpected(Error{EAGAIN, "launch: " + std::to_string(options_.max_guests) +
+                                             " guests run already (the limit)"});
   }
   auto exe = launcher::ResolveExecutable(spec.argv[0], PathOf(spec.env));
   if (!exe) {

@@ -277,7 +277,9 @@ TEST_F(ControlTest, GuestsStatsModulesAndKill) {
       "stats.json", R"({"version": 1, "modules": [{"module": "stats", "syscalls": ["accept4"]}]})");
   ASSERT_EQ(Ctl({"policy", "set", id, stats_policy}).exit_code, 0);
   EXPECT_THAT(Get(), HasSubstr("200 OK"));
-  EXPECT_TRUE(Eventually([&] { return Ctl({"stats", id}).out.find("accept4") != std::string::npos; }));
+  EXPECT_TRUE(Eventually([&] {
+    return Ctl({"stats", id}).out.find("accept4") != std::string::npos;
+  }));
 
   auto kill = Ctl({"kill", id, "--signal", "TERM"});
   EXPECT_EQ(kill.exit_code, 0) << kill.err;

@@ -457,8 +457,8 @@ TEST_F(AgentPageTest, FortifiedChecksFailAsGlibcFailsThem) {
   EXPECT_EQ(Calls(SYS_read) + Calls(SYS_pread64) + Calls(SYS_recvfrom) + Calls(SYS_poll), 0u);
   auto r = RunWithAgent({kFortifiedGuest, "open-creat"});
   EXPECT_EQ(r.exit_code, 128 + SIGABRT) << r.out << r.err;
-  EXPECT_THAT(r.err,
-              HasSubstr("*** invalid open call: O_CREAT or O_TMPFILE without mode ***: terminated"));
+  EXPECT_THAT(
+      r.err, HasSubstr("*** invalid open call: O_CREAT or O_TMPFILE without mode ***: terminated"));
   // The size checks pass at the buffer's size exactly.
   r = RunWithAgent({kFortifiedGuest, "overflow", "read", "64"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -636,10 +636,10 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
   kill(*pid, SIGKILL);
   while (!handler_.exit_status && loop_.run_one() > 0) {
   }
-  std::printf("100 calls at 200/s took %ld ms; 2000 unshaped calls took %ld ms\n",
-              static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(shaped).count()),
-              static_cast<long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(unshaped).count()));
+  std::printf(
+      "100 calls at 200/s took %ld ms; 2000 unshaped calls took %ld ms\n",
+      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(shaped).count()),
+      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(unshaped).count()));
 }
 
 // A vfork child runs in its parent's memory, TLS included, until it exits: it still claims a

@@ -50,7 +50,8 @@ TEST(PolicySet, ErrorsNameTheJsonPath) {
   EXPECT_THAT(LoadError(R"({"version": 1, "modules": [{"module": "deny", "syscalls": ["read"],
       "errno": 99999}]})"),
               HasSubstr("/modules/0/errno: errno 99999 is out of range"));
-  EXPECT_THAT(LoadError(R"({"version": 1, "modules": {}})"), HasSubstr("/modules: expected a list"));
+  EXPECT_THAT(LoadError(R"({"version": 1, "modules": {}})"),
+              HasSubstr("/modules: expected a list"));
   EXPECT_THAT(LoadError(R"({"version": 1, "modules": [], "extra": 1})"),
               HasSubstr("/extra: unknown key"));
   EXPECT_THAT(LoadError(R"({"version": 1, "modules": [{"module": "trace", "format": "xml"}]})"),
