@@ -12,7 +12,8 @@ target_compile_definitions(hijack_contain_tests PRIVATE
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>"
   HIJACK_TEST_NO_NOTIFY="$<TARGET_FILE:no_notify_wrapper>"
   HIJACK_TEST_NO_NAMESPACE="$<TARGET_FILE:no_namespace_wrapper>"
+  HIJACK_TEST_AGENT_LIBRARY="$<TARGET_FILE:hijack_agent>"
   HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(hijack_contain_tests hijackd hijackctl syscall_guest no_notify_wrapper
-                 no_namespace_wrapper)
+                 no_namespace_wrapper hijack_agent)
 gtest_discover_tests(hijack_contain_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -151,6 +151,15 @@ TEST_P(ContainTest, ServeGuestTreeEndsWithKilledSupervisor) {
   ExpectTreeEndsAfterKill(serve, dir_.path());
 }
 
+// What runs as the unprivileged user, staged where that user can reach it: the build tree may
+// sit in a directory only its owner may enter. hijackd finds the agent in ../lib, as installed.
+const StagedFiles& Staged() {
+  static const StagedFiles staged({{kHijackd, "bin/hijackd"},
+                                   {kGuest, "bin/syscall_guest"},
+                                   {HIJACK_TEST_AGENT_LIBRARY, "lib/libhijack-agent.so"}});
+  return staged;
+}
+
 // `argv` as an unprivileged user: as root, through setpriv(1) as nobody (util-linux).
 std::vector<std::string> Unprivileged(std::vector<std::string> argv) {
   if (geteuid() != 0) {
@@ -164,7 +173,8 @@ std::vector<std::string> Unprivileged(std::vector<std::string> argv) {
 // Unprivileged, a user namespace owns the pid namespace: the attack fails the same way, and the
 // guest sees its one-uid map.
 TEST_P(ContainTest, UnprivilegedGuestTreeEndsWithKilledSupervisor) {
-  auto view = RunProcess(Unprivileged({kHijackd, "run", "--backend", GetParam(), "--quiet", "--",
+  const std::string hijackd = Staged().path("bin/hijackd");
+  auto view = RunProcess(Unprivileged({hijackd, "run", "--backend", GetParam(), "--quiet", "--",
                                        "/bin/sh", "-c", "echo $$; cat /proc/self/uid_map"}));
   ASSERT_EQ(view.exit_code, 0) << view.err;
   std::istringstream words(view.out);
@@ -173,8 +183,8 @@ TEST_P(ContainTest, UnprivilegedGuestTreeEndsWithKilledSupervisor) {
   EXPECT_EQ(pid, "2") << view.out;
   EXPECT_EQ(inside, "65534") << view.out;
   EXPECT_EQ(count, "1") << view.out;
-  BackgroundProcess run(Unprivileged({kHijackd, "run", "--backend", GetParam(), "--quiet", "--",
-                                      kGuest, "escape", dir_.path()}),
+  BackgroundProcess run(Unprivileged({hijackd, "run", "--backend", GetParam(), "--quiet", "--",
+                                      Staged().path("bin/syscall_guest"), "escape", dir_.path()}),
                         dir_.path());
   ASSERT_TRUE(run.WaitForOutput("escape: ready", kDeadline)) << run.Stderr();
   ExpectTreeEndsAfterKill(run, dir_.path());
