@@ -1,6 +1,8 @@
 #include "daemon/syscalls/syscall_args.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/aio_abi.h>
 #include <linux/audit.h>
 #include <linux/openat2.h>
 #include <seccomp.h>
@@ -86,6 +88,10 @@ constexpr CallLayout kLayouts[] = {
     {SCMP_SYS(pwrite64), {kFd, kBuffer, kSize, kLong}},
     {SCMP_SYS(readv), {kFd, kPtr, kInt}},
     {SCMP_SYS(writev), {kFd, kPtr, kInt}},
+    {SCMP_SYS(pwritev2), {kFd, kPtr, kInt, kLong, kLong, kHex}},
+    {SCMP_SYS(sendfile), {kFd, kFd, kPtr, kSize}},
+    {SCMP_SYS(splice), {kFd, kPtr, kFd, kPtr, kSize, kHex}},
+    {SCMP_SYS(io_submit), {kHex, kLong, kPtr}},
     {SCMP_SYS(close), {kFd}},
     {SCMP_SYS(fsync), {kFd}},
     {SCMP_SYS(fdatasync), {kFd}},
@@ -115,6 +121,7 @@ constexpr CallLayout kLayouts[] = {
     {SCMP_SYS(sendmsg), {kFd, kMsghdr, kMsgFlags}},
     {SCMP_SYS(sendmmsg), {kFd, kMmsghdrs, kUInt, kMsgFlags}},
     {SCMP_SYS(recvmsg), {kFd, kMsghdr, kMsgFlags}},
+    {SCMP_SYS(recvmmsg), {kFd, kPtr, kUInt, kMsgFlags, kPtr}},
     {SCMP_SYS(shutdown), {kFd, kShutdownHow}},
     {SCMP_SYS(getsockname), {kFd, kPtr, kPtr}},
     {SCMP_SYS(getpeername), {kFd, kPtr, kPtr}},
@@ -167,6 +174,26 @@ constexpr CallLayout kLayouts[] = {
 constexpr uint64_t kAtSymlinkNofollow = 0x100;
 constexpr uint64_t kAtSymlinkFollow = 0x400;
 constexpr uint64_t kAtEmptyPath = 0x1000;
+
+// The calls that move data out through a descriptor that may be a socket, and which argument
+// that descriptor is. pwrite64 and pwritev are not here: a socket has no position, and they fail
+// with ESPIPE on one; pwritev2 with offset -1 writes at "the current position" (preadv2(2)),
+// which on a socket is a plain writev.
+struct SendCall {
+  int nr;
+  size_t fd_arg;
+  const char* why;
+};
+constexpr SendCall kSendCalls[] = {
+    {SCMP_SYS(write), 0, "write(2) on a connected socket is send(2) without flags"},
+    {SCMP_SYS(writev), 0, "writev(2) likewise"},
+    {SCMP_SYS(pwritev2), 0, "pwritev2(2) with offset -1 is writev(2)"},
+    {SCMP_SYS(sendto), 0, "send(2) is sendto with no address"},
+    {SCMP_SYS(sendmsg), 0, "msg_name may be NULL on a connected socket"},
+    {SCMP_SYS(sendmmsg), 0, "each message's msg_name may be NULL"},
+    {SCMP_SYS(sendfile), 0, "out_fd may be a socket (sendfile(2))"},
+    {SCMP_SYS(splice), 2, "fd_out may be a socket (splice(2))"},
+};
 
 int AsInt(uint64_t v) { return static_cast<int>(static_cast<int32_t>(static_cast<uint32_t>(v))); }
 
@@ -391,6 +418,79 @@ uint64_t MessageCount(const SyscallEvent& ev) {
     }
   }
   return 0;
+}
+
+SyscallSet SendCalls() {
+  SyscallSet set;
+  for (const SendCall& c : kSendCalls) {
+    set.Add(c.nr);
+  }
+  return set;
+}
+
+std::optional<int> SendFdArg(const SyscallEvent& ev) {
+  if (!IsNativeArch(ev.arch)) {
+    return std::nullopt;
+  }
+  for (const SendCall& c : kSendCalls) {
+    if (c.nr == ev.nr) {
+      return AsInt(ev.args[c.fd_arg]);
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t MsgFlagsArg(const SyscallEvent& ev) {
+  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
+  if (call == nullptr) {
+    return 0;
+  }
+  for (size_t i = 0; i < call->args.size(); ++i) {
+    if (call->args[i] == kMsgFlags) {
+      return static_cast<uint32_t>(ev.args[i]);
+    }
+  }
+  return 0;
+}
+
+uint64_t DatagramCount(const SyscallEvent& ev) {
+  if (IsNativeArch(ev.arch) && (ev.nr == SCMP_SYS(sendmmsg) || ev.nr == SCMP_SYS(recvmmsg))) {
+    return std::min<uint64_t>(static_cast<uint32_t>(ev.args[2]), kMaxMessages);
+  }
+  return 1;
+}
+
+Result<std::vector<int>> AioWriteFds(const SyscallEvent& ev, GuestMemory& mem) {
+  std::vector<int> fds;
+  if (!IsNativeArch(ev.arch) || ev.nr != SCMP_SYS(io_submit)) {
+    return fds;
+  }
+  const auto nr = static_cast<int64_t>(ev.args[1]);
+  if (nr <= 0) {
+    return fds;  // the kernel answers EINVAL (nr < 0) or 0
+  }
+  if (nr > static_cast<int64_t>(kMaxMessages)) {
+    return std::unexpected(
+        Error{E2BIG, fmt::format("io_submit of {} control blocks (judged: at most {})", nr,
+                                 kMaxMessages)});
+  }
+  std::vector<uint64_t> pointers(static_cast<size_t>(nr));
+  HIJACK_ASSIGN_OR_RETURN(size_t got,
+                          mem.Read(ev.args[2], std::as_writable_bytes(std::span(pointers))));
+  if (got < pointers.size() * sizeof(uint64_t)) {
+    return std::unexpected(Error{EFAULT, "io_submit: iocb pointers cut short"});
+  }
+  for (uint64_t p : pointers) {
+    iocb cb{};
+    HIJACK_ASSIGN_OR_RETURN(size_t n, mem.Read(p, std::as_writable_bytes(std::span(&cb, 1))));
+    if (n < sizeof cb) {
+      return std::unexpected(Error{EFAULT, "io_submit: iocb cut short"});
+    }
+    if (cb.aio_lio_opcode == IOCB_CMD_PWRITE || cb.aio_lio_opcode == IOCB_CMD_PWRITEV) {
+      fds.push_back(static_cast<int>(cb.aio_fildes));
+    }
+  }
+  return fds;
 }
 
 Result<SockaddrRef> MessageAddress(const SyscallEvent& ev, GuestMemory& mem, uint64_t i) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "hijack/guest_memory.h"
 #include "hijack/result.h"
@@ -191,6 +192,23 @@ std::optional<SockaddrRef> SockaddrArg(const SyscallEvent& ev);
 // length for sendmmsg (at most kMaxMessages: the kernel's UIO_MAXIOV caps vlen), else 0.
 inline constexpr uint64_t kMaxMessages = 1024;
 uint64_t MessageCount(const SyscallEvent& ev);
+// The calls that send through a descriptor which may be a connected socket, so that a send
+// without an address is judged by the socket's peer: write, writev, pwritev2, sendto, sendmsg,
+// sendmmsg, sendfile (its out_fd), splice (its fd_out).
+SyscallSet SendCalls();
+// The descriptor a call of SendCalls() sends through (low 32 bits, as the kernel reads it).
+std::optional<int> SendFdArg(const SyscallEvent& ev);
+// The MSG_* flags of sendto, sendmsg, sendmmsg, recvfrom, recvmsg, recvmmsg; 0 for other calls.
+uint64_t MsgFlagsArg(const SyscallEvent& ev);
+// How many datagrams a call may move: vlen for sendmmsg (the kernel caps it at UIO_MAXIOV,
+// kMaxMessages) and recvmmsg (capped likewise: what a call can be charged for), 1 otherwise.
+uint64_t DatagramCount(const SyscallEvent& ev);
+
+// The descriptors of the writes an io_submit(2) call submits (IOCB_CMD_PWRITE, IOCB_CMD_PWRITEV:
+// on a socket, offset 0 sends, aio(7)); empty for other calls. Errors: E2BIG for more than
+// kMaxMessages control blocks (callers fail closed), EFAULT for unreadable ones.
+[[nodiscard]] Result<std::vector<int>> AioWriteFds(const SyscallEvent& ev, GuestMemory& mem);
+
 // The msg_name of message `i` (< MessageCount(ev)). Errors: EINVAL when the msghdr is cut short
 // by unreadable memory, else the read's code (EFAULT for a bad pointer).
 [[nodiscard]] Result<SockaddrRef> MessageAddress(const SyscallEvent& ev, GuestMemory& mem,
