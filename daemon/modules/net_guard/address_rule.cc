@@ -141,7 +141,14 @@ Result<AddressRule> AddressRule::Parse(const std::string& text) {
   return r;
 }
 
-bool AddressRule::Matches(const SocketAddress& addr) const {
+bool AddressRule::MatchesKind(const SocketKind* kind) const {
+  return types_.any() || (kind != nullptr && types_.Matches(*kind));
+}
+
+bool AddressRule::Matches(const SocketAddress& addr, const SocketKind* kind) const {
+  if (!MatchesKind(kind)) {
+    return false;
+  }
   switch (kind_) {
     case Kind::kAny:
       return true;
@@ -172,6 +179,79 @@ bool AddressRule::Matches(const SocketAddress& addr) const {
     return PrefixEqual(addr.ip.data() + 12, ip_.data(), prefix_bits_);
   }
   return addr.family == family_ && PrefixEqual(addr.ip.data(), ip_.data(), prefix_bits_);
+}
+
+Result<std::optional<std::vector<AddressRule>>> ReadAddressRules(policy::ConfigReader& config,
+                                                                std::string_view key) {
+  const nlohmann::json* v = config.Raw(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  const std::string path = config.PathOf(key);
+  auto one = [](const std::string& where, const std::string& text) -> Result<AddressRule> {
+    auto rule = AddressRule::Parse(text);
+    if (!rule) {
+      return MakeError(fmt::format("{}: {}", where, rule.error().message));
+    }
+    return rule;
+  };
+  std::vector<AddressRule> out;
+  if (v->is_string()) {
+    HIJACK_ASSIGN_OR_RETURN(AddressRule r, one(path, v->get<std::string>()));
+    out.push_back(std::move(r));
+    return out;
+  }
+  if (!v->is_array()) {
+    return MakeError(fmt::format(
+        "{}: expected a list of address rules (strings or {{\"address\", \"type\"}} objects), "
+        "got {}",
+        path, v->type_name()));
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    const nlohmann::json& item = (*v)[i];
+    const std::string where = fmt::format("{}/{}", path, i);
+    if (item.is_string()) {
+      HIJACK_ASSIGN_OR_RETURN(AddressRule r, one(where, item.get<std::string>()));
+      out.push_back(std::move(r));
+      continue;
+    }
+    if (!item.is_object()) {
+      return MakeError(fmt::format(
+          "{}: expected an address rule (a string or {{\"address\", \"type\"}}), got {}", where,
+          item.type_name()));
+    }
+    policy::ConfigReader rc(item, where);
+    HIJACK_ASSIGN_OR_RETURN(auto address, rc.String("address"));
+    HIJACK_ASSIGN_OR_RETURN(AddressRule r, one(rc.PathOf("address"), address.value_or("any")));
+    HIJACK_ASSIGN_OR_RETURN(auto types, rc.StringList("type"));
+    if (types) {
+      if (types->empty()) {
+        return MakeError(rc.PathOf("type") + ": expected at least one socket type (known: " +
+                         SocketTypes::KnownNames() + ")");
+      }
+      for (size_t t = 0; t < types->size(); ++t) {
+        if (auto bad = SocketTypes::Parse({(*types)[t]}); !bad) {
+          const bool single = item.at("type").is_string();
+          return MakeError(fmt::format("{}{}: {}", rc.PathOf("type"),
+                                       single ? "" : fmt::format("/{}", t), bad.error().message));
+        }
+      }
+      auto parsed = SocketTypes::Parse(*types);
+      r.set_types(*parsed);
+    }
+    HIJACK_TRY(rc.Finish());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+bool AnyNeedsKind(const std::vector<AddressRule>& rules) {
+  for (const AddressRule& r : rules) {
+    if (r.needs_kind()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace hijack::modules

@@ -11,6 +11,12 @@
 //   unix:/run/*.sock  unix:@name*                      unix socket paths (PathPattern) or
 //                                                      abstract names (after @, glob)
 // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 rules.
+//
+// In a policy an entry is that string, or an object that adds a socket-type selector
+// (socket_type.h), matched against the socket itself:
+//   {"address": "10.0.0.0/8:53", "type": "udp"}      {"type": ["raw", "packet"]}
+// ("address" defaults to "any"). ReadAddressRules reads such a list; an empty list is a list
+// that matches nothing, which is not the same as no list.
 #pragma once
 
 #include <array>
@@ -20,6 +26,8 @@
 #include <vector>
 
 #include "daemon/modules/fs_guard/path_pattern.h"
+#include "daemon/modules/net_guard/socket_type.h"
+#include "daemon/policy/config_reader.h"
 #include "daemon/syscalls/sockaddr.h"
 #include "hijack/result.h"
 
@@ -32,8 +40,15 @@ class AddressRule {
  public:
   // Errors name the text and what is wrong with it.
   static Result<AddressRule> Parse(const std::string& text);
-  bool Matches(const SocketAddress& addr) const;
+  // Whether `addr` (and, for a rule with a socket-type selector, `kind`) matches. A rule with a
+  // selector never matches without a kind: callers that hold such rules look the socket up
+  // first (needs_kind) and fail closed when they cannot.
+  bool Matches(const SocketAddress& addr, const SocketKind* kind = nullptr) const;
+  // Only the socket-type selector (for calls that carry no address to match).
+  bool MatchesKind(const SocketKind* kind) const;
   const std::string& text() const { return text_; }
+  bool needs_kind() const { return !types_.any(); }
+  void set_types(SocketTypes types) { types_ = types; }
 
  private:
   enum class Kind { kAny, kFamily, kIp, kUnixPath, kUnixAbstract };
@@ -45,6 +60,15 @@ class AddressRule {
   uint16_t port_lo_ = 0, port_hi_ = 65535;
   std::optional<PathPattern> path_;
   std::string abstract_glob_;
+  SocketTypes types_;  // empty: every socket type
 };
+
+// The address rules under `key` of a module's settings: nullopt when the key is absent, else
+// the rules in order (possibly none). Errors name the JSON path of the bad entry:
+//   /modules/0/connect_allow/1/type: unknown socket type "tpc" (known: tcp, udp, ...)
+[[nodiscard]] Result<std::optional<std::vector<AddressRule>>> ReadAddressRules(
+    policy::ConfigReader& config, std::string_view key);
+// True when any of `rules` has a socket-type selector.
+bool AnyNeedsKind(const std::vector<AddressRule>& rules);
 
 }  // namespace hijack::modules

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/modules/net_guard/guest_socket.h"
 #include "daemon/syscalls/sockaddr.h"
 #include "daemon/syscalls/syscall_args.h"
 
@@ -14,32 +15,63 @@ namespace {
 
 constexpr const char* kOpNames[] = {"connect", "bind", "send"};
 
+bool IsStream(const SocketKind& k) { return k.type == SOCK_STREAM || k.type == SOCK_SEQPACKET; }
+
 }  // namespace
+
+// The socket a call acts on, taken from the guest at most once per call and only when a rule
+// needs it (GuestSocket::Take costs eight system calls).
+class NetGuardModule::CallSocket {
+ public:
+  CallSocket(const SyscallEvent& ev, GuestMemory& mem, std::optional<int> fd)
+      : ev_(ev), mem_(mem), fd_(fd) {}
+  // The socket; nullopt inside when the descriptor is not a socket. Errors as GuestSocket::Take.
+  const Result<std::optional<GuestSocket>>& Get() {
+    if (!taken_) {
+      taken_.emplace(fd_ ? GuestSocket::Take(ev_, mem_, *fd_)
+                         : std::unexpected(Error{EBADF, "the call names no descriptor"}));
+    }
+    return *taken_;
+  }
+
+ private:
+  const SyscallEvent& ev_;
+  GuestMemory& mem_;
+  std::optional<int> fd_;
+  std::optional<Result<std::optional<GuestSocket>>> taken_;
+};
 
 NetGuardModule::NetGuardModule(std::array<Lists, 3> lists, int err)
     : lists_(std::move(lists)), errno_(err) {
+  for (Lists& l : lists_) {
+    l.needs_kind = AnyNeedsKind(l.allow) || AnyNeedsKind(l.deny);
+  }
   if (lists_[kConnect].configured) {
     syscalls_.Add(SCMP_SYS(connect));
-  }
-  if (lists_[kBind].configured) {
-    syscalls_.Add(SCMP_SYS(bind));
-  }
-  if (lists_[kSend].configured) {
+    // TCP Fast Open: sendto/sendmsg/sendmmsg with MSG_FASTOPEN connect (tcp(7)).
     syscalls_.Add(SCMP_SYS(sendto));
     syscalls_.Add(SCMP_SYS(sendmsg));
     syscalls_.Add(SCMP_SYS(sendmmsg));
   }
+  if (lists_[kBind].configured) {
+    syscalls_.Add(SCMP_SYS(bind));
+    syscalls_.Add(SCMP_SYS(listen));  // binds an unbound socket (ip(7))
+  }
+  if (lists_[kSend].configured) {
+    syscalls_.AddAll(syscalls::SendCalls());
+    syscalls_.Add(SCMP_SYS(io_submit));  // IOCB_CMD_PWRITE on a socket sends (aio(7))
+  }
 }
 
-bool NetGuardModule::Allows(Op op, const SocketAddress& addr) const {
+bool NetGuardModule::Allows(Op op, const SocketAddress& addr, const SocketKind* kind) const {
   const Lists& l = lists_[op];
   for (const auto& r : l.deny) {
-    if (r.Matches(addr)) {
+    if (r.Matches(addr, kind)) {
       return false;
     }
   }
   for (const auto& r : l.allow) {
-    if (r.Matches(addr)) {
+    if (r.Matches(addr, kind)) {
       return true;
     }
   }
@@ -51,15 +83,35 @@ Decision NetGuardModule::Deny() {
   return Decision::Fail(errno_);
 }
 
-std::optional<Decision> NetGuardModule::CheckAddress(const SyscallEvent& ev, GuestMemory& mem,
-                                                     Op op, syscalls::SockaddrRef ref) {
-  if (ref.addr == 0) {
-    return std::nullopt;  // a send on a connected socket: its address was checked at connect
+Decision NetGuardModule::Unreadable(const Error& e) {
+  unreadable_.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Fail(e.code == EFAULT ? EFAULT : errno_);
+}
+
+std::optional<Decision> NetGuardModule::Judge(Op op, const SocketAddress& addr, CallSocket& sock) {
+  const SocketKind* kind = nullptr;
+  if (lists_[op].needs_kind) {
+    const auto& s = sock.Get();
+    if (!s) {
+      if (s.error().code == EBADF) {
+        return std::nullopt;  // no such descriptor: the kernel answers EBADF
+      }
+      return Unreadable(s.error());  // a type rule that cannot be evaluated denies
+    }
+    kind = *s ? &(*s)->kind() : nullptr;
   }
+  if (!Allows(op, addr, kind)) {
+    return Deny();
+  }
+  return std::nullopt;
+}
+
+std::optional<Decision> NetGuardModule::CheckAddress(const SyscallEvent& ev, GuestMemory& mem,
+                                                     Op op, syscalls::SockaddrRef ref,
+                                                     CallSocket& sock) {
   auto read = syscalls::ReadSockaddr(mem, ref);
   if (!read) {
-    unreadable_.fetch_add(1, std::memory_order_relaxed);
-    return Decision::Fail(read.error().code == EFAULT ? EFAULT : errno_);
+    return Unreadable(read.error());
   }
   if (!*read || !(*read)->complete) {
     return Decision::Fail(EINVAL);  // as the kernel answers an address too short for its family
@@ -76,36 +128,144 @@ std::optional<Decision> NetGuardModule::CheckAddress(const SyscallEvent& ev, Gue
     } else if (r.error().code == ENOENT || r.error().code == ENOTDIR) {
       return Decision::Fail(r.error().code);
     } else {
-      unreadable_.fetch_add(1, std::memory_order_relaxed);
-      return Decision::Fail(errno_);
+      return Unreadable(r.error());
     }
   }
-  if (!Allows(op, a)) {
-    return Deny();
+  return Judge(op, a, sock);
+}
+
+std::optional<Decision> NetGuardModule::CheckPeer(CallSocket& sock, bool stream_only) {
+  const auto& s = sock.Get();
+  if (!s) {
+    if (s.error().code == EBADF) {
+      return std::nullopt;  // no such descriptor: the kernel answers EBADF
+    }
+    return Unreadable(s.error());
   }
-  return std::nullopt;
+  if (!*s) {
+    return std::nullopt;  // a pipe, a file, a terminal: not a send on a socket
+  }
+  const GuestSocket& socket = **s;
+  if (stream_only && !IsStream(socket.kind())) {
+    return std::nullopt;
+  }
+  auto peer = socket.Peer();
+  if (!peer) {
+    return Unreadable(peer.error());  // no peer we can name (AF_PACKET): fail closed
+  }
+  if (!*peer) {
+    // Not connected. A datagram socket then sends nothing without an address (EDESTADDRREQ);
+    // a stream socket may be in SYN_SENT (a non-blocking connect, or TCP_FASTOPEN_CONNECT's
+    // deferred one) where getpeername(2) says ENOTCONN yet a write is sent once connected.
+    if (IsStream(socket.kind())) {
+      return Deny();
+    }
+    return std::nullopt;
+  }
+  return Judge(kSend, **peer, sock);
+}
+
+std::optional<Decision> NetGuardModule::DecideSend(const SyscallEvent& ev, GuestMemory& mem,
+                                                   CallSocket& sock) {
+  const bool send_rules = lists_[kSend].configured;
+  bool fastopen = false;
+  if (lists_[kConnect].configured && (syscalls::MsgFlagsArg(ev) & MSG_FASTOPEN) != 0) {
+    // MSG_FASTOPEN connects an unconnected TCP socket to msg_name and sends the data in the SYN
+    // (tcp(7)): the address is judged as a connect. Other sockets ignore the flag.
+    const auto& s = sock.Get();
+    if (!s && s.error().code != EBADF) {
+      return Unreadable(s.error());
+    }
+    fastopen = s && *s && IsStream((*s)->kind());
+  }
+  if (!send_rules && !fastopen) {
+    return std::nullopt;
+  }
+  // The addresses the call names: sendto's, each message's msg_name.
+  std::vector<syscalls::SockaddrRef> named;
+  bool unnamed = false;  // some message has no address: it goes to the peer
+  if (std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev)) {
+    (ref->addr != 0 ? named.push_back(*ref) : void(unnamed = true));
+  }
+  const uint64_t count = syscalls::MessageCount(ev);
+  for (uint64_t i = 0; i < count; ++i) {
+    auto ref = syscalls::MessageAddress(ev, mem, i);
+    if (!ref) {
+      return Unreadable(ref.error());
+    }
+    (ref->addr != 0 ? named.push_back(*ref) : void(unnamed = true));
+  }
+  if (!syscalls::SockaddrArg(ev) && count == 0) {
+    unnamed = true;  // write, writev, pwritev2, sendfile, splice
+  }
+  for (const syscalls::SockaddrRef& ref : named) {
+    if (fastopen) {
+      if (auto d = CheckAddress(ev, mem, kConnect, ref, sock)) {
+        return d;
+      }
+    }
+    if (send_rules) {
+      if (auto d = CheckAddress(ev, mem, kSend, ref, sock)) {
+        return d;
+      }
+    }
+  }
+  if (!send_rules) {
+    return std::nullopt;
+  }
+  // A connected stream socket sends to its peer whatever address the call names (tcp(7) ignores
+  // msg_name but for MSG_FASTOPEN); a message without an address goes to the peer.
+  return CheckPeer(sock, /*stream_only=*/!unnamed);
 }
 
 std::optional<Decision> NetGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
   std::optional<Decision> d;
-  const Op op = ev.nr == SCMP_SYS(connect) ? kConnect : ev.nr == SCMP_SYS(bind) ? kBind : kSend;
-  if (std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev)) {
-    d = CheckAddress(ev, mem, op, *ref);
-  }
-  const uint64_t count = syscalls::MessageCount(ev);
-  for (uint64_t i = 0; i < count && !d; ++i) {
-    auto ref = syscalls::MessageAddress(ev, mem, i);
-    if (!ref) {
-      unreadable_.fetch_add(1, std::memory_order_relaxed);
-      d = Decision::Fail(ref.error().code == EFAULT ? EFAULT : errno_);
-      break;
+  if (ev.nr == SCMP_SYS(connect) || ev.nr == SCMP_SYS(bind)) {
+    CallSocket sock(ev, mem, syscalls::FdArg(ev));
+    const Op op = ev.nr == SCMP_SYS(connect) ? kConnect : kBind;
+    if (std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev)) {
+      d = CheckAddress(ev, mem, op, *ref, sock);
     }
-    d = CheckAddress(ev, mem, kSend, *ref);
+  } else if (ev.nr == SCMP_SYS(listen)) {
+    d = DecideListen(ev, mem);
+  } else if (ev.nr == SCMP_SYS(io_submit)) {
+    auto fds = syscalls::AioWriteFds(ev, mem);
+    if (!fds) {
+      d = Unreadable(fds.error());
+    }
+    for (size_t i = 0; fds && i < fds->size() && !d; ++i) {
+      CallSocket sock(ev, mem, (*fds)[i]);
+      d = CheckPeer(sock, /*stream_only=*/false);
+    }
+  } else if (std::optional<int> fd = syscalls::SendFdArg(ev)) {
+    CallSocket sock(ev, mem, fd);
+    d = DecideSend(ev, mem, sock);
   }
   if (!d) {
     allowed_.fetch_add(1, std::memory_order_relaxed);
   }
   return d;
+}
+
+std::optional<Decision> NetGuardModule::DecideListen(const SyscallEvent& ev, GuestMemory& mem) {
+  // listen(2) on an unbound AF_INET/AF_INET6 stream socket binds it to the wildcard address on
+  // an ephemeral port (ip(7), inet_autobind): judged as bind to that address, port 0.
+  CallSocket sock(ev, mem, syscalls::FdArg(ev));
+  const auto& s = sock.Get();
+  if (!s) {
+    return s.error().code == EBADF ? std::nullopt : std::optional(Unreadable(s.error()));
+  }
+  if (!*s || !IsStream((*s)->kind())) {
+    return std::nullopt;  // ENOTSOCK, EOPNOTSUPP: the kernel's answer
+  }
+  auto unbound = (*s)->IsUnboundInet();
+  if (!unbound) {
+    return Unreadable(unbound.error());
+  }
+  if (!*unbound) {
+    return std::nullopt;  // bound already: the bind was judged
+  }
+  return Judge(kBind, WildcardAddress((*s)->kind().domain), sock);
 }
 
 nlohmann::json NetGuardModule::Stats() const {
@@ -114,55 +274,55 @@ nlohmann::json NetGuardModule::Stats() const {
           {"unreadable", unreadable_.load(std::memory_order_relaxed)}};
 }
 
+Result<std::array<NetGuardModule::Lists, 3>> NetGuardModule::ReadLists(
+    policy::ConfigReader& config) {
+  std::array<Lists, 3> lists;
+  bool any = false;
+  for (int op = 0; op < 3; ++op) {
+    Lists& l = lists[static_cast<size_t>(op)];
+    HIJACK_ASSIGN_OR_RETURN(auto allow,
+                            ReadAddressRules(config, fmt::format("{}_allow", kOpNames[op])));
+    HIJACK_ASSIGN_OR_RETURN(auto deny,
+                            ReadAddressRules(config, fmt::format("{}_deny", kOpNames[op])));
+    // A list that is given is a rule, even when empty: "connect_allow": [] allows no address.
+    // Only a missing key means no rule for that operation.
+    l.configured = allow.has_value() || deny.has_value();
+    l.default_allow = !allow.has_value();
+    l.allow = std::move(allow).value_or(std::vector<AddressRule>{});
+    l.deny = std::move(deny).value_or(std::vector<AddressRule>{});
+    std::string key = fmt::format("{}_default", kOpNames[op]);
+    HIJACK_ASSIGN_OR_RETURN(auto def, config.Enum<bool>(key, {{"allow", true}, {"deny", false}}));
+    if (def) {
+      l.default_allow = *def;
+      l.configured = true;
+    }
+    any = any || l.configured;
+  }
+  if (!any) {
+    return MakeError(config.path() +
+                     ": net_guard needs at least one of connect_allow, connect_deny, "
+                     "bind_allow, bind_deny, send_allow, send_deny (or a *_default)");
+  }
+  return lists;
+}
+
 policy::ModuleInfo NetGuardModule::Info() {
   nlohmann::json settings;
   for (const char* op : kOpNames) {
-    settings[fmt::format("{}_allow", op)] = "address rules allowed (others denied by default)";
+    settings[fmt::format("{}_allow", op)] =
+        "address rules allowed; others denied (an empty list allows nothing)";
     settings[fmt::format("{}_deny", op)] = "address rules denied (checked first)";
     settings[fmt::format("{}_default", op)] = "\"allow\" or \"deny\" when nothing matches";
   }
   settings["errno"] = "errno of denied calls (default EACCES)";
   return {
       .name = "net_guard",
-      .summary = "allow or deny connect/bind/sendto/sendmsg by family, CIDR, port, unix path",
+      .summary =
+          "allow or deny connect/bind/listen/sends by family, CIDR, port, unix path and "
+          "socket type",
       .settings = std::move(settings),
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
-        std::array<Lists, 3> lists;
-        bool any = false;
-        for (int op = 0; op < 3; ++op) {
-          Lists& l = lists[static_cast<size_t>(op)];
-          for (const char* which : {"allow", "deny"}) {
-            std::string key = fmt::format("{}_{}", kOpNames[op], which);
-            HIJACK_ASSIGN_OR_RETURN(auto texts, config.StringList(key));
-            if (!texts) {
-              continue;
-            }
-            l.configured = true;
-            auto& out = std::string_view(which) == "allow" ? l.allow : l.deny;
-            for (size_t i = 0; i < texts->size(); ++i) {
-              auto rule = AddressRule::Parse((*texts)[i]);
-              if (!rule) {
-                return MakeError(
-                    fmt::format("{}/{}: {}", config.PathOf(key), i, rule.error().message));
-              }
-              out.push_back(std::move(*rule));
-            }
-          }
-          l.default_allow = l.allow.empty();
-          std::string key = fmt::format("{}_default", kOpNames[op]);
-          HIJACK_ASSIGN_OR_RETURN(auto def,
-                                  config.Enum<bool>(key, {{"allow", true}, {"deny", false}}));
-          if (def) {
-            l.default_allow = *def;
-            l.configured = true;
-          }
-          any = any || l.configured;
-        }
-        if (!any) {
-          return MakeError(config.path() +
-                           ": net_guard needs at least one of connect_allow, connect_deny, "
-                           "bind_allow, bind_deny, send_allow, send_deny (or a *_default)");
-        }
+        HIJACK_ASSIGN_OR_RETURN(auto lists, ReadLists(config));
         HIJACK_ASSIGN_OR_RETURN(int err, config.Errno("errno", EACCES));
         return std::make_unique<NetGuardModule>(std::move(lists), err);
       },

@@ -1,24 +1,45 @@
-// net_guard: allow or deny socket addresses on connect, bind and sends with an explicit address.
+// net_guard: allow or deny socket addresses on connect, bind and every send.
 //
 //   {"module": "net_guard",
 //    "connect_allow": ["127.0.0.0/8", "::1", "unix:/run/app/*.sock"],
 //    "bind_deny": ["*:1-1023"],
+//    "send_allow": [{"address": "127.0.0.53:53", "type": "udp"}],
 //    "errno": "EACCES"}
 //
-// Lists per operation: connect_*, bind_*, send_* (sendto, sendmsg and sendmmsg with a
-// destination address; sends on connected sockets were checked at connect). For an address:
-// a match in the *_deny list denies; else a match in *_allow allows; else `default` ("deny" when
-// that operation has an allow list, else "allow"). Entries are AddressRules (family, CIDR v4/v6,
-// port ranges, unix socket paths resolved like fs_guard's, @abstract names).
+// Lists per operation: connect_*, bind_*, send_*. For an address: a match in the *_deny list
+// denies; else a match in *_allow allows; else `default` ("deny" when that operation has an
+// allow list, even an empty one: "connect_allow": [] allows nothing; "allow" when it has none).
+// A missing key is no rule; an operation without any key is not intercepted. Entries are
+// AddressRules (family, CIDR v4/v6, port ranges, unix socket paths resolved like fs_guard's,
+// @abstract names), optionally with a socket-type selector ("tcp", "udp", ...) read from the
+// socket itself (getsockopt SO_DOMAIN/SO_TYPE/SO_PROTOCOL on a copy of the descriptor).
+//
+// What each operation covers (docs/SECURITY.md, "Network confinement in the modules"):
+//   connect  connect(2); sendto/sendmsg/sendmmsg with MSG_FASTOPEN on a stream socket (TCP Fast
+//            Open connects to msg_name without connect()). TCP_FASTOPEN_CONNECT defers the SYN
+//            to the first write but still names the address in connect(), judged there.
+//   bind     bind(2); listen(2) on an unbound AF_INET/AF_INET6 socket, which the kernel binds
+//            to the wildcard address on an ephemeral port: judged as bind(0.0.0.0:0) or
+//            bind([::]:0). The ephemeral bind of connect(2) and of a first sendto(2) is not a
+//            bind for these rules (the connect rules judge where such a socket goes).
+//   send     every call that sends (syscalls::SendCalls: write, writev, pwritev2, send, sendto,
+//            sendmsg, sendmmsg, sendfile, splice; io_submit's IOCB_CMD_PWRITE/PWRITEV, at most
+//            1024 control blocks a call) on a socket, judged by the address it names,
+//            else by the socket's peer (getpeername(2)); a connected stream socket is judged by
+//            its peer whatever address the call names. Calls on descriptors that are not
+//            sockets (fstat(2) on the copy) are not judged.
 // DNS is not net_guard's business: rules name addresses, never host names; a guest that resolves
 // names does so through the addresses (a resolver's, 127.0.0.53:53) the rules allow.
-// A sockaddr that cannot be read denies (fail closed).
+// A sockaddr, a socket or a peer that cannot be read denies (fail closed).
+//
+// Threads: Decide() on the guest's loop thread; Stats() on any (atomic counters).
 #pragma once
 
 #include <atomic>
 #include <vector>
 
 #include "daemon/modules/net_guard/address_rule.h"
+#include "daemon/modules/net_guard/socket_type.h"
 #include "daemon/policy/module_registry.h"
 #include "daemon/syscalls/syscall_args.h"
 
@@ -31,11 +52,14 @@ class NetGuardModule final : public PolicyModule {
     std::vector<AddressRule> allow;
     std::vector<AddressRule> deny;
     bool default_allow = true;
-    bool configured = false;
+    bool configured = false;  // some key of this operation was given: its calls are judged
+    bool needs_kind = false;  // some rule has a socket-type selector (set by the constructor)
   };
 
   NetGuardModule(std::array<Lists, 3> lists, int err);
   static policy::ModuleInfo Info();
+  // The connect_*, bind_* and send_* settings of `config`. Errors name the JSON path.
+  [[nodiscard]] static Result<std::array<Lists, 3>> ReadLists(policy::ConfigReader& config);
 
   std::string_view Name() const override { return "net_guard"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
@@ -43,14 +67,22 @@ class NetGuardModule final : public PolicyModule {
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
 
-  bool Allows(Op op, const SocketAddress& addr) const;
+  // The rules of `op` applied to `addr` on a socket of `kind` (nullptr: unknown, so rules with
+  // a socket-type selector do not match).
+  bool Allows(Op op, const SocketAddress& addr, const SocketKind* kind = nullptr) const;
 
  private:
+  class CallSocket;
+  std::optional<Decision> Judge(Op op, const SocketAddress& addr, CallSocket& sock);
   std::optional<Decision> CheckAddress(const SyscallEvent& ev, GuestMemory& mem, Op op,
-                                       syscalls::SockaddrRef ref);
+                                       syscalls::SockaddrRef ref, CallSocket& sock);
+  std::optional<Decision> CheckPeer(CallSocket& sock, bool stream_only);
+  std::optional<Decision> DecideSend(const SyscallEvent& ev, GuestMemory& mem, CallSocket& sock);
+  std::optional<Decision> DecideListen(const SyscallEvent& ev, GuestMemory& mem);
   Decision Deny();
+  Decision Unreadable(const Error& e);
 
-  const std::array<Lists, 3> lists_;
+  std::array<Lists, 3> lists_;
   const int errno_;
   SyscallSet syscalls_;
   std::atomic<uint64_t> allowed_{0};

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <seccomp.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "daemon/modules/net_guard/guest_socket.h"
 #include "daemon/syscalls/sockaddr.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "hijack/exec_page.h"
@@ -20,9 +22,12 @@ constexpr double kUseTauNs = 0.25e9;
 // The share of `total` a bucket keeps however much higher priorities use.
 constexpr double kFloorShare = 0.01;
 
-// The destination address of a send or connect (the first message's for sendmsg and sendmmsg),
-// if the call names one and it can be read.
-std::optional<SocketAddress> Destination(const SyscallEvent& ev, GuestMemory& mem) {
+// The destination of a send or connect: the address the call names (the first message's for
+// sendmsg and sendmmsg), else, for a send, the socket's peer (getpeername(2) on a copy of the
+// descriptor); a connected stream socket's peer whatever the call names (tcp(7) ignores
+// msg_name). nullopt when there is none or it cannot be read.
+std::optional<SocketAddress> Destination(const SyscallEvent& ev, GuestMemory& mem,
+                                         const GuestSocket* sock) {
   std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev);
   if (!ref && syscalls::MessageCount(ev) > 0) {
     auto first = syscalls::MessageAddress(ev, mem, 0);
@@ -30,6 +35,14 @@ std::optional<SocketAddress> Destination(const SyscallEvent& ev, GuestMemory& me
       return std::nullopt;
     }
     ref = *first;
+  }
+  const bool stream = sock != nullptr && (sock->kind().type == SOCK_STREAM ||
+                                          sock->kind().type == SOCK_SEQPACKET);
+  if ((!ref || ref->addr == 0 || stream) && sock != nullptr) {
+    auto peer = sock->Peer();
+    if (peer && *peer) {
+      return std::move(**peer);
+    }
   }
   if (!ref || ref->addr == 0) {
     return std::nullopt;
@@ -52,27 +65,55 @@ int64_t NowNs() {
 RateLimitModule::RateLimitModule(Config config) : config_(std::move(config)) {
   for (const auto& b : config_.buckets) {
     syscalls_.AddAll(b.syscalls);
-    needs_address_ = needs_address_ || !b.to.empty();
+    if (b.sends) {
+      syscalls_.AddAll(syscalls::SendCalls());
+    }
   }
 }
 
 std::optional<size_t> RateLimitModule::BucketOf(const SyscallEvent& ev, GuestMemory& mem) const {
+  // Looked up once per call, only when a bucket needs it (eight system calls: GuestSocket::Take).
+  std::optional<Result<std::optional<GuestSocket>>> sock;
+  auto socket = [&]() -> const GuestSocket* {
+    if (!sock) {
+      std::optional<int> fd = syscalls::SendFdArg(ev);
+      if (!fd) {
+        fd = syscalls::FdArg(ev);
+      }
+      sock.emplace(fd ? GuestSocket::Take(ev, mem, *fd)
+                      : std::unexpected(Error{EBADF, "no descriptor"}));
+    }
+    return *sock && **sock ? &***sock : nullptr;
+  };
   std::optional<SocketAddress> dest;
   bool read_dest = false;
+  const bool is_send = syscalls::SendCalls().Contains(ev.nr);
   for (size_t i = 0; i < config_.buckets.size(); ++i) {
     const auto& b = config_.buckets[i];
-    if (!b.syscalls.Contains(ev.nr)) {
+    if (b.sends) {
+      // Every send on a socket of the selected types, whichever call makes it.
+      if (!is_send) {
+        continue;
+      }
+      const GuestSocket* s = socket();
+      if (s == nullptr || !b.send_types.Matches(s->kind())) {
+        continue;
+      }
+    } else if (!b.syscalls.Contains(ev.nr)) {
       continue;
     }
     if (b.to.empty()) {
       return i;
     }
+    const bool kinds = AnyNeedsKind(b.to);
+    const GuestSocket* s = is_send || kinds ? socket() : nullptr;
     if (!read_dest) {
-      dest = Destination(ev, mem);
+      dest = Destination(ev, mem, is_send ? s : nullptr);
       read_dest = true;
     }
+    const SocketKind* kind = s != nullptr ? &s->kind() : nullptr;
     if (dest && std::any_of(b.to.begin(), b.to.end(),
-                            [&](const AddressRule& r) { return r.Matches(*dest); })) {
+                            [&](const AddressRule& r) { return r.Matches(*dest, kind); })) {
       return i;
     }
   }
@@ -103,7 +144,8 @@ double RateLimitModule::EffectiveRate(const GuestState& g, size_t b, double now_
   return std::min(mine.rate, left);
 }
 
-std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t now_i) {
+std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t now_i,
+                                              uint64_t cost) {
   std::lock_guard lock(mu_);
   GuestState& g = guests_[guest];
   if (g.buckets.empty()) {
@@ -112,24 +154,30 @@ std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t 
   const double now = static_cast<double>(now_i);
   BucketState& s = g.buckets[b];
   const auto& cfg = config_.buckets[b];
-  // GCRA: emission interval T = 1/rate, tolerance (burst - 1) * T.
+  // GCRA: emission interval T = 1/rate, tolerance (burst - 1) * T. A call of `cost` datagrams
+  // (sendmmsg) is `cost` cells arriving at once: it conforms when the last of them would, so it
+  // waits until max(tat, t) + (cost - 1) * T - tolerance <= t. A cost beyond the burst can never
+  // conform: it waits for a full bucket and leaves the excess as debt for the calls after it.
   const double rate = EffectiveRate(g, b, now);
   const double interval = kNsPerS / rate;
   const double tolerance = (cfg.burst - 1) * interval;
+  const double cells = static_cast<double>(std::max<uint64_t>(cost, 1));
+  const double within_burst = std::min(cells, std::floor(cfg.burst));
   // `total` is enforced through the effective rates, not as a bucket of its own: a shared bucket
   // would let a squeezed call scheduled far ahead hold back every higher priority behind it.
-  const double at = std::max(now, s.tat_ns - tolerance);
+  const double at = std::max(now, s.tat_ns + (within_burst - 1) * interval - tolerance);
   const auto wait = static_cast<int64_t>(at - now);
   if (wait > 0 && (!config_.wait || wait > config_.max_wait_ns)) {
     ++s.failed;
     return std::nullopt;
   }
-  s.tat_ns = std::max(s.tat_ns, at) + interval;
+  s.tat_ns = std::max(s.tat_ns, at) + cells * interval;
   // The call runs at `at`: that is when it uses the bucket.
-  s.used_rate =
-      s.used_rate * std::exp(-std::max(0.0, at - s.used_at_ns) / kUseTauNs) + kNsPerS / kUseTauNs;
+  s.used_rate = s.used_rate * std::exp(-std::max(0.0, at - s.used_at_ns) / kUseTauNs) +
+                cells * kNsPerS / kUseTauNs;
   s.used_at_ns = std::max(s.used_at_ns, at);
   ++s.admitted;
+  s.datagrams += static_cast<uint64_t>(cells);
   if (wait > 0) {
     ++s.delayed;
   }
@@ -145,8 +193,11 @@ std::vector<PageBucket> RateLimitModule::PageBuckets() const {
   SyscallSet earlier_by_address;  // calls an earlier bucket takes for some destinations
   for (const auto& b : config_.buckets) {
     SyscallSet mine = b.syscalls.Minus(earlier);
-    bool fits = b.to.empty() && !mine.empty() && b.rate >= 1 && b.rate == std::floor(b.rate) &&
-                b.burst >= 1 && b.burst == std::floor(b.burst) && b.burst <= UINT32_MAX;
+    // A `sends` bucket must tell sockets from files, and sendmmsg/recvmmsg cost per message:
+    // only the supervisor can do either.
+    bool fits = b.to.empty() && !b.sends && !mine.Contains(SCMP_SYS(sendmmsg)) &&
+                !mine.Contains(SCMP_SYS(recvmmsg)) && !mine.empty() && b.rate >= 1 &&
+                b.rate == std::floor(b.rate) && b.burst >= 1 && b.burst == std::floor(b.burst) && b.burst <= UINT32_MAX;
     for (int nr : mine.Numbers()) {
       fits = fits && exec_page::AgentIndex(nr) >= 0 && !earlier_by_address.Contains(nr);
     }
@@ -155,6 +206,9 @@ std::vector<PageBucket> RateLimitModule::PageBuckets() const {
           PageBucket{mine, static_cast<uint64_t>(b.rate), static_cast<uint32_t>(b.burst)});
     }
     (b.to.empty() ? earlier : earlier_by_address).AddAll(b.syscalls);
+    if (b.sends) {
+      earlier_by_address.AddAll(syscalls::SendCalls());  // taken on sockets only
+    }
   }
   return out;
 }
@@ -167,7 +221,8 @@ std::optional<Decision> RateLimitModule::Decide(const SyscallEvent& ev, GuestMem
   if (!b) {
     return std::nullopt;
   }
-  auto wait = Admit(ev.guest_id, *b, ev.start_ns != 0 ? ev.start_ns : NowNs());
+  auto wait = Admit(ev.guest_id, *b, ev.start_ns != 0 ? ev.start_ns : NowNs(),
+                    syscalls::DatagramCount(ev));
   if (!wait) {
     return Decision::Fail(EAGAIN);
   }
@@ -184,8 +239,10 @@ nlohmann::json RateLimitModule::Stats() const {
     nlohmann::json per = nlohmann::json::object();
     for (size_t i = 0; i < g.buckets.size(); ++i) {
       const auto& s = g.buckets[i];
-      per[config_.buckets[i].name] = {
-          {"admitted", s.admitted}, {"delayed", s.delayed}, {"failed", s.failed}};
+      per[config_.buckets[i].name] = {{"admitted", s.admitted},
+                                      {"datagrams", s.datagrams},
+                                      {"delayed", s.delayed},
+                                      {"failed", s.failed}};
     }
     out[std::to_string(guest)] = std::move(per);
   }
@@ -194,13 +251,14 @@ nlohmann::json RateLimitModule::Stats() const {
 
 std::string RateLimitModule::Report() const {
   std::lock_guard lock(mu_);
-  std::string out = fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10}\n", "bucket", "priority",
-                                "admitted", "delayed", "failed");
+  std::string out = fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10} {:>10}\n", "bucket",
+                                "priority", "admitted", "datagrams", "delayed", "failed");
   for (const auto& [guest, g] : guests_) {
     for (size_t i = 0; i < g.buckets.size(); ++i) {
       const auto& s = g.buckets[i];
-      out += fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10}\n", config_.buckets[i].name,
-                         config_.buckets[i].priority, s.admitted, s.delayed, s.failed);
+      out += fmt::format("{:<16} {:>8} {:>10} {:>10} {:>10} {:>10}\n", config_.buckets[i].name,
+                         config_.buckets[i].priority, s.admitted, s.datagrams, s.delayed,
+                         s.failed);
     }
   }
   return out;
@@ -233,10 +291,39 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
     }
   }
   HIJACK_ASSIGN_OR_RETURN(auto syscalls, c.Syscalls("syscalls"));
-  if (!syscalls) {
-    return MakeError(c.PathOf("syscalls") + ": missing (the calls this bucket limits)");
+  if (const nlohmann::json* sends = c.Raw("sends")) {
+    if (syscalls) {
+      return MakeError(c.PathOf("sends") + ": give either sends or syscalls, not both");
+    }
+    b.sends = true;
+    if (sends->is_boolean()) {
+      if (!sends->get<bool>()) {
+        return MakeError(c.PathOf("sends") +
+                         ": expected true or socket types (leave it out for no sends)");
+      }
+    } else {
+      HIJACK_ASSIGN_OR_RETURN(auto given, c.StringList("sends"));
+      const std::vector<std::string> names = std::move(given).value_or(std::vector<std::string>{});
+      if (names.empty()) {
+        return MakeError(c.PathOf("sends") + ": expected true or at least one socket type (" +
+                         SocketTypes::KnownNames() + ")");
+      }
+      for (size_t t = 0; t < names.size(); ++t) {
+        auto one = SocketTypes::Parse({names[t]});
+        if (!one) {
+          return MakeError(fmt::format("{}{}: {}", c.PathOf("sends"),
+                                       sends->is_string() ? "" : fmt::format("/{}", t),
+                                       one.error().message));
+        }
+      }
+      HIJACK_ASSIGN_OR_RETURN(b.send_types, SocketTypes::Parse(names));
+    }
+  } else if (!syscalls) {
+    return MakeError(c.PathOf("syscalls") +
+                     ": missing (the calls this bucket limits, or \"sends\" for datagrams)");
+  } else {
+    b.syscalls = *syscalls;
   }
-  b.syscalls = *syscalls;
   HIJACK_ASSIGN_OR_RETURN(auto rate, c.Number("rate", kMinRate, kMaxRate));
   if (!rate) {
     return MakeError(c.PathOf("rate") + ": expected a positive number of calls per second");
@@ -244,15 +331,14 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
   b.rate = *rate;
   HIJACK_ASSIGN_OR_RETURN(auto burst, c.Number("burst", 1, kMaxBurst));
   b.burst = burst.value_or(1);
-  HIJACK_ASSIGN_OR_RETURN(auto to, c.StringList("to"));
+  HIJACK_ASSIGN_OR_RETURN(auto to, ReadAddressRules(c, "to"));
   if (to) {
-    for (size_t i = 0; i < to->size(); ++i) {
-      auto r = AddressRule::Parse((*to)[i]);
-      if (!r) {
-        return MakeError(fmt::format("{}/{}: {}", c.PathOf("to"), i, r.error().message));
-      }
-      b.to.push_back(std::move(*r));
+    if (to->empty()) {
+      // "to": [] would match no destination, so the bucket would limit nothing.
+      return MakeError(c.PathOf("to") +
+                       ": expected at least one address rule (leave it out for every destination)");
     }
+    b.to = std::move(*to);
   }
   return b;
 }
@@ -264,16 +350,19 @@ policy::ModuleInfo RateLimitModule::Info() {
       .name = "ratelimit",
       .summary = "token buckets (rate, burst) per guest and syscall set, with priorities",
       .settings = {{"syscalls", "single-bucket form: the calls limited"},
+                   {"sends", "instead of syscalls: every datagram sent on a socket (true or "
+                             "socket types), whichever call sends it"},
                    {"rate", "single-bucket form: calls per second"},
                    {"burst", "single-bucket form: calls allowed at once (default 1)"},
-                   {"buckets", "list of {name, syscalls, to, rate, burst, priority (0 highest)}"},
+                   {"buckets",
+                    "list of {name, syscalls or sends, to, rate, burst, priority (0 highest)}"},
                    {"total", "{\"rate\": N}: calls per second shared by all buckets, by priority"},
                    {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
                    {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         if (const nlohmann::json* buckets = config.Raw("buckets")) {
-          if (config.Has("syscalls") || config.Has("rate")) {
+          if (config.Has("syscalls") || config.Has("sends") || config.Has("rate")) {
             return MakeError(config.PathOf("buckets") +
                              ": give either buckets or syscalls+rate, not both");
           }

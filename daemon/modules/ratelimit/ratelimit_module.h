@@ -9,7 +9,13 @@
 //      {"name": "bulk",    "syscalls": ["sendto"], "rate": 1000, "priority": 3}]}
 //
 // A call belongs to the first bucket whose `syscalls` contain it and whose `to` (AddressRules on
-// the destination of connect/sendto/sendmsg; absent: any) matches; calls of no bucket pass.
+// the destination of connect/sendto/sendmsg, or the peer of a send that names none; absent:
+// any) matches; calls of no bucket pass. A bucket with `"sends": true` (or socket types:
+// "sends": ["udp"]) instead of `syscalls` takes every send on a socket of those types, whichever
+// call makes it (write, writev, send, sendto, sendmsg, sendmmsg, pwritev2, sendfile, splice), so
+// a connected UDP socket cannot leave by write() around it; sends on files and pipes pass.
+// A call costs one token per datagram: sendmmsg and recvmmsg cost their vlen (at most 1024, the
+// kernel's UIO_MAXIOV cap on sendmmsg), every other call one.
 // Each bucket is a GCRA token bucket (rate calls/s, burst calls). Over the limit a call waits
 // (Decision::Continue().After(wait): the guest thread blocks, the loop does not) or, with
 // "over_limit": "fail" or when the wait would exceed max_wait_ms, fails with EAGAIN.
@@ -42,6 +48,8 @@ class RateLimitModule final : public PolicyModule {
     std::string name;
     SyscallSet syscalls;
     std::vector<AddressRule> to;
+    bool sends = false;       // instead of syscalls: every send on a socket of send_types
+    SocketTypes send_types;   // empty: every socket
     double rate = 0;   // calls per second
     double burst = 1;  // calls
     int priority = 0;  // 0 is the highest
@@ -65,16 +73,17 @@ class RateLimitModule final : public PolicyModule {
   nlohmann::json Stats() const override;
   std::string Report() const override;
 
-  // The delay before a call of bucket `b` at `now_ns` may run (pure bucket arithmetic, for
-  // tests); commits the call to the bucket unless it fails.
-  std::optional<int64_t> Admit(uint64_t guest, size_t b, int64_t now_ns);
+  // The delay before a call of bucket `b` at `now_ns` carrying `cost` datagrams may run (pure
+  // bucket arithmetic, for tests); commits the call to the bucket unless it fails.
+  std::optional<int64_t> Admit(uint64_t guest, size_t b, int64_t now_ns, uint64_t cost = 1);
 
  private:
   struct BucketState {
     double tat_ns = 0;     // GCRA theoretical arrival time
     double used_rate = 0;  // EWMA of admitted calls per second
     double used_at_ns = 0;
-    uint64_t admitted = 0;
+    uint64_t admitted = 0;   // calls
+    uint64_t datagrams = 0;  // what they cost (sendmmsg: its messages)
     uint64_t delayed = 0;
     uint64_t failed = 0;
   };
@@ -88,7 +97,6 @@ class RateLimitModule final : public PolicyModule {
   const Config config_;
   SyscallSet in_page_;  // calls the guest's page shapes (ShapeInPage); Decide leaves them alone
   SyscallSet syscalls_;
-  bool needs_address_ = false;
   mutable std::mutex mu_;  // Decide runs on the loop thread; Stats on any
   std::map<uint64_t, GuestState> guests_;
 };
