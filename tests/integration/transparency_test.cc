@@ -195,6 +195,24 @@ TEST_P(TransparencyTest, SanitizedProgramRunsToItsEnd) {
   EXPECT_THAT(got.err, ::testing::HasSubstr("a traced process cannot be traced again"));
 }
 
+// A debugger inside the guest: as natively under notify; under the ptrace backends the
+// kernel refuses a second tracer and hijackd names the refused call instead of leaving a bare
+// EPERM.
+TEST_P(TransparencyTest, StraceInsideTheGuest) {
+  const std::vector<std::string> strace = {"/usr/bin/strace", "-o", "/dev/null", "/bin/true"};
+  if (!IsPtraceBackend(GetParam())) {
+    ExpectSameAsNative({}, strace);
+    return;
+  }
+  std::vector<std::string> argv = HijackdRun(GetParam());
+  argv.insert(argv.end(), strace.begin(), strace.end());
+  const ProcessResult got = RunProcess(argv);
+  ASSERT_FALSE(got.timed_out) << got.err;
+  EXPECT_EQ(got.exit_code, 1) << got.err;
+  EXPECT_THAT(got.err, ::testing::HasSubstr("Operation not permitted"));
+  EXPECT_THAT(got.err, ::testing::HasSubstr("a traced process cannot be traced again"));
+}
+
 // The agent's wrappers make again the calls an interrupted notification failed with EINTR where
 // the kernel never would. The policy sends every call of the window to the supervisor (a fault
 // module that never strikes, which the agent cannot take over), so each one waits for it; only
