@@ -533,10 +533,10 @@ void Tracer::OnSyscallStop(Tracee& t) {
 // under SECCOMP_RET_TRACE with no tracer every intercepted call of that child fails with ENOSYS
 // (seccomp(2)), so it cannot even exit, and it outlives the supervisor; under ptrace-all it
 // escapes every decision. The flag is taken off while the caller is stopped before the call: in
-// the argument register for clone; a clone3 with it is refused (true: fail it with ENOSYS). The kernel runs the filter again on the changed call (seccomp(2),
-// SECCOMP_RET_TRACE: since Linux 4.8) and the child is traced like every other; what the guest
-// can tell is that the flag it passed did not hold, which is the tracer it can see anyway
-// (README).
+// the argument register for clone; a clone3 with it is refused (true: fail it with ENOSYS). The
+// kernel runs the filter again on the changed call (seccomp(2), SECCOMP_RET_TRACE: since Linux
+// 4.8) and the child is traced like every other; what the guest can tell is that the flag it
+// passed did not hold, which is the tracer it can see anyway (README).
 bool Tracer::KeepChildTraced(Tracee& t, int nr, uint64_t arg0) {
   if (nr == SYS_clone) {
     if ((arg0 & CLONE_UNTRACED) == 0) {
