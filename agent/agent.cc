@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -405,6 +406,90 @@ inline long Ret(long raw) {
 
 inline long L(const void* p) { return reinterpret_cast<long>(p); }
 
+// ---- EINTR where the kernel never gives it ----
+// A call the filter sends to the supervisor waits in the kernel for the answer, and that wait is
+// interruptible until the supervisor has received the notification (seccomp_unotify(2); with
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV only a fatal signal interrupts it afterwards). A signal
+// then ends the wait with -ERESTARTSYS: the kernel restarts the call itself when the handler has
+// SA_RESTART (or there is no handler), and fails it with EINTR when the handler lacks SA_RESTART
+// (signal(7), "Interruption of system calls and library functions by signal handlers"). So no
+// interposition of sigaction(2) is needed to know the handler: an EINTR that reaches a wrapper
+// always comes from a handler without SA_RESTART, where the kernel would have failed a call that
+// sleeps interruptibly (a read of a pipe, poll, nanosleep, accept, connect) with EINTR too. Those
+// keep the kernel's answer. The calls signal(7) leaves off that list, and reads and writes of
+// disk files, which "are not interruptible", never fail with EINTR natively: there an EINTR can
+// only come from the notification wait, the interrupted call never ran (seccomp_unotify(2): the
+// supervisor's answer to a notification whose caller was interrupted fails with ENOENT, and
+// nothing of the call is done), and making it again is what the program would have seen. The
+// checks below cost a system call on the EINTR path only.
+
+// Retries a call that natively never fails with EINTR.
+template <typename F>
+inline long NoEintr(F call) {
+  long ret;
+  do {
+    ret = call();
+  } while (ret == -EINTR);
+  return ret;
+}
+
+// The descriptor is a disk file or a directory (regular files and block devices are "not
+// interruptible", signal(7)); a pipe, socket, terminal or other character device may sleep
+// interruptibly and keeps the kernel's EINTR. A descriptor that cannot be examined is treated as
+// slow: the caller's EINTR stands.
+bool IsDiskFd(long fd) {
+  struct stat st;
+  const long ret = NoEintr(
+      [&] { return DirectSyscall(SYS_newfstatat, fd, L(""), L(&st), AT_EMPTY_PATH); });
+  return ret == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode));
+}
+
+// An open(2) may sleep interruptibly on a FIFO or a slow device (open(2), "EINTR"; a serial
+// line waiting for carrier); the path is examined where the open would have ended. A path that
+// does not exist or names a file, a directory, a block device, one of the memory devices
+// (major 1: /dev/null, /dev/zero, /dev/urandom...), /dev/tty, /dev/console, /dev/ptmx or a
+// pseudo-terminal opens without sleeping. O_NOFOLLOW and a dangling last link are followed the
+// same way by the retried open, which then fails as natively.
+bool OpenCannotSleep(long dirfd, const char* path) {
+  struct stat st;
+  const long ret =
+      NoEintr([&] { return DirectSyscall(SYS_newfstatat, dirfd, L(path), L(&st), 0); });
+  if (ret != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
+    return true;
+  }
+  if (!S_ISCHR(st.st_mode)) {
+    return false;  // a FIFO (or a socket, whose open fails by itself)
+  }
+  // devices.txt of the kernel: 1 memory devices, 5 alternate TTY devices, 136-143 Unix98 PTYs.
+  const unsigned major = static_cast<unsigned>((st.st_rdev >> 8) & 0xfff);
+  return major == 1 || major == 5 || (major >= 136 && major <= 143);
+}
+
+// A read or write of `fd` that failed with EINTR, made again when the descriptor is a disk file.
+template <typename F>
+inline long RetryOnDisk(long fd, F call) {
+  long ret = call();
+  while (ret == -EINTR && IsDiskFd(fd)) {
+    ret = call();
+  }
+  return ret;
+}
+
+// close(2) natively frees the descriptor even when it fails with EINTR (a filesystem's flush was
+// interrupted, "close(2), Dealing with error returns from close()"), and must then not be made
+// again: another thread may already have the number. An interrupted notification left the
+// descriptor open, and F_GETFD says which of the two happened.
+inline long CloseNoEintr(long fd, long ret) {
+  while (ret == -EINTR) {
+    const long flags = NoEintr([&] { return DirectSyscall(SYS_fcntl, fd, F_GETFD); });
+    if (flags < 0) {
+      return -EINTR;  // closed: the kernel's own EINTR
+    }
+    ret = Call<SYS_close>(fd);
+  }
+  return ret;
+}
+
 long ParseDecimal(const char* s) {
   long v = 0;
   if (*s == 0) {
@@ -536,7 +621,16 @@ Open2 g_glibc_open64_2 = nullptr;
 OpenAt2 g_glibc_openat_2 = nullptr;
 OpenAt2 g_glibc_openat64_2 = nullptr;
 
+// glibc's fork and execve: fork runs the pthread_atfork(3) handlers and resets glibc's state in
+// the child, which a raw clone would skip, so the agent's versions call glibc's and only retry.
+using ForkFn = pid_t (*)();
+using ExecveFn = int (*)(const char*, char* const[], char* const[]);
+ForkFn g_glibc_fork = nullptr;
+ExecveFn g_glibc_execve = nullptr;
+
 void FindGlibcOpen2() {
+  g_glibc_fork = reinterpret_cast<ForkFn>(dlsym(RTLD_NEXT, "fork"));
+  g_glibc_execve = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execve"));
   g_glibc_open_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open_2"));
   g_glibc_open64_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open64_2"));
   g_glibc_openat_2 = reinterpret_cast<OpenAt2>(dlsym(RTLD_NEXT, "__openat_2"));
@@ -550,6 +644,27 @@ __attribute__((constructor)) void AgentInit(int, char**, char** envp) {
   FindGlibcOpen2();  // even when the page is unusable: the wrappers run either way
   Setup(envp);
   errno = saved;
+}
+
+// The wrapped calls that natively never fail with EINTR, or only on a slow descriptor or path
+// (the comment above NoEintr says why the retry is right).
+template <int kNr>
+inline long DiskCall(long fd, long a1, long a2, long a3 = 0) {
+  return RetryOnDisk(fd, [&] { return Call<kNr>(fd, a1, a2, a3); });
+}
+inline long StatCall(long dirfd, long path, long st, long flags) {
+  return NoEintr([&] { return Call<SYS_newfstatat>(dirfd, path, st, flags); });
+}
+template <int kNr>
+inline long NoEintrCall(long a0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0) {
+  return NoEintr([&] { return Call<kNr>(a0, a1, a2, a3, a4); });
+}
+inline long OpenCall(long dirfd, const char* path, long flags, long mode) {
+  long ret = Call<SYS_openat>(dirfd, L(path), flags, mode);
+  while (ret == -EINTR && OpenCannotSleep(dirfd, path)) {
+    ret = Call<SYS_openat>(dirfd, L(path), flags, mode);
+  }
+  return ret;
 }
 
 }  // namespace
@@ -624,28 +739,28 @@ vfork:
 )");
 
 HIJACK_EXPORT ssize_t read(int fd, void* buf, size_t n) {
-  return Ret(Call<SYS_read>(fd, L(buf), static_cast<long>(n)));
+  return Ret(DiskCall<SYS_read>(fd, L(buf), static_cast<long>(n)));
 }
 HIJACK_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
-  return Ret(Call<SYS_write>(fd, L(buf), static_cast<long>(n)));
+  return Ret(DiskCall<SYS_write>(fd, L(buf), static_cast<long>(n)));
 }
 HIJACK_EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
-  return Ret(Call<SYS_readv>(fd, L(iov), cnt));
+  return Ret(DiskCall<SYS_readv>(fd, L(iov), cnt));
 }
 HIJACK_EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
-  return Ret(Call<SYS_writev>(fd, L(iov), cnt));
+  return Ret(DiskCall<SYS_writev>(fd, L(iov), cnt));
 }
 HIJACK_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
-  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
 }
 HIJACK_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
-  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
 }
 HIJACK_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
-  return Ret(Call<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
 }
 HIJACK_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  return Ret(Call<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pwrite64>(fd, L(buf), static_cast<long>(n), off));
 }
 // x86_64 has no send/recv system calls: glibc issues sendto/recvfrom, and so does the agent, so
 // counts match what strace shows for the same program without the agent.
@@ -692,14 +807,14 @@ HIJACK_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   va_start(ap, flags);
   long mode = ModeArg(flags, ap);
   va_end(ap);
-  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, mode)));
+  return static_cast<int>(Ret(OpenCall(dirfd, path, flags, mode)));
 }
 HIJACK_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
   va_list ap;
   va_start(ap, flags);
   long mode = ModeArg(flags, ap);
   va_end(ap);
-  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, mode)));
+  return static_cast<int>(Ret(OpenCall(dirfd, path, flags, mode)));
 }
 // glibc's open() is openat(AT_FDCWD, ...) on x86_64; the agent issues the same call.
 HIJACK_EXPORT int open(const char* path, int flags, ...) {
@@ -707,16 +822,56 @@ HIJACK_EXPORT int open(const char* path, int flags, ...) {
   va_start(ap, flags);
   long mode = ModeArg(flags, ap);
   va_end(ap);
-  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, mode)));
+  return static_cast<int>(Ret(OpenCall(AT_FDCWD, path, flags, mode)));
 }
 HIJACK_EXPORT int open64(const char* path, int flags, ...) {
   va_list ap;
   va_start(ap, flags);
   long mode = ModeArg(flags, ap);
   va_end(ap);
-  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, mode)));
+  return static_cast<int>(Ret(OpenCall(AT_FDCWD, path, flags, mode)));
 }
-HIJACK_EXPORT int close(int fd) { return static_cast<int>(Ret(Call<SYS_close>(fd))); }
+HIJACK_EXPORT int close(int fd) {
+  return static_cast<int>(Ret(CloseNoEintr(fd, Call<SYS_close>(fd))));
+}
+// Calls the agent does not count (the supervisor sees them when they are intercepted) but that
+// signal(7) leaves off the list of interruptible calls: natively none fails with EINTR, and none
+// ran when it did here (see NoEintr).
+HIJACK_EXPORT pid_t getppid(void) {
+  return static_cast<pid_t>(NoEintr([] { return DirectSyscall(SYS_getppid); }));
+}
+HIJACK_EXPORT int setitimer(int which, const struct itimerval* value, struct itimerval* old) {
+  return static_cast<int>(
+      Ret(NoEintr([&] { return DirectSyscall(SYS_setitimer, which, L(value), L(old)); })));
+}
+HIJACK_EXPORT int getitimer(int which, struct itimerval* value) {
+  return static_cast<int>(
+      Ret(NoEintr([&] { return DirectSyscall(SYS_getitimer, which, L(value)); })));
+}
+// fork(2) restarts itself natively (ERESTARTNOINTR, "can be seen only during a trace"); glibc's
+// fork ran its atfork handlers around the failed clone as it does around any failure, and runs
+// them again for the retry. No child exists when the clone was interrupted.
+HIJACK_EXPORT pid_t fork(void) {
+  if (g_glibc_fork == nullptr) {
+    return static_cast<pid_t>(Ret(-ENOSYS));
+  }
+  pid_t pid;
+  do {
+    pid = g_glibc_fork();
+  } while (pid < 0 && errno == EINTR);
+  return pid;
+}
+// execve(2) has no EINTR: an interrupted notification left the old image in place.
+HIJACK_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  if (g_glibc_execve == nullptr) {
+    return static_cast<int>(Ret(DirectSyscall(SYS_execve, L(path), L(argv), L(envp))));
+  }
+  int ret;
+  do {
+    ret = g_glibc_execve(path, argv, envp);
+  } while (ret < 0 && errno == EINTR);
+  return ret;
+}
 HIJACK_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
   return static_cast<int>(Ret(Call<SYS_epoll_wait>(epfd, L(events), max, timeout)));
 }
@@ -749,24 +904,24 @@ HIJACK_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct times
 // stat() and friends are newfstatat on x86_64 since glibc 2.33; the agent issues the same calls
 // glibc would, so counts match strace's for the program without the agent.
 HIJACK_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
-  return static_cast<int>(Ret(Call<SYS_newfstatat>(dirfd, L(path), L(st), flags)));
+  return static_cast<int>(Ret(StatCall(dirfd, L(path), L(st), flags)));
 }
 HIJACK_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
-  return static_cast<int>(Ret(Call<SYS_newfstatat>(dirfd, L(path), L(st), flags)));
+  return static_cast<int>(Ret(StatCall(dirfd, L(path), L(st), flags)));
 }
 HIJACK_EXPORT int stat(const char* path, struct stat* st) {
-  return static_cast<int>(Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)));
+  return static_cast<int>(Ret(StatCall(AT_FDCWD, L(path), L(st), 0)));
 }
 HIJACK_EXPORT int stat64(const char* path, struct stat64* st) {
-  return static_cast<int>(Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)));
+  return static_cast<int>(Ret(StatCall(AT_FDCWD, L(path), L(st), 0)));
 }
 HIJACK_EXPORT int lstat(const char* path, struct stat* st) {
   return static_cast<int>(
-      Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
+      Ret(StatCall(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
 }
 HIJACK_EXPORT int lstat64(const char* path, struct stat64* st) {
   return static_cast<int>(
-      Ret(Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
+      Ret(StatCall(AT_FDCWD, L(path), L(st), AT_SYMLINK_NOFOLLOW)));
 }
 namespace {
 // glibc's fstat() answers a negative descriptor itself, without a system call.
@@ -774,7 +929,7 @@ inline long FstatCall(int fd, void* st) {
   if (fd < 0) {
     return -EBADF;
   }
-  return Call<SYS_newfstatat>(fd, L(""), L(st), AT_EMPTY_PATH);
+  return StatCall(fd, L(""), L(st), AT_EMPTY_PATH);
 }
 // The stat entry points of programs built against glibc before 2.33 (__xstat and friends):
 // version 0 or 1 (_STAT_VER_KERNEL, _STAT_VER_LINUX) is the kernel's struct stat on x86_64.
@@ -787,20 +942,20 @@ HIJACK_EXPORT int fstat64(int fd, struct stat64* st) {
   return static_cast<int>(Ret(FstatCall(fd, st)));
 }
 HIJACK_EXPORT int __xstat(int ver, const char* path, struct stat* st) {
-  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)
+  return static_cast<int>(Ret(StatVersionOk(ver) ? StatCall(AT_FDCWD, L(path), L(st), 0)
                                                  : -EINVAL));
 }
 HIJACK_EXPORT int __xstat64(int ver, const char* path, struct stat64* st) {
-  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st), 0)
+  return static_cast<int>(Ret(StatVersionOk(ver) ? StatCall(AT_FDCWD, L(path), L(st), 0)
                                                  : -EINVAL));
 }
 HIJACK_EXPORT int __lxstat(int ver, const char* path, struct stat* st) {
-  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st),
+  return static_cast<int>(Ret(StatVersionOk(ver) ? StatCall(AT_FDCWD, L(path), L(st),
                                                                         AT_SYMLINK_NOFOLLOW)
                                                  : -EINVAL));
 }
 HIJACK_EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) {
-  return static_cast<int>(Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(AT_FDCWD, L(path), L(st),
+  return static_cast<int>(Ret(StatVersionOk(ver) ? StatCall(AT_FDCWD, L(path), L(st),
                                                                         AT_SYMLINK_NOFOLLOW)
                                                  : -EINVAL));
 }
@@ -812,30 +967,30 @@ HIJACK_EXPORT int __fxstat64(int ver, int fd, struct stat64* st) {
 }
 HIJACK_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags) {
   return static_cast<int>(
-      Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(dirfd, L(path), L(st), flags) : -EINVAL));
+      Ret(StatVersionOk(ver) ? StatCall(dirfd, L(path), L(st), flags) : -EINVAL));
 }
 HIJACK_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st,
                                int flags) {
   return static_cast<int>(
-      Ret(StatVersionOk(ver) ? Call<SYS_newfstatat>(dirfd, L(path), L(st), flags) : -EINVAL));
+      Ret(StatVersionOk(ver) ? StatCall(dirfd, L(path), L(st), flags) : -EINVAL));
 }
 HIJACK_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
-  return static_cast<int>(Ret(Call<SYS_epoll_ctl>(epfd, op, fd, L(ev))));
+  return static_cast<int>(Ret(NoEintrCall<SYS_epoll_ctl>(epfd, op, fd, L(ev))));
 }
 HIJACK_EXPORT int shutdown(int fd, int how) {
-  return static_cast<int>(Ret(Call<SYS_shutdown>(fd, how)));
+  return static_cast<int>(Ret(NoEintrCall<SYS_shutdown>(fd, how)));
 }
 HIJACK_EXPORT int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
-  return static_cast<int>(Ret(Call<SYS_getsockopt>(fd, level, name, L(value), L(len))));
+  return static_cast<int>(Ret(NoEintrCall<SYS_getsockopt>(fd, level, name, L(value), L(len))));
 }
 HIJACK_EXPORT int setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
-  return static_cast<int>(Ret(Call<SYS_setsockopt>(fd, level, name, L(value), len)));
+  return static_cast<int>(Ret(NoEintrCall<SYS_setsockopt>(fd, level, name, L(value), len)));
 }
 HIJACK_EXPORT ssize_t sendfile(int out, int in, off_t* offset, size_t count) {
-  return Ret(Call<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
+  return Ret(DiskCall<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
 }
 HIJACK_EXPORT ssize_t sendfile64(int out, int in, off64_t* offset, size_t count) {
-  return Ret(Call<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
+  return Ret(DiskCall<SYS_sendfile>(out, in, L(offset), static_cast<long>(count)));
 }
 
 // ---- glibc's _FORTIFY_SOURCE entry points ----
@@ -852,19 +1007,19 @@ HIJACK_EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
   if (n > buflen) {
     __chk_fail();
   }
-  return Ret(Call<SYS_read>(fd, L(buf), static_cast<long>(n)));
+  return Ret(DiskCall<SYS_read>(fd, L(buf), static_cast<long>(n)));
 }
 HIJACK_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   if (n > buflen) {
     __chk_fail();
   }
-  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
 }
 HIJACK_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   if (n > buflen) {
     __chk_fail();
   }
-  return Ret(Call<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
+  return Ret(DiskCall<SYS_pread64>(fd, L(buf), static_cast<long>(n), off));
 }
 HIJACK_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
   if (n > buflen) {
@@ -907,23 +1062,23 @@ HIJACK_EXPORT int __open_2(const char* path, int flags) {
   if (NeedsMode(flags)) {
     FailOpen(g_glibc_open_2, path, flags);
   }
-  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, 0)));
+  return static_cast<int>(Ret(OpenCall(AT_FDCWD, path, flags, 0)));
 }
 HIJACK_EXPORT int __open64_2(const char* path, int flags) {
   if (NeedsMode(flags)) {
     FailOpen(g_glibc_open64_2, path, flags);
   }
-  return static_cast<int>(Ret(Call<SYS_openat>(AT_FDCWD, L(path), flags, 0)));
+  return static_cast<int>(Ret(OpenCall(AT_FDCWD, path, flags, 0)));
 }
 HIJACK_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
   if (NeedsMode(flags)) {
     FailOpenAt(g_glibc_openat_2, dirfd, path, flags);
   }
-  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, 0)));
+  return static_cast<int>(Ret(OpenCall(dirfd, path, flags, 0)));
 }
 HIJACK_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   if (NeedsMode(flags)) {
     FailOpenAt(g_glibc_openat64_2, dirfd, path, flags);
   }
-  return static_cast<int>(Ret(Call<SYS_openat>(dirfd, L(path), flags, 0)));
+  return static_cast<int>(Ret(OpenCall(dirfd, path, flags, 0)));
 }

@@ -7,11 +7,52 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/exec_page/agent_path.h"
+#include "daemon/exec_page/elf_needed.h"
 
 namespace hijack::exec_page {
 namespace {
 
 bool Exists(const std::string& path) { return !path.empty() && access(path.c_str(), R_OK) == 0; }
+
+// The first entry of a colon- or space-separated LD_PRELOAD list (ld.so(8)).
+std::string FirstPreload(const std::string& list) {
+  const size_t start = list.find_first_not_of(": ");
+  if (start == std::string::npos) {
+    return "";
+  }
+  return list.substr(start, list.find_first_of(": ", start) - start);
+}
+
+// The agent comes first in LD_PRELOAD, so its wrappers are the guest's calls, unless a sanitizer
+// runtime must: AddressSanitizer's dynamic runtime aborts a program in which it is not the
+// first library ("ASan runtime does not come first in initial library list"). Such a runtime,
+// named by the program (DT_NEEDED) or first in the caller's own LD_PRELOAD, stays first and the
+// agent follows it; the runtime's interceptors then call the agent's wrappers as the next
+// definition (dlsym(3), RTLD_NEXT), so the calls are still the agent's.
+std::string PreloadList(const LaunchSpec& spec, const std::string& theirs) {
+  std::string sanitizer;
+  if (auto needed = NeededLibraries(spec.path); !needed) {
+    spdlog::debug("guest {}: {}; the agent comes first in LD_PRELOAD", spec.guest_id,
+                  needed.error().message);
+  } else {
+    sanitizer = FirstComingSanitizer(*needed);
+  }
+  const std::string first_theirs = FirstPreload(theirs);
+  if (sanitizer.empty() && !FirstComingSanitizer({first_theirs.substr(first_theirs.rfind('/') + 1)})
+                                .empty()) {
+    sanitizer = first_theirs;
+  }
+  std::string list = spec.agent_library;
+  if (!sanitizer.empty()) {
+    spdlog::debug("guest {}: {} needs to be the first preloaded library; the agent follows it",
+                 spec.guest_id, sanitizer);
+    list = sanitizer + ":" + list;
+  }
+  if (!theirs.empty()) {
+    list += ":" + theirs;
+  }
+  return list;
+}
 
 }  // namespace
 
@@ -69,21 +110,19 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
   page->Configure(out.modes.exempt, out.modes.events, out.modes.timed);
   out.spec = spec;
   out.spec.env.clear();
-  std::string preload = spec.agent_library;
+  std::string theirs;
   for (const auto& e : spec.env) {
     if (e.starts_with(std::string(kPageFdEnv) + "=") ||
         e.starts_with(std::string(kTrampolineEnv) + "=")) {
       continue;
     }
     if (e.starts_with("LD_PRELOAD=")) {
-      if (e.size() > 11) {
-        preload += ":" + e.substr(11);
-      }
+      theirs = e.substr(11);
       continue;
     }
     out.spec.env.push_back(e);
   }
-  out.spec.env.push_back("LD_PRELOAD=" + preload);
+  out.spec.env.push_back("LD_PRELOAD=" + PreloadList(spec, theirs));
   out.spec.env.push_back(page->PageFdEnv());
   out.spec.env.push_back(page->TrampolineEnv());
   out.page = std::move(page);

@@ -3,6 +3,7 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memory>
@@ -18,6 +19,8 @@ struct CtxDeleter {
 
 }  // namespace
 
+bool NeverNotified(int nr) { return nr == SYS_exit || nr == SYS_exit_group; }
+
 Result<FilterProgram> CompileFilter(const SyscallSet& intercept, FilterAction action) {
   std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) {
@@ -28,6 +31,9 @@ Result<FilterProgram> CompileFilter(const SyscallSet& intercept, FilterAction ac
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   const uint32_t act = action == FilterAction::kNotify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0);
   for (int nr : intercept.Numbers()) {
+    if (action == FilterAction::kNotify && NeverNotified(nr)) {
+      continue;
+    }
     int rc = seccomp_rule_add(ctx.get(), act, nr, 0);
     if (rc < 0) {
       return ErrnoError(-rc, "seccomp_rule_add for syscall " + std::to_string(nr));

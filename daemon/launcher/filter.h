@@ -37,7 +37,16 @@ class FilterProgram {
   std::vector<sock_filter> insns_;
 };
 
-// Calls in `intercept` get `action`; every other native call is allowed.
+// exit(2) and exit_group(2) are never sent to a notify supervisor. The wait for the answer is
+// interruptible (seccomp_unotify(2)): a signal whose handler lacks SA_RESTART would fail the
+// call with EINTR, glibc's _exit(2) then falls through to its `hlt` and the process dies of
+// SIGSEGV instead of exiting. Neither call can be refused or answered, and the supervisor sees
+// the end of every process and thread anyway (pidfd, waitid). The ptrace backend keeps them: a
+// seccomp stop is not ended by a signal.
+bool NeverNotified(int nr);
+
+// Calls in `intercept` get `action`; every other native call is allowed (but NeverNotified
+// calls under kNotify).
 Result<FilterProgram> CompileFilter(const SyscallSet& intercept, FilterAction action);
 
 }  // namespace hijack::launcher

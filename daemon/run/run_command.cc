@@ -2,7 +2,10 @@
 #include "daemon/run/run_command.h"
 
 #include <signal.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@
 #include <mutex>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
+#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include "daemon/events/event_bus.h"
@@ -38,11 +42,138 @@ constexpr int kStartFailure = 1;
 // Signals a user sends to hijackd that are meant for the guest.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
+// A child of hijackd that stays in the process group hijackd and the guest start in, so that a
+// signal sent to the whole group (killpg(3), kill(0, ...), a shell's `kill -INT -PGID`) reaches
+// it as well, while one sent to hijackd's pid does not: the kernel gives both the same siginfo
+// (SI_USER and the sender), so hijackd can only tell them apart by who else got the signal. The
+// witness keeps the forwarded signals blocked (pending, read from a signalfd) and, asked over a
+// socket, answers with the set of those the group was sent since the last question.
+//
+// Why an answer is complete: a group signal is queued to every member during the sender's one
+// kill(2), which walks the group under the kernel's tasklist lock; setpgid(2) takes that lock
+// for writing, so once hijackd has made a setpgid that changes nothing after reading its own
+// signal, the witness's copy is queued too. Everything the witness does is async-signal-safe
+// (it is forked from a process that may have threads) and it dies with hijackd
+// (PR_SET_PDEATHSIG).
+class SignalWitness {
+ public:
+  // Nullptr when the witness cannot be started: hijackd then forwards every signal (logged).
+  static std::unique_ptr<SignalWitness> Start() {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      spdlog::warn("signal witness: socketpair: {}", std::strerror(errno));
+      return nullptr;
+    }
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+      spdlog::warn("signal witness: fork: {}", std::strerror(errno));
+      return nullptr;
+    }
+    if (pid == 0) {
+      Serve(theirs.get(), parent);
+    }
+    return std::unique_ptr<SignalWitness>(new SignalWitness(std::move(ours), pid));
+  }
+
+  ~SignalWitness() {
+    kill(pid_, SIGKILL);  // reaped by the supervisor's reaper, which waits for every child
+  }
+
+  // After hijackd read `sig` (SI_USER): true when the whole group was sent it, so the guest has
+  // its own copy already. One unanswered group signal of a kind is kept for the next read.
+  bool GroupGot(int sig) {
+    if (!failed_) {
+      setpgid(0, getpgrp());  // the barrier above; fails with EPERM for a session leader, also fine
+      uint32_t seen = 0;
+      const char ask = 0;
+      pollfd p{sock_.get(), POLLIN, 0};
+      if (write(sock_.get(), &ask, 1) != 1 || poll(&p, 1, kAnswerMs) != 1 ||
+          read(sock_.get(), &seen, sizeof seen) != sizeof seen) {
+        spdlog::warn("signal witness {} did not answer: signals sent to hijackd's process group "
+                     "may now reach the guest twice",
+                     pid_);
+        failed_ = true;
+      } else {
+        for (int s = 1; s < 32; ++s) {
+          if ((seen & (1u << s)) != 0) {
+            ++unclaimed_[s];
+          }
+        }
+      }
+    }
+    if (sig > 0 && sig < 32 && unclaimed_[sig] > 0) {
+      --unclaimed_[sig];
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  // A stopped or killed witness must not stall the loop that serves the guest.
+  static constexpr int kAnswerMs = 1000;
+
+  SignalWitness(UniqueFd sock, pid_t pid) : sock_(std::move(sock)), pid_(pid) {}
+
+  [[noreturn]] static void Serve(int sock, pid_t parent) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+      _exit(0);
+    }
+    // Nothing of hijackd's stays open here: a pipe hijackd's parent reads to its end must end
+    // with hijackd.
+    if (sock != 3) {
+      dup2(sock, 3);
+      sock = 3;
+    }
+    close_range(4, ~0u, 0);
+    for (int fd = 0; fd < 3; ++fd) {
+      close(fd);
+    }
+    // Every signal blocked: whatever else the group is sent (a SIGUSR1, the terminal's SIGTSTP)
+    // waits here unseen instead of ending or stopping the witness.
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, nullptr);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kForwarded) {
+      sigaddset(&set, sig);
+    }
+    const int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+      _exit(1);
+    }
+    char ask;
+    while (read(sock, &ask, 1) == 1) {
+      uint32_t seen = 0;
+      signalfd_siginfo info;
+      while (read(sfd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_code == SI_USER && info.ssi_signo < 32) {
+          seen |= 1u << info.ssi_signo;
+        }
+      }
+      if (write(sock, &seen, sizeof seen) != sizeof seen) {
+        break;
+      }
+    }
+    _exit(0);
+  }
+
+  UniqueFd sock_;
+  pid_t pid_;
+  bool failed_ = false;
+  int unclaimed_[32] = {};
+};
+
 // Relays signals to the guest's main process. Signals the terminal sent to the whole foreground
-// process group (si_code SI_KERNEL) already reached the guest and are not sent twice.
+// process group (si_code SI_KERNEL) already reached the guest and are not sent twice, nor are
+// those a process sent to the whole group (SignalWitness).
 class SignalForwarder {
  public:
-  SignalForwarder(boost::asio::io_context& loop, pid_t target) : stream_(loop), target_(target) {
+  SignalForwarder(boost::asio::io_context& loop, pid_t target, SignalWitness* witness)
+      : stream_(loop), target_(target), witness_(witness) {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : kForwarded) {
@@ -66,7 +197,13 @@ class SignalForwarder {
                          }
                          signalfd_siginfo info;
                          while (read(fd_.get(), &info, sizeof info) == sizeof info) {
-                           if (info.ssi_code != SI_KERNEL) {
+                           const int sig = static_cast<int>(info.ssi_signo);
+                           if (info.ssi_code == SI_KERNEL ||
+                               (info.ssi_code == SI_USER && witness_ != nullptr &&
+                                witness_->GroupGot(sig))) {
+                             spdlog::debug("signal {} reached the guest's process group itself",
+                                           sig);
+                           } else {
                              spdlog::debug("forwarding signal {} to guest {}", info.ssi_signo,
                                            target_);
                              kill(target_, static_cast<int>(info.ssi_signo));
@@ -79,6 +216,7 @@ class SignalForwarder {
   UniqueFd fd_;
   boost::asio::posix::stream_descriptor stream_;
   pid_t target_;
+  SignalWitness* witness_;  // may be null: every signal from a process is forwarded
 };
 
 std::vector<std::string> CurrentEnvironment() {
@@ -111,6 +249,9 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   }
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Forked before the supervisor starts its threads, with the mask just set: the witness
+  // inherits the forwarded signals blocked, so a group signal waits in it until asked for.
+  std::unique_ptr<SignalWitness> witness = SignalWitness::Start();
 
   const auto& registry = modules::BuiltInModules();
   auto policy = options.policy_file ? policy::PolicySet::FromFile(*options.policy_file, registry)
@@ -204,7 +345,7 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
         if (!info) {
           return std::unexpected(info.error());
         }
-        forwarder = std::make_unique<SignalForwarder>(sup.loop(), info->pid);
+        forwarder = std::make_unique<SignalForwarder>(sup.loop(), info->pid, witness.get());
         return std::pair(*info, *sup.Find(info->id));
       },
       std::chrono::steady_clock::now() + std::chrono::hours(1));

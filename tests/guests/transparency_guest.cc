@@ -15,12 +15,24 @@
 //   transparency_guest eintr-window N DIR
 //       with a 200 us interval timer whose SIGALRM handler lacks SA_RESTART, N rounds of
 //       open(/dev/null)+close, getppid, fstat and a 4-byte write to a file in DIR; print how many
-//       of each failed with EINTR (natively none can: none of them ever sleeps interruptibly)
+//       of each failed with EINTR (natively none can: none of them ever sleeps interruptibly), with
+//       getppid and getitimer through libc and getppid raw through syscall(2), counted apart
+//   transparency_guest signal-group FIFO ROUNDS CMD ARGS...
+//       run CMD in a process group of its own; ROUNDS times send SIGINT to the group and SIGQUIT
+//       to CMD alone, waiting each time for CMD's answer; then SIGTERM to CMD; end as CMD did
+//   transparency_guest count-signals FIFO
+//       CMD for signal-group: answer each SIGQUIT, print how many SIGINTs came at SIGTERM
+//   transparency_guest exit-flood N PERIOD_US
+//       N children, half of them with a second thread, each calling exit(0) under an interval
+//       timer of PERIOD_US whose handler lacks SA_RESTART; print how each that did not exit 0
+//       ended
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -154,6 +166,7 @@ int EintrWindow(long rounds, const std::string& dir) {
   const itimerval every{{0, 200}, {0, 200}};
   setitimer(ITIMER_REAL, &every, nullptr);
   long open_eintr = 0, close_eintr = 0, getppid_eintr = 0, fstat_eintr = 0, write_eintr = 0;
+  long raw_getppid_eintr = 0, getitimer_eintr = 0;
   long written = 0;
   for (long i = 0; i < rounds; ++i) {
     const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -163,9 +176,16 @@ int EintrWindow(long rounds, const std::string& dir) {
     if (fd >= 0 && close(fd) != 0 && errno == EINTR) {
       ++close_eintr;
     }
-    // Raw: glibc caches nothing for getppid, but the call must reach the kernel every time.
-    if (syscall(SYS_getppid) < 0 && errno == EINTR) {
+    if (getppid() < 0 && errno == EINTR) {
       ++getppid_eintr;
+    }
+    // Raw: the system call instruction of libc's syscall(2), which no preloaded library wraps.
+    if (syscall(SYS_getppid) < 0 && errno == EINTR) {
+      ++raw_getppid_eintr;
+    }
+    itimerval current;
+    if (getitimer(ITIMER_REAL, &current) != 0 && errno == EINTR) {
+      ++getitimer_eintr;
     }
     struct stat st;
     if (fstat(file, &st) != 0 && errno == EINTR) {
@@ -180,11 +200,151 @@ int EintrWindow(long rounds, const std::string& dir) {
   }
   const itimerval off{};
   setitimer(ITIMER_REAL, &off, nullptr);
-  std::printf("rounds %ld\nEINTR open %ld close %ld getppid %ld fstat %ld write %ld\n"
-              "bytes lost %ld\n",
+  std::printf("rounds %ld\nEINTR open %ld close %ld getppid %ld fstat %ld write %ld getitimer %ld\n"
+              "bytes lost %ld\nraw getppid %ld\n",
               rounds, open_eintr, close_eintr, getppid_eintr, fstat_eintr, write_eintr,
-              rounds * 4 - written);
+              getitimer_eintr, rounds * 4 - written, raw_getppid_eintr);
   return 0;
+}
+
+// One child's life under a signal flood: an interval timer of `period_us` whose handler lacks
+// SA_RESTART, some calls, then exit(3) (from a process with a second thread, when `threaded`).
+[[noreturn]] void FloodedChild(bool threaded, long period_us) {
+  struct sigaction action {};
+  action.sa_handler = OnAlarm;  // no SA_RESTART
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGALRM, &action, nullptr);
+  if (threaded) {
+    pthread_t thread;
+    pthread_create(
+        &thread, nullptr,
+        [](void*) -> void* {
+          for (;;) {
+            pause();
+          }
+        },
+        nullptr);
+  }
+  const itimerval every{{0, period_us}, {0, period_us}};
+  setitimer(ITIMER_REAL, &every, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    syscall(SYS_getppid);
+  }
+  std::exit(0);
+}
+
+// N children (half of them with a second thread) each end with exit(0) under a signal flood; the
+// parent prints how each ended. Natively every one exits 0: exit_group(2) cannot fail.
+int ExitFlood(int children, long period_us) {
+  int exited = 0;
+  for (int i = 0; i < children; ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      std::perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      FloodedChild(i % 2 == 1, period_us);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+      std::perror("waitpid");
+      return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      ++exited;
+    } else if (WIFSIGNALED(status)) {
+      std::printf("child %d killed by %s\n", i, sigabbrev_np(WTERMSIG(status)));
+    } else {
+      std::printf("child %d status %d\n", i, status);
+    }
+  }
+  std::printf("exited 0: %d of %d\n", exited, children);
+  return 0;
+}
+
+// Ends this process the way `status` says its child ended.
+[[noreturn]] void EndAs(int status) {
+  if (WIFSIGNALED(status)) {
+    signal(WTERMSIG(status), SIG_DFL);
+    raise(WTERMSIG(status));
+  }
+  std::exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// The sender: CMD runs in a process group of its own; once it says it is ready (a byte in
+// FIFO), ROUNDS times: SIGINT to the whole group, then SIGQUIT to CMD's pid alone, and wait for
+// CMD's byte saying it saw the SIGQUIT; then SIGTERM to CMD's pid. Ends as CMD ended. Pending
+// signals are taken lowest number first (signal(7)), so each SIGINT of a round is counted
+// before its SIGQUIT is answered and never merges with the next round's.
+int SignalGroup(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: transparency_guest signal-group FIFO ROUNDS CMD ARGS...\n");
+    return 2;
+  }
+  const char* fifo = argv[2];
+  const int rounds = std::atoi(argv[3]);
+  if (mkfifo(fifo, 0600) != 0) {
+    std::perror(fifo);
+    return 1;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    execvp(argv[4], argv + 4);
+    std::perror("execvp");
+    _exit(127);
+  }
+  setpgid(pid, pid);  // either of the two calls wins; both mean the same
+  const int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+  char byte;
+  if (fd < 0 || read(fd, &byte, 1) != 1) {
+    std::perror("reading the ready byte");
+    kill(pid, SIGKILL);
+    return 1;
+  }
+  for (int i = 0; i < rounds; ++i) {
+    killpg(pid, SIGINT);
+    kill(pid, SIGQUIT);
+    if (read(fd, &byte, 1) != 1) {
+      std::fprintf(stderr, "no answer to round %d\n", i);
+      break;
+    }
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EndAs(status);
+}
+
+// The receiver of SignalGroup: counts the SIGINTs, answers each SIGQUIT with a byte in FIFO,
+// prints the count at SIGTERM. The signals are taken with sigwaitinfo, one at a time.
+int CountSignals(const char* fifo) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGQUIT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  const int fd = open(fifo, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "r", 1) != 1) {
+    std::perror(fifo);
+    return 1;
+  }
+  int interrupts = 0;
+  for (;;) {
+    const int sig = sigwaitinfo(&set, nullptr);
+    if (sig == SIGINT) {
+      ++interrupts;
+    } else if (sig == SIGQUIT) {
+      if (write(fd, "a", 1) != 1) {
+        return 1;
+      }
+    } else if (sig == SIGTERM) {
+      std::printf("SIGINT received %d times\n", interrupts);
+      return 0;
+    }
+  }
 }
 
 }  // namespace
@@ -206,6 +366,16 @@ int main(int argc, char** argv) {
   if (mode == "eintr-window" && argc > 3) {
     return EintrWindow(std::atol(argv[2]), argv[3]);
   }
-  std::fprintf(stderr, "usage: transparency_guest inherit|dispositions|die|eintr-window ...\n");
+  if (mode == "signal-group") {
+    return SignalGroup(argc, argv);
+  }
+  if (mode == "count-signals" && argc > 2) {
+    return CountSignals(argv[2]);
+  }
+  if (mode == "exit-flood" && argc > 3) {
+    return ExitFlood(std::atoi(argv[2]), std::atol(argv[3]));
+  }
+  std::fprintf(stderr,
+               "usage: transparency_guest inherit|dispositions|die|eintr-window|exit-flood ...\n");
   return 2;
 }

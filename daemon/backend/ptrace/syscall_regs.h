@@ -39,4 +39,7 @@ Result<void> SkipSyscall(pid_t tid);
 // Writes the value the guest sees as the call's result (-errno for a failure).
 Result<void> SetReturnValue(pid_t tid, int64_t value);
 
+// At a seccomp or entry stop: replaces argument `index` (0..5) of the call about to run.
+Result<void> SetArgument(pid_t tid, int index, int64_t value);
+
 }  // namespace hijack::backend::syscall_regs

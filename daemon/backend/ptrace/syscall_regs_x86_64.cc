@@ -41,6 +41,21 @@ Result<void> SetReturnValue(pid_t tid, int64_t value) {
   return PokeRegister(tid, offsetof(struct user, regs.rax), value, "rax");
 }
 
+Result<void> SetArgument(pid_t tid, int index, int64_t value) {
+  // The system call ABI's argument registers, in order (syscall(2), "Architecture calling
+  // conventions").
+  static constexpr struct {
+    size_t offset;
+    const char* name;
+  } kArgs[] = {{offsetof(struct user, regs.rdi), "rdi"}, {offsetof(struct user, regs.rsi), "rsi"},
+               {offsetof(struct user, regs.rdx), "rdx"}, {offsetof(struct user, regs.r10), "r10"},
+               {offsetof(struct user, regs.r8), "r8"},   {offsetof(struct user, regs.r9), "r9"}};
+  if (index < 0 || index >= 6) {
+    return MakeError("system call argument " + std::to_string(index) + " does not exist");
+  }
+  return PokeRegister(tid, kArgs[index].offset, value, kArgs[index].name);
+}
+
 }  // namespace hijack::backend::syscall_regs
 
 #else

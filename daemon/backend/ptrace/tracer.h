@@ -104,6 +104,9 @@ class Tracer {
   void OnExit(pid_t tid, int status);
   void OnSyscallStop(Tracee& t);
   void Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop);
+  // At the stop before a clone or clone3 (`arg0` its first argument): clears CLONE_UNTRACED of
+  // a clone; true for a clone3 with it, which is to fail with ENOSYS.
+  bool KeepChildTraced(Tracee& t, int nr, uint64_t arg0);
   void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
   void OnExec(pid_t tid);
