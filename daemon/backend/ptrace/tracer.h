@@ -95,6 +95,7 @@ class Tracer {
  private:
   struct Guest;
   struct Tracee;
+  struct DeferredCall;  // a call answered after OnSyscall returned (backend.h, DeferredAnswer)
 
   // PTRACE_SEIZE (and for kEverySyscall PTRACE_INTERRUPT) the waiting child, then let it go.
   Result<void> Attach(pid_t pid, TraceMode mode, int go_fd);
@@ -104,6 +105,9 @@ class Tracer {
   void OnExit(pid_t tid, int status);
   void OnSyscallStop(Tracee& t);
   void Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop);
+  // A delay's hold, then Apply: every decision goes this way, whether OnSyscall returned it or a
+  // DeferredCall brings it later (the thread waits in its stop meanwhile).
+  void Settle(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
   void OnExec(pid_t tid);
