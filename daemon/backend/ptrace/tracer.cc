@@ -171,6 +171,9 @@ struct Tracer::DeferredCall final : DeferredAnswer {
     Tracee& t = *it->second;
     t.deferred_alive.reset();
     self->Settle(t, decision, std::move(record), at_seccomp_stop);
+    // Not inside OnStop, whose poll for an expected exit stop this would otherwise steer at the
+    // next unrelated stop: this thread's next stop comes through the reaper.
+    self->expect_stop_ = 0;
   }
 
   std::weak_ptr<Tracer> tracer;
