@@ -287,7 +287,8 @@ TEST(DecisionPoolTest, ABlockingModuleDecidesOnAWorkerAndTheChainGoesOnOnTheLoop
   SyscallSet intercept;
   intercept.Add(SYS_getppid);
   std::weak_ptr<policy::PolicySet> old_policy = policy;
-  supervisor::Guest guest(1, std::move(policy), intercept, supervisor::ProtectionLayers{}, bus, {}, &pool);
+  supervisor::Guest guest(1, std::move(policy), intercept, supervisor::ProtectionLayers{}, bus, {},
+                          &pool);
   RecordingDeferral deferral;
   testing::FakeGuestMemory mem;
   Event record;

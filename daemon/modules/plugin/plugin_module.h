@@ -9,9 +9,10 @@
 // and the running policy stays as it was. The calls the plugin needs come from its describe().
 //
 // Each decision is one round trip to the helper, made on the supervisor's decision pool
-// (MayBlock), so a slow plugin holds only the call it decides, never the loop or other guests. When the helper is down (crashed, hung past
-// timeout_ms, or restarting), the call gets `on_failure`: "deny" fails it with `errno` (default
-// EPERM), "allow" lets the rest of the policy decide. The helper is restarted on a later call.
+// (MayBlock), so a slow plugin holds only the call it decides, never the loop or other guests.
+// When the helper is down (crashed, hung past timeout_ms, or restarting), the call gets
+// `on_failure`: "deny" fails it with `errno` (default EPERM), "allow" lets the rest of the policy
+// decide. The helper is restarted on a later call.
 #pragma once
 
 #include <atomic>
