@@ -71,16 +71,44 @@ SyscallSet PolicyEngine::Exempt() const {
 
 Decision PolicyEngine::Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,
                               Event& record) {
-  for (PolicyModule* module : set.DecidersFor(ev.nr)) {
-    if (std::optional<Decision> d = module->Decide(ev, mem)) {
-      record.decision = *d;
-      record.module = std::string(module->Name());
+  const size_t n = set.DecidersFor(ev.nr).size();
+  for (size_t i = 0; i < n; ++i) {
+    if (std::optional<Decision> d = DecideStep(set, i, ev, mem, record)) {
       return *d;
     }
   }
   record.decision = Decision::Continue();
   record.module.clear();
   return record.decision;
+}
+
+PolicyEngine::Step PolicyEngine::DecideUntilBlocking(const PolicySet& set, size_t first,
+                                                     const SyscallEvent& ev, GuestMemory& mem,
+                                                     Event& record) {
+  std::span<PolicyModule* const> deciders = set.DecidersFor(ev.nr);
+  for (size_t i = first; i < deciders.size(); ++i) {
+    if (deciders[i]->MayBlock(ev.nr)) {
+      return {.decision = std::nullopt, .blocking = i};
+    }
+    if (std::optional<Decision> d = DecideStep(set, i, ev, mem, record)) {
+      return {.decision = d, .blocking = 0};
+    }
+  }
+  record.decision = Decision::Continue();
+  record.module.clear();
+  return {.decision = record.decision, .blocking = 0};
+}
+
+std::optional<Decision> PolicyEngine::DecideStep(const PolicySet& set, size_t index,
+                                                 const SyscallEvent& ev, GuestMemory& mem,
+                                                 Event& record) {
+  PolicyModule* module = set.DecidersFor(ev.nr)[index];
+  std::optional<Decision> d = module->DecideDecoded(ev, mem, record.args);
+  if (d) {
+    record.decision = *d;
+    record.module = std::string(module->Name());
+  }
+  return d;
 }
 
 }  // namespace hijack::policy

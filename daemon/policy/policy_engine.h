@@ -57,9 +57,26 @@ class PolicyEngine {
   void EnablePageShaping();
 
   // Runs the enforcing modules that need ev.nr in order; the first decision wins. Fills
-  // record.decision and record.module.
+  // record.decision and record.module. Modules that may block run here too, on the caller's
+  // thread: the supervisor uses the steps below instead.
   static Decision Decide(const PolicySet& set, const SyscallEvent& ev, GuestMemory& mem,
                          Event& record);
+
+  // The chain of Decide() in steps, for a caller that runs modules that may block elsewhere.
+  // DecideUntilBlocking runs the deciders of ev.nr from index `first` on, and stops at the first
+  // one whose MayBlock(ev.nr) is true (without running it): `decision` is then empty and
+  // `blocking` is its index. Otherwise `decision` is the chain's (Continue when nobody objected)
+  // and record.decision/module are filled. DecideStep runs decider `index` alone (any thread):
+  // its decision fills the record; nullopt leaves the call to the deciders after it.
+  struct Step {
+    std::optional<Decision> decision;
+    size_t blocking = 0;
+  };
+  static Step DecideUntilBlocking(const PolicySet& set, size_t first, const SyscallEvent& ev,
+                                  GuestMemory& mem, Event& record);
+  static std::optional<Decision> DecideStep(const PolicySet& set, size_t index,
+                                            const SyscallEvent& ev, GuestMemory& mem,
+                                            Event& record);
 
  private:
   const SyscallSet intercept_;

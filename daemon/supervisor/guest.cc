@@ -9,16 +9,55 @@ namespace hijack::supervisor {
 namespace {
 // Events the module observers of one guest may fall behind by before the bus drops (and counts).
 constexpr size_t kObserverQueue = 1 << 16;
+
+// A call waiting for a module that may block: what its chain needs to go on, owned by the pool's
+// work and then by the loop's continuation, never by both at once.
+struct PendingDecision {
+  std::shared_ptr<const policy::PolicySet> policy;  // the snapshot the call started with
+  SyscallEvent call;
+  Event record;
+  std::shared_ptr<DeferredAnswer> answer;
+  size_t blocking = 0;  // the index of the decider that runs on the pool
+  std::optional<Decision> decision;
+};
+
+// Runs decider p->blocking on the pool, then the rest of the chain on the loop, until the call
+// has a decision or reaches the next module that may block.
+void DecideOnPool(DecisionPool& pool, std::unique_ptr<PendingDecision> p) {
+  PendingDecision* state = p.get();
+  pool.Run(
+      [state] {
+        state->decision = policy::PolicyEngine::DecideStep(
+            *state->policy, state->blocking, state->call, state->answer->memory(), state->record);
+      },
+      [&pool, p = std::move(p)]() mutable {
+        if (p->decision) {
+          p->answer->Answer(*p->decision, std::move(p->record));
+          return;
+        }
+        policy::PolicyEngine::Step next = policy::PolicyEngine::DecideUntilBlocking(
+            *p->policy, p->blocking + 1, p->call, p->answer->memory(), p->record);
+        if (next.decision) {
+          p->answer->Answer(*next.decision, std::move(p->record));
+          return;
+        }
+        p->blocking = next.blocking;
+        DecideOnPool(pool, std::move(p));
+      });
+}
+
 }  // namespace
 
 Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
-             ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit)
+             ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit,
+             DecisionPool* pool)
     : id_(id),
       engine_(std::move(policy), intercept),
       guard_(std::move(protection)),
       guarded_(GuardSyscalls(guard_.layers())),
       bus_(bus),
-      on_exit_(std::move(on_exit)) {
+      on_exit_(std::move(on_exit)),
+      pool_(pool) {
   observers_ = bus_.Subscribe(
       "guest " + std::to_string(id) + " modules", kObserverQueue,
       [](const events::EventItem& item, uint64_t) {
@@ -31,7 +70,8 @@ Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet 
 
 Guest::~Guest() = default;
 
-Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) {
+std::optional<Decision> Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem,
+                                         Event& record, CallDeferral& deferral) {
   auto snapshot = engine_.Current();
   record.policy_version = snapshot->version();
   if (snapshot->WantsArguments(call.nr)) {
@@ -43,7 +83,33 @@ Decision Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& rec
     record.module = "guard";
     return *d;
   }
-  return policy::PolicyEngine::Decide(*snapshot, call, mem, record);
+  policy::PolicyEngine::Step step =
+      policy::PolicyEngine::DecideUntilBlocking(*snapshot, 0, call, mem, record);
+  if (step.decision) {
+    return step.decision;
+  }
+  std::shared_ptr<DeferredAnswer> answer = pool_ != nullptr ? deferral.Defer() : nullptr;
+  if (answer == nullptr) {
+    // No pool, or the backend cannot hold this call: the rest of the chain decides here.
+    for (size_t i = step.blocking;; i = step.blocking) {
+      if (std::optional<Decision> d =
+              policy::PolicyEngine::DecideStep(*snapshot, i, call, mem, record)) {
+        return d;
+      }
+      step = policy::PolicyEngine::DecideUntilBlocking(*snapshot, i + 1, call, mem, record);
+      if (step.decision) {
+        return step.decision;
+      }
+    }
+  }
+  auto pending = std::make_unique<PendingDecision>();
+  pending->policy = std::move(snapshot);
+  pending->call = call;
+  pending->record = std::move(record);
+  pending->answer = std::move(answer);
+  pending->blocking = step.blocking;
+  DecideOnPool(*pool_, std::move(pending));
+  return std::nullopt;
 }
 
 bool Guest::WantsResult(int nr) const { return !engine_.Current()->ObserversFor(nr).empty(); }

@@ -5,6 +5,13 @@
 //   Guest guest(1, std::move(policy), intercept, bus, [](int status) { ... });
 //   backend.Launch(spec, guest);
 //
+// A call whose policy reaches a module that may block (PolicyModule::MayBlock) is taken over from
+// the backend (CallDeferral) and that module's Decide runs on the DecisionPool; the chain goes
+// on from the next module on the loop, and the answer goes back through the backend's
+// DeferredAnswer. The call keeps the policy snapshot it started with, whatever SetPolicy does
+// meanwhile. The arguments are decoded once, before the chain, into the call's Event: every
+// module (DecideDecoded), the trace and the events see those.
+//
 // Threads: the SyscallHandler and ExecPageClient callbacks run on the loop thread; policy(),
 // Replace() and Stats() on any thread.
 #pragma once
@@ -15,6 +22,7 @@
 
 #include "daemon/events/event_bus.h"
 #include "daemon/policy/policy_engine.h"
+#include "daemon/supervisor/decision_pool.h"
 #include "daemon/supervisor/guest_guard.h"
 #include "hijack/backend.h"
 
@@ -25,9 +33,12 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   using ExitCallback = std::function<void(int wait_status)>;
 
   // A GuestGuard with `protection` judges every call before the policy does (guest_guard.h);
-  // `intercept` must hold GuardSyscalls(protection).
+  // `intercept` must hold GuardSyscalls(protection). `pool`, when given, must outlive every call
+  // of the guest (the Supervisor's does); without one, modules that may block decide on the loop
+  // thread like the others (a Guest driven by a test or a tool on its own).
   Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet intercept,
-        ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit);
+        ProtectionLayers protection, events::EventBus& bus, ExitCallback on_exit,
+        DecisionPool* pool = nullptr);
   ~Guest() override;
 
   uint64_t id() const { return id_; }
@@ -39,7 +50,8 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   uint64_t observer_drops() const { return observers_->dropped(); }
 
   // SyscallHandler.
-  Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override;
+  std::optional<Decision> OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record,
+                                    CallDeferral& deferral) override;
   bool WantsResult(int nr) const override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
@@ -65,6 +77,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   events::EventBus& bus_;
   std::shared_ptr<events::Subscription> observers_;
   ExitCallback on_exit_;
+  DecisionPool* const pool_;
   std::optional<int> exit_status_;
 };
 

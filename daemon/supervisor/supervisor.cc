@@ -46,7 +46,12 @@ std::string ContainmentOf(pid_t pid, Containment requested) {
 }  // namespace
 
 Supervisor::Supervisor(SupervisorOptions options)
-    : options_(options), work_(boost::asio::make_work_guard(loop_)), reaper_(loop_) {}
+    : options_(options),
+      work_(boost::asio::make_work_guard(loop_)),
+      reaper_(loop_),
+      pool_(options_.decision_workers > 0
+                ? std::make_unique<DecisionPool>(loop_, options_.decision_workers)
+                : nullptr) {}
 
 Supervisor::~Supervisor() {
   StopLoop();
@@ -132,7 +137,8 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   // One Guest for every attempt below: a failed launch asked it queries only (the backend
   // commits what the guest's agent may run once the guest runs), so it is as it was.
   auto guest = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
-                                       [this, id](int status) { Exited(id, status); });
+                                       [this, id](int status) { Exited(id, status); },
+                                       pool_.get());
   // Live policy changes must fit the backend too (PolicyEngine::Replace checks).
   guest->engine().SetBackend(**backend);
   LaunchSpec launch;

@@ -51,6 +51,11 @@ struct SupervisorOptions {
   // refuses it), "none" (PR_SET_PDEATHSIG on the guest only), or "auto" (pidns where the kernel
   // allows it, else none, with a warning once).
   std::string contain = "auto";
+  // Worker threads for decisions of modules that may block (decision_pool.h): this many such
+  // calls are decided at once, across all guests; the loop decides every other call meanwhile.
+  // 0: no pool, every decision on the loop, so one slow decision holds every guest (what the
+  // benchmark bench/micro/pending_neighbour.cc compares against).
+  size_t decision_workers = 4;
 };
 
 struct GuestSpec {
@@ -168,6 +173,9 @@ class Supervisor {
   std::mutex running_mu_;  // guards running_ for threads waiting in TerminateGuests
   std::condition_variable running_cv_;
   size_t running_ = 0;
+  // Last: its workers are joined before anything they reach (the loop's queue) goes away.
+  // Empty when options_.decision_workers is 0.
+  std::unique_ptr<DecisionPool> pool_;
 };
 
 template <typename F>

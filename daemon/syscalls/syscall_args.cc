@@ -357,10 +357,15 @@ SyscallSet CallsWithAccess(uint8_t mask) {
   return set;
 }
 
+bool IsOpenCall(int nr) {
+  const CallLayout* call = FindLayout(nr);
+  return call != nullptr &&
+         (call->paths[0].access == kAccessFromOpenFlags || call->nr == SCMP_SYS(creat));
+}
+
 Result<std::optional<OpenArgs>> OpenArgsOf(const SyscallEvent& ev, GuestMemory& mem) {
   const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
-  if (call == nullptr ||
-      (call->paths[0].access != kAccessFromOpenFlags && call->nr != SCMP_SYS(creat))) {
+  if (call == nullptr || !IsOpenCall(ev.nr)) {
     return std::nullopt;
   }
   OpenArgs out;

@@ -172,6 +172,8 @@ struct OpenArgs {
   uint64_t mode = 0;
   uint64_t resolve = 0;  // openat2's RESOLVE_* bits
 };
+// Whether OpenArgsOf answers for native call `nr` (open, openat, openat2, creat).
+bool IsOpenCall(int nr);
 // nullopt for calls that do not open. Errors (openat2 only): code EINVAL when fewer bytes than
 // an open_how could be read (the kernel's answer to a short size), else the read's own code
 // (EFAULT for a bad pointer).

@@ -8,12 +8,15 @@
 //   Result<pid_t> pid = backend->Launch(spec, guest);   // guest implements SyscallHandler
 //
 // Threads: every method, and every SyscallHandler callback, runs on the supervisor's loop thread.
+// A DeferredAnswer's memory() may be read from another thread (one at a time); its Answer() runs
+// on the loop thread.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +38,40 @@ namespace launcher {
 struct ChildFunction;
 }  // namespace launcher
 
+// One intercepted call whose decision completes after SyscallHandler::OnSyscall returned: the
+// handler decides it elsewhere (a module that blocks runs on a worker thread) and answers it here.
+// Meanwhile the backend keeps the calling thread waiting (notify: the notification unanswered,
+// seccomp_unotify(2); ptrace: the thread in its ptrace-stop), and goes on serving every other
+// call, of other guests and of the guest's other threads. The handler holds it by shared_ptr.
+class DeferredAnswer {
+ public:
+  virtual ~DeferredAnswer() = default;
+
+  // The caller's memory, valid until Answer() returns and readable from any thread, one thread
+  // at a time. It keeps GuestMemory's promise after the caller died: a read of a thread that left
+  // its call fails with ENOENT and StillPending() says false (notify re-validates the
+  // notification id on a listener descriptor it keeps open; ptrace checks a pidfd of the thread).
+  virtual GuestMemory& memory() = 0;
+
+  // Applies `decision` to the call and completes `record` as if OnSyscall had returned it
+  // (a delay in the decision still holds the call first). Loop thread, at most once. When the
+  // thread left the call meanwhile (killed, or a signal interrupted it under notify) the answer
+  // is dropped quietly (an ENOENT answer is not an error) and the record completes without a
+  // result; once the guest has ended it is dropped, record and all.
+  virtual void Answer(Decision decision, Event record) = 0;
+};
+
+// What a backend offers the handler during OnSyscall to answer the call later.
+class CallDeferral {
+ public:
+  // Takes the call over: the backend will not answer it when OnSyscall returns; the returned
+  // object does, once the handler calls its Answer(). At most once per call, during OnSyscall.
+  virtual std::shared_ptr<DeferredAnswer> Defer() = 0;
+
+ protected:
+  ~CallDeferral() = default;
+};
+
 // The supervisor side of one guest, as a backend sees it: how its launch went (the optional
 // executive-page client), the decision of each intercepted call, its completion, and the end of
 // the guest.
@@ -43,8 +80,11 @@ class SyscallHandler {
   virtual ~SyscallHandler() = default;
 
   // Decides one intercepted call. The handler fills `record` (decoded arguments, decision,
-  // deciding module) and returns the decision. `mem` is valid during this call only.
-  virtual Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) = 0;
+  // deciding module) and returns the decision; `mem` is valid during this call only. Or it takes
+  // the call over with `deferral.Defer()` and returns nullopt: it answers later, on the loop
+  // thread, through the DeferredAnswer (whose memory() outlives this call).
+  virtual std::optional<Decision> OnSyscall(const SyscallEvent& call, GuestMemory& mem,
+                                            Event& record, CallDeferral& deferral) = 0;
 
   // True when the handler wants the result of calls that ran (ptrace then stops at syscall exit
   // for `nr`; notify cannot see results of calls that ran).

@@ -94,9 +94,10 @@ struct hijack_plugin_v1 {
    * filter sends to the supervisor for this plugin. */
   int (*describe)(void* instance, char* out, size_t outlen);
 
-  /* Decides one call. Must return quickly: the guest thread and the daemon wait for it (the
-   * daemon gives up after the policy's timeout_ms and applies on_failure). Returns 0, or
-   * negative on failure (on_failure applies). */
+  /* Decides one call. The calling guest thread waits for it, up to the policy's timeout_ms
+   * (the daemon then gives up and applies on_failure); the daemon's other calls do not (it asks
+   * from a worker thread, one call at a time per plugin instance). Returns 0, or negative on
+   * failure (on_failure applies). */
   int (*decide)(void* instance, const struct hijack_call_v1* call,
                 struct hijack_verdict_v1* verdict);
 

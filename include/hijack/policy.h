@@ -12,10 +12,12 @@
 //     ...
 //   };
 //
-// Threads: Decide() runs on the supervisor loop thread of the guest; Observe() runs on the event
-// bus thread; Stats() and Report() may run on any thread. Decide() has no side effects beyond the
-// module's own counters (policy as a function of the call), so a policy can be swapped at any
-// time without coordination.
+// Threads: Decide() runs on the supervisor loop thread of the guest, except for calls the module
+// says may block (MayBlock), which run on a worker of the supervisor's decision pool while the
+// loop serves every other call; Observe() runs on the event bus thread; Stats() and Report() may
+// run on any thread. Decide() has no side effects beyond the module's own counters (policy as a
+// function of the call), so a policy can be swapped at any time without coordination: a call
+// being decided keeps the policy it started with alive (a shared_ptr snapshot).
 #pragma once
 
 #include <cstdint>
@@ -80,10 +82,26 @@ class PolicyModule {
   // From now on the guest's page shapes `nrs` (whole buckets of PageBuckets()): Decide() must
   // leave those calls alone. Called before this module decides any call of a guest with a page.
   virtual void ShapeInPage(const SyscallSet& /*nrs*/) {}
+  // True when Decide() of call `nr` may block for long (a round trip to another process, file
+  // system work done for the guest). The supervisor then runs those decisions on its worker pool,
+  // so the loop keeps deciding other guests' calls and the guest's other threads. Such a
+  // Decide() may run on several workers at once, and at the same time as the loop runs the
+  // module's other calls: it must be thread-safe, and any per-thread state it changes (fs uid,
+  // setfsuid(2)) must be restored before it returns.
+  virtual bool MayBlock(int /*nr*/) const { return false; }
+
   // Decides call `ev` or returns nullopt to leave it to the next module. A module that cannot
   // evaluate a deny rule (unreadable path) must deny: enforcement fails closed.
   virtual std::optional<Decision> Decide(const SyscallEvent& /*ev*/, GuestMemory& /*mem*/) {
     return std::nullopt;
+  }
+  // Decide() for a module that uses the call's decoded arguments: `args` are decoded once per
+  // call for the whole policy (empty unless some module's WantsArguments(ev.nr)), and are the
+  // same the trace, the stats and WatchEvents see in the Event. The engine calls this one; the
+  // default ignores `args`.
+  virtual std::optional<Decision> DecideDecoded(const SyscallEvent& ev, GuestMemory& mem,
+                                                std::span<const DecodedArg> /*args*/) {
+    return Decide(ev, mem);
   }
 
   // Sees every completed call of the syscalls it needs. Must not block for long: a slow

@@ -11,7 +11,12 @@
 // Its executive-page side lets the agent run every call (Exemptible) and records what the
 // backend committed and counted; `exempt_none`, `want_events` and `want_latency` change that.
 // With `keep_completed` false it keeps no events (for guests that make very many calls), and
-// `on_completed` sees each one either way. Loop thread only, like the interfaces.
+// `on_completed` sees each one either way. Calls for which `defer_if` says true are taken over
+// (CallDeferral::Defer) and kept in `deferred`, with their record, for the test to answer later;
+// `on_deferred` sees each as it arrives. Loop thread only, like the interfaces.
+//
+//   h.defer_if = [](const SyscallEvent& ev) { return ev.nr == SYS_getppid; };
+//   ... h.deferred[0].answer->Answer(Decision::Fail(EPERM), std::move(h.deferred[0].record));
 #pragma once
 
 #include <functional>
@@ -34,7 +39,17 @@ class FakeSyscallHandler final : public SyscallHandler, public ExecPageClient {
       : decide_(std::move(decide)), wants_result_(wants_result) {}
 
   // ---- SyscallHandler ----
-  Decision OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record) override {
+  std::optional<Decision> OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record,
+                                    CallDeferral& deferral) override {
+    if (defer_if && defer_if(call)) {
+      if (std::shared_ptr<DeferredAnswer> answer = deferral.Defer()) {
+        deferred.push_back({std::move(answer), std::move(record)});
+        if (on_deferred) {
+          on_deferred(deferred.back());
+        }
+        return std::nullopt;
+      }
+    }
     record.decision = decide_ ? decide_(call, mem) : Decision::Continue();
     return record.decision;
   }
@@ -80,7 +95,14 @@ class FakeSyscallHandler final : public SyscallHandler, public ExecPageClient {
     return out;
   }
 
+  struct Deferred {
+    std::shared_ptr<DeferredAnswer> answer;
+    Event record;
+  };
+
   // What the test sets.
+  std::function<bool(const SyscallEvent&)> defer_if;
+  std::function<void(Deferred&)> on_deferred;
   bool keep_completed = true;
   std::function<void(const Event&)> on_completed;
   bool exempt_none = false;
@@ -89,6 +111,7 @@ class FakeSyscallHandler final : public SyscallHandler, public ExecPageClient {
   uint64_t policy_version = 0;
 
   // What the backend reported.
+  std::vector<Deferred> deferred;  // taken over by defer_if, answered or not
   std::vector<Event> completed;
   uint64_t completed_count = 0;
   std::optional<int> exit_status;

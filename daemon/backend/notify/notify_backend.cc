@@ -71,6 +71,38 @@ struct NotifyBackend::Guest {
   uint64_t page_policy_version = 0;  // the policy whose buckets and exempt modes the page has
 };
 
+struct NotifyBackend::DeferredCall final : DeferredAnswer {
+  // `listener` is the backend's own descriptor of the guest's listener, kept open here so the
+  // notification can be re-validated (SECCOMP_IOCTL_NOTIF_ID_VALID) from a worker even after the
+  // guest ended and the backend closed its descriptor, whose number may be reused by then.
+  DeferredCall(NotifyBackend& backend, std::weak_ptr<Guest> guest, UniqueFd listener,
+               uint64_t id, pid_t tid)
+      : backend(backend),
+        guest(std::move(guest)),
+        listener(std::move(listener)),
+        id(id),
+        mem(tid, [fd = this->listener.get(), id] {
+          uint64_t check = id;
+          return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &check) == 0;
+        }) {}
+
+  GuestMemory& memory() override { return mem; }
+
+  void Answer(Decision decision, Event record) override {
+    auto g = guest.lock();
+    if (!g || g->finished) {
+      return;  // the guest has ended: nobody waits for the answer, nor for the record
+    }
+    backend.Answer(*g, id, std::move(decision), std::move(record));
+  }
+
+  NotifyBackend& backend;  // backends outlive the calls of their guests
+  std::weak_ptr<Guest> guest;
+  UniqueFd listener;
+  uint64_t id;
+  ProcessMemory mem;
+};
+
 NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
                              NotifyOptions options)
     : loop_(loop), reaper_(reaper), options_(options) {}
@@ -274,11 +306,37 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   ProcessMemory mem(ev.tid, still_pending);
   Event record;
   record.call = ev;
-  Decision decision = guest.handler->OnSyscall(ev, mem, record);
+  struct Deferral final : CallDeferral {
+    Deferral(NotifyBackend& backend, Guest& guest, uint64_t id, pid_t tid)
+        : backend(backend), guest(guest), id(id), tid(tid) {}
+    std::shared_ptr<DeferredAnswer> Defer() override {
+      // A descriptor of our own for the listener (see DeferredCall); without one left (EMFILE)
+      // the call cannot be held past OnSyscall, and the handler decides it now.
+      UniqueFd own(fcntl(guest.listener, F_DUPFD_CLOEXEC, 0));
+      if (!own.valid()) {
+        spdlog::warn("guest {}: cannot hold a call for a later answer: F_DUPFD_CLOEXEC: {}",
+                     guest.id, std::strerror(errno));
+        return nullptr;
+      }
+      return std::make_shared<DeferredCall>(backend, guest.self, std::move(own), id, tid);
+    }
+    NotifyBackend& backend;
+    Guest& guest;
+    uint64_t id;
+    pid_t tid;
+  } deferral(*this, guest, id, ev.tid);
+  std::optional<Decision> decision = guest.handler->OnSyscall(ev, mem, record, deferral);
+  if (decision) {
+    Answer(guest, id, std::move(*decision), std::move(record));
+  }
+  return true;
+}
+
+void NotifyBackend::Answer(Guest& guest, uint64_t id, Decision decision, Event record) {
   if (guest.page && decision.runs_call()) {
     // One state, two writers: the page's counters and token buckets are debited here for the
     // calls the agent did not make.
-    const int64_t wait = guest.page->DebitSupervised(ev.nr, ev.start_ns);
+    const int64_t wait = guest.page->DebitSupervised(record.call.nr, record.call.start_ns);
     if (wait > decision.delay().count()) {
       decision = decision.After(std::chrono::nanoseconds(wait));
     }
@@ -297,10 +355,9 @@ bool NotifyBackend::HandleOne(Guest& guest) {
       }
       Respond(*g, id, decision, std::move(record));
     });
-    return true;
+    return;
   }
   Respond(guest, id, decision, std::move(record));
-  return true;
 }
 
 void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision, Event record) {

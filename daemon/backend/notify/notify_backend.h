@@ -68,10 +68,14 @@ class NotifyBackend final : public Backend {
 
  private:
   struct Guest;
+  struct DeferredCall;  // a call answered after OnSyscall returned (backend.h, DeferredAnswer)
 
   void Arm(Guest& guest);
   void Service(Guest& guest);
   bool HandleOne(Guest& guest);
+  // The page's debit, then a delay's hold, then Respond: every decision goes this way, whether
+  // OnSyscall returned it or a DeferredCall brings it later.
+  void Answer(Guest& guest, uint64_t id, Decision decision, Event record);
   void Respond(Guest& guest, uint64_t id, const Decision& decision, Event record);
   void MaybeFinish(Guest& guest);
   void DrainAgent(Guest& guest, size_t max_entries);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <cstring>
@@ -112,6 +113,78 @@ struct Tracer::Tracee {
     bool at_seccomp_stop = false;
   };
   std::optional<Held> held;
+  // Set while the thread waits for a decision that completes later (DeferredCall): true until
+  // the tracer forgets the thread.
+  std::shared_ptr<std::atomic<bool>> deferred_alive;
+};
+
+struct Tracer::DeferredCall final : DeferredAnswer {
+  // The thread waits in its ptrace-stop until Answer; only a SIGKILL ends the wait, and the
+  // thread's number is free for reuse once the reaper has collected it. `pidfd` names the thread
+  // itself (PIDFD_THREAD, Linux 6.9), or its process where the kernel cannot; `alive` is cleared
+  // when the tracer forgets the thread. A worker's read counts only when both still hold after
+  // it.
+  DeferredCall(std::weak_ptr<Tracer> tracer, std::shared_ptr<Guest> guest, const Tracee& t,
+               bool at_seccomp_stop)
+      : tracer(std::move(tracer)),
+        guest(std::move(guest)),
+        tid(t.tid),
+        serial(t.serial),
+        at_seccomp_stop(at_seccomp_stop),
+        alive(t.deferred_alive),
+        pidfd(OpenPidfd(t)),
+        mem(t.tid, [fd = pidfd.get(), alive = alive] {
+          return alive->load(std::memory_order_acquire) &&
+                 (fd < 0 || syscall(SYS_pidfd_send_signal, fd, 0, nullptr, 0) == 0);
+        }) {}
+
+  static UniqueFd OpenPidfd(const Tracee& t) {
+#ifndef PIDFD_THREAD
+    constexpr unsigned kPidfdThread = O_EXCL;  // include/uapi/linux/pidfd.h
+#else
+    constexpr unsigned kPidfdThread = PIDFD_THREAD;
+#endif
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, t.tid, t.tid == t.tgid ? 0 : kPidfdThread));
+    if (fd < 0 && t.tid != t.tgid) {
+      fd = static_cast<int>(syscall(SYS_pidfd_open, t.tgid, 0));
+    }
+    if (fd >= 0) {
+      fcntl(fd, F_SETFD, FD_CLOEXEC);  // pidfd_open(2) sets it; said again for older kernels
+    }
+    return UniqueFd(fd);
+  }
+
+  GuestMemory& memory() override { return mem; }
+
+  void Answer(Decision decision, Event record) override {
+    auto self = tracer.lock();
+    if (!self || guest->finished) {
+      return;  // the guest has ended: nobody waits for the answer, nor for the record
+    }
+    auto it = self->tracees_.find(tid);
+    if (it == self->tracees_.end() || it->second->serial != serial) {
+      // Killed while its call was being decided: the call never ran.
+      record.result.reset();
+      record.end_ns = NowNs();
+      guest->handler->OnCompleted(std::move(record));
+      return;
+    }
+    Tracee& t = *it->second;
+    t.deferred_alive.reset();
+    self->Settle(t, decision, std::move(record), at_seccomp_stop);
+    // Not inside OnStop, whose poll for an expected exit stop this would otherwise steer at the
+    // next unrelated stop: this thread's next stop comes through the reaper.
+    self->expect_stop_ = 0;
+  }
+
+  std::weak_ptr<Tracer> tracer;
+  std::shared_ptr<Guest> guest;
+  pid_t tid;
+  uint64_t serial;
+  bool at_seccomp_stop;
+  std::shared_ptr<std::atomic<bool>> alive;
+  UniqueFd pidfd;
+  ProcessMemory mem;
 };
 
 std::shared_ptr<Tracer> Tracer::ForReaper(boost::asio::io_context& loop,
@@ -565,7 +638,24 @@ void Tracer::Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop) {
   ProcessMemory mem(t.tid, nullptr);
   Event record;
   record.call = call;
-  Decision decision = guest.handler->OnSyscall(call, mem, record);
+  struct Deferral final : CallDeferral {
+    Deferral(Tracer& tracer, Tracee& t, bool at_seccomp_stop)
+        : tracer(tracer), t(t), at_seccomp_stop(at_seccomp_stop) {}
+    std::shared_ptr<DeferredAnswer> Defer() override {
+      t.deferred_alive = std::make_shared<std::atomic<bool>>(true);
+      return std::make_shared<DeferredCall>(tracer.self_, t.guest, t, at_seccomp_stop);
+    }
+    Tracer& tracer;
+    Tracee& t;
+    bool at_seccomp_stop;
+  } deferral(*this, t, at_seccomp_stop);
+  std::optional<Decision> decision = guest.handler->OnSyscall(call, mem, record, deferral);
+  if (decision) {
+    Settle(t, *decision, std::move(record), at_seccomp_stop);
+  }
+}
+
+void Tracer::Settle(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop) {
   record.decision = decision;
   if (decision.delay().count() > 0) {
     // Keep the thread in its ptrace-stop; the loop and other guests go on.
@@ -717,6 +807,10 @@ void Tracer::Forget(pid_t tid) {
   }
   std::unique_ptr<Tracee> t = std::move(it->second);
   tracees_.erase(it);
+  if (t->deferred_alive) {
+    // Its call's decision is still running: reads of its memory stop counting from here.
+    t->deferred_alive->store(false, std::memory_order_release);
+  }
   if (t->pending) {
     Event record = std::move(*t->pending);
     record.result.reset();  // never completed (skipped calls had no answer written yet)

@@ -95,6 +95,7 @@ class Tracer {
  private:
   struct Guest;
   struct Tracee;
+  struct DeferredCall;  // a call answered after OnSyscall returned (backend.h, DeferredAnswer)
 
   // PTRACE_SEIZE (and for kEverySyscall PTRACE_INTERRUPT) the waiting child, then let it go.
   Result<void> Attach(pid_t pid, TraceMode mode, int go_fd);
@@ -107,6 +108,9 @@ class Tracer {
   // At the stop before a clone or clone3 (`arg0` its first argument): clears CLONE_UNTRACED of
   // a clone; true for a clone3 with it, which is to fail with ENOSYS.
   bool KeepChildTraced(Tracee& t, int nr, uint64_t arg0);
+  // A delay's hold, then Apply: every decision goes this way, whether OnSyscall returned it or a
+  // DeferredCall brings it later (the thread waits in its stop meanwhile).
+  void Settle(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
   void OnExec(pid_t tid);

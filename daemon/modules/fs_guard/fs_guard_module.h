@@ -59,6 +59,11 @@ class FsGuardModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
   bool NeedsFdInjection() const override { return mode_ == Mode::kStrict; }
+  // Strict opens walk, open and create files as the guest (fs_guard_strict.h): on the decision
+  // pool. Every other call is a rule lookup.
+  bool MayBlock(int nr) const override {
+    return mode_ == Mode::kStrict && syscalls::IsOpenCall(nr);
+  }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
 

@@ -1,6 +1,6 @@
 // GuestCredentials: makes the supervisor's file-system accesses those of a guest thread.
 //
-//   auto creds = GuestCredentials::Assume(ev.tid);   // loop thread only
+//   auto creds = GuestCredentials::Assume(ev.tid);   // the thread that decides the call
 //   if (!creds) return Decision::Fail(EACCES);       // fail closed
 //   int fd = openat2(...);                           // checked as the guest would be
 //   // creds' destructor restores the supervisor's own

@@ -23,7 +23,8 @@
 // has the argument). When the call is gone Resolve() fails with ESRCH and nothing it found is
 // handed out.
 //
-// Used on the loop thread; each resolver owns the descriptors it opened.
+// Used on the thread that decides the call (a decision-pool worker for strict opens); each
+// resolver owns the descriptors it opened.
 #pragma once
 
 #include <sys/types.h>

@@ -11,7 +11,7 @@ namespace {
 // The longest hold a plugin may ask for.
 constexpr uint64_t kMaxDelayNs = 60'000'000'000;
 
-nlohmann::json ArgsJson(const std::vector<DecodedArg>& args) {
+nlohmann::json ArgsJson(std::span<const DecodedArg> args) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& a : args) {
     out.push_back(a.json);
@@ -63,10 +63,12 @@ std::optional<Decision> PluginModule::OnFailure() {
   return std::nullopt;
 }
 
-std::optional<Decision> PluginModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+std::optional<Decision> PluginModule::DecideDecoded(const SyscallEvent& ev, GuestMemory& /*mem*/,
+                                                    std::span<const DecodedArg> decoded) {
+  // WantsArguments made the engine decode them once for the policy (the same the trace shows).
   std::string args;
   if (wants_arguments_) {
-    args = Dump(ArgsJson(syscalls::DecodeArguments(ev, mem)));
+    args = Dump(ArgsJson(decoded));
   }
   auto v = host_->Decide(ev, syscalls::SyscallName(ev.nr), args);
   if (!v || v->rc < 0) {

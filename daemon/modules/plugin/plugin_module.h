@@ -8,9 +8,11 @@
 // the policy ("/modules/0/path: plugin /opt/x.so: wrong ABI version 2 (this hijackd speaks 1)"),
 // and the running policy stays as it was. The calls the plugin needs come from its describe().
 //
-// Each decision is one round trip to the helper. When the helper is down (crashed, hung past
-// timeout_ms, or restarting), the call gets `on_failure`: "deny" fails it with `errno` (default
-// EPERM), "allow" lets the rest of the policy decide. The helper is restarted on a later call.
+// Each decision is one round trip to the helper, made on the supervisor's decision pool
+// (MayBlock), so a slow plugin holds only the call it decides, never the loop or other guests.
+// When the helper is down (crashed, hung past timeout_ms, or restarting), the call gets
+// `on_failure`: "deny" fails it with `errno` (default EPERM), "allow" lets the rest of the policy
+// decide. The helper is restarted on a later call.
 #pragma once
 
 #include <atomic>
@@ -40,7 +42,10 @@ class PluginModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
   bool WantsArguments(int /*nr*/) const override { return wants_arguments_; }
-  std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
+  // Every call waits for the helper, up to timeout_ms; PolicyHostClient serializes them.
+  bool MayBlock(int /*nr*/) const override { return true; }
+  std::optional<Decision> DecideDecoded(const SyscallEvent& ev, GuestMemory& mem,
+                                        std::span<const DecodedArg> args) override;
   void Observe(const Event& event) override;
   nlohmann::json Stats() const override;
 

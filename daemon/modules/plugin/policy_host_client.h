@@ -2,7 +2,7 @@
 //
 //   auto host = PolicyHostClient::Start("/opt/p/libx.so", R"({"deny": ["ptrace"]})");
 //   if (!host) ...                                   // "wrong ABI version 2 (...)", "create
-//   failed: ..." Result<WireVerdict> v = (*host)->Decide(ev, "openat", args_json);   // loop thread
+//   failed: ..." Result<WireVerdict> v = (*host)->Decide(ev, "openat", args_json);   // any thread
 //
 // The helper is spawned with posix_spawn (a clean signal mask, the socket as its only extra
 // descriptor) and loads the plugin before Start() returns, so a policy naming a broken plugin is
