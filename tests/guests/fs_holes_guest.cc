@@ -22,6 +22,9 @@
 //   fs_holes_guest exec-race OK BAD N       N children each exec OK while a thread flips the
 //                                           path to BAD; prints how often each program ran
 //                                           (OK exits 0, BAD exits 1)
+//   fs_holes_guest open-race OK BAD N       N opens of OK while a thread flips the path to
+//                                           BAD; prints how often BAD's content ("SECRET")
+//                                           was read
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/sched.h>
@@ -265,6 +268,36 @@ int ExecRace(const char* ok, const char* bad, int n) {
   return 0;
 }
 
+// Opens `ok` `n` times while a thread rewrites the path buffer to `bad` and back; prints how
+// often the content read was `bad`'s ("SECRET"), `ok`'s, or the open was refused.
+int OpenRace(const char* ok, const char* bad, int n) {
+  static char path[4096];
+  std::strncpy(path, ok, sizeof path - 1);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (unsigned flip = 0; !stop.load(std::memory_order_relaxed); ++flip) {
+      std::strncpy(path, flip % 2 ? bad : ok, sizeof path - 1);
+    }
+  });
+  int secret = 0, plain = 0, refused = 0, other = 0;
+  for (int i = 0; i < n; ++i) {
+    int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+    if (fd < 0) {
+      (errno == EACCES ? refused : other)++;
+      continue;
+    }
+    char buf[16] = {};
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    (got == 6 && std::memcmp(buf, "SECRET", 6) == 0 ? secret : plain)++;
+  }
+  stop = true;
+  flipper.join();
+  std::printf("open-race: secret=%d plain=%d refused=%d other=%d\n", secret, plain, refused,
+              other);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -283,6 +316,7 @@ int main(int argc, char** argv) {
   if (cmd == "exec-deleted" && argc == 3) return ExecDeleted(arg(2));
   if (cmd == "symlink" && argc == 4) return Symlink(arg(2), arg(3));
   if (cmd == "ordinary" && argc == 3) return Ordinary(arg(2));
+  if (cmd == "open-race" && argc == 5) return OpenRace(arg(2), arg(3), std::atoi(arg(4)));
   if (cmd == "exec-race" && argc == 5) return ExecRace(arg(2), arg(3), std::atoi(arg(4)));
   std::fprintf(stderr, "usage: fs_holes_guest <attack> ARGS... (see the source)\n");
   return 2;
