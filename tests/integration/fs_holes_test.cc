@@ -156,14 +156,14 @@ TEST_P(FsHoles, FileHandlesAreRefused) {
   EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
 }
 
-// The name of an unlinked file reads back as "<path> (deleted)", which no rule matches. The rule
-// denies writing top/secret/; the guest may read and unlink key, and key2 is a second name of
-// the same file: a write through the deleted name would reach it.
+// The name of an unlinked file reads back as "<path> (deleted)", which no rule naming the file
+// matches. The rule denies writing key and key2, two names of one file; the guest may read and
+// unlink key: a write through the deleted name would reach key2.
 TEST_P(FsHoles, DeletedFileReopenedThroughProcIsDenied) {
   ASSERT_EQ(link(h_.Path("top/secret/key").c_str(), h_.Path("top/secret/key2").c_str()), 0);
   const std::string policy = R"({"module": "fs_guard", "mode": ")" + mode() +
-                             R"(", "rules": [{"deny": [")" + h_.Path("top/secret/") +
-                             R"("], "access": ["write"]}]})";
+                             R"(", "rules": [{"deny": [")" + h_.Path("top/secret/key") + R"(", ")" +
+                             h_.Path("top/secret/key2") + R"("], "access": ["write"]}]})";
   auto r = Run(policy, {"open-deleted", h_.Path("top/secret/key")});
   EXPECT_THAT(r.out, HasSubstr("unlink: ok")) << r.err;
   EXPECT_THAT(r.out, HasSubstr("open deleted: EACCES"));
