@@ -1,11 +1,18 @@
 // The rules that close fs_guard's holes, without a guest: what a rename may carry out from under
 // a pattern (PathPattern::MayMatchAtOrBeneath, CoversSubtree, FsRules::SubtreeMayBeDenied), and
 // the calls FsGuardModule refuses by number and flags (mounts, namespaces, handles), which need
-// no guest memory. Decisions on real guests are in tests/integration/fs_holes_test.cc.
+// no guest memory; and that the shipped policies name whole call families. Decisions on real guests are in tests/integration/fs_holes_test.cc.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <seccomp.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 #include "daemon/modules/fs_guard/path_pattern.h"
@@ -147,6 +154,54 @@ TEST(SyscallArgsViewCalls, CloneFlagsComeFromTheTable) {
   // chroot's and open_tree's paths are in the table (so the trace names them), as metadata.
   EXPECT_EQ(syscalls::PathArgs(Call(SCMP_SYS(chroot))).size(), 1u);
   EXPECT_EQ(syscalls::PathArgs(Call(SCMP_SYS(open_tree))).size(), 1u);
+}
+
+// A shipped policy that names one call of a family by syscall (deny, fault) names them all: a
+// deny of open and openat alone let openat2, creat and open_by_handle_at open the same files.
+TEST(ShippedPolicies, NameWholeCallFamilies) {
+  const std::vector<std::vector<std::string>> families = {
+      {"open", "openat", "openat2", "creat"}, {"execve", "execveat"}};
+  for (const auto& entry :
+       std::filesystem::directory_iterator(HIJACK_TEST_SOURCE_DIR "/policies")) {
+    if (entry.path().extension() != ".json") {
+      continue;
+    }
+    std::ifstream in(entry.path());
+    const nlohmann::json policy = nlohmann::json::parse(in);
+    for (const nlohmann::json& m : policy["modules"]) {
+      std::vector<std::string> calls;
+      for (const char* key : {"syscalls", "syscall"}) {
+        if (m.contains(key)) {
+          const nlohmann::json& v = m[key];
+          if (v.is_string()) {
+            calls.push_back(v.get<std::string>());
+          } else {
+            for (const auto& c : v) {
+              calls.push_back(c.get<std::string>());
+            }
+          }
+        }
+      }
+      auto has = [&](const std::string& c) {
+        return std::find(calls.begin(), calls.end(), c) != calls.end();
+      };
+      for (const auto& family : families) {
+        if (std::none_of(family.begin(), family.end(), has)) {
+          continue;
+        }
+        for (const auto& c : family) {
+          EXPECT_TRUE(has(c)) << entry.path() << ": module " << m["module"] << " lacks " << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(ShippedPolicies, DenyJsonDeniesOpenByHandleToo) {
+  std::ifstream in(HIJACK_TEST_SOURCE_DIR "/policies/deny.json");
+  const nlohmann::json policy = nlohmann::json::parse(in);
+  const nlohmann::json& calls = policy["modules"][0]["syscalls"];
+  EXPECT_NE(std::find(calls.begin(), calls.end(), "open_by_handle_at"), calls.end());
 }
 
 }  // namespace
