@@ -180,6 +180,14 @@ int main(int argc, char** argv) {
     }
     std::printf("%s: valid, %zu modules, intercepts %zu syscalls\n", check_file.c_str(),
                 (*set)->modules().size(), (*set)->needed().size());
+    // What a module cannot promise as configured (its Stats() "caveat"): said before it runs.
+    for (size_t i = 0; i < (*set)->modules().size(); ++i) {
+      const nlohmann::json stats = (*set)->modules()[i]->Stats();
+      if (stats.contains("caveat") && stats["caveat"].is_string()) {
+        spdlog::warn("/modules/{} ({}): {}", i, (*set)->modules()[i]->Name(),
+                     stats["caveat"].get<std::string>());
+      }
+    }
     // What a guest launched by this hijackd, on this kernel, would be protected by.
     const auto layers = hijack::supervisor::ProbeProtection({});
     std::printf("protection on this kernel:\n");

@@ -81,6 +81,27 @@ constexpr CallLayout kLayouts[] = {
     {SCMP_SYS(execveat),
      {kDirFd, kPath, kStringArray, kEnvArray, kAtFlags},
      {{kAccessExec, Follow::kUnlessNoFollowFlag}}},
+    // The file-system view: mounts, re-rooting and file handles (fs_guard refuses them while it
+    // enforces: each reaches a file under a name no rule speaks of).
+    {SCMP_SYS(mount),
+     {kPath, kPath, kPtr, kHex, kPtr},
+     {{kAccessMetadata}, {kAccessMetadata}}},
+    {SCMP_SYS(umount2), {kPath, kHex}, {{kAccessMetadata}}},
+    {SCMP_SYS(pivot_root), {kPath, kPath}, {{kAccessMetadata}, {kAccessMetadata}}},
+    {SCMP_SYS(chroot), {kPath}, {{kAccessMetadata}}},
+    {SCMP_SYS(open_tree), {kDirFd, kPath, kHex}, {{kAccessMetadata}}},
+    {SCMP_SYS(move_mount),
+     {kDirFd, kPath, kDirFd, kPath, kHex},
+     {{kAccessMetadata}, {kAccessMetadata}}},
+    {SCMP_SYS(fsopen), {kPtr, kHex}},
+    {SCMP_SYS(fsconfig), {kFd, kUInt, kPtr, kPtr, kInt}},
+    {SCMP_SYS(fsmount), {kFd, kHex, kHex}},
+    {SCMP_SYS(fspick), {kDirFd, kPath, kHex}, {{kAccessMetadata}}},
+    {SCMP_SYS(mount_setattr), {kDirFd, kPath, kHex, kPtr, kSize}, {{kAccessMetadata}}},
+    {SCMP_SYS(name_to_handle_at),
+     {kDirFd, kPath, kPtr, kPtr, kAtFlags},
+     {{kAccessMetadata, Follow::kIfFollowFlag}}},
+    {SCMP_SYS(open_by_handle_at), {kFd, kPtr, kOpenFlags}},
     // Descriptors.
     {SCMP_SYS(read), {kFd, kPtr, kSize}},
     {SCMP_SYS(write), {kFd, kBuffer, kSize}},
@@ -130,6 +151,8 @@ constexpr CallLayout kLayouts[] = {
     // Processes and signals.
     {SCMP_SYS(clone), {kCloneFlags, kPtr, kPtr, kPtr, kHex}},
     {SCMP_SYS(clone3), {kPtr, kSize}},
+    {SCMP_SYS(unshare), {kCloneFlags}},
+    {SCMP_SYS(setns), {kFd, kCloneFlags}},
     {SCMP_SYS(fork), {}},
     {SCMP_SYS(vfork), {}},
     {SCMP_SYS(wait4), {kInt, kPtr, kWaitOptions, kPtr}},
@@ -394,6 +417,19 @@ Result<std::optional<OpenArgs>> OpenArgsOf(const SyscallEvent& ev, GuestMemory& 
   }
   out.path = PathArgsWith(*call, ev, out.flags)[0];
   return out;
+}
+
+std::optional<uint64_t> CloneFlagsArg(const SyscallEvent& ev) {
+  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
+  if (call == nullptr) {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < call->args.size(); ++i) {
+    if (call->args[i] == kCloneFlags) {
+      return ev.args[i];
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<SockaddrRef> SockaddrArg(const SyscallEvent& ev) {

@@ -182,6 +182,10 @@ bool IsOpenCall(int nr);
 // Whether open flags make the mode argument matter (open(2): O_CREAT or O_TMPFILE).
 bool CreatesFile(uint64_t flags);
 
+// The CLONE_* flags in registers of `ev`: clone's flags, unshare's, setns's nstype (clone3 keeps
+// them in guest memory and has none here).
+std::optional<uint64_t> CloneFlagsArg(const SyscallEvent& ev);
+
 // A socket address argument: where it is and the length the call gives with it.
 struct SockaddrRef {
   uint64_t addr = 0;  // 0: none (a send on a connected socket)

@@ -36,6 +36,11 @@ bool ExecGuardModule::Allows(const std::string& path) const {
 }
 
 std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  if (config_.deny.empty() && config_.default_allow) {
+    // Nothing can be denied (a log-only guard): no resolution, so no failure to fail closed on.
+    allowed_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
   const syscalls::PathArgList args = syscalls::PathArgs(ev);
   if (args.empty()) {
     // Not a native call: its layout is unknown, and an exec guard fails closed.
@@ -100,7 +105,10 @@ nlohmann::json ExecGuardModule::Stats() const {
   return {{"allowed", allowed_.load(std::memory_order_relaxed)},
           {"denied", denied_.load(std::memory_order_relaxed)},
           {"unresolved", unresolved_.load(std::memory_order_relaxed)},
-          {"recent", nlohmann::json(recent_)}};
+          {"recent", nlohmann::json(recent_)},
+          {"caveat",
+           "the exec check races: the kernel reads the path again after the supervisor answers, "
+           "so another guest thread can rewrite it in between (docs/SECURITY.md)"}};
 }
 
 policy::ModuleInfo ExecGuardModule::Info() {

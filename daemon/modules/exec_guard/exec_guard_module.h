@@ -7,7 +7,15 @@
 // dirfd, AT_EMPTY_PATH, symlinks in the guest's root), so "./tool", "../bin/tool" and a symlink
 // to it are one executable. `deny` matches deny; else `allow` matches allow; else `default`
 // ("deny" when there is an allow list, else "allow"). An exec whose path cannot be resolved fails
-// with the kernel's ENOENT/ENOTDIR, or with `errno` (fail closed). A script's interpreter is the
+// with the kernel's ENOENT/ENOTDIR, or with `errno` (fail closed); so does the exec of a file
+// that has no name any more (execveat(fd, "", AT_EMPTY_PATH) or fexecve(3) of an unlinked file
+// or a memfd, whose name reads back with " (deleted)"), and of a name in a detached tree. A
+// guard that can deny nothing (no deny list, default allow) only logs.
+//
+// The check is not atomic with the exec under any backend: the kernel reads the path again
+// after the supervisor answers, so a guest thread that rewrites the path buffer in between
+// runs what it wrote (docs/SECURITY.md, "File-system confinement in the modules", has the
+// window and the figures). Landlock's execute right is the race-free floor. A script's interpreter is the
 // kernel's business: allow it too, or the exec of the script is allowed and the interpreter runs.
 //
 // Logging observes (off the guest's path): one JSON line per exec with guest, pid, path, argv (as

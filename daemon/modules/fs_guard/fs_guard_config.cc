@@ -39,6 +39,13 @@ policy::ModuleInfo FsGuardModule::Info() {
             "\"check\" (default) or \"strict\" (notify backend only: the supervisor opens "
             "and injects the descriptor)"},
            {"beneath", "guest directory every path must resolve beneath (RESOLVE_BENEATH)"},
+           {"mounts",
+            "\"refuse\" (default): mount, umount2, pivot_root, chroot, the new mount API, and "
+            "unshare/clone/setns into a new mount or user namespace fail with EPERM (clone3 with "
+            "ENOSYS); \"allow\" lets them run"},
+           {"handles",
+            "\"refuse\" (default): open_by_handle_at and name_to_handle_at fail with EPERM; "
+            "\"allow\" lets them run"},
            {"errno", "errno of denied calls (default EACCES)"}},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         FsGuardModule::Config c;
@@ -88,6 +95,12 @@ policy::ModuleInfo FsGuardModule::Info() {
           }
           c.beneath = std::move(*beneath);
         }
+        HIJACK_ASSIGN_OR_RETURN(auto mounts,
+                                config.Enum<bool>("mounts", {{"refuse", true}, {"allow", false}}));
+        c.refuse_mounts = mounts.value_or(true);
+        HIJACK_ASSIGN_OR_RETURN(auto handles,
+                                config.Enum<bool>("handles", {{"refuse", true}, {"allow", false}}));
+        c.refuse_handles = handles.value_or(true);
         HIJACK_ASSIGN_OR_RETURN(c.err, config.Errno("errno", EACCES));
         if (c.rules.empty() && c.default_allow && !c.beneath) {
           return MakeError(config.path() +

@@ -2,34 +2,132 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <seccomp.h>
 
-#include "daemon/modules/fs_guard/guest_path.h"
+#include <algorithm>
+#include <array>
 
 namespace hijack::modules {
+namespace {
+
+// The calls that change which file a name reaches (mount_namespaces(7), chroot(2),
+// open_tree(2) and the new mount API, pivot_root(2)), refused outright under "mounts": "refuse".
+constexpr std::array kMountCalls = {
+    SCMP_SYS(mount),     SCMP_SYS(umount2),    SCMP_SYS(pivot_root), SCMP_SYS(chroot),
+    SCMP_SYS(open_tree), SCMP_SYS(move_mount), SCMP_SYS(fsopen),     SCMP_SYS(fsconfig),
+    SCMP_SYS(fsmount),   SCMP_SYS(fspick),     SCMP_SYS(mount_setattr),
+};
+// Calls that may enter a new mount or user namespace (in which the guest holds CAP_SYS_ADMIN and
+// may mount): judged by their CLONE_* flags.
+constexpr std::array kNamespaceCalls = {SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(unshare),
+                                        SCMP_SYS(setns)};
+// Files opened by inode (open_by_handle_at(2)): no name for a rule to match.
+constexpr std::array kHandleCalls = {SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at)};
+// Calls whose names move or multiply files: judged whatever kinds the rules deny.
+constexpr std::array kLinkCalls = {SCMP_SYS(link), SCMP_SYS(linkat)};
+constexpr std::array kRenameCalls = {SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2)};
+
+template <size_t N>
+bool In(const std::array<int, N>& calls, int nr) {
+  return std::find(calls.begin(), calls.end(), nr) != calls.end();
+}
+
+SyscallSet Intercepted(const FsRules& rules, bool refuse_mounts, bool refuse_handles) {
+  SyscallSet set = syscalls::CallsWithAccess(rules.deniable());
+  if (rules.deniable() == 0) {
+    return set;
+  }
+  for (int nr : kLinkCalls) {
+    set.Add(nr);
+  }
+  for (int nr : kRenameCalls) {
+    set.Add(nr);
+  }
+  if (refuse_mounts) {
+    for (int nr : kMountCalls) {
+      set.Add(nr);
+    }
+    for (int nr : kNamespaceCalls) {
+      set.Add(nr);
+    }
+  }
+  if (refuse_handles) {
+    for (int nr : kHandleCalls) {
+      set.Add(nr);
+    }
+  }
+  return set;
+}
+
+}  // namespace
 
 FsGuardModule::FsGuardModule(Config config)
     : mode_(config.mode),
       err_(config.err),
       beneath_(std::move(config.beneath)),
       rules_(std::move(config.rules), config.default_allow, beneath_.has_value()),
-      syscalls_(syscalls::CallsWithAccess(rules_.deniable())) {}
+      refuse_mounts_(config.refuse_mounts),
+      refuse_handles_(config.refuse_handles),
+      syscalls_(Intercepted(rules_, refuse_mounts_, refuse_handles_)) {}
 
 Decision FsGuardModule::Deny() {
   counters_.denied.fetch_add(1, std::memory_order_relaxed);
   return Decision::Fail(err_);
 }
 
-std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory& mem,
-                                             const syscalls::PathArg& arg, bool open) {
-  const auto access = static_cast<uint8_t>(arg.access & kAccessAll);
-  if (!rules_.CanDeny(access)) {
+Decision FsGuardModule::Refuse(int err) {
+  counters_.refused.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Fail(err);
+}
+
+std::optional<Decision> FsGuardModule::CheckViewChange(const SyscallEvent& ev) {
+  if (rules_.deniable() == 0) {
     return std::nullopt;
   }
+  if (refuse_handles_ && In(kHandleCalls, ev.nr)) {
+    return Refuse(EPERM);
+  }
+  if (!refuse_mounts_) {
+    return std::nullopt;
+  }
+  if (In(kMountCalls, ev.nr)) {
+    return Refuse(EPERM);
+  }
+  if (ev.nr == SCMP_SYS(clone3)) {
+    // struct clone_args is in guest memory: whatever flags were read, another thread could
+    // change them before the kernel reads them. ENOSYS, as a kernel before 5.3 answers, sends
+    // glibc back to clone(2), whose flags are in a register.
+    return Refuse(ENOSYS);
+  }
+  if (!In(kNamespaceCalls, ev.nr)) {
+    return std::nullopt;
+  }
+  const std::optional<uint64_t> flags = syscalls::CloneFlagsArg(ev);
+  if (!flags) {
+    return Refuse(EPERM);  // not a native call: its flags are unknown
+  }
+  constexpr uint64_t kNewView = CLONE_NEWNS | CLONE_NEWUSER;
+  if (ev.nr == SCMP_SYS(setns)) {
+    // setns(2): nstype 0 joins whatever namespace the descriptor is; a pidfd takes a set.
+    if (static_cast<uint32_t>(*flags) == 0 || (*flags & kNewView) != 0) {
+      return Refuse(EPERM);
+    }
+    return std::nullopt;
+  }
+  if ((*flags & kNewView) != 0) {
+    return Refuse(EPERM);
+  }
+  return std::nullopt;
+}
+
+std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEvent& ev,
+                                                                GuestMemory& mem,
+                                                                const syscalls::PathArg& arg) {
   auto path = mem.ReadString(arg.addr, PATH_MAX);
   if (!path) {
-    // EFAULT is what the kernel would answer; anything else fails closed.
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
-    return Decision::Fail(path.error().code == EFAULT ? EFAULT : err_);
+    return std::unexpected(Decision::Fail(path.error().code == EFAULT ? EFAULT : err_));
   }
   GuestPathResolver resolver(ev, mem);
   ResolveOptions options;
@@ -39,7 +137,66 @@ std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory
   auto resolved = resolver.Resolve(arg.dirfd, *path, options);
   if (!resolved) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
-    return Decision::Fail(IsGuestVisible(resolved.error().code) ? resolved.error().code : err_);
+    return std::unexpected(
+        Decision::Fail(IsGuestVisible(resolved.error().code) ? resolved.error().code : err_));
+  }
+  return std::move(*resolved);
+}
+
+std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMemory& mem,
+                                                 const syscalls::PathArgList& args) {
+  if (args.size() != 2) {
+    return Deny();
+  }
+  auto from = ResolveArg(ev, mem, args[0]);
+  if (!from) {
+    return from.error();
+  }
+  auto to = ResolveArg(ev, mem, args[1]);
+  if (!to) {
+    return to.error();
+  }
+  if (!rules_.Allows(to->path, kAccessCreate)) {
+    return Deny();
+  }
+  for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
+    if (!rules_.Allows(from->path, kind) && rules_.Allows(to->path, kind)) {
+      return Deny();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Decision> FsGuardModule::CheckRename(const SyscallEvent& ev, GuestMemory& mem,
+                                                   const syscalls::PathArgList& args) {
+  if (args.size() != 2) {
+    return Deny();
+  }
+  auto from = ResolveArg(ev, mem, args[0]);
+  if (!from) {
+    return from.error();
+  }
+  auto to = ResolveArg(ev, mem, args[1]);
+  if (!to) {
+    return to.error();
+  }
+  // RENAME_EXCHANGE moves both ways; the checks below are symmetric enough to cover it.
+  if (!rules_.Allows(from->path, kAccessUnlink) || !rules_.Allows(to->path, kAccessCreate) ||
+      rules_.SubtreeMayBeDenied(from->path) || rules_.SubtreeMayBeDenied(to->path)) {
+    return Deny();
+  }
+  return std::nullopt;
+}
+
+std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory& mem,
+                                             const syscalls::PathArg& arg, bool open) {
+  const auto access = static_cast<uint8_t>(arg.access & kAccessAll);
+  if (!rules_.CanDeny(access)) {
+    return std::nullopt;
+  }
+  auto resolved = ResolveArg(ev, mem, arg);
+  if (!resolved) {
+    return resolved.error();
   }
   uint8_t needed = access;
   if (open && resolved->exists) {
@@ -80,7 +237,25 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
     }
     return d;
   }
-  for (const syscalls::PathArg& arg : syscalls::PathArgs(ev)) {
+  if (auto d = CheckViewChange(ev)) {
+    return d;
+  }
+  const syscalls::PathArgList args = syscalls::PathArgs(ev);
+  if (rules_.deniable() != 0 && In(kLinkCalls, ev.nr)) {
+    if (auto d = CheckLink(ev, mem, args)) {
+      return d;
+    }
+    counters_.allowed.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (rules_.deniable() != 0 && In(kRenameCalls, ev.nr)) {
+    if (auto d = CheckRename(ev, mem, args)) {
+      return d;
+    }
+    counters_.allowed.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  for (const syscalls::PathArg& arg : args) {
     if (auto d = Check(ev, mem, arg, /*open=*/false)) {
       return d;
     }
@@ -90,11 +265,24 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
 }
 
 nlohmann::json FsGuardModule::Stats() const {
-  return {{"mode", mode_ == Mode::kStrict ? "strict" : "check"},
+  nlohmann::json stats = {{"mode", mode_ == Mode::kStrict ? "strict" : "check"},
           {"allowed", counters_.allowed.load(std::memory_order_relaxed)},
           {"denied", counters_.denied.load(std::memory_order_relaxed)},
           {"unresolved", counters_.unresolved.load(std::memory_order_relaxed)},
+          {"refused", counters_.refused.load(std::memory_order_relaxed)},
+          {"mounts", refuse_mounts_ ? "refuse" : "allow"},
+          {"handles", refuse_handles_ ? "refuse" : "allow"},
           {"injected", counters_.injected.load(std::memory_order_relaxed)}};
+  if (mode_ == Mode::kCheck) {
+    stats["caveat"] =
+        "check mode races: another guest thread can swap a path or a component between the "
+        "check and the kernel's own walk; use \"mode\": \"strict\" (notify backend) for opens";
+  } else {
+    stats["caveat"] =
+        "strict mode serves opens; other calls (exec, unlink, mkdir, rename, link) are checked "
+        "and race as in check mode";
+  }
+  return stats;
 }
 
 }  // namespace hijack::modules

@@ -22,6 +22,22 @@
 //    umask), decides on the path of what it opened, and answers with Decision::InjectFd: no
 //    swap can take effect. Needs the notify backend. Other calls (exec, unlink, mkdir, rename)
 //    are checked as in check mode.
+// Names that move or multiply: a hard link (link, linkat) is judged by its source: it is denied
+// when the old name is denied a kind of access that the new name would allow. A rename is judged
+// by what it moves: denied when either name is, or is an ancestor of, a path some rule may deny
+// (FsRules::SubtreeMayBeDenied), on top of unlink of the old name and create of the new one. A
+// symlink is judged where it is used: every walk follows it to its target.
+//
+// Changes of the file-system view, refused with EPERM while fs_guard enforces, since each
+// reaches files under names no rule speaks of (a bind mount, a detached tree that reads back as
+// "/", a chroot that strips the root): mount, umount2, pivot_root, chroot, open_tree,
+// move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr; unshare and clone with
+// CLONE_NEWNS or CLONE_NEWUSER; setns into a mount or user namespace (or of any type); clone3
+// fails with ENOSYS (its flags are in guest memory, which another thread may change after the
+// check; glibc then falls back to clone, whose flags are in a register). "mounts": "allow"
+// turns this off. open_by_handle_at and name_to_handle_at reach a file by inode, not by name:
+// refused with EPERM unless "handles": "allow".
+//
 // Fail closed: when a path the rules could deny cannot be resolved, the call fails (with the
 // kernel's own ENOENT/ENOTDIR when a directory on the way is missing, else with `errno`).
 //
@@ -30,12 +46,14 @@
 // arguments come from the layout table (daemon/syscalls/syscall_args.h).
 #pragma once
 
+#include <expected>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/modules/fs_guard/fs_guard_rules.h"
 #include "daemon/modules/fs_guard/fs_guard_strict.h"
+#include "daemon/modules/fs_guard/guest_path.h"
 #include "daemon/policy/module_registry.h"
 
 namespace hijack::modules {
@@ -50,6 +68,8 @@ class FsGuardModule final : public PolicyModule {
     bool default_allow = true;
     int err = EACCES;
     std::optional<std::string> beneath;
+    bool refuse_mounts = true;   // "mounts": "refuse"
+    bool refuse_handles = true;  // "handles": "refuse"
   };
 
   explicit FsGuardModule(Config config);
@@ -75,12 +95,27 @@ class FsGuardModule final : public PolicyModule {
   // an open, whose O_CREAT creates only when the name does not exist yet.
   std::optional<Decision> Check(const SyscallEvent& ev, GuestMemory& mem,
                                 const syscalls::PathArg& path, bool open);
+  // Resolves `arg` as Check does; a path that cannot be resolved is the decision to answer.
+  std::expected<ResolvedPath, Decision> ResolveArg(const SyscallEvent& ev, GuestMemory& mem,
+                                                   const syscalls::PathArg& arg);
+  // link/linkat: the new name must not reach, with a kind of access, what the old name is
+  // denied for that kind.
+  std::optional<Decision> CheckLink(const SyscallEvent& ev, GuestMemory& mem,
+                                    const syscalls::PathArgList& args);
+  // rename/renameat/renameat2: neither name may be, or lie above, a path a rule may deny.
+  std::optional<Decision> CheckRename(const SyscallEvent& ev, GuestMemory& mem,
+                                      const syscalls::PathArgList& args);
+  // Mount, namespace, re-rooting and file-handle calls; nullopt for every other call.
+  std::optional<Decision> CheckViewChange(const SyscallEvent& ev);
   Decision Deny();
+  Decision Refuse(int err);
 
   const Mode mode_;
   const int err_;
   const std::optional<std::string> beneath_;
   const FsRules rules_;
+  const bool refuse_mounts_;
+  const bool refuse_handles_;
   SyscallSet syscalls_;
   FsGuardCounters counters_;
 };

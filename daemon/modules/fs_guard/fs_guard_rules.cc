@@ -36,4 +36,29 @@ bool FsRules::Allows(const std::string& path, uint8_t access) const {
   return true;
 }
 
+bool FsRules::SubtreeMayBeDenied(const std::string& dir) const {
+  if (dir.empty() || dir[0] != '/') {
+    return false;
+  }
+  for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
+    bool decided = false;
+    for (const FsRule& r : rules_) {
+      if ((r.access & kind) == 0) {
+        continue;
+      }
+      if (!r.allow && AnyMayMatchAtOrBeneath(r.patterns, dir)) {
+        return true;
+      }
+      if (r.allow && AnyCoversSubtree(r.patterns, dir)) {
+        decided = true;  // every path beneath `dir` stops at this rule, allowed
+        break;
+      }
+    }
+    if (!decided && !default_allow_) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace hijack::modules

@@ -42,6 +42,12 @@ class FsRules {
   // or socket re-opened through /proc/PID/fd) is no file-system access and is allowed.
   bool Allows(const std::string& path, uint8_t access) const;
 
+  // Whether some path at or beneath `dir` may be denied an access of any kind: what a rename of
+  // `dir` would move out from under the rules (or a rename onto it, into them). For each kind,
+  // the first rule that covers `dir`'s whole subtree, or a deny rule that may match in it,
+  // decides; a deny default counts when nothing covers the subtree. Errs towards true.
+  bool SubtreeMayBeDenied(const std::string& dir) const;
+
   // Whether some rule (or the default) can deny an access of a kind in `access`.
   bool CanDeny(uint8_t access) const { return (deniable_ & access) != 0; }
   uint8_t deniable() const { return deniable_; }

@@ -31,6 +31,7 @@ struct FsGuardCounters {
   std::atomic<uint64_t> denied{0};
   std::atomic<uint64_t> unresolved{0};  // denied because the path could not be evaluated
   std::atomic<uint64_t> injected{0};    // strict-mode opens answered with a descriptor
+  std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused
 };
 
 struct StrictOpenContext {

@@ -95,18 +95,40 @@ Result<void> GuestPathResolver::OpenRoot() {
   return {};
 }
 
-Result<std::string> GuestPathResolver::GuestPathOf(int fd) {
+Result<void> GuestPathResolver::ConfirmName(int fd, const std::string& guest_path) {
+  UniqueFd by_name(OpenAt2(root_.get(), guest_path, O_PATH | O_NOFOLLOW,
+                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  struct stat held {
+  }, named{};
+  if (by_name.valid() && fstat(fd, &held) == 0 && fstat(by_name.get(), &named) == 0 &&
+      held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+    return {};
+  }
+  return ErrnoError(ESTALE, fmt::format("{} names no file of guest thread {} by that name (deleted, "
+                                        "or in a detached or foreign mount)",
+                                        guest_path, tid_));
+}
+
+Result<std::string> GuestPathResolver::GuestPathOf(int fd, bool confirm) {
   auto real = FdPath(fd);
-  if (!real || root_is_ours_) {
+  if (!real) {
     return real;
   }
-  if (*real == root_prefix_) {
-    return std::string("/");
-  }
-  if (!real->starts_with(root_prefix_ + "/")) {
+  std::string guest;
+  if (root_is_ours_) {
+    guest = std::move(*real);
+  } else if (*real == root_prefix_) {
+    guest = "/";
+  } else if (real->starts_with(root_prefix_ + "/")) {
+    guest = real->substr(root_prefix_.size());
+  } else {
     return MakeError(fmt::format("{} is outside the guest's root {}", *real, root_prefix_));
   }
-  return real->substr(root_prefix_.size());
+  // d_path(9) appends " (deleted)" to an unlinked file's last name: no name leads to it.
+  if (!guest.empty() && guest[0] == '/' && (confirm || guest.ends_with(" (deleted)"))) {
+    HIJACK_TRY(ConfirmName(fd, guest));
+  }
+  return guest;
 }
 
 Result<ResolvedPath> GuestPathResolver::Resolve(int dirfd, std::string path,
@@ -136,9 +158,9 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     if (!out.fd.valid()) {
       return ErrnoError(errno == ENOENT ? EBADF : errno, "open " + fd_link);
     }
-    auto p = GuestPathOf(out.fd.get());
+    auto p = GuestPathOf(out.fd.get(), /*confirm=*/true);
     if (!p) {
-      return ErrnoError(EXDEV, p.error().message);
+      return ErrnoError(p.error().code == ESTALE ? ESTALE : EXDEV, p.error().message);
     }
     out.path = std::move(*p);
     out.exists = true;
@@ -170,9 +192,9 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
       return std::unexpected(real.error());
     }
     if ((*real)[0] == '/') {
-      auto p = GuestPathOf(out.fd.get());
+      auto p = GuestPathOf(out.fd.get(), /*confirm=*/true);
       if (!p) {
-        return ErrnoError(EXDEV, p.error().message);
+        return ErrnoError(p.error().code == ESTALE ? ESTALE : EXDEV, p.error().message);
       }
       real = std::move(*p);
     }
@@ -185,6 +207,8 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
   const uint64_t base_resolve = RESOLVE_NO_MAGICLINKS | options.extra_resolve;
   UniqueFd start;
   uint64_t resolve = base_resolve;
+  // A walk from a dirfd or the cwd ends where their names say only if they have names.
+  bool confirm = false;
   if (path[0] != '/') {
     std::string dir = dirfd == AT_FDCWD ? fmt::format("/proc/{}/cwd", tid_)
                                         : fmt::format("/proc/{}/fd/{}", tid_, dirfd);
@@ -195,11 +219,13 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     if (!root_is_ours_ || options.beneath) {
       // Relative to a directory inside a different root, or under `beneath`: walk the absolute
       // guest path from the root, so that ".." stops where the guest's would.
-      auto p = GuestPathOf(start.get());
+      auto p = GuestPathOf(start.get(), /*confirm=*/true);
       if (!p) {
-        return ErrnoError(EXDEV, p.error().message);
+        return ErrnoError(p.error().code == ESTALE ? ESTALE : EXDEV, p.error().message);
       }
       path = Join(*p, path);
+    } else {
+      confirm = true;
     }
   }
   // Re-targets the walk at absolute guest path `abs`.
@@ -221,6 +247,7 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
       start.reset(dup(root_.get()));
       resolve = base_resolve | RESOLVE_IN_ROOT;
     }
+    confirm = false;
     return {};
   };
   if (path[0] == '/') {
@@ -233,9 +260,9 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     const uint64_t last = options.follow_last ? 0 : O_NOFOLLOW;
     UniqueFd fd(OpenAt2(start.get(), path, O_PATH | last, resolve));
     if (fd.valid()) {
-      auto guest = GuestPathOf(fd.get());
+      auto guest = GuestPathOf(fd.get(), confirm);
       if (!guest) {
-        return ErrnoError(EXDEV, guest.error().message);
+        return ErrnoError(guest.error().code == ESTALE ? ESTALE : EXDEV, guest.error().message);
       }
       ResolvedPath out;
       out.path = std::move(*guest);
@@ -257,9 +284,10 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     if (!parent.valid()) {
       return ErrnoError(errno, "resolve " + dir);
     }
-    auto dir_path = GuestPathOf(parent.get());
+    auto dir_path = GuestPathOf(parent.get(), confirm);
     if (!dir_path) {
-      return ErrnoError(EXDEV, dir_path.error().message);
+      return ErrnoError(dir_path.error().code == ESTALE ? ESTALE : EXDEV,
+                        dir_path.error().message);
     }
     if (options.follow_last) {
       // A dangling symlink: the call (open with O_CREAT) acts on its target.

@@ -14,7 +14,9 @@
 // "/dev/stdout" and "/dev/stderr" at the start of a path are rewritten to the guest's procfs
 // entries; a path that then names one of the guest's own descriptors (/proc/PID/fd/N) resolves to
 // the object behind it (a file's path, or "pipe:[1234]" for objects without one). Other procfs
-// magic links fail with ELOOP.
+// magic links fail with ELOOP. A path read back from a descriptor the walk did not reach from
+// the guest's root is confirmed by walking it again (GuestPathOf): a file that has no name any
+// more, or a name from a detached tree, fails to resolve (ESTALE) instead of matching no rule.
 //
 // The caller is named by numbers (ev.pid, ev.tid), which the kernel gives to a new task once the
 // caller has ended. Every successful Resolve() therefore asks `caller.StillPending()` after its
@@ -69,13 +71,19 @@ class GuestPathResolver {
   // supervisor may not search), ESRCH (the guest is gone, or its call no longer pending).
   Result<ResolvedPath> Resolve(int dirfd, std::string path, const ResolveOptions& options);
 
-  // The guest path of an O_PATH descriptor the resolver opened.
-  Result<std::string> GuestPathOf(int fd);
+  // The guest path of an O_PATH descriptor the resolver opened. With `confirm` (a descriptor
+  // not reached by a walk from the guest's root: a dirfd, the cwd, a /proc/PID/fd link) the
+  // name is walked again from the guest's root and must lead to the same inode; a name the
+  // kernel marks " (deleted)" is always confirmed. Errors: ESTALE when the name leads
+  // elsewhere or nowhere (an unlinked file, a memfd, a detached tree from open_tree(2) whose
+  // paths read back from "/", a mount of another namespace); EXDEV outside the guest's root.
+  Result<std::string> GuestPathOf(int fd, bool confirm = false);
 
  private:
   Result<ResolvedPath> ResolveUnconfirmed(int dirfd, std::string path,
                                           const ResolveOptions& options);
   Result<void> OpenRoot();
+  Result<void> ConfirmName(int fd, const std::string& guest_path);
   bool IsOwnFdLink(const std::string& path) const;
 
   pid_t pid_;

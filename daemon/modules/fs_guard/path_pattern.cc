@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace hijack::modules {
 namespace {
 
@@ -37,7 +40,78 @@ bool Glob(std::string_view pat, std::string_view s) {
   return p == pat.size();
 }
 
+// Whether `s` is the start of some string `pat` matches. The glob as a set of pattern positions
+// (an NFA): a star may eat the next character or be skipped; nothing is backtracked, so the
+// answer is exact for any mix of "*" and "**".
+bool GlobPrefix(std::string_view pat, std::string_view s) {
+  const size_t n = pat.size();
+  std::vector<char> cur(n + 1, 0), next(n + 1, 0);
+  auto star_len = [&](size_t p) -> size_t { return p + 1 < n && pat[p + 1] == '*' ? 2 : 1; };
+  auto close = [&](std::vector<char>& set) {
+    for (size_t p = 0; p < n; ++p) {  // a star may match nothing: its successor is live too
+      if (set[p] && pat[p] == '*') {
+        set[p + star_len(p)] = 1;
+      }
+    }
+  };
+  cur[0] = 1;
+  close(cur);
+  for (char c : s) {
+    std::fill(next.begin(), next.end(), 0);
+    bool any = false;
+    for (size_t p = 0; p < n; ++p) {
+      if (!cur[p]) {
+        continue;
+      }
+      if (pat[p] == '*') {
+        if (star_len(p) == 2 || c != '/') {
+          next[p] = 1;
+          any = true;
+        }
+      } else if (pat[p] == c || (pat[p] == '?' && c != '/')) {
+        next[p + 1] = 1;
+        any = true;
+      }
+    }
+    if (!any) {
+      return false;
+    }
+    close(next);
+    std::swap(cur, next);
+  }
+  return true;
+}
+
 }  // namespace
+
+bool PathPattern::MayMatchAtOrBeneath(std::string_view dir) const {
+  if (Matches(dir)) {
+    return true;
+  }
+  std::string below(dir);
+  if (below != "/") {
+    below += '/';
+  }
+  return GlobPrefix(glob_, below) || (!prefix_.empty() && GlobPrefix(prefix_, below));
+}
+
+bool PathPattern::CoversSubtree(std::string_view dir) const {
+  if (prefix_.empty()) {
+    return false;
+  }
+  // `dir` and each ancestor, up to "/".
+  std::string_view a = dir;
+  while (true) {
+    if (Glob(prefix_, a)) {
+      return true;
+    }
+    if (a.size() <= 1) {
+      return false;
+    }
+    const size_t slash = a.rfind('/');
+    a = slash == 0 ? std::string_view("/") : a.substr(0, slash);
+  }
+}
 
 Result<PathPattern> PathPattern::Parse(std::string_view text) {
   if (text.empty() || text[0] != '/') {
@@ -84,6 +158,24 @@ Result<std::vector<PathPattern>> ParsePatterns(const std::vector<std::string>& t
 bool AnyMatches(const std::vector<PathPattern>& patterns, std::string_view path) {
   for (const auto& p : patterns) {
     if (p.Matches(path)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool AnyMayMatchAtOrBeneath(const std::vector<PathPattern>& patterns, std::string_view dir) {
+  for (const auto& p : patterns) {
+    if (p.MayMatchAtOrBeneath(dir)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool AnyCoversSubtree(const std::vector<PathPattern>& patterns, std::string_view dir) {
+  for (const auto& p : patterns) {
+    if (p.CoversSubtree(dir)) {
       return true;
     }
   }

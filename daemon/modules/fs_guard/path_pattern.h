@@ -23,6 +23,13 @@ class PathPattern {
   static Result<PathPattern> Parse(std::string_view text);
 
   bool Matches(std::string_view path) const;
+  // Whether the pattern matches `dir` or some path beneath it: what a rename or a mount of `dir`
+  // would carry away from the pattern. Errs towards true (the extension need not be a valid
+  // name), which errs towards denying.
+  bool MayMatchAtOrBeneath(std::string_view dir) const;
+  // Whether the pattern matches `dir` and every path beneath it: a prefix pattern ("/x/**")
+  // whose prefix matches `dir` or one of its ancestors.
+  bool CoversSubtree(std::string_view dir) const;
   const std::string& text() const { return text_; }
 
  private:
@@ -36,5 +43,7 @@ Result<std::vector<PathPattern>> ParsePatterns(const std::vector<std::string>& t
                                                const std::string& path);
 
 bool AnyMatches(const std::vector<PathPattern>& patterns, std::string_view path);
+bool AnyMayMatchAtOrBeneath(const std::vector<PathPattern>& patterns, std::string_view dir);
+bool AnyCoversSubtree(const std::vector<PathPattern>& patterns, std::string_view dir);
 
 }  // namespace hijack::modules
