@@ -175,3 +175,25 @@ bool AddressRule::Matches(const SocketAddress& addr) const {
 }
 
 }  // namespace hijack::modules
+
+namespace hijack::modules {
+
+std::optional<std::pair<uint16_t, uint16_t>> AddressRule::TcpPorts() const {
+  switch (kind_) {
+    case Kind::kAny:
+      return std::pair<uint16_t, uint16_t>{0, 65535};
+    case Kind::kFamily:
+      if (family_ == AF_INET || family_ == AF_INET6) {
+        return std::pair<uint16_t, uint16_t>{0, 65535};
+      }
+      return std::nullopt;
+    case Kind::kIp:
+      return std::pair{port_lo_, port_hi_};
+    case Kind::kUnixPath:
+    case Kind::kUnixAbstract:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hijack::modules

@@ -33,6 +33,10 @@ class AddressRule {
   // Errors name the text and what is wrong with it.
   static Result<AddressRule> Parse(const std::string& text);
   bool Matches(const SocketAddress& addr) const;
+  // The TCP ports an address of this rule may have: nullopt when the rule matches no TCP
+  // address (unix, netlink, ...), {0, 65535} when it names no port. For kernel floors, which
+  // hold ports only, whatever the address.
+  std::optional<std::pair<uint16_t, uint16_t>> TcpPorts() const;
   const std::string& text() const { return text_; }
 
  private:

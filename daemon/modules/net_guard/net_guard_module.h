@@ -42,6 +42,8 @@ class NetGuardModule final : public PolicyModule {
   bool Enforces() const override { return true; }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
+  // net_guard_floor.cc: the TCP ports of connect and bind allow lists.
+  KernelFloor Floor() const override;
 
   bool Allows(Op op, const SocketAddress& addr) const;
 
