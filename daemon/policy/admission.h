@@ -46,7 +46,7 @@ struct BackendCapabilities {
   // The calls the guest's agent runs without the supervisor (PolicyEngine::MarkExempt).
   SyscallSet agent_exempt;
   // What the kernel has held since launch (Landlock), fitted to the kernel's ABI. Empty: none.
-  std::vector<KernelFloor> kernel_floor;
+  std::vector<KernelFloor> kernel_floor = {};
 };
 
 // The kernel floors of `policy`'s modules (PolicyModule::Floor), each with its `source` set
