@@ -287,7 +287,8 @@ TEST(LandlockReport, CheckNamesKernelEnforcedAndModuleOnlyRules) {
       << r.out;
 }
 
-// A live policy cannot loosen the floor of the launch: SetPolicy says so and names the rule.
+// A live policy cannot loosen the floor of the launch: SetPolicy says so and names the rule;
+// hijackctl show lists the floor's rules.
 TEST(LandlockLivePolicy, SetPolicyThatLoosensTheFloorIsRefused) {
   TempDir dir;
   ASSERT_EQ(mkdir((dir.path() + "/work").c_str(), 0755), 0);
@@ -307,6 +308,11 @@ TEST(LandlockLivePolicy, SetPolicyThatLoosensTheFloorIsRefused) {
   ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(dir.path() + "/h.sock"); },
                          std::chrono::seconds(30)))
       << run.Stderr();
+  // hijackctl show: the layer and each rule, by the layer that holds it.
+  ProcessResult show = RunProcess({kHijackctl, "--connect", socket, "show", "1"});
+  EXPECT_THAT(show.out, HasSubstr("landlock-floor")) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("kernel-enforced: /modules/0 (fs_guard): allow " + dir.path() +
+                                  "/work/**"));
   ProcessResult loose = RunProcess({kHijackctl, "--connect", socket, "policy", "set", "1", looser});
   EXPECT_NE(loose.exit_code, 0);
   EXPECT_THAT(loose.err, HasSubstr("kernel-enforced since launch")) << loose.out;
