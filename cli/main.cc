@@ -335,6 +335,7 @@ struct LaunchArgs {
   std::optional<std::string> cwd;
   bool agent = true;
   bool allow_io_uring = false;
+  bool no_landlock = false;
   std::vector<std::string> command;
 };
 
@@ -361,6 +362,7 @@ int Launch(Client& c, const LaunchArgs& a) {
   req.set_backend(a.backend);
   req.set_no_agent(!a.agent);
   req.set_allow_io_uring(a.allow_io_uring);
+  req.set_no_landlock(a.no_landlock);
   for (const auto& i : a.intercept) {
     req.add_intercept(i);
   }
@@ -440,6 +442,12 @@ int Show(Client& c, uint64_t id) {
     std::printf("agent:          off\n");
   }
   for (const auto& layer : g.protection()) {
+    if (layer.name() == "kernel-enforced" || layer.name() == "module-only") {
+      // One rule of a confining module, and which layer holds it (the kernel's Landlock floor
+      // and the module, or the module alone).
+      std::printf("%-15s %s\n", (layer.name() + ":").c_str(), layer.detail().c_str());
+      continue;
+    }
     std::printf("protection:     %-26s %-3s %s\n", layer.name().c_str(),
                 layer.active() ? "on" : "off", layer.detail().c_str());
   }
@@ -741,6 +749,9 @@ int Main(int argc, char** argv) {
   launch_cmd->add_flag("--allow-io-uring", launch.allow_io_uring,
                        "let the guest use io_uring whatever its policy (io_uring operations never "
                        "pass through seccomp, so no module can decide them)");
+  launch_cmd->add_flag("--no-landlock", launch.no_landlock,
+                       "no Landlock floor for the policy's fs_guard, exec_guard and net_guard "
+                       "rules: the modules alone enforce them, and later policies may loosen them");
   launch_cmd->add_option("command", launch.command, "program and arguments, after --")
       ->required();
 

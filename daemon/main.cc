@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--no-landlock-scope", no_landlock_scope,
                     "do not scope the guest with Landlock; the supervisor then refuses signals, "
                     "traces and memory access aimed outside the guest's tree itself");
+  bool no_landlock = false;
+  run_cmd->add_flag("--no-landlock", no_landlock,
+                    "do not install the Landlock ruleset compiled from the policy's fs_guard, "
+                    "exec_guard and net_guard rules; the modules alone enforce them");
+  run_cmd
+      ->add_option("--landlock-abi", run.landlock_abi_max,
+                   "use at most this Landlock ABI (to see what an older kernel would hold)")
+      ->check(CLI::Range(0, 64));
   const std::string contain_help =
       "what ends the whole guest tree with hijackd, even if hijackd is killed: pidns (a pid "
       "namespace whose init dies with hijackd; with a user namespace when unprivileged), none "
@@ -130,6 +138,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--contain", serve.contain, contain_help)
       ->check(CLI::IsMember({"auto", "pidns", "none"}))
       ->capture_default_str();
+  serve_cmd->add_flag("--no-landlock", no_landlock,
+                      "install no Landlock floor for any guest; the modules alone enforce "
+                      "fs_guard, exec_guard and net_guard rules");
   serve_cmd->add_flag("--no-sync-wakeup", no_sync,
                       "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
 
@@ -154,6 +165,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     run.landlock_scope = !no_landlock_scope;
+    run.landlock_floor = !no_landlock;
     if (run_listen) {
       hijack::control::ControlServerOptions control = run_control;
       control.listen = *run_listen;
@@ -169,6 +181,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     serve.sync_wakeup = !no_sync;
+    serve.landlock_floor = !no_landlock;
     return hijack::control::RunServe(serve);
   }
   const auto& registry = hijack::modules::BuiltInModules();
@@ -189,9 +202,15 @@ int main(int argc, char** argv) {
       }
     }
     // What a guest launched by this hijackd, on this kernel, would be protected by.
-    const auto layers = hijack::supervisor::ProbeProtection({});
+    auto layers = hijack::supervisor::ProbeProtection({});
+    // The program is not known here: the floors are shown without its start files.
+    hijack::supervisor::AddKernelFloors(layers, **set, "", "");
     std::printf("protection on this kernel:\n");
     for (const auto& layer : layers.Describe()) {
+      if (layer.name == "kernel-enforced" || layer.name == "module-only") {
+        std::printf("  %-30s %s\n", (layer.name + ":").c_str(), layer.detail.c_str());
+        continue;
+      }
       std::printf("  %-26s %-3s %s\n", layer.name.c_str(), layer.active ? "on" : "off",
                   layer.detail.c_str());
     }

@@ -72,6 +72,8 @@ struct GuestMode {
   std::string policy;   // JSON; the intercept set is what it needs plus `intercept`
   SyscallSet intercept = {};
   bool sync_wakeup = true;  // notify: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+  // Install the policy's kernel floor (Landlock), as hijackd run does unless --no-landlock.
+  bool landlock_floor = false;
 };
 
 class BatchGuest {
@@ -163,11 +165,20 @@ class BatchGuest {
     SyscallSet intercept = (*policy)->needed();
     intercept.AddAll(mode.intercept);
     // As hijackd run launches it: the supervisor's own protection is part of what is measured.
-    const auto protection = supervisor::ProbeProtection({.policy_fixed = true});
+    auto protection = supervisor::ProbeProtection(
+        {.landlock_floor = mode.landlock_floor, .policy_fixed = true});
     intercept.AddAll(supervisor::GuardSyscalls(protection));
     spec.guest_id = 1;
     spec.intercept = intercept;
     spec.landlock_scope = protection.landlock_scope;
+    // The guest is a function of this program (no exec): no start files to keep reachable.
+    supervisor::AddKernelFloors(protection, **policy, "", "");
+    spec.landlock_abi = protection.landlock_abi;
+    for (const KernelFloor& f : protection.floors) {
+      if (!f.empty()) {
+        spec.landlock_floor.push_back(f);
+      }
+    }
     guest_ = std::make_unique<supervisor::Guest>(1, *policy, intercept, protection, bus_,
                                                  [this](int) { loop_.stop(); });
     std::promise<std::string> launched;

@@ -400,6 +400,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   spec.backend = req->backend().empty() ? "auto" : req->backend();
   spec.credentials = *rights;
   spec.guard.allow_io_uring = req->allow_io_uring();  // policy_fixed: SetPolicy may come
+  spec.guard.landlock_floor = !req->no_landlock();
 
   supervisor::Supervisor* sup = &supervisor_;
   auto launched = supervisor_.OnLoop(

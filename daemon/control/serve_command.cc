@@ -35,7 +35,9 @@ int RunServe(const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup, .contain = options.contain});
+  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup,
+                               .contain = options.contain,
+                               .landlock_floor = options.landlock_floor});
   auto server = ControlServer::Start(options.server, sup);
   if (!server) {
     spdlog::error("{}", server.error().message);

@@ -5,18 +5,15 @@
 // "Scoped access rights" and "Ptrace restrictions").
 //
 //   int abi = LandlockAbi();                     // supervisor, before fork
-//   if (abi >= kLandlockScopeAbi) {
-//     // in the child, after PR_SET_NO_NEW_PRIVS and before exec:
-//     if (int err = ScopeSelfWithLandlock(); err != 0) { report(err); _exit(125); }
-//   }
+//   bool scope = abi >= kLandlockScopeAbi;
+//   // LandlockRulesets::Build(floors, abi, scope) puts the scope in the first ruleset
+//   // (landlock_ruleset.h), which the child installs before exec.
 //
 // Each guest restricts itself, so each guest is its own domain: one guest cannot signal,
 // trace or read another guest of the same daemon, nor the daemon, nor its helpers. The
 // supervisor, outside every domain, still traces, reads and signals its guests.
 //
-// Threads: LandlockAbi() on any thread; ScopeSelfWithLandlock() is async-signal-safe (raw
-// system calls, no allocation) and scopes the calling thread only, so call it in the forked
-// child before it starts any thread.
+// Threads: LandlockAbi() on any thread.
 #pragma once
 
 namespace hijack::launcher {
@@ -28,10 +25,5 @@ inline constexpr int kLandlockScopeAbi = 6;
 // or 0 when Landlock is not built in or not enabled (ENOSYS, EOPNOTSUPP) or refused by a
 // seccomp profile.
 int LandlockAbi();
-
-// Creates a ruleset that handles no file system or network access and scopes signals and
-// abstract unix sockets, and restricts the calling thread with it (landlock_restrict_self(2)
-// needs no_new_privs). Returns 0, or the errno of the failed call.
-int ScopeSelfWithLandlock();
 
 }  // namespace hijack::launcher

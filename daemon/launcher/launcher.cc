@@ -16,7 +16,7 @@
 
 #include "daemon/launcher/child_function.h"
 #include "daemon/launcher/inherited_signals.h"
-#include "daemon/launcher/landlock_scope.h"
+#include "daemon/launcher/landlock_ruleset.h"
 #include "daemon/launcher/listener_handover.h"
 #include "daemon/launcher/namespace_init.h"
 
@@ -67,7 +67,8 @@ void ChildReport(int fd, ChildStep step, int value) {
 // Runs in the child after fork. Only async-signal-safe calls.
 [[noreturn]] void ChildMain(const LaunchSpec& spec, const FilterProgram* program, ChildMode mode,
                             int report_fd, int go_fd, pid_t parent, char* const* argv,
-                            char* const* envp, int inherit_fd, ListenerHandover* handover) {
+                            char* const* envp, int inherit_fd, ListenerHandover* handover,
+                            const LandlockRulesets& landlock) {
   // The supervisor blocks and redirects signals for itself; the guest gets the ignored signals
   // and blocked mask that the supervisor inherited, as it would natively (`nohup hijackd run`).
   InheritedSignals::Restore();
@@ -105,13 +106,13 @@ void ChildReport(int fd, ChildStep step, int value) {
     close(go_fd);
   };
   if (mode != ChildMode::kNotifyListener) {
-    if (spec.landlock_scope) {
+    if (!landlock.empty()) {
       // Before the go: from the no_new_privs after it every call is the guest's to the
       // ptrace-all tracer (it arms there), and landlock_restrict_self(2) needs no_new_privs.
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         ChildFail(report_fd, kFilter, errno);
       }
-      if (int err = ScopeSelfWithLandlock(); err != 0) {
+      if (int err = landlock.RestrictSelf(); err != 0) {
         ChildFail(report_fd, kLandlock, err);
       }
     }
@@ -142,8 +143,8 @@ void ChildReport(int fd, ChildStep step, int value) {
       flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
       // After the helper starts (it stays outside the guest's domain, like the supervisor it
       // answers to) and before the filter (whose intercept set may hold the landlock calls).
-      if (spec.landlock_scope) {
-        if (int err = ScopeSelfWithLandlock(); err != 0) {
+      if (!landlock.empty()) {
+        if (int err = landlock.RestrictSelf(); err != 0) {
           ChildFail(report_fd, kLandlock, err, handover);
         }
       }
@@ -205,7 +206,7 @@ Error ChildError(const ChildMessage& msg) {
     case kCredentials:
       return ErrnoError(msg.value, "setgroups/setresgid/setresuid to the caller's rights").error();
     case kLandlock:
-      return ErrnoError(msg.value, "scoping the guest with Landlock (landlock_restrict_self)")
+      return ErrnoError(msg.value, "confining the guest with Landlock (landlock_restrict_self)")
           .error();
     case kDumpable:
       return ErrnoError(msg.value, "prctl(PR_SET_DUMPABLE, 1) in the starting guest").error();
@@ -249,6 +250,18 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
     go_read.reset(go[0]);
     go_write.reset(go[1]);
   }
+  // Built here, not in the child: opening the trees and filling the rulesets allocate. They
+  // restrict nobody until the child's landlock_restrict_self(2); close-on-exec.
+  LandlockRulesets landlock;
+  if (spec.landlock_scope || !spec.landlock_floor.empty()) {
+    auto built = LandlockRulesets::Build(spec.landlock_floor, spec.landlock_abi,
+                                         spec.landlock_scope);
+    if (!built) {
+      return std::unexpected(
+          Error{built.error().code, "Landlock ruleset: " + built.error().message});
+    }
+    landlock = std::move(*built);
+  }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
   std::unique_ptr<NamespaceInit> contained;
@@ -279,7 +292,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
       contained->Enter(report_write.get(), kContain);  // returns in the guest only
     }
     ChildMain(spec, program, mode, report_write.get(), go_read.get(), parent, argv.data(),
-              envp.data(), inherit_fd, handover ? &*handover : nullptr);
+              envp.data(), inherit_fd, handover ? &*handover : nullptr, landlock);
   }
   report_write.reset();
   go_read.reset();

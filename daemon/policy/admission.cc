@@ -2,9 +2,128 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::policy {
+namespace {
+
+bool Beneath(const std::string& path, const std::string& tree) {
+  return tree == "/" || path == tree || (path.starts_with(tree) && path[tree.size()] == '/');
+}
+
+constexpr std::pair<uint32_t, const char*> kKindNames[] = {{kFloorRead, "read"},
+                                                           {kFloorWrite, "write"},
+                                                           {kFloorCreate, "create"},
+                                                           {kFloorExec, "exec"},
+                                                           {kFloorUnlink, "unlink"}};
+
+// Whether `next` allows no kind of access that `held` denies: some floor of `next` confines
+// each kind `held` confines to trees beneath `held`'s, and each TCP operation to its ports.
+// The policy allows no more than any one of its floors (every enforcing module must let a call
+// through), so one such floor per kind suffices. Empty when it fits; else why not.
+std::optional<std::string> Loosens(const std::vector<KernelFloor>& next, const KernelFloor& held) {
+  const std::string since =
+      fmt::format("the floor of {} is kernel-enforced since launch (a Landlock domain cannot "
+                  "be loosened after exec; relaunch the guest, or launch it with --no-landlock to "
+                  "keep every rule module-only)",
+                  held.source);
+  for (const auto& [kind, name] : kKindNames) {
+    if ((held.fs_handled & kind) == 0) {
+      continue;
+    }
+    std::optional<std::string> why = fmt::format(
+        "the policy no longer confines {} access to the trees allowed at launch; {}", name, since);
+    for (const KernelFloor& n : next) {
+      if ((n.fs_handled & kind) == 0) {
+        continue;
+      }
+      std::optional<std::string> outside;
+      for (const KernelFloor::Tree& t : n.trees) {
+        if ((t.access & kind) == 0) {
+          continue;
+        }
+        bool covered = false;
+        for (const KernelFloor::Tree& h : held.trees) {
+          covered = covered || ((h.access & kind) && Beneath(t.path, h.path));
+        }
+        if (!covered) {
+          outside = fmt::format("{}: \"{}\" allows {} beneath {}, outside the trees of the launch: {}", n.source, t.rule,
+                                name, t.path, since);
+          break;
+        }
+      }
+      if (!outside) {
+        why.reset();
+        break;
+      }
+      why = outside;
+    }
+    if (why) {
+      return why;
+    }
+  }
+  for (const auto& [op, pick] :
+       {std::pair{"connect", &KernelFloor::tcp_connect}, std::pair{"bind", &KernelFloor::tcp_bind}}) {
+    const KernelFloor::Ports& h = held.*pick;
+    if (!h.handled) {
+      continue;
+    }
+    std::optional<std::string> why = fmt::format(
+        "the policy no longer confines TCP {} to the ports allowed at launch; {}", op, since);
+    for (const KernelFloor& n : next) {
+      const KernelFloor::Ports& p = n.*pick;
+      if (!p.handled) {
+        continue;
+      }
+      std::optional<std::string> outside;
+      for (const auto& [lo, hi] : p.ranges) {
+        for (uint32_t port = lo; port <= hi && !outside; ++port) {
+          bool covered = false;
+          for (const auto& [hlo, hhi] : h.ranges) {
+            covered = covered || (port >= hlo && port <= hhi);
+          }
+          if (!covered) {
+            outside = fmt::format("{}: allows TCP {} to port {}, outside the ports of the launch: {}", n.source, op, port,
+                                  since);
+          }
+        }
+      }
+      if (!outside) {
+        why.reset();
+        break;
+      }
+      why = outside;
+    }
+    if (why) {
+      return why;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<KernelFloor> FloorsOf(const PolicySet& policy) {
+  std::vector<KernelFloor> out;
+  for (size_t i = 0; i < policy.modules().size(); ++i) {
+    const PolicyModule& m = *policy.modules()[i];
+    if (!m.Enforces()) {
+      continue;
+    }
+    KernelFloor f = m.Floor();
+    if (f.empty() && f.module_only.empty()) {
+      continue;
+    }
+    f.source = fmt::format("/modules/{} ({})", i, m.Name());
+    out.push_back(std::move(f));
+  }
+  return out;
+}
 
 BackendCapabilities CapabilitiesOf(const Backend& backend) {
   BackendCapabilities caps;
@@ -46,7 +165,20 @@ Result<void> AdmitPolicy(const PolicySet& policy, const BackendCapabilities& cap
                             "them on the supervisor's path): {}",
                             syscalls::SyscallNames(escaping))});
   }
+  if (!caps.kernel_floor.empty()) {
+    const std::vector<KernelFloor> next = FloorsOf(policy);
+    for (const KernelFloor& held : caps.kernel_floor) {
+      if (held.empty()) {
+        continue;
+      }
+      if (std::optional<std::string> why = Loosens(next, held)) {
+        return std::unexpected(Error{ENOSYS, *why});
+      }
+    }
+  }
   return {};
 }
 
 }  // namespace hijack::policy
+
+

@@ -13,7 +13,12 @@
 //   - a module that answers with Decision::InjectFd runs only on a backend that can place a
 //     descriptor in the guest (seccomp_unotify(2), SECCOMP_IOCTL_NOTIF_ADDFD);
 //   - no module enforces, or reads the arguments of, a call that the guest's agent runs without
-//     the supervisor (fixed at launch, like the intercept set): such calls would escape it.
+//     the supervisor (fixed at launch, like the intercept set): such calls would escape it;
+//   - the policy allows nothing that the guest's Landlock floor, installed at launch from the
+//     launch policy's modules (include/hijack/kernel_floor.h), denies: a Landlock domain can
+//     only be tightened after exec (landlock_restrict_self(2)), so such a rule would silently not
+//     work. Refused, naming the rule; a tighter policy is admitted (the module is the precise
+//     layer on top of the floor).
 //
 // Threads: AdmitPolicy is a pure function of its arguments; any thread.
 #pragma once
@@ -23,6 +28,7 @@
 
 #include "daemon/policy/policy_set.h"
 #include "hijack/backend.h"
+#include "hijack/kernel_floor.h"
 #include "hijack/result.h"
 #include "hijack/syscall_set.h"
 
@@ -39,7 +45,13 @@ struct BackendCapabilities {
   std::optional<SyscallSet> intercept;
   // The calls the guest's agent runs without the supervisor (PolicyEngine::MarkExempt).
   SyscallSet agent_exempt;
+  // What the kernel has held since launch (Landlock), fitted to the kernel's ABI. Empty: none.
+  std::vector<KernelFloor> kernel_floor = {};
 };
+
+// The kernel floors of `policy`'s modules (PolicyModule::Floor), each with its `source` set
+// ("/modules/1 (fs_guard)"), including empty ones that report module-only rules.
+std::vector<KernelFloor> FloorsOf(const PolicySet& policy);
 
 // The capabilities of `backend` for a guest not launched yet.
 BackendCapabilities CapabilitiesOf(const Backend& backend);

@@ -40,7 +40,14 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
 
 void PolicyEngine::SetBackend(const Backend& backend) {
   std::lock_guard lock(swap_mu_);
+  std::vector<KernelFloor> floor = std::move(backend_.kernel_floor);
   backend_ = CapabilitiesOf(backend);
+  backend_.kernel_floor = std::move(floor);
+}
+
+void PolicyEngine::SetKernelFloor(std::vector<KernelFloor> floor) {
+  std::lock_guard lock(swap_mu_);
+  backend_.kernel_floor = std::move(floor);
 }
 
 BackendCapabilities PolicyEngine::Capabilities() const {

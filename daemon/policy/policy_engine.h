@@ -41,6 +41,10 @@ class PolicyEngine {
   // Call before sharing the engine; until then it admits as for notify.
   void SetBackend(const Backend& backend);
 
+  // The Landlock floor the guest was launched with (fitted to the kernel): Replace() then
+  // refuses a policy that allows what it denies. Call before sharing the engine.
+  void SetKernelFloor(std::vector<KernelFloor> floor);
+
   // What AdmitPolicy checks a replacement against now: the backend's capabilities, the intercept
   // set and the calls marked exempt. Any thread.
   BackendCapabilities Capabilities() const;

@@ -334,6 +334,8 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   spec.extra_intercept = extra;
   spec.backend = options.backend;
   spec.guard.landlock_scope = options.landlock_scope;
+  spec.guard.landlock_floor = options.landlock_floor;
+  spec.guard.landlock_abi_max = options.landlock_abi_max;
   spec.guard.allow_io_uring = options.allow_io_uring;
   // Without --listen nobody can change this guest's policy: what it does not enforce now it
   // never will.

@@ -47,6 +47,10 @@ struct RunOptions {
   // the kernel has it (--no-landlock-scope: the supervisor's refusals alone), and io_uring
   // refused while a policy enforces (--allow-io-uring lets the guest use it regardless).
   bool landlock_scope = true;
+  // The Landlock floor of fs_guard, exec_guard and net_guard rules (--no-landlock: the modules
+  // alone), and the highest Landlock ABI to use (--landlock-abi; negative: the kernel's).
+  bool landlock_floor = true;
+  int landlock_abi_max = -1;
   bool allow_io_uring = false;
   // hijackd run --listen: starts the control API for this run's supervisor before the guest
   // starts, and returns the function that stops it (stop accepting, finish in-flight calls).

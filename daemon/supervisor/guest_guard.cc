@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -20,7 +21,9 @@
 #include <spdlog/spdlog.h>
 #include <string_view>
 
+#include "daemon/launcher/landlock_ruleset.h"
 #include "daemon/launcher/landlock_scope.h"
+#include "daemon/policy/admission.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::supervisor {
@@ -183,9 +186,21 @@ bool Enforces(const policy::PolicySet& policy) {
 
 }  // namespace
 
+bool ProtectionLayers::floor_active() const {
+  for (const KernelFloor& f : floors) {
+    if (!f.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 ProtectionLayers ProbeProtection(const GuardOptions& options) {
-  static const int abi = launcher::LandlockAbi();
+  static const int kernel_abi = launcher::LandlockAbi();
+  const int abi = options.landlock_abi_max >= 0 ? std::min(kernel_abi, options.landlock_abi_max)
+                                                : kernel_abi;
   ProtectionLayers l;
+  l.landlock_floor_wanted = options.landlock_floor;
   l.supervisor_not_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
   l.landlock_abi = abi;
   l.landlock_scope = options.landlock_scope && abi >= launcher::kLandlockScopeAbi;
@@ -193,6 +208,27 @@ ProtectionLayers ProbeProtection(const GuardOptions& options) {
   l.allow_io_uring = options.allow_io_uring;
   l.policy_fixed = options.policy_fixed;
   return l;
+}
+
+bool AddKernelFloors(ProtectionLayers& layers, const policy::PolicySet& policy,
+                     const std::string& exe, const std::string& agent_library) {
+  layers.floors = policy::FloorsOf(policy);
+  const int abi = layers.landlock_floor_wanted ? layers.landlock_abi : 0;
+  bool lost = false;
+  for (KernelFloor& f : layers.floors) {
+    if (f.fs_handled != 0) {
+      for (const std::string& file : launcher::ExecFiles(exe)) {
+        f.trees.push_back({file, kFloorRead | kFloorExec, "the program's start (execve)"});
+      }
+      if (!agent_library.empty()) {
+        f.trees.push_back({agent_library, kFloorRead, "the agent library"});
+      }
+    }
+    const bool wanted = !f.empty();
+    f = launcher::FitFloorToAbi(std::move(f), abi);
+    lost = lost || (wanted && f.empty());
+  }
+  return lost;
 }
 
 SyscallSet GuardSyscalls(const ProtectionLayers& layers) {
@@ -231,6 +267,48 @@ std::vector<ProtectionLayers::Layer> ProtectionLayers::Describe() const {
     landlock = "no Landlock on this kernel";
   }
   out.push_back({"landlock-scope", landlock_scope, landlock});
+  std::string floor_detail;
+  size_t held = 0, module_only = 0;
+  for (const KernelFloor& f : floors) {
+    held += f.held.size();
+    module_only += f.module_only.size();
+    std::string what;
+    if (f.fs_handled != 0) {
+      what = "file access outside " + std::to_string(f.trees.size()) + " trees";
+    }
+    for (const auto& [ports, op] : {std::pair{&f.tcp_connect, "TCP connect"},
+                                    std::pair{&f.tcp_bind, "TCP bind"}}) {
+      if (ports->handled) {
+        what += (what.empty() ? "" : ", ") + std::string(op) + " to other ports";
+      }
+    }
+    if (!what.empty()) {
+      floor_detail += (floor_detail.empty() ? "" : "; ") + f.source + " denies " + what;
+    }
+  }
+  if (floor_active()) {
+    floor_detail = "Landlock ABI " + std::to_string(landlock_abi) + ": " + floor_detail + " (" +
+                   std::to_string(held) + " rules kernel-enforced, " +
+                   std::to_string(module_only) + " module-only)";
+  } else if (!landlock_floor_wanted) {
+    floor_detail = "turned off at launch (--no-landlock): the modules alone enforce";
+  } else if (floors.empty()) {
+    floor_detail = "no fs_guard, exec_guard or net_guard rules to hold";
+  } else if (landlock_abi == 0) {
+    floor_detail = "no Landlock on this kernel: the modules alone enforce";
+  } else {
+    floor_detail = "Landlock ABI " + std::to_string(landlock_abi) +
+                   " cannot hold these rules: the modules alone enforce";
+  }
+  out.push_back({"landlock-floor", floor_active(), floor_detail});
+  for (const KernelFloor& f : floors) {
+    for (const KernelFloor::Held& h : f.held) {
+      out.push_back({"kernel-enforced", true, f.source + ": " + h.rule + ": " + h.how});
+    }
+    for (const KernelFloor::ModuleOnly& m : f.module_only) {
+      out.push_back({"module-only", false, f.source + ": " + m.rule + ": " + m.reason});
+    }
+  }
   out.push_back(
       {"cross-tree-refusal", refuse_cross_tree,
        refuse_cross_tree
@@ -259,7 +337,7 @@ std::vector<ProtectionLayers::Layer> ProtectionLayers::Describe() const {
 std::string ProtectionLayers::Summary() const {
   std::string out;
   for (const auto& layer : Describe()) {
-    if (!layer.active) {
+    if (!layer.active || layer.name == "kernel-enforced" || layer.name == "module-only") {
       continue;
     }
     if (!out.empty()) {

@@ -37,6 +37,7 @@
 
 #include "daemon/policy/policy_set.h"
 #include "hijack/decision.h"
+#include "hijack/kernel_floor.h"
 #include "hijack/syscall_event.h"
 #include "hijack/syscall_set.h"
 
@@ -47,6 +48,13 @@ struct GuardOptions {
   // Scope the guest with Landlock where the kernel can (hijackd run --no-landlock-scope turns it
   // off, e.g. to exercise the supervisor's own refusals).
   bool landlock_scope = true;
+  // Install the kernel floors of the policy's fs_guard, exec_guard and net_guard rules as a
+  // Landlock ruleset (daemon/launcher/landlock_ruleset.h; hijackd run --no-landlock turns it
+  // off: the modules alone enforce).
+  bool landlock_floor = true;
+  // Use at most this Landlock ABI (hijackd run --landlock-abi, for tests of older kernels);
+  // negative: the kernel's.
+  int landlock_abi_max = -1;
   // Let the guest use io_uring whatever the policy (hijackd run --allow-io-uring).
   bool allow_io_uring = false;
   // The policy cannot change after launch (hijackd run without --listen). When false, a later
@@ -61,11 +69,18 @@ struct ProtectionLayers {
   int landlock_abi = 0;                  // 0: no Landlock
   bool landlock_scope = false;           // the guest is scoped (ABI >= 6 and not turned off)
   bool refuse_cross_tree = false;        // GuestGuard refuses calls aimed outside the tree
+  bool landlock_floor_wanted = false;    // the operator did not turn the floor off
+  // The kernel floors of the launch policy as this kernel holds them (fitted to its ABI), with
+  // the rules only the modules hold; set at launch (Supervisor::Launch).
+  std::vector<KernelFloor> floors;
+  bool floor_active() const;
   bool allow_io_uring = false;
   bool policy_fixed = false;
 
   struct Layer {
-    std::string name;    // "not-dumpable", "landlock-scope", "cross-tree-refusal", ...
+    // "not-dumpable", "landlock-scope", "landlock-floor", "cross-tree-refusal", ...; and one
+    // "kernel-enforced" or "module-only" entry per rule of a confining module.
+    std::string name;
     bool active = false;
     std::string detail;  // what it holds, or why it is off
   };
@@ -76,6 +91,15 @@ struct ProtectionLayers {
 
 // The layers this process and kernel give a guest launched with `options`.
 ProtectionLayers ProbeProtection(const GuardOptions& options);
+
+// Sets layers.floors to the kernel floors of `policy` (policy::FloorsOf) as this kernel holds
+// them (launcher::FitFloorToAbi; none when the floor was turned off), with what the guest needs
+// to start kept reachable: execve(2) opens the program `exe` and its interpreter itself, and the
+// loader maps `agent_library` (when not empty), none of which a module sees as a call of the
+// guest. Returns true when a floor the policy has cannot be held here. Reads the files (ELF
+// headers); any thread.
+bool AddKernelFloors(ProtectionLayers& layers, const policy::PolicySet& policy,
+                     const std::string& exe, const std::string& agent_library);
 
 // The calls GuestGuard must see for `layers`; every guest's intercept set holds them.
 SyscallSet GuardSyscalls(const ProtectionLayers& layers);

@@ -122,8 +122,22 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   }
   SyscallSet intercept = spec.policy->needed();
   intercept.AddAll(spec.extra_intercept);
-  const ProtectionLayers protection = ProbeProtection(spec.guard);
+  spec.guard.landlock_floor = spec.guard.landlock_floor && options_.landlock_floor;
+  ProtectionLayers protection = ProbeProtection(spec.guard);
   intercept.AddAll(GuardSyscalls(protection));
+  // The kernel floor (Landlock) of the policy's confining modules, fitted to this kernel. What
+  // the guest needs to start stays reachable: execve(2) opens the program and its interpreter
+  // itself, and the loader maps the agent, none of which a module sees as the guest's own call.
+  const bool floor_lost = AddKernelFloors(protection, *spec.policy, *exe, spec.agent_library);
+  if (floor_lost && spec.guard.landlock_floor && !warned_no_floor_) {
+    warned_no_floor_ = true;
+    spdlog::warn("no Landlock floor ({}): fs_guard, exec_guard and net_guard rules are enforced "
+                 "by the modules alone (hijackctl show lists them; docs/SECURITY.md)",
+                 protection.landlock_abi == 0
+                     ? std::string("no Landlock on this kernel")
+                     : "Landlock ABI " + std::to_string(protection.landlock_abi) +
+                           " cannot hold some rules");
+  }
   if (spec.guard.landlock_scope && !protection.landlock_scope && !warned_no_landlock_) {
     warned_no_landlock_ = true;
     spdlog::warn("no Landlock scoping ({}): the supervisor refuses guests' signals, traces and "
@@ -152,6 +166,13 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.credentials = spec.credentials;
   launch.agent_library = std::move(spec.agent_library);
   launch.landlock_scope = protection.landlock_scope;
+  launch.landlock_abi = protection.landlock_abi;
+  for (const KernelFloor& f : protection.floors) {
+    if (!f.empty()) {
+      launch.landlock_floor.push_back(f);
+    }
+  }
+  guest->engine().SetKernelFloor(launch.landlock_floor);
   launch.contain = options_.contain == "none" || (options_.contain == "auto" && contain_refused_)
                        ? Containment::kNone
                        : Containment::kPidNamespace;

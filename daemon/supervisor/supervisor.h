@@ -56,6 +56,8 @@ struct SupervisorOptions {
   // 0: no pool, every decision on the loop, so one slow decision holds every guest (what the
   // benchmark bench/micro/pending_neighbour.cc compares against).
   size_t decision_workers = 4;
+  // false (hijackd serve --no-landlock): no guest gets a Landlock floor, whatever it asks.
+  bool landlock_floor = true;
 };
 
 struct GuestSpec {
@@ -157,6 +159,7 @@ class Supervisor {
   const SupervisorOptions options_;
   bool auto_is_ptrace_ = false;  // a notify launch failed under `auto`: later ones use ptrace
   bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once
+  bool warned_no_floor_ = false;     // the warning that a Landlock floor is missing, once
   bool contain_refused_ = false;  // a pid namespace was refused under contain "auto": no more tries
   boost::asio::io_context loop_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

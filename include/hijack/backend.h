@@ -27,6 +27,7 @@
 #include "hijack/event.h"
 #include "hijack/exec_page_client.h"
 #include "hijack/guest_memory.h"
+#include "hijack/kernel_floor.h"
 #include "hijack/policy.h"
 #include "hijack/result.h"
 #include "hijack/syscall_event.h"
@@ -130,6 +131,11 @@ struct LaunchSpec {
   // Scope the guest with Landlock before exec (daemon/launcher/landlock_scope.h): its signals
   // and abstract unix socket connections stay inside its own tree. Needs Landlock ABI 6.
   bool landlock_scope = false;
+  // Kernel floors of the policy's modules (kernel_floor.h), already fitted to `landlock_abi`
+  // (daemon/launcher/landlock_ruleset.h): installed as Landlock rulesets, with the scope in the
+  // first, before exec. Empty: none.
+  std::vector<KernelFloor> landlock_floor;
+  int landlock_abi = 0;
   Containment contain = Containment::kNone;
   // The in-guest agent (libhijack-agent.so) to preload, by absolute path; empty: none. Only a
   // backend with an executive page (notify) honours it; the others run the guest without it,

@@ -32,6 +32,7 @@
 #include "hijack/decision.h"
 #include "hijack/event.h"
 #include "hijack/guest_memory.h"
+#include "hijack/kernel_floor.h"
 #include "hijack/syscall_event.h"
 #include "hijack/syscall_set.h"
 
@@ -125,6 +126,11 @@ class PolicyModule {
   // modules that accept counts; any thread.
   virtual void AddCounts(int /*nr*/, uint64_t /*calls*/, uint64_t /*errors*/,
                          uint64_t /*total_ns*/, std::span<const uint64_t> /*log2_histogram*/) {}
+
+  // What of this module's rules the kernel can hold by itself (kernel_floor.h): the launcher
+  // installs it as a Landlock ruleset before exec, and it must never be tighter than Decide().
+  // Empty (the default): nothing, the module alone enforces. Asked once per policy, any thread.
+  virtual KernelFloor Floor() const { return {}; }
 
   // Counters for GetStats and `hijackctl stats`, as a JSON object.
   virtual nlohmann::json Stats() const { return nlohmann::json::object(); }

@@ -54,6 +54,8 @@ class ExecGuardModule final : public PolicyModule {
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   void Observe(const Event& event) override;
   nlohmann::json Stats() const override;
+  // exec_guard_floor.cc: the executable trees of an allow list.
+  KernelFloor Floor() const override;
 
   bool Allows(const std::string& path) const;
 

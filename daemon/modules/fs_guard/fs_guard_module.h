@@ -86,6 +86,8 @@ class FsGuardModule final : public PolicyModule {
   }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
+  // fs_guard_floor.cc: the allowed trees of a default-deny (or `beneath`) policy.
+  KernelFloor Floor() const override;
 
   // Whether `path` may be accessed with every kind in `access` (pure; for tests).
   bool Allows(const std::string& path, uint8_t access) const { return rules_.Allows(path, access); }

@@ -51,6 +51,8 @@ class FsRules {
   // Whether some rule (or the default) can deny an access of a kind in `access`.
   bool CanDeny(uint8_t access) const { return (deniable_ & access) != 0; }
   uint8_t deniable() const { return deniable_; }
+  const std::vector<FsRule>& rules() const { return rules_; }
+  bool default_allow() const { return default_allow_; }
 
  private:
   std::vector<FsRule> rules_;

@@ -255,3 +255,30 @@ bool AnyNeedsKind(const std::vector<AddressRule>& rules) {
 }
 
 }  // namespace hijack::modules
+
+namespace hijack::modules {
+
+std::optional<std::pair<uint16_t, uint16_t>> AddressRule::TcpPorts() const {
+  const SocketKind tcp4{.domain = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP};
+  const SocketKind tcp6{.domain = AF_INET6, .type = SOCK_STREAM, .protocol = IPPROTO_TCP};
+  if (!types_.any() && !types_.Matches(tcp4) && !types_.Matches(tcp6)) {
+    return std::nullopt;
+  }
+  switch (kind_) {
+    case Kind::kAny:
+      return std::pair<uint16_t, uint16_t>{0, 65535};
+    case Kind::kFamily:
+      if (family_ == AF_INET || family_ == AF_INET6) {
+        return std::pair<uint16_t, uint16_t>{0, 65535};
+      }
+      return std::nullopt;
+    case Kind::kIp:
+      return std::pair{port_lo_, port_hi_};
+    case Kind::kUnixPath:
+    case Kind::kUnixAbstract:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hijack::modules

@@ -46,6 +46,11 @@ class AddressRule {
   bool Matches(const SocketAddress& addr, const SocketKind* kind = nullptr) const;
   // Only the socket-type selector (for calls that carry no address to match).
   bool MatchesKind(const SocketKind* kind) const;
+  // The TCP ports an address of this rule may have: nullopt when the rule matches no TCP
+  // address (unix, netlink, ...), {0, 65535} when it names no port. For kernel floors, which
+  // hold ports only, whatever the address. A rule whose socket-type selector excludes TCP
+  // matches no TCP address.
+  std::optional<std::pair<uint16_t, uint16_t>> TcpPorts() const;
   const std::string& text() const { return text_; }
   bool needs_kind() const { return !types_.any(); }
   void set_types(SocketTypes types) { types_ = types; }

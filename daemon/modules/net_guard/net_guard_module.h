@@ -66,6 +66,8 @@ class NetGuardModule final : public PolicyModule {
   bool Enforces() const override { return true; }
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
+  // net_guard_floor.cc: the TCP ports of connect and bind allow lists.
+  KernelFloor Floor() const override;
 
   // The rules of `op` applied to `addr` on a socket of `kind` (nullptr: unknown, so rules with
   // a socket-type selector do not match).
