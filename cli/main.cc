@@ -1,7 +1,8 @@
 // hijackctl: launch, watch and re-police Hijack guests through hijackd's control API.
 //
 //   hijackctl [--connect ADDR] [--json] launch|guests|show|kill|policy get|policy set|
-//             policy check|modules|stats|events [--follow]
+//             policy check|modules|stats|events [--follow]|whoami|health
+//   hijackctl --version
 //
 // ADDR is unix:PATH or tcp:HOST:PORT; default $HIJACK_CONNECT, else hijackd's default socket.
 // A TCP listener wants credentials: --tls-ca/--tls-cert/--tls-key (mutual TLS; $HIJACK_TLS_CA,
@@ -32,6 +33,7 @@
 #include "cli/text_table.h"
 #include "common/bounded_file.h"
 #include "common/listen_address.h"
+#include "common/version.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 extern char** environ;
@@ -623,6 +625,31 @@ struct EventsArgs {
   bool audit = false;
 };
 
+// `hijackctl health`: is the daemon serving, which build is it, and what does its host offer.
+int Health(Client& c) {
+  v1::HealthResponse resp;
+  auto ctx = c.Context();
+  if (auto s = c.stub().Health(ctx.get(), {}, &resp); !s.ok()) {
+    return c.Fail(s);
+  }
+  if (c.globals().json) {
+    PrintJson(resp);
+    return 0;
+  }
+  std::printf("status:   %s\n", resp.status() == v1::HealthResponse::SERVING ? "serving"
+                                                                         : "shutting down");
+  std::printf("version:  hijackd %s (git %s), pid %d, up %.1f s\n", resp.version().c_str(),
+              resp.git_revision().c_str(), resp.pid(),
+              static_cast<double>(resp.uptime_ms()) / 1000.0);
+  std::printf("guests:   %u running, %u in all\n", resp.guests_running(), resp.guests_total());
+  std::printf("caller:   %s (%s)\n", resp.caller().c_str(), resp.role().c_str());
+  std::printf("host:\n");
+  for (const auto& f : resp.features()) {
+    std::printf("  %-20s %s\n", f.name().c_str(), f.detail().c_str());
+  }
+  return 0;
+}
+
 int Whoami(Client& c) {
   v1::HealthResponse resp;
   auto ctx = c.Context();
@@ -685,6 +712,9 @@ int Events(Client& c, const EventsArgs& a) {
 int Main(int argc, char** argv) {
   CLI::App app{"hijackctl: launch, watch and re-police guests of a running hijackd"};
   app.require_subcommand(1);
+  // This program's own version; `hijackctl health` asks the daemon for its.
+  app.set_version_flag("--version", "hijackctl " + std::string(common::Version()) + " (git " +
+                                        std::string(common::GitRevision()) + ")");
   app.footer(
       "Examples:\n"
       "  hijackd serve &                                   # the daemon, socket 0600\n"
@@ -805,6 +835,8 @@ int Main(int argc, char** argv) {
   events_cmd->add_flag("--audit", events.audit,
                        "also show the audit record of every launch, kill and policy set");
   app.add_subcommand("whoami", "who the daemon takes this caller for, and what it may do");
+  app.add_subcommand("health",
+                     "whether the daemon serves, its version, and what its host offers");
 
   try {
     app.parse(argc, argv);
@@ -850,6 +882,9 @@ int Main(int argc, char** argv) {
   }
   if (app.got_subcommand("whoami")) {
     return Whoami(client);
+  }
+  if (app.got_subcommand("health")) {
+    return Health(client);
   }
   return kUsageError;
 }

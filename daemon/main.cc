@@ -1,7 +1,7 @@
 // hijackd: the Hijack supervisor.
 //
 //   hijackd run [--policy FILE] [--backend auto|notify] [--intercept CLASSES]
-//               [--trace FILE] [--trace-format text|json] -- CMD ARGS...
+//               [--trace FILE] [--trace-format text|json] [--] CMD ARGS...
 //               [--listen unix:PATH|tcp:127.0.0.1:PORT] [CONTROL OPTIONS] -- CMD ARGS...
 //   hijackd serve [--listen ADDR] [--on-exit kill|detach] [CONTROL OPTIONS]
 //   CONTROL OPTIONS (control_options.h): --socket-mode, --socket-group, --admin-group,
@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +22,9 @@
 #include <spdlog/spdlog.h>
 
 #include "common/listen_address.h"
+#include "common/version.h"
 #include "daemon/control/control_options.h"
+#include "daemon/control/host_features.h"
 #include "daemon/control/serve_command.h"
 #include "daemon/modules/builtin.h"
 #include "daemon/policy/policy_set.h"
@@ -39,6 +42,89 @@ void SetUpLogging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// `hijackd --version`: the build, then what this host offers it (host_features.h).
+std::string VersionText() {
+  std::string text = "hijackd " + std::string(hijack::common::Version()) + " (git " +
+                     std::string(hijack::common::GitRevision()) + ")\n";
+  for (const auto& f : hijack::control::ProbeHostFeatures()) {
+    text += "  " + f.name + std::string(f.name.size() < 20 ? 20 - f.name.size() : 1, ' ') +
+            f.detail + "\n";
+  }
+  text.pop_back();  // CLI11 ends the text with a newline of its own
+  return text;
+}
+
+// Where the command name is among the arguments after argv[0]: the first word that is neither an
+// option of hijackd itself nor an option's value; args.size() when there is none.
+size_t CommandIndex(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      return args.size();
+    }
+    if (args[i] == "--log-level") {
+      ++i;  // its value
+    } else if (!args[i].starts_with("-")) {
+      return i;
+    }
+  }
+  return args.size();
+}
+
+// The command word, when it names no command: CLI11 would only say "A subcommand is required".
+std::optional<std::string> UnknownCommand(const CLI::App& app,
+                                          const std::vector<std::string>& args) {
+  const size_t at = CommandIndex(args);
+  if (at == args.size()) {
+    return std::nullopt;
+  }
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->check_name(args[at])) {
+      return std::nullopt;
+    }
+  }
+  return args[at];
+}
+
+// The arguments after argv[0], with a "--" put before the command of `hijackd run` when the user
+// left it out: everything from the command's name on belongs to the command, as with env(1) and
+// strace(1), so `hijackd run ls -la` runs `ls -la` instead of failing on "-la".
+std::vector<std::string> WithCommandMark(const CLI::App& run, std::vector<std::string> args) {
+  const size_t command = CommandIndex(args);
+  if (command == args.size() || !run.check_name(args[command])) {
+    return args;
+  }
+  for (auto at = args.begin() + static_cast<std::ptrdiff_t>(command) + 1; at != args.end();
+       ++at) {
+    const std::string& arg = *at;
+    if (arg == "--") {
+      return args;
+    }
+    if (!arg.starts_with("-") || arg == "-") {
+      args.insert(at, "--");
+      return args;
+    }
+    if (arg.find('=') != std::string::npos) {
+      continue;  // --name=value
+    }
+    const CLI::Option* opt = run.get_option_no_throw(arg);
+    if (opt == nullptr && !arg.starts_with("--")) {
+      continue;  // an unknown short option: CLI11 names it
+    }
+    if (opt != nullptr && opt->get_items_expected_max() > 0 && std::next(at) != args.end()) {
+      ++at;  // the option's value
+    }
+  }
+  return args;
+}
+
+std::string CommandNames(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return names;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,25 +136,30 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hijackd: prctl(PR_SET_DUMPABLE, 0): %s\n", std::strerror(errno));
     return 1;
   }
-  CLI::App app{"hijackd: take control of unmodified Linux programs from user space"};
+  CLI::App app{"hijackd: take control of unmodified Linux programs from user space", "hijackd"};
   app.require_subcommand(1);
-  app.footer(
-      "Examples:\n"
-      "  hijackd run -- ls /                      # every syscall counted, table at the end\n"
-      "  hijackd run --policy policies/deny.json -- cat /etc/hostname\n"
-      "  hijackd run --trace - --intercept %file -- make -j2\n"
-      "  hijackd run --listen unix:/tmp/h.sock -- lighttpd -D -f l.conf   # re-police it live\n"
-      "  hijackd serve                            # the API on the default unix socket (0600)\n"
-      "  hijackd serve --listen tcp:127.0.0.1:7070 --token-file ~/.hijack-token\n"
-      "  hijackd serve --listen tcp:0.0.0.0:7070 --listen-any --tls-cert s.pem --tls-key s.key "
-      "--tls-ca clients-ca.pem\n"
-      "  hijackd check my-policy.json");
+  app.set_version_flag("--version", VersionText, "print the version and what this host offers");
+  // --log-level is taken before and after the command name (`hijackd run --log-level debug`).
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  std::vector<CLI::Option*> log_level_opts;
+  auto add_log_level = [&](CLI::App* to) {
+    log_level_opts.push_back(
+        to->add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+            ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
+  };
+  add_log_level(&app);
 
   hijack::run::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "run one guest in the foreground");
+  run_cmd->footer(
+      "The command starts at the first word that is not an option of run; use -- before it when "
+      "it starts with a dash.\n"
+      "Examples:\n"
+      "  hijackd run ls /                         # every syscall counted, table at the end\n"
+      "  hijackd run --policy policies/deny.json -- cat /etc/hostname\n"
+      "  hijackd run --trace - --intercept %file -- make -j2\n"
+      "  hijackd run --listen unix:/tmp/h.sock -- lighttpd -D -f l.conf   # re-police it live");
+  add_log_level(run_cmd);
   run_cmd->add_option("--policy", run.policy_file, "policy JSON file (default: built-in stats)");
   run_cmd
       ->add_option("--backend", run.backend,
@@ -77,10 +168,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--intercept", run.intercept,
                       "extra syscalls or %classes for the intercept set, comma separated")
       ->delimiter(',')->allow_extra_args(false);
-  run_cmd->add_option("--trace", run.trace_file, "trace calls to FILE ('-' for stderr)");
-  run_cmd->add_option("--trace-format", run.trace_format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
-  run_cmd->add_flag("--quiet", run.quiet, "no report at the end");
+  CLI::Option* trace_opt =
+      run_cmd->add_option("--trace", run.trace_file, "trace calls to FILE ('-' for stderr)");
+  run_cmd->add_option("--trace-format", run.trace_format, "text or json (needs --trace)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->needs(trace_opt);
+  run_cmd->add_flag("--quiet", run.quiet,
+                    "no report at the end and no informational lines (warnings and errors stay; "
+                    "--log-level overrides)");
   run_cmd->add_flag(
       "--agent,!--no-agent", run.agent,
       "preload libhijack-agent.so (the default, notify backend only): calls that only "
@@ -118,16 +213,22 @@ int main(int argc, char** argv) {
   hijack::control::ControlServerOptions run_control;
   hijack::control::ControlCliState run_control_cli;
   hijack::control::AddControlOptions(run_cmd, run_control, run_control_cli);
-  run_cmd->add_option("command", run.command, "the program and its arguments, after --")
-      ->required();
+  run_cmd->add_option("command", run.command, "the program and its arguments")->required();
 
   hijack::control::ServeOptions serve;
   serve.server.listen = hijack::common::DefaultControlAddress();
   hijack::control::ControlCliState serve_control_cli;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "run as a daemon: launch and steer guests over the control API (hijackctl)");
+  serve_cmd->footer(
+      "Examples:\n"
+      "  hijackd serve                            # the API on the default unix socket (0600)\n"
+      "  hijackd serve --listen tcp:127.0.0.1:7070 --token-file ~/.hijack-token\n"
+      "  hijackd serve --listen tcp:0.0.0.0:7070 --listen-any --tls-cert s.pem --tls-key s.key "
+      "--tls-ca clients-ca.pem");
   serve_cmd->add_option("--listen", serve.server.listen, "unix:PATH or tcp:HOST:PORT")
       ->capture_default_str();
+  add_log_level(serve_cmd);
   hijack::control::AddControlOptions(serve_cmd, serve.server, serve_control_cli);
   serve_cmd->add_option("--on-exit", serve.on_exit,
                         "what happens to guests when hijackd stops: kill (SIGTERM, then SIGKILL); "
@@ -146,15 +247,36 @@ int main(int argc, char** argv) {
 
   std::string check_file;
   CLI::App* check_cmd = app.add_subcommand("check", "validate a policy file");
+  check_cmd->footer("Example:\n  hijackd check policies/fs-readonly.json");
   check_cmd->add_option("file", check_file, "policy JSON file")->required();
+  add_log_level(check_cmd);
 
   CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
+  app.footer(
+      "Examples:\n"
+      "  hijackd run ls /                         # every syscall counted, table at the end\n"
+      "  hijackd serve                            # the API on the default unix socket (0600)\n"
+      "  hijackd check my-policy.json\n"
+      "`hijackd COMMAND --help` shows each command's options and examples.");
 
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto unknown = UnknownCommand(app, args)) {
+    std::fprintf(stderr, "hijackd: unknown command \"%s\" (commands: %s; see hijackd --help)\n",
+                 unknown->c_str(), CommandNames(app).c_str());
+    return 2;
+  }
+  args = WithCommandMark(*run_cmd, std::move(args));
   try {
-    app.parse(argc, argv);
+    // CLI11 wants the arguments in reverse order when given as a vector.
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (run_cmd->parsed() && run.quiet &&
+      std::ranges::none_of(log_level_opts, [](CLI::Option* o) { return o->count() > 0; })) {
+    log_level = "warn";
   }
   SetUpLogging(log_level);
 
@@ -191,8 +313,10 @@ int main(int argc, char** argv) {
       spdlog::error("{}", set.error().message);
       return 2;
     }
-    std::printf("%s: valid, %zu modules, intercepts %zu syscalls\n", check_file.c_str(),
-                (*set)->modules().size(), (*set)->needed().size());
+    const size_t modules = (*set)->modules().size();
+    const size_t needed = (*set)->needed().size();
+    std::printf("%s: valid, %zu module%s, intercepts %zu syscall%s\n", check_file.c_str(),
+                modules, modules == 1 ? "" : "s", needed, needed == 1 ? "" : "s");
     // What a module cannot promise as configured (its Stats() "caveat"): said before it runs.
     for (size_t i = 0; i < (*set)->modules().size(); ++i) {
       const nlohmann::json stats = (*set)->modules()[i]->Stats();

@@ -8,8 +8,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "common/version.h"
 #include "daemon/backend/backend_factory.h"
 #include "daemon/control/decision_kinds.h"
+#include "daemon/control/host_features.h"
 #include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
@@ -847,7 +849,16 @@ grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRe
   resp->set_role(caller->rule);
   resp->set_status(shutting_down_ ? v1::HealthResponse::SHUTTING_DOWN
                                   : v1::HealthResponse::SERVING);
-  resp->set_version(HIJACK_VERSION);
+  resp->set_version(std::string(common::Version()));
+  resp->set_git_revision(std::string(common::GitRevision()));
+  // Probed once: each probe starts a short-lived child, and readiness checks call Health often.
+  static const std::vector<HostFeature> features = ProbeHostFeatures();
+  for (const auto& f : features) {
+    auto* out = resp->add_features();
+    out->set_name(f.name);
+    out->set_present(f.present);
+    out->set_detail(f.detail);
+  }
   resp->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started_)
                           .count());

@@ -22,7 +22,9 @@ int Count(const std::string& text, const std::string& what) {
 }
 
 TEST(PtraceRunTest, AutoPrefersNotifyAndSaysSoOnce) {
-  auto r = RunProcess({kHijackd, "run", "--backend", "auto", "--quiet", "--", kGuest, "exit", "3"});
+  // --quiet keeps the report out; --log-level info keeps the backend line in.
+  auto r = RunProcess({kHijackd, "run", "--backend", "auto", "--quiet", "--log-level", "info",
+                       "--", kGuest, "exit", "3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(Count(r.err, "backend: notify"), 1) << r.err;
 }
@@ -30,8 +32,8 @@ TEST(PtraceRunTest, AutoPrefersNotifyAndSaysSoOnce) {
 // no_notify_wrapper makes every seccomp(2) call fail with EINVAL: no user notification, no
 // SECCOMP_RET_TRACE, no filter at all. auto falls back to ptrace-all, which needs none.
 TEST(PtraceRunTest, AutoFallsBackToPtraceAllWithoutSeccomp) {
-  auto r = RunProcess({kNoNotifyWrapper, kHijackd, "run", "--backend", "auto", "--quiet", "--",
-                       kGuest, "exit", "3"});
+  auto r = RunProcess({kNoNotifyWrapper, kHijackd, "run", "--backend", "auto", "--quiet",
+                       "--log-level", "info", "--", kGuest, "exit", "3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(Count(r.err, "backend: ptrace-all"), 1) << r.err;
 

@@ -1,0 +1,56 @@
+#include "daemon/control/host_features.h"
+
+#include <sys/utsname.h>
+
+#include "daemon/backend/notify/notify_backend.h"
+#include "daemon/backend/ptrace/ptrace_backend.h"
+#include "daemon/exec_page/agent_launch.h"
+#include "daemon/launcher/landlock_scope.h"
+#include "daemon/launcher/launcher.h"
+
+namespace hijack::control {
+
+std::vector<HostFeature> ProbeHostFeatures() {
+  std::vector<HostFeature> features;
+  utsname uts{};
+  if (uname(&uts) == 0) {
+    features.push_back({"kernel", true, std::string(uts.release)});
+  }
+  auto available = [](const Result<void>& probe, std::string what) {
+    return probe ? "available (" + what + ")" : "unavailable: " + probe.error().message;
+  };
+  auto notify = backend::NotifyBackend::Probe();
+  features.push_back({"backend notify", notify.has_value(),
+                      available(notify, "seccomp user notification")});
+  auto stops = backend::PtraceBackend::Probe(backend::TraceMode::kSeccompStops);
+  features.push_back({"backend ptrace", stops.has_value(),
+                      available(stops, "SECCOMP_RET_TRACE stops")});
+  auto every = backend::PtraceBackend::Probe(backend::TraceMode::kEverySyscall);
+  features.push_back({"backend ptrace-all", every.has_value(),
+                      available(every, "PTRACE_SYSCALL stops")});
+  const bool killable = launcher::KernelHasWaitKillableRecv();
+  features.push_back(
+      {"wait-killable-recv", killable,
+       killable ? "yes (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: a received call is not "
+                  "interrupted by signals)"
+                : "no (Linux 5.19+): a call held by the supervisor can fail with EINTR"});
+  const int abi = launcher::LandlockAbi();
+  if (abi > 0) {
+    features.push_back({"landlock", true,
+                        "ABI " + std::to_string(abi) +
+                            (abi >= launcher::kLandlockScopeAbi
+                                 ? " (scoping of signals and abstract sockets: yes)"
+                                 : " (scoping needs ABI " +
+                                       std::to_string(launcher::kLandlockScopeAbi) + ")")});
+  } else {
+    features.push_back({"landlock", false, "not offered by this kernel (or disabled at boot)"});
+  }
+  const std::string agent = exec_page::FindAgentLibrary();
+  features.push_back({"agent", !agent.empty(),
+                      agent.empty() ? "libhijack-agent.so not found: every call goes through the "
+                                      "supervisor (set HIJACK_AGENT_LIBRARY)"
+                                    : agent});
+  return features;
+}
+
+}  // namespace hijack::control
