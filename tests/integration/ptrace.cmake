@@ -1,7 +1,7 @@
 # The hard cases of tracing (job control, signals, exec from a thread, vfork, spawn chains,
 # threads, kills while held) over every backend, and ptrace-only behaviour.
 add_executable(hijack_ptrace_tests ${CMAKE_CURRENT_LIST_DIR}/ptrace_test.cc)
-target_link_libraries(hijack_ptrace_tests PRIVATE hijack_core GTest::gtest_main)
+target_link_libraries(hijack_ptrace_tests PRIVATE hijack_test_backend GTest::gtest_main)
 target_compile_definitions(hijack_ptrace_tests PRIVATE
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>")
 add_dependencies(hijack_ptrace_tests syscall_guest)
