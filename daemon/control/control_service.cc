@@ -415,7 +415,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
     return ToGrpcStatus(launched.error());
   }
   spdlog::info("guest {} launched: pid {}, {} ({}), for {}", launched->id, launched->pid,
-               launched->argv[0], launched->backend, caller->Describe());
+               launched->argv[0], BackendKindName(launched->backend), caller->Describe());
   {
     std::lock_guard lock(mu_);
     GuestRecord record{.launched_by = caller->Describe(),
@@ -429,7 +429,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   }
   resp->set_guest_id(launched->id);
   resp->set_pid(launched->pid);
-  resp->set_backend(launched->backend);
+  resp->set_backend(std::string(BackendKindName(launched->backend)));
   resp->set_policy_version(launched->policy_version);
   return grpc::Status::OK;
 }
