@@ -22,6 +22,7 @@
 #include "daemon/launcher/child_function.h"
 #include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -172,9 +173,7 @@ TEST(BackendNames, HijackdRunHelpDescribesEveryBackend) {
 
 TEST(BackendNames, HijackdCheckSaysWhichBackendsRunHere) {
   TempDir dir;
-  const std::string policy = dir.Write("p.json", R"({"version": 1, "modules": [
-      {"module": "stats"}]})");
-  auto r = RunProcess({kHijackd, "check", policy});
+  auto r = RunProcess({kHijackd, "check", WritePolicy(dir, "p.json", R"({"module": "stats"})")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("backends on this kernel:"));
   for (const backend::BackendEntry& entry : backend::BackendTable()) {

@@ -18,6 +18,7 @@
 
 #include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -34,15 +35,10 @@ class ModulesTest : public ::testing::TestWithParam<std::string> {
   // hijackd run --backend <param> --quiet --policy <json> -- command...
   ProcessResult Run(const std::string& policy_json, std::vector<std::string> command,
                     bool quiet = true) {
-    std::string policy = dir_.Write("policy" + std::to_string(++policies_) + ".json",
-                                    R"({"version": 1, "modules": [)" + policy_json + "]}");
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--policy", policy};
-    if (quiet) {
-      argv.push_back("--quiet");
-    }
-    argv.push_back("--");
-    argv.insert(argv.end(), command.begin(), command.end());
-    return RunProcess(argv);
+    const std::string policy =
+        WritePolicy(dir_, "policy" + std::to_string(++policies_) + ".json", policy_json);
+    return HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy, .quiet = quiet}
+        .Run(command);
   }
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
 
