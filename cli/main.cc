@@ -34,6 +34,7 @@
 #include "common/bounded_file.h"
 #include "common/listen_address.h"
 #include "common/version.h"
+#include "hijack/backend_kind.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 extern char** environ;
@@ -332,7 +333,7 @@ class Client {
 
 struct LaunchArgs {
   std::optional<std::string> policy_file;
-  std::string backend = "auto";
+  std::string backend;  // empty: the daemon's auto
   std::vector<std::string> intercept;
   std::optional<std::string> cwd;
   bool agent = true;
@@ -767,8 +768,11 @@ int Main(int argc, char** argv) {
   LaunchArgs launch;
   auto* launch_cmd = app.add_subcommand("launch", "start a guest under the daemon");
   launch_cmd->add_option("--policy", launch.policy_file, "policy JSON file ('-' for stdin)");
-  launch_cmd->add_option("--backend", launch.backend, "auto, notify, ptrace")
-      ->capture_default_str();
+  std::string backend_help = "auto (the default: the daemon picks the first that runs there)";
+  for (const auto& [kind, name] : hijack::kBackendKindNames) {
+    backend_help += ", " + std::string(name);
+  }
+  launch_cmd->add_option("--backend", launch.backend, backend_help);
   launch_cmd
       ->add_option("--intercept", launch.intercept,
                    "extra syscalls or %classes to intercept, so later policies may use them")

@@ -1,13 +1,14 @@
 // hijackd: the Hijack supervisor.
 //
-//   hijackd run [--policy FILE] [--backend auto|notify] [--intercept CLASSES]
+//   hijackd run [--policy FILE] [--backend auto|NAME] [--intercept CLASSES]
 //               [--trace FILE] [--trace-format text|json] [--] CMD ARGS...
 //               [--listen unix:PATH|tcp:127.0.0.1:PORT] [CONTROL OPTIONS] -- CMD ARGS...
 //   hijackd serve [--listen ADDR] [--on-exit kill|detach] [CONTROL OPTIONS]
 //   CONTROL OPTIONS (control_options.h): --socket-mode, --socket-group, --admin-group,
 //     --launch-group, --watch-group, --tls-cert/--tls-key/--tls-ca, --token-file,
 //     --insecure-tcp, --listen-any, --audit-log
-//   hijackd check FILE          validate a policy without running anything
+//   hijackd check FILE          validate a policy without running anything; say which
+//                               protection layers and backends this kernel gives
 //   hijackd modules             list the built-in policy modules
 #include <sys/prctl.h>
 
@@ -23,6 +24,7 @@
 
 #include "common/listen_address.h"
 #include "common/version.h"
+#include "daemon/backend/backend_table.h"
 #include "daemon/control/control_options.h"
 #include "daemon/control/host_features.h"
 #include "daemon/control/serve_command.h"
@@ -125,6 +127,23 @@ std::string CommandNames(const CLI::App& app) {
   return names;
 }
 
+// Which backends a guest could run under here, and what --backend auto would pick: each
+// table row's probe (each forks a short-lived child).
+void PrintBackends() {
+  std::printf("backends on this kernel:\n");
+  std::optional<std::string_view> automatic;
+  for (const hijack::backend::BackendEntry& entry : hijack::backend::BackendTable()) {
+    auto works = entry.probe();
+    if (works && !automatic) {
+      automatic = entry.name();
+    }
+    std::printf("  %-26s %-3s %s\n", std::string(entry.name()).c_str(), works ? "on" : "off",
+                works ? std::string(entry.description).c_str() : works.error().message.c_str());
+  }
+  std::printf("  %-26s picks %s\n", std::string(hijack::backend::BackendChoice::kAutoName).c_str(),
+              automatic ? std::string(*automatic).c_str() : "none (no backend runs here)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,10 +180,13 @@ int main(int argc, char** argv) {
       "  hijackd run --listen unix:/tmp/h.sock -- lighttpd -D -f l.conf   # re-police it live");
   add_log_level(run_cmd);
   run_cmd->add_option("--policy", run.policy_file, "policy JSON file (default: built-in stats)");
-  run_cmd
-      ->add_option("--backend", run.backend,
-                   "auto (notify, else ptrace, else ptrace-all), notify, ptrace, ptrace-all")
-      ->default_val("auto");
+  std::string run_backend(hijack::backend::BackendChoice::kAutoName);
+  run_cmd->add_option("--backend", run_backend, hijack::backend::BackendOptionHelp())
+      ->check([](const std::string& name) -> std::string {
+        auto choice = hijack::backend::ParseBackendChoice(name);
+        return choice ? "" : choice.error().message;
+      })
+      ->capture_default_str();
   run_cmd->add_option("--intercept", run.intercept,
                       "extra syscalls or %classes for the intercept set, comma separated")
       ->delimiter(',')->allow_extra_args(false);
@@ -281,6 +303,12 @@ int main(int argc, char** argv) {
   SetUpLogging(log_level);
 
   if (run_cmd->parsed()) {
+    auto backend = hijack::backend::ParseBackendChoice(run_backend);
+    if (!backend) {
+      spdlog::error("{}", backend.error().message);
+      return 2;
+    }
+    run.backend = *backend;
     run.sync_wakeup = !no_sync;
     if (auto ok = hijack::control::FinishControlOptions(run_control, run_control_cli); !ok) {
       spdlog::error("{}", ok.error().message);
@@ -342,6 +370,7 @@ int main(int argc, char** argv) {
       spdlog::warn("no Landlock scoping on this kernel: the supervisor refuses cross-tree calls "
                    "itself (docs/SECURITY.md)");
     }
+    PrintBackends();
     return 0;
   }
   if (modules_cmd->parsed()) {

@@ -36,7 +36,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/backend/backend_factory.h"
+#include "daemon/backend/backend_set.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/child_function.h"
 #include "daemon/launcher/reaper.h"
@@ -183,14 +183,19 @@ class BatchGuest {
                                                  [this](int) { loop_.stop(); });
     std::promise<std::string> launched;
     thread_ = std::thread([this, &mode, &spec, &launched] {
-      auto backend = backend::MakeBackend(mode.backend, loop_, reaper_,
-                                          {.sync_wakeup = mode.sync_wakeup}, nullptr);
+      auto choice = backend::ParseBackendChoice(mode.backend);
+      if (!choice) {
+        launched.set_value(choice.error().message);
+        return;
+      }
+      backends_ = std::make_unique<backend::BackendSet>(
+          loop_, reaper_, backend::BackendOptions{.sync_wakeup = mode.sync_wakeup});
+      auto backend = backends_->Select(*choice);
       if (!backend) {
         launched.set_value(backend.error().message);
         return;
       }
-      backend_ = std::move(*backend);
-      auto pid = backend_->Launch(spec, *guest_);
+      auto pid = backend->backend->Launch(spec, *guest_);
       if (pid) {
         guest_->guard().SetRoot(*pid);
       }
@@ -206,7 +211,7 @@ class BatchGuest {
   launcher::ProcessReaper reaper_{loop_};
   events::EventBus bus_;
   std::unique_ptr<supervisor::Guest> guest_;
-  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<backend::BackendSet> backends_;
   std::thread thread_;
   pid_t native_pid_ = -1;
   int cmd_ = -1;

@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/version.h"
-#include "daemon/backend/backend_factory.h"
+#include "daemon/backend/backend_table.h"
 #include "daemon/control/decision_kinds.h"
 #include "daemon/control/host_features.h"
 #include "daemon/control/request_limits.h"
@@ -51,7 +51,7 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   for (const auto& a : info.argv) {
     out->add_argv(a);
   }
-  out->set_backend(info.backend);
+  out->set_backend(std::string(BackendKindName(info.backend)));
   out->set_containment(info.containment);
   out->set_state(info.running ? v1::Guest::RUNNING : v1::Guest::EXITED);
   out->set_policy_version(info.policy_version);
@@ -399,7 +399,13 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   spec.cwd = req->cwd();
   spec.policy = std::move(*policy);
   spec.extra_intercept = *extra;
-  spec.backend = req->backend().empty() ? "auto" : req->backend();
+  if (!req->backend().empty()) {  // empty: auto
+    auto choice = backend::ParseBackendChoice(req->backend());
+    if (!choice) {
+      return ToGrpcStatus(choice.error());
+    }
+    spec.backend = *choice;
+  }
   spec.credentials = *rights;
   spec.guard.allow_io_uring = req->allow_io_uring();  // policy_fixed: SetPolicy may come
   spec.guard.landlock_floor = !req->no_landlock();
@@ -412,7 +418,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
     return ToGrpcStatus(launched.error());
   }
   spdlog::info("guest {} launched: pid {}, {} ({}), for {}", launched->id, launched->pid,
-               launched->argv[0], launched->backend, caller->Describe());
+               launched->argv[0], BackendKindName(launched->backend), caller->Describe());
   {
     std::lock_guard lock(mu_);
     GuestRecord record{.launched_by = caller->Describe(),
@@ -426,7 +432,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   }
   resp->set_guest_id(launched->id);
   resp->set_pid(launched->pid);
-  resp->set_backend(launched->backend);
+  resp->set_backend(std::string(BackendKindName(launched->backend)));
   resp->set_policy_version(launched->policy_version);
   return grpc::Status::OK;
 }
@@ -869,8 +875,8 @@ grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRe
   if (total) {
     resp->set_guests_total(static_cast<uint32_t>(*total));
   }
-  for (const auto& name : backend::BackendNames()) {
-    resp->add_backends(name);
+  for (const backend::BackendEntry& entry : backend::BackendTable()) {
+    resp->add_backends(std::string(entry.name()));
   }
   resp->set_pid(getpid());
   return grpc::Status::OK;

@@ -2,8 +2,7 @@
 
 #include <sys/utsname.h>
 
-#include "daemon/backend/notify/notify_backend.h"
-#include "daemon/backend/ptrace/ptrace_backend.h"
+#include "daemon/backend/backend_table.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/landlock_scope.h"
 #include "daemon/launcher/launcher.h"
@@ -16,18 +15,12 @@ std::vector<HostFeature> ProbeHostFeatures() {
   if (uname(&uts) == 0) {
     features.push_back({"kernel", true, std::string(uts.release)});
   }
-  auto available = [](const Result<void>& probe, std::string what) {
-    return probe ? "available (" + what + ")" : "unavailable: " + probe.error().message;
-  };
-  auto notify = backend::NotifyBackend::Probe();
-  features.push_back({"backend notify", notify.has_value(),
-                      available(notify, "seccomp user notification")});
-  auto stops = backend::PtraceBackend::Probe(backend::TraceMode::kSeccompStops);
-  features.push_back({"backend ptrace", stops.has_value(),
-                      available(stops, "SECCOMP_RET_TRACE stops")});
-  auto every = backend::PtraceBackend::Probe(backend::TraceMode::kEverySyscall);
-  features.push_back({"backend ptrace-all", every.has_value(),
-                      available(every, "PTRACE_SYSCALL stops")});
+  for (const backend::BackendEntry& entry : backend::BackendTable()) {
+    auto works = entry.probe();
+    features.push_back({"backend " + std::string(entry.name()), works.has_value(),
+                        works ? "available (" + std::string(entry.description) + ")"
+                              : "unavailable: " + works.error().message});
+  }
   const bool killable = launcher::KernelHasWaitKillableRecv();
   features.push_back(
       {"wait-killable-recv", killable,

@@ -9,8 +9,8 @@
 //   //   landlock             ABI 7 (scoping needs 6)
 //   //   agent                /usr/lib/hijack/libhijack-agent.so
 //
-// Probing a backend starts a short-lived child (NotifyBackend::Probe, PtraceBackend::Probe), so
-// this costs a few milliseconds. Threads: any.
+// Probing a backend (backend_table.h) starts a short-lived child, so this costs a few
+// milliseconds. Threads: any.
 #pragma once
 
 #include <string>

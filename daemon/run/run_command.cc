@@ -379,7 +379,7 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
       if (!report.empty()) {
         std::fprintf(stderr, "\nhijackd: %s of guest 1 (%s, backend %s)\n%s",
                      std::string(module->Name()).c_str(), options.command[0].c_str(),
-                     info.backend.c_str(), report.c_str());
+                     std::string(BackendKindName(info.backend)).c_str(), report.c_str());
       }
     }
     if (SyscallSet exempt = guest->engine().Exempt(); !exempt.empty()) {
@@ -390,7 +390,7 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
                    names.c_str());
     }
     std::fprintf(stderr, "hijackd: protection: %s\n", info.protection.Summary().c_str());
-    if (info.backend == "notify") {
+    if (info.backend == BackendKind::kNotify) {
       // What a signal handler without SA_RESTART may see (README, "What a guest can observe").
       std::fprintf(stderr, "%s",
                    launcher::KernelHasWaitKillableRecv()

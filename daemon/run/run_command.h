@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/backend/backend_table.h"
 #include "hijack/result.h"
 
 namespace hijack::supervisor {
@@ -30,7 +31,7 @@ namespace hijack::run {
 struct RunOptions {
   std::vector<std::string> command;
   std::optional<std::string> policy_file;  // default: the built-in default policy
-  std::string backend = "auto";            // notify, ptrace, ptrace-all, auto
+  backend::BackendChoice backend;          // auto unless set (backend_table.h)
   std::vector<std::string> intercept;      // extra syscalls / %classes for the intercept set
   std::optional<std::string> trace_file;   // adds a trace module ("-" for stderr)
   std::string trace_format = "text";

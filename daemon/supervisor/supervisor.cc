@@ -7,7 +7,6 @@
 #include <chrono>
 #include <spdlog/spdlog.h>
 
-#include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/policy/admission.h"
 
@@ -49,6 +48,7 @@ Supervisor::Supervisor(SupervisorOptions options)
     : options_(options),
       work_(boost::asio::make_work_guard(loop_)),
       reaper_(loop_),
+      backends_(loop_, reaper_, {.sync_wakeup = options_.sync_wakeup}),
       pool_(options_.decision_workers > 0
                 ? std::make_unique<DecisionPool>(loop_, options_.decision_workers)
                 : nullptr) {}
@@ -71,26 +71,6 @@ void Supervisor::StopLoop() {
   }
 }
 
-Result<Backend*> Supervisor::BackendFor(const std::string& name, std::string* used) {
-  if (auto it = backends_.find(name); it != backends_.end()) {
-    *used = std::string(it->second->Name());
-    return it->second.get();
-  }
-  std::string chosen;
-  auto made = backend::MakeBackend(name, loop_, reaper_, {.sync_wakeup = options_.sync_wakeup},
-                                   &chosen);
-  if (!made) {
-    return std::unexpected(made.error());
-  }
-  if (name == "auto") {
-    spdlog::info("backend: {}", chosen);
-  }
-  Backend* backend = made->get();
-  *used = std::string(backend->Name());
-  backends_.emplace(name, std::move(*made));
-  return backend;
-}
-
 Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   if (spec.argv.empty()) {
     return std::unexpected(Error{EINVAL, "launch: the command is empty"});
@@ -108,16 +88,12 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
     return std::unexpected(
         Error{exe.error().code == 127 ? ENOENT : EACCES, exe.error().message});
   }
-  std::string backend_name;
-  // After a notify launch failed under `auto`, later `auto` launches go straight to ptrace.
-  const bool automatic = spec.backend == "auto";
-  auto backend = BackendFor(automatic && auto_is_ptrace_ ? "ptrace" : spec.backend, &backend_name);
-  if (!backend) {
-    return std::unexpected(backend.error());
-  }
+  HIJACK_ASSIGN_OR_RETURN(backend::BackendSet::Selected selected, backends_.Select(spec.backend));
+  Backend* backend = selected.backend;
+  BackendKind kind = selected.kind;
   // A policy the backend cannot apply (fs_guard strict needs InjectFd) is refused at launch, by
   // the rules that SetPolicy and ValidatePolicy apply later.
-  if (auto fits = policy::AdmitPolicy(*spec.policy, policy::CapabilitiesOf(**backend)); !fits) {
+  if (auto fits = policy::AdmitPolicy(*spec.policy, policy::CapabilitiesOf(*backend)); !fits) {
     return std::unexpected(Error{EINVAL, fits.error().message});
   }
   SyscallSet intercept = spec.policy->needed();
@@ -154,7 +130,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
                                        [this, id](int status) { Exited(id, status); },
                                        pool_.get());
   // Live policy changes must fit the backend too (PolicyEngine::Replace checks).
-  guest->engine().SetBackend(**backend);
+  guest->engine().SetBackend(*backend);
   LaunchSpec launch;
   launch.guest_id = id;
   launch.path = *exe;
@@ -176,7 +152,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.contain = options_.contain == "none" || (options_.contain == "auto" && contain_refused_)
                        ? Containment::kNone
                        : Containment::kPidNamespace;
-  auto pid = (*backend)->Launch(launch, *guest);
+  auto pid = backend->Launch(launch, *guest);
   if (!pid && options_.contain == "auto" && launcher::IsContainmentError(pid.error())) {
     // The kernel or a sandbox (a container engine's seccomp profile, a procfs with masked
     // paths) refuses the namespace: run uncontained, and say what is lost.
@@ -185,22 +161,21 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
                  pid.error().message);
     contain_refused_ = true;
     launch.contain = Containment::kNone;
-    pid = (*backend)->Launch(launch, *guest);
+    pid = backend->Launch(launch, *guest);
   }
-  if (!pid && automatic && backend_name == "notify") {
+  if (!pid && spec.backend.automatic()) {
     // The probe passed but this launch did not (the sandbox refuses something only a real
-    // launch does, such as the agent's memfd): `auto` means "whatever works here", so try
-    // ptrace, unless the policy needs what only notify can do.
-    std::string fallback_name;
-    auto fallback = BackendFor("ptrace", &fallback_name);
-    if (fallback && policy::AdmitPolicy(*policy, policy::CapabilitiesOf(**fallback))) {
-      spdlog::warn("backend: a notify launch failed ({}); auto uses ptrace from now on",
-                   pid.error().message);
-      auto_is_ptrace_ = true;
-      backend = fallback;
-      backend_name = fallback_name;
-      guest->engine().SetBackend(**backend);
-      pid = (*backend)->Launch(launch, *guest);
+    // launch does, such as the agent's memfd): `auto` means "whatever works here", so the
+    // backend table's fallback runs it, unless the policy needs what only the first can do.
+    auto fallback =
+        backends_.AutoFallback(kind, pid.error(), [&](const Backend& candidate) {
+          return policy::AdmitPolicy(*policy, policy::CapabilitiesOf(candidate)).has_value();
+        });
+    if (fallback) {
+      backend = fallback->backend;
+      kind = fallback->kind;
+      guest->engine().SetBackend(*backend);
+      pid = backend->Launch(launch, *guest);
     }
   }
   if (!pid) {
@@ -209,11 +184,11 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   }
   guest->guard().SetRoot(*pid, launch.contain == Containment::kPidNamespace);
   Record record;
-  record.backend = *backend;
+  record.backend = backend;
   record.info.id = id;
   record.info.pid = *pid;
   record.info.argv = std::move(spec.argv);
-  record.info.backend = backend_name;
+  record.info.backend = kind;
   record.info.containment = ContainmentOf(*pid, launch.contain);
   record.info.running = true;
   record.info.intercept = intercept;

@@ -33,6 +33,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "daemon/backend/backend_set.h"
+#include "daemon/backend/backend_table.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/reaper.h"
 #include "daemon/policy/policy_set.h"
@@ -66,7 +68,7 @@ struct GuestSpec {
   std::string cwd;                            // empty: the daemon's
   std::shared_ptr<policy::PolicySet> policy;  // validated; required
   SyscallSet extra_intercept;                 // beyond what the policy needs
-  std::string backend = "auto";
+  backend::BackendChoice backend;  // auto unless set
   std::optional<GuestCredentials> credentials;  // empty: the daemon's own rights
   // The agent to preload (exec_page::PreloadableAgentLibrary); empty: none. Backends without an
   // executive page run the guest without it.
@@ -79,7 +81,7 @@ struct GuestInfo {
   uint64_t id = 0;
   pid_t pid = -1;
   std::vector<std::string> argv;
-  std::string backend;
+  BackendKind backend = BackendKind::kNotify;  // the one it runs under (auto resolved)
   // "pidns" (a pid namespace of its own), "pidns+userns" (with a user namespace, for an
   // unprivileged hijackd) or "none": what ends the guest tree with the supervisor.
   std::string containment;
@@ -151,13 +153,11 @@ class Supervisor {
     Backend* backend = nullptr;  // owned by backends_
   };
 
-  Result<Backend*> BackendFor(const std::string& name, std::string* used);
   GuestInfo Snapshot(const Record& record) const;
   void Exited(uint64_t id, int wait_status);
   void PruneExited();
 
   const SupervisorOptions options_;
-  bool auto_is_ptrace_ = false;  // a notify launch failed under `auto`: later ones use ptrace
   bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once
   bool warned_no_floor_ = false;     // the warning that a Landlock floor is missing, once
   bool contain_refused_ = false;  // a pid namespace was refused under contain "auto": no more tries
@@ -165,8 +165,9 @@ class Supervisor {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   launcher::ProcessReaper reaper_;
   events::EventBus bus_;
-  // Backends live as long as the supervisor: they register observers with the reaper.
-  std::map<std::string, std::unique_ptr<Backend>, std::less<>> backends_;
+  // One instance per kind, and what "auto" means here. The backends live as long as the
+  // supervisor: they register observers with the reaper.
+  backend::BackendSet backends_;
   std::map<uint64_t, Record> guests_;
   uint64_t next_id_ = 1;
   std::vector<ExitListener> exit_listeners_;

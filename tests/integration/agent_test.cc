@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <regex>
 #include <span>
@@ -24,6 +25,7 @@
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/reaper.h"
 #include "tests/support/fake_syscall_handler.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -83,13 +85,14 @@ AgentSummary ParseAgent(const std::string& err) {
   return s;
 }
 
-ProcessResult Hijacked(std::vector<std::string> extra, std::vector<std::string> command) {
-  std::vector<std::string> argv = {kHijackd, "--log-level", "debug", "run", "--backend", "notify",
-                                   "--agent"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back("--");
-  argv.insert(argv.end(), command.begin(), command.end());
-  return RunProcess(argv);
+// hijackd --log-level debug run --backend notify --agent [extra...] -- command...
+ProcessResult Hijacked(std::vector<std::string> extra, const std::vector<std::string>& command) {
+  extra.insert(extra.begin(), "--agent");
+  return HijackdRun{.hijackd = kHijackd,
+                    .backend = std::string(BackendKindName(BackendKind::kNotify)),
+                    .options = std::move(extra),
+                    .daemon_options = {"--log-level", "debug"}}
+      .Run(command);
 }
 
 std::map<std::string, long> StraceCounts(const TempDir& dir, std::vector<std::string> command) {
@@ -505,6 +508,18 @@ class AgentBackendTest : public ::testing::Test {
     return spec;
   }
 
+  // Runs the loop until the guest's exit is reported, showing `watch` the guest's page after
+  // each handler while the page lives (until that report: the last look is the last moment
+  // before). Returns the guest's exit status, -1 when the loop ran out of work first.
+  int RunToExit(const std::function<void(exec_page::GuestExecPage&)>& watch = {}) {
+    while (!handler_.exit_status && loop_.run_one() > 0) {
+      if (auto* p = backend_.ExecPageOf(7); p != nullptr && watch) {
+        watch(*p);
+      }
+    }
+    return handler_.exit_status ? WEXITSTATUS(*handler_.exit_status) : -1;
+  }
+
   boost::asio::io_context loop_;
   launcher::ProcessReaper reaper_{loop_};
   backend::NotifyBackend backend_{loop_, reaper_};
@@ -526,17 +541,14 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
   ASSERT_NE(page, nullptr);
   trampoline_ip_ = page->trampoline_syscall_ip();
   uint64_t agent_calls = 0, dropped = 0, slotless = 0, agent_writes = 0;
-  // The page lives until the guest's exit is reported: read it in the last moment before.
-  while (!handler_.exit_status && loop_.run_one() > 0) {
-    if (auto* p = backend_.ExecPageOf(7)) {
-      agent_calls = p->AgentCalls();
-      dropped = p->DroppedEvents();
-      slotless = p->SlotlessCalls();
-      agent_writes = p->AgentCounts(SYS_write).calls;
-    }
-  }
+  EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) {
+              agent_calls = p.AgentCalls();
+              dropped = p.DroppedEvents();
+              slotless = p.SlotlessCalls();
+              agent_writes = p.AgentCounts(SYS_write).calls;
+            }),
+            0);
   ASSERT_TRUE(handler_.exit_status);
-  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
   // Every write was counted once, by the agent or (without a slot) by the supervisor.
   // (+1: "threads: done", written by stdio through notify)
   EXPECT_EQ(agent_writes + supervised_[SYS_write], uint64_t{kThreads} * kWrites + 1);
@@ -556,13 +568,8 @@ TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   ASSERT_TRUE(pid) << pid.error().message;
   trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   uint64_t slotless = 0;
-  while (!handler_.exit_status && loop_.run_one() > 0) {
-    if (auto* p = backend_.ExecPageOf(7)) {
-      slotless = p->SlotlessCalls();
-    }
-  }
+  EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { slotless = p.SlotlessCalls(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
-  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
   EXPECT_EQ(agent_events_, 0u);
   // (+10: "threads: done" per wave, through stdio and notify)
   EXPECT_EQ(handler_.counted[SYS_write] + supervised_[SYS_write], 10u * 16 * 2000 + 10);
@@ -580,10 +587,8 @@ TEST_F(AgentBackendTest, CallsNobodyWantsTimedAreCountedUntimed) {
   exec_page::GuestExecPage* page = backend_.ExecPageOf(7);
   ASSERT_NE(page, nullptr);
   EXPECT_EQ(page->page().table[exec_page::AgentIndex(SYS_write)].mode.load(), exec_page::kCount);
-  while (!handler_.exit_status && loop_.run_one() > 0) {
-  }
+  EXPECT_EQ(RunToExit(), 0);
   ASSERT_TRUE(handler_.exit_status);
-  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
   EXPECT_EQ(handler_.counted[SYS_write] + supervised_[SYS_write], 3000u);
   EXPECT_GT(handler_.counted[SYS_write], 0u);
   EXPECT_EQ(handler_.timed[SYS_write], 0u);
@@ -634,8 +639,7 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
   EXPECT_GE(writes(), before + 2000);
   EXPECT_LT(unshaped, std::chrono::seconds(10));
   kill(*pid, SIGKILL);
-  while (!handler_.exit_status && loop_.run_one() > 0) {
-  }
+  RunToExit();
   std::printf(
       "100 calls at 200/s took %ld ms; 2000 unshaped calls took %ld ms\n",
       static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(shaped).count()),
@@ -651,13 +655,8 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   ASSERT_TRUE(pid) << pid.error().message;
   trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
   uint64_t dropped = 0;
-  while (!handler_.exit_status && loop_.run_one() > 0) {
-    if (auto* p = backend_.ExecPageOf(7)) {
-      dropped = p->DroppedEvents();
-    }
-  }
+  EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { dropped = p.DroppedEvents(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
-  EXPECT_EQ(WEXITSTATUS(*handler_.exit_status), 0);
   ASSERT_EQ(dropped, 0u);
   // The parent's own agent calls (opening /dev/null) are its; each child's writes are the
   // child's, under its own pid, which is its tid.

@@ -7,16 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <gtest/gtest.h>
 #include <mutex>
 #include <set>
 #include <vector>
 
-#include "daemon/backend/backend_factory.h"
-#include "daemon/launcher/child_function.h"
-#include "daemon/launcher/reaper.h"
+#include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/fake_syscall_handler.h"
 
@@ -27,41 +24,12 @@ using testing::FakeSyscallHandler;
 
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  }
-
   // Runs `guest` (its return value is the exit status) with `intercept` under the backend.
   int Run(std::initializer_list<int> intercept, std::function<int()> guest,
           FakeSyscallHandler& handler) {
-    boost::asio::io_context loop;
-    launcher::ProcessReaper reaper(loop);
-    auto backend = backend::MakeBackend(GetParam(), loop, reaper, {}, nullptr);
-    EXPECT_TRUE(backend) << backend.error().message;
-    if (!backend) {
-      return -1;
-    }
-    can_inject_fd_ = (*backend)->CanInjectFd();
-    LaunchSpec spec;
-    spec.guest_id = 1;
-    spec.argv = {"child"};
-    for (int nr : intercept) {
-      spec.intercept.Add(nr);
-    }
-    launcher::ChildFunction::Set(spec, std::move(guest));
-    auto pid = (*backend)->Launch(spec, handler);
-    EXPECT_TRUE(pid) << pid.error().message;
-    if (!pid) {
-      return -1;
-    }
-    while (!handler.exit_status && loop.run_one() > 0) {
-    }
-    return handler.exit_status && WIFEXITED(*handler.exit_status)
-               ? WEXITSTATUS(*handler.exit_status)
-               : -1;
+    testing::BackendGuest run(GetParam());
+    can_inject_fd_ = run.backend() != nullptr && run.backend()->CanInjectFd();
+    return run.Run(intercept, std::move(guest), handler);
   }
 
   bool can_inject_fd_ = false;
@@ -188,7 +156,7 @@ TEST_P(BackendTest, ChildrenAndThreadsAreIntercepted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
-                         ::testing::ValuesIn(backend::BackendNames()),
+                         ::testing::ValuesIn(testing::BackendNames()),
                          testing::BackendTestName{});
 
 }  // namespace

@@ -16,7 +16,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "daemon/backend/backend_factory.h"
 #include "hijack/v1/control.grpc.pb.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
@@ -163,7 +162,7 @@ TEST_P(BadPolicyFileTest, OutputsThatAreFifosWithoutReadersFailInsteadOfWaiting)
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BadPolicyFileTest,
-                         ::testing::ValuesIn(backend::BackendNames()), BackendTestName{});
+                         ::testing::ValuesIn(BackendNames()), BackendTestName{});
 
 // A malformed request and the status it must get.
 struct BadRequest {
@@ -383,7 +382,7 @@ TEST_P(BadRequestTest, EachIsRefusedWithAStatusAndTheGuestKeepsItsPolicy) {
   EXPECT_NE(stat(made.c_str(), &st), 0) << "the guest's deny rule was lost";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BadRequestTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, BadRequestTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 ProcessResult Hijackctl(std::vector<std::string> args) {

@@ -18,15 +18,14 @@
 
 #include "hijack/unique_fd.h"
 #include "tests/integration/test_paths.h"
-#include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr const char* kNoNamespaceWrapper = HIJACK_TEST_NO_NAMESPACE;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
 
@@ -108,6 +107,14 @@ std::vector<pid_t> WaitAllGone(const std::vector<pid_t>& pids,
 
 class ContainTest : public ::testing::TestWithParam<std::string> {
  protected:
+  // hijackd run --backend <param> --quiet [options...]
+  HijackdRun Hijackd(std::vector<std::string> options = {}) const {
+    return {.hijackd = kHijackd,
+            .backend = GetParam(),
+            .quiet = true,
+            .options = std::move(options)};
+  }
+
   // After the supervisor was SIGKILLed: every process that named the token must end.
   void ExpectTreeEndsAfterKill(BackgroundProcess& supervisor, const std::string& token) {
     std::vector<pid_t> tree = ProcessesWith(token);
@@ -130,9 +137,7 @@ class ContainTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(ContainTest, RunGuestTreeEndsWithKilledSupervisor) {
-  BackgroundProcess run({kHijackd, "run", "--backend", GetParam(), "--quiet", "--", kGuest,
-                         "escape", dir_.path()},
-                        dir_.path());
+  BackgroundProcess run(Hijackd().Argv({kGuest, "escape", dir_.path()}), dir_.path());
   ASSERT_TRUE(run.WaitForOutput("escape: ready", kDeadline)) << run.Stderr();
   ExpectTreeEndsAfterKill(run, dir_.path());
 }
@@ -193,9 +198,9 @@ TEST_P(ContainTest, UnprivilegedGuestTreeEndsWithKilledSupervisor) {
 // The guest's view: pid 2 under an init; /proc is its namespace's, so /proc/<getpid()> is
 // itself; exit statuses and deaths by signal pass through the init.
 TEST_P(ContainTest, GuestSeesItsOwnNamespace) {
-  auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--", "/bin/sh", "-c",
-                       "echo $$ $PPID; test -e /proc/$$/status && echo proc-ok; "
-                       "ls /proc | grep -c '^[0-9]'"});
+  auto r = Hijackd().Run({"/bin/sh", "-c",
+                         "echo $$ $PPID; test -e /proc/$$/status && echo proc-ok; "
+                         "ls /proc | grep -c '^[0-9]'"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // sh, its init, and ls and grep of the pipeline (the command substitution's subshell may or may
   // not fork, so at most five).
@@ -207,19 +212,12 @@ TEST_P(ContainTest, GuestSeesItsOwnNamespace) {
   EXPECT_EQ(ids, "2 1") << r.out;
   EXPECT_EQ(proc_ok, "proc-ok") << r.out;
   EXPECT_LE(std::atoi(count.c_str()), 5) << r.out;
-  EXPECT_EQ(RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--", kGuest, "exit",
-                        "7"})
-                .exit_code,
-            7);
-  EXPECT_EQ(RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--", kGuest,
-                        "raise", std::to_string(SIGTERM)})
-                .exit_code,
-            128 + SIGTERM);
+  EXPECT_EQ(Hijackd().Run({kGuest, "exit", "7"}).exit_code, 7);
+  EXPECT_EQ(Hijackd().Run({kGuest, "raise", std::to_string(SIGTERM)}).exit_code, 128 + SIGTERM);
 }
 
 TEST_P(ContainTest, NoneKeepsTheSupervisorsPidNamespace) {
-  auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--contain", "none", "--quiet",
-                       "--", "/bin/sh", "-c", "echo $PPID"});
+  auto r = Hijackd({"--contain", "none"}).Run({"/bin/sh", "-c", "echo $PPID"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out, "1\n");
   EXPECT_NE(r.out, "0\n");
@@ -228,21 +226,22 @@ TEST_P(ContainTest, NoneKeepsTheSupervisorsPidNamespace) {
 // Where the kernel or a sandbox refuses the namespace, auto runs the guest uncontained and says
 // so once; an explicit pidns fails the launch, naming the refused step.
 TEST_P(ContainTest, RefusedNamespaceFallsBackUnderAutoAndFailsUnderPidns) {
-  auto fallback = RunProcess({kNoNamespaceWrapper, kHijackd, "run", "--backend", GetParam(),
-                              "--quiet", "--", "/bin/sh", "-c", "echo $PPID"});
+  HijackdRun refused = Hijackd();
+  refused.prefix = WithoutNamespaces();
+  auto fallback = refused.Run({"/bin/sh", "-c", "echo $PPID"});
   EXPECT_EQ(fallback.exit_code, 0) << fallback.err;
   EXPECT_NE(fallback.out, "1\n");
   EXPECT_THAT(fallback.err, HasSubstr("the guest tree cannot end with hijackd"));
   EXPECT_THAT(fallback.err, HasSubstr("unshare"));
-  auto strict = RunProcess({kNoNamespaceWrapper, kHijackd, "run", "--backend", GetParam(),
-                            "--contain", "pidns", "--quiet", "--", "/bin/true"});
+  refused.options = {"--contain", "pidns"};
+  auto strict = refused.Run({"/bin/true"});
   EXPECT_EQ(strict.exit_code, 1);
   EXPECT_THAT(strict.err, HasSubstr("pid namespace: unshare"));
   EXPECT_THAT(strict.err, HasSubstr("EPERM"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ContainTest,
-                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
+                         ::testing::ValuesIn(BackendNames()), BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing

@@ -3,7 +3,7 @@ add_executable(identity_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/identity_guest
 target_link_libraries(identity_guest PRIVATE Threads::Threads)
 
 add_executable(hijack_identity_integration_tests ${CMAKE_CURRENT_LIST_DIR}/identity_test.cc)
-target_link_libraries(hijack_identity_integration_tests PRIVATE hijack_core hijack_test_support
+target_link_libraries(hijack_identity_integration_tests PRIVATE hijack_test_backend hijack_test_support
                       GTest::gtest_main GTest::gmock)
 target_compile_definitions(hijack_identity_integration_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"

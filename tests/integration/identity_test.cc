@@ -9,15 +9,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 
-#include "daemon/backend/backend_factory.h"
-#include "daemon/launcher/reaper.h"
+#include "tests/support/backend_guest.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
 
@@ -28,13 +26,6 @@ using ::testing::HasSubstr;
 
 constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_IDENTITY_GUEST;
-
-bool BackendCanInjectFd(const std::string& name) {
-  boost::asio::io_context loop;
-  launcher::ProcessReaper reaper(loop);
-  auto backend = backend::MakeBackend(name, loop, reaper, {}, nullptr);
-  return backend && (*backend)->CanInjectFd();
-}
 
 long PidMax() {
   std::ifstream in("/proc/sys/kernel/pid_max");
@@ -152,7 +143,7 @@ TEST_P(IdentityTest, ReusedIdsInStrictModeNeverHandAChildItsParentsFile) {
   RunReuse("strict");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, IdentityTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, IdentityTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 }  // namespace

@@ -7,7 +7,7 @@ target_link_libraries(hijack_launcher_run_tests PRIVATE hijack_test_support PkgC
 target_compile_definitions(hijack_launcher_run_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>"
-  HIJACK_TEST_NO_NOTIFY="$<TARGET_FILE:no_notify_wrapper>"
+  HIJACK_TEST_REFUSING_WRAPPER="$<TARGET_FILE:refusing_wrapper>"
   HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-add_dependencies(hijack_launcher_run_tests hijackd syscall_guest no_notify_wrapper)
+add_dependencies(hijack_launcher_run_tests hijackd syscall_guest refusing_wrapper)
 gtest_discover_tests(hijack_launcher_run_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

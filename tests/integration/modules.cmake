@@ -10,7 +10,7 @@ foreach(p crashing_plugin wrong_abi_plugin no_symbol_plugin)
 endforeach()
 
 add_executable(hijack_modules_integration_tests ${CMAKE_CURRENT_LIST_DIR}/modules_test.cc)
-target_link_libraries(hijack_modules_integration_tests PRIVATE hijack_core hijack_test_support
+target_link_libraries(hijack_modules_integration_tests PRIVATE hijack_test_backend hijack_test_support
                       GTest::gtest_main GTest::gmock)
 target_compile_definitions(hijack_modules_integration_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"

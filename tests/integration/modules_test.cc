@@ -1,6 +1,6 @@
 // The policy modules (fs_guard, net_guard, exec_guard, ratelimit, fault, plugin) deciding the
 // calls of real guests under `hijackd run`. Every decision test is parameterized over the
-// backends this build knows (backend::BackendNames()); fs_guard strict runs where the backend
+// backends this build knows (BackendNames()); fs_guard strict runs where the backend
 // can inject descriptors, and must be refused at launch elsewhere.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -13,14 +13,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <regex>
 #include <thread>
 
-#include "daemon/backend/backend_factory.h"
-#include "daemon/launcher/reaper.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
@@ -31,27 +30,15 @@ using ::testing::Not;
 constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_MODULES_GUEST;
 
-bool BackendCanInjectFd(const std::string& name) {
-  boost::asio::io_context loop;
-  launcher::ProcessReaper reaper(loop);
-  auto backend = backend::MakeBackend(name, loop, reaper, {}, nullptr);
-  return backend && (*backend)->CanInjectFd();
-}
-
 class ModulesTest : public ::testing::TestWithParam<std::string> {
  protected:
   // hijackd run --backend <param> --quiet --policy <json> -- command...
   ProcessResult Run(const std::string& policy_json, std::vector<std::string> command,
                     bool quiet = true) {
-    std::string policy = dir_.Write("policy" + std::to_string(++policies_) + ".json",
-                                    R"({"version": 1, "modules": [)" + policy_json + "]}");
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam(), "--policy", policy};
-    if (quiet) {
-      argv.push_back("--quiet");
-    }
-    argv.push_back("--");
-    argv.insert(argv.end(), command.begin(), command.end());
-    return RunProcess(argv);
+    const std::string policy =
+        WritePolicy(dir_, "policy" + std::to_string(++policies_) + ".json", policy_json);
+    return HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy, .quiet = quiet}
+        .Run(command);
   }
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
 
@@ -355,7 +342,7 @@ TEST_P(ModulesTest, RateLimitBucketSharedByTwoCallsHoldsOnEveryPath) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(60 calls in (\d+) ns)"))) << r.out;
   EXPECT_GE(std::stoll(m[1]), 59LL * 5'000'000 * 95 / 100) << r.out;
-  if (GetParam() == "notify") {
+  if (KindOf(GetParam()) == BackendKind::kNotify) {
     // Both calls ran in the guest: the agent shaped them, not the supervisor.
     std::smatch agent;
     ASSERT_TRUE(std::regex_search(r.err, agent, std::regex("hijackd: agent: ([a-z0-9_,]+)")))
@@ -375,7 +362,7 @@ TEST_P(ModulesTest, RateLimitBucketWithAddressesStaysWithTheSupervisor) {
                    {"syscalls": ["write"], "rate": 100000}]})",
                {kGuest, "paced-writes", "4", "write-only"}, /*quiet=*/false);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  if (GetParam() == "notify") {
+  if (KindOf(GetParam()) == BackendKind::kNotify) {
     std::smatch agent;
     ASSERT_TRUE(std::regex_search(r.err, agent, std::regex("hijackd: agent: ([a-z0-9_,]+)")))
         << r.err;
@@ -527,7 +514,7 @@ TEST_P(ModulesTest, ValidationErrorsNameTheJsonPathAndStartNothing) {
   EXPECT_NE(stat(marker.c_str(), &st), 0) << "a guest was started under a bad policy";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ModulesTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, ModulesTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 }  // namespace

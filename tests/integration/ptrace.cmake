@@ -1,7 +1,7 @@
 # The hard cases of tracing (job control, signals, exec from a thread, vfork, spawn chains,
 # threads, kills while held) over every backend, and ptrace-only behaviour.
 add_executable(hijack_ptrace_tests ${CMAKE_CURRENT_LIST_DIR}/ptrace_test.cc)
-target_link_libraries(hijack_ptrace_tests PRIVATE hijack_core GTest::gtest_main)
+target_link_libraries(hijack_ptrace_tests PRIVATE hijack_test_backend GTest::gtest_main)
 target_compile_definitions(hijack_ptrace_tests PRIVATE
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>")
 add_dependencies(hijack_ptrace_tests syscall_guest)
@@ -14,7 +14,7 @@ target_link_libraries(hijack_ptrace_run_tests PRIVATE hijack_test_support GTest:
 target_compile_definitions(hijack_ptrace_run_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"
   HIJACK_TEST_GUEST="$<TARGET_FILE:syscall_guest>"
-  HIJACK_TEST_NO_NOTIFY="$<TARGET_FILE:no_notify_wrapper>"
+  HIJACK_TEST_REFUSING_WRAPPER="$<TARGET_FILE:refusing_wrapper>"
   HIJACK_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-add_dependencies(hijack_ptrace_run_tests hijackd syscall_guest no_notify_wrapper)
+add_dependencies(hijack_ptrace_run_tests hijackd syscall_guest refusing_wrapper)
 gtest_discover_tests(hijack_ptrace_run_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -26,10 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/backend/backend_factory.h"
 #include "daemon/backend/ptrace/tracer.h"
-#include "daemon/launcher/child_function.h"
-#include "daemon/launcher/reaper.h"
+#include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/fake_syscall_handler.h"
 
@@ -55,58 +52,23 @@ bool WaitUntil(Fn done, std::chrono::milliseconds deadline = std::chrono::second
 
 class TracedGuestTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  }
-
-  bool IsPtrace() const { return GetParam() != "notify"; }
+  bool IsPtrace() const { return testing::KindOf(GetParam()) != BackendKind::kNotify; }
 
   // Runs `guest` under the backend with `intercept`; returns its exit status (-1: not exited).
   int Run(std::initializer_list<int> intercept, std::function<int()> guest,
           FakeSyscallHandler& handler) {
-    boost::asio::io_context loop;
-    launcher::ProcessReaper reaper(loop);
-    auto backend = backend::MakeBackend(GetParam(), loop, reaper, {}, nullptr);
-    EXPECT_TRUE(backend) << backend.error().message;
-    if (!backend) {
-      return -1;
+    testing::BackendGuest run(GetParam());
+    const int rc = run.Run(intercept, std::move(guest), handler);
+    main_pid_ = run.main_pid();
+    early_stops_ = IsPtrace() ? run.backends().SharedTracer()->early_stops_seen() : 0;
+    if (handler.exit_status) {
+      EXPECT_TRUE(WIFEXITED(*handler.exit_status)) << "wait status " << *handler.exit_status;
     }
-    LaunchSpec spec;
-    spec.guest_id = 1;
-    spec.argv = {"child"};
-    for (int nr : intercept) {
-      spec.intercept.Add(nr);
-    }
-    launcher::ChildFunction::Set(spec, std::move(guest));
-    auto pid = (*backend)->Launch(spec, handler);
-    EXPECT_TRUE(pid) << pid.error().message;
-    if (!pid) {
-      return -1;
-    }
-    main_pid_ = *pid;
-    if (IsPtrace()) {
-      tracer_ = backend::Tracer::ForReaper(loop, reaper);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!handler.exit_status && std::chrono::steady_clock::now() < deadline) {
-      loop.run_one_for(std::chrono::milliseconds(100));
-    }
-    early_stops_ = tracer_ ? tracer_->early_stops_seen() : 0;
-    tracer_.reset();
-    if (!handler.exit_status) {
-      ADD_FAILURE() << "the guest did not end within 60 s";
-      return -1;
-    }
-    EXPECT_TRUE(WIFEXITED(*handler.exit_status)) << "wait status " << *handler.exit_status;
-    return WIFEXITED(*handler.exit_status) ? WEXITSTATUS(*handler.exit_status) : -1;
+    return rc;
   }
 
   pid_t main_pid_ = -1;
   uint64_t early_stops_ = 0;
-  std::shared_ptr<backend::Tracer> tracer_;
 };
 
 // SIGSTOP / SIGTSTP stop a traced child as they would an untraced one (group-stop and
@@ -366,7 +328,7 @@ TEST_P(TracedGuestTest, KilledWhileItsCallIsHeld) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TracedGuestTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, TracedGuestTest, ::testing::ValuesIn(testing::BackendNames()),
                          testing::BackendTestName{});
 
 class PtraceOnlyTest : public TracedGuestTest {};
@@ -395,7 +357,7 @@ TEST_P(PtraceOnlyTest, NoExitStopWhenTheResultIsNotWanted) {
   EXPECT_EQ(rc, 0);
   auto calls = h.Calls(SYS_getppid);
   ASSERT_EQ(calls.size(), 1u);
-  if (GetParam() == "ptrace") {
+  if (testing::KindOf(GetParam()) == BackendKind::kPtrace) {
     EXPECT_FALSE(calls[0].result.has_value());
   }
 }
@@ -456,7 +418,14 @@ TEST_P(PtraceOnlyTest, ForkChildrenThatStopBeforeTheirParentsEvent) {
   RecordProperty("early_stops", static_cast<int>(early_stops_));
 }
 
-INSTANTIATE_TEST_SUITE_P(Ptrace, PtraceOnlyTest, ::testing::Values("ptrace", "ptrace-all"),
+// The backends of the table that trace (every one but notify).
+std::vector<std::string> PtraceBackendNames() {
+  std::vector<std::string> names = testing::BackendNames();
+  std::erase(names, std::string(BackendKindName(BackendKind::kNotify)));
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ptrace, PtraceOnlyTest, ::testing::ValuesIn(PtraceBackendNames()),
                          testing::BackendTestName{});
 
 }  // namespace

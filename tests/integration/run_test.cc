@@ -10,8 +10,9 @@
 #include <sstream>
 
 #include "tests/integration/test_paths.h"
-#include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
@@ -22,13 +23,10 @@ using ::testing::Not;
 class RunTest : public ::testing::TestWithParam<std::string> {
  protected:
   // hijackd run --backend <param> [extra...] -- command...
-  ProcessResult Run(std::vector<std::string> extra, std::vector<std::string> command,
+  ProcessResult Run(std::vector<std::string> extra, const std::vector<std::string>& command,
                     const ProcessOptions& opts = {}) {
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back("--");
-    argv.insert(argv.end(), command.begin(), command.end());
-    return RunProcess(argv, opts);
+    return HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .options = std::move(extra)}
+        .Run(command, opts);
   }
   TempDir dir_;
 };
@@ -64,10 +62,11 @@ TEST_P(RunTest, BasicGuestBehavesAsNatively) {
 }
 
 TEST_P(RunTest, ArgumentsEnvironmentAndCwdReachTheGuest) {
-  auto r = RunProcess({kHijackd, "run", "--backend", GetParam(), "--quiet", "--", "/bin/sh", "-c",
-                       "echo \"$1 $HIJACK_TEST_VAR $(pwd)\"", "sh", "first arg"},
-                      ProcessOptions{.env_add = {"HIJACK_TEST_VAR=value"}, .stdin_data = "",
-                                     .deadline = std::chrono::seconds(60)});
+  auto r = Run({"--quiet"},
+               {"/bin/sh", "-c", "echo \"$1 $HIJACK_TEST_VAR $(pwd)\"", "sh", "first arg"},
+               ProcessOptions{.env_add = {"HIJACK_TEST_VAR=value"},
+                              .stdin_data = "",
+                              .deadline = std::chrono::seconds(60)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   char cwd[4096];
   ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
@@ -255,7 +254,7 @@ std::map<std::string, long> ParseCounts(const std::string& table, int name_col, 
 // the library (openat, read, close) are the guest's calls either way. The ptrace backends never
 // preload it.
 TEST_P(RunTest, StatsCountsEqualStraceCounts) {
-  const bool agent = GetParam() == "notify";
+  const bool agent = KindOf(GetParam()) == BackendKind::kNotify;
   for (const bool no_agent : {false, true}) {
     SCOPED_TRACE(no_agent ? "--no-agent" : "default");
     const bool preloaded = agent && !no_agent;
@@ -301,8 +300,8 @@ TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
   std::string policy = dir_.Write("p.json", R"({"version": 1, "modules": [
       {"module": "trace", "syscalls": ["%file", "%net"], "output": ")" + trace + R"("},
       {"module": "stats"}]})");
-  BackgroundProcess server({kHijackd, "run", "--backend", GetParam(), "--policy", policy, "--",
-                            "/usr/sbin/lighttpd", "-D", "-f", conf},
+  BackgroundProcess server(HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy}
+                               .Argv({"/usr/sbin/lighttpd", "-D", "-f", conf}),
                            dir_.path());
   std::string resp = HttpGetWhenUp(port, "/index.html", std::chrono::seconds(60));
   EXPECT_THAT(resp, HasSubstr("200 OK"));
@@ -324,13 +323,15 @@ TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
   EXPECT_THAT(stopped.err, HasSubstr("accept4"));  // the stats table at exit
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RunTest, ::testing::Values("notify", "ptrace", "ptrace-all"),
+INSTANTIATE_TEST_SUITE_P(Backends, RunTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 // Backend-independent: a kernel (or sandbox) without user notification.
 TEST(RunWithoutNotify, MessageNamesThePtraceBackend) {
-  auto r = RunProcess({kNoNotifyWrapper, kHijackd, "run", "--backend", "notify", "--", kGuest,
-                       "exit", "0"});
+  auto r = HijackdRun{.hijackd = kHijackd,
+                      .backend = std::string(BackendKindName(BackendKind::kNotify)),
+                      .prefix = WithoutSeccomp()}
+               .Run({kGuest, "exit", "0"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--backend ptrace"));
 }

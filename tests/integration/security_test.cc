@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -69,13 +71,25 @@ char ProcessState(pid_t pid) {
 }
 
 struct Setup {
-  const char* backend;
+  std::string backend;
   bool landlock;  // false: --no-landlock-scope, the supervisor's refusals alone
   // false: --contain none, so that the guest can name hijackd (its parent) and the layers above
   // are what stops it, as where the kernel refuses the namespace; true: --contain pidns, where
   // its parent is the namespace's init and hijackd has no pid the guest can name.
   bool contained = false;
 };
+
+// Every backend of the table, with Landlock scoping and without (or with it alone).
+std::vector<Setup> Setups(bool contained, bool both_layers = true) {
+  std::vector<Setup> setups;
+  for (const std::string& backend : BackendNames()) {
+    setups.push_back({backend, true, contained});
+    if (both_layers) {
+      setups.push_back({backend, false, contained});
+    }
+  }
+  return setups;
+}
 
 std::string Name(const ::testing::TestParamInfo<Setup>& info) {
   std::string name = info.param.backend;
@@ -94,21 +108,18 @@ class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
         {"module": "deny", "syscalls": ["mkdir", "mkdirat"], "errno": "EACCES"}]})");
   }
 
-  std::vector<std::string> Hijackd(const std::string& policy, const std::vector<std::string>& cmd,
-                                   bool quiet = true) const {
-    std::vector<std::string> argv = {kHijackd, "run", "--backend", GetParam().backend,
-                                     "--policy", policy};
-    if (quiet) {
-      argv.push_back("--quiet");
-    }
+  // hijackd run under this setup, as the unprivileged user.
+  HijackdRun Hijackd(const std::string& policy, bool quiet = true) const {
+    HijackdRun run{.hijackd = kHijackd,
+                   .backend = GetParam().backend,
+                   .policy = policy,
+                   .quiet = quiet,
+                   .prefix = AsGuestUser({})};
     if (!GetParam().landlock) {
-      argv.push_back("--no-landlock-scope");
+      run.options.push_back("--no-landlock-scope");
     }
-    argv.push_back("--contain");
-    argv.push_back(GetParam().contained ? "pidns" : "none");
-    argv.push_back("--");
-    argv.insert(argv.end(), cmd.begin(), cmd.end());
-    return AsGuestUser(argv);
+    run.options.insert(run.options.end(), {"--contain", GetParam().contained ? "pidns" : "none"});
+    return run;
   }
 
   ProcessResult Attack(const std::vector<std::string>& attack) const {
@@ -117,7 +128,7 @@ class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
     ProcessOptions opts;
     // A supervisor the attack stopped would hold the guest's next call until this deadline.
     opts.deadline = std::chrono::seconds(30);
-    return RunProcess(Hijackd(policy_, cmd), opts);
+    return Hijackd(policy_).Run(cmd, opts);
   }
 
   // The policy still holds: the denied call was refused by the deny rule, and nothing else went
@@ -130,16 +141,22 @@ class GuestAgainstSupervisor : public ::testing::TestWithParam<Setup> {
     EXPECT_NE(stat((dir_.path() + "/after").c_str(), &st), 0) << "the denied mkdir ran";
   }
 
+  // Runs `attack`, whose output must show each of `refusals`, and the policy still holds.
+  void ExpectAttackFails(const std::vector<std::string>& attack,
+                         std::initializer_list<const char*> refusals) const {
+    auto r = Attack(attack);
+    for (const char* refusal : refusals) {
+      EXPECT_THAT(r.out, HasSubstr(refusal)) << r.err;
+    }
+    ExpectPolicyHolds(r);
+  }
+
   TempDir dir_;
   std::string policy_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, GuestAgainstSupervisor,
-                         ::testing::Values(Setup{"notify", true}, Setup{"notify", false},
-                                           Setup{"ptrace", true}, Setup{"ptrace", false},
-                                           Setup{"ptrace-all", true},
-                                           Setup{"ptrace-all", false}),
-                         Name);
+                         ::testing::ValuesIn(Setups(/*contained=*/false)), Name);
 
 // The seccomp listener lives in hijackd (notify); with it a guest answers its own calls.
 TEST_P(GuestAgainstSupervisor, PidfdGetfdOfTheListenerFails) {
@@ -157,31 +174,22 @@ TEST_P(GuestAgainstSupervisor, PidfdGetfdOfTheListenerFails) {
 // A stopped supervisor would hold every intercepted call; a guest with a stolen listener would
 // answer them itself.
 TEST_P(GuestAgainstSupervisor, SigstopOfTheSupervisorFails) {
-  auto r = Attack({"stop-supervisor", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("kill SIGSTOP: EPERM")) << r.err;
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"stop-supervisor", dir_.path()}, {"kill SIGSTOP: EPERM"});
 }
 
 TEST_P(GuestAgainstSupervisor, PtraceSeizeOfTheSupervisorFails) {
-  auto r = Attack({"seize", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("seize: EPERM")) << r.err;
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"seize", dir_.path()}, {"seize: EPERM"});
 }
 
 // EFAULT would mean the access check passed and only the address was wrong.
 TEST_P(GuestAgainstSupervisor, ProcessVmWritevIntoTheSupervisorFails) {
-  auto r = Attack({"vm-write", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("process_vm_writev: EPERM")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("process_vm_readv: EPERM"));
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"vm-write", dir_.path()},
+                    {"process_vm_writev: EPERM", "process_vm_readv: EPERM"});
 }
 
 // Not dumpable: /proc/PID of hijackd belongs to root, whatever the Landlock layer does.
 TEST_P(GuestAgainstSupervisor, ProcMemAndFdOfTheSupervisorAreClosed) {
-  auto r = Attack({"proc-mem", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("open mem: EACCES")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("opendir fd: EACCES"));
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"proc-mem", dir_.path()}, {"open mem: EACCES", "opendir fd: EACCES"});
 }
 
 TEST_P(GuestAgainstSupervisor, KillOfAProcessOutsideTheTreeFails) {
@@ -228,24 +236,17 @@ TEST_P(GuestAgainstSupervisor, SignalProbesOutsideTheTreeFail) {
 
 // Landlock does not scope prlimit64: the guard refuses it on every kernel.
 TEST_P(GuestAgainstSupervisor, PrlimitOfTheSupervisorFails) {
-  auto r = Attack({"prlimit", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("prlimit: EPERM")) << r.err;
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"prlimit", dir_.path()}, {"prlimit: EPERM"});
 }
 
 // Nor does it scope the scheduler: a guest could pin hijackd to one CPU, or make it SCHED_IDLE.
 TEST_P(GuestAgainstSupervisor, SchedSetaffinityOfTheSupervisorFails) {
-  auto r = Attack({"sched", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("sched_setaffinity: EPERM")) << r.err;
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"sched", dir_.path()}, {"sched_setaffinity: EPERM"});
 }
 
 // The refusals must not reach into the guest's own tree.
 TEST_P(GuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
-  auto r = Attack({"kill-child", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("kill child: ok")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("child: killed"));
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"kill-child", dir_.path()}, {"kill child: ok", "child: killed"});
 }
 
 // IORING_OP_OPENAT never passes through seccomp: without the refusal it opens what fs_guard
@@ -255,7 +256,7 @@ TEST_P(GuestAgainstSupervisor, IoUringOpenatOfADeniedFileFails) {
   const std::string policy = dir_.Write("fs.json", R"({"version": 1, "modules": [
       {"module": "fs_guard", "mode": "check", "errno": "EACCES",
        "rules": [{"deny": [")" + secret + R"("]}], "default": "allow"}]})");
-  auto r = RunProcess(Hijackd(policy, {kAttack, "io-uring-open", secret}));
+  auto r = Hijackd(policy).Run({kAttack, "io-uring-open", secret});
   EXPECT_THAT(r.out, HasSubstr("io_uring_setup: ENOSYS")) << r.err;
   EXPECT_THAT(r.out, Not(HasSubstr("io_uring openat: ok")));
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -264,9 +265,9 @@ TEST_P(GuestAgainstSupervisor, IoUringOpenatOfADeniedFileFails) {
 // hijackd run --allow-io-uring gives io_uring back, knowingly.
 TEST_P(GuestAgainstSupervisor, AllowIoUringLetsTheRingRun) {
   const std::string file = dir_.Write("plain", "x", 0644);
-  std::vector<std::string> argv = Hijackd(policy_, {kAttack, "io-uring-open", file});
-  argv.insert(std::find(argv.begin(), argv.end(), std::string("--policy")), "--allow-io-uring");
-  auto r = RunProcess(argv);
+  HijackdRun run = Hijackd(policy_);
+  run.options.push_back("--allow-io-uring");
+  auto r = run.Run({kAttack, "io-uring-open", file});
   EXPECT_THAT(r.out, HasSubstr("io_uring openat: ok")) << r.err;
 }
 
@@ -274,9 +275,7 @@ TEST_P(GuestAgainstSupervisor, AllowIoUringLetsTheRingRun) {
 // supervisor sees it: SECCOMP_RET_USER_NOTIF outranks SECCOMP_RET_TRACE (ptrace), and the
 // kernel itself refuses a second listener in one chain (EBUSY, notify).
 TEST_P(GuestAgainstSupervisor, OwnSeccompListenerCannotAnswerForTheSupervisor) {
-  auto r = Attack({"own-listener", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("seccomp listener: EBUSY")) << r.err;
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"own-listener", dir_.path()}, {"seccomp listener: EBUSY"});
 }
 
 // The example plugin runs in hijack-policy-host; it is no more reachable than hijackd.
@@ -285,7 +284,7 @@ TEST_P(GuestAgainstSupervisor, ThePolicyHostIsOutOfReach) {
       {"module": "plugin", "path": ")") + kExamplePlugin + R"(",
        "config": {"deny": ["mkdir", "mkdirat"], "errno": 13}, "on_failure": "deny"}]})");
   chmod(policy.c_str(), 0644);
-  auto r = RunProcess(Hijackd(policy, {kAttack, "host-seize"}));
+  auto r = Hijackd(policy).Run({kAttack, "host-seize"});
   ASSERT_THAT(r.out, HasSubstr("policy host: found")) << r.err;
   EXPECT_THAT(r.out, HasSubstr("seize: EPERM"));
   EXPECT_THAT(r.out, HasSubstr("open mem: EACCES"));
@@ -293,7 +292,7 @@ TEST_P(GuestAgainstSupervisor, ThePolicyHostIsOutOfReach) {
 }
 
 TEST_P(GuestAgainstSupervisor, ReportNamesTheProtectionLayers) {
-  auto r = RunProcess(Hijackd(policy_, {kAttack, "kill-child"}, /*quiet=*/false));
+  auto r = Hijackd(policy_, /*quiet=*/false).Run({kAttack, "kill-child"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("hijackd: protection: not-dumpable"));
   if (GetParam().landlock) {
@@ -312,19 +311,12 @@ TEST_P(GuestAgainstSupervisor, ReportNamesTheProtectionLayers) {
 // init (pid 1, its parent there), and a process outside the namespace has no pid it can name.
 class ContainedGuestAgainstSupervisor : public GuestAgainstSupervisor {};
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, ContainedGuestAgainstSupervisor,
-    ::testing::Values(Setup{"notify", true, true}, Setup{"notify", false, true},
-                      Setup{"ptrace", true, true}, Setup{"ptrace", false, true},
-                      Setup{"ptrace-all", true, true}, Setup{"ptrace-all", false, true}),
-    Name);
+INSTANTIATE_TEST_SUITE_P(Backends, ContainedGuestAgainstSupervisor,
+                         ::testing::ValuesIn(Setups(/*contained=*/true)), Name);
 
 // Its child's pid is the namespace's (3): the host's /proc/3 is some other process.
 TEST_P(ContainedGuestAgainstSupervisor, KillOfItsOwnChildStillWorks) {
-  auto r = Attack({"kill-child", dir_.path()});
-  EXPECT_THAT(r.out, HasSubstr("kill child: ok")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("child: killed"));
-  ExpectPolicyHolds(r);
+  ExpectAttackFails({"kill-child", dir_.path()}, {"kill child: ok", "child: killed"});
 }
 
 // The host pid of a process outside names nothing in the namespace.
@@ -341,18 +333,10 @@ TEST_P(ContainedGuestAgainstSupervisor, KillOfAProcessOutsideTheNamespaceFails) 
 // it is for hijackd itself (an init drops its namespace's signals without a handler, but the
 // refusal must not depend on that).
 TEST_P(ContainedGuestAgainstSupervisor, TheInitIsOutOfReach) {
-  auto stop = Attack({"stop-supervisor", dir_.path()});
-  EXPECT_THAT(stop.out, HasSubstr("kill SIGSTOP: EPERM")) << stop.err;
-  ExpectPolicyHolds(stop);
-  auto seize = Attack({"seize", dir_.path()});
-  EXPECT_THAT(seize.out, HasSubstr("seize: EPERM")) << seize.err;
-  ExpectPolicyHolds(seize);
-  auto prlimit = Attack({"prlimit", dir_.path()});
-  EXPECT_THAT(prlimit.out, HasSubstr("prlimit: EPERM")) << prlimit.err;
-  ExpectPolicyHolds(prlimit);
-  auto sched = Attack({"sched", dir_.path()});
-  EXPECT_THAT(sched.out, HasSubstr("sched_setaffinity: EPERM")) << sched.err;
-  ExpectPolicyHolds(sched);
+  ExpectAttackFails({"stop-supervisor", dir_.path()}, {"kill SIGSTOP: EPERM"});
+  ExpectAttackFails({"seize", dir_.path()}, {"seize: EPERM"});
+  ExpectAttackFails({"prlimit", dir_.path()}, {"prlimit: EPERM"});
+  ExpectAttackFails({"sched", dir_.path()}, {"sched_setaffinity: EPERM"});
 }
 
 // kill(0) reaches the guest's process group, which hijackd leads outside the namespace: the
@@ -375,14 +359,13 @@ TEST_P(ContainedGuestAgainstSupervisor, SignalProbesOfTheInitAndTheGroupFail) {
 class ForeignAbi : public GuestAgainstSupervisor {};
 
 INSTANTIATE_TEST_SUITE_P(Backends, ForeignAbi,
-                         ::testing::Values(Setup{"notify", true}, Setup{"ptrace", true},
-                                           Setup{"ptrace-all", true}),
+                         ::testing::ValuesIn(Setups(/*contained=*/false, /*both_layers=*/false)),
                          Name);
 
 TEST_P(ForeignAbi, Int80IsKilled) {
   const std::string secret = dir_.Write("secret", "s3cret", 0644);
-  auto r = RunProcess(Hijackd(policy_, {kAttack, "int80", secret}));
-  const bool ptrace_all = std::string(GetParam().backend) == "ptrace-all";
+  auto r = Hijackd(policy_).Run({kAttack, "int80", secret});
+  const bool ptrace_all = KindOf(GetParam().backend) == BackendKind::kPtraceAll;
   EXPECT_EQ(r.exit_code, 128 + (ptrace_all ? SIGKILL : SIGSYS)) << r.out << r.err;
   EXPECT_THAT(r.out, Not(HasSubstr("int80 open:")));
   if (ptrace_all) {
@@ -391,8 +374,8 @@ TEST_P(ForeignAbi, Int80IsKilled) {
 }
 
 TEST_P(ForeignAbi, X32IsKilled) {
-  auto r = RunProcess(Hijackd(policy_, {kAttack, "x32"}));
-  const bool ptrace_all = std::string(GetParam().backend) == "ptrace-all";
+  auto r = Hijackd(policy_).Run({kAttack, "x32"});
+  const bool ptrace_all = KindOf(GetParam().backend) == BackendKind::kPtraceAll;
   EXPECT_EQ(r.exit_code, 128 + (ptrace_all ? SIGKILL : SIGSYS)) << r.out << r.err;
   EXPECT_THAT(r.out, Not(HasSubstr("x32 getpid:")));
 }
@@ -403,8 +386,8 @@ TEST(IoUringPolicy, AllowedUnderAFixedPolicyThatEnforcesNothing) {
   const std::string stats = dir.Write("stats.json", R"({"version": 1, "modules": [
       {"module": "stats"}]})");
   const std::string file = dir.Write("plain", "x", 0644);
-  auto r = RunProcess(AsGuestUser({kHijackd, "run", "--quiet", "--policy", stats, "--", kAttack,
-                                   "io-uring-open", file}));
+  HijackdRun run{.hijackd = kHijackd, .policy = stats, .quiet = true, .prefix = AsGuestUser({})};
+  auto r = run.Run({kAttack, "io-uring-open", file});
   EXPECT_THAT(r.out, HasSubstr("io_uring openat: ok")) << r.err;
 }
 

@@ -1,10 +1,26 @@
-// Paths of the built programs, passed in by CMake.
+// Paths of the built programs, passed in by CMake, and the wrappers that run a command where the
+// kernel refuses something (tests/guests/refusing_wrapper.cc).
+//
+//   RunProcess(HijackdRun{.hijackd = kHijackd, .prefix = WithoutSeccomp()}.Argv({"true"}));
 #pragma once
+
+#include <string>
+#include <vector>
 
 namespace hijack::testing {
 inline constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 inline constexpr const char* kGuest = HIJACK_TEST_GUEST;
-inline constexpr const char* kNoNotifyWrapper = HIJACK_TEST_NO_NOTIFY;
+inline constexpr const char* kRefusingWrapper = HIJACK_TEST_REFUSING_WRAPPER;
+// Every seccomp(2) call fails with EINVAL: no user notification, no SECCOMP_RET_TRACE, no
+// filter at all (a kernel before 5.0, or a sandbox that forbids seccomp).
+inline std::vector<std::string> WithoutSeccomp() {
+  return {kRefusingWrapper, "seccomp=EINVAL", "--"};
+}
+// unshare(2) fails with EPERM, as under Docker's default profile (namespaces need
+// CAP_SYS_ADMIN there).
+inline std::vector<std::string> WithoutNamespaces() {
+  return {kRefusingWrapper, "unshare=EPERM", "--"};
+}
 inline constexpr const char* kSourceDir = HIJACK_TEST_SOURCE_DIR;
 #ifdef HIJACK_TEST_HIJACKCTL
 inline constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;

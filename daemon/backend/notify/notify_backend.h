@@ -33,6 +33,7 @@
 #include "daemon/exec_page/guest_exec_page.h"
 #include "daemon/launcher/reaper.h"
 #include "hijack/backend.h"
+#include "hijack/backend_kind.h"
 
 namespace hijack::backend {
 
@@ -48,7 +49,7 @@ class NotifyBackend final : public Backend {
                 NotifyOptions options = {});
   ~NotifyBackend() override;
 
-  std::string_view Name() const override { return "notify"; }
+  std::string_view Name() const override { return BackendKindName(BackendKind::kNotify); }
   bool CanInjectFd() const override { return true; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
   void PolicyChanged(uint64_t guest_id) override;

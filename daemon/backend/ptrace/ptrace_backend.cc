@@ -2,9 +2,8 @@
 
 namespace hijack::backend {
 
-PtraceBackend::PtraceBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
-                             TraceMode mode)
-    : tracer_(Tracer::ForReaper(loop, reaper)), mode_(mode) {}
+PtraceBackend::PtraceBackend(std::shared_ptr<Tracer> tracer, TraceMode mode)
+    : tracer_(std::move(tracer)), mode_(mode) {}
 
 Result<pid_t> PtraceBackend::Launch(const LaunchSpec& spec, SyscallHandler& handler) {
   return tracer_->Launch(spec, handler, mode_);

@@ -1,7 +1,7 @@
 // PtraceBackend: guests under ptrace(2), for kernels and sandboxes without seccomp user
 // notification, and the baseline the benchmarks compare against.
 //
-//   PtraceBackend backend(loop, reaper, TraceMode::kSeccompStops);   // --backend ptrace
+//   PtraceBackend backend(Tracer::Create(loop, reaper), TraceMode::kSeccompStops);  // ptrace
 //   Result<pid_t> pid = backend.Launch(spec, handler);
 //   loop.run();
 //
@@ -9,29 +9,30 @@
 // they stop the guest (one stop per call, two when the handler wants the call's result), as
 // `strace --seccomp-bpf` does; every other call runs at full speed. `ptrace-all` installs no
 // filter and stops at entry and exit of every call (PTRACE_SYSCALL), for hosts where even
-// seccomp filters are refused. Both front ends share the reaper's Tracer (see tracer.h for
-// what each kind of stop does and the limits).
+// seccomp filters are refused. Both front ends share the one Tracer of the reaper, which
+// their owner (BackendSet) hands to each (see tracer.h for what each kind of stop does and the
+// limits).
 //
 // Threads: run the loop on one thread; it becomes the tracer (ptrace(2) binds a tracee to the
 // thread that attached it). Launch from a handler on that loop reports attach errors directly;
 // Launch from another thread before the loop runs defers the attach to the loop.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <memory>
 
 #include "daemon/backend/ptrace/tracer.h"
-#include "daemon/launcher/reaper.h"
 #include "hijack/backend.h"
+#include "hijack/backend_kind.h"
 
 namespace hijack::backend {
 
 class PtraceBackend final : public Backend {
  public:
-  PtraceBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper, TraceMode mode);
+  PtraceBackend(std::shared_ptr<Tracer> tracer, TraceMode mode);
 
   std::string_view Name() const override {
-    return mode_ == TraceMode::kSeccompStops ? "ptrace" : "ptrace-all";
+    return BackendKindName(mode_ == TraceMode::kSeccompStops ? BackendKind::kPtrace
+                                                             : BackendKind::kPtraceAll);
   }
   // ptrace(2) cannot place a descriptor in the tracee; InjectFd decisions fail with ENOTSUP.
   bool CanInjectFd() const override { return false; }

@@ -15,8 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/ptrace/syscall_regs.h"
@@ -65,12 +63,6 @@ bool IsStoppingSignal(int sig) {
 
 // Calls that never return to the caller: their record is complete at entry.
 bool NeverReturns(int nr) { return nr == SYS_exit || nr == SYS_exit_group; }
-
-std::mutex g_registry_mu;
-std::map<launcher::ProcessReaper*, std::weak_ptr<Tracer>>& Registry() {
-  static auto* registry = new std::map<launcher::ProcessReaper*, std::weak_ptr<Tracer>>;
-  return *registry;
-}
 
 }  // namespace
 
@@ -187,15 +179,8 @@ struct Tracer::DeferredCall final : DeferredAnswer {
   ProcessMemory mem;
 };
 
-std::shared_ptr<Tracer> Tracer::ForReaper(boost::asio::io_context& loop,
-                                          launcher::ProcessReaper& reaper) {
-  std::lock_guard lock(g_registry_mu);
-  auto& registry = Registry();
-  if (auto it = registry.find(&reaper); it != registry.end()) {
-    if (auto tracer = it->second.lock()) {
-      return tracer;
-    }
-  }
+std::shared_ptr<Tracer> Tracer::Create(boost::asio::io_context& loop,
+                                       launcher::ProcessReaper& reaper) {
   auto tracer = std::make_shared<Tracer>(loop, reaper);
   tracer->self_ = tracer;
   std::weak_ptr<Tracer> weak = tracer;
@@ -209,7 +194,6 @@ std::shared_ptr<Tracer> Tracer::ForReaper(boost::asio::io_context& loop,
       t->OnExit(pid, status);
     }
   });
-  registry[&reaper] = tracer;
   return tracer;
 }
 
@@ -225,11 +209,6 @@ Tracer::~Tracer() {
         }
       }
     }
-  }
-  std::lock_guard lock(g_registry_mu);
-  auto& registry = Registry();
-  if (auto it = registry.find(&reaper_); it != registry.end() && it->second.expired()) {
-    registry.erase(it);
   }
 }
 

@@ -1,12 +1,13 @@
 // Tracer: the supervisor's single ptrace(2) tracer, shared by every guest traced from one loop.
 //
-//   std::shared_ptr<Tracer> tracer = Tracer::ForReaper(loop, reaper);
+//   std::shared_ptr<Tracer> tracer = Tracer::Create(loop, reaper);
 //   Result<pid_t> pid = tracer->Launch(spec, handler, TraceMode::kSeccompStops);
 //   loop.run();   // stops arrive through the reaper's waitpid(-1, __WALL) loop
 //
 // There is one Tracer per ProcessReaper because the reaper has one stop handler and waitpid(2)
-// returns the stops of every tracee: the `ptrace` and `ptrace-all` backends (and `auto` when it
-// picks one of them) are two front ends of the same Tracer, which knows each guest's mode.
+// returns the stops of every tracee: the `ptrace` and `ptrace-all` backends are two front ends
+// of the same Tracer, which knows each guest's mode. Its owner is the one BackendSet of the
+// reaper (daemon/backend/backend_set.h), which hands it to both.
 //
 // What it does with each stop (ptrace(2), "Stopped states"):
 // - seccomp stop (PTRACE_EVENT_SECCOMP, mode kSeccompStops) or syscall-entry stop of a call in
@@ -65,10 +66,10 @@ enum class TraceMode {
 
 class Tracer {
  public:
-  // The Tracer of `reaper`, created on first use. It installs the reaper's stop handler and an
-  // exit observer; it must not outlive `reaper` or `loop`.
-  static std::shared_ptr<Tracer> ForReaper(boost::asio::io_context& loop,
-                                           launcher::ProcessReaper& reaper);
+  // A Tracer for `reaper`. It installs the reaper's stop handler (replacing any other) and an
+  // exit observer, so make one per reaper; it must not outlive `reaper` or `loop`.
+  static std::shared_ptr<Tracer> Create(boost::asio::io_context& loop,
+                                        launcher::ProcessReaper& reaper);
 
   Tracer(boost::asio::io_context& loop, launcher::ProcessReaper& reaper);
   ~Tracer();  // SIGKILLs the tracees of guests still running
