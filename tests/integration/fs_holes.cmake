@@ -5,7 +5,7 @@ add_executable(fs_holes_guest ${CMAKE_CURRENT_LIST_DIR}/../guests/fs_holes_guest
 target_link_libraries(fs_holes_guest PRIVATE Threads::Threads)
 
 add_executable(hijack_fs_holes_tests ${CMAKE_CURRENT_LIST_DIR}/fs_holes_test.cc)
-target_link_libraries(hijack_fs_holes_tests PRIVATE hijack_core hijack_test_support
+target_link_libraries(hijack_fs_holes_tests PRIVATE hijack_core hijack_test_backend hijack_test_support
                       GTest::gtest_main GTest::gmock)
 target_compile_definitions(hijack_fs_holes_tests PRIVATE
   HIJACK_TEST_HIJACKD="$<TARGET_FILE:hijackd>"

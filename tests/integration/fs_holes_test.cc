@@ -20,8 +20,8 @@
 #include <tuple>
 #include <vector>
 
-#include "daemon/backend/backend_factory.h"
 #include "daemon/launcher/reaper.h"
+#include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/subprocess.h"
 
@@ -33,13 +33,6 @@ using ::testing::Not;
 
 constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_FS_HOLES_GUEST;
-
-bool BackendCanInjectFd(const std::string& name) {
-  boost::asio::io_context loop;
-  launcher::ProcessReaper reaper(loop);
-  auto backend = backend::MakeBackend(name, loop, reaper, {}, nullptr);
-  return backend && (*backend)->CanInjectFd();
-}
 
 // hijackd run --backend B --quiet --policy <modules> -- fs_holes_guest args...
 class Holes {
@@ -205,7 +198,7 @@ std::string FsName(const ::testing::TestParamInfo<FsParam>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FsHoles,
-                         ::testing::Combine(::testing::ValuesIn(backend::BackendNames()),
+                         ::testing::Combine(::testing::ValuesIn(BackendNames()),
                                             ::testing::Values("check", "strict")),
                          FsName);
 
@@ -238,7 +231,7 @@ TEST_P(ExecHoles, LogOnlyGuardLetsADeletedProgramRun) {
   EXPECT_THAT(r.out, HasSubstr("EXECUTED")) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ExecHoles, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, ExecHoles, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 }  // namespace

@@ -144,8 +144,9 @@ TEST(NotifyHandover, LaunchWorksWhenPidfdGetfdIsForbidden) {
 // auto picks notify there too: its probe runs the same handover as a launch.
 TEST(NotifyHandover, AutoPicksNotifyWhenPidfdGetfdIsForbidden) {
   auto profile = ForbiddingProfile::Calls({SYS_pidfd_getfd});
-  auto r =
-      profile.Run({kHijackd, "run", "--backend", "auto", "--quiet", "--", kGuest, "exit", "3"});
+  // --quiet keeps the report out; --log-level info keeps the backend line in.
+  auto r = profile.Run({kHijackd, "run", "--backend", "auto", "--quiet", "--log-level", "info",
+                        "--", kGuest, "exit", "3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_THAT(r.err, HasSubstr("backend: notify"));
 }
@@ -196,8 +197,9 @@ TEST(NotifyHandover, AutoFallsBackToPtraceWhenTheHandoverIsForbidden) {
                                SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_PARENT, CLONE_PARENT)),
               0);
   });
-  auto r =
-      profile.Run({kHijackd, "run", "--backend", "auto", "--quiet", "--", kGuest, "exit", "3"});
+  // --quiet keeps the report out; --log-level info keeps the backend line in.
+  auto r = profile.Run({kHijackd, "run", "--backend", "auto", "--quiet", "--log-level", "info",
+                        "--", kGuest, "exit", "3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_THAT(r.err, HasSubstr("backend: ptrace"));
   EXPECT_THAT(r.err, HasSubstr("helper"));  // why not notify

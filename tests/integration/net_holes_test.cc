@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "daemon/backend/backend_factory.h"
 #include "hijack/unique_fd.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/subprocess.h"
@@ -292,7 +291,7 @@ TEST_P(NetHolesTest, RateLimitJudgesConnectedSendsByThePeer) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, NetHolesTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, NetHolesTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 }  // namespace

@@ -32,7 +32,8 @@
 #include <string>
 #include <thread>
 
-#include "daemon/backend/backend_factory.h"
+#include "daemon/backend/backend_set.h"
+#include "daemon/backend/backend_table.h"
 #include "daemon/launcher/reaper.h"
 #include "daemon/modules/builtin.h"
 #include "daemon/policy/policy_engine.h"
@@ -49,7 +50,9 @@ namespace hijack {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::BackendNames;
 using testing::FakeSyscallHandler;
+using testing::KindOf;
 
 constexpr const char* kGuest = HIJACK_TEST_GUEST;
 constexpr const char* kGatePlugin = HIJACK_TEST_GATE_PLUGIN;
@@ -68,9 +71,9 @@ class BackendDeferTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     BlockSigchld();
-    auto made = backend::MakeBackend(GetParam(), loop_, reaper_, {}, nullptr);
+    auto made = backends_.Get(KindOf(GetParam()));
     ASSERT_TRUE(made) << made.error().message;
-    backend_ = std::move(*made);
+    backend_ = *made;
   }
 
   Result<pid_t> Launch(std::vector<std::string> argv, FakeSyscallHandler& h) {
@@ -98,7 +101,8 @@ class BackendDeferTest : public ::testing::TestWithParam<std::string> {
 
   boost::asio::io_context loop_;
   launcher::ProcessReaper reaper_{loop_};
-  std::unique_ptr<Backend> backend_;
+  backend::BackendSet backends_{loop_, reaper_};
+  Backend* backend_ = nullptr;  // owned by backends_
 };
 
 // One thread's call waits for its answer; the guest's other thread makes all its calls
@@ -167,7 +171,7 @@ TEST_P(BackendDeferTest, AnswerAfterTheGuestDiedIsDroppedQuietly) {
   EXPECT_EQ(h.completed_count, completed) << "a record was reported after the guest ended";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BackendDeferTest, ::testing::ValuesIn(backend::BackendNames()),
+INSTANTIATE_TEST_SUITE_P(Backends, BackendDeferTest, ::testing::ValuesIn(BackendNames()),
                          testing::BackendTestName{});
 
 // ---- The decision pool: a Guest whose policy holds a module that may block. ----
@@ -392,7 +396,7 @@ class PluginPendingTest : public ::testing::TestWithParam<std::string> {
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
     spec.env = {"PATH=/usr/bin:/bin"};
     spec.policy = std::move(policy);
-    spec.backend = GetParam();
+    spec.backend = backend::BackendChoice(KindOf(GetParam()));
     return sup_.OnLoop([this, spec = std::move(spec)] { return sup_.Launch(spec); }, Soon());
   }
 
@@ -501,7 +505,7 @@ TEST_P(PluginPendingTest, SetPolicyWhileAPluginDecides) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PluginPendingTest,
-                         ::testing::ValuesIn(backend::BackendNames()),
+                         ::testing::ValuesIn(BackendNames()),
                          testing::BackendTestName{});
 
 }  // namespace
