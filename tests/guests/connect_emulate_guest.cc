@@ -7,6 +7,10 @@
 //   connect_emulate_guest exchange block|nonblock       listens on 127.0.0.1 (port 0), connects
 //                                a socket to it, then sends "ping" one way and "pong" back:
 //                                "exchanged: block" (or "failed: <step> ERRNO")
+//   connect_emulate_guest timeout PORT MS              a blocking connect with SO_SNDTIMEO of MS
+//                                milliseconds: "connect: ERRNO"
+//   connect_emulate_guest interrupt PORT MS            a blocking connect that a SIGALRM (no
+//                                SA_RESTART) interrupts after MS milliseconds: "connect: ERRNO"
 //   connect_emulate_guest race OK BAD N                 N blocking connects to 127.0.0.1:OK from
 //                                a buffer a thread flips to port BAD: "reached BAD: K of N
 //                                (C connected)"
@@ -14,6 +18,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,6 +112,24 @@ int Exchange(bool nonblock) {
   return 0;
 }
 
+int Blocking(int port, int ms, bool by_signal) {
+  const int fd = Socket(false);
+  if (by_signal) {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigaction(SIGALRM, &sa, nullptr);  // no SA_RESTART: the interrupted connect returns EINTR
+    const itimerval t{.it_interval = {}, .it_value = {.tv_sec = 0, .tv_usec = ms * 1000}};
+    setitimer(ITIMER_REAL, &t, nullptr);
+  } else {
+    const timeval tv{.tv_sec = 0, .tv_usec = ms * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  sockaddr_in to = Loopback(port);
+  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  std::printf("connect: %s\n", Name(rc == 0 ? 0 : errno));
+  return 0;
+}
+
 int Race(int ok, int bad, int rounds) {
   int reached = 0, connected = 0;
   const sockaddr_in good = Loopback(ok), evil = Loopback(bad);
@@ -145,6 +169,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "exchange" && argc == 3) {
     return Exchange(std::string(argv[2]) == "nonblock");
+  }
+  if ((mode == "timeout" || mode == "interrupt") && argc == 4) {
+    return Blocking(std::atoi(argv[2]), std::atoi(argv[3]), mode == "interrupt");
   }
   if (mode == "race" && argc == 5) {
     return Race(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));

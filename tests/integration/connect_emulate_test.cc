@@ -4,9 +4,11 @@
 // (connect_emulate_guest) flips its sockaddr buffer between an allowed and a denied loopback
 // listener and never reaches the denied one; blocking and non-blocking sockets connect and carry
 // data; a refused port and a non-blocking connect answer exactly as they do natively; a denied
-// address gets the module's errno. The Landlock floor is off (--no-landlock): the module alone.
+// address gets the module's errno; SO_SNDTIMEO and a caught signal end a connect that cannot
+// complete as natively. The Landlock floor is off (--no-landlock): the module alone.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +54,7 @@ class Loopback {
   }
   ~Loopback() { close(fd_); }
   int port() const { return port_; }
+  int fd() const { return fd_; }
   std::string Port() const { return std::to_string(port_); }
   // The connections that reached the listener: accepted until its queue is empty.
   int Accepted() const {
@@ -66,6 +69,31 @@ class Loopback {
  private:
   int fd_;
   int port_ = 0;
+};
+
+// A listener whose accept queue is full (backlog 0, one connection queued, never accepted): the
+// kernel drops further SYNs, so a connect to it stays in progress until TCP gives up.
+class FullListener {
+ public:
+  FullListener() : listener_(false), client_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(listener_.port()));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    pollfd p{.fd = listener_.fd(), .events = POLLIN, .revents = 0};
+    // Queued once the listener is readable (the wait has a deadline, never reached).
+    if (listen(listener_.fd(), 0) != 0 ||
+        connect(client_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        poll(&p, 1, 30000) != 1) {
+      ADD_FAILURE() << "full listener: " << strerror(errno);
+    }
+  }
+  ~FullListener() { close(client_); }
+  std::string Port() const { return listener_.Port(); }
+
+ private:
+  Loopback listener_;
+  int client_;
 };
 
 class ConnectEmulate : public ::testing::TestWithParam<const char*> {
@@ -159,6 +187,24 @@ TEST_P(ConnectEmulate, DeniedAddressGetsTheModulesErrno) {
         << blocking;
   }
   EXPECT_EQ(denied_.Accepted(), 0);
+}
+
+// SO_SNDTIMEO bounds a blocking connect that cannot complete: EINPROGRESS, as natively
+// (socket(7)), not a pool worker held until TCP gives up.
+TEST_P(ConnectEmulate, SendTimeoutBoundsABlockingConnectAsNatively) {
+  FullListener full;
+  const ProcessResult native = Native({"timeout", full.Port(), "200"});
+  EXPECT_EQ(native.out, "connect: EINPROGRESS\n");
+  EXPECT_EQ(Run(Policy("emulate"), {"timeout", full.Port(), "200"}).out, native.out);
+}
+
+// A signal the guest catches interrupts a blocking connect: EINTR, as natively, although the
+// guest's thread waits in the supervisor, where no signal interrupts it.
+TEST_P(ConnectEmulate, CaughtSignalInterruptsABlockingConnectAsNatively) {
+  FullListener full;
+  const ProcessResult native = Native({"interrupt", full.Port(), "200"});
+  EXPECT_EQ(native.out, "connect: EINTR\n");
+  EXPECT_EQ(Run(Policy("emulate"), {"interrupt", full.Port(), "200"}).out, native.out);
 }
 
 TEST(ConnectEmulateConfig, UnknownModeIsRefusedWithItsPath) {

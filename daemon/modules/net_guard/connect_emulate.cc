@@ -4,11 +4,15 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <string>
 
 namespace hijack::modules {
 namespace {
@@ -16,7 +20,30 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // How often a waiting connect asks whether the guest still waits for it.
-constexpr std::chrono::milliseconds kPendingCheck{1000};
+constexpr std::chrono::milliseconds kPendingCheck{100};
+
+// True when thread `tid` of `pid` has a signal pending that it catches and does not block
+// (/proc/PID/task/TID/status: SigPnd for the thread, ShdPnd for the process, SigBlk, SigCgt;
+// proc(5)). Natively such a signal ends a blocking connect; here the thread waits in the
+// supervisor (seccomp's killable wait, or a ptrace stop), so the emulation ends it. A status
+// that cannot be read is no signal: the guest then waits for the connect, as it would anyway.
+bool CaughtSignalPending(pid_t pid, pid_t tid) {
+  std::ifstream status(fmt::format("/proc/{}/task/{}/status", pid, tid));
+  uint64_t pending = 0, blocked = 0, caught = 0;
+  for (std::string line; std::getline(status, line);) {
+    auto field = [&](std::string_view key, uint64_t& out, bool add) {
+      if (line.starts_with(key)) {
+        const uint64_t v = std::stoull(line.substr(key.size()), nullptr, 16);
+        out = add ? out | v : v;
+      }
+    };
+    field("SigPnd:", pending, true);
+    field("ShdPnd:", pending, true);
+    field("SigBlk:", blocked, false);
+    field("SigCgt:", caught, false);
+  }
+  return (pending & ~blocked & caught) != 0;
+}
 
 Decision Answer(int rc, int err) { return rc == 0 ? Decision::Return(0) : Decision::Fail(err); }
 
@@ -32,7 +59,7 @@ std::optional<std::chrono::microseconds> SendTimeout(int fd) {
 }
 
 // Waits for the connect in progress on `fd` to end, as a blocking connect(2) would.
-Decision WaitForConnect(int fd, GuestMemory& mem) {
+Decision WaitForConnect(int fd, const SyscallEvent& ev, GuestMemory& mem) {
   std::optional<Clock::time_point> deadline;
   if (std::optional<std::chrono::microseconds> t = SendTimeout(fd)) {
     deadline = Clock::now() + *t;
@@ -62,6 +89,11 @@ Decision WaitForConnect(int fd, GuestMemory& mem) {
       // The guest's call was interrupted: nobody reads this answer. The connection goes on.
       return Decision::Fail(EINTR);
     }
+    if (CaughtSignalPending(ev.pid, ev.tid)) {
+      // connect(2), EINTR: "the connection is established asynchronously": it goes on in the
+      // kernel; a later connect says EALREADY, then EISCONN.
+      return Decision::Fail(EINTR);
+    }
     if (deadline && Clock::now() >= *deadline) {
       return Decision::Fail(EINPROGRESS);  // SO_SNDTIMEO expired (socket(7))
     }
@@ -70,7 +102,8 @@ Decision WaitForConnect(int fd, GuestMemory& mem) {
 
 }  // namespace
 
-Decision ConnectOnCopy(int fd, std::span<const std::byte> addr, bool tcp, GuestMemory& mem) {
+Decision ConnectOnCopy(int fd, std::span<const std::byte> addr, bool tcp,
+                       const SyscallEvent& ev, GuestMemory& mem) {
   // The bytes aligned as a sockaddr; the caller bounds them by sizeof(sockaddr_storage).
   sockaddr_storage ss{};
   const size_t len = std::min(addr.size(), sizeof ss);
@@ -98,7 +131,7 @@ Decision ConnectOnCopy(int fd, std::span<const std::byte> addr, bool tcp, GuestM
   if (rc == 0 || (err != EINPROGRESS && err != EALREADY)) {
     return Answer(rc, err);
   }
-  return WaitForConnect(fd, mem);
+  return WaitForConnect(fd, ev, mem);
 }
 
 }  // namespace hijack::modules

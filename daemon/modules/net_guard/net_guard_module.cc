@@ -271,7 +271,7 @@ std::optional<Decision> NetGuardModule::DecideEmulatedConnect(const SyscallEvent
   }
   allowed_.fetch_add(1, std::memory_order_relaxed);
   emulated_.fetch_add(1, std::memory_order_relaxed);
-  return ConnectOnCopy((*s)->fd(), addr, kind.type == SOCK_STREAM, mem);
+  return ConnectOnCopy((*s)->fd(), addr, kind.type == SOCK_STREAM, ev, mem);
 }
 
 std::optional<Decision> NetGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
