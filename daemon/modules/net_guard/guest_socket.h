@@ -36,6 +36,8 @@ class GuestSocket {
                                                                GuestMemory& mem, int fd);
 
   const SocketKind& kind() const { return kind_; }
+  // The supervisor's copy: an emulated connect(2) acts on it (connect_emulate.h).
+  int fd() const { return fd_.get(); }
   // getsockname(2). Errors: its errno.
   [[nodiscard]] Result<syscalls::SocketAddress> Local() const;
   // getpeername(2); nullopt when the socket has no peer (ENOTCONN). Errors: other errnos.

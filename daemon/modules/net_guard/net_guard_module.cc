@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "daemon/modules/fs_guard/guest_path.h"
+#include "daemon/modules/net_guard/connect_emulate.h"
 #include "daemon/modules/net_guard/guest_socket.h"
 #include "daemon/syscalls/sockaddr.h"
 #include "daemon/syscalls/syscall_args.h"
@@ -41,8 +42,8 @@ class NetGuardModule::CallSocket {
   std::optional<Result<std::optional<GuestSocket>>> taken_;
 };
 
-NetGuardModule::NetGuardModule(std::array<Lists, 3> lists, int err)
-    : lists_(std::move(lists)), errno_(err) {
+NetGuardModule::NetGuardModule(std::array<Lists, 3> lists, int err, ConnectMode connect_mode)
+    : lists_(std::move(lists)), errno_(err), connect_mode_(connect_mode) {
   for (Lists& l : lists_) {
     l.needs_kind = AnyNeedsKind(l.allow) || AnyNeedsKind(l.deny);
   }
@@ -218,7 +219,65 @@ std::optional<Decision> NetGuardModule::DecideSend(const SyscallEvent& ev, Guest
   return CheckPeer(sock, /*stream_only=*/!unnamed);
 }
 
+bool NetGuardModule::MayBlock(int nr) const {
+  return connect_mode_ == ConnectMode::kEmulate && lists_[kConnect].configured &&
+         nr == SCMP_SYS(connect);
+}
+
+std::optional<Decision> NetGuardModule::DecideEmulatedConnect(const SyscallEvent& ev,
+                                                              GuestMemory& mem) {
+  const std::optional<syscalls::SockaddrRef> ref = syscalls::SockaddrArg(ev);
+  if (!ref) {
+    allowed_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;  // no native layout: as the check mode
+  }
+  // The address first, as the kernel copies it before it looks at the descriptor
+  // (net/socket.c, move_addr_to_kernel): longer than a sockaddr_storage is EINVAL.
+  std::array<std::byte, sizeof(sockaddr_storage)> bytes{};
+  const uint32_t len = ref->len;
+  if (len > bytes.size()) {
+    return Decision::Fail(EINVAL);
+  }
+  if (len > 0) {
+    auto got = mem.Read(ref->addr, std::span(bytes).first(len));
+    if (!got || *got < len) {
+      return Decision::Fail(EFAULT);
+    }
+  }
+  const std::span<const std::byte> addr = std::span(bytes).first(len);
+  CallSocket sock(ev, mem, syscalls::FdArg(ev));
+  const auto& s = sock.Get();
+  if (!s) {
+    return s.error().code == EBADF ? Decision::Fail(EBADF) : Unreadable(s.error());
+  }
+  if (!*s) {
+    return Decision::Fail(ENOTSOCK);
+  }
+  const SocketKind& kind = (*s)->kind();
+  if (kind.domain != AF_INET && kind.domain != AF_INET6) {
+    // Not emulated (see the header): the check, and the kernel runs the call.
+    std::optional<Decision> d = CheckAddress(ev, mem, kConnect, *ref, sock);
+    if (!d) {
+      allowed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return d;  // nullopt: the next module, then the kernel
+  }
+  std::optional<SocketAddress> a = syscalls::ParseSockaddr(addr);
+  if (!a || !a->complete) {
+    return Decision::Fail(EINVAL);  // as the kernel answers an address too short for its family
+  }
+  if (std::optional<Decision> d = Judge(kConnect, *a, sock)) {
+    return *d;
+  }
+  allowed_.fetch_add(1, std::memory_order_relaxed);
+  emulated_.fetch_add(1, std::memory_order_relaxed);
+  return ConnectOnCopy((*s)->fd(), addr, kind.type == SOCK_STREAM, ev, mem);
+}
+
 std::optional<Decision> NetGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
+  if (ev.nr == SCMP_SYS(connect) && connect_mode_ == ConnectMode::kEmulate) {
+    return DecideEmulatedConnect(ev, mem);
+  }
   std::optional<Decision> d;
   if (ev.nr == SCMP_SYS(connect) || ev.nr == SCMP_SYS(bind)) {
     CallSocket sock(ev, mem, syscalls::FdArg(ev));
@@ -271,7 +330,8 @@ std::optional<Decision> NetGuardModule::DecideListen(const SyscallEvent& ev, Gue
 nlohmann::json NetGuardModule::Stats() const {
   return {{"allowed", allowed_.load(std::memory_order_relaxed)},
           {"denied", denied_.load(std::memory_order_relaxed)},
-          {"unreadable", unreadable_.load(std::memory_order_relaxed)}};
+          {"unreadable", unreadable_.load(std::memory_order_relaxed)},
+          {"emulated", emulated_.load(std::memory_order_relaxed)}};
 }
 
 Result<std::array<NetGuardModule::Lists, 3>> NetGuardModule::ReadLists(
@@ -315,6 +375,9 @@ policy::ModuleInfo NetGuardModule::Info() {
     settings[fmt::format("{}_default", op)] = "\"allow\" or \"deny\" when nothing matches";
   }
   settings["errno"] = "errno of denied calls (default EACCES)";
+  settings["connect"] =
+      "\"check\" (default): judge the address, the kernel connects; \"emulate\": the "
+      "supervisor connects the guest's IPv4/IPv6 socket to the address it judged (race-free)";
   return {
       .name = "net_guard",
       .summary =
@@ -324,7 +387,11 @@ policy::ModuleInfo NetGuardModule::Info() {
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         HIJACK_ASSIGN_OR_RETURN(auto lists, ReadLists(config));
         HIJACK_ASSIGN_OR_RETURN(int err, config.Errno("errno", EACCES));
-        return std::make_unique<NetGuardModule>(std::move(lists), err);
+        HIJACK_ASSIGN_OR_RETURN(
+            auto mode, config.Enum<ConnectMode>("connect", {{"check", ConnectMode::kCheck},
+                                                            {"emulate", ConnectMode::kEmulate}}));
+        return std::make_unique<NetGuardModule>(std::move(lists), err,
+                                                mode.value_or(ConnectMode::kCheck));
       },
   };
 }

@@ -28,11 +28,19 @@
 //            else by the socket's peer (getpeername(2)); a connected stream socket is judged by
 //            its peer whatever address the call names. Calls on descriptors that are not
 //            sockets (fstat(2) on the copy) are not judged.
+// "connect": "check" (the default) judges the address and lets the kernel run the call, which
+// reads the address again: a guest thread rewriting it in between connects where it wrote
+// (Landlock holds TCP ports only). "connect": "emulate" closes that race for AF_INET/AF_INET6
+// sockets: the supervisor connects its copy of the socket to the address it judged and answers
+// with connect's result (connect_emulate.h), on the decision pool. Other sockets (unix, whose
+// paths the supervisor would look up in its own mount namespace, cwd and credentials; netlink,
+// vsock) keep the check; so do MSG_FASTOPEN sends.
 // DNS is not net_guard's business: rules name addresses, never host names; a guest that resolves
 // names does so through the addresses (a resolver's, 127.0.0.53:53) the rules allow.
 // A sockaddr, a socket or a peer that cannot be read denies (fail closed).
 //
-// Threads: Decide() on the guest's loop thread; Stats() on any (atomic counters).
+// Threads: Decide() on the guest's loop thread, an emulated connect's on a decision pool worker
+// (several at once: it touches only per-call state and atomic counters); Stats() on any.
 #pragma once
 
 #include <atomic>
@@ -48,6 +56,7 @@ namespace hijack::modules {
 class NetGuardModule final : public PolicyModule {
  public:
   enum Op { kConnect = 0, kBind = 1, kSend = 2 };
+  enum class ConnectMode { kCheck, kEmulate };
   struct Lists {
     std::vector<AddressRule> allow;
     std::vector<AddressRule> deny;
@@ -56,7 +65,8 @@ class NetGuardModule final : public PolicyModule {
     bool needs_kind = false;  // some rule has a socket-type selector (set by the constructor)
   };
 
-  NetGuardModule(std::array<Lists, 3> lists, int err);
+  NetGuardModule(std::array<Lists, 3> lists, int err,
+                 ConnectMode connect_mode = ConnectMode::kCheck);
   static policy::ModuleInfo Info();
   // The connect_*, bind_* and send_* settings of `config`. Errors name the JSON path.
   [[nodiscard]] static Result<std::array<Lists, 3>> ReadLists(policy::ConfigReader& config);
@@ -64,6 +74,8 @@ class NetGuardModule final : public PolicyModule {
   std::string_view Name() const override { return "net_guard"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
+  // An emulated connect waits for the connection on a pool worker.
+  bool MayBlock(int nr) const override;
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
   // net_guard_floor.cc: the TCP ports of connect and bind allow lists.
@@ -80,16 +92,19 @@ class NetGuardModule final : public PolicyModule {
                                        syscalls::SockaddrRef ref, CallSocket& sock);
   std::optional<Decision> CheckPeer(CallSocket& sock, bool stream_only);
   std::optional<Decision> DecideSend(const SyscallEvent& ev, GuestMemory& mem, CallSocket& sock);
+  std::optional<Decision> DecideEmulatedConnect(const SyscallEvent& ev, GuestMemory& mem);
   std::optional<Decision> DecideListen(const SyscallEvent& ev, GuestMemory& mem);
   Decision Deny();
   Decision Unreadable(const Error& e);
 
   std::array<Lists, 3> lists_;
   const int errno_;
+  const ConnectMode connect_mode_;
   SyscallSet syscalls_;
   std::atomic<uint64_t> allowed_{0};
   std::atomic<uint64_t> denied_{0};
   std::atomic<uint64_t> unreadable_{0};
+  std::atomic<uint64_t> emulated_{0};  // connects the supervisor performed
 };
 
 }  // namespace hijack::modules
