@@ -327,10 +327,10 @@ std::chrono::steady_clock::time_point ControlService::Deadline(
                                         std::max(left, decltype(left)::zero())));
 }
 
-Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
-                                                              const grpc::ServerContext* ctx) {
+std::expected<ControlService::GuestHandle, grpc::Status> ControlService::FindGuest(
+    uint64_t id, const grpc::ServerContext* ctx) {
   supervisor::Supervisor* sup = &supervisor_;
-  return supervisor_.OnLoop(
+  auto found = supervisor_.OnLoop(
       [sup, id]() -> Result<GuestHandle> {
         auto info = sup->Info(id);
         if (!info) {
@@ -339,6 +339,30 @@ Result<ControlService::GuestHandle> ControlService::FindGuest(uint64_t id,
         return GuestHandle{*info, *sup->Find(id)};
       },
       Deadline(ctx));
+  if (!found) {
+    return std::unexpected(ToGrpcStatus(found.error()));
+  }
+  return std::move(*found);
+}
+
+std::expected<ControlService::GuestHandle, grpc::Status> ControlService::WatchGuest(
+    const grpc::ServerContext* ctx, uint64_t guest_id) {
+  if (auto caller = Admit(ctx, Action::kWatch, guest_id); !caller) {
+    return std::unexpected(caller.error());
+  }
+  return FindGuest(guest_id, ctx);
+}
+
+std::expected<Caller, grpc::Status> ControlService::AdmitGuestChange(
+    const grpc::ServerContext* ctx, uint64_t guest_id, std::optional<Caller>& identified) {
+  auto caller = Admit(ctx, Action::kChange, guest_id, &identified);
+  if (!caller) {
+    return caller;
+  }
+  if (auto admitted = AdmitChange(); !admitted.ok()) {
+    return std::unexpected(admitted);
+  }
+  return caller;
 }
 
 grpc::Status ControlService::Launch(grpc::ServerContext* ctx, const v1::LaunchRequest* req,
@@ -473,12 +497,9 @@ grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::List
 
 grpc::Status ControlService::GetGuest(grpc::ServerContext* ctx, const v1::GetGuestRequest* req,
                                       v1::Guest* resp) {
-  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
-    return caller.error();
-  }
-  auto guest = FindGuest(req->guest_id(), ctx);
+  auto guest = WatchGuest(ctx, req->guest_id());
   if (!guest) {
-    return ToGrpcStatus(guest.error());
+    return guest.error();
   }
   FillGuest(guest->info, resp);
   FillRecord(req->guest_id(), resp);
@@ -496,12 +517,8 @@ grpc::Status ControlService::Kill(grpc::ServerContext* ctx, const v1::KillReques
 
 grpc::Status ControlService::DoKill(grpc::ServerContext* ctx, const v1::KillRequest* req,
                                     std::optional<Caller>& caller) {
-  auto admitted_caller = Admit(ctx, Action::kChange, req->guest_id(), &caller);
-  if (!admitted_caller) {
-    return admitted_caller.error();
-  }
-  if (auto admitted = AdmitChange(); !admitted.ok()) {
-    return admitted;
+  if (auto admitted = AdmitGuestChange(ctx, req->guest_id(), caller); !admitted) {
+    return admitted.error();
   }
   int sig = req->signal() == 0 ? SIGTERM : req->signal();
   if (sig < 1 || sig > SIGRTMAX) {
@@ -520,12 +537,9 @@ grpc::Status ControlService::DoKill(grpc::ServerContext* ctx, const v1::KillRequ
 
 grpc::Status ControlService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                                        v1::Policy* resp) {
-  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
-    return caller.error();
-  }
-  auto guest = FindGuest(req->guest_id(), ctx);
+  auto guest = WatchGuest(ctx, req->guest_id());
   if (!guest) {
-    return ToGrpcStatus(guest.error());
+    return guest.error();
   }
   auto snapshot = guest->guest->engine().Current();
   resp->set_guest_id(req->guest_id());
@@ -553,12 +567,8 @@ grpc::Status ControlService::DoSetPolicy(grpc::ServerContext* ctx,
                                          const v1::SetPolicyRequest* req,
                                          v1::SetPolicyResponse* resp,
                                          std::optional<Caller>& caller) {
-  auto admitted_caller = Admit(ctx, Action::kChange, req->guest_id(), &caller);
-  if (!admitted_caller) {
-    return admitted_caller.error();
-  }
-  if (auto admitted = AdmitChange(); !admitted.ok()) {
-    return admitted;
+  if (auto admitted = AdmitGuestChange(ctx, req->guest_id(), caller); !admitted) {
+    return admitted.error();
   }
   auto next = ParsePolicy(req->document(), limits_.max_policy_bytes);
   if (!next) {
@@ -566,7 +576,7 @@ grpc::Status ControlService::DoSetPolicy(grpc::ServerContext* ctx,
   }
   auto guest = FindGuest(req->guest_id(), ctx);
   if (!guest) {
-    return ToGrpcStatus(guest.error());
+    return guest.error();
   }
   if (!guest->info.running) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -611,7 +621,7 @@ grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
   if (req->guest_id() != 0) {
     auto guest = FindGuest(req->guest_id(), ctx);
     if (!guest) {
-      return ToGrpcStatus(guest.error());
+      return guest.error();
     }
     // The rules PolicyEngine::Replace applies (SetPolicy): what this check calls valid, a
     // replacement accepts unless the guest changed in between (its version, an exit).
@@ -660,12 +670,9 @@ grpc::Status ControlService::ListModules(grpc::ServerContext* ctx, const v1::Lis
 
 grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                       v1::GetStatsResponse* resp) {
-  if (auto caller = Admit(ctx, Action::kWatch, req->guest_id()); !caller) {
-    return caller.error();
-  }
-  auto guest = FindGuest(req->guest_id(), ctx);
+  auto guest = WatchGuest(ctx, req->guest_id());
   if (!guest) {
-    return ToGrpcStatus(guest.error());
+    return guest.error();
   }
   auto snapshot = guest->guest->engine().Current();
   resp->set_guest_id(req->guest_id());
@@ -789,7 +796,7 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
   if (guest_id != 0) {
     auto guest = FindGuest(guest_id, ctx);
     if (!guest) {
-      return ToGrpcStatus(guest.error());
+      return guest.error();
     }
     guest_gone = !guest->info.running;
   }

@@ -90,10 +90,19 @@ class ControlService final : public hijack::v1::Control::Service {
   struct GuestHandle;
   // The call's deadline, capped by limits_.max_wait, on the steady clock.
   std::chrono::steady_clock::time_point Deadline(const grpc::ServerContext* ctx) const;
-  // Looks the guest up on the loop: its info and its thread-safe side.
-  Result<GuestHandle> FindGuest(uint64_t id, const grpc::ServerContext* ctx);
+  // Looks the guest up on the loop: its info and its thread-safe side. NOT_FOUND for an unknown
+  // id, DEADLINE_EXCEEDED or UNAVAILABLE when the loop does not answer in time (ToGrpcStatus).
+  std::expected<GuestHandle, grpc::Status> FindGuest(uint64_t id, const grpc::ServerContext* ctx);
+  // A read-only call on one guest: the caller may watch `guest_id` (Admit), then FindGuest.
+  std::expected<GuestHandle, grpc::Status> WatchGuest(const grpc::ServerContext* ctx,
+                                                      uint64_t guest_id);
   // UNAVAILABLE while shutting down, RESOURCE_EXHAUSTED past the rate of changes, else OK.
   grpc::Status AdmitChange();
+  // A change to one guest (Kill, SetPolicy): the caller may change `guest_id` (Admit, which
+  // fills `identified`), then the rate of changes admits one more (AdmitChange).
+  std::expected<Caller, grpc::Status> AdmitGuestChange(const grpc::ServerContext* ctx,
+                                                       uint64_t guest_id,
+                                                       std::optional<Caller>& identified);
 
   // Who launched a guest through this service, and with whose rights it runs.
   struct GuestRecord {

@@ -19,6 +19,8 @@
 #include <string>
 #include <utility>
 
+#include "daemon/launcher/scm_rights.h"
+
 namespace hijack::launcher {
 namespace {
 
@@ -90,30 +92,11 @@ __attribute__((no_sanitize("address", "undefined"))) int ListenerHandover::Helpe
     nap_ns = nap_ns < 1'000'000 ? nap_ns * 2 : nap_ns;
   }
   char tag = listener >= 0 ? kTagListener : kTagNothing;
-  iovec iov{&tag, 1};
-  union {
-    cmsghdr header;
-    char bytes[CMSG_SPACE(2 * sizeof(int))];
-  } control;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  cmsghdr* cmsg = &control.header;
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
+  RightsMessage out(&tag, 1);
   const int fds[2] = {shared->helper_pidfd, listener};
-  if (listener >= 0) {
-    msg.msg_controllen = CMSG_SPACE(2 * sizeof(int));
-    cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
-    __builtin_memcpy(CMSG_DATA(cmsg), fds, 2 * sizeof(int));
-  } else {
-    msg.msg_controllen = CMSG_SPACE(sizeof(int));
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    __builtin_memcpy(CMSG_DATA(cmsg), fds, sizeof(int));
-  }
+  out.Attach(fds, listener >= 0 ? 2 : 1);
   // MSG_NOSIGNAL: a supervisor that gave up has closed its end; no SIGPIPE for that.
-  RawSyscall(SYS_sendmsg, shared->socket, reinterpret_cast<long>(&msg), MSG_NOSIGNAL);
+  RawSyscall(SYS_sendmsg, shared->socket, reinterpret_cast<long>(&out.msg), MSG_NOSIGNAL);
   // Closes nothing: the descriptor table is the child's too. It loses its last user when the
   // child execs (which gives the child its own copy) or exits.
   RawSyscall(SYS_exit, 0);
@@ -283,25 +266,13 @@ Result<UniqueFd> ListenerHandover::Receive(pid_t child, int child_pidfd, int rep
 
 bool ListenerHandover::ReceiveMessage(UniqueFd* listener, UniqueFd* helper) {
   char tag = 0;
-  iovec iov{&tag, 1};
-  union {
-    cmsghdr header;
-    char bytes[CMSG_SPACE(2 * sizeof(int))];
-  } control;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof control.bytes;
-  ssize_t n = recvmsg(parent_end_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  RightsMessage in(&tag, 1);
+  ssize_t n = recvmsg(parent_end_.get(), &in.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
     return false;
   }
-  cmsghdr* cmsg = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-    int fds[2] = {-1, -1};
-    const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    std::memcpy(fds, CMSG_DATA(cmsg), std::min<size_t>(count, 2) * sizeof(int));
+  int fds[RightsMessage::kMaxFds] = {-1, -1};
+  if (n > 0 && in.Received(fds) > 0) {
     helper->reset(fds[0]);
     UniqueFd second(fds[1]);
     if (tag == kTagListener) {

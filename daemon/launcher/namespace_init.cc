@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string>
 
+#include "daemon/launcher/scm_rights.h"
+
 namespace hijack::launcher {
 namespace {
 
@@ -224,23 +226,10 @@ void NamespaceInit::Enter(int report_fd, int32_t report_step) {
     Fail(report_fd, report_step, kGuestPidfd, errno);
   }
   int32_t tag = kTagGuest;
-  iovec iov{&tag, sizeof tag};
-  union {
-    cmsghdr header;
-    char bytes[CMSG_SPACE(2 * sizeof(int))];
-  } control;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof control.bytes;
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  RightsMessage out(&tag, sizeof tag);
   const int fds[2] = {pidfd, proc};
-  std::memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
-  (void)!sendmsg(channel_child_.get(), &msg, MSG_NOSIGNAL);
+  out.Attach(fds, 2);
+  (void)!sendmsg(channel_child_.get(), &out.msg, MSG_NOSIGNAL);
   close(pidfd);
   close(proc);
   InitMain(guest);
@@ -321,17 +310,8 @@ Result<NamespaceInit::Started> NamespaceInit::Await(
       continue;
     }
     int32_t words[3] = {};
-    iovec iov{words, sizeof words};
-    union {
-      cmsghdr header;
-      char bytes[CMSG_SPACE(2 * sizeof(int))];
-    } control;
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = sizeof control.bytes;
-    const ssize_t n = recvmsg(channel_parent_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    RightsMessage in(words, sizeof words);
+    const ssize_t n = recvmsg(channel_parent_.get(), &in.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       continue;
     }
@@ -354,11 +334,8 @@ Result<NamespaceInit::Started> NamespaceInit::Await(
         failure = Error{errno, prefix + "pidfd_open of the init: " + std::strerror(errno)};
       }
     } else if (words[0] == kTagGuest) {
-      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-      if (cmsg != nullptr && cmsg->cmsg_type == SCM_RIGHTS &&
-          cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
-        int fds[2] = {-1, -1};
-        std::memcpy(fds, CMSG_DATA(cmsg), sizeof fds);
+      int fds[RightsMessage::kMaxFds] = {-1, -1};
+      if (in.Received(fds) == 2) {
         started.guest_pidfd.reset(fds[0]);
         started.guest_proc.reset(fds[1]);
       } else {

@@ -22,6 +22,27 @@ constexpr std::pair<uint32_t, const char*> kKindNames[] = {{kFloorRead, "read"},
                                                            {kFloorExec, "exec"},
                                                            {kFloorUnlink, "unlink"}};
 
+// Whether `next` keeps one confinement of `held` (a kind of file access, a TCP operation): some
+// floor of `next` that `handles` it has nothing `outside(floor)` names beyond what `held`
+// allows. Empty when it does; else why not: the last such floor's first excess, or
+// `unconfined` when no floor of `next` handles it at all.
+template <typename Handles, typename Outside>
+std::optional<std::string> Loosened(const std::vector<KernelFloor>& next, std::string unconfined,
+                                    Handles handles, Outside outside) {
+  std::optional<std::string> why = std::move(unconfined);
+  for (const KernelFloor& n : next) {
+    if (!handles(n)) {
+      continue;
+    }
+    std::optional<std::string> excess = outside(n);
+    if (!excess) {
+      return std::nullopt;
+    }
+    why = std::move(excess);
+  }
+  return why;
+}
+
 // Whether `next` allows no kind of access that `held` denies: some floor of `next` confines
 // each kind `held` confines to trees beneath `held`'s, and each TCP operation to its ports.
 // The policy allows no more than any one of its floors (every enforcing module must let a call
@@ -36,33 +57,28 @@ std::optional<std::string> Loosens(const std::vector<KernelFloor>& next, const K
     if ((held.fs_handled & kind) == 0) {
       continue;
     }
-    std::optional<std::string> why = fmt::format(
-        "the policy no longer confines {} access to the trees allowed at launch; {}", name, since);
-    for (const KernelFloor& n : next) {
-      if ((n.fs_handled & kind) == 0) {
-        continue;
-      }
-      std::optional<std::string> outside;
-      for (const KernelFloor::Tree& t : n.trees) {
-        if ((t.access & kind) == 0) {
-          continue;
-        }
-        bool covered = false;
-        for (const KernelFloor::Tree& h : held.trees) {
-          covered = covered || ((h.access & kind) && Beneath(t.path, h.path));
-        }
-        if (!covered) {
-          outside = fmt::format("{}: \"{}\" allows {} beneath {}, outside the trees of the launch: {}", n.source, t.rule,
-                                name, t.path, since);
-          break;
-        }
-      }
-      if (!outside) {
-        why.reset();
-        break;
-      }
-      why = outside;
-    }
+    auto why = Loosened(
+        next,
+        fmt::format("the policy no longer confines {} access to the trees allowed at launch; {}",
+                    name, since),
+        [kind](const KernelFloor& n) { return (n.fs_handled & kind) != 0; },
+        [&, kind, name](const KernelFloor& n) -> std::optional<std::string> {
+          for (const KernelFloor::Tree& t : n.trees) {
+            if ((t.access & kind) == 0) {
+              continue;
+            }
+            bool covered = false;
+            for (const KernelFloor::Tree& h : held.trees) {
+              covered = covered || ((h.access & kind) && Beneath(t.path, h.path));
+            }
+            if (!covered) {
+              return fmt::format(
+                  "{}: \"{}\" allows {} beneath {}, outside the trees of the launch: {}", n.source,
+                  t.rule, name, t.path, since);
+            }
+          }
+          return std::nullopt;
+        });
     if (why) {
       return why;
     }
@@ -73,32 +89,27 @@ std::optional<std::string> Loosens(const std::vector<KernelFloor>& next, const K
     if (!h.handled) {
       continue;
     }
-    std::optional<std::string> why = fmt::format(
-        "the policy no longer confines TCP {} to the ports allowed at launch; {}", op, since);
-    for (const KernelFloor& n : next) {
-      const KernelFloor::Ports& p = n.*pick;
-      if (!p.handled) {
-        continue;
-      }
-      std::optional<std::string> outside;
-      for (const auto& [lo, hi] : p.ranges) {
-        for (uint32_t port = lo; port <= hi && !outside; ++port) {
-          bool covered = false;
-          for (const auto& [hlo, hhi] : h.ranges) {
-            covered = covered || (port >= hlo && port <= hhi);
+    auto why = Loosened(
+        next,
+        fmt::format("the policy no longer confines TCP {} to the ports allowed at launch; {}", op,
+                    since),
+        [pick](const KernelFloor& n) { return (n.*pick).handled; },
+        [&, op, pick](const KernelFloor& n) -> std::optional<std::string> {
+          for (const auto& [lo, hi] : (n.*pick).ranges) {
+            for (uint32_t port = lo; port <= hi; ++port) {
+              bool covered = false;
+              for (const auto& [hlo, hhi] : h.ranges) {
+                covered = covered || (port >= hlo && port <= hhi);
+              }
+              if (!covered) {
+                return fmt::format(
+                    "{}: allows TCP {} to port {}, outside the ports of the launch: {}", n.source,
+                    op, port, since);
+              }
+            }
           }
-          if (!covered) {
-            outside = fmt::format("{}: allows TCP {} to port {}, outside the ports of the launch: {}", n.source, op, port,
-                                  since);
-          }
-        }
-      }
-      if (!outside) {
-        why.reset();
-        break;
-      }
-      why = outside;
-    }
+          return std::nullopt;
+        });
     if (why) {
       return why;
     }

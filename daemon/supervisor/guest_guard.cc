@@ -100,6 +100,36 @@ const GuardedCall* FindGuarded(int nr) {
   return nullptr;
 }
 
+// What the first argument of setpriority(2) and ioprio_set(2) names; `who`, the second, is a
+// process, a group or a user id accordingly, 0 meaning the caller's own.
+enum class Which { kProcess, kGroup, kUser, kInvalid };
+
+Which PriorityWhich(Target target, uint64_t which) {
+  if (target == Target::kPriority) {
+    switch (which) {
+      case PRIO_PROCESS:
+        return Which::kProcess;
+      case PRIO_PGRP:
+        return Which::kGroup;
+      case PRIO_USER:
+        return Which::kUser;
+      default:
+        return Which::kInvalid;
+    }
+  }
+  // include/uapi/linux/ioprio.h: IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2, IOPRIO_WHO_USER 3.
+  switch (which) {
+    case 1:
+      return Which::kProcess;
+    case 2:
+      return Which::kGroup;
+    case 3:
+      return Which::kUser;
+    default:
+      return Which::kInvalid;
+  }
+}
+
 constexpr int kIoUringCalls[] = {SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register};
 
 // Deep enough for any real process tree; a loop in what /proc says ends here too.
@@ -515,47 +545,25 @@ std::optional<Decision> GuestGuard::DecideTarget(const SyscallEvent& call) const
         }
       }
       break;
-    case Target::kPriority: {
-      const pid_t who = as_pid(1);
-      switch (call.args[0]) {
-        case PRIO_PROCESS:
-          if (who != 0) {
-            allowed = ArgInTree(who);
-            target = "process " + std::to_string(who);
-          }
-          break;
-        case PRIO_PGRP:
-          allowed = who == 0 ? GroupInTree(caller_group()) : ArgGroupInTree(who);
-          target = "a process group with processes outside its tree";
-          break;
-        case PRIO_USER:
-          allowed = false;
-          target = "every process of a user";
-          break;
-        default:
-          break;  // EINVAL from the kernel
-      }
-      break;
-    }
+    case Target::kPriority:
     case Target::kIoPriority: {
-      // include/uapi/linux/ioprio.h: IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2, IOPRIO_WHO_USER 3.
       const pid_t who = as_pid(1);
-      switch (call.args[0]) {
-        case 1:
+      switch (PriorityWhich(guarded->target, call.args[0])) {
+        case Which::kProcess:
           if (who != 0) {
             allowed = ArgInTree(who);
             target = "process " + std::to_string(who);
           }
           break;
-        case 2:
+        case Which::kGroup:
           allowed = who == 0 ? GroupInTree(caller_group()) : ArgGroupInTree(who);
           target = "a process group with processes outside its tree";
           break;
-        case 3:
+        case Which::kUser:
           allowed = false;
           target = "every process of a user";
           break;
-        default:
+        case Which::kInvalid:
           break;  // EINVAL from the kernel
       }
       break;

@@ -143,24 +143,34 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   return std::move(*resolved);
 }
 
-std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMemory& mem,
-                                                 const syscalls::PathArgList& args) {
+std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> FsGuardModule::ResolveBoth(
+    const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args) {
   if (args.size() != 2) {
-    return Deny();
+    return std::unexpected(Deny());
   }
   auto from = ResolveArg(ev, mem, args[0]);
   if (!from) {
-    return from.error();
+    return std::unexpected(from.error());
   }
   auto to = ResolveArg(ev, mem, args[1]);
   if (!to) {
-    return to.error();
+    return std::unexpected(to.error());
   }
-  if (!rules_.Allows(to->path, kAccessCreate)) {
+  return std::pair{std::move(*from), std::move(*to)};
+}
+
+std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMemory& mem,
+                                                 const syscalls::PathArgList& args) {
+  auto both = ResolveBoth(ev, mem, args);
+  if (!both) {
+    return both.error();
+  }
+  const auto& [from, to] = *both;
+  if (!rules_.Allows(to.path, kAccessCreate)) {
     return Deny();
   }
   for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
-    if (!rules_.Allows(from->path, kind) && rules_.Allows(to->path, kind)) {
+    if (!rules_.Allows(from.path, kind) && rules_.Allows(to.path, kind)) {
       return Deny();
     }
   }
@@ -169,20 +179,14 @@ std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMe
 
 std::optional<Decision> FsGuardModule::CheckRename(const SyscallEvent& ev, GuestMemory& mem,
                                                    const syscalls::PathArgList& args) {
-  if (args.size() != 2) {
-    return Deny();
+  auto both = ResolveBoth(ev, mem, args);
+  if (!both) {
+    return both.error();
   }
-  auto from = ResolveArg(ev, mem, args[0]);
-  if (!from) {
-    return from.error();
-  }
-  auto to = ResolveArg(ev, mem, args[1]);
-  if (!to) {
-    return to.error();
-  }
+  const auto& [from, to] = *both;
   // RENAME_EXCHANGE moves both ways; the checks below are symmetric enough to cover it.
-  if (!rules_.Allows(from->path, kAccessUnlink) || !rules_.Allows(to->path, kAccessCreate) ||
-      rules_.SubtreeMayBeDenied(from->path) || rules_.SubtreeMayBeDenied(to->path)) {
+  if (!rules_.Allows(from.path, kAccessUnlink) || !rules_.Allows(to.path, kAccessCreate) ||
+      rules_.SubtreeMayBeDenied(from.path) || rules_.SubtreeMayBeDenied(to.path)) {
     return Deny();
   }
   return std::nullopt;

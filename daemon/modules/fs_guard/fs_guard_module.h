@@ -49,6 +49,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/modules/fs_guard/fs_guard_rules.h"
@@ -100,6 +101,10 @@ class FsGuardModule final : public PolicyModule {
   // Resolves `arg` as Check does; a path that cannot be resolved is the decision to answer.
   std::expected<ResolvedPath, Decision> ResolveArg(const SyscallEvent& ev, GuestMemory& mem,
                                                    const syscalls::PathArg& arg);
+  // The two names of a link or a rename, resolved in order (old, new); anything but two path
+  // arguments is denied.
+  std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> ResolveBoth(
+      const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args);
   // link/linkat: the new name must not reach, with a kind of access, what the old name is
   // denied for that kind.
   std::optional<Decision> CheckLink(const SyscallEvent& ev, GuestMemory& mem,
