@@ -1,7 +1,7 @@
 // hijackctl: launch, watch and re-police Hijack guests through hijackd's control API.
 //
 //   hijackctl [--connect ADDR] [--json] launch|guests|show|kill|policy get|policy set|
-//             policy check|modules|stats|events [--follow]|whoami|health
+//             policy check|modules|stats|events [--follow]|logs [--follow]|whoami|health
 //   hijackctl --version
 //
 // ADDR is unix:PATH or tcp:HOST:PORT; default $HIJACK_CONNECT, else hijackd's default socket.
@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
@@ -32,7 +33,9 @@
 
 #include "cli/text_table.h"
 #include "common/bounded_file.h"
+#include "common/exit_description.h"
 #include "common/listen_address.h"
+#include "common/stats_table.h"
 #include "common/version.h"
 #include "hijack/backend_kind.h"
 #include "hijack/v1/control.grpc.pb.h"
@@ -182,11 +185,22 @@ std::string Age(int64_t from_ms, int64_t to_ms) {
   return buf;
 }
 
+// "running", or how it ended as a shell says it ("exited with status 0", "killed by SIGTERM").
 std::string StateOf(const v1::Guest& g) {
   if (g.state() == v1::Guest::RUNNING) {
     return "running";
   }
-  return "exited(" + std::to_string(g.exit_code()) + ")";
+  // A daemon older than exit_description sent the raw status alone.
+  return g.exit_description().empty() ? common::DescribeWaitStatus(g.wait_status())
+                                      : g.exit_description();
+}
+
+// This process's working directory, sent with every policy: the daemon resolves the policy's
+// relative file names against it. Empty when it cannot be read (the daemon then refuses
+// relative names and says so).
+std::string ClientDirectory() {
+  char cwd[4096];
+  return getcwd(cwd, sizeof cwd) != nullptr ? cwd : "";
 }
 
 // The words a user types and reads for decisions (Decision::Kind's KindName on the daemon side).
@@ -362,6 +376,7 @@ int Launch(Client& c, const LaunchArgs& a) {
     }
     req.set_policy(*text);
   }
+  req.set_client_cwd(ClientDirectory());
   req.set_backend(a.backend);
   req.set_no_agent(!a.agent);
   req.set_allow_io_uring(a.allow_io_uring);
@@ -384,10 +399,12 @@ int Launch(Client& c, const LaunchArgs& a) {
   return 0;
 }
 
-int Guests(Client& c) {
+int Guests(Client& c, bool with_intercept) {
+  v1::ListGuestsRequest req;
+  req.set_with_intercept(with_intercept);
   v1::ListGuestsResponse resp;
   auto ctx = c.Context();
-  if (auto s = c.stub().ListGuests(ctx.get(), {}, &resp); !s.ok()) {
+  if (auto s = c.stub().ListGuests(ctx.get(), req, &resp); !s.ok()) {
     return c.Fail(s);
   }
   if (c.globals().json) {
@@ -426,7 +443,19 @@ int Show(Client& c, uint64_t id) {
                                 : g.containment() + " (the guest tree ends with hijackd)";
   std::printf("containment:    %s\n", containment.c_str());
   std::printf("policy version: %llu\n", static_cast<unsigned long long>(g.policy_version()));
-  std::printf("running for:    %s\n", Age(g.started_unix_ms(), g.exited_unix_ms()).c_str());
+  if (g.state() == v1::Guest::RUNNING) {
+    std::printf("running for:    %s\n", Age(g.started_unix_ms(), 0).c_str());
+  } else {
+    char when[64] = "-";
+    if (g.exited_unix_ms() > 0) {
+      const time_t t = static_cast<time_t>(g.exited_unix_ms() / 1000);
+      tm local{};
+      localtime_r(&t, &local);
+      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &local);
+    }
+    std::printf("ran for:        %s, %s at %s\n",
+                Age(g.started_unix_ms(), g.exited_unix_ms()).c_str(), StateOf(g).c_str(), when);
+  }
   std::printf("events dropped: %llu\n", static_cast<unsigned long long>(g.events_dropped()));
   std::printf("launched by:    %s\n", g.launched_by().c_str());
   std::string groups;
@@ -508,6 +537,7 @@ int PolicySet(Client& c, uint64_t id, const std::string& file,
   v1::SetPolicyRequest req;
   req.set_guest_id(id);
   req.set_document(*text);
+  req.set_client_cwd(ClientDirectory());
   if (expected_version) {
     req.set_expected_version(*expected_version);
   }
@@ -533,6 +563,7 @@ int PolicyCheck(Client& c, const std::string& file, uint64_t guest) {
   v1::ValidatePolicyRequest req;
   req.set_document(*text);
   req.set_guest_id(guest);
+  req.set_client_cwd(ClientDirectory());
   v1::ValidatePolicyResponse resp;
   auto ctx = c.Context();
   if (auto s = c.stub().ValidatePolicy(ctx.get(), req, &resp); !s.ok()) {
@@ -585,21 +616,24 @@ int Stats(Client& c, uint64_t id) {
     PrintJson(resp);
     return 0;
   }
-  std::vector<v1::SyscallStats> rows(resp.syscalls().begin(), resp.syscalls().end());
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.calls() > b.calls(); });
-  TextTable t({"SYSCALL", "CALLS", "ERRORS", "NOT-RUN", "P50-US", "P99-US"});
-  for (const auto& r : rows) {
-    t.AddRow({r.syscall(), std::to_string(r.calls()), std::to_string(r.errors()),
-              std::to_string(r.not_run()), std::to_string(r.p50_ns() / 1000),
-              std::to_string(r.p99_ns() / 1000)});
+  // The table `hijackd run` prints when its guest ends (common/stats_table.h).
+  std::vector<common::StatsRow> rows;
+  for (const v1::SyscallStats& r : resp.syscalls()) {
+    rows.push_back({.syscall = r.syscall(),
+                    .calls = r.calls(),
+                    .errors = r.errors(),
+                    .not_run = r.not_run(),
+                    .unknown_results = r.unknown_results(),
+                    .total_ns = r.total_ns(),
+                    .p50_ns = r.p50_ns(),
+                    .p99_ns = r.p99_ns()});
   }
   std::printf("guest %llu, policy version %llu, %llu events dropped by observers\n",
               static_cast<unsigned long long>(id),
               static_cast<unsigned long long>(resp.policy_version()),
               static_cast<unsigned long long>(resp.events_dropped()));
   if (!rows.empty()) {
-    std::fputs(t.Render().c_str(), stdout);
+    std::fputs(common::FormatStatsTable(std::move(rows), resp.latency()).c_str(), stdout);
   }
   for (const auto& m : resp.modules()) {
     if (m.module() != "stats") {
@@ -683,6 +717,11 @@ int Events(Client& c, const EventsArgs& a) {
   while ((a.follow || seen < a.count) && reader->Read(&msg)) {
     ++seen;
     if (c.globals().json) {
+      // Programs get the arguments as JSON values (arg_values); the strace-style text of each,
+      // quotes escaped inside strings, is for people.
+      if (msg.event().arg_values_size() == msg.event().args_size()) {
+        msg.mutable_event()->clear_args();
+      }
       std::printf("%s\n", ToJson(msg).c_str());
     } else if (msg.has_audit()) {
       const auto& r = msg.audit();
@@ -708,6 +747,42 @@ int Events(Client& c, const EventsArgs& a) {
   return 0;
 }
 
+struct LogsArgs {
+  uint64_t guest = 0;
+  bool follow = false;
+  bool only_stdout = false;
+  bool only_stderr = false;
+};
+
+// `hijackctl logs`: what the guest wrote, each stream to this program's stream of the same name,
+// byte for byte.
+int Logs(Client& c, const LogsArgs& a) {
+  v1::GuestOutputRequest req;
+  req.set_guest_id(a.guest);
+  req.set_follow(a.follow);
+  req.set_stream(a.only_stdout   ? v1::GuestOutputResponse::STDOUT
+                 : a.only_stderr ? v1::GuestOutputResponse::STDERR
+                                 : v1::GuestOutputResponse::STREAM_UNSPECIFIED);
+  auto ctx = c.Context(/*deadline=*/!a.follow);
+  auto reader = c.stub().GuestOutput(ctx.get(), req);
+  v1::GuestOutputResponse msg;
+  while (reader->Read(&msg)) {
+    if (msg.dropped_before() > 0) {
+      std::fprintf(stderr, "hijackctl: ... %llu bytes of output dropped here (the daemon keeps "
+                           "the last 64 KiB of each guest) ...\n",
+                   static_cast<unsigned long long>(msg.dropped_before()));
+    }
+    std::FILE* to = msg.stream() == v1::GuestOutputResponse::STDERR ? stderr : stdout;
+    std::fwrite(msg.data().data(), 1, msg.data().size(), to);
+    std::fflush(to);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) {
+    return c.Fail(s);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -726,6 +801,7 @@ int Main(int argc, char** argv) {
       "  hijackctl policy check p.json --guest 1\n"
       "  hijackctl events 1 --syscall %file --decision fail --follow\n"
       "  hijackctl stats 1\n"
+      "  hijackctl logs 1 --follow                       # its output, until it exits\n"
       "  hijackctl kill 1 --signal INT\n"
       "  HIJACK_CONNECT=tcp:127.0.0.1:7070 HIJACK_TOKEN_FILE=~/.hijack-token hijackctl guests\n"
       "  hijackctl --connect tcp:node7:7070 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key "
@@ -789,7 +865,11 @@ int Main(int argc, char** argv) {
   launch_cmd->add_option("command", launch.command, "program and arguments, after --")
       ->required();
 
-  app.add_subcommand("guests", "list guests");
+  bool guests_intercept = false;
+  auto* guests_cmd = app.add_subcommand("guests", "list guests");
+  guests_cmd->add_flag("--intercept", guests_intercept,
+                       "with --json: also each guest's intercept set by name (else its size, "
+                       "intercept_count; `show` always lists it)");
   uint64_t guest_id = 0;
   auto* show_cmd = app.add_subcommand("show", "describe one guest");
   show_cmd->add_option("guest", guest_id, "guest id")->required();
@@ -838,6 +918,13 @@ int Main(int argc, char** argv) {
                          "server-side queue of this stream in events (default 1024)");
   events_cmd->add_flag("--audit", events.audit,
                        "also show the audit record of every launch, kill and policy set");
+  LogsArgs logs;
+  auto* logs_cmd = app.add_subcommand(
+      "logs", "what a guest wrote to its standard output and error (the last 64 KiB)");
+  logs_cmd->add_option("guest", logs.guest, "guest id")->required();
+  logs_cmd->add_flag("-f,--follow", logs.follow, "keep printing new output until the guest exits");
+  auto* only_out = logs_cmd->add_flag("--stdout", logs.only_stdout, "only standard output");
+  logs_cmd->add_flag("--stderr", logs.only_stderr, "only standard error")->excludes(only_out);
   app.add_subcommand("whoami", "who the daemon takes this caller for, and what it may do");
   app.add_subcommand("health",
                      "whether the daemon serves, its version, and what its host offers");
@@ -857,8 +944,11 @@ int Main(int argc, char** argv) {
   if (launch_cmd->parsed()) {
     return Launch(client, launch);
   }
-  if (app.got_subcommand("guests")) {
-    return Guests(client);
+  if (guests_cmd->parsed()) {
+    return Guests(client, guests_intercept);
+  }
+  if (logs_cmd->parsed()) {
+    return Logs(client, logs);
   }
   if (show_cmd->parsed()) {
     return Show(client, guest_id);

@@ -3,15 +3,19 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "common/bounded_json.h"
+#include "common/exit_description.h"
 #include "common/version.h"
 #include "daemon/backend/backend_table.h"
 #include "daemon/control/decision_kinds.h"
 #include "daemon/control/host_features.h"
+#include "daemon/control/policy_files.h"
 #include "daemon/control/request_limits.h"
 #include "daemon/control/status.h"
 #include "daemon/exec_page/agent_launch.h"
@@ -45,7 +49,8 @@ std::vector<std::string> Names(const SyscallSet& set) {
   return out;
 }
 
-void FillGuest(const GuestInfo& info, v1::Guest* out) {
+// `with_intercept`: the intercept set by name too (ListGuestsRequest.with_intercept).
+void FillGuest(const GuestInfo& info, v1::Guest* out, bool with_intercept = true) {
   out->set_guest_id(info.id);
   out->set_pid(info.pid);
   for (const auto& a : info.argv) {
@@ -58,9 +63,17 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   if (info.wait_status) {
     out->set_exit_code(launcher::ExitStatusOf(*info.wait_status));
     out->set_wait_status(*info.wait_status);
+    out->set_exit_description(common::DescribeWaitStatus(*info.wait_status));
+    if (WIFSIGNALED(*info.wait_status)) {
+      out->set_term_signal(common::SignalName(WTERMSIG(*info.wait_status)));
+      out->set_core_dumped(WCOREDUMP(*info.wait_status));
+    }
   }
-  for (const auto& name : Names(info.intercept)) {
-    out->add_intercept(name);
+  out->set_intercept_count(static_cast<uint32_t>(info.intercept.Numbers().size()));
+  if (with_intercept) {
+    for (const auto& name : Names(info.intercept)) {
+      out->add_intercept(name);
+    }
   }
   for (const auto& name : Names(info.agent_exempt)) {
     out->add_agent_syscalls(name);
@@ -76,14 +89,54 @@ void FillGuest(const GuestInfo& info, v1::Guest* out) {
   }
 }
 
-// Parses and validates a policy document from a request. Errors carry the JSON path.
-Result<std::shared_ptr<policy::PolicySet>> ParsePolicy(const std::string& text, size_t max_bytes) {
+// Parses and validates a policy document from a client. Errors carry the JSON path. Its file
+// settings are resolved against `client_cwd` and opened with `rights` (policy_files.h): the
+// caller's when hijackd takes them for its guests, else hijackd's own; when hijackd cannot
+// take them (`rights` holds why), a policy that names a file is refused, and so is a plugin for
+// a caller whose rights are not hijackd's (the policy host runs with hijackd's).
+std::expected<std::shared_ptr<policy::PolicySet>, grpc::Status> ParseClientPolicy(
+    const std::string& text, std::string_view client_cwd,
+    const std::expected<std::optional<GuestCredentials>, grpc::Status>& rights,
+    size_t max_bytes) {
   if (text.size() > max_bytes) {
-    return std::unexpected(Error{E2BIG, "policy: " + std::to_string(text.size()) +
-                                            " bytes, more than the limit of " +
-                                            std::to_string(max_bytes)});
+    return std::unexpected(ToGrpcStatus(Error{E2BIG, "policy: " + std::to_string(text.size()) +
+                                                         " bytes, more than the limit of " +
+                                                         std::to_string(max_bytes)}));
   }
-  return policy::PolicySet::FromText(text, "policy", modules::BuiltInModules());
+  auto doc = common::ParseBoundedJson(text);
+  if (!doc || doc->is_discarded()) {
+    return std::unexpected(ToGrpcStatus(
+        MakeError("policy: " + (doc ? std::string("invalid JSON") : doc.error().message))
+            .error()));
+  }
+  auto use = ResolvePolicyFiles(*doc, client_cwd);
+  if (!use) {
+    return std::unexpected(ToGrpcStatus(
+        Error{use.error().code, "policy: " + use.error().message}));
+  }
+  if (!rights && use->names_files) {
+    return std::unexpected(grpc::Status(
+        rights.error().error_code(),
+        "policy: names files, which hijackd opens with the caller's rights: " +
+            rights.error().error_message()));
+  }
+  const std::optional<GuestCredentials> as = rights ? *rights : std::nullopt;
+  if ((!rights || as) && !use->first_plugin.empty()) {
+    return std::unexpected(grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        "policy: " + use->first_plugin + ": a plugin runs in a policy host with hijackd's "
+        "rights (uid " + std::to_string(geteuid()) + "), which this caller does not have"));
+  }
+  auto taken = CallerFileRights::Take(as);
+  if (!taken) {
+    return std::unexpected(ToGrpcStatus(taken.error()));
+  }
+  auto set = policy::PolicySet::FromJson(*doc, modules::BuiltInModules());
+  if (!set) {
+    return std::unexpected(
+        ToGrpcStatus(Error{set.error().code, "policy: " + set.error().message}));
+  }
+  return std::move(*set);
 }
 
 Result<SyscallSet> ResolveAll(const google::protobuf::RepeatedPtrField<std::string>& specs,
@@ -111,6 +164,16 @@ void FillEvent(const Event& e, v1::SyscallEventMessage* out) {
   }
   for (const auto& a : e.args) {
     out->add_args(a.text);
+  }
+  // The decoder's JSON values as protobuf Values: numbers, strings, arrays and objects as
+  // themselves, not as text to parse again. All or none, so positions match `args`.
+  for (const auto& a : e.args) {
+    const std::string json =
+        a.json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!google::protobuf::util::JsonStringToMessage(json, out->add_arg_values()).ok()) {
+      out->clear_arg_values();
+      break;
+    }
   }
   out->set_decision(ToProto(e.decision.kind()));
   if (e.decision.kind() == Decision::Kind::kFail) {
@@ -195,6 +258,12 @@ ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits
       audit_(std::move(audit)),
       started_(std::chrono::steady_clock::now()),
       changes_(limits.changes_per_second, limits.change_burst) {
+  if (auto collector = GuestOutputCollector::Create(); collector) {
+    output_ = std::move(*collector);
+  } else {
+    // Observation fails open: guests still run, their output goes where the daemon's goes.
+    spdlog::warn("guest output will not be kept: {}", collector.error().message);
+  }
   own_rights_.uid = geteuid();
   own_rights_.gid = getegid();
   if (int n = getgroups(0, nullptr); n > 0) {
@@ -202,7 +271,10 @@ ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits
     own_rights_.groups.resize(static_cast<size_t>(getgroups(n, own_rights_.groups.data())));
   }
   supervisor_.AddExitListener([this](uint64_t id, int wait_status) {
-    spdlog::info("guest {} ended with exit status {}", id, launcher::ExitStatusOf(wait_status));
+    spdlog::info("guest {} {}", id, common::DescribeWaitStatus(wait_status));
+    if (output_) {
+      output_->GuestExited(id);
+    }
     {
       std::lock_guard lock(mu_);
       exited_.insert(id);
@@ -394,12 +466,21 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   if (req->argv().empty() || req->argv(0).empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "argv: the command is empty");
   }
-  auto policy = req->policy().empty()
-                    ? policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy",
-                                                  modules::BuiltInModules())
-                    : ParsePolicy(req->policy(), limits_.max_policy_bytes);
-  if (!policy) {
-    return ToGrpcStatus(policy.error());
+  std::shared_ptr<policy::PolicySet> policy;
+  if (req->policy().empty()) {
+    auto set = policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy",
+                                           modules::BuiltInModules());
+    if (!set) {
+      return ToGrpcStatus(set.error());
+    }
+    policy = std::move(*set);
+  } else {
+    auto set = ParseClientPolicy(req->policy(), req->client_cwd(), rights,
+                                 limits_.max_policy_bytes);
+    if (!set) {
+      return set.error();
+    }
+    policy = std::move(*set);
   }
   auto extra = ResolveAll(req->intercept(), "intercept");
   if (!extra) {
@@ -421,7 +502,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
     }
   }
   spec.cwd = req->cwd();
-  spec.policy = std::move(*policy);
+  spec.policy = std::move(policy);
   spec.extra_intercept = *extra;
   if (!req->backend().empty()) {  // empty: auto
     auto choice = backend::ParseBackendChoice(req->backend());
@@ -433,10 +514,30 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   spec.credentials = *rights;
   spec.guard.allow_io_uring = req->allow_io_uring();  // policy_fixed: SetPolicy may come
   spec.guard.landlock_floor = !req->no_landlock();
+  // The guest's output is kept for GuestOutput, not mixed into the daemon's log.
+  std::optional<GuestOutputCollector::Pipes> pipes;
+  if (output_) {
+    if (auto made = GuestOutputCollector::MakePipes(); made) {
+      spec.stdio = {made->stdin_null.get(), made->stdout_write.get(), made->stderr_write.get()};
+      pipes = std::move(*made);
+    } else {
+      spdlog::warn("guest output will not be kept: {}", made.error().message);
+    }
+  }
 
   supervisor::Supervisor* sup = &supervisor_;
+  GuestOutputCollector* output = output_.get();
   auto launched = supervisor_.OnLoop(
-      [sup, spec = std::move(spec)]() mutable { return sup->Launch(std::move(spec)); },
+      [sup, output, spec = std::move(spec), pipes = std::move(pipes)]() mutable {
+        auto info = sup->Launch(std::move(spec));
+        // On the loop, right after the fork: no other guest's child can inherit these ends
+        // meanwhile (launches run here one at a time), so EOF comes when this guest's tree is
+        // done with them.
+        if (info && pipes) {
+          output->Add(info->id, std::move(*pipes));
+        }
+        return info;
+      },
       Deadline(ctx));
   if (!launched) {
     return ToGrpcStatus(launched.error());
@@ -461,7 +562,7 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::ListGuestsRequest*,
+grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::ListGuestsRequest* req,
                                         v1::ListGuestsResponse* resp) {
   auto caller = gate_.Identify(*ctx, GuestUids());
   if (!caller) {
@@ -489,7 +590,7 @@ grpc::Status ControlService::ListGuests(grpc::ServerContext* ctx, const v1::List
       }
     }
     auto* g = resp->add_guests();
-    FillGuest(info, g);
+    FillGuest(info, g, req->with_intercept());
     FillRecord(info.id, g);
   }
   return grpc::Status::OK;
@@ -570,9 +671,10 @@ grpc::Status ControlService::DoSetPolicy(grpc::ServerContext* ctx,
   if (auto admitted = AdmitGuestChange(ctx, req->guest_id(), caller); !admitted) {
     return admitted.error();
   }
-  auto next = ParsePolicy(req->document(), limits_.max_policy_bytes);
+  auto next = ParseClientPolicy(req->document(), req->client_cwd(),
+                                gate_.LaunchCredentials(*caller), limits_.max_policy_bytes);
   if (!next) {
-    return ToGrpcStatus(next.error());
+    return next.error();
   }
   auto guest = FindGuest(req->guest_id(), ctx);
   if (!guest) {
@@ -609,14 +711,16 @@ grpc::Status ControlService::DoSetPolicy(grpc::ServerContext* ctx,
 grpc::Status ControlService::ValidatePolicy(grpc::ServerContext* ctx,
                                             const v1::ValidatePolicyRequest* req,
                                             v1::ValidatePolicyResponse* resp) {
-  if (auto caller = Admit(ctx, req->guest_id() == 0 ? Action::kHealth : Action::kWatch,
-                          req->guest_id());
-      !caller) {
+  auto caller =
+      Admit(ctx, req->guest_id() == 0 ? Action::kHealth : Action::kWatch, req->guest_id());
+  if (!caller) {
     return caller.error();
   }
-  auto set = ParsePolicy(req->document(), limits_.max_policy_bytes);
+  // A dry run still builds the modules, which open their files: as the caller.
+  auto set = ParseClientPolicy(req->document(), req->client_cwd(),
+                               gate_.LaunchCredentials(*caller), limits_.max_policy_bytes);
   if (!set) {
-    return ToGrpcStatus(set.error());
+    return set.error();
   }
   if (req->guest_id() != 0) {
     auto guest = FindGuest(req->guest_id(), ctx);
@@ -698,12 +802,14 @@ grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const v1::GetSta
     }
   }
   if (first_stats != nullptr) {
+    resp->set_latency(first_stats->WantsLatency());
     for (const modules::StatsModule::SyscallRow& row : first_stats->Rows()) {
       auto* s = resp->add_syscalls();
       s->set_syscall(std::string(syscalls::SyscallName(row.nr)));
       s->set_calls(row.calls);
       s->set_errors(row.errors);
       s->set_not_run(row.not_run);
+      s->set_unknown_results(row.unknown_results);
       s->set_total_ns(row.total_ns);
       s->set_p50_ns(row.p50_ns);
       s->set_p99_ns(row.p99_ns);
@@ -850,6 +956,75 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
     }
   }
   return status;  // close_on_return stops the sink before `writer` goes away
+}
+
+grpc::Status ControlService::GuestOutput(grpc::ServerContext* ctx,
+                                         const v1::GuestOutputRequest* req,
+                                         grpc::ServerWriter<v1::GuestOutputResponse>* writer) {
+  if (shutting_down_) {
+    return Unavailable();
+  }
+  std::optional<OutputStream> only;
+  switch (req->stream()) {
+    case v1::GuestOutputResponse::STREAM_UNSPECIFIED:
+      break;
+    case v1::GuestOutputResponse::STDOUT:
+      only = OutputStream::kStdout;
+      break;
+    case v1::GuestOutputResponse::STDERR:
+      only = OutputStream::kStderr;
+      break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "stream: " + std::to_string(req->stream()) + " is not a stream");
+  }
+  auto guest = WatchGuest(ctx, req->guest_id());
+  if (!guest) {
+    return guest.error();
+  }
+  std::shared_ptr<GuestCapture> capture = output_ ? output_->Find(req->guest_id()) : nullptr;
+  if (!capture) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "guest " + std::to_string(req->guest_id()) +
+                            ": its output was not kept (only guests launched over this API "
+                            "have theirs captured; the guest of `hijackd run` writes to "
+                            "hijackd's own standard output and error)");
+  }
+  // A follower holds a server thread as an event stream does: the same limit.
+  if (streams_.fetch_add(1) >= limits_.max_streams) {
+    streams_.fetch_sub(1);
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        std::to_string(limits_.max_streams) + " streams are open (the limit)");
+  }
+  struct StreamCount {
+    std::atomic<size_t>& n;
+    ~StreamCount() { n.fetch_sub(1); }
+  } count{streams_};
+  GuestCapture::Cursor cursor;
+  for (;;) {
+    // Read before looking again: what came before the end is all read by the last round.
+    const bool ended = capture->ended();
+    for (GuestCapture::Piece& piece : capture->Read(cursor, only)) {
+      v1::GuestOutputResponse msg;
+      msg.set_stream(piece.chunk.stream == OutputStream::kStdout
+                         ? v1::GuestOutputResponse::STDOUT
+                         : v1::GuestOutputResponse::STDERR);
+      msg.set_data(std::move(piece.chunk.data));
+      msg.set_dropped_before(piece.dropped_before);
+      if (!writer->Write(msg)) {
+        return grpc::Status::OK;  // the client went away
+      }
+    }
+    if (!req->follow() || ended || ctx->IsCancelled()) {
+      return grpc::Status::OK;
+    }
+    if (shutting_down_) {
+      return Unavailable();
+    }
+    // As in WatchEvents: cancellation is polled; new output and the guest's end wake this.
+    capture->WaitBeyond(cursor, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+  }
 }
 
 grpc::Status ControlService::Health(grpc::ServerContext* ctx, const v1::HealthRequest*,

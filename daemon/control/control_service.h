@@ -18,6 +18,10 @@
 // let it do this to this guest. The service remembers who launched each guest and whose rights
 // it runs with (Guest.launched_by, runs_as), and records every mutating call, allowed or not, in
 // the AuditLog and in the streams that asked for audit records.
+//
+// The guests it launches write to pipes the GuestOutputCollector reads (guest_output.h), kept
+// for GuestOutput. The files a client's policy names are resolved against the client's
+// directory and opened with the client's rights (policy_files.h).
 #pragma once
 
 #include <atomic>
@@ -32,6 +36,7 @@
 #include "daemon/control/audit_log.h"
 #include "daemon/control/call_rate_limiter.h"
 #include "daemon/control/gatekeeper.h"
+#include "daemon/control/guest_output.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/supervisor/supervisor.h"
 #include "hijack/v1/control.grpc.pb.h"
@@ -83,6 +88,8 @@ class ControlService final : public hijack::v1::Control::Service {
                         v1::GetStatsResponse* resp) override;
   grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
                            grpc::ServerWriter<v1::WatchEventsResponse>* writer) override;
+  grpc::Status GuestOutput(grpc::ServerContext* ctx, const v1::GuestOutputRequest* req,
+                           grpc::ServerWriter<v1::GuestOutputResponse>* writer) override;
   grpc::Status Health(grpc::ServerContext* ctx, const v1::HealthRequest* req,
                       v1::HealthResponse* resp) override;
 
@@ -144,6 +151,9 @@ class ControlService final : public hijack::v1::Control::Service {
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> streams_{0};
   CallRateLimiter changes_;
+  // Standard output and error of the guests launched here; null when it could not start (the
+  // guests' output then goes where the daemon's goes).
+  std::unique_ptr<GuestOutputCollector> output_;
 
   std::mutex mu_;  // guards exited_, records_, audit_queues_; streams wait on cv_
   std::condition_variable cv_;

@@ -37,6 +37,7 @@ enum ChildStep : int32_t {
   kDumpable = 10,    // PR_SET_DUMPABLE for the supervisor's ptrace attach
   kAttachable = 11,  // not a failure: the child is dumpable and waits for the go (kWait*)
   kContain = 12,     // making the guest's pid namespace (NamespaceInit::Enter)
+  kStdio = 13,       // dup2(2) of LaunchSpec::stdio onto 0, 1 and 2
 };
 struct ChildMessage {
   int32_t step;
@@ -94,6 +95,14 @@ void ChildReport(int fd, ChildStep step, int value) {
   }
   if (inherit_fd >= 0 && fcntl(inherit_fd, F_SETFD, 0) != 0) {
     ChildFail(report_fd, kInherit, errno);
+  }
+  for (int target = 0; target < 3; ++target) {
+    const int source = spec.stdio[static_cast<size_t>(target)];
+    // dup2 onto itself would leave close-on-exec set; the descriptors the caller passes are
+    // close-on-exec copies of its own, never 0..2, but a caller that passes one keeps it.
+    if (source >= 0 && (source == target ? fcntl(target, F_SETFD, 0) : dup2(source, target)) < 0) {
+      ChildFail(report_fd, kStdio, errno);
+    }
   }
   if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) {
     ChildFail(report_fd, kChdir, errno);
@@ -214,6 +223,8 @@ Error ChildError(const ChildMessage& msg) {
       return Error{msg.value, std::strerror(msg.value)};
     case kContain:
       return *NamespaceInit::DescribeReport(msg.value);
+    case kStdio:
+      return ErrnoError(msg.value, "dup2 of the guest's standard input, output or error").error();
     default:
       return Error{EPROTO, "unknown report " + std::to_string(msg.step) + " from the guest"};
   }

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "common/exit_description.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/exit_status.h"
@@ -400,6 +401,11 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
                        : "hijackd: signals: this kernel lacks "
                          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19): a call held by the "
                          "supervisor can fail with EINTR where natively it cannot\n");
+    }
+    if (status && WIFSIGNALED(*status)) {
+      // As a shell tells it; hijackd then dies of the same signal (DieOfSignal).
+      std::fprintf(stderr, "hijackd: guest 1 (%s) %s\n", options.command[0].c_str(),
+                   common::DescribeWaitStatus(*status).c_str());
     }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
       std::fprintf(stderr, "hijackd: %llu events were dropped by slow observers\n",

@@ -140,6 +140,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
+  launch.stdio = spec.stdio;
   launch.agent_library = std::move(spec.agent_library);
   launch.landlock_scope = protection.landlock_scope;
   launch.landlock_abi = protection.landlock_abi;

@@ -74,6 +74,9 @@ struct GuestSpec {
   // executive page run the guest without it.
   std::string agent_library;
   GuardOptions guard;  // the supervisor's own protection (guest_guard.h)
+  // The guest's standard input, output and error (LaunchSpec::stdio); -1: the supervisor's.
+  // Borrowed until Launch returns.
+  std::array<int, 3> stdio = {-1, -1, -1};
 };
 
 // A copy of what the supervisor knows about one guest, safe to hand to any thread.

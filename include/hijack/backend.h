@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -144,6 +145,11 @@ struct LaunchSpec {
   // Whose rights the guest runs with; empty: the supervisor's own. A root supervisor that starts
   // a guest for a non-root caller sets the caller's, so the guest never holds root's rights.
   std::optional<GuestCredentials> credentials;
+  // Descriptors the guest gets as its standard input, output and error (dup2(2) in the child
+  // before exec); -1: the supervisor's own. Borrowed: the caller keeps them open until Launch
+  // returns, and closes its copies after (a pipe's reader sees EOF only once every writer is
+  // gone).
+  std::array<int, 3> stdio = {-1, -1, -1};
 
  private:
   // A test seam (daemon/launcher/child_function.h): the child runs a function of this program

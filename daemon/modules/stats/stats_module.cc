@@ -1,10 +1,9 @@
 #include "daemon/modules/stats/stats_module.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "common/stats_table.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::modules {
@@ -113,71 +112,19 @@ nlohmann::json StatsModule::Stats() const {
 }
 
 std::string StatsModule::Report() const {
-  std::lock_guard lock(mu_);
-  std::vector<int> rows;
-  uint64_t calls = 0, errors = 0, unknown = 0, not_run = 0, total = 0;
-  for (int nr = 0; nr < SyscallSet::kCapacity; ++nr) {
-    if (per_[static_cast<size_t>(nr)]) {
-      const PerSyscall& s = *per_[static_cast<size_t>(nr)];
-      rows.push_back(nr);
-      calls += s.calls;
-      errors += s.errors;
-      unknown += s.unknown;
-      not_run += s.not_run;
-      total += s.latency.sum();
-    }
+  // Rows() reads under mu_; the table (common/stats_table.h) is the one hijackctl stats prints.
+  std::vector<common::StatsRow> table;
+  for (const SyscallRow& r : Rows()) {
+    table.push_back({.syscall = std::string(syscalls::SyscallName(r.nr)),
+                     .calls = r.calls,
+                     .errors = r.errors,
+                     .not_run = r.not_run,
+                     .unknown_results = r.unknown_results,
+                     .total_ns = r.total_ns,
+                     .p50_ns = r.p50_ns,
+                     .p99_ns = r.p99_ns});
   }
-  // Most calls first, as people read a profile.
-  std::sort(rows.begin(), rows.end(), [this](int a, int b) {
-    const auto& x = *per_[static_cast<size_t>(a)];
-    const auto& y = *per_[static_cast<size_t>(b)];
-    return x.calls != y.calls ? x.calls > y.calls : a < b;
-  });
-  if (!latency_) {
-    return CountsReport(rows, calls, errors, not_run, unknown);
-  }
-  std::string out = fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12} {:>9} {:>9}\n", "syscall", "calls",
-                                "errors", "not-run", "total-us", "p50-us", "p99-us");
-  out += std::string(81, '-') + "\n";
-  for (int nr : rows) {
-    const PerSyscall& s = *per_[static_cast<size_t>(nr)];
-    out += fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12.1f} {:>9.1f} {:>9.1f}\n",
-                       syscalls::SyscallName(nr), s.calls, s.errors, s.not_run,
-                       static_cast<double>(s.latency.sum()) / 1e3,
-                       static_cast<double>(s.latency.Percentile(0.5)) / 1e3,
-                       static_cast<double>(s.latency.Percentile(0.99)) / 1e3);
-  }
-  out += std::string(81, '-') + "\n";
-  out += fmt::format("{:<20} {:>9} {:>8} {:>8} {:>12.1f}\n", "total", calls, errors, not_run,
-                     static_cast<double>(total) / 1e3);
-  out += UnknownNote(unknown);
-  return out;
-}
-
-std::string StatsModule::UnknownNote(uint64_t unknown) {
-  if (unknown == 0) {
-    return "";
-  }
-  return fmt::format(
-      "errors count the calls whose result the supervisor saw; {} calls ran without a visible "
-      "result (seccomp notify does not report them; --backend ptrace does)\n",
-      unknown);
-}
-
-std::string StatsModule::CountsReport(const std::vector<int>& rows, uint64_t calls, uint64_t errors,
-                                      uint64_t not_run, uint64_t unknown) const {
-  std::string out = "calls and errors only (\"latency\": false): no times measured\n";
-  out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", "syscall", "calls", "errors", "not-run");
-  out += std::string(48, '-') + "\n";
-  for (int nr : rows) {
-    const PerSyscall& s = *per_[static_cast<size_t>(nr)];
-    out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", syscalls::SyscallName(nr), s.calls, s.errors,
-                       s.not_run);
-  }
-  out += std::string(48, '-') + "\n";
-  out += fmt::format("{:<20} {:>9} {:>8} {:>8}\n", "total", calls, errors, not_run);
-  out += UnknownNote(unknown);
-  return out;
+  return common::FormatStatsTable(std::move(table), latency_);
 }
 
 policy::ModuleInfo StatsModule::Info() {

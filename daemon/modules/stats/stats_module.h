@@ -62,12 +62,6 @@ class StatsModule final : public PolicyModule {
   std::string Report() const override;
 
  private:
-  struct PerSyscall;
-  // The table without time columns ("latency": false). Under mu_.
-  std::string CountsReport(const std::vector<int>& rows, uint64_t calls, uint64_t errors,
-                           uint64_t not_run, uint64_t unknown) const;
-  static std::string UnknownNote(uint64_t unknown);
-
   struct PerSyscall {
     uint64_t calls = 0;
     uint64_t errors = 0;      // known negative results
