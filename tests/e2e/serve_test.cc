@@ -114,7 +114,7 @@ TEST_F(ServeTest, ARelativeTraceOutputLandsInTheClientsDirectory) {
   ASSERT_TRUE(Eventually([&] { return Exited("1"); }));
   EXPECT_EQ(access((client_dir_ + "/trace.jsonl").c_str(), F_OK), 0);
   EXPECT_NE(access((daemon_dir_ + "/trace.jsonl").c_str(), F_OK), 0);
-  EXPECT_THAT(ReadFile(client_dir_ + "/trace.jsonl"), HasSubstr("/etc/hostname"));
+  EXPECT_THAT(ReadFile(client_dir_ + "/trace.jsonl"), HasSubstr("\"syscall\":\"openat\""));
   // The policy in force names the file the daemon opened.
   auto get = Ctl({"policy", "get", "1"});
   EXPECT_THAT(get.out, HasSubstr("\"" + client_dir_ + "/trace.jsonl\""));
@@ -252,8 +252,9 @@ TEST_P(OutputTest, LogsPrintsEachStreamAndFollowEndsWhenTheGuestExits) {
   EXPECT_EQ(followed.exit_code, 0) << followed.err;
   EXPECT_EQ(followed.out, "out-before\nout-after\n");
   EXPECT_EQ(followed.err, "err-before\nerr-after\n");
-  EXPECT_THAT(daemon_->Stdout() + daemon_->Stderr(), Not(HasSubstr("out-before")));
-  EXPECT_THAT(daemon_->Stdout() + daemon_->Stderr(), Not(HasSubstr("err-after")));
+  // The daemon's own log names the command (audit) but carries none of its output.
+  EXPECT_THAT(daemon_->Stdout() + daemon_->Stderr(), Not(HasSubstr("\nout-before\n")));
+  EXPECT_THAT(daemon_->Stdout() + daemon_->Stderr(), Not(HasSubstr("\nerr-after\n")));
   // Kept after the exit.
   EXPECT_TRUE(Exited("1"));
   EXPECT_EQ(Ctl({"logs", "1", "--stdout"}).out, "out-before\nout-after\n");
@@ -325,9 +326,10 @@ TEST_F(ServeTest, EventsHaveNoReturnValueWhereThereIsNoneAndArgumentsAsJsonValue
                  "while :; do read x < /dev/null; mkdir /nonexistent/x 2>/dev/null; done"})
                 .exit_code,
             0);
-  auto events = Ctl({"--json", "events", "1", "--syscall", "openat,mkdir", "--count", "6"});
+  // Past the loader's and libc's opens, into the loop.
+  auto events = Ctl({"--json", "events", "1", "--syscall", "openat,mkdir", "--count", "80"});
   ASSERT_EQ(events.exit_code, 0) << events.err;
-  int seen_open = 0, seen_fail = 0;
+  int seen_open = 0, seen_fail = 0, seen_dev_null = 0;
   std::istringstream lines(events.out);
   for (std::string line; std::getline(lines, line);) {
     auto msg = nlohmann::json::parse(line, nullptr, false);
@@ -335,12 +337,13 @@ TEST_F(ServeTest, EventsHaveNoReturnValueWhereThereIsNoneAndArgumentsAsJsonValue
     const auto& e = msg["event"];
     EXPECT_FALSE(e.contains("return_value")) << line;
     EXPECT_THAT(line, Not(HasSubstr("\\\""))) << "JSON inside a string";
-    EXPECT_FALSE(e.contains("args")) << line;
+    EXPECT_TRUE(!e.contains("args") || e["args"].empty()) << line;
     if (e.value("syscall", "") == "openat") {
       ++seen_open;
       EXPECT_FALSE(e.contains("errno_value")) << line;
       ASSERT_TRUE(e.contains("arg_values")) << line;
-      EXPECT_THAT(e["arg_values"].dump(), HasSubstr("\"/dev/null\"")) << line;
+      EXPECT_THAT(e["arg_values"][1].type_name(), std::string("string")) << line;
+      seen_dev_null += e["arg_values"][1] == "/dev/null" ? 1 : 0;
     } else {
       ++seen_fail;
       EXPECT_EQ(e.value("decision", ""), "DECISION_KIND_FAIL") << line;
@@ -349,6 +352,7 @@ TEST_F(ServeTest, EventsHaveNoReturnValueWhereThereIsNoneAndArgumentsAsJsonValue
   }
   EXPECT_GT(seen_open, 0);
   EXPECT_GT(seen_fail, 0);
+  EXPECT_GT(seen_dev_null, 0);
   EXPECT_EQ(Ctl({"kill", "1", "--signal", "KILL"}).exit_code, 0);
 }
 

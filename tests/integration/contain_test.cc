@@ -150,7 +150,10 @@ TEST_P(ContainTest, ServeGuestTreeEndsWithKilledSupervisor) {
   auto launched = RunProcess({kHijackctl, "--connect", address, "launch", "--backend", GetParam(),
                               "--", kGuest, "escape", dir_.path()});
   ASSERT_EQ(launched.exit_code, 0) << launched.err;
-  ASSERT_TRUE(serve.WaitForOutput("escape: ready", kDeadline)) << serve.Stderr();
+  // A guest of the API writes to its own pipes, read back with `hijackctl logs`.
+  BackgroundProcess logs({kHijackctl, "--connect", address, "logs", "1", "--follow"},
+                         daemon_dir.path());
+  ASSERT_TRUE(logs.WaitForOutput("escape: ready", kDeadline)) << serve.Stderr() << logs.Stderr();
   auto shown = RunProcess({kHijackctl, "--connect", address, "show", "1"});
   EXPECT_THAT(shown.out, HasSubstr("containment:    pidns")) << shown.out << shown.err;
   ExpectTreeEndsAfterKill(serve, dir_.path());

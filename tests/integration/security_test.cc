@@ -412,7 +412,13 @@ TEST(IoUringPolicy, RefusedFromTheStartWhenThePolicyMayChange) {
       << serve.Stderr();
   auto launched = Ctl({"launch", "--policy", stats, "--", kAttack, "io-uring-open", file});
   ASSERT_EQ(launched.exit_code, 0) << launched.err;
-  EXPECT_TRUE(serve.WaitForOutput("io_uring_setup: ENOSYS", std::chrono::seconds(30)))
+  // The guest's output is kept by the daemon for `hijackctl logs`.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto logs = Ctl({"logs", "1"});
+        return (logs.out + logs.err).find("io_uring_setup: ENOSYS") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
       << serve.Stdout() << serve.Stderr();
   auto show = Ctl({"show", "1"});
   EXPECT_EQ(show.exit_code, 0) << show.err;
