@@ -92,6 +92,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/prerm
     ${PROJECT_SOURCE_DIR}/packaging/debian/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-# Only the project's own install rules: no test or third-party component.
-set(CPACK_STRIP_FILES OFF)
+# Stripped, as Debian ships binaries (the build tree keeps the debugging information): the
+# package is then about a tenth of the size and quicker to build.
+set(CPACK_STRIP_FILES ON)
 include(CPack)
