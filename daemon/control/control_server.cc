@@ -15,6 +15,8 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/control/socket_activation.h"
+
 namespace hijack::control {
 namespace {
 
@@ -200,7 +202,29 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
     audit = std::move(*opened);
   }
   std::unique_ptr<UnixListener> unix_listener;
-  if (is_unix) {
+  // systemd's socket (hijackd.socket), when it passed one: taken over, never re-bound or unlinked.
+  auto activated = TakeActivatedSocket();
+  if (!activated) {
+    return std::unexpected(activated.error());
+  }
+  if (*activated && !is_unix) {
+    return std::unexpected(Error{EINVAL, "socket activation passed the unix socket " +
+                                             (*activated)->path + ", but --listen " +
+                                             options.listen + " is not a unix socket"});
+  }
+  if (*activated && (*activated)->path != address->path) {
+    return std::unexpected(Error{EINVAL, "socket activation passed " + (*activated)->path +
+                                             ", but --listen names " + address->path +
+                                             " (ListenStream= and --listen must agree)"});
+  }
+  if (*activated) {
+    auto adopted = UnixListener::Adopt(std::move((*activated)->fd), address->path,
+                                       options.socket_mode, socket_gid);
+    if (!adopted) {
+      return std::unexpected(adopted.error());
+    }
+    unix_listener = std::move(*adopted);
+  } else if (is_unix) {
     if (auto claimed = common::ClaimUnixSocketPath(address->path); !claimed) {
       return std::unexpected(claimed.error());
     }
@@ -225,8 +249,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   std::unique_ptr<ControlServer> server(
       new ControlServer(supervisor, options.limits, std::move(gate), std::move(audit)));
   server->token_path_ = token_path;
-  if (is_unix) {
-    server->socket_path_ = address->path;
+  if (is_unix && !*activated) {
+    server->socket_path_ = address->path;  // ours to remove at shutdown; an activated one is not
   }
   grpc::ServerBuilder builder;
   int port = 0;

@@ -496,7 +496,14 @@ grpc::Status ControlService::DoLaunch(grpc::ServerContext* ctx, const v1::Launch
     spec.env.assign(req->env().begin(), req->env().end());
   }
   if (!req->no_agent()) {
-    spec.agent_library = exec_page::PreloadableAgentLibrary();
+    auto found = exec_page::PreloadableAgentLibrary();
+    if (!found) {
+      // The daemon's environment is wrong, not the request: the client is told which variable.
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          found.error().message + " (the daemon's environment; or launch with "
+                                                  "--no-agent)");
+    }
+    spec.agent_library = std::move(*found);
     if (spec.agent_library.empty()) {
       spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
     }

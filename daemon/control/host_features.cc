@@ -38,11 +38,22 @@ std::vector<HostFeature> ProbeHostFeatures() {
   } else {
     features.push_back({"landlock", false, "not offered by this kernel (or disabled at boot)"});
   }
-  const std::string agent = exec_page::FindAgentLibrary();
-  features.push_back({"agent", !agent.empty(),
-                      agent.empty() ? "libhijack-agent.so not found: every call goes through the "
-                                      "supervisor (set HIJACK_AGENT_LIBRARY)"
-                                    : agent});
+  auto agent = exec_page::ResolveAgentLibrary();
+  if (!agent) {
+    features.push_back({"agent", false, agent.error().message});
+  } else if (agent->empty()) {
+    std::string looked;
+    for (const std::string& candidate : exec_page::AgentLibraryCandidates()) {
+      looked += (looked.empty() ? "" : ", ") + candidate;
+    }
+    features.push_back({"agent", false,
+                        "libhijack-agent.so not found (looked for " +
+                            (looked.empty() ? std::string("nothing: no /proc/self/exe") : looked) +
+                            "): every call goes through the supervisor (set " +
+                            exec_page::kAgentLibraryEnv + ")"});
+  } else {
+    features.push_back({"agent", true, *agent});
+  }
   return features;
 }
 

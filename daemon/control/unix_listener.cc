@@ -1,6 +1,7 @@
 #include "daemon/control/unix_listener.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -48,6 +49,33 @@ Result<std::unique_ptr<UnixListener>> UnixListener::Bind(const std::string& path
     return ErrnoError(errno, "eventfd");
   }
   return std::unique_ptr<UnixListener>(new UnixListener(std::move(sock), std::move(wake)));
+}
+
+Result<std::unique_ptr<UnixListener>> UnixListener::Adopt(UniqueFd socket, const std::string& path,
+                                                          unsigned mode,
+                                                          std::optional<gid_t> group) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return ErrnoError(errno, "stat " + path + " (the activated socket)");
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return std::unexpected(Error{EINVAL, path + ": the activated socket's path is not a socket"});
+  }
+  if ((st.st_mode & 07777 & ~mode) != 0) {
+    return std::unexpected(Error{
+        EINVAL, fmt::format("{}: the activated socket has mode {:04o}, wider than --socket-mode "
+                            "{:04o}; set SocketMode= in the socket unit (or widen --socket-mode "
+                            "if that is meant)",
+                            path, st.st_mode & 07777, mode)});
+  }
+  if (group && chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    return ErrnoError(errno, "chgrp " + path);
+  }
+  UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake.valid()) {
+    return ErrnoError(errno, "eventfd");
+  }
+  return std::unique_ptr<UnixListener>(new UnixListener(std::move(socket), std::move(wake)));
 }
 
 UnixListener::~UnixListener() { Stop(); }

@@ -13,7 +13,8 @@
 // grpc::AddInsecureChannelFromFd. A connection whose peer cannot be read is closed unserved.
 //
 // The socket is bound under umask 0177 (so it is never briefly wider than 0600), then chmod'ed
-// to `mode` and chgrp'ed to `group` when asked. Threads: Start once, Stop from any thread but
+// to `mode` and chgrp'ed to `group` when asked. An activated socket (Adopt) goes through the same
+// accept loop, so its connections pass the same peer checks. Threads: Start once, Stop from any thread but
 // the accept thread; the destructor stops.
 #pragma once
 
@@ -36,6 +37,13 @@ class UnixListener {
   // Binds and listens. Errors: socket/bind/listen/chmod/chown, with the path.
   static Result<std::unique_ptr<UnixListener>> Bind(const std::string& path, unsigned mode,
                                                     std::optional<gid_t> group);
+  // Takes over a socket passed by socket activation (socket_activation.h), already bound to
+  // `path` and listening. Nothing is bound or chmod'ed: the socket unit chose the mode, and a
+  // mode wider than `mode` (group or other may connect where --socket-mode says they may not)
+  // is refused rather than narrowed behind the unit's back. `group`, when given, is applied as
+  // Bind applies it. Errors: stat/chown, with the path; EINVAL for a mode too wide.
+  static Result<std::unique_ptr<UnixListener>> Adopt(UniqueFd socket, const std::string& path,
+                                                     unsigned mode, std::optional<gid_t> group);
   ~UnixListener();
   UnixListener(const UnixListener&) = delete;
   UnixListener& operator=(const UnixListener&) = delete;

@@ -1,11 +1,17 @@
 #include "daemon/exec_page/agent_launch.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
+#include "common/install_layout.h"
+#include "hijack/unique_fd.h"
 #include "daemon/exec_page/agent_path.h"
 #include "daemon/exec_page/elf_needed.h"
 
@@ -56,30 +62,64 @@ std::string PreloadList(const LaunchSpec& spec, const std::string& theirs) {
 
 }  // namespace
 
-std::string FindAgentLibrary() {
-  if (const char* env = getenv("HIJACK_AGENT_LIBRARY"); env != nullptr) {
-    return Exists(env) ? env : "";
+std::vector<std::string> AgentLibraryCandidates() {
+  std::vector<std::string> out;
+  if (auto installed = install_layout::BesideInstalledBinary(kAgentLibraryName)) {
+    out.push_back(installed->string());
   }
 #ifdef HIJACK_AGENT_BUILD_PATH
-  if (Exists(HIJACK_AGENT_BUILD_PATH)) {
-    return HIJACK_AGENT_BUILD_PATH;
+  if (install_layout::RunningFromBuildTree()) {
+    out.push_back(HIJACK_AGENT_BUILD_PATH);
   }
 #endif
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto installed = self.parent_path().parent_path() / "lib" / "libhijack-agent.so";
-    if (Exists(installed.string())) {
-      return installed.string();
-    }
-  }
-  return "";
+  return out;
 }
 
-std::string PreloadableAgentLibrary() {
-  std::string library = FindAgentLibrary();
+Result<std::string> ResolveAgentLibrary() {
+  if (const char* env = getenv(kAgentLibraryEnv); env != nullptr && env[0] != '\0') {
+    // The operator named a library: anything but a readable ELF file there is their mistake,
+    // told as such, never a silent run without the agent.
+    std::error_code ec;
+    std::string path = std::filesystem::absolute(env, ec).lexically_normal().string();
+    if (ec) {
+      path = env;
+    }
+    const std::string named = path + " named by " + kAgentLibraryEnv;
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      return ErrnoError(errno, "open " + named);
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) {
+      return ErrnoError(errno, "fstat " + named);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return MakeError(named + " is not a regular file");
+    }
+    char magic[4] = {};
+    if (pread(fd.get(), magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic) ||
+        std::memcmp(magic, "\x7f" "ELF", sizeof magic) != 0) {
+      return MakeError(named + " is not an ELF shared library");
+    }
+    return path;
+  }
+  for (const std::string& candidate : AgentLibraryCandidates()) {
+    if (Exists(candidate)) {
+      return candidate;
+    }
+  }
+  return std::string();
+}
+
+std::string FindAgentLibrary() {
+  auto library = ResolveAgentLibrary();
+  return library ? *library : std::string();
+}
+
+Result<std::string> PreloadableAgentLibrary() {
+  HIJACK_ASSIGN_OR_RETURN(std::string library, ResolveAgentLibrary());
   if (library.empty()) {
-    return "";
+    return library;
   }
   // ld.so(8) splits LD_PRELOAD at spaces and colons and has no quoting: a path with one goes
   // through a link that LD_PRELOAD can carry (agent_path.h).
@@ -87,7 +127,7 @@ std::string PreloadableAgentLibrary() {
   if (!preload) {
     spdlog::warn("the agent {} is not preloaded: {}; every call goes through the supervisor",
                  library, preload.error().message);
-    return "";
+    return std::string();
   }
   return *preload;
 }

@@ -1,7 +1,7 @@
 // Launching a guest with libhijack-agent.so: the page, the environment, the exempt set.
 //
 //   // a launcher asks for the agent in the LaunchSpec:
-//   spec.agent_library = PreloadableAgentLibrary();   // empty: none here
+//   HIJACK_ASSIGN_OR_RETURN(spec.agent_library, PreloadableAgentLibrary());  // empty: none here
 //   // the notify backend, before it compiles the filter:
 //   if (auto agent = PrepareAgent(spec, intercept, handler.exec_page_client())) {
 //     ... agent->page, agent->spec, agent->modes ...
@@ -21,18 +21,35 @@
 #include "daemon/exec_page/guest_exec_page.h"
 #include "hijack/backend.h"
 #include "hijack/event.h"
+#include "hijack/result.h"
 
 namespace hijack::exec_page {
 
-// The agent library this daemon ships: $HIJACK_AGENT_LIBRARY if set, else the one built with
-// it, else lib/libhijack-agent.so next to the installed binary. Empty when none exists.
+// The environment variable that names the agent library to preload instead of the installed one.
+inline constexpr const char* kAgentLibraryEnv = "HIJACK_AGENT_LIBRARY";
+inline constexpr const char* kAgentLibraryName = "libhijack-agent.so";
+
+// Where ResolveAgentLibrary looks when HIJACK_AGENT_LIBRARY is unset, in order: the installed
+// library relative to the running program (<bindir>/../lib/hijack/libhijack-agent.so,
+// install_layout.h), then, only for a program inside the build tree, the one built with it.
+std::vector<std::string> AgentLibraryCandidates();
+
+// The agent library to preload: $HIJACK_AGENT_LIBRARY when set and not empty (as an absolute
+// path), else the first of AgentLibraryCandidates that exists. An empty string when none
+// exists: every call then goes to the supervisor. An error (naming the variable, the path and
+// the errno) when HIJACK_AGENT_LIBRARY names anything but a readable ELF file: the operator
+// asked for that library, and running without it would be a silent surprise.
+Result<std::string> ResolveAgentLibrary();
+
+// ResolveAgentLibrary's library, or an empty string when there is none or the variable is wrong
+// (for callers that only mention the path; the launchers use PreloadableAgentLibrary).
 std::string FindAgentLibrary();
 
-// FindAgentLibrary's library as a path LD_PRELOAD can carry, for LaunchSpec::agent_library: a
+// ResolveAgentLibrary's library as a path LD_PRELOAD can carry, for LaunchSpec::agent_library: a
 // path with a space or a colon is replaced by a link to it (PreloadablePath, agent_path.h).
 // Empty when no agent library exists or no link could be made (logged as a warning): every call
-// then goes to the supervisor.
-std::string PreloadableAgentLibrary();
+// then goes to the supervisor. ResolveAgentLibrary's error when HIJACK_AGENT_LIBRARY is wrong.
+Result<std::string> PreloadableAgentLibrary();
 
 struct AgentLaunch {
   std::unique_ptr<GuestExecPage> page;

@@ -291,7 +291,13 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   // library runs every call through the supervisor.
   std::string agent_library;
   if (options.agent) {
-    agent_library = exec_page::PreloadableAgentLibrary();
+    auto found = exec_page::PreloadableAgentLibrary();
+    if (!found) {
+      spdlog::error("{} (unset {} to use the installed agent, or pass --no-agent)",
+                    found.error().message, exec_page::kAgentLibraryEnv);
+      return kUsageError;
+    }
+    agent_library = std::move(*found);
     if (agent_library.empty()) {
       spdlog::debug("libhijack-agent.so not found: every call goes through the supervisor");
     }

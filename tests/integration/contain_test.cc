@@ -160,11 +160,12 @@ TEST_P(ContainTest, ServeGuestTreeEndsWithKilledSupervisor) {
 }
 
 // What runs as the unprivileged user, staged where that user can reach it: the build tree may
-// sit in a directory only its owner may enter. hijackd finds the agent in ../lib, as installed.
+// sit in a directory only its owner may enter. hijackd finds the agent in ../lib/hijack, as
+// installed (common/install_layout.h).
 const StagedFiles& Staged() {
   static const StagedFiles staged({{kHijackd, "bin/hijackd"},
                                    {kGuest, "bin/syscall_guest"},
-                                   {HIJACK_TEST_AGENT_LIBRARY, "lib/libhijack-agent.so"}});
+                                   {HIJACK_TEST_AGENT_LIBRARY, "lib/hijack/libhijack-agent.so"}});
   return staged;
 }
 

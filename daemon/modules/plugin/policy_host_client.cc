@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/install_layout.h"
+
 extern char** environ;
 
 namespace hijack::modules {
@@ -61,19 +63,22 @@ std::string PolicyHostClient::HostExecutable() {
   if (const char* env = getenv("HIJACK_POLICY_HOST"); env != nullptr && env[0] != '\0') {
     return env;
   }
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto beside = self.parent_path() / "hijack-policy-host";
-    if (access(beside.c_str(), X_OK) == 0) {
-      return beside;
-    }
+  // Installed: <bindir>/../lib/hijack/hijack-policy-host (install_layout.h).
+  if (auto installed = install_layout::BesideInstalledBinary("hijack-policy-host");
+      installed && access(installed->c_str(), X_OK) == 0) {
+    return installed->string();
   }
 #ifdef HIJACK_POLICY_HOST_BUILD_PATH
-  return HIJACK_POLICY_HOST_BUILD_PATH;
-#else
-  return "hijack-policy-host";
+  // The build tree's, only for a program that runs from it: an installed hijackd never
+  // starts a helper left in the tree it was built in.
+  if (install_layout::RunningFromBuildTree()) {
+    return HIJACK_POLICY_HOST_BUILD_PATH;
+  }
 #endif
+  if (auto installed = install_layout::BesideInstalledBinary("hijack-policy-host")) {
+    return installed->string();  // absent: starting it fails and names this path
+  }
+  return "hijack-policy-host";
 }
 
 Result<std::unique_ptr<PolicyHostClient>> PolicyHostClient::Start(std::string path,

@@ -62,8 +62,9 @@ class PolicyHostClient {
   uint64_t failures() const;
   bool up() const;
 
-  // The helper executable: $HIJACK_POLICY_HOST, else hijack-policy-host next to the running
-  // program, else the one this build produced.
+  // The helper executable: $HIJACK_POLICY_HOST, else the installed one relative to the running
+  // program (<bindir>/../lib/hijack/hijack-policy-host, common/install_layout.h), else, for a
+  // program inside the build tree, the one this build produced.
   static std::string HostExecutable();
 
  private:
