@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <chrono>
 #include <spdlog/spdlog.h>
 
@@ -140,6 +143,13 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.intercept = intercept;
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
+  if (!spec.agent_library.empty()) {
+    // As fs_guard resolves the loader's open of it: a denial names the library by its real path.
+    char real[PATH_MAX];
+    guest->SetAgentLibrary(realpath(spec.agent_library.c_str(), real) != nullptr
+                               ? std::string(real)
+                               : spec.agent_library);
+  }
   launch.agent_library = std::move(spec.agent_library);
   launch.landlock_scope = protection.landlock_scope;
   launch.landlock_abi = protection.landlock_abi;
