@@ -18,19 +18,24 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <fmt/format.h>
 #include <optional>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "common/listen_address.h"
+#include "common/terminal.h"
 #include "common/version.h"
 #include "daemon/backend/backend_table.h"
 #include "daemon/control/control_options.h"
 #include "daemon/control/host_features.h"
 #include "daemon/control/serve_command.h"
 #include "daemon/modules/builtin.h"
+#include "daemon/modules/start_files.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
+#include "daemon/run/start_check.h"
 #include "daemon/supervisor/guest_guard.h"
 #include "daemon/syscalls/syscall_table.h"
 
@@ -38,7 +43,10 @@ namespace {
 
 void SetUpLogging(const std::string& level) {
   // Multi-threaded: the control API logs from gRPC's threads.
-  auto logger = spdlog::stderr_color_mt("hijackd");
+  // NO_COLOR (common/terminal.h): no escapes in the log, even on a terminal.
+  auto logger = spdlog::stderr_color_mt("hijackd", hijack::common::NoColorRequested()
+                                                       ? spdlog::color_mode::never
+                                                       : spdlog::color_mode::automatic);
   logger->set_pattern("hijackd: %^%v%$");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
@@ -127,9 +135,13 @@ std::string CommandNames(const CLI::App& app) {
   return names;
 }
 
+// Where the last column of check's tables starts ("  NAME(26) ON(3) "): wrapped lines go on
+// there.
+constexpr size_t kDetailColumn = 2 + 26 + 1 + 3 + 1;
+
 // Which backends a guest could run under here, and what --backend auto would pick: each
 // table row's probe (each forks a short-lived child).
-void PrintBackends() {
+void PrintBackends(size_t width) {
   std::printf("backends on this kernel:\n");
   std::optional<std::string_view> automatic;
   for (const hijack::backend::BackendEntry& entry : hijack::backend::BackendTable()) {
@@ -137,11 +149,31 @@ void PrintBackends() {
     if (works && !automatic) {
       automatic = entry.name();
     }
-    std::printf("  %-26s %-3s %s\n", std::string(entry.name()).c_str(), works ? "on" : "off",
-                works ? std::string(entry.description).c_str() : works.error().message.c_str());
+    const std::string row =
+        fmt::format("  {:<26} {:<3} {}", entry.name(), works ? "on" : "off",
+                    works ? std::string(entry.description) : works.error().message);
+    std::printf("%s\n", hijack::common::FitLine(row, width, kDetailColumn).c_str());
   }
   std::printf("  %-26s picks %s\n", std::string(hijack::backend::BackendChoice::kAutoName).c_str(),
               automatic ? std::string(*automatic).c_str() : "none (no backend runs here)");
+}
+
+// `hijackd check POLICY -- PROGRAM`: a warning for each file the program needs to start that an
+// allow list of the policy omits (run/start_check.h), with the pattern to add. False when the
+// program cannot be found (said).
+bool WarnStartOmissions(const hijack::policy::PolicySet& policy,
+                        const std::vector<std::string>& program) {
+  const char* path = getenv("PATH");
+  auto files = hijack::run::StartFilesOf(program, path != nullptr ? path : "/usr/bin:/bin");
+  if (!files) {
+    spdlog::error("{}", files.error().message);
+    return false;
+  }
+  for (const auto& o : hijack::modules::PolicyOmissions(policy, *files)) {
+    spdlog::warn("/modules/{} ({}) denies {} \"{}\": {}; {}", o.module_index, o.module,
+                 o.file.what, o.file.path, o.reason.rule, o.reason.hint);
+  }
+  return true;
 }
 
 }  // namespace
@@ -268,9 +300,15 @@ int main(int argc, char** argv) {
                       "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
 
   std::string check_file;
+  std::vector<std::string> check_program;
   CLI::App* check_cmd = app.add_subcommand("check", "validate a policy file");
-  check_cmd->footer("Example:\n  hijackd check policies/fs-readonly.json");
+  check_cmd->footer(
+      "Examples:\n  hijackd check policies/fs-readonly.json\n"
+      "  hijackd check web.json -- lighttpd -D   # also: does it let lighttpd start?");
   check_cmd->add_option("file", check_file, "policy JSON file")->required();
+  check_cmd->add_option("program", check_program,
+                        "the program the policy is for: warn when fs_guard or exec_guard would "
+                        "deny it, the libraries it loads or hijackd's agent");
   add_log_level(check_cmd);
 
   CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
@@ -343,8 +381,13 @@ int main(int argc, char** argv) {
     }
     const size_t modules = (*set)->modules().size();
     const size_t needed = (*set)->needed().size();
-    std::printf("%s: valid, %zu module%s, intercepts %zu syscall%s\n", check_file.c_str(),
-                modules, modules == 1 ? "" : "s", needed, needed == 1 ? "" : "s");
+    const size_t width = hijack::common::OutputWidth(STDOUT_FILENO);
+    std::printf("%s\n", hijack::common::FitLine(
+                            fmt::format("{}: valid, {} module{}, intercepts {} syscall{}",
+                                        check_file, modules, modules == 1 ? "" : "s", needed,
+                                        needed == 1 ? "" : "s"),
+                            width, 2)
+                            .c_str());
     // What a module cannot promise as configured (its Stats() "caveat"): said before it runs.
     for (size_t i = 0; i < (*set)->modules().size(); ++i) {
       const nlohmann::json stats = (*set)->modules()[i]->Stats();
@@ -353,24 +396,27 @@ int main(int argc, char** argv) {
                      stats["caveat"].get<std::string>());
       }
     }
+    if (!check_program.empty() && !WarnStartOmissions(**set, check_program)) {
+      return 2;
+    }
     // What a guest launched by this hijackd, on this kernel, would be protected by.
     auto layers = hijack::supervisor::ProbeProtection({});
     // The program is not known here: the floors are shown without its start files.
     hijack::supervisor::AddKernelFloors(layers, **set, "", "");
     std::printf("protection on this kernel:\n");
     for (const auto& layer : layers.Describe()) {
-      if (layer.name == "kernel-enforced" || layer.name == "module-only") {
-        std::printf("  %-30s %s\n", (layer.name + ":").c_str(), layer.detail.c_str());
-        continue;
-      }
-      std::printf("  %-26s %-3s %s\n", layer.name.c_str(), layer.active ? "on" : "off",
-                  layer.detail.c_str());
+      const std::string row =
+          layer.name == "kernel-enforced" || layer.name == "module-only"
+              ? fmt::format("  {:<30} {}", layer.name + ":", layer.detail)
+              : fmt::format("  {:<26} {:<3} {}", layer.name, layer.active ? "on" : "off",
+                            layer.detail);
+      std::printf("%s\n", hijack::common::FitLine(row, width, kDetailColumn).c_str());
     }
     if (!layers.landlock_scope) {
       spdlog::warn("no Landlock scoping on this kernel: the supervisor refuses cross-tree calls "
                    "itself (docs/SECURITY.md)");
     }
-    PrintBackends();
+    PrintBackends(width);
     return 0;
   }
   if (modules_cmd->parsed()) {

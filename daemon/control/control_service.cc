@@ -189,6 +189,14 @@ void FillEvent(const Event& e, v1::SyscallEventMessage* out) {
   out->set_start_ns(e.call.start_ns);
   out->set_latency_ns(std::max<int64_t>(0, e.end_ns - e.call.start_ns));
   out->set_policy_version(e.policy_version);
+  if (const DenialReason* reason = e.decision.reason()) {
+    out->set_rule(reason->rule);
+    out->set_hint(reason->hint);
+    out->set_denied_path(reason->path);
+    if (reason->would_fail != 0) {
+      out->set_would_fail(ErrnoName(reason->would_fail));
+    }
+  }
 }
 
 constexpr size_t kMaxRecords = 16384;       // launch records kept (oldest dropped first)

@@ -16,6 +16,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <spdlog/spdlog.h>
 
 #include "common/exit_description.h"
@@ -27,6 +28,7 @@
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/default_policy.h"
 #include "daemon/policy/policy_set.h"
+#include "daemon/supervisor/denial_text.h"
 #include "daemon/supervisor/guest.h"
 #include "daemon/supervisor/supervisor.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -220,6 +222,70 @@ class SignalForwarder {
   SignalWitness* witness_;  // may be null: every signal from a process is forwarded
 };
 
+// The denials of the run's guest, said as they happen (DenialText, at info level: --quiet hides
+// them) and counted for the summary. Denials of calls that the kernel would have failed anyway
+// (DenialReason::would_fail) are counted apart and said only at debug level: they cost the guest
+// nothing.
+class DenialLog {
+ public:
+  // The first this many denials are said one by one; the summary counts every one.
+  static constexpr uint64_t kSaid = 20;
+
+  void Add(const Event& event) {
+    const DenialReason* reason = event.decision.reason();
+    std::lock_guard lock(mu_);
+    if (reason != nullptr && reason->would_fail != 0) {
+      // Nothing the guest lost (a program probing for optional files makes many): only counted,
+      // and said at debug level.
+      ++would_fail_[ErrnoName(reason->would_fail)];
+      spdlog::debug("{}", supervisor::DenialText(event));
+      return;
+    }
+    ++denied_[event.module];
+    if (++said_ <= kSaid) {
+      spdlog::info("{}", supervisor::DenialText(event));
+    } else if (said_ == kSaid + 1) {
+      spdlog::info("further denials are only counted (summary at the end)");
+    }
+  }
+
+  // "3 calls denied by the policy (fs_guard 2, exec_guard 1); 5 more would have failed anyway
+  // (ENOENT 5)", or empty when nothing was denied.
+  std::string Summary() const {
+    std::lock_guard lock(mu_);
+    auto counts = [](const std::map<std::string, uint64_t>& by, uint64_t& total) {
+      std::string text;
+      for (const auto& [name, n] : by) {
+        text += (text.empty() ? "" : ", ") + name + " " + std::to_string(n);
+        total += n;
+      }
+      return text;
+    };
+    uint64_t denied = 0, anyway = 0;
+    const std::string by_module = counts(denied_, denied);
+    const std::string by_errno = counts(would_fail_, anyway);
+    if (denied == 0 && anyway == 0) {
+      return {};
+    }
+    std::string text = std::to_string(denied) + (denied == 1 ? " call" : " calls") +
+                       " denied by the policy";
+    if (denied > 0) {
+      text += " (" + by_module + ")";
+    }
+    if (anyway > 0) {
+      text += "; " + std::to_string(anyway) + (anyway == 1 ? " denied call" : " denied calls") +
+              " would have failed anyway (" + by_errno + ")";
+    }
+    return text;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> denied_;      // by module
+  std::map<std::string, uint64_t> would_fail_;  // by the errno the kernel would have returned
+  uint64_t said_ = 0;
+};
+
 std::vector<std::string> CurrentEnvironment() {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -331,6 +397,10 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     }
     stop_control = std::move(*stop);
   }
+  DenialLog denials;
+  auto denial_sub = sup.bus().Subscribe(
+      "denials", 4096, [&](const events::EventItem& item, uint64_t) { denials.Add(item.event); },
+      [](const events::EventItem& item) { return supervisor::IsDenial(item.event); });
   sup.StartLoop();
 
   supervisor::GuestSpec spec;
@@ -412,6 +482,13 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
       // As a shell tells it; hijackd then dies of the same signal (DieOfSignal).
       std::fprintf(stderr, "hijackd: guest 1 (%s) %s\n", options.command[0].c_str(),
                    common::DescribeWaitStatus(*status).c_str());
+    }
+    if (std::string summary = denials.Summary(); !summary.empty()) {
+      std::fprintf(stderr, "hijackd: denials: %s\n", summary.c_str());
+    }
+    if (uint64_t lost = denial_sub->dropped(); lost > 0) {
+      std::fprintf(stderr, "hijackd: denials: %llu more were not counted (the count fell behind)\n",
+                   static_cast<unsigned long long>(lost));
     }
     if (uint64_t drops = guest->observer_drops(); drops > 0) {
       std::fprintf(stderr, "hijackd: %llu events were dropped by slow observers\n",

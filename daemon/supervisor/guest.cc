@@ -1,8 +1,11 @@
 #include "daemon/supervisor/guest.h"
 
+#include <sys/syscall.h>
+
 #include <cstdlib>
 #include <spdlog/spdlog.h>
 
+#include "daemon/supervisor/denial_text.h"
 #include "daemon/syscalls/arg_decoder.h"
 
 namespace hijack::supervisor {
@@ -19,7 +22,35 @@ struct PendingDecision {
   std::shared_ptr<DeferredAnswer> answer;
   size_t blocking = 0;  // the index of the decider that runs on the pool
   std::optional<Decision> decision;
+  // What the guest remembers of its denials (NoteDenial), shared: the call may outlive it.
+  std::shared_ptr<DenialNotes> notes;
 };
+
+// After the chain decided a call (loop thread): a denial gets its arguments decoded when no
+// module asked for them, so that its event always names what was denied, and the denials that
+// end a start or keep the agent out are remembered or said.
+void NoteDenial(DenialNotes& notes, const SyscallEvent& call, GuestMemory& mem, Event& record) {
+  if (!IsDenial(record)) {
+    return;
+  }
+  // Denials are few and each one is read by people: what was denied is worth one read of guest
+  // memory even when no module needed the arguments (the call is still pending here).
+  if (record.args.empty()) {
+    record.args = syscalls::DecodeArguments(call, mem);
+  }
+  const DenialReason* reason = record.decision.reason();
+  if ((call.nr == SYS_execve || call.nr == SYS_execveat) &&
+      (reason == nullptr || reason->would_fail == 0)) {
+    notes.denied_exec = std::pair(record.decision.error(), DenialText(record));
+  }
+  if (!notes.warned_agent && reason != nullptr && !notes.agent_library.empty() &&
+      reason->path == notes.agent_library) {
+    notes.warned_agent = true;
+    spdlog::warn("{}: the guest runs without hijackd's agent (every call goes through the "
+                 "supervisor); the policy must allow \"{}\" to be read",
+                 DenialText(record), notes.agent_library);
+  }
+}
 
 // Runs decider p->blocking on the pool, then the rest of the chain on the loop, until the call
 // has a decision or reaches the next module that may block.
@@ -32,12 +63,14 @@ void DecideOnPool(DecisionPool& pool, std::unique_ptr<PendingDecision> p) {
       },
       [&pool, p = std::move(p)]() mutable {
         if (p->decision) {
+          NoteDenial(*p->notes, p->call, p->answer->memory(), p->record);
           p->answer->Answer(*p->decision, std::move(p->record));
           return;
         }
         policy::PolicyEngine::Step next = policy::PolicyEngine::DecideUntilBlocking(
             *p->policy, p->blocking + 1, p->call, p->answer->memory(), p->record);
         if (next.decision) {
+          NoteDenial(*p->notes, p->call, p->answer->memory(), p->record);
           p->answer->Answer(*next.decision, std::move(p->record));
           return;
         }
@@ -72,6 +105,22 @@ Guest::~Guest() = default;
 
 std::optional<Decision> Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem,
                                          Event& record, CallDeferral& deferral) {
+  std::optional<Decision> d = Decide(call, mem, record, deferral);
+  if (d) {
+    NoteDenial(*notes_, call, mem, record);
+  }
+  return d;
+}
+
+std::string Guest::ExplainStartFailure(int err) const {
+  if (notes_->denied_exec && notes_->denied_exec->first == err) {
+    return notes_->denied_exec->second;
+  }
+  return {};
+}
+
+std::optional<Decision> Guest::Decide(const SyscallEvent& call, GuestMemory& mem, Event& record,
+                                      CallDeferral& deferral) {
   auto snapshot = engine_.Current();
   record.policy_version = snapshot->version();
   if (snapshot->WantsArguments(call.nr)) {
@@ -108,6 +157,7 @@ std::optional<Decision> Guest::OnSyscall(const SyscallEvent& call, GuestMemory& 
   pending->record = std::move(record);
   pending->answer = std::move(answer);
   pending->blocking = step.blocking;
+  pending->notes = notes_;
   DecideOnPool(*pool_, std::move(pending));
   return std::nullopt;
 }

@@ -19,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "daemon/events/event_bus.h"
 #include "daemon/policy/policy_engine.h"
@@ -27,6 +29,15 @@
 #include "hijack/backend.h"
 
 namespace hijack::supervisor {
+
+// What a guest remembers of its denials, on the loop thread (guest.cc, NoteDenial): the agent
+// library it preloads, whether a denial of it was said, and the last denied exec (its errno and
+// DenialText), which explains a start that failed.
+struct DenialNotes {
+  std::string agent_library;
+  bool warned_agent = false;
+  std::optional<std::pair<int, std::string>> denied_exec;
+};
 
 class Guest final : public SyscallHandler, public ExecPageClient {
  public:
@@ -55,6 +66,14 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   bool WantsResult(int nr) const override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
+  // The denied execve/execveat that ended the guest's start, when the policy denied it with
+  // `err` (DenialText); empty otherwise.
+  std::string ExplainStartFailure(int err) const override;
+
+  // The agent library the guest preloads (GuestSpec::agent_library): a denial of it is said at
+  // once, since the loader only warns and the guest then runs without the agent. Call before
+  // launch.
+  void SetAgentLibrary(std::string path) { notes_->agent_library = std::move(path); }
   ExecPageClient* exec_page_client() override { return this; }
 
   // ExecPageClient. The queries only read the current policy; CommitExempt records the calls
@@ -70,6 +89,10 @@ class Guest final : public SyscallHandler, public ExecPageClient {
                      std::span<const uint64_t> log2_histogram) override;
 
  private:
+  // The guard, then the policy's chain; nullopt when the call went to the decision pool.
+  std::optional<Decision> Decide(const SyscallEvent& call, GuestMemory& mem, Event& record,
+                                 CallDeferral& deferral);
+
   const uint64_t id_;
   policy::PolicyEngine engine_;
   GuestGuard guard_;
@@ -79,6 +102,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   ExitCallback on_exit_;
   DecisionPool* const pool_;
   std::optional<int> exit_status_;
+  std::shared_ptr<DenialNotes> notes_ = std::make_shared<DenialNotes>();
 };
 
 }  // namespace hijack::supervisor

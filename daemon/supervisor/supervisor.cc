@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <chrono>
 #include <spdlog/spdlog.h>
 
@@ -141,6 +144,13 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.reserved = spec.extra_intercept;
   launch.credentials = spec.credentials;
   launch.stdio = spec.stdio;
+  if (!spec.agent_library.empty()) {
+    // As fs_guard resolves the loader's open of it: a denial names the library by its real path.
+    char real[PATH_MAX];
+    guest->SetAgentLibrary(realpath(spec.agent_library.c_str(), real) != nullptr
+                               ? std::string(real)
+                               : spec.agent_library);
+  }
   launch.agent_library = std::move(spec.agent_library);
   launch.landlock_scope = protection.landlock_scope;
   launch.landlock_abi = protection.landlock_abi;

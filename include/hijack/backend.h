@@ -99,6 +99,13 @@ class SyscallHandler {
   // waitpid(2) reports it.
   virtual void OnGuestExit(int wait_status) = 0;
 
+  // The guest's start failed with `err` (the errno of its execve, or of a step before it, as
+  // the launcher's report says): what the policy had to do with it, when the handler denied that
+  // call itself ("exec_guard denied execve(\"/usr/sbin/lighttpd\"): ..."), else empty. The
+  // backend prints it in place of the bare errno, which would read like a missing exec bit.
+  // Loop thread.
+  virtual std::string ExplainStartFailure(int /*err*/) const { return {}; }
+
   // The client a backend with an executive page talks to (exec_page_client.h), or null: the
   // guest then runs without the agent's fast path even when LaunchSpec::agent_library is set.
   // Asked at launch; the client lives as long as the handler.

@@ -5,6 +5,8 @@
 //   return Decision::Continue();        // the kernel runs the call as the guest made it
 //   return Decision::InjectFd(fd);      // the call does not run; the guest gets a copy of `fd`
 //   return Decision::Continue().After(std::chrono::milliseconds(5));  // hold, then run it
+//   return Decision::Fail(EACCES).Because({.rule = "deny pattern \"/etc/shadow\"",
+//                                          .path = "/etc/shadow"});      // a denial, explained
 //
 // Backends honour every kind: notify through seccomp_unotify(2) responses (Continue is
 // SECCOMP_USER_NOTIF_FLAG_CONTINUE, InjectFd is SECCOMP_IOCTL_NOTIF_ADDFD with
@@ -18,11 +20,30 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "hijack/unique_fd.h"
 
 namespace hijack {
+
+// Why a module denied a call, in the policy's own words, for the people who read the events and
+// the messages of a launch that a denial ended. Made only when a module denies (never on the
+// path of a call that runs), and shared by every copy of the Decision.
+struct DenialReason {
+  // The rule that decided: the pattern and its list ("deny pattern \"/etc/**\" (read)"), or the
+  // default ("no allow pattern matches (default deny)").
+  std::string rule;
+  // What to change in the policy to allow the call ("add \"/usr/bin/ls\" to exec_guard.allow");
+  // empty when the module has nothing to suggest.
+  std::string hint;
+  // The object the rule judged: the resolved path ("/usr/sbin/lighttpd"); empty when none.
+  std::string path;
+  // The errno the kernel would have returned had the policy let the call run (ENOENT for a name
+  // that does not exist for the guest and that the call would not create); 0 when the call
+  // would have gone on. A denial of a call that fails anyway costs the guest nothing.
+  int would_fail = 0;
+};
 
 class Decision {
  public:
@@ -53,6 +74,13 @@ class Decision {
     return d;
   }
 
+  // The same decision with the reason a module denied the call (a kFail).
+  Decision Because(DenialReason reason) const {
+    Decision d = *this;
+    d.reason_ = std::make_shared<const DenialReason>(std::move(reason));
+    return d;
+  }
+
   Kind kind() const { return kind_; }
   int error() const { return error_; }
   // The value the guest sees in the return register: -errno for kFail.
@@ -61,6 +89,8 @@ class Decision {
   std::chrono::nanoseconds delay() const { return delay_; }
   int fd() const { return fd_ ? fd_->get() : -1; }
   bool cloexec() const { return cloexec_; }
+  // Why the module denied the call; nullptr when it gave no reason.
+  const DenialReason* reason() const { return reason_.get(); }
 
   bool operator==(const Decision& o) const {
     return kind_ == o.kind_ && error_ == o.error_ && value_ == o.value_ && delay_ == o.delay_ &&
@@ -76,6 +106,7 @@ class Decision {
   std::chrono::nanoseconds delay_{0};
   std::shared_ptr<const UniqueFd> fd_;
   bool cloexec_ = false;
+  std::shared_ptr<const DenialReason> reason_;  // explanations do not make decisions differ
 };
 
 std::string_view KindName(Decision::Kind kind);  // "continue", "fail", "return", "inject_fd"

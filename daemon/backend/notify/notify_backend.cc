@@ -449,7 +449,11 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
     }
   }
   if (auto err = launcher::ReadChildError(guest.report.get())) {
-    spdlog::error("{}: {}", guest.path, err->message);
+    if (std::string why = guest.handler->ExplainStartFailure(err->code); !why.empty()) {
+      spdlog::error("cannot start {}: {}", guest.path, why);
+    } else {
+      spdlog::error("{}: {}", guest.path, err->message);
+    }
   }
   SyscallHandler* handler = guest.handler;
   int status = *guest.main_status;

@@ -827,7 +827,11 @@ void Tracer::MaybeFinish(Guest& guest) {
   }
   guest.finished = true;
   if (auto err = launcher::ReadChildError(guest.report.get())) {
-    spdlog::error("{}: {}", guest.path, err->message);
+    if (std::string why = guest.handler->ExplainStartFailure(err->code); !why.empty()) {
+      spdlog::error("cannot start {}: {}", guest.path, why);
+    } else {
+      spdlog::error("{}: {}", guest.path, err->message);
+    }
   }
   SyscallHandler* handler = guest.handler;
   const int status = *guest.main_status;

@@ -5,6 +5,7 @@
 #include <seccomp.h>
 
 #include "common/bounded_file.h"
+#include "daemon/modules/fs_guard/fs_guard_strict.h"
 #include "daemon/modules/fs_guard/guest_path.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -35,6 +36,24 @@ bool ExecGuardModule::Allows(const std::string& path) const {
   return config_.default_allow;
 }
 
+DenialReason ExecGuardModule::Explain(const std::string& path) const {
+  DenialReason reason;
+  reason.path = path;
+  for (size_t i = 0; i < config_.deny.size(); ++i) {
+    if (config_.deny[i].Matches(path)) {
+      reason.rule = fmt::format("deny[{}] \"{}\"", i, config_.deny[i].text());
+      reason.hint = fmt::format("remove \"{}\" from exec_guard.deny", config_.deny[i].text());
+      return reason;
+    }
+  }
+  reason.rule = config_.allow.empty()
+                    ? std::string("\"default\": \"deny\" (no allow list)")
+                    : fmt::format("no allow pattern matches (allow[0..{}], default deny)",
+                                  config_.allow.size() - 1);
+  reason.hint = fmt::format("add \"{}\" to exec_guard.allow", path);
+  return reason;
+}
+
 std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
   if (config_.deny.empty() && config_.default_allow) {
     // Nothing can be denied (a log-only guard): no resolution, so no failure to fail closed on.
@@ -61,11 +80,15 @@ std::optional<Decision> ExecGuardModule::Decide(const SyscallEvent& ev, GuestMem
   if (!r) {
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     int code = r.error().code;
-    return Decision::Fail(code == ENOENT || code == ENOTDIR ? code : config_.err);
+    return code == ENOENT || code == ENOTDIR ? AsTheKernelWould(code) : Decision::Fail(config_.err);
   }
   if (!Allows(r->path)) {
     denied_.fetch_add(1, std::memory_order_relaxed);
-    return Decision::Fail(config_.err);
+    DenialReason reason = Explain(r->path);
+    if (!r->exists) {
+      reason.would_fail = ENOENT;  // execve(2) of a name that is not there
+    }
+    return Decision::Fail(config_.err).Because(std::move(reason));
   }
   allowed_.fetch_add(1, std::memory_order_relaxed);
   return std::nullopt;

@@ -58,6 +58,8 @@ class ExecGuardModule final : public PolicyModule {
   KernelFloor Floor() const override;
 
   bool Allows(const std::string& path) const;
+  // Why Allows(path) is false: the deny pattern that matched, or the allow list that did not.
+  DenialReason Explain(const std::string& path) const;
 
  private:
   const Config config_;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
+
 namespace hijack::modules {
 namespace {
 
@@ -138,7 +140,8 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   if (!resolved) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
     return std::unexpected(
-        Decision::Fail(IsGuestVisible(resolved.error().code) ? resolved.error().code : err_));
+        IsGuestVisible(resolved.error().code) ? AsTheKernelWould(resolved.error().code)
+                                              : Decision::Fail(err_));
   }
   return std::move(*resolved);
 }
@@ -166,12 +169,15 @@ std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMe
     return both.error();
   }
   const auto& [from, to] = *both;
-  if (!rules_.Allows(to.path, kAccessCreate)) {
-    return Deny();
+  if (FsRules::Verdict v = rules_.Judge(to.path, kAccessCreate); !v.allowed) {
+    return Deny().Because(rules_.Explain(to.path, v, Name()));
   }
   for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
-    if (!rules_.Allows(from.path, kind) && rules_.Allows(to.path, kind)) {
-      return Deny();
+    const FsRules::Verdict v = rules_.Judge(from.path, kind);
+    if (!v.allowed && rules_.Allows(to.path, kind)) {
+      DenialReason reason = rules_.Explain(from.path, v, Name());
+      reason.rule += fmt::format(", which the new name \"{}\" would allow", to.path);
+      return Deny().Because(std::move(reason));
     }
   }
   return std::nullopt;
@@ -185,9 +191,19 @@ std::optional<Decision> FsGuardModule::CheckRename(const SyscallEvent& ev, Guest
   }
   const auto& [from, to] = *both;
   // RENAME_EXCHANGE moves both ways; the checks below are symmetric enough to cover it.
-  if (!rules_.Allows(from.path, kAccessUnlink) || !rules_.Allows(to.path, kAccessCreate) ||
-      rules_.SubtreeMayBeDenied(from.path) || rules_.SubtreeMayBeDenied(to.path)) {
-    return Deny();
+  if (FsRules::Verdict v = rules_.Judge(from.path, kAccessUnlink); !v.allowed) {
+    return Deny().Because(rules_.Explain(from.path, v, Name()));
+  }
+  if (FsRules::Verdict v = rules_.Judge(to.path, kAccessCreate); !v.allowed) {
+    return Deny().Because(rules_.Explain(to.path, v, Name()));
+  }
+  for (const ResolvedPath* name : {&from, &to}) {
+    if (rules_.SubtreeMayBeDenied(name->path)) {
+      DenialReason reason;
+      reason.rule = "a rename may not move a path that a rule may deny, or one above it";
+      reason.path = name->path;
+      return Deny().Because(std::move(reason));
+    }
   }
   return std::nullopt;
 }
@@ -206,8 +222,13 @@ std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory
   if (open && resolved->exists) {
     needed &= static_cast<uint8_t>(~kAccessCreate);  // O_CREAT only creates a missing name
   }
-  if (!rules_.Allows(resolved->path, needed)) {
-    return Deny();
+  const FsRules::Verdict verdict = rules_.Judge(resolved->path, needed);
+  if (!verdict.allowed) {
+    DenialReason reason = rules_.Explain(resolved->path, verdict, Name());
+    if (!resolved->exists && (needed & kAccessCreate) == 0) {
+      reason.would_fail = ENOENT;  // the kernel's own answer for a name that is not there
+    }
+    return Deny().Because(std::move(reason));
   }
   return std::nullopt;
 }

@@ -92,6 +92,14 @@ class FsGuardModule final : public PolicyModule {
 
   // Whether `path` may be accessed with every kind in `access` (pure; for tests).
   bool Allows(const std::string& path, uint8_t access) const { return rules_.Allows(path, access); }
+  // Why the rules deny `path` an access in `access` (FsRules::Explain); nullopt when they allow.
+  std::optional<DenialReason> Judge(const std::string& path, uint8_t access) const {
+    const FsRules::Verdict v = rules_.Judge(path, access);
+    if (v.allowed) {
+      return std::nullopt;
+    }
+    return rules_.Explain(path, v, Name());
+  }
 
  private:
   // Check mode: resolves `path` as the kernel would and asks the rules. `open` says the call is

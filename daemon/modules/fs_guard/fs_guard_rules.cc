@@ -1,6 +1,31 @@
 #include "daemon/modules/fs_guard/fs_guard_rules.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace hijack::modules {
+namespace {
+
+// The policy's name of one access kind (the "access" lists of fs_guard's rules).
+std::string_view KindName(uint8_t kind) {
+  switch (kind) {
+    case kAccessRead:
+      return "read";
+    case kAccessWrite:
+      return "write";
+    case kAccessCreate:
+      return "create";
+    case kAccessExec:
+      return "exec";
+    case kAccessUnlink:
+      return "unlink";
+    default:
+      return "any";
+  }
+}
+
+}  // namespace
 
 FsRules::FsRules(std::vector<FsRule> rules, bool default_allow, bool always_deniable)
     : rules_(std::move(rules)), default_allow_(default_allow) {
@@ -14,26 +39,52 @@ FsRules::FsRules(std::vector<FsRule> rules, bool default_allow, bool always_deni
   }
 }
 
-bool FsRules::Allows(const std::string& path, uint8_t access) const {
+FsRules::Verdict FsRules::Judge(const std::string& path, uint8_t access) const {
   if (path.empty() || path[0] != '/') {
-    return true;
+    return {};
   }
   for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
     if ((access & kind) == 0) {
       continue;
     }
-    bool allowed = default_allow_;
+    Verdict v{.allowed = default_allow_, .kind = kind};
     for (const FsRule& r : rules_) {
-      if ((r.access & kind) && AnyMatches(r.patterns, path)) {
-        allowed = r.allow;
+      if ((r.access & kind) == 0) {
+        continue;
+      }
+      auto hit = std::ranges::find_if(r.patterns,
+                                      [&](const PathPattern& p) { return p.Matches(path); });
+      if (hit != r.patterns.end()) {
+        v.allowed = r.allow;
+        v.rule = &r;
+        v.pattern = &*hit;
         break;
       }
     }
-    if (!allowed) {
-      return false;
+    if (!v.allowed) {
+      return v;
     }
   }
-  return true;
+  return {};
+}
+
+DenialReason FsRules::Explain(const std::string& path, const Verdict& verdict,
+                              std::string_view module) const {
+  DenialReason reason;
+  reason.path = path;
+  const std::string kind(KindName(verdict.kind));
+  if (verdict.pattern != nullptr) {
+    const auto index = verdict.rule - rules_.data();
+    reason.rule = fmt::format("deny pattern \"{}\" (rule {}, {} access)", verdict.pattern->text(),
+                              index, kind);
+    reason.hint = fmt::format("the deny pattern \"{}\" of {} matches \"{}\"",
+                              verdict.pattern->text(), module, path);
+    return reason;
+  }
+  reason.rule = fmt::format("no allow pattern matches (default deny, {} access)", kind);
+  reason.hint = fmt::format("add \"{}\" to {}'s allow patterns (for {} access)", path, module,
+                            kind);
+  return reason;
 }
 
 bool FsRules::SubtreeMayBeDenied(const std::string& dir) const {

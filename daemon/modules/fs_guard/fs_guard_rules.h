@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/modules/fs_guard/path_pattern.h"
 #include "daemon/syscalls/syscall_args.h"
+#include "hijack/decision.h"
 
 namespace hijack::modules {
 
@@ -40,7 +42,22 @@ class FsRules {
   // Whether `path` may be accessed with every kind in `access`: each kind is decided on its own
   // by the first rule covering it whose pattern matches. A path that is not absolute (a pipe
   // or socket re-opened through /proc/PID/fd) is no file-system access and is allowed.
-  bool Allows(const std::string& path, uint8_t access) const;
+  bool Allows(const std::string& path, uint8_t access) const { return Judge(path, access).allowed; }
+
+  // Allows() with what decided: for a denial, the first kind denied, and the rule and pattern
+  // that denied it (both null when the default did).
+  struct Verdict {
+    bool allowed = true;
+    uint8_t kind = 0;
+    const FsRule* rule = nullptr;
+    const PathPattern* pattern = nullptr;
+  };
+  Verdict Judge(const std::string& path, uint8_t access) const;
+
+  // A denial of `path` explained in the policy's terms (DenialReason): the rule, and what to
+  // add to allow it. `module` names the module in the hint ("fs_guard").
+  DenialReason Explain(const std::string& path, const Verdict& verdict,
+                       std::string_view module) const;
 
   // Whether some path at or beneath `dir` may be denied an access of any kind: what a rename of
   // `dir` would move out from under the rules (or a rename onto it, into them). For each kind,

@@ -29,9 +29,9 @@ Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::Op
   const int dirfd = open.path.dirfd;
   const uint64_t path_addr = open.path.addr;
   FsGuardCounters& counters = ctx.counters;
-  auto deny = [&] {
+  auto deny = [&](const std::string& resolved, const FsRules::Verdict& verdict) {
     counters.denied.fetch_add(1, std::memory_order_relaxed);
-    return Decision::Fail(ctx.err);
+    return Decision::Fail(ctx.err).Because(ctx.rules.Explain(resolved, verdict, "fs_guard"));
   };
   auto path = mem.ReadString(path_addr, PATH_MAX);
   if (!path) {
@@ -54,14 +54,15 @@ Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::Op
     auto r = resolver.Resolve(dirfd, *path, options);
     if (!r) {
       counters.unresolved.fetch_add(1, std::memory_order_relaxed);
-      return Decision::Fail(IsGuestVisible(r.error().code) ? r.error().code : ctx.err);
+      return IsGuestVisible(r.error().code) ? AsTheKernelWould(r.error().code)
+                                            : Decision::Fail(ctx.err);
     }
     if (r->exists) {
       if (excl_create) {
         return Decision::Fail(EEXIST);
       }
-      if (!ctx.rules.Allows(r->path, syscalls::OpenAccess(flags))) {
-        return deny();
+      if (auto v = ctx.rules.Judge(r->path, syscalls::OpenAccess(flags)); !v.allowed) {
+        return deny(r->path, v);
       }
       struct stat st {};
       if (fstat(r->fd.get(), &st) != 0) {
@@ -99,11 +100,12 @@ Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::Op
       return Decision::InjectFd(std::make_shared<const UniqueFd>(std::move(fd)), cloexec);
     }
     if (!(flags & O_CREAT)) {
-      return Decision::Fail(ENOENT);
+      return AsTheKernelWould(ENOENT);
     }
-    if (!ctx.rules.Allows(r->path,
-                          static_cast<uint8_t>(syscalls::OpenAccess(flags) | kAccessCreate))) {
-      return deny();
+    if (auto v = ctx.rules.Judge(
+            r->path, static_cast<uint8_t>(syscalls::OpenAccess(flags) | kAccessCreate));
+        !v.allowed) {
+      return deny(r->path, v);
     }
     // Create in the directory the walk found, refusing any symlink: a name that appeared or
     // turned into a link since the walk sends us round again.

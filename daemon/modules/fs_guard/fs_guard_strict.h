@@ -53,4 +53,14 @@ inline bool IsGuestVisible(int err) {
   return err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG;
 }
 
+// The answer to a call whose path the kernel itself would not resolve (`err` IsGuestVisible):
+// the kernel's own errno, marked so that it is not counted as a denial of the policy
+// (DenialReason::would_fail).
+inline Decision AsTheKernelWould(int err) {
+  DenialReason reason;
+  reason.rule = "the path does not resolve for the guest";
+  reason.would_fail = err;
+  return Decision::Fail(err).Because(std::move(reason));
+}
+
 }  // namespace hijack::modules

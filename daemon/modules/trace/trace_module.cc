@@ -66,6 +66,18 @@ std::string TraceModule::FormatJson(const Event& event) const {
   if (!event.module.empty()) {
     rec["module"] = event.module;
   }
+  if (const DenialReason* reason = event.decision.reason()) {
+    rec["rule"] = reason->rule;
+    if (!reason->hint.empty()) {
+      rec["hint"] = reason->hint;
+    }
+    if (!reason->path.empty()) {
+      rec["path"] = reason->path;
+    }
+    if (reason->would_fail != 0) {
+      rec["would_fail"] = ErrnoName(reason->would_fail);
+    }
+  }
   rec.update(syscalls::ResultJson(event.result));
   rec["duration_us"] = static_cast<double>(event.end_ns - c.start_ns) / 1e3;
   rec["policy_version"] = event.policy_version;
@@ -79,6 +91,12 @@ std::string TraceModule::FormatText(const Event& event) const {
     args += (args.empty() ? "" : ", ") + a.text;
   }
   std::string decided = event.module.empty() ? "" : fmt::format(" [{}]", event.module);
+  if (const DenialReason* reason = event.decision.reason()) {
+    decided = fmt::format(" [{}: {}{}]", event.module, reason->rule,
+                          reason->would_fail != 0
+                              ? ", would fail with " + ErrnoName(reason->would_fail) + " anyway"
+                              : "");
+  }
   return fmt::format("[pid {:>6}] {}({}) = {}{} <{:.6f}>\n", c.tid, syscalls::SyscallName(c.nr),
                      args, syscalls::FormatResult(c.nr, event.result), decided,
                      static_cast<double>(event.end_ns - c.start_ns) / 1e9);
