@@ -121,7 +121,8 @@ Result<std::vector<modules::StartFile>> StartFilesOf(const std::vector<std::stri
       pending.push_back(found);
     }
   }
-  if (const std::string agent_library = exec_page::PreloadableAgentLibrary();
+  if (const std::string agent_library =
+          exec_page::PreloadableAgentLibrary().value_or(std::string());
       !agent_library.empty()) {
     const std::string agent = Real(agent_library);
     files.push_back({agent.empty() ? agent_library : agent, modules::StartFile::kRead,
