@@ -11,6 +11,7 @@
 
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/exec_page/elf_needed.h"
+#include "daemon/launcher/landlock_ruleset.h"
 #include "daemon/launcher/launcher.h"
 
 namespace hijack::run {
@@ -95,6 +96,13 @@ Result<std::vector<modules::StartFile>> StartFilesOf(const std::vector<std::stri
 
   const std::vector<std::string> dirs = SearchDirectories();
   std::set<std::string> seen;
+  // The interpreter is the loader itself, mapped by the kernel: when a library names it
+  // (libc.so.6 needs ld-linux-x86-64.so.2), the loader knows it is loaded and opens nothing.
+  for (const std::string& started : launcher::ExecFiles(exe)) {
+    if (std::string real = Real(started); !real.empty() && real != files[0].path) {
+      seen.insert(real);
+    }
+  }
   std::deque<std::string> pending = {files[0].path};
   while (!pending.empty() && seen.size() < kMaxLibraries) {
     const std::string object = pending.front();
