@@ -294,7 +294,11 @@ void BashTables(const CLI::App& app, const CliDocs& docs, std::string& descend,
 
 std::string FunctionName(const CLI::App& app) {
   std::string out = "_" + Root(app).get_name();
-  for (char c : PathOf(app)) {
+  const std::string path = PathOf(app);
+  if (!path.empty()) {
+    out += '_';
+  }
+  for (char c : path) {
     out += (c == ' ' || c == '-') ? '_' : c;
   }
   return out;

@@ -134,9 +134,12 @@ std::string DescribeSetting(const Setting& s) {
       out += (i == 0 ? "" : ", ") + s.choices[i];
     }
   }
-  if (s.minimum || s.maximum) {
-    out += ", " + (s.minimum ? fmt::format("{}", *s.minimum) : std::string()) + " .. " +
-           (s.maximum ? fmt::format("{}", *s.maximum) : std::string());
+  if (s.minimum && s.maximum) {
+    out += fmt::format(", {} .. {}", *s.minimum, *s.maximum);
+  } else if (s.minimum) {
+    out += fmt::format(", at least {}", *s.minimum);
+  } else if (s.maximum) {
+    out += fmt::format(", at most {}", *s.maximum);
   }
   if (!s.fields.empty()) {
     out += "; keys: ";
