@@ -34,6 +34,7 @@
 #include "cli/text_table.h"
 #include "common/bounded_file.h"
 #include "common/exit_description.h"
+#include "common/cli_docs.h"
 #include "common/listen_address.h"
 #include "common/stats_table.h"
 #include "common/version.h"
@@ -786,7 +787,7 @@ int Logs(Client& c, const LogsArgs& a) {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"hijackctl: launch, watch and re-police guests of a running hijackd"};
+  CLI::App app{"hijackctl: launch, watch and re-police guests of a running hijackd", "hijackctl"};
   app.require_subcommand(1);
   // This program's own version; `hijackctl health` asks the daemon for its.
   app.set_version_flag("--version", "hijackctl " + std::string(common::Version()) + " (git " +
@@ -929,6 +930,17 @@ int Main(int argc, char** argv) {
   app.add_subcommand("health",
                      "whether the daemon serves, its version, and what its host offers");
 
+  std::vector<std::string> backends{"auto"};
+  for (const auto& [kind, name] : hijack::kBackendKindNames) {
+    backends.emplace_back(name);
+  }
+  // `hijackctl man` and `hijackctl completion bash|zsh`, from this tree (common/cli_docs.h).
+  common::AddDocCommands(app, {.section = 1,
+                               .manual = "User Commands",
+                               .see_also = {"hijackd(8)", "hijack-policy(5)"},
+                               .choices = {{"--backend", std::move(backends)}},
+                               .sections = {},
+                               .pages = {}});
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

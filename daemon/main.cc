@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "common/cli_docs.h"
 #include "common/listen_address.h"
 #include "common/terminal.h"
 #include "common/version.h"
@@ -33,6 +34,8 @@
 #include "daemon/control/serve_command.h"
 #include "daemon/modules/builtin.h"
 #include "daemon/modules/start_files.h"
+#include "daemon/policy/policy_manual.h"
+#include "daemon/policy/policy_schema.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/run/run_command.h"
 #include "daemon/run/start_check.h"
@@ -176,6 +179,30 @@ bool WarnStartOmissions(const hijack::policy::PolicySet& policy,
   return true;
 }
 
+// What `hijackd man` and `hijackd completion` add to the command line's own words: the backend
+// names --backend takes (the check function cannot list them), the policy page, exit statuses.
+hijack::common::CliDocs ManualDocs() {
+  std::vector<std::string> backends{std::string(hijack::backend::BackendChoice::kAutoName)};
+  for (const hijack::backend::BackendEntry& entry : hijack::backend::BackendTable()) {
+    backends.emplace_back(entry.name());
+  }
+  return {
+      .section = 8,
+      .manual = "System Administration",
+      .see_also = {"hijackctl(1)", "hijack-policy(5)", "seccomp_unotify(2)", "ptrace(2)",
+                   "landlock(7)"},
+      .choices = {{"--backend", std::move(backends)}},
+      .sections = {{"EXIT STATUS",
+                    "\\fBhijackd run\\fR exits with the guest's status; a guest killed by a "
+                    "signal kills hijackd with the same signal after its cleanup.\n.PP\n"
+                    "Its own statuses: 2 for a bad command line or policy (nothing is started), "
+                    "127 and 126 for a command that cannot be executed, 1 when the supervisor "
+                    "cannot start.\n"}},
+      .pages = {{"policy",
+                 [] { return hijack::policy::PolicyManualPage(hijack::modules::BuiltInModules()); }}},
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -312,6 +339,13 @@ int main(int argc, char** argv) {
   add_log_level(check_cmd);
 
   CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
+  app.add_subcommand("schema", "print the JSON Schema (draft 2020-12) of policy files")
+      ->callback([] {
+        std::printf("%s\n",
+                    hijack::policy::PolicySchema(hijack::modules::BuiltInModules()).dump(2).c_str());
+        throw CLI::Success();
+      });
+  hijack::common::AddDocCommands(app, ManualDocs());
   app.footer(
       "Examples:\n"
       "  hijackd run ls /                         # every syscall counted, table at the end\n"
@@ -374,6 +408,14 @@ int main(int argc, char** argv) {
   }
   const auto& registry = hijack::modules::BuiltInModules();
   if (check_cmd->parsed()) {
+    // The document's shape first, every violation at once (policy_schema.h); then the modules.
+    if (auto violations = hijack::policy::CheckPolicyFile(check_file, registry);
+        !violations.empty()) {
+      for (const auto& v : violations) {
+        spdlog::error("{}: {}: {}", check_file, v.path, v.message);
+      }
+      return 2;
+    }
     auto set = hijack::policy::PolicySet::FromFile(check_file, registry);
     if (!set) {
       spdlog::error("{}", set.error().message);
@@ -422,8 +464,8 @@ int main(int argc, char** argv) {
   if (modules_cmd->parsed()) {
     for (const auto* info : registry.List()) {
       std::printf("%-10s %s\n", info->name.c_str(), info->summary.c_str());
-      for (const auto& [key, meaning] : info->settings.items()) {
-        std::printf("  %-10s %s\n", key.c_str(), meaning.get<std::string>().c_str());
+      for (const auto& s : info->settings) {
+        std::printf("  %-10s %s\n", s.name.c_str(), hijack::policy::DescribeSetting(s).c_str());
       }
     }
     return 0;

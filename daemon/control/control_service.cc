@@ -768,9 +768,8 @@ grpc::Status ControlService::ListModules(grpc::ServerContext* ctx, const v1::Lis
     auto* m = resp->add_modules();
     m->set_name(info->name);
     m->set_summary(info->summary);
-    for (const auto& [key, meaning] : info->settings.items()) {
-      (*m->mutable_settings())[key] = meaning.is_string() ? meaning.get<std::string>()
-                                                          : meaning.dump();
+    for (const policy::Setting& s : info->settings) {
+      (*m->mutable_settings())[s.name] = policy::DescribeSetting(s);
     }
     // What the module needs with its defaults: build one from {"module": name}. Modules whose
     // settings are required (deny's syscalls, a plugin's path) refuse, and say so.

@@ -79,6 +79,9 @@ class ConfigReader {
 
   // Fails on the first key that no accessor asked for.
   Result<void> Finish() const;
+  // Every key an accessor asked for so far, present or not ("module" included): what the
+  // settings table of the module (module_registry.h) must list.
+  const std::set<std::string, std::less<>>& asked() const { return known_; }
 
  private:
   Result<std::optional<size_t>> OneOf(std::string_view key,

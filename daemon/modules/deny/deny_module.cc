@@ -17,8 +17,9 @@ policy::ModuleInfo DenyModule::Info() {
   return {
       .name = "deny",
       .summary = "make the listed system calls fail with an errno without running them",
-      .settings = {{"syscalls", "list of syscall names or %classes (required)"},
-                   {"errno", "errno name or number the calls fail with (default EPERM)"}},
+      .settings = {policy::setting::Syscalls("syscalls", "syscall names or %classes denied")
+                       .Required(),
+                   policy::setting::Errno("errno name or number the calls fail with", "EPERM")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
         if (!syscalls) {

@@ -138,15 +138,19 @@ policy::ModuleInfo ExecGuardModule::Info() {
   return {
       .name = "exec_guard",
       .summary = "allow or deny execve/execveat by resolved executable path; log argv",
-      .settings = {{"allow", "path patterns of executables allowed"},
-                   {"deny", "path patterns of executables denied (checked first)"},
-                   {"default",
-                    "\"allow\" or \"deny\" when nothing matches (default: deny if "
-                    "there is an allow list)"},
-                   {"log",
-                    "argv log: a file (JSON lines), \"-\" for standard error (default), "
-                    "or \"none\""},
-                   {"errno", "errno of denied execs (default EACCES)"}},
+      .settings = {policy::setting::Strings("allow", "path patterns of executables allowed"),
+                   policy::setting::Strings("deny",
+                                            "path patterns of executables denied (checked "
+                                            "first)"),
+                   policy::setting::Choice("default",
+                                           "what an exec that no pattern matches gets (default: "
+                                           "deny if there is an allow list, else allow)",
+                                           {"allow", "deny"}),
+                   policy::setting::Text("log",
+                                         "argv log: a file (JSON lines, appended), \"-\" for "
+                                         "standard error, or \"none\"")
+                       .Default("-"),
+                   policy::setting::Errno("errno of denied execs", "EACCES")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         for (const char* key : {"allow", "deny"}) {

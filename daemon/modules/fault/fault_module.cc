@@ -208,15 +208,31 @@ policy::ModuleInfo FaultModule::Info() {
   return {
       .name = "fault",
       .summary = "inject errnos or short reads/writes into chosen calls, replayable by seed",
-      .settings = {{"syscall", "the call to fault (or syscalls: a list / %class)"},
-                   {"syscalls", "the calls to fault"},
-                   {"errno", "the errno injected (default EIO)"},
-                   {"short", "instead of an errno: make reads/writes transfer at most N bytes"},
-                   {"path", "only calls whose resolved path (or descriptor's file) matches"},
-                   {"probability", "chance that an eligible call is hit (default 1)"},
-                   {"seed", "seed of the draws (default 0)"},
-                   {"after", "eligible calls let through before any is hit (default 0)"},
-                   {"times", "at most this many hits (default unlimited)"}},
+      .settings = {policy::setting::Syscalls("syscall",
+                                             "the call to fault (give this or syscalls)"),
+                   policy::setting::Syscalls("syscalls",
+                                             "the calls to fault, names or %classes (give this "
+                                             "or syscall)"),
+                   policy::setting::Errno("the errno injected", "EIO"),
+                   policy::setting::Integer("short",
+                                            "instead of an errno: make read, pread64, recvfrom, "
+                                            "write, pwrite64 and sendto transfer at most this "
+                                            "many bytes")
+                       .Range(0),
+                   policy::setting::Text("path",
+                                         "only calls whose resolved path (or descriptor's file) "
+                                         "matches this path pattern"),
+                   policy::setting::Number("probability",
+                                           "chance that an eligible call is hit")
+                       .Range(0, 1)
+                       .Default(1),
+                   policy::setting::Integer("seed", "seed of the draws").Range(0).Default(0),
+                   policy::setting::Integer("after",
+                                            "eligible calls let through before any is hit")
+                       .Range(0)
+                       .Default(0),
+                   policy::setting::Integer("times", "at most this many hits (default unlimited)")
+                       .Range(0)},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         HIJACK_ASSIGN_OR_RETURN(auto one, config.Syscalls("syscall"));

@@ -20,6 +20,14 @@ constexpr std::array<std::pair<std::string_view, uint64_t>, 5> kAccessNames = {{
     {"unlink", kAccessUnlink},
 }};
 
+std::vector<std::string> AccessNames() {
+  std::vector<std::string> out;
+  for (const auto& [name, bit] : kAccessNames) {
+    out.emplace_back(name);
+  }
+  return out;
+}
+
 }  // namespace
 
 policy::ModuleInfo FsGuardModule::Info() {
@@ -27,26 +35,45 @@ policy::ModuleInfo FsGuardModule::Info() {
       .name = "fs_guard",
       .summary = "allow or deny file-system calls by resolved path and kind of access",
       .settings =
-          {{"rules",
-            "ordered list of {\"allow\"|\"deny\": [patterns], \"access\": [read, write, create, "
-            "exec, unlink]}; the first match decides"},
-           {"deny", "patterns denied for every access (after rules)"},
-           {"allow", "patterns allowed for every access (after rules and deny)"},
-           {"default",
-            "\"allow\" or \"deny\" when no rule matches (default: deny if any allow "
-            "rule exists, else allow)"},
-           {"mode",
-            "\"check\" (default) or \"strict\" (notify backend only: the supervisor opens "
-            "and injects the descriptor)"},
-           {"beneath", "guest directory every path must resolve beneath (RESOLVE_BENEATH)"},
-           {"mounts",
-            "\"refuse\" (default): mount, umount2, pivot_root, chroot, the new mount API, and "
-            "unshare/clone/setns into a new mount or user namespace fail with EPERM (clone3 with "
-            "ENOSYS); \"allow\" lets them run"},
-           {"handles",
-            "\"refuse\" (default): open_by_handle_at and name_to_handle_at fail with EPERM; "
-            "\"allow\" lets them run"},
-           {"errno", "errno of denied calls (default EACCES)"}},
+          {policy::setting::ObjectList(
+               "rules", "ordered rules; the first whose patterns and access match decides",
+               {policy::setting::Strings("allow", "path patterns this rule allows (give this or "
+                                                  "deny)"),
+                policy::setting::Strings("deny", "path patterns this rule denies (give this or "
+                                                 "allow)"),
+                policy::setting::Flags("access", "the kinds of access the rule applies to "
+                                                 "(default: every kind)",
+                                       AccessNames())}),
+           policy::setting::Strings("deny", "path patterns denied for every access (after rules)"),
+           policy::setting::Strings("allow",
+                                    "path patterns allowed for every access (after rules and "
+                                    "deny)"),
+           policy::setting::Choice("default",
+                                   "what a path no rule matches gets (default: deny if any allow "
+                                   "rule exists, else allow)",
+                                   {"allow", "deny"}),
+           policy::setting::Choice("mode",
+                                   "check: judge the path, the kernel opens it; strict (notify "
+                                   "backend only): the supervisor opens the file and injects the "
+                                   "descriptor",
+                                   {"check", "strict"})
+               .Default("check"),
+           policy::setting::Text("beneath",
+                                 "absolute guest directory every path must resolve beneath "
+                                 "(RESOLVE_BENEATH)"),
+           policy::setting::Choice("mounts",
+                                   "refuse: mount, umount2, pivot_root, chroot, the new mount "
+                                   "API, and unshare/clone/setns into a new mount or user "
+                                   "namespace fail with EPERM (clone3 with ENOSYS); allow lets "
+                                   "them run",
+                                   {"refuse", "allow"})
+               .Default("refuse"),
+           policy::setting::Choice("handles",
+                                   "refuse: open_by_handle_at and name_to_handle_at fail with "
+                                   "EPERM; allow lets them run",
+                                   {"refuse", "allow"})
+               .Default("refuse"),
+           policy::setting::Errno("errno of denied calls", "EACCES")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         FsGuardModule::Config c;
         bool any_allow = false;

@@ -181,6 +181,17 @@ bool AddressRule::Matches(const SocketAddress& addr, const SocketKind* kind) con
   return addr.family == family_ && PrefixEqual(addr.ip.data(), ip_.data(), prefix_bits_);
 }
 
+policy::Setting AddressRulesSetting(std::string name, std::string description) {
+  policy::Setting s = policy::setting::Strings(std::move(name), std::move(description));
+  s.item_types |= policy::kJsonObject;
+  s.fields = {
+      policy::setting::Text("address", "an address rule (default: any)").Default("any"),
+      policy::setting::Flags("type", "the socket types the rule applies to",
+                             SocketTypes::Names()),
+  };
+  return s;
+}
+
 Result<std::optional<std::vector<AddressRule>>> ReadAddressRules(policy::ConfigReader& config,
                                                                 std::string_view key) {
   const nlohmann::json* v = config.Raw(key);

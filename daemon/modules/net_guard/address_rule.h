@@ -28,6 +28,7 @@
 #include "daemon/modules/fs_guard/path_pattern.h"
 #include "daemon/modules/net_guard/socket_type.h"
 #include "daemon/policy/config_reader.h"
+#include "daemon/policy/module_registry.h"
 #include "daemon/syscalls/sockaddr.h"
 #include "hijack/result.h"
 
@@ -73,6 +74,9 @@ class AddressRule {
 //   /modules/0/connect_allow/1/type: unknown socket type "tpc" (known: tcp, udp, ...)
 [[nodiscard]] Result<std::optional<std::vector<AddressRule>>> ReadAddressRules(
     policy::ConfigReader& config, std::string_view key);
+// What ReadAddressRules accepts under `name`, as a row of a module's settings table: a string
+// or a list of strings and {"address", "type"} objects.
+policy::Setting AddressRulesSetting(std::string name, std::string description);
 // True when any of `rules` has a socket-type selector.
 bool AnyNeedsKind(const std::vector<AddressRule>& rules);
 

@@ -367,17 +367,27 @@ Result<std::array<NetGuardModule::Lists, 3>> NetGuardModule::ReadLists(
 }
 
 policy::ModuleInfo NetGuardModule::Info() {
-  nlohmann::json settings;
+  std::vector<policy::Setting> settings;
   for (const char* op : kOpNames) {
-    settings[fmt::format("{}_allow", op)] =
-        "address rules allowed; others denied (an empty list allows nothing)";
-    settings[fmt::format("{}_deny", op)] = "address rules denied (checked first)";
-    settings[fmt::format("{}_default", op)] = "\"allow\" or \"deny\" when nothing matches";
+    settings.push_back(AddressRulesSetting(
+        fmt::format("{}_allow", op),
+        fmt::format("address rules {} allows; others denied (an empty list allows nothing)",
+                    op)));
+    settings.push_back(AddressRulesSetting(fmt::format("{}_deny", op),
+                                           fmt::format("address rules {} denies (checked first)",
+                                                       op)));
+    settings.push_back(policy::setting::Choice(fmt::format("{}_default", op),
+                                               fmt::format("what a {} no rule matches gets", op),
+                                               {"allow", "deny"}));
   }
-  settings["errno"] = "errno of denied calls (default EACCES)";
-  settings["connect"] =
-      "\"check\" (default): judge the address, the kernel connects; \"emulate\": the "
-      "supervisor connects the guest's IPv4/IPv6 socket to the address it judged (race-free)";
+  settings.push_back(policy::setting::Errno("errno of denied calls", "EACCES"));
+  settings.push_back(policy::setting::Choice("connect",
+                                             "check: judge the address, the kernel connects; "
+                                             "emulate: the supervisor connects the guest's "
+                                             "IPv4/IPv6 socket to the address it judged "
+                                             "(race-free)",
+                                             {"check", "emulate"})
+                         .Default("check"));
   return {
       .name = "net_guard",
       .summary =

@@ -58,6 +58,14 @@ std::string SocketTypes::KnownNames() {
   return out;
 }
 
+std::vector<std::string> SocketTypes::Names() {
+  std::vector<std::string> out;
+  for (const TypeName& t : kTypes) {
+    out.emplace_back(t.name);
+  }
+  return out;
+}
+
 Result<SocketTypes> SocketTypes::Parse(const std::vector<std::string>& names) {
   SocketTypes out;
   for (size_t i = 0; i < names.size(); ++i) {

@@ -44,6 +44,8 @@ class SocketTypes {
   static Result<SocketTypes> Parse(const std::vector<std::string>& names);
   // Every name Parse knows, for messages and `hijackd modules`.
   static std::string KnownNames();
+  // The same names as a list, for the settings table (module_registry.h).
+  static std::vector<std::string> Names();
 
   bool any() const { return mask_ == 0; }
   bool Matches(const SocketKind& kind) const;

@@ -134,13 +134,18 @@ policy::ModuleInfo PluginModule::Info() {
   return {
       .name = "plugin",
       .summary = "a third-party module (hijack_plugin_v1 shared object) run in a policy host",
-      .settings = {{"path", "the plugin's shared object (required)"},
-                   {"config", "JSON object given to the plugin's create()"},
-                   {"on_failure",
-                    "\"deny\" (default) or \"allow\": what calls get while the "
-                    "plugin's host is down"},
-                   {"errno", "errno of calls denied by on_failure (default EPERM)"},
-                   {"timeout_ms", "longest wait for one decision (default 1000)"}},
+      .settings = {policy::setting::Text("path", "the plugin's shared object").Required(),
+                   policy::setting::OpenObject("config",
+                                               "JSON object given to the plugin's create()"),
+                   policy::setting::Choice("on_failure",
+                                           "what calls get while the plugin's host is down",
+                                           {"deny", "allow"})
+                       .Default("deny"),
+                   policy::setting::Errno("errno of calls denied by on_failure", "EPERM"),
+                   policy::setting::Integer("timeout_ms",
+                                            "longest wait for one decision, in milliseconds")
+                       .Range(1, 3'600'000)
+                       .Default(1000)},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         HIJACK_ASSIGN_OR_RETURN(auto path, config.String("path"));

@@ -343,22 +343,62 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
   return b;
 }
 
+// "sends": true or socket types, instead of syscalls.
+policy::Setting Sends() {
+  policy::Setting s = policy::setting::Flags(
+      "sends",
+      "instead of syscalls: every datagram sent on a socket (true, or socket types), whichever "
+      "call sends it",
+      SocketTypes::Names());
+  s.types |= policy::kJsonBoolean;
+  s.only_boolean = true;
+  return s;
+}
+
 }  // namespace
 
 policy::ModuleInfo RateLimitModule::Info() {
   return {
       .name = "ratelimit",
       .summary = "token buckets (rate, burst) per guest and syscall set, with priorities",
-      .settings = {{"syscalls", "single-bucket form: the calls limited"},
-                   {"sends", "instead of syscalls: every datagram sent on a socket (true or "
-                             "socket types), whichever call sends it"},
-                   {"rate", "single-bucket form: calls per second"},
-                   {"burst", "single-bucket form: calls allowed at once (default 1)"},
-                   {"buckets",
-                    "list of {name, syscalls or sends, to, rate, burst, priority (0 highest)}"},
-                   {"total", "{\"rate\": N}: calls per second shared by all buckets, by priority"},
-                   {"over_limit", "\"wait\" (default: hold the call) or \"fail\" (EAGAIN)"},
-                   {"max_wait_ms", "a wait longer than this fails with EAGAIN (default 10000)"}},
+      .settings = {policy::setting::Syscalls("syscalls", "single-bucket form: the calls limited"),
+                   Sends(),
+                   policy::setting::Number("rate", "single-bucket form: calls per second")
+                       .Range(kMinRate, kMaxRate),
+                   policy::setting::Number("burst", "single-bucket form: calls allowed at once")
+                       .Range(1, kMaxBurst)
+                       .Default(1),
+                   AddressRulesSetting("to", "single-bucket form: only sends and connects to "
+                                             "these destinations (default: every one)"),
+                   policy::setting::ObjectList(
+                       "buckets", "several buckets instead of the single-bucket form",
+                       {policy::setting::Text("name", "the bucket's name in stats"),
+                        policy::setting::Syscalls("syscalls", "the calls this bucket limits"),
+                        Sends(),
+                        AddressRulesSetting("to", "only these destinations (default: every one)"),
+                        policy::setting::Number("rate", "calls per second")
+                            .Range(kMinRate, kMaxRate)
+                            .Required(),
+                        policy::setting::Number("burst", "calls allowed at once")
+                            .Range(1, kMaxBurst)
+                            .Default(1),
+                        policy::setting::Integer("priority", "0 (highest) .. 7, for total")
+                            .Range(0, 7)
+                            .Default(0)}),
+                   policy::setting::Object("total",
+                                           "a rate shared by all buckets, given out by priority",
+                                           {policy::setting::Number("rate", "calls per second")
+                                                .Range(kMinRate, kMaxRate)
+                                                .Required()}),
+                   policy::setting::Choice("over_limit",
+                                           "wait: hold the call until a token is there; fail: "
+                                           "EAGAIN at once",
+                                           {"wait", "fail"})
+                       .Default("wait"),
+                   policy::setting::Number("max_wait_ms",
+                                           "a wait longer than this fails with EAGAIN")
+                       .Range(0, kMaxWaitMs)
+                       .Default(10000)},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         if (const nlohmann::json* buckets = config.Raw("buckets")) {

@@ -131,10 +131,14 @@ policy::ModuleInfo StatsModule::Info() {
   return {
       .name = "stats",
       .summary = "count calls, errors and supervisor latency per syscall (like strace -c)",
-      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"},
-                   {"latency",
-                    "true (default) or false: false reports calls and errors only, with no time "
-                    "columns, and lets the agent count calls without timing them"}},
+      .settings = {policy::setting::Syscalls("syscalls",
+                                             "syscall names or %classes counted (default: every "
+                                             "syscall)"),
+                   policy::setting::Boolean("latency",
+                                            "false reports calls and errors only, with no time "
+                                            "columns, and lets the agent count calls without "
+                                            "timing them")
+                       .Default(true)},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
         HIJACK_ASSIGN_OR_RETURN(auto latency, config.Bool("latency"));

@@ -127,9 +127,14 @@ policy::ModuleInfo TraceModule::Info() {
   return {
       .name = "trace",
       .summary = "write one record per call (JSON lines or strace-like text)",
-      .settings = {{"syscalls", "list of syscall names or %classes (default: every syscall)"},
-                   {"output", "file to write (default: standard error)"},
-                   {"format", "\"json\" (default) or \"text\""}},
+      .settings = {policy::setting::Syscalls("syscalls",
+                                             "syscall names or %classes traced (default: every "
+                                             "syscall)"),
+                   policy::setting::Text("output", "file to write (default: standard error)"),
+                   policy::setting::Choice("format",
+                                           "JSON lines (one object per call) or strace-like text",
+                                           {"json", "text"})
+                       .Default("json")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
         HIJACK_ASSIGN_OR_RETURN(
