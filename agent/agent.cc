@@ -808,6 +808,8 @@ void RegisterTrampolineFrame() {
 // empty entries at the end). The page's descriptor moves to 1023 (MovePageFd) with
 // close-on-exec set, so the program's own descriptors get the numbers they get natively.
 //
+// HIJACK_AGENT_VISIBLE in the guest's own environment turns all of this off (exec_page.h).
+//
 // Children get the agent again from the agent's exec wrappers (execve, execv, execvp, execvpe,
 // execl, execlp, execle, fexecve, execveat, posix_spawn, posix_spawnp): the environment they
 // pass is the caller's with the agent's variables added (the caller's LD_PRELOAD goes behind
@@ -931,6 +933,9 @@ void HideAgent(char** envp) {
   const char* own = FindEnv(envp, ep::kOrigPreloadEnv);
   if (fd_text == nullptr || tramp_text == nullptr || list == nullptr) {
     return;  // not started by hijackd: nothing of it to hide
+  }
+  if (FindEnv(envp, ep::kAgentVisibleEnv) != nullptr) {
+    return;  // asked to stay visible (exec_page.h)
   }
   const size_t list_len = __builtin_strlen(list);
   const size_t own_len = own == nullptr ? 0 : __builtin_strlen(own);

@@ -60,6 +60,10 @@ inline constexpr char kTrampolineEnv[] = "HIJACK_TRAMPOLINE";    // hex address,
 // agent removes all three from the guest's environment at start (agent/agent.cc, "What the guest
 // sees of the agent") and adds them again for the children it execs.
 inline constexpr char kOrigPreloadEnv[] = "HIJACK_ORIG_LD_PRELOAD";
+// Set (to anything) in the guest's own environment, the agent leaves its variables where they
+// are and its exec wrappers pass environments on unchanged: for programs that call the
+// trampoline themselves (tests, benchmarks) and for looking at what hijackd passes.
+inline constexpr char kAgentVisibleEnv[] = "HIJACK_AGENT_VISIBLE";
 
 // The syscalls the agent wraps, each with its dense index into the page's tables. Only these can
 // be exempted from the supervisor (and only when no enforcing module needs them).
