@@ -15,10 +15,16 @@
 // bookkeeping) is made from an ordinary syscall instruction, so the filter sends it to the
 // supervisor where it is intercepted: nothing is lost, only slower.
 //
+// At start the agent also takes its variables out of the guest's environment again, and its exec
+// wrappers put them back for the children ("What the guest sees of the agent"); around the
+// system call of a cancellation point it lets pthread_cancel(3) act ("pthread cancellation").
+//
 // Rules of this file (rr's syscallbuf says the same in its first comment): no exceptions, no
 // RTTI, no allocation, no locks, and no libc function that could make a system call or re-enter
 // a wrapper; real calls are raw system calls. Every wrapper is async-signal-safe and preserves
-// errno on success. Built with -fvisibility=hidden: only the wrappers are exported.
+// errno on success. The exceptions are pthread_cancel and pthread_exit, neither
+// async-signal-safe, whose first call loads the unwinder (dlopen) to register the trampoline's
+// frame, and pthread_setcanceltype around cancellation points, which glibc itself uses there. Built with -fvisibility=hidden: only the wrappers are exported.
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +32,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -133,21 +142,89 @@ inline int64_t MonotonicNs(uint64_t stamp) {
 
 // The real call, from the trampoline's `syscall` instruction: the one place the filter exempts.
 // The arguments go straight into the system call registers and the trampoline's short entry is
-// called, so nothing is moved twice. The call's return address is pushed below %rsp, where the
-// compiler may keep data of this (leaf-looking) function: step over the 128-byte red zone first.
+// called, so nothing is moved twice. The call pushes its return address below %rsp: the agent is
+// built with -mno-red-zone, so the compiler keeps nothing there, and %rsp is the same at every
+// instruction of this sequence as the function's unwind table says (a cancelled thread unwinds
+// through it, see "pthread cancellation").
 inline long TrampolineSyscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
   long ret;
   register long r10 __asm__("r10") = a3;
   register long r8 __asm__("r8") = a4;
   register long r9 __asm__("r9") = a5;
   __asm__ volatile(
-      "lea -128(%%rsp), %%rsp\n\t"
-      "call *%[entry]\n\t"
-      "lea 128(%%rsp), %%rsp"
+      "call *%[entry]"
       : "=a"(ret)
       : [entry] "r"(g_agent.syscall_entry), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8),
         "r"(r9)
       : "rcx", "r11", "memory");
+  return ret;
+}
+
+// ---- pthread cancellation ----
+// A thread blocked in read(2) must be cancellable (pthreads(7), "Cancellation points"), but the
+// agent makes the call itself, and glibc's way of making a call cancellable
+// (__pthread_enable_asynccancel around it) is not exported. glibc 2.36's pthread_cancel sends
+// SIGCANCEL only to a thread whose cancel type is asynchronous; its handler then unwinds the
+// thread wherever it is (a deferred target is only marked, and acts at its next cancellation
+// point). So around the system call of each cancellation point the agent switches the thread to
+// the asynchronous type, as glibc does around its own, with the exported
+// pthread_setcanceltype(3), and back to the type it had; a cancel that was already pending acts
+// in the first switch. Only the system call instruction and its argument moves are in that
+// window, never the agent's bookkeeping (a slot's writer lock must not die with its thread).
+//
+// A thread can be cancelled while it is blocked only by another thread, so a single-threaded
+// process pays nothing: __libc_single_threaded (sys/single_threaded.h) is one byte that glibc
+// clears when a second thread is created, and also when a thread cancels itself (so that its
+// next cancellation point acts). A process with threads pays the two switches per call (bench/
+// micro/agent_cancel_cost.cc measures them).
+//
+// The unwinder must get through the frames between the signal and the thread's start: the
+// agent's own have unwind tables (-fasynchronous-unwind-tables), and the trampoline, code the
+// agent wrote at run time, gets a frame description registered with the unwinder that glibc's
+// cancellation uses (libgcc_s, __register_frame) before the first pthread_cancel or pthread_exit
+// of the process: without it the unwinder would stop at the trampoline, and the destructors and
+// cleanup handlers above it would not run.
+constexpr bool IsCancellationPoint(long nr) {
+  switch (nr) {
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev: case SYS_pread64:
+    case SYS_pwrite64: case SYS_sendto: case SYS_sendmsg: case SYS_recvfrom: case SYS_recvmsg:
+    case SYS_accept: case SYS_accept4: case SYS_connect: case SYS_openat: case SYS_open:
+    case SYS_close: case SYS_epoll_wait: case SYS_poll: case SYS_nanosleep:
+    case SYS_clock_nanosleep:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The type to give back after the call, or -1 when nothing was switched.
+inline int EnterAsyncCancel() {
+  if (__builtin_expect(__libc_single_threaded != 0, 1)) {
+    return -1;
+  }
+  int old = PTHREAD_CANCEL_DEFERRED;
+  pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+  return old;
+}
+inline void LeaveAsyncCancel(int old) {
+  if (old == PTHREAD_CANCEL_DEFERRED) {
+    int ignored;
+    pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &ignored);
+  }
+}
+
+// The real call of a wrapper: from the trampoline or from the agent's own instruction, inside
+// the cancellation window when the call is a cancellation point.
+inline long RealSyscall(bool trampoline, long nr, long a0, long a1, long a2, long a3, long a4,
+                        long a5) {
+  if (!IsCancellationPoint(nr)) {
+    return trampoline ? TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5)
+                      : DirectSyscall(nr, a0, a1, a2, a3, a4, a5);
+  }
+  const int old = EnterAsyncCancel();
+  const long ret = trampoline ? TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5)
+                              : DirectSyscall(nr, a0, a1, a2, a3, a4, a5);
+  LeaveAsyncCancel(old);
   return ret;
 }
 
@@ -299,13 +376,13 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
     // The daemon has not drained this ring yet: rather than lose the event, let the supervisor
     // see the call (back-pressure: the thread runs at notify speed until the ring drains).
     slot.overflowed.fetch_add(1, std::memory_order_relaxed);
-    return DirectSyscall(nr, a0, a1, a2, a3, a4, a5);
+    return RealSyscall(false, nr, a0, a1, a2, a3, a4, a5);
   }
   if ((mode & ep::kShape) != 0) {
     Shape(page, index);
   }
   if (!event && (mode & ep::kTime) == 0) {
-    const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
+    const long ret = RealSyscall(true, nr, a0, a1, a2, a3, a4, a5);
     t.busy = true;
     if (LockSlot(slot)) {
       CountCall(slot, index, ret);
@@ -317,7 +394,7 @@ __attribute__((noinline)) long CallWatched(ep::ExecPage& page, ep::Slot& slot, i
     return ret;
   }
   const uint64_t start = Stamp();
-  const long ret = TrampolineSyscall(nr, a0, a1, a2, a3, a4, a5);
+  const long ret = RealSyscall(true, nr, a0, a1, a2, a3, a4, a5);
   const uint64_t end = Stamp();
   t.busy = true;
   if (LockSlot(slot)) {
@@ -349,17 +426,17 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
   ep::ExecPage* page = g_agent.page;
   ThreadState& t = t_thread;
   if (page == nullptr || t.busy) {
-    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+    return RealSyscall(false, kNr, a0, a1, a2, a3, a4, a5);
   }
   // Generation first (acquire): the entry read next is at least as new as what it records.
   const uint64_t generation = page->generation.load(std::memory_order_acquire);
   const uint32_t mode = page->table[kIndex].mode.load(std::memory_order_relaxed);
   if (mode == ep::kDirect) {
-    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+    return RealSyscall(false, kNr, a0, a1, a2, a3, a4, a5);
   }
   ep::Slot* slot = t.slot;
   if (__builtin_expect(slot == nullptr, 0) && (slot = ClaimSlot(page)) == nullptr) {
-    return DirectSyscall(kNr, a0, a1, a2, a3, a4, a5);
+    return RealSyscall(false, kNr, a0, a1, a2, a3, a4, a5);
   }
   // Written only when it changes: the daemon reads this line, so keep it clean between changes.
   if (__builtin_expect(slot->seen_generation.load(std::memory_order_relaxed) != generation, 0)) {
@@ -367,7 +444,7 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
   }
   if (mode == (ep::kCount | ep::kTime)) {
     const uint64_t start = Stamp();
-    const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
+    const long ret = RealSyscall(true, kNr, a0, a1, a2, a3, a4, a5);
     const uint64_t end = Stamp();
     t.busy = true;
     if (__builtin_expect(LockSlot(*slot), 1)) {
@@ -383,7 +460,7 @@ inline long Call(long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
     return CallWatched(*page, *slot, kIndex, mode, kNr, a0, a1, a2, a3, a4, a5);
   }
   // Counts only: no clock is read, kTotalNs and the histogram stay as they are.
-  const long ret = TrampolineSyscall(kNr, a0, a1, a2, a3, a4, a5);
+  const long ret = RealSyscall(true, kNr, a0, a1, a2, a3, a4, a5);
   t.busy = true;
   if (__builtin_expect(LockSlot(*slot), 1)) {
     CountCall(*slot, kIndex, ret);
@@ -628,13 +705,366 @@ using ExecveFn = int (*)(const char*, char* const[], char* const[]);
 ForkFn g_glibc_fork = nullptr;
 ExecveFn g_glibc_execve = nullptr;
 
+// glibc's exec family and posix_spawn, which the agent's versions call with the agent's
+// variables added to the environment.
+struct GlibcExec {
+  int (*execvpe)(const char*, char* const[], char* const[]);
+  int (*fexecve)(int, char* const[], char* const[]);
+  int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                     const posix_spawnattr_t*, char* const[], char* const[]);
+  int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*,
+                      const posix_spawnattr_t*, char* const[], char* const[]);
+};
+GlibcExec g_glibc = {};
+
+using PthreadCancelFn = int (*)(pthread_t);
+using PthreadExitFn = void (*)(void*);
+PthreadCancelFn g_glibc_pthread_cancel = nullptr;
+PthreadExitFn g_glibc_pthread_exit = nullptr;
+
 void FindGlibcOpen2() {
   g_glibc_fork = reinterpret_cast<ForkFn>(dlsym(RTLD_NEXT, "fork"));
   g_glibc_execve = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execve"));
+  g_glibc_pthread_cancel = reinterpret_cast<PthreadCancelFn>(dlsym(RTLD_NEXT, "pthread_cancel"));
+  g_glibc.execvpe = reinterpret_cast<decltype(g_glibc.execvpe)>(dlsym(RTLD_NEXT, "execvpe"));
+  g_glibc.fexecve = reinterpret_cast<decltype(g_glibc.fexecve)>(dlsym(RTLD_NEXT, "fexecve"));
+  g_glibc.posix_spawn =
+      reinterpret_cast<decltype(g_glibc.posix_spawn)>(dlsym(RTLD_NEXT, "posix_spawn"));
+  g_glibc.posix_spawnp =
+      reinterpret_cast<decltype(g_glibc.posix_spawnp)>(dlsym(RTLD_NEXT, "posix_spawnp"));
+  g_glibc_pthread_exit = reinterpret_cast<PthreadExitFn>(dlsym(RTLD_NEXT, "pthread_exit"));
   g_glibc_open_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open_2"));
   g_glibc_open64_2 = reinterpret_cast<Open2>(dlsym(RTLD_NEXT, "__open64_2"));
   g_glibc_openat_2 = reinterpret_cast<OpenAt2>(dlsym(RTLD_NEXT, "__openat_2"));
   g_glibc_openat64_2 = reinterpret_cast<OpenAt2>(dlsym(RTLD_NEXT, "__openat64_2"));
+}
+
+// The trampoline's frame description for the unwinder (see "pthread cancellation"): one CIE
+// and one FDE in .eh_frame form (the System V x86-64 ABI, "DWARF Definition"; the LSB's
+// .eh_frame section), then the zero terminator. The trampoline never moves %rsp, so at each of
+// its instructions the caller's frame is where a call leaves it: CFA = %rsp + 8, return address
+// at CFA - 8, the CIE's initial rules, and the FDE needs no instructions of its own.
+alignas(8) unsigned char g_trampoline_eh_frame[64];
+pthread_once_t g_trampoline_frame_once = PTHREAD_ONCE_INIT;
+
+template <typename T>
+void Put(unsigned char*& p, T v) {
+  __builtin_memcpy(p, &v, sizeof v);
+  p += sizeof v;
+}
+
+void RegisterTrampolineFrame() {
+  if (g_agent.page == nullptr) {
+    return;
+  }
+  // The unwinder glibc's cancellation loads (libgcc_s.so.1, the one it dlopens for
+  // pthread_cancel): the same object, so the frame is visible to it.
+  void* libgcc = dlopen("libgcc_s.so.1", RTLD_NOW);
+  if (libgcc == nullptr) {
+    return;  // glibc's pthread_cancel cannot work either, and says so
+  }
+  using RegisterFrame = void (*)(void*);
+  auto register_frame = reinterpret_cast<RegisterFrame>(dlsym(libgcc, "__register_frame"));
+  if (register_frame == nullptr) {
+    return;
+  }
+  unsigned char* p = g_trampoline_eh_frame;
+  // CIE: length, id 0, version 1, "zR", code alignment 1, data alignment -8, return address
+  // register 16 (%rip), augmentation data: FDE addresses are absolute 8-byte values.
+  Put<uint32_t>(p, 20);
+  Put<uint32_t>(p, 0);
+  static constexpr unsigned char kCie[] = {
+      1, 'z', 'R', 0, 1, 0x78, 16, 1, 0,  // ..., augmentation data: DW_EH_PE_absptr
+      0x0c, 7, 8,                         // DW_CFA_def_cfa %rsp, 8
+      0x90, 1,                            // DW_CFA_offset %rip, CFA - 8
+      0, 0};                              // DW_CFA_nop padding to 8 bytes
+  for (unsigned char b : kCie) {
+    *p++ = b;
+  }
+  // FDE: length, distance back to the CIE, the trampoline's address and size, no
+  // augmentation data, padding.
+  Put<uint32_t>(p, 28);
+  Put<uint32_t>(p, 28);
+  Put<uint64_t>(p, g_agent.syscall_entry - ep::kTrampolineSyscallEntry);
+  Put<uint64_t>(p, sizeof ep::kTrampolineCode);
+  for (int i = 0; i < 8; ++i) {
+    *p++ = 0;  // augmentation data length 0, then DW_CFA_nop
+  }
+  Put<uint32_t>(p, 0);  // terminator
+  register_frame(g_trampoline_eh_frame);
+}
+
+
+// ---- What the guest sees of the agent ----
+// hijackd starts the guest with LD_PRELOAD naming the agent (in front of the guest's own list),
+// HIJACK_EXEC_PAGE_FD, HIJACK_TRAMPOLINE and, when the guest had an LD_PRELOAD of its own,
+// HIJACK_ORIG_LD_PRELOAD. At start the agent takes what it needs and gives the guest the
+// environment it would have had: the three variables are removed and LD_PRELOAD is the guest's
+// own again (or absent), in `environ` and in the initial environment block that
+// /proc/self/environ reads (proc(5): the kernel reads the process's memory between env_start
+// and env_end, which only a process with CAP_SYS_RESOURCE can move, prctl(2) PR_SET_MM). The
+// block is rewritten in place, the strings packed from its start in their order, and the bytes
+// left at its end are zeros (the only trace: a reader that splits the block at each NUL sees
+// empty entries at the end). The page's descriptor moves to 1023 (MovePageFd) with
+// close-on-exec set, so the program's own descriptors get the numbers they get natively.
+//
+// HIJACK_AGENT_VISIBLE in the guest's own environment turns all of this off (exec_page.h).
+//
+// Children get the agent again from the agent's exec wrappers (execve, execv, execvp, execvpe,
+// execl, execlp, execle, fexecve, execveat, posix_spawn, posix_spawnp): the environment they
+// pass is the caller's with the agent's variables added (the caller's LD_PRELOAD goes behind
+// the agent's, as hijackd does it), and the page's descriptor is inherited for that exec only.
+// A child started any other way (a raw execve, glibc's system(3) and popen(3), which call glibc's
+// internal posix_spawn) runs without the agent: its calls all go to the supervisor, slower but
+// under the same policy, since the filter is inherited and only the trampoline's address, which
+// the new image does not map, is exempt.
+
+constexpr size_t kMaxPreload = 4096;  // longer lists are left as they are, the agent visible
+
+struct ChildEnv {
+  bool active;  // hijackd started this image: the agent's variables were taken out
+  int page_fd;
+  size_t prefix_len;
+  char preload_prefix[kMaxPreload];  // LD_PRELOAD without the guest's own list
+  char trampoline[64];               // "HIJACK_TRAMPOLINE=0x..."
+  char own_preload[kMaxPreload + 16];  // "LD_PRELOAD=" + the guest's own list
+};
+ChildEnv g_child = {};
+
+inline bool StartsWith(const char* s, const char* prefix) {
+  while (*prefix != 0) {
+    if (*s++ != *prefix++) {
+      return false;
+    }
+  }
+  return true;
+}
+inline bool IsVariable(const char* entry, const char* name) {
+  return StartsWith(entry, name) && entry[__builtin_strlen(name)] == '=';
+}
+inline bool IsAgentVariable(const char* entry) {
+  return IsVariable(entry, ep::kPageFdEnv) || IsVariable(entry, ep::kTrampolineEnv) ||
+         IsVariable(entry, ep::kOrigPreloadEnv);
+}
+
+// Decimal text of `v` at `out` (room for 21 bytes); returns the end.
+char* PutDecimal(char* out, long v) {
+  char digits[21];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) {
+    *out++ = digits[--n];
+  }
+  *out = 0;
+  return out;
+}
+
+// The page's descriptor at the top of the range select(2) can name (FD_SETSIZE - 1, 1023) or of
+// the soft RLIMIT_NOFILE when that is lower, close-on-exec. Not higher: the kernel sizes a
+// process's descriptor table by its highest descriptor. Returns its number.
+long MovePageFd(long fd) {
+  rlimit lim;
+  if (DirectSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, L(&lim)) != 0 || lim.rlim_cur < 64) {
+    DirectSyscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+  }
+  const long top = static_cast<long>(lim.rlim_cur < 1024 ? lim.rlim_cur : 1024) - 1;
+  if (fd == top) {
+    DirectSyscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+  }
+  const long moved = DirectSyscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, top);
+  if (moved != top) {
+    if (moved >= 0) {
+      DirectSyscall(SYS_close, moved);
+    }
+    DirectSyscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    return fd;  // the top is taken: the descriptor stays where hijackd put it
+  }
+  // close_range(2) rather than close(2): the supervisor counts the agent's start-up calls as the
+  // guest's, and a count of close(2) should stay what the program itself closed (strace's
+  // count for the same program). Kernels before 5.9 lack it.
+  if (DirectSyscall(SYS_close_range, fd, fd, 0) != 0) {
+    DirectSyscall(SYS_close, fd);
+  }
+  return moved;
+}
+
+// Removes the agent's variables from the NULL-terminated array `env` and gives LD_PRELOAD its
+// own value (or removes it). When `block` is set, the strings are also packed in place from the
+// start of the initial block, which ends at `block_end`.
+void RewriteEnvironment(char** env, bool keep_preload, char* block, char* block_end) {
+  char* w = block;
+  size_t j = 0;
+  for (size_t i = 0; env[i] != nullptr; ++i) {
+    char* e = env[i];
+    const char* text = e;
+    if (IsAgentVariable(e)) {
+      continue;
+    }
+    if (IsVariable(e, "LD_PRELOAD")) {
+      if (!keep_preload) {
+        continue;
+      }
+      text = g_child.own_preload;
+    }
+    if (block == nullptr) {
+      env[j++] = const_cast<char*>(text);
+      continue;
+    }
+    // Each string lands at or before where it was (earlier ones only shrank), so copying
+    // forward never overwrites a string not yet copied.
+    const size_t len = __builtin_strlen(text) + 1;
+    __builtin_memmove(w, text, len);
+    env[j++] = w;
+    w += len;
+  }
+  for (size_t k = j; env[k] != nullptr; ++k) {
+    env[k] = nullptr;
+  }
+  env[j] = nullptr;
+  if (block != nullptr) {
+    __builtin_memset(w, 0, static_cast<size_t>(block_end - w));
+  }
+}
+
+void HideAgent(char** envp) {
+  const char* fd_text = FindEnv(envp, ep::kPageFdEnv);
+  const char* tramp_text = FindEnv(envp, ep::kTrampolineEnv);
+  const char* list = FindEnv(envp, "LD_PRELOAD");
+  const char* own = FindEnv(envp, ep::kOrigPreloadEnv);
+  if (fd_text == nullptr || tramp_text == nullptr || list == nullptr) {
+    return;  // not started by hijackd: nothing of it to hide
+  }
+  if (FindEnv(envp, ep::kAgentVisibleEnv) != nullptr) {
+    return;  // asked to stay visible (exec_page.h)
+  }
+  const size_t list_len = __builtin_strlen(list);
+  const size_t own_len = own == nullptr ? 0 : __builtin_strlen(own);
+  size_t prefix_len = list_len;
+  if (own_len > 0) {
+    if (list_len <= own_len || list[list_len - own_len - 1] != ':' ||
+        __builtin_memcmp(list + list_len - own_len, own, own_len) != 0) {
+      return;  // not the list hijackd makes: leave everything as it is
+    }
+    prefix_len = list_len - own_len - 1;
+  }
+  const size_t tramp_len = __builtin_strlen(tramp_text);
+  if (prefix_len >= kMaxPreload || own_len >= kMaxPreload ||
+      tramp_len + sizeof ep::kTrampolineEnv + 1 > sizeof g_child.trampoline) {
+    return;
+  }
+  const long fd = ParseDecimal(fd_text);
+  if (fd < 0) {
+    return;
+  }
+  __builtin_memcpy(g_child.preload_prefix, list, prefix_len);
+  g_child.preload_prefix[prefix_len] = 0;
+  g_child.prefix_len = prefix_len;
+  char* t = g_child.trampoline;
+  __builtin_memcpy(t, ep::kTrampolineEnv, sizeof ep::kTrampolineEnv - 1);
+  t += sizeof ep::kTrampolineEnv - 1;
+  *t++ = '=';
+  __builtin_memcpy(t, tramp_text, tramp_len + 1);
+  __builtin_memcpy(g_child.own_preload, "LD_PRELOAD=", 11);
+  if (own != nullptr) {
+    __builtin_memcpy(g_child.own_preload + 11, own, own_len + 1);
+  }
+  g_child.page_fd = static_cast<int>(MovePageFd(fd));
+  g_child.active = true;
+
+  // The kernel lays the strings out one after the other in envp's order; anything else (a
+  // library before the agent changed the environment) is left alone and only the arrays change.
+  char* block = envp[0];
+  char* end = block;
+  for (char** e = envp; *e != nullptr; ++e) {
+    if (*e != end) {
+      block = nullptr;
+      break;
+    }
+    end += __builtin_strlen(*e) + 1;
+  }
+  if (environ != envp && environ != nullptr) {
+    RewriteEnvironment(environ, own != nullptr, nullptr, nullptr);
+    block = nullptr;
+  }
+  RewriteEnvironment(envp, own != nullptr, block, end);
+}
+
+// Runs `exec` with the environment `envp` plus the agent's variables, the page's descriptor
+// inheritable for the time of the call. Async-signal-safe (a child of vfork(2) calls it): the
+// new array and strings are on the stack.
+template <typename F>
+int ExecWithAgent(char* const* envp, F exec) {
+  if (!g_child.active) {
+    return exec(envp);
+  }
+  size_t n = 0;
+  const char* theirs = nullptr;
+  if (envp != nullptr) {
+    for (; envp[n] != nullptr; ++n) {
+      if (theirs == nullptr && IsVariable(envp[n], "LD_PRELOAD")) {
+        theirs = envp[n] + 11;
+      }
+    }
+  }
+  const size_t theirs_len = theirs == nullptr ? 0 : __builtin_strlen(theirs);
+  char preload[11 + g_child.prefix_len + 1 + theirs_len + 1];
+  // LD_PRELOAD keeps its place (the new image gives it back there), the others go last.
+  char* vec[n + 5];
+  size_t j = 0;
+  bool placed = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (IsAgentVariable(envp[i])) {
+      continue;
+    }
+    if (IsVariable(envp[i], "LD_PRELOAD")) {
+      if (!placed) {
+        vec[j++] = preload;
+        placed = true;
+      }
+      continue;
+    }
+    vec[j++] = envp[i];
+  }
+  char* p = preload;
+  __builtin_memcpy(p, "LD_PRELOAD=", 11);
+  p += 11;
+  __builtin_memcpy(p, g_child.preload_prefix, g_child.prefix_len);
+  p += g_child.prefix_len;
+  if (theirs_len > 0) {
+    *p++ = ':';
+    __builtin_memcpy(p, theirs, theirs_len);
+    p += theirs_len;
+  }
+  *p = 0;
+  char fd_entry[sizeof ep::kPageFdEnv + 24];
+  __builtin_memcpy(fd_entry, ep::kPageFdEnv, sizeof ep::kPageFdEnv - 1);
+  fd_entry[sizeof ep::kPageFdEnv - 1] = '=';
+  PutDecimal(fd_entry + sizeof ep::kPageFdEnv, g_child.page_fd);
+  char own_entry[sizeof ep::kOrigPreloadEnv + theirs_len + 1];
+  if (!placed) {
+    vec[j++] = preload;
+  }
+  vec[j++] = fd_entry;
+  vec[j++] = g_child.trampoline;
+  if (theirs != nullptr) {
+    __builtin_memcpy(own_entry, ep::kOrigPreloadEnv, sizeof ep::kOrigPreloadEnv - 1);
+    own_entry[sizeof ep::kOrigPreloadEnv - 1] = '=';
+    __builtin_memcpy(own_entry + sizeof ep::kOrigPreloadEnv, theirs, theirs_len + 1);
+    vec[j++] = own_entry;
+  }
+  vec[j] = nullptr;
+  DirectSyscall(SYS_fcntl, g_child.page_fd, F_SETFD, 0);
+  const int saved = errno;
+  const int ret = exec(vec);
+  const int err = errno;
+  DirectSyscall(SYS_fcntl, g_child.page_fd, F_SETFD, FD_CLOEXEC);
+  errno = ret == 0 ? saved : err;
+  return ret;
 }
 
 // glibc passes (argc, argv, envp) to ELF constructors; use envp, so nothing here depends on the
@@ -643,6 +1073,7 @@ __attribute__((constructor)) void AgentInit(int, char**, char** envp) {
   const int saved = errno;
   FindGlibcOpen2();  // even when the page is unusable: the wrappers run either way
   Setup(envp);
+  HideAgent(envp);
   errno = saved;
 }
 
@@ -861,16 +1292,115 @@ HIJACK_EXPORT pid_t fork(void) {
   } while (pid < 0 && errno == EINTR);
   return pid;
 }
-// execve(2) has no EINTR: an interrupted notification left the old image in place.
+// execve(2) has no EINTR: an interrupted notification left the old image in place. The exec
+// family passes the agent's variables on to the new image ("What the guest sees of the agent").
 HIJACK_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
-  if (g_glibc_execve == nullptr) {
-    return static_cast<int>(Ret(DirectSyscall(SYS_execve, L(path), L(argv), L(envp))));
+  return ExecWithAgent(envp, [&](char* const* env) {
+    if (g_glibc_execve == nullptr) {
+      return static_cast<int>(Ret(DirectSyscall(SYS_execve, L(path), L(argv), L(env))));
+    }
+    int ret;
+    do {
+      ret = g_glibc_execve(path, argv, env);
+    } while (ret < 0 && errno == EINTR);
+    return ret;
+  });
+}
+HIJACK_EXPORT int execv(const char* path, char* const argv[]) {
+  return execve(path, argv, environ);
+}
+HIJACK_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  return ExecWithAgent(envp, [&](char* const* env) {
+    return g_glibc.execvpe == nullptr ? static_cast<int>(Ret(-ENOSYS))
+                                      : g_glibc.execvpe(file, argv, env);
+  });
+}
+HIJACK_EXPORT int execvp(const char* file, char* const argv[]) {
+  return execvpe(file, argv, environ);
+}
+HIJACK_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  return ExecWithAgent(envp, [&](char* const* env) {
+    return g_glibc.fexecve == nullptr ? static_cast<int>(Ret(-ENOSYS))
+                                      : g_glibc.fexecve(fd, argv, env);
+  });
+}
+HIJACK_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                           int flags) {
+  return ExecWithAgent(envp, [&](char* const* env) {
+    return static_cast<int>(
+        Ret(DirectSyscall(SYS_execveat, dirfd, L(path), L(argv), L(env), flags)));
+  });
+}
+// execl(3) and friends: the arguments up to the terminating null pointer, on the stack.
+#define HIJACK_COLLECT_ARGS(first, last_named)                     \
+  size_t argc = 1;                                                 \
+  {                                                                \
+    va_list count;                                                 \
+    va_start(count, last_named);                                   \
+    while (va_arg(count, char*) != nullptr) {                      \
+      ++argc;                                                      \
+    }                                                              \
+    va_end(count);                                                 \
+  }                                                                \
+  char* args[argc + 1];                                            \
+  va_list ap;                                                      \
+  va_start(ap, last_named);                                        \
+  args[0] = const_cast<char*>(first);                              \
+  for (size_t i = 1; i <= argc; ++i) {                             \
+    args[i] = va_arg(ap, char*);                                   \
   }
-  int ret;
-  do {
-    ret = g_glibc_execve(path, argv, envp);
-  } while (ret < 0 && errno == EINTR);
-  return ret;
+HIJACK_EXPORT int execl(const char* path, const char* arg, ...) {
+  HIJACK_COLLECT_ARGS(arg, arg)
+  va_end(ap);
+  return execve(path, args, environ);
+}
+HIJACK_EXPORT int execlp(const char* file, const char* arg, ...) {
+  HIJACK_COLLECT_ARGS(arg, arg)
+  va_end(ap);
+  return execvpe(file, args, environ);
+}
+HIJACK_EXPORT int execle(const char* path, const char* arg, ...) {
+  HIJACK_COLLECT_ARGS(arg, arg)
+  char* const* envp = va_arg(ap, char* const*);
+  va_end(ap);
+  return execve(path, args, envp);
+}
+#undef HIJACK_COLLECT_ARGS
+HIJACK_EXPORT int posix_spawn(pid_t* pid, const char* path,
+                              const posix_spawn_file_actions_t* actions,
+                              const posix_spawnattr_t* attr, char* const argv[],
+                              char* const envp[]) {
+  return ExecWithAgent(envp, [&](char* const* env) {
+    return g_glibc.posix_spawn == nullptr ? ENOSYS
+                                          : g_glibc.posix_spawn(pid, path, actions, attr, argv,
+                                                                env);
+  });
+}
+HIJACK_EXPORT int posix_spawnp(pid_t* pid, const char* file,
+                               const posix_spawn_file_actions_t* actions,
+                               const posix_spawnattr_t* attr, char* const argv[],
+                               char* const envp[]) {
+  return ExecWithAgent(envp, [&](char* const* env) {
+    return g_glibc.posix_spawnp == nullptr ? ENOSYS
+                                           : g_glibc.posix_spawnp(pid, file, actions, attr,
+                                                                  argv, env);
+  });
+}
+// A thread that unwinds may be inside the trampoline (cancelled there, or exiting from a
+// signal handler that interrupted it): the unwinder learns the trampoline's frame first.
+HIJACK_EXPORT int pthread_cancel(pthread_t thread) {
+  if (g_glibc_pthread_cancel == nullptr) {
+    return ENOSYS;
+  }
+  pthread_once(&g_trampoline_frame_once, RegisterTrampolineFrame);
+  return g_glibc_pthread_cancel(thread);
+}
+HIJACK_EXPORT __attribute__((noreturn)) void pthread_exit(void* value) {
+  pthread_once(&g_trampoline_frame_once, RegisterTrampolineFrame);
+  if (g_glibc_pthread_exit != nullptr) {
+    g_glibc_pthread_exit(value);
+  }
+  abort();
 }
 HIJACK_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
   return static_cast<int>(Ret(Call<SYS_epoll_wait>(epfd, L(events), max, timeout)));

@@ -137,7 +137,9 @@ struct Mode {
 void BM_Write(benchmark::State& state, const Mode& mode) {
   std::unique_ptr<BatchGuest> guest;
   try {
-    const std::vector<std::string> env = {"PATH=/usr/bin:/bin"};
+    // The trampoline rows read the trampoline's address from the environment (exec_page.h).
+    const std::vector<std::string> env = {"PATH=/usr/bin:/bin",
+                                          std::string(hijack::exec_page::kAgentVisibleEnv) + "=1"};
     std::string agent_library;
     if (mode.agent) {
       agent_library = hijack::exec_page::FindAgentLibrary();

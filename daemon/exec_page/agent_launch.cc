@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <filesystem>
+#include <optional>
 #include <spdlog/spdlog.h>
 
 #include "common/install_layout.h"
@@ -150,21 +151,38 @@ std::optional<Result<AgentLaunch>> PrepareAgent(const LaunchSpec& spec, const Sy
   page->Configure(out.modes.exempt, out.modes.events, out.modes.timed);
   out.spec = spec;
   out.spec.env.clear();
-  std::string theirs;
+  // LD_PRELOAD keeps the place the guest's own had (the agent gives that one back there at
+  // start, agent.cc "What the guest sees of the agent"), or comes last; the agent's variables
+  // come last, and the guest's own LD_PRELOAD among them when it had one.
+  std::optional<std::string> theirs;
+  std::optional<size_t> preload_at;
   for (const auto& e : spec.env) {
     if (e.starts_with(std::string(kPageFdEnv) + "=") ||
-        e.starts_with(std::string(kTrampolineEnv) + "=")) {
+        e.starts_with(std::string(kTrampolineEnv) + "=") ||
+        e.starts_with(std::string(kOrigPreloadEnv) + "=")) {
       continue;
     }
     if (e.starts_with("LD_PRELOAD=")) {
-      theirs = e.substr(11);
+      if (!theirs) {
+        theirs = e.substr(11);  // getenv(3) finds the first
+        preload_at = out.spec.env.size();
+        out.spec.env.emplace_back();
+      }
       continue;
     }
     out.spec.env.push_back(e);
   }
-  out.spec.env.push_back("LD_PRELOAD=" + PreloadList(spec, theirs));
+  std::string preload = "LD_PRELOAD=" + PreloadList(spec, theirs.value_or(""));
+  if (preload_at) {
+    out.spec.env[*preload_at] = std::move(preload);
+  } else {
+    out.spec.env.push_back(std::move(preload));
+  }
   out.spec.env.push_back(page->PageFdEnv());
   out.spec.env.push_back(page->TrampolineEnv());
+  if (theirs) {
+    out.spec.env.push_back(std::string(kOrigPreloadEnv) + "=" + *theirs);
+  }
   out.page = std::move(page);
   return out;
 }

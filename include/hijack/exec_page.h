@@ -56,6 +56,14 @@ inline constexpr uint32_t kExecPageAbiVersion = 5;
 // Environment variables through which the guest finds its page and trampoline.
 inline constexpr char kPageFdEnv[] = "HIJACK_EXEC_PAGE_FD";      // decimal fd number
 inline constexpr char kTrampolineEnv[] = "HIJACK_TRAMPOLINE";    // hex address, "0x..."
+// The guest's own LD_PRELOAD, which the agent gives back to it (absent: the guest had none). The
+// agent removes all three from the guest's environment at start (agent/agent.cc, "What the guest
+// sees of the agent") and adds them again for the children it execs.
+inline constexpr char kOrigPreloadEnv[] = "HIJACK_ORIG_LD_PRELOAD";
+// Set (to anything) in the guest's own environment, the agent leaves its variables where they
+// are and its exec wrappers pass environments on unchanged: for programs that call the
+// trampoline themselves (tests, benchmarks) and for looking at what hijackd passes.
+inline constexpr char kAgentVisibleEnv[] = "HIJACK_AGENT_VISIBLE";
 
 // The syscalls the agent wraps, each with its dense index into the page's tables. Only these can
 // be exempted from the supervisor (and only when no enforcing module needs them).

@@ -86,14 +86,20 @@ AgentSummary ParseAgent(const std::string& err) {
 }
 
 // hijackd --log-level debug run --backend notify --agent [extra...] -- command...
-ProcessResult Hijacked(std::vector<std::string> extra, const std::vector<std::string>& command) {
+// `env` is added to the guest's environment.
+ProcessResult Hijacked(std::vector<std::string> extra, const std::vector<std::string>& command,
+                       std::vector<std::string> env = {}) {
   extra.insert(extra.begin(), "--agent");
   return HijackdRun{.hijackd = kHijackd,
                     .backend = std::string(BackendKindName(BackendKind::kNotify)),
                     .options = std::move(extra),
                     .daemon_options = {"--log-level", "debug"}}
-      .Run(command);
+      .Run(command, ProcessOptions{.env_add = std::move(env), .stdin_data = ""});
 }
+
+// The agent's variables left in the guest's environment (exec_page.h): the guest reads the
+// trampoline's address from it, and its exec wrappers leave a child's environment as it is.
+const std::vector<std::string> kAgentVisible = {std::string(exec_page::kAgentVisibleEnv) + "=1"};
 
 std::map<std::string, long> StraceCounts(const TempDir& dir, std::vector<std::string> command) {
   std::string out = dir.path() + "/strace.txt";
@@ -183,7 +189,7 @@ TEST(AgentRunTest, StaticBinaryRunsFullyThroughNotify) {
 TEST(AgentRunTest, ChildWithoutLdPreloadIsFullySupervised) {
   TempDir dir;
   auto theirs = StraceCounts(dir, {kAgentGuest, "exec-clean", "150"});
-  auto r = Hijacked({}, {kAgentGuest, "exec-clean", "150"});
+  auto r = Hijacked({}, {kAgentGuest, "exec-clean", "150"}, kAgentVisible);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(theirs["write"], 150);
   EXPECT_EQ(ParseCounts(r.err, false)["write"], 150) << r.err;
@@ -288,11 +294,14 @@ TEST(AgentRunTest, TrampolineCallForDeniedSyscallIsStillDenied) {
       {"module": "deny", "syscalls": ["connect", "getppid"], "errno": "EPERM"},
       {"module": "stats"}]})");
   // Natively the trampoline's connect(-1, NULL, 0) fails with EBADF: EPERM is the deny rule.
-  auto r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "connect"});
+  auto r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "connect"},
+                    kAgentVisible);
   EXPECT_EQ(r.out, "connect: EPERM\n") << r.err;
-  r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "getppid"});
+  r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "getppid"},
+               kAgentVisible);
   EXPECT_EQ(r.out, "getppid: EPERM\n") << r.err;
-  r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "write"});
+  r = Hijacked({"--policy", policy, "--quiet"}, {kAgentGuest, "trampoline", "write"},
+               kAgentVisible);
   EXPECT_EQ(r.out, "via trampoline\nwrite: ok\n") << r.err;
 }
 
