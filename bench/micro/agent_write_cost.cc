@@ -171,10 +171,7 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::strcmp(argv[1], "--guest") == 0) {
     return GuestMain(std::atoi(argv[2]), std::atoi(argv[3]), argv[4]);
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  hijack::bench::BlockSigchld();
   static const std::vector<Mode> modes = {
       {"write/native", "", false, Call::kLibc},
       {"write/native+seccomp-allow", "", false, Call::kLibcUnderAllowAll},
@@ -188,10 +185,5 @@ int main(int argc, char** argv) {
   for (const Mode& mode : modes) {
     benchmark::RegisterBenchmark(mode.name.c_str(), BM_Write, mode)->UseManualTime();
   }
-  benchmark::Initialize(&argc, argv);
-  hijack::bench::RatioReporter reporter("write(/dev/null) per call");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  benchmark::Shutdown();
-  return 0;
+  return hijack::bench::RunWithRatios(&argc, argv, "write(/dev/null) per call");
 }

@@ -22,6 +22,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,15 @@
 #include "daemon/supervisor/guest.h"
 
 namespace hijack::bench {
+
+// The supervisor's reaper reads SIGCHLD from a signalfd: a benchmark's main() blocks it first,
+// before any thread starts, so that every thread inherits the mask (signalfd(2)).
+inline void BlockSigchld() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 inline uint64_t MonotonicNs() {
   timespec ts;

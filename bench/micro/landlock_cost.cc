@@ -118,10 +118,7 @@ std::vector<Mode> Modes(const std::string& which) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  hijack::bench::BlockSigchld();
   char tmpl[] = "/tmp/hijack-landlock-bench-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
     return 1;
@@ -166,14 +163,10 @@ int main(int argc, char** argv) {
         ->UseManualTime()
         ->Unit(benchmark::kNanosecond);
   }
-  benchmark::Initialize(&argc, argv);
-  hijack::bench::RatioReporter reporter(which == "open" ? "openat+close per call"
-                                                         : "socket+connect+close per call");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  benchmark::Shutdown();
+  const int status = hijack::bench::RunWithRatios(
+      &argc, argv, which == "open" ? "openat+close per call" : "socket+connect+close per call");
   unlink((allowed + "/file").c_str());
   rmdir(allowed.c_str());
   rmdir(g_dir.c_str());
-  return 0;
+  return status;
 }

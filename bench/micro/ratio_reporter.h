@@ -10,9 +10,7 @@
 //     times.Publish(state);
 //   }
 //   ...
-//   hijack::bench::RatioReporter reporter("write(/dev/null) per call");
-//   benchmark::RunSpecifiedBenchmarks(&reporter);
-//   reporter.PrintRatios();
+//   return hijack::bench::RunWithRatios(&argc, argv, "write(/dev/null) per call");  // in main()
 //
 // Absolute times on a shared machine drift between runs; ratios within one run do not
 // (DESIGN.md, "Numbers are measured, side by side, as ratios against native in one run"). A
@@ -129,5 +127,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::map<std::string, Row> best_;
   std::vector<std::string> order_;
 };
+
+// The end of every batched benchmark's main(), once its modes are registered: parses the
+// benchmark flags, runs, prints the ratio table titled `title`; returns main()'s status.
+inline int RunWithRatios(int* argc, char** argv, const std::string& title) {
+  benchmark::Initialize(argc, argv);
+  RatioReporter reporter(title);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}
 
 }  // namespace hijack::bench

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/modules/plugin/example/plugin_util.h"
 #include "hijack/plugin.h"
 
 struct sleeper {
@@ -18,31 +19,19 @@ struct sleeper {
 
 static void* create(const char* config_json, char* err, size_t errlen) {
   struct sleeper* s = calloc(1, sizeof *s);
-  const char* name = strstr(config_json, "\"syscall\"");
-  const char* ms = strstr(config_json, "\"sleep_ms\"");
-  if (s == NULL || name == NULL || ms == NULL || (name = strchr(name + 9, '"')) == NULL ||
-      (ms = strchr(ms + 10, ':')) == NULL) {
-    snprintf(err, errlen, "\"syscall\" (a string) and \"sleep_ms\" (a number) are required");
-    free(s);
-    return NULL;
+  if (s == NULL ||
+      plugin_config_string(config_json, "syscall", s->syscall_name, sizeof s->syscall_name) != 0 ||
+      (s->sleep_ms = plugin_config_int(config_json, "sleep_ms", -1)) < 0) {
+    return plugin_refuse(s, err, errlen,
+                         "\"syscall\" (a short string) and \"sleep_ms\" (a number) are required");
   }
-  const char* end = strchr(name + 1, '"');
-  if (end == NULL || (size_t)(end - name - 1) >= sizeof s->syscall_name) {
-    snprintf(err, errlen, "\"syscall\" must be a short string");
-    free(s);
-    return NULL;
-  }
-  memcpy(s->syscall_name, name + 1, (size_t)(end - name - 1));
-  s->sleep_ms = strtol(ms + 1, NULL, 10);
   return s;
 }
 
 static void destroy(void* instance) { free(instance); }
 
 static int describe(void* instance, char* out, size_t outlen) {
-  struct sleeper* s = instance;
-  return snprintf(out, outlen, "{\"syscalls\": [\"%s\"], \"wants_arguments\": false}",
-                  s->syscall_name);
+  return plugin_describe_one(((struct sleeper*)instance)->syscall_name, out, outlen);
 }
 
 static int decide(void* instance, const struct hijack_call_v1* call,
@@ -56,21 +45,5 @@ static int decide(void* instance, const struct hijack_call_v1* call,
   return 0;
 }
 
-static void observe(void* instance, const struct hijack_call_v1* call,
-                    const struct hijack_outcome_v1* outcome) {
-  (void)instance;
-  (void)call;
-  (void)outcome;
-}
-
-static int stats(void* instance, char* out, size_t outlen) {
-  (void)instance;
-  return snprintf(out, outlen, "{}");
-}
-
-HIJACK_PLUGIN_EXPORT const struct hijack_plugin_v1* hijack_plugin_v1(void) {
-  static const struct hijack_plugin_v1 plugin = {
-      HIJACK_PLUGIN_ABI_VERSION, sizeof(struct hijack_plugin_v1), "sleep", create, destroy,
-      describe, decide, observe, stats};
-  return &plugin;
-}
+HIJACK_PLUGIN_V1("sleep", create, destroy, describe, decide, plugin_observe_nothing,
+                 plugin_no_stats)

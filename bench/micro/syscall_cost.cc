@@ -91,19 +91,11 @@ const std::vector<Mode>& Modes() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  hijack::bench::BlockSigchld();
   for (const Mode& mode : Modes()) {
     benchmark::RegisterBenchmark(("getppid/" + mode.name).c_str(), BM_Syscall, mode)
         ->UseManualTime()
         ->Unit(benchmark::kNanosecond);
   }
-  benchmark::Initialize(&argc, argv);
-  hijack::bench::RatioReporter reporter("getppid() per call");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  benchmark::Shutdown();
-  return 0;
+  return hijack::bench::RunWithRatios(&argc, argv, "getppid() per call");
 }

@@ -15,15 +15,11 @@
 #include <iterator>
 #include <string>
 
+#include "common/monotonic.h"
+
 namespace hijack::exec_page {
 
 namespace {
-
-int64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 uint64_t Rdtsc() {
   uint32_t lo, hi;
@@ -46,11 +42,11 @@ uint64_t TscMultiplier() {
         text.find(" nonstop_tsc") == std::string::npos) {
       return uint64_t{0};
     }
-    const int64_t m0 = MonoNs();
+    const int64_t m0 = common::MonotonicNs();
     const uint64_t t0 = Rdtsc();
     int64_t m1;
     do {
-      m1 = MonoNs();
+      m1 = common::MonotonicNs();
     } while (m1 - m0 < 2'000'000);
     const uint64_t t1 = Rdtsc();
     if (t1 <= t0) {
@@ -88,7 +84,7 @@ Result<std::unique_ptr<GuestExecPage>> GuestExecPage::Create(uint64_t guest_id,
   page->trampoline = trampoline;
   page->tsc_mult = TscMultiplier();
   if (page->tsc_mult != 0) {
-    page->mono_ref_ns = MonoNs();
+    page->mono_ref_ns = common::MonotonicNs();
     page->tsc_ref = Rdtsc();
   }
   page->generation.store(1, std::memory_order_release);

@@ -344,17 +344,28 @@ std::optional<PathArg> PrimaryPath(const SyscallEvent& ev) {
   return std::nullopt;
 }
 
-std::optional<int> FdArg(const SyscallEvent& ev) {
+namespace {
+
+// Where the first argument of `kind` stands in the call `ev` makes: nullopt for a call of
+// another architecture, one without a layout, or one without such an argument.
+std::optional<size_t> ArgIndex(const SyscallEvent& ev, ArgKind kind) {
   const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
   if (call == nullptr) {
     return std::nullopt;
   }
   for (size_t i = 0; i < call->args.size(); ++i) {
-    if (call->args[i] == kFd) {
-      return AsInt(ev.args[i]);
+    if (call->args[i] == kind) {
+      return i;
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int> FdArg(const SyscallEvent& ev) {
+  const std::optional<size_t> i = ArgIndex(ev, kFd);
+  return i ? std::optional<int>(AsInt(ev.args[*i])) : std::nullopt;
 }
 
 uint8_t CallAccess(const SyscallEvent& ev) {
@@ -420,16 +431,8 @@ Result<std::optional<OpenArgs>> OpenArgsOf(const SyscallEvent& ev, GuestMemory& 
 }
 
 std::optional<uint64_t> CloneFlagsArg(const SyscallEvent& ev) {
-  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
-  if (call == nullptr) {
-    return std::nullopt;
-  }
-  for (size_t i = 0; i < call->args.size(); ++i) {
-    if (call->args[i] == kCloneFlags) {
-      return ev.args[i];
-    }
-  }
-  return std::nullopt;
+  const std::optional<size_t> i = ArgIndex(ev, kCloneFlags);
+  return i ? std::optional<uint64_t>(ev.args[*i]) : std::nullopt;
 }
 
 std::optional<SockaddrRef> SockaddrArg(const SyscallEvent& ev) {
@@ -482,16 +485,8 @@ std::optional<int> SendFdArg(const SyscallEvent& ev) {
 }
 
 uint64_t MsgFlagsArg(const SyscallEvent& ev) {
-  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
-  if (call == nullptr) {
-    return 0;
-  }
-  for (size_t i = 0; i < call->args.size(); ++i) {
-    if (call->args[i] == kMsgFlags) {
-      return static_cast<uint32_t>(ev.args[i]);
-    }
-  }
-  return 0;
+  const std::optional<size_t> i = ArgIndex(ev, kMsgFlags);
+  return i ? static_cast<uint32_t>(ev.args[*i]) : 0;
 }
 
 uint64_t DatagramCount(const SyscallEvent& ev) {

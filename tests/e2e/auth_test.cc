@@ -18,8 +18,9 @@
 #include <sstream>
 
 #include "tests/e2e/e2e_paths.h"
-#include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/programs.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
@@ -28,13 +29,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
-constexpr auto kDeadline = 60s;
-constexpr int kPermissionDenied = 7;
-constexpr int kUnavailable = 14;
-constexpr int kUnauthenticated = 16;
 constexpr uid_t kNobody = 65534;
 constexpr const char* kSetpriv = "/usr/bin/setpriv";
-constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
 // Groups no account on the test machine uses, named by number.
 constexpr const char* kWatchGid = "4711";
 constexpr const char* kLaunchGid = "4712";

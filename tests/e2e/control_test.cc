@@ -15,6 +15,7 @@
 
 #include "tests/e2e/e2e_paths.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/lighttpd_site.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -25,16 +26,6 @@ using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
 using namespace std::chrono_literals;
-
-constexpr auto kDeadline = 60s;
-
-
-// Status codes hijackctl exits with (the gRPC codes).
-constexpr int kInvalidArgument = 3;
-constexpr int kNotFound = 5;
-constexpr int kFailedPrecondition = 9;
-constexpr int kAborted = 10;
-constexpr int kUnavailable = 14;
 
 std::string DenyPolicy(const std::string& syscalls_json) {
   return R"({"version": 1, "modules": [{"module": "deny", "syscalls": )" + syscalls_json +
@@ -76,17 +67,10 @@ class ControlTest : public ::testing::Test {
   // Writes a lighttpd config serving dir_/www on a free port; returns the config path.
   std::string LighttpdConfig() {
     port_ = PickFreePort();
-    std::string docroot = dir_.path() + "/www";
-    mkdir(docroot.c_str(), 0755);
-    dir_.Write("www/index.html", "hello from a policed lighttpd\n");
-    return dir_.Write("lighttpd.conf",
-                      "server.document-root = \"" + docroot + "\"\nserver.port = " +
-                          std::to_string(port_) + "\nserver.bind = \"127.0.0.1\"\n" +
-                          "server.errorlog = \"" + dir_.path() + "/error.log\"\n" +
-                          "index-file.names = (\"index.html\")\n" +
-                          // Its stat cache would answer from memory for up to a second.
-                          "server.stat-cache-engine = \"disable\"\n" +
-                          "mimetype.assign = (\".html\" => \"text/html\")\n");
+    return WriteLighttpdSite(dir_, port_, "hello from a policed lighttpd\n",
+                             // Its stat cache would answer from memory for up to a second.
+                             "server.stat-cache-engine = \"disable\"\n"
+                             "mimetype.assign = (\".html\" => \"text/html\")\n");
   }
 
   // Launches lighttpd through the daemon and waits until it serves; returns the guest id. By
@@ -516,15 +500,8 @@ TEST(ControlServe, TcpMustBeLoopbackUnlessListenAny) {
 TEST(ControlRun, RunListenServesItsSingleGuest) {
   TempDir dir;
   int port = PickFreePort();
-  std::string docroot = dir.path() + "/www";
-  mkdir(docroot.c_str(), 0755);
-  dir.Write("www/index.html", "run --listen\n");
-  std::string conf = dir.Write(
-      "l.conf", "server.document-root = \"" + docroot + "\"\nserver.port = " +
-                    std::to_string(port) + "\nserver.bind = \"127.0.0.1\"\n" +
-                    "server.errorlog = \"" + dir.path() + "/error.log\"\n" +
-                    "index-file.names = (\"index.html\")\n" +
-                    "server.stat-cache-engine = \"disable\"\n");
+  std::string conf =
+      WriteLighttpdSite(dir, port, "run --listen\n", "server.stat-cache-engine = \"disable\"\n");
   std::string address = "unix:" + dir.path() + "/run.sock";
   BackgroundProcess run({kHijackd, "run", "--quiet", "--listen", address, "--intercept",
                          "openat,newfstatat", "--", "/usr/sbin/lighttpd", "-D", "-f", conf},

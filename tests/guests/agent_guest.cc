@@ -55,24 +55,30 @@
 #include <vector>
 
 #include "hijack/exec_page.h"
+#include "tests/support/guest_output.h"
 
 extern char** environ;
 
 namespace {
 
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "E?";
-}
+using hijack::testing::ErrName;
 
 int DevNull() { return open("/dev/null", O_WRONLY | O_CLOEXEC); }
 
-int Writes(int n, int m) {
+// n one-byte writes to /dev/null; false at the first that does not write its byte.
+bool NullWrites(int n) {
   int fd = DevNull();
   for (int i = 0; i < n; ++i) {
     if (write(fd, "x", 1) != 1) {
-      return 1;
+      return false;
     }
+  }
+  return true;
+}
+
+int Writes(int n, int m) {
+  if (!NullWrites(n)) {
+    return 1;
   }
   for (int i = 0; i < m; ++i) {
     std::printf("line %d\n", i);
@@ -82,11 +88,8 @@ int Writes(int n, int m) {
 }
 
 int FailingWrites(int n, int f) {
-  int fd = DevNull();
-  for (int i = 0; i < n; ++i) {
-    if (write(fd, "x", 1) != 1) {
-      return 1;
-    }
+  if (!NullWrites(n)) {
+    return 1;
   }
   for (int i = 0; i < f; ++i) {
     if (write(-1, "x", 1) != -1 || errno != EBADF) {

@@ -23,26 +23,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
+
+#include "tests/support/sockets.h"
 
 namespace {
 
+using hijack::testing::BindLoopback;
+using hijack::testing::FlipConnect;
+using hijack::testing::FlipCount;
+using hijack::testing::Loopback;
+
 // A deadline for the guest's own waits (poll), never reached when the supervisor works.
 constexpr int kWaitMs = 30000;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return sa;
-}
 
 const char* Name(int err) { return err == 0 ? "0" : strerrorname_np(err); }
 
@@ -81,12 +78,11 @@ int Fail(const char* step) {
 
 int Exchange(bool nonblock) {
   const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa = Loopback(0);
-  socklen_t len = sizeof sa;
-  if (bind(server, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(server, 1) != 0 ||
-      getsockname(server, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+  const int port = BindLoopback(server);
+  if (port < 0 || listen(server, 1) != 0) {
     return Fail("listen");
   }
+  sockaddr_in sa = Loopback(port);
   const int client = Socket(nonblock);
   if (connect(client, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     if (!nonblock || errno != EINPROGRESS) {
@@ -131,32 +127,8 @@ int Blocking(int port, int ms, bool by_signal) {
 }
 
 int Race(int ok, int bad, int rounds) {
-  int reached = 0, connected = 0;
-  const sockaddr_in good = Loopback(ok), evil = Loopback(bad);
-  alignas(sockaddr_in) char buf[sizeof(sockaddr_in)];
-  std::memcpy(buf, &good, sizeof good);
-  std::atomic<bool> stop{false};
-  std::thread flipper([&] {
-    for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      std::memcpy(buf, (i & 1) ? &evil : &good, sizeof good);
-    }
-  });
-  for (int i = 0; i < rounds; ++i) {
-    const int s = Socket(false);
-    if (connect(s, reinterpret_cast<sockaddr*>(buf), sizeof good) == 0) {
-      ++connected;
-      sockaddr_in peer{};
-      socklen_t len = sizeof peer;
-      if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
-          ntohs(peer.sin_port) == bad) {
-        ++reached;
-      }
-    }
-    close(s);
-  }
-  stop.store(true);
-  flipper.join();
-  std::printf("reached BAD: %d of %d (%d connected)\n", reached, rounds, connected);
+  const FlipCount n = FlipConnect(ok, bad, rounds);
+  std::printf("reached BAD: %d of %d (%d connected)\n", n.reached_bad, rounds, n.connected);
   return 0;
 }
 

@@ -45,19 +45,12 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/guest_output.h"
+
 namespace {
 
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "E?";
-}
-
-// Prints "<step>: ok" or "<step>: ERRNO" for a call's return value; returns it.
-long Step(const char* step, long rc) {
-  std::printf("%s: %s\n", step, rc >= 0 ? "ok" : ErrName(errno));
-  std::fflush(stdout);
-  return rc;
-}
+using hijack::testing::ErrName;
+using hijack::testing::Step;
 
 // Opens `path` (relative to `dirfd`) for reading and prints what it holds.
 void Read(const char* step, int dirfd, const char* path) {

@@ -37,7 +37,13 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/sockets.h"
+
 namespace {
+
+using hijack::testing::FlipConnect;
+using hijack::testing::FlipCount;
+using hijack::testing::Loopback;
 
 #ifndef OPEN_TREE_CLONE
 constexpr unsigned kOpenTreeClone = 1;
@@ -215,14 +221,6 @@ int RaceExec(const std::string& dir, int rounds) {
   return 0;
 }
 
-sockaddr_in Loopback(int port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return sa;
-}
-
 int Connect(int port) {
   const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa = Loopback(port);
@@ -234,33 +232,9 @@ int Connect(int port) {
 }
 
 int RaceConnect(int ok, int bad, int rounds) {
-  int leaked = 0, connected = 0;
-  sockaddr_in good = Loopback(ok), evil = Loopback(bad);
-  alignas(sockaddr_in) char buf[sizeof(sockaddr_in)];
-  std::memcpy(buf, &good, sizeof good);
-  std::atomic<bool> stop{false};
-  std::thread flipper([&] {
-    for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      std::memcpy(buf, (i & 1) ? &evil : &good, sizeof good);
-    }
-  });
-  for (int i = 0; i < rounds; ++i) {
-    const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(s, reinterpret_cast<sockaddr*>(buf), sizeof good) == 0) {
-      ++connected;
-      sockaddr_in peer{};
-      socklen_t len = sizeof peer;
-      if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
-          ntohs(peer.sin_port) == bad) {
-        ++leaked;
-      }
-    }
-    close(s);
-  }
-  stop.store(true);
-  flipper.join();
+  const FlipCount n = FlipConnect(ok, bad, rounds);
   std::printf("%s: %d of %d connects reached the denied port (%d connected)\n",
-              leaked ? "leaked" : "blocked", leaked, rounds, connected);
+              n.reached_bad ? "leaked" : "blocked", n.reached_bad, rounds, n.connected);
   return 0;
 }
 

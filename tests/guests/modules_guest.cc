@@ -37,12 +37,13 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/guest_output.h"
+#include "tests/support/sockets.h"
+
 namespace {
 
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "E?";
-}
+using hijack::testing::ErrName;
+using hijack::testing::UnixAddress;
 
 const char* Result(int rc) { return rc >= 0 ? "ok" : ErrName(errno); }
 
@@ -142,9 +143,7 @@ int Net(const std::string& family, const std::string& op, const char* addr, int 
 
 int UnixConnect(const char* path) {
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  sockaddr_un sun = UnixAddress(path);
   std::printf("connect: %s\n", Result(connect(s, reinterpret_cast<sockaddr*>(&sun), sizeof sun)));
   return 0;
 }

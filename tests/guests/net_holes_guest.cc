@@ -44,25 +44,16 @@
 #include <cstring>
 #include <string>
 
+#include "tests/support/guest_output.h"
+#include "tests/support/sockets.h"
+
 namespace {
 
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "E?";
-}
-
-void Print(const char* label, long rc) {
-  std::printf("%s: %s\n", label, rc >= 0 ? "ok" : ErrName(errno));
-  std::fflush(stdout);
-}
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
+using hijack::testing::BindLoopback;
+using hijack::testing::ErrName;
+using hijack::testing::Loopback;
+using hijack::testing::Step;
+using hijack::testing::UnixAddress;
 
 int Socket(const std::string& kind) {
   const bool udp = kind == "udp";
@@ -82,7 +73,7 @@ int FastOpen(const std::string& how, int port) {
   long rc;
   if (how == "sendto") {
     rc = sendto(fd, kData, sizeof kData, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    Print("fastopen-sendto", rc);
+    Step("fastopen-sendto", rc);
   } else if (how == "sendmsg") {
     iovec iov{kData, sizeof kData};
     msghdr msg{};
@@ -91,12 +82,12 @@ int FastOpen(const std::string& how, int port) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     rc = sendmsg(fd, &msg, MSG_FASTOPEN);
-    Print("fastopen-sendmsg", rc);
+    Step("fastopen-sendmsg", rc);
   } else {
     int one = 1;
-    Print("setsockopt", setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one));
-    Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
-    Print("write", write(fd, kData, sizeof kData));
+    Step("setsockopt", setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one));
+    Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
+    Step("write", write(fd, kData, sizeof kData));
   }
   close(fd);
   return 0;
@@ -105,48 +96,48 @@ int FastOpen(const std::string& how, int port) {
 int UdpSends(int port) {
   int fd = Socket("udp");
   sockaddr_in to = Loopback(port);
-  Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
-  Print("write", write(fd, kData, sizeof kData));
-  Print("send", send(fd, kData, sizeof kData, 0));
+  Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
+  Step("write", write(fd, kData, sizeof kData));
+  Step("send", send(fd, kData, sizeof kData, 0));
   iovec iov{kData, sizeof kData};
-  Print("writev", writev(fd, &iov, 1));
+  Step("writev", writev(fd, &iov, 1));
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  Print("sendmsg", sendmsg(fd, &msg, 0));
+  Step("sendmsg", sendmsg(fd, &msg, 0));
   mmsghdr msgs[2]{};
   for (auto& m : msgs) {
     m.msg_hdr.msg_iov = &iov;
     m.msg_hdr.msg_iovlen = 1;
   }
-  Print("sendmmsg", sendmmsg(fd, msgs, 2, 0));
+  Step("sendmmsg", sendmmsg(fd, msgs, 2, 0));
   // pwritev2 with offset -1 is writev (preadv2(2)); glibc's wrapper may choose writev itself, so
   // make the call raw.
-  Print("pwritev2", syscall(SYS_pwritev2, fd, &iov, 1, -1L, -1L, 0));
+  Step("pwritev2", syscall(SYS_pwritev2, fd, &iov, 1, -1L, -1L, 0));
   int mem = memfd_create("net-holes", MFD_CLOEXEC);
   if (mem < 0 || write(mem, kData, sizeof kData) != sizeof kData) {
     std::perror("memfd");
     return 2;
   }
   off_t at = 0;
-  Print("sendfile", sendfile(fd, mem, &at, sizeof kData));
+  Step("sendfile", sendfile(fd, mem, &at, sizeof kData));
   int pipes[2];
   if (pipe2(pipes, O_CLOEXEC) != 0 || write(pipes[1], kData, sizeof kData) != sizeof kData) {
     std::perror("pipe");
     return 2;
   }
-  Print("splice", splice(pipes[0], nullptr, fd, nullptr, sizeof kData, 0));
+  Step("splice", splice(pipes[0], nullptr, fd, nullptr, sizeof kData, 0));
   return 0;
 }
 
 int TcpSends(int port, int other) {
   int fd = Socket("tcp");
   sockaddr_in to = Loopback(port);
-  Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
-  Print("write", write(fd, kData, sizeof kData));
-  Print("send", send(fd, kData, sizeof kData, MSG_NOSIGNAL));
+  Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
+  Step("write", write(fd, kData, sizeof kData));
+  Step("send", send(fd, kData, sizeof kData, MSG_NOSIGNAL));
   sockaddr_in decoy = Loopback(other);
-  Print("sendto-other", sendto(fd, kData, sizeof kData, MSG_NOSIGNAL,
+  Step("sendto-other", sendto(fd, kData, sizeof kData, MSG_NOSIGNAL,
                                reinterpret_cast<sockaddr*>(&decoy), sizeof decoy));
   return 0;
 }
@@ -154,7 +145,7 @@ int TcpSends(int port, int other) {
 int AioSends(int port) {
   int fd = Socket("udp");
   sockaddr_in to = Loopback(port);
-  Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
+  Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
   aio_context_t ctx = 0;
   if (syscall(SYS_io_setup, 1, &ctx) != 0) {
     std::perror("io_setup");
@@ -168,7 +159,7 @@ int AioSends(int port) {
   cb.aio_offset = 0;  // a socket has no position: 0 is the only offset it takes
   iocb* list[] = {&cb};
   long rc = syscall(SYS_io_submit, ctx, 1, list);
-  Print("io_submit", rc);
+  Step("io_submit", rc);
   if (rc == 1) {
     io_event ev{};
     long n = syscall(SYS_io_getevents, ctx, 1, 1, &ev, nullptr);
@@ -179,11 +170,9 @@ int AioSends(int port) {
 
 int UnixSends(const char* path) {
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un to{};
-  to.sun_family = AF_UNIX;
-  std::snprintf(to.sun_path, sizeof to.sun_path, "%s", path);
-  Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
-  Print("write", write(fd, kData, sizeof kData));
+  sockaddr_un to = UnixAddress(path);
+  Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to));
+  Step("write", write(fd, kData, sizeof kData));
   return 0;
 }
 
@@ -193,29 +182,28 @@ int FileWrites() {
     std::perror("pipe");
     return 2;
   }
-  Print("pipe-write", write(pipes[1], kData, sizeof kData));
+  Step("pipe-write", write(pipes[1], kData, sizeof kData));
   char back[sizeof kData] = {};
   long got = read(pipes[0], back, sizeof back);
   std::printf("pipe-read: %s\n", got == sizeof kData && std::memcmp(back, kData, sizeof kData) == 0
                                      ? "same"
                                      : "different");
   int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  Print("null-write", write(null, kData, sizeof kData));
+  Step("null-write", write(null, kData, sizeof kData));
   return 0;
 }
 
 // The guest checks its own results: the datagrams that arrived are the ones the calls said sent.
 int MmsgBudget() {
   int rx = Socket("udp");
-  sockaddr_in any = Loopback(0);
-  socklen_t len = sizeof any;
-  if (bind(rx, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 ||
-      getsockname(rx, reinterpret_cast<sockaddr*>(&any), &len) != 0) {
+  const int port = BindLoopback(rx);
+  if (port < 0) {
     std::perror("receiver");
     return 2;
   }
+  sockaddr_in any = Loopback(port);
   int fd = Socket("udp");
-  Print("connect", connect(fd, reinterpret_cast<sockaddr*>(&any), sizeof any));
+  Step("connect", connect(fd, reinterpret_cast<sockaddr*>(&any), sizeof any));
   iovec iov{kData, sizeof kData};
   mmsghdr msgs[3]{};
   for (auto& m : msgs) {
@@ -224,7 +212,7 @@ int MmsgBudget() {
   }
   int sent = 0;
   auto count = [&](const char* label, long rc, int datagrams) {
-    Print(label, rc);
+    Step(label, rc);
     sent += rc >= 0 ? datagrams : 0;
   };
   long rc = sendmmsg(fd, msgs, 3, 0);
@@ -266,23 +254,23 @@ int main(int argc, char** argv) {
   if (mode == "connect" || mode == "bind") {
     int fd = Socket(arg(2));
     sockaddr_in a = Loopback(std::stoi(arg(3)));
-    Print(mode.c_str(), mode == "connect" ? connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a)
+    Step(mode.c_str(), mode == "connect" ? connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a)
                                           : bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
     return 0;
   }
   if (mode == "sendto-udp") {
     int fd = Socket("udp");
     sockaddr_in a = Loopback(std::stoi(arg(2)));
-    Print("sendto", sendto(fd, kData, sizeof kData, 0, reinterpret_cast<sockaddr*>(&a), sizeof a));
+    Step("sendto", sendto(fd, kData, sizeof kData, 0, reinterpret_cast<sockaddr*>(&a), sizeof a));
     return 0;
   }
   if (mode == "listen-unbound" || mode == "listen-bound") {
     int fd = Socket("tcp");
     if (mode == "listen-bound") {
       sockaddr_in a = Loopback(0);
-      Print("bind", bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
+      Step("bind", bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
     }
-    Print("listen", listen(fd, 1));
+    Step("listen", listen(fd, 1));
     sockaddr_in local{};
     socklen_t len = sizeof local;
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);

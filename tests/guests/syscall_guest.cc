@@ -35,12 +35,11 @@
 
 extern char** environ;
 
+#include "tests/support/guest_output.h"
+
 namespace {
 
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "E?";
-}
+using hijack::testing::ErrName;
 
 int Basic(const char* self) {
   int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);

@@ -26,6 +26,7 @@
 #include "daemon/launcher/reaper.h"
 #include "tests/support/fake_syscall_handler.h"
 #include "tests/support/hijackd_run.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -33,10 +34,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kAgentGuest = HIJACK_TEST_AGENT_GUEST;
 constexpr const char* kAgentGuestStatic = HIJACK_TEST_AGENT_GUEST_STATIC;
-constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
 constexpr const char* kFortifiedGuest = HIJACK_TEST_FORTIFIED_GUEST;
 
 // glibc's checked entry points, and the test guest's sizes that overflow each one's buffer.

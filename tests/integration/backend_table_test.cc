@@ -23,6 +23,7 @@
 #include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/hijackd_run.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -30,8 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
-constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
 constexpr auto kDeadline = std::chrono::seconds(30);
 
 // What an unknown name is answered with: every name of the table, and auto.

@@ -17,8 +17,9 @@
 #include <gtest/gtest.h>
 
 #include "hijack/v1/control.grpc.pb.h"
-#include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/programs.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
@@ -26,8 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
-constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
 constexpr auto kDeadline = 60s;
 
 std::string Modules(const std::string& modules) {

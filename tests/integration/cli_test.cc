@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -16,8 +17,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
-constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
 constexpr const char* kGuest = HIJACK_TEST_GUEST;
 
 TEST(CliTest, HijackdVersionNamesTheBuildAndWhatTheHostOffers) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/support/backend_params.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -30,7 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_CONNECT_EMULATE_GUEST;
 constexpr int kRounds = 400;
 

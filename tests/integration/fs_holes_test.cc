@@ -23,6 +23,8 @@
 #include "daemon/launcher/reaper.h"
 #include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/guest_runs.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -31,7 +33,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_FS_HOLES_GUEST;
 
 // hijackd run --backend B --quiet --policy <modules> -- fs_holes_guest args...
@@ -39,13 +40,7 @@ class Holes {
  public:
   ProcessResult Run(const std::string& backend, const std::string& modules,
                     const std::vector<std::string>& args) {
-    const std::string policy = dir_.Write("policy" + std::to_string(++policies_) + ".json",
-                                          R"({"version": 1, "modules": [)" + modules + "]}");
-    std::vector<std::string> argv = {kHijackd, "run",    "--backend", backend,
-                                     "--quiet", "--policy", policy,    "--",
-                                     kGuest};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv);
+    return runs_.Run(backend, modules, args);
   }
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
   void MakeDir(const std::string& name) {
@@ -55,7 +50,7 @@ class Holes {
 
  private:
   TempDir dir_;
-  int policies_ = 0;
+  GuestRuns runs_{kHijackd, kGuest, dir_};
 };
 
 // ---- fs_guard, check and strict mode ----
@@ -85,6 +80,16 @@ class FsHoles : public ::testing::TestWithParam<FsParam> {
   ProcessResult Run(const std::string& modules, const std::vector<std::string>& args) {
     return h_.Run(backend(), modules, args);
   }
+  // The guest's attack `args` under Guard(): each of `lines` in what it printed, and the secret
+  // nowhere.
+  void ExpectRefused(const std::vector<std::string>& args,
+                     std::initializer_list<const char*> lines) {
+    auto r = Run(Guard(), args);
+    for (const char* line : lines) {
+      EXPECT_THAT(r.out, HasSubstr(line)) << r.err;
+    }
+    EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  }
 
   Holes h_;
 };
@@ -110,28 +115,20 @@ TEST_P(FsHoles, RenameOfAnAncestorOfADeniedDirectoryIsDenied) {
 }
 
 TEST_P(FsHoles, BindMountInANewMountNamespaceIsRefused) {
-  auto r = Run(Guard(), {"bind-mount", h_.Path("top/secret/key"), h_.Path("public")});
-  EXPECT_THAT(r.out, HasSubstr("unshare: EPERM")) << r.err;
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"bind-mount", h_.Path("top/secret/key"), h_.Path("public")}, {"unshare: EPERM"});
 }
 
 TEST_P(FsHoles, CloneIntoANewMountNamespaceIsRefused) {
-  auto r = Run(Guard(), {"clone-newns", h_.Path("top/secret/key"), h_.Path("public")});
-  EXPECT_THAT(r.out, HasSubstr("clone newns: EPERM")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("clone3 newns: ENOSYS"));
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"clone-newns", h_.Path("top/secret/key"), h_.Path("public")},
+                {"clone newns: EPERM", "clone3 newns: ENOSYS"});
 }
 
 TEST_P(FsHoles, DetachedTreeIsRefused) {
-  auto r = Run(Guard(), {"open-tree", h_.Path("top/secret"), "key"});
-  EXPECT_THAT(r.out, HasSubstr("open_tree: EPERM")) << r.err;
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"open-tree", h_.Path("top/secret"), "key"}, {"open_tree: EPERM"});
 }
 
 TEST_P(FsHoles, ChrootIsRefused) {
-  auto r = Run(Guard(), {"chroot", h_.Path("top/secret"), "key"});
-  EXPECT_THAT(r.out, HasSubstr("chroot: EPERM")) << r.err;
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"chroot", h_.Path("top/secret"), "key"}, {"chroot: EPERM"});
 }
 
 TEST_P(FsHoles, NewMountApiIsRefused) {
@@ -143,10 +140,8 @@ TEST_P(FsHoles, NewMountApiIsRefused) {
 }
 
 TEST_P(FsHoles, FileHandlesAreRefused) {
-  auto r = Run(Guard(), {"handle", h_.Path("top/secret/key")});
-  EXPECT_THAT(r.out, HasSubstr("name_to_handle_at: EPERM")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("open_by_handle_at: EPERM"));
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"handle", h_.Path("top/secret/key")},
+                {"name_to_handle_at: EPERM", "open_by_handle_at: EPERM"});
 }
 
 // The name of an unlinked file reads back as "<path> (deleted)", which no rule naming the file
@@ -165,10 +160,8 @@ TEST_P(FsHoles, DeletedFileReopenedThroughProcIsDenied) {
 }
 
 TEST_P(FsHoles, SymlinkToADeniedFileIsJudgedByItsTarget) {
-  auto r = Run(Guard(), {"symlink", h_.Path("top/secret/key"), h_.Path("work/link")});
-  EXPECT_THAT(r.out, HasSubstr("symlink: ok")) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("open symlink: EACCES"));
-  EXPECT_THAT(r.out, Not(HasSubstr("SECRET")));
+  ExpectRefused({"symlink", h_.Path("top/secret/key"), h_.Path("work/link")},
+                {"symlink: ok", "open symlink: EACCES"});
 }
 
 TEST_P(FsHoles, OrdinaryRenamesAndLinksStillWork) {

@@ -16,15 +16,15 @@
 #include <sstream>
 
 #include "tests/support/backend_guest.h"
-#include "tests/support/subprocess.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/programs.h"
+#include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_IDENTITY_GUEST;
 
 long PidMax() {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -29,10 +30,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
-constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
 constexpr const char* kGuest = HIJACK_TEST_LANDLOCK_GUEST;
-constexpr const char* kAgent = HIJACK_TEST_AGENT_LIBRARY;
 
 std::string DirOf(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();
@@ -42,7 +40,7 @@ std::string DirOf(const std::string& path) {
 std::string SystemTrees() {
   return R"("/usr/**", "/lib/**", "/lib64/**", "/bin/**", "/etc/**", "/proc/**", "/dev/**",
             "/sys/**", ")" +
-         DirOf(kGuest) + R"(/**", ")" + DirOf(kAgent) + R"(/**")";
+         DirOf(kGuest) + R"(/**", ")" + DirOf(kAgentLibrary) + R"(/**")";
 }
 
 struct Setup {

@@ -19,6 +19,7 @@
 #include "tests/support/backend_guest.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/hijackd_run.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -27,7 +28,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_MODULES_GUEST;
 
 class ModulesTest : public ::testing::TestWithParam<std::string> {

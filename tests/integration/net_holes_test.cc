@@ -12,12 +12,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "hijack/unique_fd.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/guest_runs.h"
+#include "tests/support/programs.h"
+#include "tests/support/sockets.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -26,16 +30,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_NET_HOLES_GUEST;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 // A socket of the test on 127.0.0.1, port 0: a TCP listener or a UDP receiver. Loopback delivers
 // synchronously: once the guest has exited, every connection it made is in the accept queue and
@@ -43,14 +38,11 @@ sockaddr_in Loopback(int port) {
 class LoopbackServer {
  public:
   explicit LoopbackServer(int type) : fd_(socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
-    sockaddr_in a = Loopback(0);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    port_ = BindLoopback(fd_.get());
+    EXPECT_GT(port_, 0) << strerror(errno);
     if (type == SOCK_STREAM) {
       EXPECT_EQ(listen(fd_.get(), 64), 0);
     }
-    EXPECT_EQ(getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-    port_ = ntohs(a.sin_port);
   }
   std::string port() const { return std::to_string(port_); }
   // Connections accepted (TCP) or datagrams received (UDP) since the last call.
@@ -82,18 +74,13 @@ class NetHolesTest : public ::testing::TestWithParam<std::string> {
  protected:
   // hijackd run --backend <param> --quiet --policy <modules> -- net_holes_guest args...
   std::string Run(const std::string& modules, std::vector<std::string> args) {
-    std::string policy = dir_.Write("policy" + std::to_string(++policies_) + ".json",
-                                    R"({"version": 1, "modules": [)" + modules + "]}");
-    std::vector<std::string> argv = {kHijackd,   "run",  "--backend", GetParam(), "--quiet",
-                                     "--policy", policy, "--",        kGuest};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessResult r = RunProcess(argv);
+    ProcessResult r = runs_.Run(GetParam(), modules, args);
     EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     return r.out;
   }
 
   TempDir dir_;
-  int policies_ = 0;
+  GuestRuns runs_{kHijackd, kGuest, dir_};
 };
 
 // MSG_FASTOPEN connects a TCP socket without connect(): sendto and sendmsg naming an address

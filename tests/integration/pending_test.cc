@@ -45,6 +45,7 @@
 #include "tests/support/backend_params.h"
 #include "tests/support/fake_guest_memory.h"
 #include "tests/support/fake_syscall_handler.h"
+#include "tests/support/test_module.h"
 
 namespace hijack {
 namespace {
@@ -177,14 +178,10 @@ INSTANTIATE_TEST_SUITE_P(Backends, BackendDeferTest, ::testing::ValuesIn(Backend
 // ---- The decision pool: a Guest whose policy holds a module that may block. ----
 
 // A module that may block: it records which thread decided and waits until released.
-class GateModule final : public PolicyModule {
+class GateModule final : public testing::TestModule {
  public:
-  explicit GateModule(std::optional<Decision> verdict) : verdict_(verdict) {
-    syscalls_.Add(SYS_getppid);
-  }
-  std::string_view Name() const override { return "gate"; }
-  const SyscallSet& Syscalls() const override { return syscalls_; }
-  bool Enforces() const override { return true; }
+  explicit GateModule(std::optional<Decision> verdict)
+      : TestModule("gate", {SYS_getppid}, /*enforces=*/true), verdict_(verdict) {}
   bool MayBlock(int) const override { return true; }
   std::optional<Decision> Decide(const SyscallEvent&, GuestMemory&) override {
     std::unique_lock lock(mu_);
@@ -209,7 +206,6 @@ class GateModule final : public PolicyModule {
   }
 
  private:
-  SyscallSet syscalls_;
   std::optional<Decision> verdict_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -219,12 +215,10 @@ class GateModule final : public PolicyModule {
 };
 
 // A module that never blocks and always answers `verdict`, from the thread it is asked on.
-class FixedModule final : public PolicyModule {
+class FixedModule final : public testing::TestModule {
  public:
-  explicit FixedModule(Decision verdict) : verdict_(verdict) { syscalls_.Add(SYS_getppid); }
-  std::string_view Name() const override { return "fixed"; }
-  const SyscallSet& Syscalls() const override { return syscalls_; }
-  bool Enforces() const override { return true; }
+  explicit FixedModule(Decision verdict)
+      : TestModule("fixed", {SYS_getppid}, /*enforces=*/true), verdict_(verdict) {}
   std::optional<Decision> Decide(const SyscallEvent&, GuestMemory&) override {
     decided_on = std::this_thread::get_id();
     return verdict_;
@@ -232,7 +226,6 @@ class FixedModule final : public PolicyModule {
   std::thread::id decided_on;
 
  private:
-  SyscallSet syscalls_;
   Decision verdict_;
 };
 

@@ -12,6 +12,7 @@
 #include "tests/integration/test_paths.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/hijackd_run.h"
+#include "tests/support/lighttpd_site.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -286,16 +287,9 @@ TEST_P(RunTest, StatsCountsEqualStraceCounts) {
 
 TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
   int port = PickFreePort();
-  std::string docroot = dir_.path() + "/www";
-  mkdir(docroot.c_str(), 0755);
-  dir_.Write("www/index.html", "hello from lighttpd under hijack\n");
-  std::string conf = dir_.Write(
-      "lighttpd.conf", "server.document-root = \"" + docroot + "\"\nserver.port = " +
-                           std::to_string(port) + "\nserver.bind = \"127.0.0.1\"\n" +
-                           "server.pid-file = \"" + dir_.path() + "/l.pid\"\n" +
-                           "server.errorlog = \"" + dir_.path() + "/error.log\"\n" +
-                           "index-file.names = (\"index.html\")\n" +
-                           "mimetype.assign = (\".html\" => \"text/html\")\n");
+  std::string conf = WriteLighttpdSite(dir_, port, "hello from lighttpd under hijack\n",
+                                       "server.pid-file = \"" + dir_.path() + "/l.pid\"\n" +
+                                           "mimetype.assign = (\".html\" => \"text/html\")\n");
   std::string trace = dir_.path() + "/trace.jsonl";
   std::string policy = dir_.Write("p.json", R"({"version": 1, "modules": [
       {"module": "trace", "syscalls": ["%file", "%net"], "output": ")" + trace + R"("},
@@ -317,7 +311,7 @@ TEST_P(RunTest, LighttpdServesUnderTraceAndStopsOnSigterm) {
   EXPECT_THAT(stopped.err, Not(HasSubstr("hijackd: cannot")));
   std::string t = ReadFile(trace);
   EXPECT_THAT(t, HasSubstr(R"("syscall":"accept4")"));
-  EXPECT_THAT(t, HasSubstr(docroot + "/index.html"));
+  EXPECT_THAT(t, HasSubstr(dir_.path() + "/www/index.html"));
   EXPECT_THAT(t, HasSubstr(R"("syscall":"bind")"));
   EXPECT_THAT(t, HasSubstr("\"port\":" + std::to_string(port)));
   EXPECT_THAT(stopped.err, HasSubstr("accept4"));  // the stats table at exit

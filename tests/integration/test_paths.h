@@ -1,5 +1,6 @@
-// Paths of the built programs, passed in by CMake, and the wrappers that run a command where the
-// kernel refuses something (tests/guests/refusing_wrapper.cc).
+// Paths of the built programs the run tests start (beside tests/support/programs.h), passed in by
+// CMake, and the wrappers that run a command where the kernel refuses something
+// (tests/guests/refusing_wrapper.cc).
 //
 //   RunProcess(HijackdRun{.hijackd = kHijackd, .prefix = WithoutSeccomp()}.Argv({"true"}));
 #pragma once
@@ -7,8 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/programs.h"
+
 namespace hijack::testing {
-inline constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 inline constexpr const char* kGuest = HIJACK_TEST_GUEST;
 inline constexpr const char* kRefusingWrapper = HIJACK_TEST_REFUSING_WRAPPER;
 // Every seccomp(2) call fails with EINVAL: no user notification, no SECCOMP_RET_TRACE, no
@@ -21,11 +23,4 @@ inline std::vector<std::string> WithoutSeccomp() {
 inline std::vector<std::string> WithoutNamespaces() {
   return {kRefusingWrapper, "unshare=EPERM", "--"};
 }
-inline constexpr const char* kSourceDir = HIJACK_TEST_SOURCE_DIR;
-#ifdef HIJACK_TEST_HIJACKCTL
-inline constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
-#endif
-#ifdef HIJACK_TEST_AGENT_LIBRARY
-inline constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
-#endif
 }  // namespace hijack::testing

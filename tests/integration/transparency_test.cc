@@ -14,14 +14,13 @@
 #include <vector>
 
 #include "tests/support/backend_params.h"
+#include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
 namespace {
 
-constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
 constexpr const char* kGuest = HIJACK_TEST_TRANSPARENCY_GUEST;
-constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
 constexpr const char* kSanitizedGuest = HIJACK_TEST_SANITIZED_GUEST;
 
 // "no-agent" is the notify backend with every call through the supervisor.

@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/sockets.h"
+
 extern char** environ;
 
 namespace hijack::testing {
@@ -271,14 +273,9 @@ std::string ReadFile(const std::string& path) {
 
 int PickFreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = BindLoopback(fd);
   close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 std::string HttpGet(int port, const std::string& path) {

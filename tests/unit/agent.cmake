@@ -1,6 +1,4 @@
 # Unit tests of the executive page, the filter's trampoline exemption and the agent's preload path.
-add_executable(hijack_agent_unit_tests ${CMAKE_CURRENT_LIST_DIR}/agent_bpf_test.cc
-               ${CMAKE_CURRENT_LIST_DIR}/agent_page_test.cc
-               ${CMAKE_CURRENT_LIST_DIR}/agent_path_test.cc)
-target_link_libraries(hijack_agent_unit_tests PRIVATE hijack_core hijack_test_support GTest::gtest_main)
-gtest_discover_tests(hijack_agent_unit_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)
+hijack_test(hijack_agent_unit_tests
+  SOURCES agent_bpf_test.cc agent_page_test.cc agent_path_test.cc
+  LIBS hijack_core hijack_test_support GTest::gtest_main TIMEOUT 120)

@@ -97,19 +97,52 @@ TEST(GatekeeperLaunchCredentials, AGuestNeverGetsMoreThanItsCaller) {
 
 UniqueFd PidfdOf(pid_t pid) { return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))); }
 
+// A child of the test that waits on a pipe until Release() (or the end of its scope) lets it
+// exit, and is reaped there: a process of our tree with a known pid, holding the descriptors the
+// test held when it was made.
+class HeldChild {
+ public:
+  HeldChild() {
+    if (pipe2(go_, O_CLOEXEC) != 0) {
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      char b;
+      (void)!read(go_[0], &b, 1);
+      _exit(0);
+    }
+  }
+  HeldChild(const HeldChild&) = delete;
+  HeldChild& operator=(const HeldChild&) = delete;
+  ~HeldChild() {
+    Release();
+    if (go_[0] >= 0) {
+      close(go_[0]);
+      close(go_[1]);
+    }
+  }
+
+  pid_t pid() const { return pid_; }  // -1 when the pipe or the fork failed
+  void Release() {
+    if (pid_ > 0) {
+      (void)!write(go_[1], "g", 1);
+      waitpid(pid_, nullptr, 0);
+      pid_ = 0;
+    }
+  }
+
+ private:
+  int go_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
 TEST(InSupervisedTree, DescendantsAreInsideAndAncestorsAreNot) {
   // A child is inside our tree, our parent is not, and a caller that is gone is not judged at
   // all (its pid may already name someone else).
-  int go[2];
-  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    char b;
-    (void)!read(go[0], &b, 1);
-    _exit(0);
-  }
-  UniqueFd fd = PidfdOf(child);
+  HeldChild child;
+  ASSERT_GT(child.pid(), 0);
+  UniqueFd fd = PidfdOf(child.pid());
   ASSERT_TRUE(fd.valid());
   auto inside = InSupervisedTree(fd.get(), getpid());
   ASSERT_TRUE(inside.has_value()) << inside.error().message;
@@ -118,14 +151,10 @@ TEST(InSupervisedTree, DescendantsAreInsideAndAncestorsAreNot) {
   auto outside = InSupervisedTree(parent.get(), getpid());
   ASSERT_TRUE(outside.has_value()) << outside.error().message;
   EXPECT_FALSE(*outside);
-  (void)!write(go[1], "g", 1);
-  int status = 0;
-  waitpid(child, &status, 0);
+  child.Release();
   auto gone = InSupervisedTree(fd.get(), getpid());
   ASSERT_FALSE(gone.has_value()) << "a reaped caller must not be judged";
   EXPECT_EQ(gone.error().code, ESRCH);
-  close(go[0]);
-  close(go[1]);
 }
 
 TEST(LocalTcpPeer, FindsTheProcessHoldingTheClientEnd) {
@@ -145,29 +174,19 @@ TEST(LocalTcpPeer, FindsTheProcessHoldingTheClientEnd) {
   getsockname(client.get(), reinterpret_cast<sockaddr*>(&local), &len);
   const std::string peer = "ipv4:127.0.0.1:" + std::to_string(ntohs(local.sin_port));
   // Held by a child: the lookup skips the daemon's own descriptors.
-  int go[2];
-  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    char b;
-    (void)!read(go[0], &b, 1);
-    _exit(0);
-  }
+  HeldChild child;
+  ASSERT_GT(child.pid(), 0);
   client.reset();  // only the child holds the client end now
   auto found = LocalTcpPeer(peer, port);
   ASSERT_TRUE(found.has_value()) << found.error().message;
   EXPECT_TRUE(found->local);
   EXPECT_EQ(found->socket_uid, geteuid());
-  EXPECT_EQ(found->pids, std::vector<pid_t>{child});
-  (void)!write(go[1], "g", 1);
-  waitpid(child, nullptr, 0);
+  EXPECT_EQ(found->pids, std::vector<pid_t>{child.pid()});
+  child.Release();
   auto remote = LocalTcpPeer("ipv4:192.0.2.7:5555", port);
   ASSERT_TRUE(remote.has_value());
   EXPECT_FALSE(remote->local);
   EXPECT_FALSE(LocalTcpPeer("unix:/x", port).has_value());
-  close(go[0]);
-  close(go[1]);
 }
 
 TEST(AuditLog, LinesAreJsonTheFileIsPrivateAndNeverPassesTwiceTheBound) {

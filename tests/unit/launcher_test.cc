@@ -101,6 +101,24 @@ LaunchSpec FunctionGuest(std::function<int()> body) {
   return spec;
 }
 
+// Starts `body` as a guest of StartChild with a notify listener (the filter intercepts execve
+// only) and returns its exit status; -1, after a failure of the test, when it could not start
+// or did not exit normally.
+int ListenerGuestExit(std::function<int()> body) {
+  FilterProgram program = NotifyFilter({SYS_execve});
+  auto child = StartChild(FunctionGuest(std::move(body)), &program, ChildMode::kNotifyListener);
+  if (!child) {
+    ADD_FAILURE() << child.error().message;
+    return -1;
+  }
+  int status = 0;
+  if (waitpid(child->pid, &status, 0) != child->pid || !WIFEXITED(status)) {
+    ADD_FAILURE() << "the guest did not exit: status " << status;
+    return -1;
+  }
+  return WEXITSTATUS(status);
+}
+
 // Reaps every child of this process; returns how many there were.
 int ReapAll() {
   int n = 0;
@@ -168,44 +186,33 @@ TEST(ListenerHandover, WorksWhenPidfdGetfdIsForbidden) {
 
 // The helper is cloned with CLONE_PARENT: a child of the supervisor, not of the guest.
 TEST(ListenerHandover, GuestHasNoChildOfItsOwn) {
-  FilterProgram program = NotifyFilter({SYS_execve});
-  auto child = StartChild(
-      FunctionGuest([] { return waitpid(-1, nullptr, __WALL) == -1 && errno == ECHILD ? 0 : 1; }),
-      &program, ChildMode::kNotifyListener);
-  ASSERT_TRUE(child) << child.error().message;
-  int status = 0;
-  ASSERT_EQ(waitpid(child->pid, &status, 0), child->pid);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the guest has a child";
+  EXPECT_EQ(ListenerGuestExit(
+                [] { return waitpid(-1, nullptr, __WALL) == -1 && errno == ECHILD ? 0 : 1; }),
+            0)
+      << "the guest has a child";
 }
 
 // The kernel creates the listener close-on-exec (seccomp(2)), so an exec'd guest never holds it.
 TEST(ListenerHandover, ListenerIsCloseOnExecInTheGuest) {
-  FilterProgram program = NotifyFilter({SYS_execve});
-  auto child = StartChild(FunctionGuest([] {
-                            int found = 0;
-                            DIR* dir = opendir("/proc/self/fd");
-                            while (dirent* e = dir != nullptr ? readdir(dir) : nullptr) {
-                              char link[256] = {};
-                              std::string path = std::string("/proc/self/fd/") + e->d_name;
-                              if (readlink(path.c_str(), link, sizeof link - 1) > 0 &&
-                                  std::strstr(link, "seccomp") != nullptr) {
-                                int flags = fcntl(std::atoi(e->d_name), F_GETFD);
-                                if (flags < 0 || (flags & FD_CLOEXEC) == 0) {
-                                  return 1;
-                                }
-                                ++found;
-                              }
-                            }
-                            return found == 1 ? 0 : 2;
-                          }),
-                          &program, ChildMode::kNotifyListener);
-  ASSERT_TRUE(child) << child.error().message;
-  int status = 0;
-  ASSERT_EQ(waitpid(child->pid, &status, 0), child->pid);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_NE(WEXITSTATUS(status), 1) << "the listener is not close-on-exec in the guest";
-  EXPECT_NE(WEXITSTATUS(status), 2) << "the guest does not hold exactly one listener";
+  const int status = ListenerGuestExit([] {
+    int found = 0;
+    DIR* dir = opendir("/proc/self/fd");
+    while (dirent* e = dir != nullptr ? readdir(dir) : nullptr) {
+      char link[256] = {};
+      std::string path = std::string("/proc/self/fd/") + e->d_name;
+      if (readlink(path.c_str(), link, sizeof link - 1) > 0 &&
+          std::strstr(link, "seccomp") != nullptr) {
+        int flags = fcntl(std::atoi(e->d_name), F_GETFD);
+        if (flags < 0 || (flags & FD_CLOEXEC) == 0) {
+          return 1;
+        }
+        ++found;
+      }
+    }
+    return found == 1 ? 0 : 2;
+  });
+  EXPECT_NE(status, 1) << "the listener is not close-on-exec in the guest";
+  EXPECT_NE(status, 2) << "the guest does not hold exactly one listener";
 }
 
 // A child that fails before its filter: its own report, at once, and no helper left behind.
@@ -225,41 +232,34 @@ TEST(ListenerHandover, ReportsAChildThatFailsBeforeItsFilter) {
   EXPECT_EQ(rc, 0);
 }
 
-// A kernel or sandbox that refuses the filter (as without user notification): the error after
-// the helper started, and the helper reaped.
-TEST(ListenerHandover, ReportsAFilterTheKernelRefuses) {
+// In a forked child where `nr` fails with `err` (only when its first argument has the bits of
+// `arg0_mask`, if any): StartChild of a notify-listener guest must fail with `err`, say `what`
+// in its message, and leave only the guest to reap (it reaped its helper). 0 when it did.
+int HandoverRefusal(int nr, int err, uint64_t arg0_mask, const char* what) {
   FilterProgram program = NotifyFilter({SYS_execve});
-  int rc = InForkedChild([&] {
-    if (!Forbid(SYS_seccomp, EINVAL)) {
+  return InForkedChild([&] {
+    if (!Forbid(nr, err, arg0_mask)) {
       return 10;
     }
     auto child = StartChild(FunctionGuest([] { return 0; }), &program, ChildMode::kNotifyListener);
-    if (child || child.error().code != EINVAL ||
-        child.error().message.find("seccomp filter") == std::string::npos) {
+    if (child || child.error().code != err ||
+        child.error().message.find(what) == std::string::npos) {
       std::fprintf(stderr, "%s\n", child ? "started" : child.error().message.c_str());
       return 1;
     }
     return ReapAll() == 1 ? 0 : 2;  // the guest only: StartChild reaped the helper
   });
-  EXPECT_EQ(rc, 0);
+}
+
+// A kernel or sandbox that refuses the filter (as without user notification): the error after
+// the helper started, and the helper reaped.
+TEST(ListenerHandover, ReportsAFilterTheKernelRefuses) {
+  EXPECT_EQ(HandoverRefusal(SYS_seccomp, EINVAL, 0, "seccomp filter"), 0);
 }
 
 // A sandbox that refuses clone(CLONE_PARENT): StartChild says the handover could not start.
 TEST(ListenerHandover, ReportsAHelperThatCannotStart) {
-  FilterProgram program = NotifyFilter({SYS_execve});
-  int rc = InForkedChild([&] {
-    if (!Forbid(SYS_clone, EPERM, CLONE_PARENT)) {
-      return 10;
-    }
-    auto child = StartChild(FunctionGuest([] { return 0; }), &program, ChildMode::kNotifyListener);
-    if (child || child.error().code != EPERM ||
-        child.error().message.find("helper") == std::string::npos) {
-      std::fprintf(stderr, "%s\n", child ? "started" : child.error().message.c_str());
-      return 1;
-    }
-    return ReapAll() == 1 ? 0 : 2;
-  });
-  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(HandoverRefusal(SYS_clone, EPERM, CLONE_PARENT, "helper"), 0);
 }
 
 }  // namespace

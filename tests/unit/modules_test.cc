@@ -52,21 +52,16 @@ TEST(PathPattern, GlobsAndPrefixes) {
   EXPECT_FALSE(PathPattern::Parse(""));
 }
 
-SocketAddress V4(const char* ip, uint16_t port) {
+SocketAddress Ip(int family, const char* ip, uint16_t port) {
   SocketAddress a;
-  a.family = AF_INET;
-  inet_pton(AF_INET, ip, a.ip.data());
+  a.family = family;
+  inet_pton(family, ip, a.ip.data());
   a.port = port;
   return a;
 }
 
-SocketAddress V6(const char* ip, uint16_t port) {
-  SocketAddress a;
-  a.family = AF_INET6;
-  inet_pton(AF_INET6, ip, a.ip.data());
-  a.port = port;
-  return a;
-}
+SocketAddress V4(const char* ip, uint16_t port) { return Ip(AF_INET, ip, port); }
+SocketAddress V6(const char* ip, uint16_t port) { return Ip(AF_INET6, ip, port); }
 
 TEST(AddressRule, FamiliesCidrsPortsAndUnixPaths) {
   auto r = [](const char* s) {

@@ -11,6 +11,7 @@
 #include "daemon/events/event_bus.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/supervisor/guest.h"
+#include "tests/support/test_module.h"
 
 namespace hijack::supervisor {
 namespace {
@@ -198,12 +199,10 @@ TEST(GuestExecPageClient, CommittedExemptionsHold) {
 
 // An observer that is not the stats module but says counts are enough (PolicyModule
 // capabilities): the guest asks the module, it does not know its type.
-class CountsObserver final : public PolicyModule {
+class CountsObserver final : public testing::TestModule {
  public:
-  explicit CountsObserver(bool latency) : latency_(latency) { syscalls_.Add(SYS_write); }
-  std::string_view Name() const override { return "counts_observer"; }
-  const SyscallSet& Syscalls() const override { return syscalls_; }
-  bool Enforces() const override { return false; }
+  explicit CountsObserver(bool latency)
+      : TestModule("counts_observer", {SYS_write}, /*enforces=*/false), latency_(latency) {}
   bool AcceptsCounts() const override { return true; }
   bool WantsLatency() const override { return latency_; }
   void AddCounts(int nr, uint64_t n, uint64_t, uint64_t, std::span<const uint64_t>) override {
@@ -212,7 +211,6 @@ class CountsObserver final : public PolicyModule {
   std::map<int, uint64_t> calls;
 
  private:
-  SyscallSet syscalls_;
   bool latency_;
 };
 

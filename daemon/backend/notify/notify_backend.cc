@@ -17,6 +17,7 @@
 #include <optional>
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.h"
 #include "daemon/exec_page/agent_launch.h"
 #include "daemon/launcher/bpf_builder.h"
 #include "daemon/launcher/child_function.h"
@@ -35,12 +36,6 @@
 
 namespace hijack::backend {
 namespace {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -301,7 +296,7 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   for (size_t i = 0; i < ev.args.size(); ++i) {
     ev.args[i] = req.data.args[i];
   }
-  ev.start_ns = NowNs();
+  ev.start_ns = common::MonotonicNs();
 
   ProcessMemory mem(ev.tid, still_pending);
   Event record;
@@ -417,7 +412,7 @@ void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision,
                   record.call.tid, record.call.nr);
     record.result.reset();
   }
-  record.end_ns = NowNs();
+  record.end_ns = common::MonotonicNs();
   guest.handler->OnCompleted(std::move(record));
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.h"
 #include "daemon/backend/ptrace/syscall_regs.h"
 #include "daemon/launcher/filter.h"
 #include "daemon/launcher/launcher.h"
@@ -32,12 +33,6 @@ constexpr size_t kUnclaimedExits = 1024;
 
 // How long to poll for the exit stop of a call that was just resumed (see OnStop).
 constexpr int64_t kPollNs = 30'000;
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 // True when `pid` has no live task: gone from /proc, or a zombie waiting for its real parent
 // (a traced non-child stays a zombie after the tracer collected its status).
@@ -157,7 +152,7 @@ struct Tracer::DeferredCall final : DeferredAnswer {
     if (it == self->tracees_.end() || it->second->serial != serial) {
       // Killed while its call was being decided: the call never ran.
       record.result.reset();
-      record.end_ns = NowNs();
+      record.end_ns = common::MonotonicNs();
       guest->handler->OnCompleted(std::move(record));
       return;
     }
@@ -382,7 +377,7 @@ void Tracer::OnStop(pid_t tid, int status) {
 }
 
 bool Tracer::PollThread(pid_t tid, int* status) {
-  const int64_t deadline = NowNs() + kPollNs;
+  const int64_t deadline = common::MonotonicNs() + kPollNs;
   do {
     pid_t r = waitpid(tid, status, WNOHANG | __WALL);
     if (r == tid) {
@@ -392,7 +387,7 @@ bool Tracer::PollThread(pid_t tid, int* status) {
       return false;
     }
     sched_yield();
-  } while (NowNs() < deadline);
+  } while (common::MonotonicNs() < deadline);
   return false;
 }
 
@@ -513,7 +508,7 @@ void Tracer::OnSyscallStop(Tracee& t) {
         for (size_t i = 0; i < refused.call.args.size(); ++i) {
           refused.call.args[i] = raw[i];
         }
-        refused.call.start_ns = NowNs();
+        refused.call.start_ns = common::MonotonicNs();
         const Decision enosys = Decision::Fail(ENOSYS);
         refused.decision = enosys;
         Apply(t, enosys, std::move(refused), at_seccomp);
@@ -545,7 +540,7 @@ void Tracer::OnSyscallStop(Tracee& t) {
       for (size_t i = 0; i < call.args.size(); ++i) {
         call.args[i] = raw[i];
       }
-      call.start_ns = NowNs();
+      call.start_ns = common::MonotonicNs();
       Decide(t, call, at_seccomp);
       return;
     }
@@ -728,7 +723,7 @@ void Tracer::Resume(Tracee& t, int sig, bool exit_stop_next) {
 }
 
 void Tracer::Complete(Tracee& t, Event record) {
-  record.end_ns = NowNs();
+  record.end_ns = common::MonotonicNs();
   t.guest->handler->OnCompleted(std::move(record));
 }
 

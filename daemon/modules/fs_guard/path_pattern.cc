@@ -155,31 +155,26 @@ Result<std::vector<PathPattern>> ParsePatterns(const std::vector<std::string>& t
   return out;
 }
 
+namespace {
+
+// Whether `(pattern.*test)(path)` holds for any of `patterns`.
+bool AnyOf(const std::vector<PathPattern>& patterns,
+           bool (PathPattern::*test)(std::string_view) const, std::string_view path) {
+  return std::ranges::any_of(patterns, [&](const PathPattern& p) { return (p.*test)(path); });
+}
+
+}  // namespace
+
 bool AnyMatches(const std::vector<PathPattern>& patterns, std::string_view path) {
-  for (const auto& p : patterns) {
-    if (p.Matches(path)) {
-      return true;
-    }
-  }
-  return false;
+  return AnyOf(patterns, &PathPattern::Matches, path);
 }
 
 bool AnyMayMatchAtOrBeneath(const std::vector<PathPattern>& patterns, std::string_view dir) {
-  for (const auto& p : patterns) {
-    if (p.MayMatchAtOrBeneath(dir)) {
-      return true;
-    }
-  }
-  return false;
+  return AnyOf(patterns, &PathPattern::MayMatchAtOrBeneath, dir);
 }
 
 bool AnyCoversSubtree(const std::vector<PathPattern>& patterns, std::string_view dir) {
-  for (const auto& p : patterns) {
-    if (p.CoversSubtree(dir)) {
-      return true;
-    }
-  }
-  return false;
+  return AnyOf(patterns, &PathPattern::CoversSubtree, dir);
 }
 
 }  // namespace hijack::modules

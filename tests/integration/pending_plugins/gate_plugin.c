@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/modules/plugin/example/plugin_util.h"
 #include "hijack/plugin.h"
 
 struct gate {
@@ -23,35 +24,16 @@ struct gate {
   char gate[512];
 };
 
-/* The string value of "key" in a flat JSON object, without escapes. */
-static int read_string(const char* json, const char* key, char* out, size_t outlen) {
-  char quoted[64];
-  snprintf(quoted, sizeof quoted, "\"%s\"", key);
-  const char* p = strstr(json, quoted);
-  if (p == NULL || (p = strchr(p + strlen(quoted), '"')) == NULL) {
-    return -1;
-  }
-  const char* end = strchr(p + 1, '"');
-  if (end == NULL || (size_t)(end - p - 1) >= outlen) {
-    return -1;
-  }
-  memcpy(out, p + 1, (size_t)(end - p - 1));
-  out[end - p - 1] = '\0';
-  return 0;
-}
-
 static void* create(const char* config_json, char* err, size_t errlen) {
   struct gate* g = calloc(1, sizeof *g);
   if (g == NULL) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
+    return plugin_refuse(NULL, err, errlen, "out of memory");
   }
-  if (read_string(config_json, "syscall", g->syscall_name, sizeof g->syscall_name) != 0 ||
-      read_string(config_json, "entered", g->entered, sizeof g->entered) != 0 ||
-      read_string(config_json, "gate", g->gate, sizeof g->gate) != 0) {
-    snprintf(err, errlen, "\"syscall\", \"entered\" and \"gate\" are required strings");
-    free(g);
-    return NULL;
+  if (plugin_config_string(config_json, "syscall", g->syscall_name, sizeof g->syscall_name) != 0 ||
+      plugin_config_string(config_json, "entered", g->entered, sizeof g->entered) != 0 ||
+      plugin_config_string(config_json, "gate", g->gate, sizeof g->gate) != 0) {
+    return plugin_refuse(g, err, errlen,
+                         "\"syscall\", \"entered\" and \"gate\" are required strings");
   }
   return g;
 }
@@ -59,9 +41,7 @@ static void* create(const char* config_json, char* err, size_t errlen) {
 static void destroy(void* instance) { free(instance); }
 
 static int describe(void* instance, char* out, size_t outlen) {
-  struct gate* g = instance;
-  return snprintf(out, outlen, "{\"syscalls\": [\"%s\"], \"wants_arguments\": false}",
-                  g->syscall_name);
+  return plugin_describe_one(((struct gate*)instance)->syscall_name, out, outlen);
 }
 
 static int decide(void* instance, const struct hijack_call_v1* call,
@@ -94,21 +74,5 @@ static int decide(void* instance, const struct hijack_call_v1* call,
   return 0;
 }
 
-static void observe(void* instance, const struct hijack_call_v1* call,
-                    const struct hijack_outcome_v1* outcome) {
-  (void)instance;
-  (void)call;
-  (void)outcome;
-}
-
-static int stats(void* instance, char* out, size_t outlen) {
-  (void)instance;
-  return snprintf(out, outlen, "{}");
-}
-
-HIJACK_PLUGIN_EXPORT const struct hijack_plugin_v1* hijack_plugin_v1(void) {
-  static const struct hijack_plugin_v1 plugin = {
-      HIJACK_PLUGIN_ABI_VERSION, sizeof(struct hijack_plugin_v1), "gate", create, destroy,
-      describe, decide, observe, stats};
-  return &plugin;
-}
+HIJACK_PLUGIN_V1("gate", create, destroy, describe, decide, plugin_observe_nothing,
+                 plugin_no_stats)

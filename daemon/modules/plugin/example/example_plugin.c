@@ -5,18 +5,18 @@
  *   {"module": "plugin", "path": ".../libhijack_example_plugin.so",
  *    "config": {"deny": ["getppid", "ptrace"], "errno": 1}, "on_failure": "deny"}
  *
- * Copy this directory, rename the target, and change decide(). Only include/hijack/plugin.h is
- * needed to build it; see CMakeLists.txt here. The config arrives as JSON text; this example
- * reads it with a few lines of string scanning to stay dependency-free; a real plugin would use
- * a JSON library.
+ * Copy this directory, rename the target, and change decide(). Only include/hijack/plugin.h and
+ * plugin_util.h here are needed to build it; see CMakeLists.txt here. The config arrives as JSON
+ * text; this example reads it with plugin_util.h's few lines of string scanning to stay
+ * dependency-free; a real plugin would use a JSON library.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hijack/plugin.h"
+#include "plugin_util.h"
 
 #define MAX_DENIED 32
 #define NAME_LEN 32
@@ -28,68 +28,19 @@ struct example {
   unsigned long long decided, failed, observed;
 };
 
-/* The strings of the JSON array under "key" in `json` (a flat config object). */
-static int read_string_array(const char* json, const char* key, char out[][NAME_LEN], int max) {
-  char quoted[64];
-  snprintf(quoted, sizeof quoted, "\"%s\"", key);
-  const char* p = strstr(json, quoted);
-  if (p == NULL) {
-    return 0;
-  }
-  p = strchr(p + strlen(quoted), '[');
-  if (p == NULL) {
-    return -1;
-  }
-  int n = 0;
-  for (++p; *p != '\0' && *p != ']'; ++p) {
-    if (*p != '"') {
-      continue;
-    }
-    const char* end = strchr(p + 1, '"');
-    if (end == NULL || n == max || end - p - 1 >= NAME_LEN) {
-      return -1;
-    }
-    memcpy(out[n], p + 1, (size_t)(end - p - 1));
-    out[n][end - p - 1] = '\0';
-    ++n;
-    p = end;
-  }
-  return n;
-}
-
-static int read_int(const char* json, const char* key, int fallback) {
-  char quoted[64];
-  snprintf(quoted, sizeof quoted, "\"%s\"", key);
-  const char* p = strstr(json, quoted);
-  if (p == NULL) {
-    return fallback;
-  }
-  p = strchr(p + strlen(quoted), ':');
-  if (p == NULL) {
-    return fallback;
-  }
-  while (isspace((unsigned char)*++p)) {
-  }
-  return isdigit((unsigned char)*p) ? atoi(p) : -1;
-}
-
 static void* create(const char* config_json, char* err, size_t errlen) {
   struct example* e = calloc(1, sizeof *e);
   if (e == NULL) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
+    return plugin_refuse(NULL, err, errlen, "out of memory");
   }
-  e->n_denied = read_string_array(config_json, "deny", e->denied, MAX_DENIED);
+  e->n_denied = plugin_config_strings(config_json, "deny", &e->denied[0][0], MAX_DENIED, NAME_LEN);
   if (e->n_denied < 0) {
-    snprintf(err, errlen, "\"deny\" must be a list of at most %d syscall names", MAX_DENIED);
-    free(e);
-    return NULL;
+    return plugin_refuse(e, err, errlen, "\"deny\" must be a list of at most %d syscall names",
+                         MAX_DENIED);
   }
-  e->err = read_int(config_json, "errno", EPERM);
+  e->err = plugin_config_int(config_json, "errno", EPERM);
   if (e->err < 1 || e->err > 4095) {
-    snprintf(err, errlen, "\"errno\" must be a number in 1..4095");
-    free(e);
-    return NULL;
+    return plugin_refuse(e, err, errlen, "\"errno\" must be a number in 1..4095");
   }
   return e;
 }
@@ -139,9 +90,5 @@ static int stats(void* instance, char* out, size_t outlen) {
                   e->decided, e->failed, e->observed);
 }
 
-HIJACK_PLUGIN_EXPORT const struct hijack_plugin_v1* hijack_plugin_v1(void) {
-  static const struct hijack_plugin_v1 plugin = {
-      HIJACK_PLUGIN_ABI_VERSION, sizeof(struct hijack_plugin_v1), "example", create, destroy,
-      describe, decide, observe, stats};
-  return &plugin;
-}
+/* The symbol hijack looks up: the ABI version, the name and the entry points above. */
+HIJACK_PLUGIN_V1("example", create, destroy, describe, decide, observe, stats)
