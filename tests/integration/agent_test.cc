@@ -714,6 +714,8 @@ TEST_F(AgentBackendTest, AScribblingGuestHurtsOnlyItself) {
   ASSERT_GT(rss_before, 0);
   LaunchSpec scribbler = Spec({"agent_guest", "scribble", "20261201", std::to_string(kRounds)});
   scribbler.guest_id = 8;
+  // The scribbler finds its page through the agent's variables, which the agent hides otherwise.
+  scribbler.env.push_back(kAgentVisible[0]);
   auto s = backend_.Launch(scribbler, scribbler_handler);
   ASSERT_TRUE(s) << s.error().message;
   auto w = backend_.Launch(Spec({"agent_guest", "writes", std::to_string(kWrites), "0"}), handler_);
