@@ -337,6 +337,25 @@ class Client {
   const Globals& globals() const { return globals_; }
   int Fail(const grpc::Status& s) const { return cli::Fail(s, globals_.connect, tls_); }
 
+  // One unary call of the API. Returns the exit status when the command is done: the failure's
+  // (Fail), or 0 after printing the response under --json. nullopt: the call succeeded and the
+  // caller prints the response as text.
+  //   if (auto done = c.Call(&v1::Control::Stub::GetGuest, req, g)) return *done;
+  template <typename Request, typename Response>
+  std::optional<int> Call(grpc::Status (v1::Control::Stub::*method)(grpc::ClientContext*,
+                                                                  const Request&, Response*),
+                          const Request& request, Response& response) {
+    auto ctx = Context();
+    if (grpc::Status s = (stub().*method)(ctx.get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (globals().json) {
+      PrintJson(response);
+      return 0;
+    }
+    return std::nullopt;
+  }
+
  private:
   const Globals& globals_;
   bool tls_ = false;
@@ -386,17 +405,12 @@ int Launch(Client& c, const LaunchArgs& a) {
     req.add_intercept(i);
   }
   v1::LaunchResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().Launch(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
+  if (auto done = c.Call(&v1::Control::Stub::Launch, req, resp)) {
+    return *done;
   }
-  if (c.globals().json) {
-    PrintJson(resp);
-  } else {
-    std::printf("guest %llu: pid %d, backend %s\n",
-                static_cast<unsigned long long>(resp.guest_id()), resp.pid(),
-                resp.backend().c_str());
-  }
+  std::printf("guest %llu: pid %d, backend %s\n",
+              static_cast<unsigned long long>(resp.guest_id()), resp.pid(),
+              resp.backend().c_str());
   return 0;
 }
 
@@ -404,13 +418,8 @@ int Guests(Client& c, bool with_intercept) {
   v1::ListGuestsRequest req;
   req.set_with_intercept(with_intercept);
   v1::ListGuestsResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().ListGuests(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(resp);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::ListGuests, req, resp)) {
+    return *done;
   }
   TextTable t({"ID", "STATE", "PID", "BACKEND", "POLICY", "AGE", "COMMAND"});
   for (const auto& g : resp.guests()) {
@@ -426,13 +435,8 @@ int Show(Client& c, uint64_t id) {
   v1::GetGuestRequest req;
   req.set_guest_id(id);
   v1::Guest g;
-  auto ctx = c.Context();
-  if (auto s = c.stub().GetGuest(ctx.get(), req, &g); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(g);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::GetGuest, req, g)) {
+    return *done;
   }
   std::printf("guest:          %llu\n", static_cast<unsigned long long>(g.guest_id()));
   std::printf("state:          %s\n", StateOf(g).c_str());
@@ -514,13 +518,8 @@ int PolicyGet(Client& c, uint64_t id) {
   v1::GetPolicyRequest req;
   req.set_guest_id(id);
   v1::Policy resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().GetPolicy(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(resp);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::GetPolicy, req, resp)) {
+    return *done;
   }
   // The document alone on stdout, so it can be saved, edited and set again.
   std::fprintf(stderr, "guest %llu: policy version %llu\n", static_cast<unsigned long long>(id),
@@ -543,16 +542,11 @@ int PolicySet(Client& c, uint64_t id, const std::string& file,
     req.set_expected_version(*expected_version);
   }
   v1::SetPolicyResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().SetPolicy(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
+  if (auto done = c.Call(&v1::Control::Stub::SetPolicy, req, resp)) {
+    return *done;
   }
-  if (c.globals().json) {
-    PrintJson(resp);
-  } else {
-    std::printf("guest %llu: policy version %llu\n", static_cast<unsigned long long>(id),
-                static_cast<unsigned long long>(resp.version()));
-  }
+  std::printf("guest %llu: policy version %llu\n", static_cast<unsigned long long>(id),
+              static_cast<unsigned long long>(resp.version()));
   return 0;
 }
 
@@ -566,28 +560,18 @@ int PolicyCheck(Client& c, const std::string& file, uint64_t guest) {
   req.set_guest_id(guest);
   req.set_client_cwd(ClientDirectory());
   v1::ValidatePolicyResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().ValidatePolicy(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
+  if (auto done = c.Call(&v1::Control::Stub::ValidatePolicy, req, resp)) {
+    return *done;
   }
-  if (c.globals().json) {
-    PrintJson(resp);
-  } else {
-    std::printf("%s: valid; modules: %s; needs %d syscalls\n", file.c_str(),
-                Join(resp.modules(), ", ").c_str(), resp.needs_size());
-  }
+  std::printf("%s: valid; modules: %s; needs %d syscalls\n", file.c_str(),
+              Join(resp.modules(), ", ").c_str(), resp.needs_size());
   return 0;
 }
 
 int Modules(Client& c) {
   v1::ListModulesResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().ListModules(ctx.get(), {}, &resp); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(resp);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::ListModules, v1::ListModulesRequest{}, resp)) {
+    return *done;
   }
   for (const auto& m : resp.modules()) {
     std::printf("%-10s %s\n", m.name().c_str(), m.summary().c_str());
@@ -609,13 +593,8 @@ int Stats(Client& c, uint64_t id) {
   v1::GetStatsRequest req;
   req.set_guest_id(id);
   v1::GetStatsResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().GetStats(ctx.get(), req, &resp); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(resp);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::GetStats, req, resp)) {
+    return *done;
   }
   // The table `hijackd run` prints when its guest ends (common/stats_table.h).
   std::vector<common::StatsRow> rows;
@@ -664,13 +643,8 @@ struct EventsArgs {
 // `hijackctl health`: is the daemon serving, which build is it, and what does its host offer.
 int Health(Client& c) {
   v1::HealthResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().Health(ctx.get(), {}, &resp); !s.ok()) {
-    return c.Fail(s);
-  }
-  if (c.globals().json) {
-    PrintJson(resp);
-    return 0;
+  if (auto done = c.Call(&v1::Control::Stub::Health, v1::HealthRequest{}, resp)) {
+    return *done;
   }
   std::printf("status:   %s\n", resp.status() == v1::HealthResponse::SERVING ? "serving"
                                                                          : "shutting down");
@@ -688,15 +662,10 @@ int Health(Client& c) {
 
 int Whoami(Client& c) {
   v1::HealthResponse resp;
-  auto ctx = c.Context();
-  if (auto s = c.stub().Health(ctx.get(), {}, &resp); !s.ok()) {
-    return c.Fail(s);
+  if (auto done = c.Call(&v1::Control::Stub::Health, v1::HealthRequest{}, resp)) {
+    return *done;
   }
-  if (c.globals().json) {
-    PrintJson(resp);
-  } else {
-    std::printf("%s: %s\n", resp.caller().c_str(), resp.role().c_str());
-  }
+  std::printf("%s: %s\n", resp.caller().c_str(), resp.role().c_str());
   return 0;
 }
 
