@@ -456,6 +456,18 @@ std::optional<Error> ReadChildError(int report_fd) {
   return std::nullopt;
 }
 
+std::optional<std::string> StartFailureMessage(int report_fd, const SyscallHandler& handler,
+                                               const std::string& path) {
+  std::optional<Error> err = ReadChildError(report_fd);
+  if (!err) {
+    return std::nullopt;
+  }
+  if (std::string why = handler.ExplainStartFailure(err->code); !why.empty()) {
+    return "cannot start " + path + ": " + why;
+  }
+  return path + ": " + err->message;
+}
+
 Result<std::string> ResolveExecutable(const std::string& argv0, const std::string& path_env) {
   auto check = [](const std::string& path) -> Result<std::string> {
     struct stat st {};

@@ -91,6 +91,12 @@ bool IsContainmentError(const Error& error);
 // Reads without blocking; call after the child ended.
 std::optional<Error> ReadChildError(int report_fd);
 
+// What to log when the child reported an error (ReadChildError): "cannot start PATH: WHY" when
+// `handler` explains it as a policy's denial of the start (SyscallHandler::ExplainStartFailure),
+// else "PATH: ERROR"; nullopt when the child reported nothing. Both backends print it.
+std::optional<std::string> StartFailureMessage(int report_fd, const SyscallHandler& handler,
+                                               const std::string& path);
+
 // Resolves argv0 the way a shell does, searching `path_env` (the guest's PATH) when argv0 has no
 // slash. Errors carry the exit status a shell would use in `code`: 127 for "command not found"
 // or "No such file or directory", 126 for "Permission denied" or "Is a directory".

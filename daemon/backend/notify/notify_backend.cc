@@ -443,12 +443,9 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
                    "while a call ran); observers did not see them", guest.id, dropped);
     }
   }
-  if (auto err = launcher::ReadChildError(guest.report.get())) {
-    if (std::string why = guest.handler->ExplainStartFailure(err->code); !why.empty()) {
-      spdlog::error("cannot start {}: {}", guest.path, why);
-    } else {
-      spdlog::error("{}: {}", guest.path, err->message);
-    }
+  if (auto message =
+          launcher::StartFailureMessage(guest.report.get(), *guest.handler, guest.path)) {
+    spdlog::error("{}", *message);
   }
   SyscallHandler* handler = guest.handler;
   int status = *guest.main_status;

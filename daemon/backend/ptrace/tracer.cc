@@ -821,12 +821,9 @@ void Tracer::MaybeFinish(Guest& guest) {
     return;
   }
   guest.finished = true;
-  if (auto err = launcher::ReadChildError(guest.report.get())) {
-    if (std::string why = guest.handler->ExplainStartFailure(err->code); !why.empty()) {
-      spdlog::error("cannot start {}: {}", guest.path, why);
-    } else {
-      spdlog::error("{}: {}", guest.path, err->message);
-    }
+  if (auto message =
+          launcher::StartFailureMessage(guest.report.get(), *guest.handler, guest.path)) {
+    spdlog::error("{}", *message);
   }
   SyscallHandler* handler = guest.handler;
   const int status = *guest.main_status;
