@@ -377,17 +377,24 @@ class AgentPageTest : public ::testing::Test {
     return r;
   }
 
+  // Runs agent_guest's 300 writes and 7 failing ones with write in `mode`, and expects every
+  // mode's counts: 307 calls, 7 errors, no events; the counts go to `counts`.
+  void RunFailingWrites(uint32_t mode, exec_page::GuestExecPage::Counts* counts) {
+    entry(SYS_write).mode.store(mode);
+    auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    *counts = page_->AgentCounts(SYS_write);
+    EXPECT_EQ(counts->calls, 307u);
+    EXPECT_EQ(counts->errors, 7u);
+    EXPECT_EQ(counts->evented, 0u);
+  }
+
   std::unique_ptr<exec_page::GuestExecPage> page_;
 };
 
 TEST_F(AgentPageTest, UntimedCallsCountCallsAndErrorsButNoLatency) {
-  entry(SYS_write).mode.store(exec_page::kCount);
-  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto c = page_->AgentCounts(SYS_write);
-  EXPECT_EQ(c.calls, 307u);
-  EXPECT_EQ(c.errors, 7u);
-  EXPECT_EQ(c.evented, 0u);
+  exec_page::GuestExecPage::Counts c;
+  ASSERT_NO_FATAL_FAILURE(RunFailingWrites(exec_page::kCount, &c));
   EXPECT_EQ(c.timed, 0u);
   EXPECT_EQ(c.total_ns, 0u);
   for (uint64_t n : c.histogram) {
@@ -396,13 +403,8 @@ TEST_F(AgentPageTest, UntimedCallsCountCallsAndErrorsButNoLatency) {
 }
 
 TEST_F(AgentPageTest, TimedCallsFillTheLatencyCountersAndHistogram) {
-  entry(SYS_write).mode.store(exec_page::kCount | exec_page::kTime);
-  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto c = page_->AgentCounts(SYS_write);
-  EXPECT_EQ(c.calls, 307u);
-  EXPECT_EQ(c.errors, 7u);
-  EXPECT_EQ(c.evented, 0u);
+  exec_page::GuestExecPage::Counts c;
+  ASSERT_NO_FATAL_FAILURE(RunFailingWrites(exec_page::kCount | exec_page::kTime, &c));
   uint64_t in_histogram = 0;
   for (uint64_t n : c.histogram) {
     in_histogram += n;
