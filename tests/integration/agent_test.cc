@@ -518,6 +518,23 @@ class AgentBackendTest : public ::testing::Test {
     return spec;
   }
 
+  // Launches guest 7 running agent_guest `argv` under handler_, and sorts its calls by its page's
+  // trampoline from then on; its pid goes to `pid` and its page to `page` when given.
+  void LaunchSorted(std::vector<std::string> argv, pid_t* pid = nullptr,
+                    exec_page::GuestExecPage** page = nullptr) {
+    auto launched = backend_.Launch(Spec(std::move(argv)), handler_);
+    ASSERT_TRUE(launched) << launched.error().message;
+    exec_page::GuestExecPage* p = backend_.ExecPageOf(7);
+    ASSERT_NE(p, nullptr);
+    trampoline_ip_ = p->trampoline_syscall_ip();
+    if (pid != nullptr) {
+      *pid = *launched;
+    }
+    if (page != nullptr) {
+      *page = p;
+    }
+  }
+
   // Runs the loop until the guest's exit is reported, showing `watch` the guest's page after
   // each handler while the page lives (until that report: the last look is the last moment
   // before). Returns the guest's exit status, -1 when the loop ran out of work first.
@@ -545,11 +562,8 @@ class AgentBackendTest : public ::testing::Test {
 
 TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrops) {
   constexpr int kThreads = 16, kWrites = 20000;
-  auto pid = backend_.Launch(Spec({"agent_guest", "threads", "16", "20000"}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  exec_page::GuestExecPage* page = backend_.ExecPageOf(7);
-  ASSERT_NE(page, nullptr);
-  trampoline_ip_ = page->trampoline_syscall_ip();
+  exec_page::GuestExecPage* page = nullptr;
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted({"agent_guest", "threads", "16", "20000"}, nullptr, &page));
   uint64_t agent_calls = 0, dropped = 0, slotless = 0, agent_writes = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) {
               agent_calls = p.AgentCalls();
@@ -574,9 +588,7 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
 // thread exit (the page has 64).
 TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   handler_.want_events = false;
-  auto pid = backend_.Launch(Spec({"agent_guest", "waves", "10", "16", "2000"}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted({"agent_guest", "waves", "10", "16", "2000"}));
   uint64_t slotless = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { slotless = p.SlotlessCalls(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
@@ -660,10 +672,9 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
 // slot of its own, so its events name it, and its parent's state comes back afterwards.
 TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   constexpr int kChildren = 5, kWrites = 100;
-  auto pid = backend_.Launch(
-      Spec({"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  pid_t pid = -1;
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted(
+      {"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}, &pid));
   uint64_t dropped = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { dropped = p.DroppedEvents(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
@@ -672,7 +683,7 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   // child's, under its own pid, which is its tid.
   std::map<pid_t, uint64_t> writes_of_children;
   for (const auto& [ids, n] : agent_events_of_) {
-    if (ids.first != *pid) {
+    if (ids.first != pid) {
       EXPECT_EQ(ids.first, ids.second);
       writes_of_children[ids.first] += n;
     }
