@@ -39,22 +39,22 @@ const char* kLaunchPolicy = R"({"version": 1, "modules": [
 // lighttpd opens a file once and then only stats it, so denying the page means denying both.
 const char* kIntercept = "openat,newfstatat,accept4,read,writev,close";
 
+// The calls a `show --json` answer says the agent runs in the guest; none if it names none.
+std::vector<std::string> AgentSyscalls(const nlohmann::json& show) {
+  return show.value("agent_syscalls", std::vector<std::string>{});
+}
+
 class ControlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     socket_ = dir_.path() + "/hijack.sock";
     address_ = "unix:" + socket_;
-    daemon_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{kHijackd, "serve", "--listen", address_}, dir_.path());
-    ASSERT_TRUE(daemon_->WaitForOutput("listening on " + address_, kDeadline))
-        << daemon_->Stderr();
+    StartServe(daemon_, {kHijackd, "serve", "--listen", address_}, address_, dir_.path());
   }
 
   void TearDown() override {
-    if (daemon_) {
-      auto stopped = daemon_->Stop(SIGTERM);
-      EXPECT_FALSE(stopped.timed_out);
-      EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+    if (auto stopped = StopServe(daemon_)) {
+      EXPECT_EQ(stopped->exit_code, 0) << stopped->err;
     }
   }
 
@@ -97,6 +97,11 @@ class ControlTest : public ::testing::Test {
   }
 
   std::string Get() { return HttpGet(port_, "/index.html"); }
+
+  // `hijackctl --json show ID`, parsed: a discarded value if the output is not JSON.
+  nlohmann::json Show(const std::string& id) {
+    return nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  }
 
   bool GuestRunning(const std::string& id) {
     auto r = Ctl({"--json", "show", id});
@@ -179,9 +184,9 @@ TEST_F(ControlTest, PolicyOutsideTheInterceptSetIsFailedPreconditionListingTheCa
 // launch so that it could, and the page stays served.
 TEST_F(ControlTest, TheAgentIsOnByDefaultAndItsCallsCannotBePolicedLater) {
   std::string id = LaunchLighttpd(std::vector<std::string>{});
-  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  auto show = Show(id);
   ASSERT_TRUE(show.is_object());
-  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  std::vector<std::string> agent = AgentSyscalls(show);
   EXPECT_THAT(agent, IsSupersetOf({"accept4", "openat", "writev", "read", "close"}))
       << show.dump();
   std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
@@ -197,9 +202,9 @@ TEST_F(ControlTest, TheAgentIsOnByDefaultAndItsCallsCannotBePolicedLater) {
 // --no-agent keeps every call on the supervisor's path, so a later policy may police any of them.
 TEST_F(ControlTest, NoAgentLaunchCanBePolicedLater) {
   std::string id = LaunchLighttpd(std::vector<std::string>{"--no-agent"});
-  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  auto show = Show(id);
   ASSERT_TRUE(show.is_object());
-  EXPECT_TRUE(show.value("agent_syscalls", std::vector<std::string>{}).empty()) << show.dump();
+  EXPECT_TRUE(AgentSyscalls(show).empty()) << show.dump();
   EXPECT_THAT(Ctl({"show", id}).out, HasSubstr("agent:          off"));
   std::string deny = dir_.Write("deny.json", DenyPolicy(R"(["openat", "newfstatat"])"));
   auto r = Ctl({"policy", "set", id, deny});
@@ -211,9 +216,9 @@ TEST_F(ControlTest, NoAgentLaunchCanBePolicedLater) {
 // stream is open the agent appends them to its rings as events, not only as counts.
 TEST_F(ControlTest, WatchEventsSeesTheCallsTheAgentRuns) {
   std::string id = LaunchLighttpd(std::vector<std::string>{});
-  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  auto show = Show(id);
   ASSERT_TRUE(show.is_object());
-  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  std::vector<std::string> agent = AgentSyscalls(show);
   ASSERT_THAT(agent, Contains("writev")) << show.dump();
   BackgroundProcess watcher({kHijackctl, "--connect", address_, "--json", "events", id,
                              "--syscall", "writev", "--follow"},
@@ -549,7 +554,7 @@ TEST_P(LiveRateTest, ARateSetThroughSetPolicyShapesTheRunningGuest) {
   ASSERT_TRUE(Eventually([&] { return ctl({"guests"}).exit_code == 0; })) << run.Stderr();
   auto show = nlohmann::json::parse(ctl({"--json", "show", "1"}).out, nullptr, false);
   ASSERT_TRUE(show.is_object());
-  std::vector<std::string> agent = show.value("agent_syscalls", std::vector<std::string>{});
+  std::vector<std::string> agent = AgentSyscalls(show);
   const bool with_agent = GetParam() == std::vector<std::string>{"--backend", "notify"};
   if (with_agent) {
     EXPECT_THAT(agent, IsSupersetOf({"write", "writev"})) << show.dump();
@@ -621,9 +626,9 @@ TEST_P(AdmissionTest, PolicyCheckAndPolicySetAgree) {
   const std::string id = reply.value("guest_id", "");
   ASSERT_EQ(id, "1") << launched.out;
   ASSERT_TRUE(GuestRunning(id));
-  auto show = nlohmann::json::parse(Ctl({"--json", "show", id}).out, nullptr, false);
+  auto show = Show(id);
   ASSERT_TRUE(show.is_object());
-  const auto agent = show.value("agent_syscalls", std::vector<std::string>{});
+  const auto agent = AgentSyscalls(show);
   const bool write_is_agents = std::find(agent.begin(), agent.end(), "write") != agent.end();
   EXPECT_EQ(write_is_agents, c.agent && std::string(c.backend) == "notify") << show.dump();
 

@@ -63,17 +63,10 @@ class ServeTest : public ::testing::Test {
     std::vector<std::string> argv = {"/usr/bin/env", "--chdir=" + daemon_dir_, kHijackd,
                                      "serve",        "--listen",               address_};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    daemon_ = std::make_unique<BackgroundProcess>(argv, dir_.path());
-    ASSERT_TRUE(daemon_->WaitForOutput("listening on " + address_, kDeadline))
-        << daemon_->Stderr();
+    StartServe(daemon_, argv, address_, dir_.path());
   }
 
-  void TearDown() override {
-    if (daemon_) {
-      auto stopped = daemon_->Stop(SIGTERM);
-      EXPECT_FALSE(stopped.timed_out);
-    }
-  }
+  void TearDown() override { StopServe(daemon_); }
 
   // hijackctl run from `cwd` (the client's directory by default).
   std::vector<std::string> CtlArgv(std::vector<std::string> args, std::string cwd = "") {

@@ -39,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/sockets.h"
+
 extern char** environ;
 
 namespace {
@@ -263,16 +265,11 @@ int SelfCancelMain() {
 }
 
 std::string ReadFile(const char* path) {
-  std::string out;
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return "(cannot open)";
   }
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) {
-    out.append(buf, static_cast<size_t>(n));
-  }
+  std::string out = hijack::testing::ReadToEnd(fd);
   close(fd);
   return out;
 }

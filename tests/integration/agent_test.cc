@@ -377,17 +377,24 @@ class AgentPageTest : public ::testing::Test {
     return r;
   }
 
+  // Runs agent_guest's 300 writes and 7 failing ones with write in `mode`, and expects every
+  // mode's counts: 307 calls, 7 errors, no events; the counts go to `counts`.
+  void RunFailingWrites(uint32_t mode, exec_page::GuestExecPage::Counts* counts) {
+    entry(SYS_write).mode.store(mode);
+    auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    *counts = page_->AgentCounts(SYS_write);
+    EXPECT_EQ(counts->calls, 307u);
+    EXPECT_EQ(counts->errors, 7u);
+    EXPECT_EQ(counts->evented, 0u);
+  }
+
   std::unique_ptr<exec_page::GuestExecPage> page_;
 };
 
 TEST_F(AgentPageTest, UntimedCallsCountCallsAndErrorsButNoLatency) {
-  entry(SYS_write).mode.store(exec_page::kCount);
-  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto c = page_->AgentCounts(SYS_write);
-  EXPECT_EQ(c.calls, 307u);
-  EXPECT_EQ(c.errors, 7u);
-  EXPECT_EQ(c.evented, 0u);
+  exec_page::GuestExecPage::Counts c;
+  ASSERT_NO_FATAL_FAILURE(RunFailingWrites(exec_page::kCount, &c));
   EXPECT_EQ(c.timed, 0u);
   EXPECT_EQ(c.total_ns, 0u);
   for (uint64_t n : c.histogram) {
@@ -396,13 +403,8 @@ TEST_F(AgentPageTest, UntimedCallsCountCallsAndErrorsButNoLatency) {
 }
 
 TEST_F(AgentPageTest, TimedCallsFillTheLatencyCountersAndHistogram) {
-  entry(SYS_write).mode.store(exec_page::kCount | exec_page::kTime);
-  auto r = RunWithAgent({kAgentGuest, "failing-writes", "300", "7"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto c = page_->AgentCounts(SYS_write);
-  EXPECT_EQ(c.calls, 307u);
-  EXPECT_EQ(c.errors, 7u);
-  EXPECT_EQ(c.evented, 0u);
+  exec_page::GuestExecPage::Counts c;
+  ASSERT_NO_FATAL_FAILURE(RunFailingWrites(exec_page::kCount | exec_page::kTime, &c));
   uint64_t in_histogram = 0;
   for (uint64_t n : c.histogram) {
     in_histogram += n;
@@ -516,6 +518,23 @@ class AgentBackendTest : public ::testing::Test {
     return spec;
   }
 
+  // Launches guest 7 running agent_guest `argv` under handler_, and sorts its calls by its page's
+  // trampoline from then on; its pid goes to `pid` and its page to `page` when given.
+  void LaunchSorted(std::vector<std::string> argv, pid_t* pid = nullptr,
+                    exec_page::GuestExecPage** page = nullptr) {
+    auto launched = backend_.Launch(Spec(std::move(argv)), handler_);
+    ASSERT_TRUE(launched) << launched.error().message;
+    exec_page::GuestExecPage* p = backend_.ExecPageOf(7);
+    ASSERT_NE(p, nullptr);
+    trampoline_ip_ = p->trampoline_syscall_ip();
+    if (pid != nullptr) {
+      *pid = *launched;
+    }
+    if (page != nullptr) {
+      *page = p;
+    }
+  }
+
   // Runs the loop until the guest's exit is reported, showing `watch` the guest's page after
   // each handler while the page lives (until that report: the last look is the last moment
   // before). Returns the guest's exit status, -1 when the loop ran out of work first.
@@ -543,11 +562,8 @@ class AgentBackendTest : public ::testing::Test {
 
 TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrops) {
   constexpr int kThreads = 16, kWrites = 20000;
-  auto pid = backend_.Launch(Spec({"agent_guest", "threads", "16", "20000"}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  exec_page::GuestExecPage* page = backend_.ExecPageOf(7);
-  ASSERT_NE(page, nullptr);
-  trampoline_ip_ = page->trampoline_syscall_ip();
+  exec_page::GuestExecPage* page = nullptr;
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted({"agent_guest", "threads", "16", "20000"}, nullptr, &page));
   uint64_t agent_calls = 0, dropped = 0, slotless = 0, agent_writes = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) {
               agent_calls = p.AgentCalls();
@@ -572,9 +588,7 @@ TEST_F(AgentBackendTest, SixteenThreadsLoseNoCountsAndNoEventsBeyondReportedDrop
 // thread exit (the page has 64).
 TEST_F(AgentBackendTest, CountsWithoutEventsStayCompleteAcrossThreadWaves) {
   handler_.want_events = false;
-  auto pid = backend_.Launch(Spec({"agent_guest", "waves", "10", "16", "2000"}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted({"agent_guest", "waves", "10", "16", "2000"}));
   uint64_t slotless = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { slotless = p.SlotlessCalls(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
@@ -658,10 +672,9 @@ TEST_F(AgentBackendTest, LiveRateChangeThroughThePageTakesEffectWithoutRestart) 
 // slot of its own, so its events name it, and its parent's state comes back afterwards.
 TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   constexpr int kChildren = 5, kWrites = 100;
-  auto pid = backend_.Launch(
-      Spec({"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}), handler_);
-  ASSERT_TRUE(pid) << pid.error().message;
-  trampoline_ip_ = backend_.ExecPageOf(7)->trampoline_syscall_ip();
+  pid_t pid = -1;
+  ASSERT_NO_FATAL_FAILURE(LaunchSorted(
+      {"agent_guest", "vfork", std::to_string(kChildren), std::to_string(kWrites)}, &pid));
   uint64_t dropped = 0;
   EXPECT_EQ(RunToExit([&](exec_page::GuestExecPage& p) { dropped = p.DroppedEvents(); }), 0);
   ASSERT_TRUE(handler_.exit_status);
@@ -670,7 +683,7 @@ TEST_F(AgentBackendTest, VforkChildrenHaveSlotsAndIdsOfTheirOwn) {
   // child's, under its own pid, which is its tid.
   std::map<pid_t, uint64_t> writes_of_children;
   for (const auto& [ids, n] : agent_events_of_) {
-    if (ids.first != *pid) {
+    if (ids.first != pid) {
       EXPECT_EQ(ids.first, ids.second);
       writes_of_children[ids.first] += n;
     }

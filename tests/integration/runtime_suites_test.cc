@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,17 +41,20 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+// The lines of `text` without their '\n'; a last line without one is a line too.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 // unittest -v's verdict lines, "name (module.Class.name) ... ok": case -> verdict.
 std::map<std::string, std::string> UnittestVerdicts(const std::string& err) {
   std::map<std::string, std::string> verdicts;
-  size_t start = 0;
-  while (start < err.size()) {
-    size_t end = err.find('\n', start);
-    if (end == std::string::npos) {
-      end = err.size();
-    }
-    const std::string line = err.substr(start, end - start);
-    start = end + 1;
+  for (const std::string& line : Lines(err)) {
     const size_t dots = line.rfind(" ... ");
     if (dots != std::string::npos && line.find(" (") < dots) {
       verdicts[line.substr(0, dots)] = line.substr(dots + 5);
@@ -63,14 +67,7 @@ std::map<std::string, std::string> UnittestVerdicts(const std::string& err) {
 // verdict ("ok", "not ok", with a "# SKIP" reason kept).
 std::map<std::string, std::string> TapVerdicts(const std::string& program, const std::string& out) {
   std::map<std::string, std::string> verdicts;
-  size_t start = 0;
-  while (start < out.size()) {
-    size_t end = out.find('\n', start);
-    if (end == std::string::npos) {
-      end = out.size();
-    }
-    const std::string line = out.substr(start, end - start);
-    start = end + 1;
+  for (const std::string& line : Lines(out)) {
     const bool ok = line.starts_with("ok ");
     if (!ok && !line.starts_with("not ok ")) {
       continue;

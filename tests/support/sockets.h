@@ -1,6 +1,7 @@
 // Sockets for the tests and their guests (tests/guests/*, which include this header and nothing
 // else of the project): a 127.0.0.1 or unix address, a socket bound to a port the kernel picks,
-// and the race of a guest that flips connect(2)'s address while the supervisor reads it.
+// the race of a guest that flips connect(2)'s address while the supervisor reads it, and a read
+// of a socket (or any descriptor) to its end.
 //
 //   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 //   const int port = BindLoopback(fd);            // -1: errno says why
@@ -21,9 +22,21 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 
 namespace hijack::testing {
+
+// Everything `fd` gives until end of file (or until a read fails: what came before is kept).
+inline std::string ReadToEnd(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
 
 // 127.0.0.1:port (0: any port, at bind(2)).
 inline sockaddr_in Loopback(int port) {
