@@ -35,7 +35,7 @@ Result<ThreadFsIdentity> ThreadFsIdentity::Switch(const GuestCredentials& target
   syscall(SYS_setfsuid, target.uid);
   if (CurrentFsuid() != target.uid || CurrentFsgid() != target.gid) {
     return MakeError("setfsuid/setfsgid to uid " + std::to_string(target.uid) + " " +
-                     std::string(whose) + " refused");
+                     std::string(whose) + ": refused");
   }
   return as;
 }

@@ -34,8 +34,8 @@ class ThreadFsIdentity {
 
   // Gives the calling thread `target`, saving its identity first. `whose` completes the error
   // messages ("of guest thread 12"). Errors: setgroups(2) refused (its errno; a thread without
-  // CAP_SETGID), or the fsuid/fsgid did not take (code 0, "setfsuid/setfsgid to uid 1000 ...
-  // refused"). After an error the destructor still restores what was changed.
+  // CAP_SETGID), or the fsuid/fsgid did not take (code 0, "setfsuid/setfsgid to uid 1000 of guest
+  // thread 12: refused"). After an error the destructor still restores what was changed.
   static Result<ThreadFsIdentity> Switch(const GuestCredentials& target, std::string_view whose);
 
   // Nothing switched: the destructor does nothing.
