@@ -1,9 +1,5 @@
 #include "daemon/control/policy_files.h"
 
-#include <sys/fsuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <array>
 #include <cstdlib>
 #include <filesystem>
@@ -76,46 +72,17 @@ Result<CallerFileRights> CallerFileRights::Take(const std::optional<GuestCredent
   if (!rights) {
     return taken;
   }
-  taken.uid_ = static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1)));
-  taken.gid_ = static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1)));
-  int n = getgroups(0, nullptr);
-  taken.groups_.resize(static_cast<size_t>(std::max(n, 0)));
-  if (n > 0) {
-    n = getgroups(n, taken.groups_.data());
-    taken.groups_.resize(static_cast<size_t>(std::max(n, 0)));
+  auto identity =
+      common::ThreadFsIdentity::Switch(*rights, "of the caller, for opening the policy's files");
+  if (!identity) {
+    return std::unexpected(identity.error());
   }
-  // Raw setgroups: glibc's wrapper changes every thread of the process (nptl(7)). Groups first,
-  // while this thread still has the daemon's capabilities.
-  if (syscall(SYS_setgroups, rights->groups.size(), rights->groups.data()) != 0) {
-    return ErrnoError(errno, "setgroups to the caller's groups for opening the policy's files");
-  }
-  taken.active_ = true;
-  setfsgid(rights->gid);
-  setfsuid(rights->uid);
-  // setfsuid reports no error; reading the value back does (setfsuid(2), NOTES).
-  if (static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) != rights->uid ||
-      static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) != rights->gid) {
-    return MakeError("setfsuid/setfsgid to uid " + std::to_string(rights->uid) +
-                     " refused: the policy's files cannot be opened with the caller's rights");
-  }
+  taken.identity_ = std::move(*identity);
   return taken;
 }
 
-CallerFileRights::CallerFileRights(CallerFileRights&& other) noexcept
-    : active_(std::exchange(other.active_, false)),
-      uid_(other.uid_),
-      gid_(other.gid_),
-      groups_(std::move(other.groups_)) {}
-
 CallerFileRights::~CallerFileRights() {
-  if (!active_) {
-    return;
-  }
-  setfsuid(uid_);
-  setfsgid(gid_);
-  const bool groups_back = syscall(SYS_setgroups, groups_.size(), groups_.data()) == 0;
-  if (!groups_back || static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) != uid_ ||
-      static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) != gid_) {
+  if (!identity_.Restore()) {
     spdlog::critical("a control thread could not take back hijackd's file-system identity");
     std::abort();
   }

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/thread_fs_identity.h"
 #include "hijack/backend.h"
 #include "hijack/result.h"
 
@@ -52,7 +53,7 @@ class CallerFileRights {
   // Takes `rights` for this thread (nothing happens for nullopt: the daemon's own rights).
   // Errors: setgroups(2) refused (a daemon without CAP_SETGID).
   static Result<CallerFileRights> Take(const std::optional<GuestCredentials>& rights);
-  CallerFileRights(CallerFileRights&& other) noexcept;
+  CallerFileRights(CallerFileRights&& other) noexcept = default;
   CallerFileRights& operator=(CallerFileRights&&) = delete;
   CallerFileRights(const CallerFileRights&) = delete;
   // Restores the daemon's identity. A thread that cannot get it back would serve later calls
@@ -61,10 +62,7 @@ class CallerFileRights {
 
  private:
   CallerFileRights() = default;
-  bool active_ = false;
-  uid_t uid_ = 0;
-  gid_t gid_ = 0;
-  std::vector<gid_t> groups_;
+  common::ThreadFsIdentity identity_;
 };
 
 }  // namespace hijack::control

@@ -1,14 +1,12 @@
 #include "daemon/modules/fs_guard/guest_credentials.h"
 
 #include <fmt/format.h>
-#include <grp.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace hijack::modules {
 namespace {
@@ -53,60 +51,23 @@ Result<StatusIds> ReadStatus(pid_t tid) {
   return ids;
 }
 
-uid_t CurrentFsuid() { return static_cast<uid_t>(syscall(SYS_setfsuid, -1)); }
-gid_t CurrentFsgid() { return static_cast<gid_t>(syscall(SYS_setfsgid, -1)); }
-
-std::vector<gid_t> CurrentGroups() {
-  std::vector<gid_t> groups(static_cast<size_t>(std::max(getgroups(0, nullptr), 0)));
-  int n = getgroups(static_cast<int>(groups.size()), groups.data());
-  groups.resize(static_cast<size_t>(std::max(n, 0)));
-  return groups;
-}
-
 }  // namespace
 
 Result<GuestCredentials> GuestCredentials::Assume(pid_t tid) {
-  auto ids = ReadStatus(tid);
-  if (!ids) {
-    return std::unexpected(ids.error());
-  }
+  HIJACK_ASSIGN_OR_RETURN(StatusIds ids, ReadStatus(tid));
   GuestCredentials c;
-  c.umask_ = ids->umask;
-  c.old_fsuid_ = CurrentFsuid();
-  c.old_fsgid_ = CurrentFsgid();
-  c.old_groups_ = CurrentGroups();
-  std::vector<gid_t> mine = c.old_groups_, theirs = ids->groups;
-  std::sort(mine.begin(), mine.end());
-  std::sort(theirs.begin(), theirs.end());
-  if (ids->fsuid == c.old_fsuid_ && ids->fsgid == c.old_fsgid_ && mine == theirs) {
+  c.umask_ = ids.umask;
+  ::hijack::GuestCredentials mine = common::ThreadFsIdentity::Current();
+  ::hijack::GuestCredentials theirs{
+      .uid = ids.fsuid, .gid = ids.fsgid, .groups = std::move(ids.groups)};
+  std::sort(mine.groups.begin(), mine.groups.end());
+  std::sort(theirs.groups.begin(), theirs.groups.end());
+  if (theirs.uid == mine.uid && theirs.gid == mine.gid && theirs.groups == mine.groups) {
     return c;
   }
-  if (syscall(SYS_setgroups, theirs.size(), theirs.data()) != 0) {
-    return ErrnoError(errno, fmt::format("assume the groups of guest thread {}", tid));
-  }
-  c.switched_ = true;  // from here on the destructor restores
-  syscall(SYS_setfsgid, ids->fsgid);
-  syscall(SYS_setfsuid, ids->fsuid);
-  if (CurrentFsuid() != ids->fsuid || CurrentFsgid() != ids->fsgid) {
-    return ErrnoError(EPERM, fmt::format("assume fsuid {} of guest thread {}", ids->fsuid, tid));
-  }
+  HIJACK_ASSIGN_OR_RETURN(c.identity_, common::ThreadFsIdentity::Switch(
+                                           theirs, fmt::format("of guest thread {}", tid)));
   return c;
-}
-
-GuestCredentials::GuestCredentials(GuestCredentials&& other) noexcept
-    : switched_(std::exchange(other.switched_, false)),
-      old_fsuid_(other.old_fsuid_),
-      old_fsgid_(other.old_fsgid_),
-      old_groups_(std::move(other.old_groups_)),
-      umask_(other.umask_) {}
-
-GuestCredentials::~GuestCredentials() {
-  if (!switched_) {
-    return;
-  }
-  syscall(SYS_setfsuid, old_fsuid_);
-  syscall(SYS_setfsgid, old_fsgid_);
-  syscall(SYS_setgroups, old_groups_.size(), old_groups_.data());
 }
 
 }  // namespace hijack::modules

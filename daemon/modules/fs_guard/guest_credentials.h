@@ -7,17 +7,15 @@
 //
 // Reads Uid/Gid (the fs ids), Groups and Umask from /proc/TID/status. When they equal the
 // supervisor's (the usual case: the guest runs as the user who started hijackd) nothing changes.
-// Otherwise the calling thread switches with the raw setgroups/setfsgid/setfsuid system calls,
-// which change only the calling thread (glibc's wrappers would change every thread), and needs
-// CAP_SETUID/CAP_SETGID; without them Assume() fails with EPERM. setfsuid(2): moving the fsuid
-// from 0 drops the file capabilities (CAP_DAC_OVERRIDE...) for the duration, as for the guest.
+// Otherwise the calling thread switches (common::ThreadFsIdentity: raw setgroups/setfsgid/
+// setfsuid, which change only the calling thread) and needs CAP_SETUID/CAP_SETGID; without them
+// Assume() fails. setfsuid(2): moving the fsuid from 0 drops the file capabilities
+// (CAP_DAC_OVERRIDE...) for the duration, as for the guest.
 #pragma once
 
 #include <sys/types.h>
 
-#include <optional>
-#include <vector>
-
+#include "common/thread_fs_identity.h"
 #include "hijack/result.h"
 
 namespace hijack::modules {
@@ -25,20 +23,18 @@ namespace hijack::modules {
 class GuestCredentials {
  public:
   static Result<GuestCredentials> Assume(pid_t tid);
-  GuestCredentials(GuestCredentials&& other) noexcept;
+  GuestCredentials(GuestCredentials&& other) noexcept = default;
   GuestCredentials& operator=(GuestCredentials&&) = delete;
   GuestCredentials(const GuestCredentials&) = delete;
-  ~GuestCredentials();
+  // Restores the supervisor's own identity (through identity_).
+  ~GuestCredentials() = default;
 
   mode_t umask() const { return umask_; }
 
  private:
   GuestCredentials() = default;
 
-  bool switched_ = false;
-  uid_t old_fsuid_ = 0;
-  gid_t old_fsgid_ = 0;
-  std::vector<gid_t> old_groups_;
+  common::ThreadFsIdentity identity_;  // nothing switched when the ids were the supervisor's
   mode_t umask_ = 022;
 };
 
