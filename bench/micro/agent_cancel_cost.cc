@@ -83,13 +83,10 @@ void BM_Write(benchmark::State& state, const Mode& mode) {
     guest = std::make_unique<BatchGuest>(
         hijack::bench::GuestMode{.backend = mode.agent ? "notify" : "", .policy = kStatsPolicy},
         [&](int in, int out) {
-          hijack::LaunchSpec spec;
-          spec.path = "/proc/self/exe";
-          spec.argv = {"agent-cancel-bench-guest", "--guest", std::to_string(in),
-                       std::to_string(out), mode.threaded ? "threaded" : "single"};
-          spec.env = {"PATH=/usr/bin:/bin"};
-          spec.agent_library = agent_library;
-          return spec;
+          return hijack::bench::SelfGuest({"agent-cancel-bench-guest", "--guest",
+                                           std::to_string(in), std::to_string(out),
+                                           mode.threaded ? "threaded" : "single"},
+                                          {"PATH=/usr/bin:/bin"}, agent_library);
         });
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -104,10 +101,7 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::strcmp(argv[1], "--guest") == 0) {
     return GuestMain(std::atoi(argv[2]), std::atoi(argv[3]), std::strcmp(argv[4], "threaded") == 0);
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  hijack::bench::BlockSigchld();
   static const std::vector<Mode> modes = {
       {"write/native", false, false},
       {"write/native+thread", false, true},

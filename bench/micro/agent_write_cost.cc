@@ -150,13 +150,9 @@ void BM_Write(benchmark::State& state, const Mode& mode) {
     guest = std::make_unique<BatchGuest>(
         hijack::bench::GuestMode{.backend = mode.backend, .policy = mode.policy},
         [&](int in, int out) {
-          hijack::LaunchSpec spec;
-          spec.path = "/proc/self/exe";
-          spec.argv = {"agent-bench-guest", "--guest", std::to_string(in), std::to_string(out),
-                       CallName(mode.call)};
-          spec.env = env;
-          spec.agent_library = agent_library;
-          return spec;
+          return hijack::bench::SelfGuest({"agent-bench-guest", "--guest", std::to_string(in),
+                                           std::to_string(out), CallName(mode.call)},
+                                          env, agent_library);
         });
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());

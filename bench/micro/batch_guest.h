@@ -58,6 +58,18 @@ inline void BlockSigchld() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+// The spec of a guest that is this benchmark's own program again (/proc/self/exe), run with
+// `argv` (its main() recognizes the guest's arguments) and preloading `agent_library` if any.
+inline LaunchSpec SelfGuest(std::vector<std::string> argv, std::vector<std::string> env,
+                            std::string agent_library) {
+  LaunchSpec spec;
+  spec.path = "/proc/self/exe";
+  spec.argv = std::move(argv);
+  spec.env = std::move(env);
+  spec.agent_library = std::move(agent_library);
+  return spec;
+}
+
 inline uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
