@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -55,8 +57,10 @@ std::vector<pid_t> ProcessesWith(const std::string& token) {
 
 // Waits until every process of `pids` has exited (its pidfd becomes readable, pidfd_open(2)),
 // or the deadline passes. Returns the ones still alive.
-std::vector<pid_t> WaitAllGone(const std::vector<pid_t>& pids,
-                               std::chrono::steady_clock::time_point deadline) {
+// `on_timeout` sees the survivors before they are killed.
+std::vector<pid_t> WaitAllGone(
+    const std::vector<pid_t>& pids, std::chrono::steady_clock::time_point deadline,
+    const std::function<void(const std::vector<pid_t>&)>& on_timeout) {
   std::vector<UniqueFd> fds;
   std::vector<pid_t> open_pids;
   for (pid_t pid : pids) {
@@ -98,11 +102,46 @@ std::vector<pid_t> WaitAllGone(const std::vector<pid_t>& pids,
   for (size_t i = 0; i < fds.size(); ++i) {
     if (!gone[i]) {
       alive.push_back(open_pids[i]);
+    }
+  }
+  on_timeout(alive);
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (!gone[i]) {
       // Do not leave a spinning orphan behind a failed test.
       syscall(SYS_pidfd_send_signal, fds[i].get(), SIGKILL, nullptr, 0);
     }
   }
   return alive;
+}
+
+// What a failing test says of a process that outlived the supervisor: its command line, its state,
+// parent, pid in each namespace, tracer and where it waits (proc(5)).
+std::string Describe(pid_t pid) {
+  const std::string base = "/proc/" + std::to_string(pid);
+  std::ifstream cmd(base + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  std::string out = "pid " + std::to_string(pid) + " [" + cmdline + "]";
+  std::ifstream status(base + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("State:") || line.starts_with("PPid:") || line.starts_with("NSpid:") ||
+        line.starts_with("TracerPid:") || line.starts_with("SigBlk:") ||
+        line.starts_with("Seccomp:")) {
+      out += "; " + line;
+    }
+  }
+  std::ifstream wchan(base + "/wchan");
+  std::string where;
+  std::getline(wchan, where);
+  return out + "; wchan: " + where;
+}
+
+std::string DescribeAll(const std::vector<pid_t>& pids) {
+  std::string out;
+  for (pid_t pid : pids) {
+    out += "\n  " + Describe(pid);
+  }
+  return out;
 }
 
 class ContainTest : public ::testing::TestWithParam<std::string> {
@@ -120,16 +159,24 @@ class ContainTest : public ::testing::TestWithParam<std::string> {
     std::vector<pid_t> tree = ProcessesWith(token);
     // The guest, its escapee, and (contained) the namespace's init, whose argv is the
     // supervisor's.
-    ASSERT_GE(tree.size(), 2u) << "the guest tree was not found";
+    ASSERT_GE(tree.size(), 2u) << "the guest tree was not found:" << DescribeAll(tree);
+    const std::string before = DescribeAll(tree);
     ASSERT_EQ(kill(supervisor.pid(), SIGKILL), 0);
     supervisor.Stop(SIGKILL);
     std::vector<pid_t> alive =
-        WaitAllGone(tree, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-    EXPECT_TRUE(alive.empty()) << alive.size() << " process(es) of the guest tree outlived the "
-                               << "SIGKILLed supervisor, the first pid " << alive.front();
+        WaitAllGone(tree, std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                    [&](const std::vector<pid_t>& left) {
+                      ADD_FAILURE() << left.size() << " process(es) of the guest tree outlived "
+                                    << "the SIGKILLed supervisor:" << DescribeAll(left)
+                                    << "\nthe tree before the kill:" << before;
+                    });
+    EXPECT_TRUE(alive.empty());
     // Nothing was forked after the scan either.
     std::vector<pid_t> late = ProcessesWith(token);
-    EXPECT_TRUE(WaitAllGone(late, std::chrono::steady_clock::now() + std::chrono::seconds(10))
+    EXPECT_TRUE(WaitAllGone(late, std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                            [&](const std::vector<pid_t>& left) {
+                              ADD_FAILURE() << "forked after the scan:" << DescribeAll(left);
+                            })
                     .empty());
   }
 
@@ -149,13 +196,14 @@ TEST_P(ContainTest, ServeGuestTreeEndsWithKilledSupervisor) {
   ASSERT_TRUE(serve.WaitForOutput("listening on", kDeadline)) << serve.Stderr();
   auto launched = RunProcess({kHijackctl, "--connect", address, "launch", "--backend", GetParam(),
                               "--", kGuest, "escape", dir_.path()});
-  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  ASSERT_EQ(launched.exit_code, 0) << launched.err << serve.Stderr();
   // A guest of the API writes to its own pipes, read back with `hijackctl logs`.
   BackgroundProcess logs({kHijackctl, "--connect", address, "logs", "1", "--follow"},
                          daemon_dir.path());
   ASSERT_TRUE(logs.WaitForOutput("escape: ready", kDeadline)) << serve.Stderr() << logs.Stderr();
   auto shown = RunProcess({kHijackctl, "--connect", address, "show", "1"});
-  EXPECT_THAT(shown.out, HasSubstr("containment:    pidns")) << shown.out << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("containment:    pidns")) << shown.out << shown.err
+                                                              << serve.Stderr();
   ExpectTreeEndsAfterKill(serve, dir_.path());
 }
 

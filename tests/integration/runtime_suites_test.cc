@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -90,6 +91,11 @@ class RuntimeSuitesTest : public ::testing::TestWithParam<const char*> {
     ProcessOptions options;
     options.env_add = {std::string("HIJACK_AGENT_LIBRARY=") + kAgentLibrary};
     options.deadline = std::chrono::seconds(240);
+    // Each run in a directory of its own: suites name their scratch files by pid (CPython's
+    // "@test_<pid>_tmp"), and every guest is pid 2 of its namespace, so two runs side by side
+    // in one directory would share them.
+    options.cwd = dir_.path() + "/run" + std::to_string(++runs_);
+    std::filesystem::create_directory(options.cwd);
     if (!hijacked) {
       return RunProcess(program, options);
     }
@@ -108,6 +114,7 @@ class RuntimeSuitesTest : public ::testing::TestWithParam<const char*> {
   }
 
   TempDir dir_;
+  int runs_ = 0;
 };
 
 TEST_P(RuntimeSuitesTest, CPythonRegressionTests) {

@@ -87,6 +87,9 @@ ProcessResult RunProcess(const std::vector<std::string>& argv_in, const ProcessO
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  if (!opts.cwd.empty()) {
+    posix_spawn_file_actions_addchdir_np(&fa, opts.cwd.c_str());  // glibc 2.29
+  }
   pid_t pid;
   auto cargv = CStrings(argv);
   auto cenv = CStrings(env);

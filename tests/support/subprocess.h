@@ -29,6 +29,7 @@ struct ProcessOptions {
   std::vector<std::string> env_add;  // "NAME=value" added to the test's environment
   std::string stdin_data;
   std::chrono::seconds deadline{120};
+  std::string cwd{};  // the child's working directory; empty: the test's own
 };
 
 ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
