@@ -17,6 +17,7 @@ namespace hijack::testing {
 namespace {
 
 constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
+constexpr const char* kStartupGuest = HIJACK_TEST_STARTUP_GUEST;
 
 // The libraries of gRPC and what it brings (protobuf, abseil, upb, c-ares, re2, OpenSSL).
 const std::regex kControlPlaneLibrary(
@@ -97,6 +98,20 @@ TEST(Startup, RunWithListenLoadsAndServesTheControlPlane) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("libhijack-control.so"), std::string::npos) << r.err;
   EXPECT_TRUE(std::regex_search(r.err, kControlPlaneLibrary)) << r.err;
+}
+
+// A child that ends by exit(3) gives its agent slot back at once (agent/agent.cc): 300 children
+// forked one after another never find the 64 slots taken by dead ones, whose owners the
+// supervisor only looks for every few ticks, so none of their calls goes to the supervisor for
+// want of a slot. (Without the release, the dead children held the slots until then.)
+TEST(Startup, ChildrenThatExitGiveTheirAgentSlotBack) {
+  ProcessResult r = HijackdRun{.hijackd = kHijackd, .daemon_options = {"--log-level", "debug"}}
+                        .Run({kStartupGuest, "forks", "300"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("forked 300"), std::string::npos) << r.out;
+  ASSERT_NE(r.err.find("calls observed in the guest"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" 0 calls sent to the supervisor for want of a slot"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace
