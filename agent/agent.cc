@@ -276,6 +276,18 @@ void ReleaseSlot(void*) {
   t.state = kNoSlot;
 }
 
+// The process is exiting (exit(3) runs ELF destructors; key destructors run only for threads that
+// end by pthread_exit): the calling thread's slot goes back now rather than when the supervisor
+// next finds its owner dead, so a server that forks a short-lived child per connection does not
+// run out of slots between the supervisor's searches. The slot's counters stay (they only grow,
+// exec_page.h); the process's remaining calls go to the supervisor. Not in a vfork child that
+// exits through exit(3) (undefined, but done): the slot is its parent's, which goes on using it.
+__attribute__((destructor)) void ReleaseSlotAtExit() {
+  if (t_vfork_depth == 0) {
+    ReleaseSlot(nullptr);
+  }
+}
+
 void AfterForkInChild() {
   // The child is a new process with one thread: it claims its own slot on its next call.
   t_thread = ThreadState{nullptr, kUnclaimed, 0, 0, false};

@@ -30,8 +30,9 @@
 #include "common/version.h"
 #include "daemon/backend/backend_table.h"
 #include "daemon/control/control_options.h"
+#include "daemon/control/control_plane.h"
 #include "daemon/control/host_features.h"
-#include "daemon/control/serve_command.h"
+#include "daemon/control/server_options.h"
 #include "daemon/modules/builtin.h"
 #include "daemon/modules/start_files.h"
 #include "daemon/policy/policy_manual.h"
@@ -389,10 +390,16 @@ int main(int argc, char** argv) {
     run.landlock_scope = !no_landlock_scope;
     run.landlock_floor = !no_landlock;
     if (run_listen) {
+      // Loaded only here and for serve (control_plane.h): a run without --listen maps no gRPC.
+      auto plane = hijack::control::LoadControlPlane();
+      if (!plane) {
+        spdlog::error("{}", plane.error().message);
+        return 1;
+      }
       hijack::control::ControlServerOptions control = run_control;
       control.listen = *run_listen;
-      run.serve_control = [control](hijack::supervisor::Supervisor& sup) {
-        return hijack::control::ServeRunControl(control, sup);
+      run.serve_control = [control, plane = *plane](hijack::supervisor::Supervisor& sup) {
+        return plane->serve_run_control(control, sup);
       };
     }
     return hijack::run::RunGuest(run);
@@ -404,7 +411,12 @@ int main(int argc, char** argv) {
     }
     serve.sync_wakeup = !no_sync;
     serve.landlock_floor = !no_landlock;
-    return hijack::control::RunServe(serve);
+    auto plane = hijack::control::LoadControlPlane();
+    if (!plane) {
+      spdlog::error("{}", plane.error().message);
+      return 1;
+    }
+    return (*plane)->run_serve(serve);
   }
   const auto& registry = hijack::modules::BuiltInModules();
   if (check_cmd->parsed()) {

@@ -13,7 +13,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "daemon/control/control_server.h"
+#include "daemon/control/server_options.h"
+#include "hijack/result.h"
 
 namespace hijack::control {
 

@@ -32,33 +32,11 @@
 #include "daemon/control/audit_log.h"
 #include "daemon/control/control_service.h"
 #include "daemon/control/gatekeeper.h"
+#include "daemon/control/server_options.h"
 #include "common/listen_address.h"
 #include "daemon/control/unix_listener.h"
 
 namespace hijack::control {
-
-struct ControlServerOptions {
-  std::string listen;              // unix:PATH or tcp:HOST:PORT
-  unsigned socket_mode = 0600;
-  std::string socket_group;        // empty: the daemon's group
-  bool listen_any = false;         // allow a TCP address that is not loopback (needs TLS)
-  // TCP authentication.
-  std::string tls_cert;            // PEM files; all three together: mutual TLS
-  std::string tls_key;
-  std::string tls_ca;              // the CA that signs client certificates
-  std::string token_file;          // a fresh bearer token is written here (0600) at start
-  bool insecure_tcp = false;       // plaintext, no authentication, loopback only
-  // Authorization of unix callers (gatekeeper.h): group names or numbers; empty: none.
-  std::string admin_group;
-  std::string launch_group;
-  std::string watch_group;
-  // Mutating calls, one JSON line each (audit_log.h); empty: the daemon's log only.
-  std::string audit_log;
-  size_t audit_log_max_bytes = 16 << 20;
-  int max_message_bytes = 4 << 20;
-  int max_threads = 64;
-  ControlLimits limits;
-};
 
 class ControlServer {
  public:

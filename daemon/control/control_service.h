@@ -37,26 +37,12 @@
 #include "daemon/control/call_rate_limiter.h"
 #include "daemon/control/gatekeeper.h"
 #include "daemon/control/guest_output.h"
+#include "daemon/control/server_options.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/supervisor/supervisor.h"
 #include "hijack/v1/control.grpc.pb.h"
 
 namespace hijack::control {
-
-struct ControlLimits {
-  // Larger documents: RESOURCE_EXHAUSTED. Other request limits: request_limits.h.
-  size_t max_policy_bytes = policy::kMaxPolicyBytes;
-  // Concurrent WatchEvents. Each holds one of the sync server's threads (ControlServerOptions::
-  // max_threads), so this stays well below that, leaving threads for unary calls.
-  size_t max_streams = 32;
-  size_t default_queue = 1024;         // WatchEvents queue when the request names none
-  size_t max_queue = 1 << 16;
-  // Upper bound on how long a handler waits for the loop when the client set no deadline.
-  std::chrono::milliseconds max_wait{30'000};
-  // Launch, SetPolicy and Kill together: a token bucket.
-  double changes_per_second = 50;
-  double change_burst = 100;
-};
 
 class ControlService final : public hijack::v1::Control::Service {
  public:

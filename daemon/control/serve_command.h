@@ -15,17 +15,9 @@
 #include <string>
 
 #include "daemon/control/control_server.h"
+#include "daemon/control/server_options.h"
 
 namespace hijack::control {
-
-struct ServeOptions {
-  ControlServerOptions server;
-  std::string on_exit = "kill";  // "kill" or "detach"
-  std::chrono::milliseconds grace{5000};
-  bool sync_wakeup = true;
-  std::string contain = "auto";
-  bool landlock_floor = true;    // false: --no-landlock, no guest gets a Landlock floor  // for every guest: "auto", "pidns" or "none" (SupervisorOptions)
-};
 
 // Returns hijackd's exit status: 0 after a clean shutdown, 1 when the API cannot listen, 2 for
 // bad options.

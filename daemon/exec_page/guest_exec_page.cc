@@ -27,8 +27,28 @@ uint64_t Rdtsc() {
   return (uint64_t{hi} << 32) | lo;
 }
 
+struct ClockSample {
+  int64_t mono_ns;
+  uint64_t tsc;
+};
+
+ClockSample SampleClocks() {
+  const int64_t mono = common::MonotonicNs();
+  return {mono, Rdtsc()};
+}
+
+// The start of the calibration window, taken when the program starts (static initialization):
+// by the time the first executive page is made (after the policy, the filter and the launch's
+// set-up) the window has usually passed, so a short-lived hijackd does not spin for it.
+const ClockSample g_calibration_start = SampleClocks();
+
+// The window the calibration spans: long enough that a few hundred nanoseconds of jitter in
+// either sample stay below 1e-4 of it.
+constexpr int64_t kCalibrationWindowNs = 2'000'000;
+
 // Nanoseconds per TSC tick in 32.32 fixed point, or 0 when CLOCK_MONOTONIC is not driven by an
-// invariant TSC here (then the agent uses clock_gettime). Measured once per daemon, over 2 ms.
+// invariant TSC here (then the agent uses clock_gettime). Measured once per daemon, over at
+// least kCalibrationWindowNs since the program started; only what is left of it is waited for.
 uint64_t TscMultiplier() {
   static const uint64_t mult = [] {
     std::ifstream source("/sys/devices/system/clocksource/clocksource0/current_clocksource");
@@ -42,17 +62,17 @@ uint64_t TscMultiplier() {
         text.find(" nonstop_tsc") == std::string::npos) {
       return uint64_t{0};
     }
-    const int64_t m0 = common::MonotonicNs();
-    const uint64_t t0 = Rdtsc();
-    int64_t m1;
+    const ClockSample start = g_calibration_start;
+    ClockSample end;
     do {
-      m1 = common::MonotonicNs();
-    } while (m1 - m0 < 2'000'000);
-    const uint64_t t1 = Rdtsc();
-    if (t1 <= t0) {
+      end = SampleClocks();
+    } while (end.mono_ns - start.mono_ns < kCalibrationWindowNs);
+    if (end.tsc <= start.tsc) {
       return uint64_t{0};
     }
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(m1 - m0) << 32) / (t1 - t0));
+    return static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(end.mono_ns - start.mono_ns) << 32) /
+        (end.tsc - start.tsc));
   }();
   return mult;
 }

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "daemon/launcher/child_function.h"
 #include "daemon/launcher/inherited_signals.h"
@@ -414,26 +415,27 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
 
 bool KernelHasWaitKillableRecv() {
   static const bool has = [] {
-    // The flag is only accepted with a new listener, so the probe installs one, in a child
-    // (a filter cannot be removed): one instruction that allows everything.
-    const pid_t pid = fork();
-    if (pid < 0) {
-      return false;
-    }
-    if (pid == 0) {
+    // The flag is only accepted with a new listener, so the probe installs one (a filter cannot
+    // be removed), in a thread of its own rather than a fork of the supervisor: without
+    // SECCOMP_FILTER_FLAG_TSYNC a filter holds only the calling thread (seccomp(2)), as does
+    // no_new_privs (prctl(2)), and both end with it. One instruction that allows everything.
+    bool ok = false;
+    std::thread probe([&ok] {
       sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
       sock_fprog prog{1, &allow};
-      const bool ok =
-          prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        return;
+      }
+      const long listener =
           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-                  &prog) >= 0;
-      _exit(ok ? 0 : 1);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+      if (listener >= 0) {
+        close(static_cast<int>(listener));
+        ok = true;
+      }
+    });
+    probe.join();
+    return ok;
   }();
   return has;
 }

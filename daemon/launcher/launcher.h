@@ -79,7 +79,7 @@ Result<LaunchedChild> StartChild(const LaunchSpec& spec, const FilterProgram* pr
 // Whether the kernel takes SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19), which
 // kNotifyListener launches then use: a signal that arrives after the supervisor received a
 // guest's call no longer interrupts it. One that arrives before still does (the remaining
-// window, README "What a guest can observe"). Probed once, in a forked child; any thread.
+// window, README "What a guest can observe"). Probed once, in a short-lived thread; any thread.
 bool KernelHasWaitKillableRecv();
 
 // Whether `error` of StartChild is a refusal of the pid namespace (the kernel or a sandbox

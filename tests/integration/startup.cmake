@@ -1,0 +1,6 @@
+# What `hijackd run` loads at start-up (daemon/control/control_plane.h): no control plane unless
+# --listen asks for it; and the agent's slots of children that exit (agent/agent.cc).
+hijack_test_guest(startup_guest)
+hijack_test(hijack_startup_tests SOURCES startup_test.cc
+  LIBS hijack_test_support GTest::gtest_main
+  RUNS hijackd hijack_agent startup_guest TIMEOUT 120)
