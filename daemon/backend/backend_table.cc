@@ -5,13 +5,21 @@
 #include "daemon/backend/backend_set.h"
 #include "daemon/backend/notify/notify_backend.h"
 #include "daemon/backend/ptrace/ptrace_backend.h"
+#include "daemon/backend/ptrace/tracer.h"
 
 namespace hijack::backend {
 namespace {
 
 std::unique_ptr<Backend> MakeNotify(BackendSet& owner) {
+  // The exec watch of guests whose images are judged is the ptrace kinds' tracer: the reaper
+  // has one stop handler, which that tracer holds.
   return std::make_unique<NotifyBackend>(
-      owner.loop(), owner.reaper(), NotifyOptions{.sync_wakeup = owner.options().sync_wakeup});
+      owner.loop(), owner.reaper(),
+      NotifyOptions{.sync_wakeup = owner.options().sync_wakeup,
+                    .watch_execs = [&owner](pid_t pid, uint64_t guest_id,
+                                            SyscallHandler& handler) {
+                      return owner.SharedTracer()->WatchExecs(pid, guest_id, handler);
+                    }});
 }
 
 template <TraceMode kMode>

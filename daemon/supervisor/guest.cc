@@ -236,6 +236,34 @@ void Guest::OnCompleted(Event&& record) {
   bus_.Publish(std::move(item));
 }
 
+bool Guest::WantsExecImages() const {
+  for (const auto& m : engine_.Current()->modules()) {
+    if (m->JudgesImages()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<Decision> Guest::OnExecImage(const SyscallEvent& exec, GuestMemory& mem,
+                                           Event& record) {
+  auto snapshot = engine_.Current();
+  for (const auto& m : snapshot->modules()) {
+    if (!m->JudgesImages()) {
+      continue;
+    }
+    if (std::optional<Decision> d = m->JudgeImage(exec, mem);
+        d && d->kind() == Decision::Kind::kFail) {
+      record.call = exec;
+      record.policy_version = snapshot->version();
+      record.decision = *d;
+      record.module = std::string(m->Name());
+      return d;
+    }
+  }
+  return std::nullopt;
+}
+
 void Guest::OnGuestExit(int wait_status) {
   exit_status_ = wait_status;
   if (on_exit_) {

@@ -66,6 +66,11 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   bool WantsResult(int nr) const override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
+  // The policy's modules that judge images (PolicyModule::JudgesImages), in order; the first
+  // Fail kills the process.
+  bool WantsExecImages() const override;
+  std::optional<Decision> OnExecImage(const SyscallEvent& exec, GuestMemory& mem,
+                                      Event& record) override;
   // The denied execve/execveat that ended the guest's start, when the policy denied it with
   // `err` (DenialText); empty otherwise.
   std::string ExplainStartFailure(int err) const override;

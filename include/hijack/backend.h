@@ -92,6 +92,18 @@ class SyscallHandler {
   // for `nr`; notify cannot see results of calls that ran).
   virtual bool WantsResult(int nr) const = 0;
 
+  // Process `exec.pid` of the guest has exec'd: the kernel replaced its image, and the backend
+  // holds it in its PTRACE_EVENT_EXEC stop, before the image's first instruction. `exec`
+  // describes the process (nr SYS_execve, no arguments); `mem` is its new memory. A Fail
+  // decision: the backend kills the process (SIGKILL) before it runs, and publishes `record`,
+  // which the handler filled (decision, module), through OnCompleted. Only backends that stop at
+  // exec call it, and only when WantsExecImages().
+  virtual bool WantsExecImages() const { return false; }
+  virtual std::optional<Decision> OnExecImage(const SyscallEvent& /*exec*/, GuestMemory& /*mem*/,
+                                              Event& /*record*/) {
+    return std::nullopt;
+  }
+
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 

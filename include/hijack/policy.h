@@ -105,6 +105,20 @@ class PolicyModule {
     return Decide(ev, mem);
   }
 
+  // Judges the program image a guest process runs now: its execve(2) or execveat(2) (`exec`,
+  // whose pid is the process and whose arguments are the call's) has replaced the image, and the
+  // backend holds the process before the image's first instruction (ptrace(2),
+  // PTRACE_EVENT_EXEC). What the kernel loaded is /proc/PID/exe, which no guest thread can change
+  // any more (the old threads are gone), so this judgement has no race with the guest, unlike
+  // Decide() of the call, which reads a path the kernel reads again. A Fail decision (with its
+  // reason) has the backend kill the process with SIGKILL: the exec is past its point of no
+  // return and cannot fail any more. Only backends that stop at exec ask (ptrace, ptrace-all).
+  // Loop thread, for modules that return true from JudgesImages().
+  virtual bool JudgesImages() const { return false; }
+  virtual std::optional<Decision> JudgeImage(const SyscallEvent& /*exec*/, GuestMemory& /*mem*/) {
+    return std::nullopt;
+  }
+
   // Sees every completed call of the syscalls it needs. Must not block for long: a slow
   // observer makes the bus drop events (counted), never the guest wait.
   virtual void Observe(const Event& /*event*/) {}

@@ -64,6 +64,9 @@ struct NotifyBackend::Guest {
   std::unique_ptr<boost::asio::steady_timer> drain_timer;
   uint64_t drain_ticks = 0;
   uint64_t page_policy_version = 0;  // the policy whose buckets and exempt modes the page has
+  // The handler judges exec'd images (SyscallHandler::WantsExecImages): the exec watch attaches
+  // at the guest's first notification, which comes before its first exec can complete.
+  bool watch_execs = false;
 };
 
 struct NotifyBackend::DeferredCall final : DeferredAnswer {
@@ -183,6 +186,7 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   guest->main_pid = child->pid;
   guest->pidfd = std::move(child->pidfd);
   guest->report = std::move(child->report);
+  guest->watch_execs = handler.WantsExecImages();
   guest->guest_status = std::move(child->guest_status);
   guest->guest_proc = std::move(child->guest_proc);
   if (agent) {
@@ -288,6 +292,23 @@ bool NotifyBackend::HandleOne(Guest& guest) {
     resp.error = -EPERM;
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     return true;
+  }
+  if (guest.watch_execs) {
+    guest.watch_execs = false;
+    // Only the guest's first process has the filter yet, and it waits here, at the latest in its
+    // first execve, which is always intercepted: nothing it execs has run.
+    Result<void> watched =
+        options_.watch_execs
+            ? options_.watch_execs(guest.main_pid, guest.id, *guest.handler)
+            : std::unexpected(Error{ENOTSUP, "this supervisor has no exec watch"});
+    if (!watched) {
+      // Fail closed: the policy judges the images exec'd, and nothing would.
+      spdlog::error("guest {}: {}; the policy judges exec'd images, so the guest is killed "
+                    "(exec_guard \"image\": \"off\" judges the call's path only)",
+                    guest.id, watched.error().message);
+      syscall(SYS_pidfd_send_signal, guest.pidfd.get(), SIGKILL, nullptr, 0);
+      return true;
+    }
   }
   ev.pid = *tgid;
   ev.nr = req.data.nr;

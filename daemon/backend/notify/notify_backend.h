@@ -19,6 +19,10 @@
 // established is refused with EPERM (enforcement fails closed). Modules get a GuestMemory whose
 // StillPending() re-validates the notification, for what they look up by number.
 //
+// Exec watch: a guest whose handler judges exec'd images (exec_guard "image": "verify") is also
+// traced, for its exec, fork and signal stops only (NotifyOptions::watch_execs), from its first
+// notification on; its calls still come through the listener.
+//
 // The executive page is the guest's to write: everything read from it is bounded (see
 // GuestExecPage), and the drain timer does a bounded amount of work per guest per tick.
 #pragma once
@@ -26,6 +30,7 @@
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -41,6 +46,12 @@ struct NotifyOptions {
   // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): wake the supervisor synchronously on the
   // guest's CPU, so the round trip does not pay a cross-CPU wake-up. Ignored where unsupported.
   bool sync_wakeup = true;
+  // Attaches a watch of the execs of a guest's process tree (pid, guest id, handler): a tracer
+  // that stops each process at PTRACE_EVENT_EXEC and puts the image it loaded to the handler's
+  // OnExecImage (Tracer::WatchExecs). Used for guests whose handler WantsExecImages(), which
+  // seccomp notification alone cannot serve: nothing stops a guest between its exec and its new
+  // image's first instruction. Empty: no watch, and such a guest is killed at its first call.
+  std::function<Result<void>(pid_t, uint64_t, SyscallHandler&)> watch_execs;
 };
 
 class NotifyBackend final : public Backend {

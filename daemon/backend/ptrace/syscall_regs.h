@@ -39,6 +39,11 @@ Result<void> SkipSyscall(pid_t tid);
 // Writes the value the guest sees as the call's result (-errno for a failure).
 Result<void> SetReturnValue(pid_t tid, int64_t value);
 
+// At a syscall-exit stop: names call `nr` as the one that ended, so that a result of -ERESTARTSYS
+// written there is restarted or made EINTR by the kernel's signal delivery, as for a call that
+// ran (SkipSyscall had made the number -1, which the restart logic ignores).
+Result<void> SetSyscallNumber(pid_t tid, int64_t nr);
+
 // At a seccomp or entry stop: replaces argument `index` (0..5) of the call about to run.
 Result<void> SetArgument(pid_t tid, int index, int64_t value);
 

@@ -37,6 +37,10 @@ Result<void> SkipSyscall(pid_t tid) {
   return PokeRegister(tid, offsetof(struct user, regs.orig_rax), -1, "orig_rax");
 }
 
+Result<void> SetSyscallNumber(pid_t tid, int64_t nr) {
+  return PokeRegister(tid, offsetof(struct user, regs.orig_rax), nr, "orig_rax");
+}
+
 Result<void> SetReturnValue(pid_t tid, int64_t value) {
   return PokeRegister(tid, offsetof(struct user, regs.rax), value, "rax");
 }

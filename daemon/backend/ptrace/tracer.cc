@@ -27,6 +27,10 @@
 namespace hijack::backend {
 namespace {
 
+// include/linux/errno.h (kernel-internal): "restart the call unless the handler lacks
+// SA_RESTART", resolved by the kernel's signal delivery on the way to user space.
+constexpr int64_t kErestartSys = 512;
+
 // Exits of pids nobody has claimed are kept this long (count), for children whose parent's
 // fork event is reported after their death.
 constexpr size_t kUnclaimedExits = 1024;
@@ -88,6 +92,8 @@ struct Tracer::Tracee {
   std::optional<Event> pending;
   // kEverySyscall: the value to write into the return register at the exit of a skipped call.
   std::optional<int64_t> answer;
+  // With an answer of -ERESTARTSYS: the call's number, restored at the exit stop.
+  std::optional<int> restart_nr;
   // kEverySyscall: false while the launcher's own code runs in the child (before it set
   // no_new_privs, see launcher.h); its calls are not the guest's and are not decided.
   bool armed = true;
@@ -314,6 +320,24 @@ Result<pid_t> Tracer::Launch(const LaunchSpec& spec, SyscallHandler& handler, Tr
   return pid;
 }
 
+Result<void> Tracer::WatchExecs(pid_t pid, uint64_t guest_id, SyscallHandler& handler) {
+  // EXITKILL: a guest whose execs nobody watches any more must not run on (fail closed).
+  constexpr long kOptions = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                            PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void*>(kOptions)) != 0) {
+    return ErrnoError(errno, "ptrace(PTRACE_SEIZE) of guest " + std::to_string(pid) +
+                                 " to judge the images it execs");
+  }
+  auto guest = std::make_shared<Guest>();
+  guest->id = guest_id;
+  guest->mode = TraceMode::kExecEvents;
+  guest->handler = &handler;
+  guest->main_pid = pid;
+  guests_[guest_id] = guest;
+  AddTracee(pid, pid, guest);
+  return {};
+}
+
 Result<void> Tracer::Attach(pid_t pid, TraceMode mode, int go_fd) {
   // EXITKILL: a guest must not outlive its supervisor, unsupervised (fail closed).
   long options = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
@@ -431,6 +455,9 @@ void Tracer::HandleStop(pid_t tid, int status) {
     }
     case PTRACE_EVENT_EXEC:
       t.armed = true;
+      if (!AdmitImage(t)) {
+        return;  // killed in its stop: its exit comes through the reaper as any other
+      }
       Resume(t, 0);
       return;
     case PTRACE_EVENT_STOP:
@@ -475,6 +502,7 @@ void Tracer::OnSyscallStop(Tracee& t) {
         Event stale = std::move(*t.pending);
         t.pending.reset();
         t.answer.reset();
+        t.restart_nr.reset();
         t.want_exit_stop = false;
         Complete(t, std::move(stale));
       }
@@ -551,6 +579,10 @@ void Tracer::OnSyscallStop(Tracee& t) {
         t.want_exit_stop = false;
         if (t.answer) {
           auto written = syscall_regs::SetReturnValue(t.tid, *t.answer);
+          if (written && t.restart_nr) {
+            written = syscall_regs::SetSyscallNumber(t.tid, *t.restart_nr);
+          }
+          t.restart_nr.reset();
           if (!written) {
             record.result.reset();
             if (written.error().code == ESRCH) {
@@ -686,6 +718,17 @@ void Tracer::Apply(Tracee& t, const Decision& decision, Event record, bool at_se
       return;
     }
     record.result = value;
+    if (value == -kErestartSys) {
+      // A call a module answers "restart after the handler unless it lacks SA_RESTART" (an
+      // emulated connect that a caught signal interrupts): the kernel decides that on the way
+      // out, from the call's number and -ERESTARTSYS, both written at the exit stop.
+      t.answer = value;
+      t.restart_nr = record.call.nr;
+      t.want_exit_stop = at_seccomp_stop;
+      t.pending = std::move(record);
+      Resume(t, 0, /*exit_stop_next=*/true);
+      return;
+    }
     if (at_seccomp_stop) {
       Resume(t, 0);
       Complete(t, std::move(record));
@@ -774,6 +817,36 @@ void Tracer::OnExec(pid_t tid) {
   tracees_.insert(std::move(moved));
 }
 
+bool Tracer::AdmitImage(Tracee& t) {
+  Guest& guest = *t.guest;
+  if (!guest.handler->WantsExecImages()) {
+    return true;
+  }
+  SyscallEvent exec;
+  exec.guest_id = guest.id;
+  exec.pid = t.tgid;  // after an exec the thread is the leader (OnExec moved it there)
+  exec.tid = t.tid;
+  exec.nr = SYS_execve;
+  exec.arch = syscall_regs::NativeArch();
+  exec.start_ns = common::MonotonicNs();
+  ProcessMemory mem(t.tid, nullptr);
+  Event record;
+  std::optional<Decision> decision = guest.handler->OnExecImage(exec, mem, record);
+  if (!decision) {
+    return true;
+  }
+  // The thread is in its PTRACE_EVENT_EXEC stop, the only one of its process (execve(2) ended
+  // the others): SIGKILL ends it there, before the image's first instruction.
+  if (syscall(SYS_tgkill, t.tgid, t.tid, SIGKILL) != 0 && errno != ESRCH) {
+    spdlog::critical("guest {}: tgkill of {} whose image the policy refused: {}", guest.id,
+                     t.tid, std::strerror(errno));
+    std::abort();  // a refused image must not run; the tree dies with the supervisor
+  }
+  record.call = exec;
+  guest.handler->OnCompleted(std::move(record));
+  return false;
+}
+
 void Tracer::Forget(pid_t tid) {
   auto it = tracees_.find(tid);
   if (it == tracees_.end()) {
@@ -821,6 +894,10 @@ void Tracer::MaybeFinish(Guest& guest) {
     return;
   }
   guest.finished = true;
+  if (guest.mode == TraceMode::kExecEvents) {
+    guests_.erase(guest.id);  // its own backend reports the end; `guest` dies here
+    return;
+  }
   if (auto message =
           launcher::StartFailureMessage(guest.report.get(), *guest.handler, guest.path)) {
     spdlog::error("{}", *message);

@@ -21,6 +21,9 @@
 //   the event names them.
 // - PTRACE_EVENT_EXEC: when a non-leader thread exec'd, it now has the leader's tid (its former
 //   tid is the event message); its state moves there and the old leader's state is dropped.
+//   When the handler judges images (SyscallHandler::WantsExecImages), it is asked about the
+//   image the kernel loaded, and a refused one is killed in this stop, before its first
+//   instruction: the race-free half of exec_guard.
 // - group-stop (PTRACE_EVENT_STOP with a stopping signal): PTRACE_LISTEN, so the guest stays
 //   stopped until SIGCONT as it would untraced, and its parent sees WIFSTOPPED / WIFCONTINUED.
 // - signal-delivery-stop: the signal is injected unchanged (same number, same siginfo).
@@ -62,6 +65,7 @@ namespace hijack::backend {
 enum class TraceMode {
   kSeccompStops,  // SECCOMP_RET_TRACE for the intercept set; other calls never stop
   kEverySyscall,  // no seccomp filter; PTRACE_SYSCALL stops at entry and exit of every call
+  kExecEvents,    // a guest of another backend (notify): exec, fork and signal stops only
 };
 
 class Tracer {
@@ -83,6 +87,15 @@ class Tracer {
   // the guest. Errors: fork or filter compilation failed; PTRACE_SEIZE refused (EPERM: a sandbox
   // or kernel.yama.ptrace_scope forbids tracing).
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler, TraceMode mode);
+
+  // Follows the process tree of `pid`, a guest that another backend (notify) serves and ends,
+  // for its execs only (TraceMode::kExecEvents): every image its processes exec is put to
+  // `handler`'s OnExecImage at the PTRACE_EVENT_EXEC stop, before it runs. Its forks, vforks
+  // and clones are traced as they are made; signals and group-stops pass through unchanged. The
+  // handler's OnSyscall and OnGuestExit are never called: the other backend does that. Loop
+  // thread, before `pid` can exec (it waits in a seccomp notification) or fork. Errors:
+  // PTRACE_SEIZE refused (EPERM: yama ptrace_scope, a sandbox; ESRCH: it is gone).
+  Result<void> WatchExecs(pid_t pid, uint64_t guest_id, SyscallHandler& handler);
 
   // Whether this process may trace its children: forks a child that waits, PTRACE_SEIZEs it and
   // kills it. Errors name the refused request.
@@ -115,6 +128,10 @@ class Tracer {
   void Apply(Tracee& t, const Decision& decision, Event record, bool at_seccomp_stop);
   void OnNewTracee(Tracee& parent, pid_t child, bool same_process);
   void OnExec(pid_t tid);
+  // At the PTRACE_EVENT_EXEC stop of `t`: asks the handler about the image the kernel loaded
+  // (SyscallHandler::OnExecImage) and kills the process in its stop when it is refused. False
+  // when it was killed.
+  bool AdmitImage(Tracee& t);
   // `exit_stop_next`: the thread enters a call whose exit stop is wanted; OnStop polls for it.
   void Resume(Tracee& t, int sig, bool exit_stop_next = false);
   void Complete(Tracee& t, Event record);

@@ -19,6 +19,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The kernel's "restart if the handler says SA_RESTART" (include/linux/errno.h, not part of
+// the user API): answered only while a caught signal is pending, so the kernel's signal
+// delivery on the way out turns it into EINTR or a restart, and the guest never sees it.
+constexpr int kErestartSys = 512;
+
 // How often a waiting connect asks whether the guest still waits for it.
 constexpr std::chrono::milliseconds kPendingCheck{100};
 
@@ -91,8 +96,12 @@ Decision WaitForConnect(int fd, const SyscallEvent& ev, GuestMemory& mem) {
     }
     if (CaughtSignalPending(ev.pid, ev.tid)) {
       // connect(2), EINTR: "the connection is established asynchronously": it goes on in the
-      // kernel; a later connect says EALREADY, then EISCONN.
-      return Decision::Fail(EINTR);
+      // kernel. What the guest sees is the kernel's own choice (net/ipv4/af_inet.c,
+      // sock_intr_errno()): with a send timeout EINTR whatever the handler's flags (signal(7));
+      // without one ERESTARTSYS, which the kernel turns into EINTR or, for a handler with
+      // SA_RESTART, a restart of the call after the handler. The restarted connect comes here
+      // again, finds the connect in progress (EALREADY) and waits on, as natively.
+      return Decision::Fail(deadline ? EINTR : kErestartSys);
     }
     if (deadline && Clock::now() >= *deadline) {
       return Decision::Fail(EINPROGRESS);  // SO_SNDTIMEO expired (socket(7))

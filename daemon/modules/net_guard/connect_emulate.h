@@ -18,9 +18,12 @@
 // guest does not), and whether its thread has a caught, unblocked signal pending: the guest's
 // thread waits in the supervisor (seccomp's killable wait, or a ptrace stop), where no signal
 // can interrupt it, so the emulation answers EINTR as a native connect would, and the
-// connection goes on in the kernel (connect(2)). One difference remains: a handler with
-// SA_RESTART natively restarts the connect, which then waits on; emulated, the guest sees
-// EINTR (the supervisor cannot read the guest's sigaction flags). A signal whose default action
+// connection goes on in the kernel (connect(2)). Without SO_SNDTIMEO the answer is the kernel's
+// ERESTARTSYS, so the kernel itself applies the handler's SA_RESTART on the way out (restart:
+// the connect is intercepted again, finds the connect in progress, EALREADY, and waits on, as
+// natively; no SA_RESTART: EINTR); with SO_SNDTIMEO, EINTR, as natively (signal(7): socket
+// calls with a timeout are never restarted). The ptrace backends restart the same way (the
+// tracer restores the call's number at its exit stop). A signal whose default action
 // kills is not caught: under notify the kernel kills the guest at once; a ptrace-stopped thread
 // takes it when the connect has ended. Other sockets (UDP: connect
 // does not block) are connected as they are.
