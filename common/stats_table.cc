@@ -65,19 +65,17 @@ std::string FormatStraceTable(std::vector<StatsRow> rows, StraceSort sort) {
   switch (sort) {
     case StraceSort::kTime:
       std::stable_sort(rows.begin(), rows.end(), [&](const StatsRow& a, const StatsRow& b) {
-        return a.duration_ns != b.duration_ns ? a.duration_ns > b.duration_ns
-               : a.calls != b.calls           ? a.calls > b.calls
-                                              : by_name(a, b);
+        return a.duration_ns > b.duration_ns;
       });
       break;
     case StraceSort::kCalls:
       std::stable_sort(rows.begin(), rows.end(), [&](const StatsRow& a, const StatsRow& b) {
-        return a.calls != b.calls ? a.calls > b.calls : by_name(a, b);
+        return a.calls > b.calls;
       });
       break;
     case StraceSort::kErrors:
       std::stable_sort(rows.begin(), rows.end(), [&](const StatsRow& a, const StatsRow& b) {
-        return a.errors != b.errors ? a.errors > b.errors : by_name(a, b);
+        return a.errors > b.errors;
       });
       break;
     case StraceSort::kName:

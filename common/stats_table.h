@@ -40,8 +40,8 @@ enum class StraceSort { kTime, kCalls, kErrors, kName, kNothing };
 // The table of `strace -c`, column for column: % time, seconds, usecs/call, calls, errors
 // (blank when 0), syscall, then a total line. seconds is the sum of the known durations
 // (StatsRow::durations), % time its share, usecs/call its mean over those calls. Rows are
-// ordered by `sort` (descending for time, calls and errors; ties by name), kNothing keeps the
-// order given. Pure function; thread-safe.
+// ordered by `sort` (descending for time, calls and errors, ties in the order given, as strace
+// keeps syscall-number order), kNothing keeps the order given. Pure function; thread-safe.
 std::string FormatStraceTable(std::vector<StatsRow> rows, StraceSort sort);
 
 }  // namespace hijack::common
