@@ -372,13 +372,6 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--no-sync-wakeup", no_sync,
                       "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
 
-  // Parsed by run/strace_options.h, not CLI11: strace's grouped short options (-ff, -tt, -s64)
-  // are getopt's. Listed here for --help and the manual.
-  CLI::App* strace_cmd = app.add_subcommand(
-      "strace", "run one guest traced with strace(1)'s options and output (hijackd strace -h)");
-  strace_cmd->footer(hijack::run::StraceUsage());
-  strace_cmd->allow_extras();
-
   std::string check_file;
   std::vector<std::string> check_program;
   CLI::App* check_cmd = app.add_subcommand("check", "validate a policy file");
@@ -392,6 +385,13 @@ int main(int argc, char** argv) {
   add_log_level(check_cmd);
 
   CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
+  // Parsed by run/strace_options.h, not CLI11: strace's grouped short options (-ff, -tt, -s64)
+  // are getopt's. Listed here for --help and the manual.
+  CLI::App* strace_cmd = app.add_subcommand(
+      "strace", "run one guest traced with strace(1)'s options and output (hijackd strace -h)");
+  strace_cmd->footer(hijack::run::StraceUsage());
+  strace_cmd->allow_extras();
+
   app.add_subcommand("schema", "print the JSON Schema (draft 2020-12) of policy files")
       ->callback([] {
         std::printf("%s\n",
