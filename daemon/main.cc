@@ -7,6 +7,7 @@
 //   CONTROL OPTIONS (control_options.h): --socket-mode, --socket-group, --admin-group,
 //     --launch-group, --watch-group, --tls-cert/--tls-key/--tls-ca, --token-file,
 //     --insecure-tcp, --listen-any, --audit-log
+//   hijackd strace [STRACE OPTIONS] [--] CMD ARGS...   (run/strace_options.h)
 //   hijackd check FILE          validate a policy without running anything; say which
 //                               protection layers and backends this kernel gives
 //   hijackd modules             list the built-in policy modules
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 #include <optional>
+#include <span>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -204,6 +206,50 @@ hijack::common::CliDocs ManualDocs() {
   };
 }
 
+// --log-level given before the command word (`hijackd --log-level debug strace ...`), if any.
+std::optional<std::string> LogLevelBefore(const std::vector<std::string>& args, size_t at) {
+  std::optional<std::string> level;
+  for (size_t i = 0; i + 1 < at; ++i) {
+    if (args[i] == "--log-level") {
+      level = args[i + 1];
+    }
+  }
+  return level;
+}
+
+// `hijackd strace ...`: strace's command line onto `hijackd run` (run/strace_options.h).
+int RunStrace(std::span<const std::string> words, std::optional<std::string> log_level) {
+  auto parsed = hijack::run::ParseStraceOptions(words);
+  if (!parsed) {
+    std::fprintf(stderr, "hijackd strace: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (parsed->help) {
+    std::fputs(hijack::run::StraceUsage().c_str(), stdout);
+    return 0;
+  }
+  auto backend = hijack::backend::ParseBackendChoice(parsed->backend);
+  if (!backend) {
+    std::fprintf(stderr, "hijackd strace: --backend: %s\n", backend.error().message.c_str());
+    return 2;
+  }
+  const std::string level = parsed->log_level.value_or(log_level.value_or("warn"));
+  if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
+    std::fprintf(stderr, "hijackd strace: --log-level %s: trace, debug, info, warn, error, off\n",
+                 level.c_str());
+    return 2;
+  }
+  SetUpLogging(level);
+  hijack::run::RunOptions run;
+  run.command = parsed->command;
+  run.policy_file = parsed->policy;
+  run.backend = *backend;
+  run.agent = parsed->agent;
+  run.quiet = true;
+  run.strace = std::move(*parsed);
+  return hijack::run::RunGuest(run);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -340,6 +386,13 @@ int main(int argc, char** argv) {
   add_log_level(check_cmd);
 
   CLI::App* modules_cmd = app.add_subcommand("modules", "list the built-in policy modules");
+  // Parsed by run/strace_options.h, not CLI11: strace's grouped short options (-ff, -tt, -s64)
+  // are getopt's. Listed here for --help and the manual.
+  CLI::App* strace_cmd = app.add_subcommand(
+      "strace", "run one guest traced with strace(1)'s options and output (hijackd strace -h)");
+  strace_cmd->footer(hijack::run::StraceUsage());
+  strace_cmd->allow_extras();
+
   app.add_subcommand("schema", "print the JSON Schema (draft 2020-12) of policy files")
       ->callback([] {
         std::printf("%s\n",
@@ -355,6 +408,9 @@ int main(int argc, char** argv) {
       "`hijackd COMMAND --help` shows each command's options and examples.");
 
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (const size_t at = CommandIndex(args); at < args.size() && args[at] == "strace") {
+    return RunStrace(std::span(args).subspan(at + 1), LogLevelBefore(args, at));
+  }
   if (auto unknown = UnknownCommand(app, args)) {
     std::fprintf(stderr, "hijackd: unknown command \"%s\" (commands: %s; see hijackd --help)\n",
                  unknown->c_str(), CommandNames(app).c_str());

@@ -25,6 +25,9 @@
 #include "daemon/launcher/exit_status.h"
 #include "daemon/launcher/inherited_signals.h"
 #include "daemon/launcher/launcher.h"
+#include "common/bounded_file.h"
+#include "daemon/modules/fault/fault_module.h"
+#include "daemon/modules/stats/stats_module.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/policy/default_policy.h"
 #include "daemon/policy/policy_set.h"
@@ -294,6 +297,105 @@ std::vector<std::string> CurrentEnvironment() {
   return env;
 }
 
+// The modules `hijackd strace` adds to the policy, and where its -c table goes.
+struct StraceParts {
+  modules::TraceModule* trace = nullptr;  // owned by the policy; null with -c alone
+  modules::StatsModule* stats = nullptr;  // -c, -C
+  std::FILE* summary_out = stderr;        // -c -o FILE: the table goes to FILE
+  ~StraceParts() {
+    if (summary_out != stderr) {
+      std::fclose(summary_out);
+    }
+  }
+};
+
+// Adds the modules of strace's options to `policy`: one fault module per injected call (strace
+// counts when= per call), the trace, the stats table.
+Result<void> AddStraceModules(const StraceOptions& o, policy::PolicySet& policy,
+                              StraceParts& parts) {
+  for (const StraceInject& inject : o.injects) {
+    for (int nr : inject.syscalls.Numbers()) {
+      modules::FaultModule::Config c;
+      c.syscalls.Add(nr);
+      c.err = inject.error;
+      c.retval = inject.retval;
+      c.after = inject.first - 1;
+      c.every = inject.step == 0 ? 1 : inject.step;
+      c.times = inject.step == 0 ? 1 : UINT64_MAX;
+      nlohmann::json record = {{"module", "fault"},
+                               {"syscall", std::string(syscalls::SyscallName(nr))},
+                               {"after", c.after},
+                               {"every", c.every}};
+      if (c.retval) {
+        record["retval"] = *c.retval;
+      } else {
+        record["errno"] = ErrnoName(c.err);
+      }
+      if (c.times != UINT64_MAX) {
+        record["times"] = c.times;
+      }
+      policy.Append(std::make_unique<modules::FaultModule>(std::move(c)), std::move(record));
+    }
+  }
+  const std::string output = o.output.value_or("");
+  if (o.summary != StraceOptions::Summary::kOnly) {
+    using Style = modules::TraceModule::StraceStyle;
+    Style style;
+    style.shown = o.trace;
+    style.stamps = static_cast<Style::Stamps>(o.stamps);
+    style.relative = o.relative;
+    style.durations = o.durations;
+    style.string_limit = o.string_limit;
+    style.fd_paths = o.fd_paths;
+    style.results = static_cast<Style::Results>(o.results);
+    style.prefix = o.per_pid_files ? Style::Prefix::kNone
+                   : o.output && o.follow > 0 ? Style::Prefix::kAlways
+                                              : Style::Prefix::kWhenSeveral;
+    if (o.per_pid_files) {
+      style.per_pid_base = output;
+    }
+    HIJACK_ASSIGN_OR_RETURN(auto trace, modules::TraceModule::OpenStrace(std::move(style), output));
+    parts.trace = trace.get();
+    policy.Append(std::move(trace), {{"module", "trace"}, {"output", output}, {"format", "strace"}});
+  } else if (!output.empty() && output != "-") {
+    auto opened = common::OpenOutputFile(output, /*append=*/false);
+    if (!opened) {
+      return std::unexpected(Error{opened.error().code, "-o " + opened.error().message});
+    }
+    parts.summary_out = *opened;
+  }
+  if (o.summary != StraceOptions::Summary::kNone) {
+    auto stats = std::make_unique<modules::StatsModule>(
+        o.trace, /*latency=*/true, modules::StatsModule::Table::kStrace,
+        static_cast<common::StraceSort>(o.sort));
+    parts.stats = stats.get();
+    policy.Append(std::move(stats), {{"module", "stats"}, {"table", "strace"}});
+  }
+  return {};
+}
+
+// What `hijackd strace` writes when its guest has ended: the main process's exit line, the -c
+// table, and once the reason for any "= ?".
+void FinishStrace(const StraceParts& parts, pid_t pid, std::optional<int> status,
+                  BackendKind backend) {
+  if (parts.trace != nullptr && status) {
+    parts.trace->ProcessEnded(pid, *status);
+  }
+  if (parts.stats != nullptr) {
+    const std::string table = parts.stats->Report();
+    std::fputs(table.c_str(), parts.summary_out);
+    std::fflush(parts.summary_out);
+  }
+  if (parts.trace != nullptr && parts.trace->unknown_results() > 0) {
+    std::fprintf(stderr,
+                 "hijackd strace: %llu calls show \"= ?\": the %s backend let them run and the "
+                 "kernel reports no result of such calls back (seccomp_unotify(2)); --backend "
+                 "ptrace shows every result\n",
+                 static_cast<unsigned long long>(parts.trace->unknown_results()),
+                 std::string(BackendKindName(backend)).c_str());
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -321,12 +423,23 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   std::unique_ptr<SignalWitness> witness = SignalWitness::Start();
 
   const auto& registry = modules::BuiltInModules();
+  // hijackd strace writes what strace would: no stats table unless -c asks for one.
   auto policy = options.policy_file ? policy::PolicySet::FromFile(*options.policy_file, registry)
-                                    : policy::PolicySet::FromText(policy::DefaultPolicyText(),
-                                                                  "default policy", registry);
+                : options.strace
+                    ? policy::PolicySet::FromText(R"({"version": 1, "modules": []})",
+                                                  "hijackd strace", registry)
+                    : policy::PolicySet::FromText(policy::DefaultPolicyText(), "default policy",
+                                                  registry);
   if (!policy) {
     spdlog::error("{}", policy.error().message);
     return kUsageError;
+  }
+  StraceParts strace_parts;
+  if (options.strace) {
+    if (auto added = AddStraceModules(*options.strace, **policy, strace_parts); !added) {
+      spdlog::error("{}", added.error().message);
+      return kUsageError;
+    }
   }
   SyscallSet extra;
   for (const auto& spec : options.intercept) {
@@ -449,7 +562,9 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   forwarder.reset();
 
   sup.bus().Flush();
-  if (!options.quiet) {
+  if (options.strace) {
+    FinishStrace(strace_parts, info.pid, status, info.backend);
+  } else if (!options.quiet) {
     auto snapshot = guest->engine().Current();
     for (const auto& module : snapshot->modules()) {
       std::string report = module->Report();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "daemon/backend/backend_table.h"
+#include "daemon/run/strace_options.h"
 #include "hijack/result.h"
 
 namespace hijack::supervisor {
@@ -57,6 +58,12 @@ struct RunOptions {
   // starts, and returns the function that stops it (stop accepting, finish in-flight calls).
   // Set by main.cc, which links the gRPC service; empty: no API.
   std::function<Result<std::function<void()>>(supervisor::Supervisor&)> serve_control;
+  // hijackd strace: the guest is traced as strace's options say (strace_options.h) instead of
+  // by --trace. The policy is `policy_file`'s, or none (no stats table) instead of the default
+  // one; the injections (-e inject=) come first, then the trace, then the -c table, which is
+  // written where the trace goes, without hijackd's end-of-run report. Once at the end, on
+  // stderr, a line says how many calls show "= ?" and why.
+  std::optional<StraceOptions> strace;
 };
 
 // Runs the guest to completion. Returns hijackd's exit status; does not return when the guest

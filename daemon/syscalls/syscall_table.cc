@@ -132,9 +132,33 @@ constexpr std::array kDesc = {
     "getxattrat"sv,
 };
 
+// The stat families as strace splits them (TST, TLST, TFST, TSTA; TSF, TFSF, TSFA): the call that
+// names a file, the one that does not follow its last link, the ones that take a descriptor, and
+// all of them. fstatat (newfstatat on x86_64) and statx take a descriptor, so strace files them
+// under %fstat.
+constexpr std::array kStat = {"stat"sv};
+constexpr std::array kLstat = {"lstat"sv};
+constexpr std::array kFstat = {"fstat"sv, "newfstatat"sv, "statx"sv};
+constexpr std::array kAnyStat = {"stat"sv, "fstat"sv, "lstat"sv, "newfstatat"sv, "statx"sv};
+constexpr std::array kStatfs = {"statfs"sv};
+constexpr std::array kFstatfs = {"fstatfs"sv};
+constexpr std::array kAnyStatfs = {"ustat"sv, "statfs"sv, "fstatfs"sv};
+
+constexpr std::array kCreds = {
+    "getuid"sv,    "getgid"sv,    "setuid"sv,    "setgid"sv,    "geteuid"sv,   "getegid"sv,
+    "setreuid"sv,  "setregid"sv,  "getgroups"sv, "setgroups"sv, "setresuid"sv, "getresuid"sv,
+    "setresgid"sv, "getresgid"sv, "setfsuid"sv,  "setfsgid"sv,  "capget"sv,    "capset"sv,
+    "prctl"sv,
+};
+
+constexpr std::array kClock = {
+    "gettimeofday"sv,  "settimeofday"sv,  "time"sv,          "adjtimex"sv,
+    "clock_settime"sv, "clock_gettime"sv, "clock_getres"sv,  "clock_adjtime"sv,
+};
+
 // clang-format on
 
-constexpr std::array<SyscallClass, 7> kClasses = {{
+constexpr std::array<SyscallClass, 16> kClasses = {{
     {"%file", "takes a file name argument", kFile},
     {"%net", "network: creates, connects or moves data through a socket", kNet},
     {"%process", "process lifecycle: creates, runs, waits for or ends a process or thread",
@@ -143,6 +167,16 @@ constexpr std::array<SyscallClass, 7> kClasses = {{
     {"%memory", "memory mapping: changes the address space or its properties", kMemory},
     {"%ipc", "SysV IPC: shared memory, semaphores and message queues", kIpc},
     {"%desc", "takes or returns a file descriptor", kDesc},
+    {"%stat", "asks for the status of a named file, following links", kStat},
+    {"%lstat", "asks for the status of a named file, not following its last link", kLstat},
+    {"%fstat", "asks for the status of a file through a descriptor (or one relative to it)",
+     kFstat},
+    {"%%stat", "asks for the status of a file, in any of the ways above", kAnyStat},
+    {"%statfs", "asks for the status of the file system holding a named file", kStatfs},
+    {"%fstatfs", "asks for the status of the file system holding a descriptor's file", kFstatfs},
+    {"%%statfs", "asks for the status of a file system, in any of the ways above", kAnyStatfs},
+    {"%creds", "reads or changes user and group ids or capability sets", kCreds},
+    {"%clock", "reads or changes a system clock", kClock},
 }};
 
 struct ClassAlias {

@@ -167,7 +167,8 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
   {
     std::lock_guard lock(mu_);
     k = eligible_++;
-    if (k < config_.after || hits_ >= config_.times || !Draw(k)) {
+    if (k < config_.after || (k - config_.after) % config_.every != 0 ||
+        hits_ >= config_.times || !Draw(k)) {
       return std::nullopt;
     }
     ++hits_;
@@ -178,7 +179,7 @@ std::optional<Decision> FaultModule::Decide(const SyscallEvent& ev, GuestMemory&
   if (config_.short_count) {
     return ShortTransfer(ev, mem, ready);
   }
-  return Decision::Fail(config_.err);
+  return config_.retval ? Decision::Return(*config_.retval) : Decision::Fail(config_.err);
 }
 
 nlohmann::json FaultModule::Stats() const {
@@ -232,7 +233,15 @@ policy::ModuleInfo FaultModule::Info() {
                        .Range(0)
                        .Default(0),
                    policy::setting::Integer("times", "at most this many hits (default unlimited)")
-                       .Range(0)},
+                       .Range(0),
+                   policy::setting::Integer("every",
+                                            "from `after` on, only every this-many-th eligible "
+                                            "call may be hit")
+                       .Range(1)
+                       .Default(1),
+                   policy::setting::Integer("retval",
+                                            "instead of an errno: the call does not run and "
+                                            "returns this value")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
         HIJACK_ASSIGN_OR_RETURN(auto one, config.Syscalls("syscall"));
@@ -284,6 +293,17 @@ policy::ModuleInfo FaultModule::Info() {
             std::string_view k = key;
             (k == "seed" ? c.seed : k == "after" ? c.after : c.times) = u;
           }
+        }
+        HIJACK_ASSIGN_OR_RETURN(auto every, config.Integer("every"));
+        if (every) {
+          if (*every < 1) {
+            return MakeError(config.PathOf("every") + ": expected an integer >= 1");
+          }
+          c.every = static_cast<uint64_t>(*every);
+        }
+        HIJACK_ASSIGN_OR_RETURN(c.retval, config.Integer("retval"));
+        if (c.retval && (config.Has("errno") || short_count)) {
+          return MakeError(config.PathOf("retval") + ": give one of errno, short and retval");
         }
         return std::make_unique<FaultModule>(std::move(c));
       },

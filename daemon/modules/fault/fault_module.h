@@ -10,7 +10,9 @@
 // instance) is hit when k >= `after`, fewer than `times` calls were hit so far, and
 // splitmix64(seed, k) < probability. Given the same seed and the same sequence of calls, the same
 // calls fail: a failing chaos run can be replayed (Stats() lists the hit call indexes).
-// The failure is `errno` (the call does not run), or with `short` N a short transfer: for read,
+// `every` S hits only every S-th call from `after` on; `retval` V makes a hit call return V
+// without running instead of failing. The failure is `errno` (the call does not run), or with
+// `short` N a short transfer: for read,
 // pread64, write, pwrite64, recvfrom and sendto with a count above N, the supervisor performs
 // the transfer itself with N bytes (on a duplicate of the guest's descriptor, pidfd_getfd(2),
 // which shares the file offset; the data moves with process_vm_readv/writev(2)) and the guest
@@ -40,6 +42,11 @@ class FaultModule final : public PolicyModule {
     uint64_t seed = 0;
     uint64_t after = 0;
     uint64_t times = UINT64_MAX;
+    // Of the calls from `after` on, only every `every`-th is eligible for the draw (strace's
+    // when=N+STEP).
+    uint64_t every = 1;
+    // Instead of `err`: the call does not run and returns this (strace's retval=).
+    std::optional<int64_t> retval;
   };
 
   explicit FaultModule(Config config) : config_(std::move(config)) {}

@@ -28,9 +28,14 @@ void StatsModule::Observe(const Event& event) {
   } else if (*event.result < 0 && *event.result >= -4095) {
     ++s.errors;
   }
+  const auto held = static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns));
+  if (event.result) {
+    // The call's return was seen, so receipt to result is the call's duration.
+    ++s.durations;
+    s.duration_ns += held;
+  }
   if (latency_) {
-    s.latency.Record(
-        static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns)));
+    s.latency.Record(held);
   }
 }
 
@@ -46,19 +51,37 @@ void StatsModule::AddCounts(int nr, uint64_t calls, uint64_t errors, uint64_t to
   }
   slot->calls += calls;
   slot->errors += errors;
+  uint64_t timed = 0;
+  for (uint64_t n : log2_histogram) {
+    timed += n;
+  }
+  slot->durations += timed;
+  slot->duration_ns += total_ns;
   if (!latency_) {
     return;
   }
   // Only the histogram's calls were timed (the rest of `calls` counted without a clock), so only
-  // they enter the percentiles. The exact total goes with the first non-empty bucket; each bucket
-  // is placed at its middle.
+  // they enter the percentiles. The exact total goes with the first non-empty bucket; each
+  // closed bucket is placed at its middle. The last bucket is open (every call from 2^(last) ns
+  // up, exec_page.h), so its middle says nothing: its calls are placed at their mean, which the
+  // exact total gives once the closed buckets' share is taken out (exact when one call is
+  // there, as for a sleep).
+  const size_t last = log2_histogram.empty() ? 0 : log2_histogram.size() - 1;
+  uint64_t closed_estimate = 0;
+  for (size_t b = 0; b < last; ++b) {
+    closed_estimate += log2_histogram[b] * ((uint64_t{1} << b) + (uint64_t{1} << b) / 2);
+  }
   uint64_t sum_left = total_ns;
   for (size_t b = 0; b < log2_histogram.size(); ++b) {
     if (log2_histogram[b] == 0) {
       continue;
     }
-    const uint64_t mid = (uint64_t{1} << b) + (uint64_t{1} << b) / 2;
-    slot->latency.RecordMany(mid, log2_histogram[b], sum_left);
+    uint64_t at = (uint64_t{1} << b) + (uint64_t{1} << b) / 2;
+    if (b == last) {
+      const uint64_t rest = total_ns > closed_estimate ? total_ns - closed_estimate : 0;
+      at = std::max<uint64_t>(uint64_t{1} << b, rest / log2_histogram[b]);
+    }
+    slot->latency.RecordMany(at, log2_histogram[b], sum_left);
     sum_left = 0;
   }
   if (sum_left != 0) {
@@ -82,6 +105,8 @@ std::vector<StatsModule::SyscallRow> StatsModule::Rows() const {
     row.errors = s.errors;
     row.unknown_results = s.unknown;
     row.not_run = s.not_run;
+    row.durations = s.durations;
+    row.duration_ns = s.duration_ns;
     if (latency_) {
       row.total_ns = s.latency.sum();
       row.p50_ns = s.latency.Percentile(0.50);
@@ -122,7 +147,12 @@ std::string StatsModule::Report() const {
                      .unknown_results = r.unknown_results,
                      .total_ns = r.total_ns,
                      .p50_ns = r.p50_ns,
-                     .p99_ns = r.p99_ns});
+                     .p99_ns = r.p99_ns,
+                     .durations = r.durations,
+                     .duration_ns = r.duration_ns});
+  }
+  if (table_ == Table::kStrace) {
+    return common::FormatStraceTable(std::move(table), sort_);
   }
   return common::FormatStatsTable(std::move(table), latency_);
 }
@@ -138,12 +168,31 @@ policy::ModuleInfo StatsModule::Info() {
                                             "false reports calls and errors only, with no time "
                                             "columns, and lets the agent count calls without "
                                             "timing them")
-                       .Default(true)},
+                       .Default(true),
+                   policy::setting::Choice("table",
+                                           "the end-of-run table: hijack's (calls, errors, "
+                                           "not-run, latency percentiles) or strace -c's",
+                                           {"hijack", "strace"})
+                       .Default("hijack"),
+                   policy::setting::Choice("sort", "row order of the strace table (strace -S)",
+                                           {"time", "calls", "errors", "name", "nothing"})
+                       .Default("time")},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         HIJACK_ASSIGN_OR_RETURN(auto syscalls, config.Syscalls("syscalls"));
         HIJACK_ASSIGN_OR_RETURN(auto latency, config.Bool("latency"));
+        HIJACK_ASSIGN_OR_RETURN(
+            auto table,
+            config.Enum<Table>("table", {{"hijack", Table::kHijack}, {"strace", Table::kStrace}}));
+        using common::StraceSort;
+        HIJACK_ASSIGN_OR_RETURN(auto sort, config.Enum<StraceSort>(
+                                               "sort", {{"time", StraceSort::kTime},
+                                                        {"calls", StraceSort::kCalls},
+                                                        {"errors", StraceSort::kErrors},
+                                                        {"name", StraceSort::kName},
+                                                        {"nothing", StraceSort::kNothing}}));
         return std::make_unique<StatsModule>(syscalls ? *syscalls : syscalls::AllSyscalls(),
-                                             latency.value_or(true));
+                                             latency.value_or(true), table.value_or(Table::kHijack),
+                                             sort.value_or(StraceSort::kTime));
       },
   };
 }

@@ -3,6 +3,7 @@
 //   {"module": "stats"}                                  // every syscall
 //   {"module": "stats", "syscalls": ["%file", "%net"]}   // only these
 //   {"module": "stats", "latency": false}                // calls and errors, no times
+//   {"module": "stats", "table": "strace", "sort": "calls"}  // strace -c's table and -S
 //
 // Observes off the guest's path. Report() is the table printed when the guest ends; Stats() the
 // same numbers as JSON for GetStats. Latency is the time the supervisor held the call (from
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/stats_table.h"
 #include "daemon/modules/stats/latency_histogram.h"
 #include "daemon/policy/module_registry.h"
 
@@ -25,8 +27,10 @@ namespace hijack::modules {
 
 class StatsModule final : public PolicyModule {
  public:
-  explicit StatsModule(SyscallSet syscalls, bool latency = true)
-      : syscalls_(syscalls), latency_(latency) {}
+  enum class Table { kHijack, kStrace };
+  explicit StatsModule(SyscallSet syscalls, bool latency = true, Table table = Table::kHijack,
+                       common::StraceSort sort = common::StraceSort::kTime)
+      : syscalls_(syscalls), latency_(latency), table_(table), sort_(sort) {}
 
   static policy::ModuleInfo Info();
 
@@ -54,6 +58,8 @@ class StatsModule final : public PolicyModule {
     uint64_t total_ns = 0;
     uint64_t p50_ns = 0;
     uint64_t p99_ns = 0;
+    uint64_t durations = 0;    // calls whose duration is known (their return was seen)
+    uint64_t duration_ns = 0;  // the sum of those durations
   };
   // A row for every syscall called so far, by number. Any thread.
   std::vector<SyscallRow> Rows() const;
@@ -67,11 +73,15 @@ class StatsModule final : public PolicyModule {
     uint64_t errors = 0;      // known negative results
     uint64_t unknown = 0;     // calls that ran without the supervisor seeing their result
     uint64_t not_run = 0;     // failed or emulated by a module
+    uint64_t durations = 0;
+    uint64_t duration_ns = 0;
     LatencyHistogram latency;
   };
 
   const SyscallSet syscalls_;
   const bool latency_;
+  const Table table_;
+  const common::StraceSort sort_;
   mutable std::mutex mu_;
   // Allocated on a syscall's first call: a histogram is ~8 KiB.
   std::array<std::unique_ptr<PerSyscall>, SyscallSet::kCapacity> per_{};

@@ -1,10 +1,17 @@
 #include "daemon/modules/trace/trace_module.h"
 
 #include <fmt/format.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <seccomp.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/bounded_file.h"
+#include "common/exit_description.h"
 #include "daemon/syscalls/arg_decoder.h"
+#include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::modules {
@@ -19,6 +26,92 @@ int64_t ClockNs(clockid_t clock) {
 // A buffered trace file is flushed at least this often, so `tail -f` follows a live guest.
 constexpr int64_t kFlushIntervalNs = 200'000'000;
 
+// strace aligns " = result" at this column (its -a default).
+constexpr size_t kResultColumn = 40;
+
+// -ff: at most this many per-thread files stay open; the least recent is closed (and reopened
+// for appending if its thread writes again), so a fork-heavy guest cannot use up descriptors.
+constexpr size_t kMaxOpenFiles = 256;
+
+// `text`, a quoted string as the decoder writes it ("\"abc\n\""... with C and octal escapes),
+// cut to `limit` bytes of the original with strace's "..." after the closing quote.
+std::string CutQuoted(const std::string& text, size_t limit) {
+  if (text.size() < 2 || text[0] != '"') {
+    return text;
+  }
+  size_t bytes = 0;
+  size_t i = 1;
+  while (i < text.size() && text[i] != '"') {
+    if (bytes == limit) {
+      return text.substr(0, i) + "\"...";
+    }
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      ++i;
+      if (text[i] >= '0' && text[i] <= '7') {
+        for (int d = 0; d < 3 && i < text.size() && text[i] >= '0' && text[i] <= '7'; ++d) {
+          ++i;
+        }
+      } else {
+        ++i;
+      }
+    } else {
+      ++i;
+    }
+    ++bytes;
+  }
+  return text;
+}
+
+// The file behind descriptor `fd` of process `pid` now, or "" when it cannot be read (the
+// process ended, or the descriptor was closed since).
+std::string FdPath(pid_t pid, int64_t fd) {
+  if (fd < 0 || fd > INT_MAX) {
+    return {};
+  }
+  const std::string link = fmt::format("/proc/{}/fd/{}", pid, fd);
+  char buf[PATH_MAX];
+  const ssize_t n = readlink(link.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// Calls whose success value is a new descriptor (strace's RVAL_FD): -y shows its path.
+bool ReturnsFd(int nr) {
+  switch (nr) {
+    case SCMP_SYS(open):
+    case SCMP_SYS(openat):
+    case SCMP_SYS(openat2):
+    case SCMP_SYS(creat):
+    case SCMP_SYS(dup):
+    case SCMP_SYS(dup2):
+    case SCMP_SYS(dup3):
+    case SCMP_SYS(socket):
+    case SCMP_SYS(accept):
+    case SCMP_SYS(accept4):
+    case SCMP_SYS(epoll_create):
+    case SCMP_SYS(epoll_create1):
+    case SCMP_SYS(eventfd):
+    case SCMP_SYS(eventfd2):
+    case SCMP_SYS(memfd_create):
+    case SCMP_SYS(pidfd_open):
+    case SCMP_SYS(timerfd_create):
+    case SCMP_SYS(signalfd4):
+    case SCMP_SYS(inotify_init1):
+    case SCMP_SYS(open_tree):
+    case SCMP_SYS(fsopen):
+    case SCMP_SYS(fsmount):
+    case SCMP_SYS(pidfd_getfd):
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Threads whose exit line was written, remembered so that ProcessEnded does not write a second;
+// bounded for guests that make many processes.
+constexpr size_t kMaxEnded = 65536;
+
+bool IsExit(int nr) { return nr == SCMP_SYS(exit) || nr == SCMP_SYS(exit_group); }
+
 }  // namespace
 
 TraceModule::TraceModule(SyscallSet syscalls, std::FILE* out, Format format)
@@ -27,12 +120,237 @@ TraceModule::TraceModule(SyscallSet syscalls, std::FILE* out, Format format)
       format_(format),
       realtime_offset_ns_(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC)) {}
 
+TraceModule::TraceModule(StraceStyle style, std::FILE* out)
+    : syscalls_([&] {
+        SyscallSet s = style.shown;
+        s.Add(SCMP_SYS(exit));
+        s.Add(SCMP_SYS(exit_group));
+        return s;
+      }()),
+      out_(out),
+      format_(Format::kStrace),
+      realtime_offset_ns_(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC)),
+      style_(std::move(style)) {}
+
 TraceModule::~TraceModule() {
+  for (auto& [tid, file] : files_) {
+    std::fclose(file);
+  }
   if (out_ != stderr) {
     std::fclose(out_);
   } else {
     std::fflush(out_);
   }
+}
+
+Result<std::unique_ptr<TraceModule>> TraceModule::OpenStrace(StraceStyle style,
+                                                             const std::string& output) {
+  std::FILE* out = stderr;
+  if (style.per_pid_base.empty() && !output.empty() && output != "-") {
+    auto opened = common::OpenOutputFile(output, /*append=*/false);
+    if (!opened) {
+      return std::unexpected(Error{opened.error().code, "-o " + opened.error().message});
+    }
+    out = *opened;
+  }
+  return std::make_unique<TraceModule>(std::move(style), out);
+}
+
+std::FILE* TraceModule::FileOf(pid_t tid) {
+  if (style_.per_pid_base.empty()) {
+    return out_;
+  }
+  if (auto it = files_.find(tid); it != files_.end()) {
+    return it->second;
+  }
+  if (files_.size() >= kMaxOpenFiles) {
+    std::fclose(files_.begin()->second);
+    files_.erase(files_.begin());
+  }
+  // Appending: a file closed above, or by its thread's exit line, is reopened where it ended.
+  auto opened = common::OpenOutputFile(fmt::format("{}.{}", style_.per_pid_base, tid),
+                                       /*append=*/true);
+  if (!opened) {
+    return nullptr;
+  }
+  files_[tid] = *opened;
+  return *opened;
+}
+
+void TraceModule::WriteStrace(pid_t tid, const std::string& line) {
+  std::FILE* out = FileOf(tid);
+  if (out == nullptr || std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
+    ++write_errors_;  // observation fails open
+    return;
+  }
+  ++written_;
+  const int64_t now = ClockNs(CLOCK_MONOTONIC);
+  if (out == stderr || now - last_flush_ns_ > kFlushIntervalNs) {
+    std::fflush(out);
+    for (auto& [t, file] : files_) {
+      std::fflush(file);
+    }
+    last_flush_ns_ = now;
+  }
+}
+
+std::string TraceModule::LinePrefix(pid_t tid, int64_t start_ns) {
+  std::string out;
+  switch (style_.prefix) {
+    case StraceStyle::Prefix::kAlways:
+      out = fmt::format("{:<5} ", tid);
+      break;
+    case StraceStyle::Prefix::kWhenSeveral:
+      if (live_.size() > 1) {
+        out = fmt::format("[pid {:>5}] ", tid);
+      }
+      break;
+    case StraceStyle::Prefix::kNone:
+      break;
+  }
+  if (start_ns == 0) {
+    return out;  // an exit line: no call, no time
+  }
+  const int64_t wall_ns = start_ns + realtime_offset_ns_;
+  const time_t secs = static_cast<time_t>(wall_ns / 1'000'000'000);
+  const int64_t micros = (wall_ns % 1'000'000'000) / 1000;
+  if (style_.stamps == StraceStyle::Stamps::kSeconds ||
+      style_.stamps == StraceStyle::Stamps::kMicros) {
+    struct tm local;
+    localtime_r(&secs, &local);
+    char hms[16];
+    std::strftime(hms, sizeof hms, "%H:%M:%S", &local);
+    out += style_.stamps == StraceStyle::Stamps::kSeconds ? fmt::format("{} ", hms)
+                                                          : fmt::format("{}.{:06} ", hms, micros);
+  } else if (style_.stamps == StraceStyle::Stamps::kEpoch) {
+    out += fmt::format("{}.{:06} ", secs, micros);
+  }
+  if (style_.relative) {
+    const int64_t delta = last_start_ns_ == 0 ? 0 : std::max<int64_t>(0, start_ns - last_start_ns_);
+    out += fmt::format("{:>6}.{:06} ", delta / 1'000'000'000, (delta % 1'000'000'000) / 1000);
+    last_start_ns_ = start_ns;
+  }
+  return out;
+}
+
+std::string TraceModule::StraceLine(const Event& event) {
+  const SyscallEvent& c = event.call;
+  const syscalls::CallLayout* layout =
+      c.arch == 0 || c.arch == AUDIT_ARCH_X86_64 ? syscalls::FindLayout(c.nr) : nullptr;
+  std::string args;
+  for (size_t i = 0; i < event.args.size(); ++i) {
+    const syscalls::ArgKind kind = layout != nullptr && i < layout->args.size()
+                                       ? layout->args[i]
+                                       : syscalls::ArgKind::kHex;
+    std::string text = event.args[i].text;
+    if (kind == syscalls::ArgKind::kBuffer) {
+      text = CutQuoted(text, style_.string_limit);
+    } else if (style_.fd_paths &&
+               (kind == syscalls::ArgKind::kFd ||
+                (kind == syscalls::ArgKind::kDirFd && text != "AT_FDCWD"))) {
+      if (std::string path = FdPath(c.pid, static_cast<int32_t>(c.args[i])); !path.empty()) {
+        text += "<" + path + ">";
+      }
+    }
+    args += (i == 0 ? "" : ", ") + text;
+  }
+  std::string line = LinePrefix(c.tid, c.start_ns);
+  line += fmt::format("{}({})", syscalls::SyscallName(c.nr), args);
+  line.append(line.size() < kResultColumn ? kResultColumn - line.size() : 1, ' ');
+  line += "= " + syscalls::FormatResult(c.nr, event.result);
+  if (style_.fd_paths && event.result && *event.result >= 0 && ReturnsFd(c.nr)) {
+    if (std::string path = FdPath(c.pid, *event.result); !path.empty()) {
+      line += "<" + path + ">";
+    }
+  }
+  if (event.module == "fault") {
+    line += " (INJECTED)";  // strace's word for a tampered call
+  } else if (const DenialReason* reason = event.decision.reason()) {
+    line += fmt::format(" [{}: {}]", event.module, reason->rule);
+  } else if (!event.module.empty()) {
+    line += fmt::format(" [{}]", event.module);
+  }
+  if (style_.durations && event.result && !IsExit(c.nr)) {
+    line += fmt::format(" <{:.6f}>",
+                        static_cast<double>(std::max<int64_t>(0, event.end_ns - c.start_ns)) / 1e9);
+  }
+  return line + "\n";
+}
+
+void TraceModule::ObserveStrace(const Event& event) {
+  const SyscallEvent& c = event.call;
+  // A thread id seen again after its exit line was reused by a new thread.
+  ended_.erase(c.tid);
+  live_.emplace(c.tid, c.pid);
+  bool shown = style_.shown.Contains(c.nr);
+  if (shown && style_.results != StraceStyle::Results::kAll) {
+    const bool failed = event.result && *event.result < 0 && *event.result >= -4095;
+    shown = event.result.has_value() &&
+            (style_.results == StraceStyle::Results::kFailed ? failed : !failed);
+  }
+  if (!event.result && !IsExit(c.nr) && style_.shown.Contains(c.nr)) {
+    ++unknown_;
+  }
+  if (shown) {
+    WriteStrace(c.tid, StraceLine(event));
+  }
+  if (IsExit(c.nr)) {
+    // exit(2) ends the thread, exit_group(2) every thread of the process: strace's line for
+    // each thread that ends. The status is the low byte, as wait(2) reports it.
+    const int status = static_cast<int>(c.args[0] & 0xff);
+    std::vector<pid_t> gone;
+    if (c.nr == SCMP_SYS(exit_group)) {
+      for (const auto& [tid, pid] : live_) {
+        if (pid == c.pid) {
+          gone.push_back(tid);
+        }
+      }
+    } else {
+      gone.push_back(c.tid);
+    }
+    for (pid_t tid : gone) {
+      live_.erase(tid);
+    }
+    for (pid_t tid : gone) {
+      WriteStrace(tid, LinePrefix(tid, 0) + fmt::format("+++ exited with {} +++\n", status));
+      if (ended_.size() >= kMaxEnded) {
+        ended_.clear();  // only keeps ProcessEnded from repeating an exit line
+      }
+      ended_.insert(tid);
+      if (auto it = files_.find(tid); it != files_.end()) {
+        std::fclose(it->second);
+        files_.erase(it);
+      }
+    }
+  }
+}
+
+void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
+  std::lock_guard lock(mu_);
+  if (format_ != Format::kStrace || ended_.contains(pid)) {
+    return;
+  }
+  std::string what;
+  if (WIFEXITED(wait_status)) {
+    what = fmt::format("exited with {}", WEXITSTATUS(wait_status));
+  } else if (WIFSIGNALED(wait_status)) {
+    what = fmt::format("killed by {}{}", common::SignalName(WTERMSIG(wait_status)),
+                       WCOREDUMP(wait_status) ? " (core dumped)" : "");
+  } else {
+    return;
+  }
+  live_.erase(pid);
+  WriteStrace(pid, LinePrefix(pid, 0) + fmt::format("+++ {} +++\n", what));
+  ended_.insert(pid);
+  for (auto& [t, file] : files_) {
+    std::fflush(file);
+  }
+  std::fflush(out_);
+}
+
+uint64_t TraceModule::unknown_results() const {
+  std::lock_guard lock(mu_);
+  return unknown_;
 }
 
 Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
@@ -103,6 +421,11 @@ std::string TraceModule::FormatText(const Event& event) const {
 }
 
 void TraceModule::Observe(const Event& event) {
+  if (format_ == Format::kStrace) {
+    std::lock_guard lock(mu_);
+    ObserveStrace(event);
+    return;
+  }
   std::string line = format_ == Format::kJson ? FormatJson(event) : FormatText(event);
   std::lock_guard lock(mu_);
   if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {

@@ -7,13 +7,21 @@
 //   "policy_version": 1}, plus "module" when a module decided. "ret" is null when the result is
 // not known (a call that ran under seccomp notify). Text: `[pid 10] openat(AT_FDCWD, "/etc/x",
 // O_RDONLY) = -1 ENOENT (No such file or directory) <0.000004>`.
+// Strace form (hijackd strace, OpenStrace): the lines of strace(1) -f, with its pid prefixes,
+// timestamps (-t, -tt, -ttt, -r), -T durations, -s, -y, -z/-Z and -ff files, and the
+// `+++ exited with N +++` line of each process or thread seen calling exit_group(2) or exit(2)
+// (ProcessEnded adds the guest's main process when a signal ended it).
 // Writes on the event bus thread; never blocks the guest. `output` defaults to stderr; the file
 // is opened (created or truncated) when the policy is loaded, so an unwritable path is a policy
 // error.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "daemon/policy/module_registry.h"
@@ -22,16 +30,48 @@ namespace hijack::modules {
 
 class TraceModule final : public PolicyModule {
  public:
-  enum class Format { kJson, kText };
+  enum class Format { kJson, kText, kStrace };
+
+  // How the strace form writes its lines (hijackd strace's options, strace_options.h).
+  struct StraceStyle {
+    enum class Stamps { kNone, kSeconds, kMicros, kEpoch };  // -t, -tt, -ttt
+    enum class Results { kAll, kSuccessful, kFailed };       // -z, -Z
+    // kWhenSeveral: "[pid  N] " while more than one process or thread is alive (strace -f to
+    // stderr); kAlways: "N     " (strace -f -o FILE); kNone: no prefix (-ff files).
+    enum class Prefix { kWhenSeveral, kAlways, kNone };
+    SyscallSet shown;  // the calls that get a line (-e trace=)
+    Stamps stamps = Stamps::kNone;
+    bool relative = false;      // -r: seconds since the previous line's call
+    bool durations = false;     // -T: <seconds> of calls whose return hijackd saw
+    size_t string_limit = 32;   // -s: bytes of data buffers shown; paths are shown whole
+    bool fd_paths = false;      // -y
+    Results results = Results::kAll;
+    Prefix prefix = Prefix::kWhenSeveral;
+    std::string per_pid_base;   // -ff: lines of thread T go to per_pid_base + "." + T
+  };
 
   // Takes ownership of `out` unless it is stderr.
   TraceModule(SyscallSet syscalls, std::FILE* out, Format format);
+  TraceModule(StraceStyle style, std::FILE* out);
   ~TraceModule() override;
 
   static policy::ModuleInfo Info();
   // Builds one from command-line settings (hijackd run --trace FILE --trace-format F).
   static Result<std::unique_ptr<TraceModule>> Open(SyscallSet syscalls, const std::string& output,
                                                    Format format);
+  // The strace form, to `output` ("" or "-": stderr; with style.per_pid_base set, the files are
+  // opened as threads first write and `output` is unused). The module observes exit_group and
+  // exit besides style.shown, for the exit lines.
+  static Result<std::unique_ptr<TraceModule>> OpenStrace(StraceStyle style,
+                                                         const std::string& output);
+
+  // Strace form: writes "+++ exited with N +++" or "+++ killed by SIGX +++" for process `pid`,
+  // which ended with waitpid(2) status `wait_status`, unless its exit line was written already.
+  // Call after the event bus delivered the process's events. Any thread.
+  void ProcessEnded(pid_t pid, int wait_status);
+  // Strace form: lines written with "= ?" because the call ran where hijackd could not see its
+  // result (not counting exit and exit_group, which never return).
+  uint64_t unknown_results() const;
 
   std::string_view Name() const override { return "trace"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
@@ -43,6 +83,12 @@ class TraceModule final : public PolicyModule {
  private:
   std::string FormatJson(const Event& event) const;
   std::string FormatText(const Event& event) const;
+  // The strace form; mu_ held.
+  void ObserveStrace(const Event& event);
+  std::string StraceLine(const Event& event);
+  std::string LinePrefix(pid_t tid, int64_t start_ns);
+  void WriteStrace(pid_t tid, const std::string& line);
+  std::FILE* FileOf(pid_t tid);
 
   const SyscallSet syscalls_;
   std::FILE* out_;
@@ -52,6 +98,13 @@ class TraceModule final : public PolicyModule {
   uint64_t written_ = 0;
   uint64_t write_errors_ = 0;
   int64_t last_flush_ns_ = 0;
+  // Strace form only.
+  StraceStyle style_;
+  std::map<pid_t, pid_t> live_;  // thread -> process, from first call to exit line
+  std::set<pid_t> ended_;        // processes and threads whose exit line was written
+  std::map<pid_t, std::FILE*> files_;  // -ff
+  int64_t last_start_ns_ = 0;    // -r
+  uint64_t unknown_ = 0;
 };
 
 }  // namespace hijack::modules

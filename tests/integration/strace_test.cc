@@ -1,0 +1,418 @@
+// hijackd strace, read as a strace user reads it: the same commands under the real strace(1) -f
+// and under `hijackd strace -f` give the same calls with the same results and errnos line by
+// line (the file calls of cat of a missing file) and the same -c error counts (ls of a missing
+// path and of /), on the backends that see results (ptrace, ptrace-all); each option does what
+// strace's does; strace options hijackd does not implement are refused by name (exit 2); on the
+// notify backend the trace shows what it can know and says once why a result is "?".
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/test_paths.h"
+#include "tests/support/backend_params.h"
+#include "tests/support/subprocess.h"
+
+namespace hijack::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+constexpr const char* kStrace = "/usr/bin/strace";
+
+// gtest's ContainsRegex is POSIX's on Linux, without \d or \n: ECMAScript regexes, with ^ and $
+// at line ends, read as the expectations are written.
+MATCHER_P(ContainsRegex, pattern, "contains regular expression " + std::string(pattern)) {
+  return std::regex_search(arg, std::regex(pattern, std::regex::ECMAScript | std::regex::multiline));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+ProcessResult HijackdStrace(const std::string& backend, const std::vector<std::string>& options,
+                            const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {kHijackd, "strace", "--backend", backend};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return RunProcess(argv);
+}
+
+// One call line of strace's output, as the comparison sees it: name, first string argument,
+// result and errno; nullopt for other lines (exit and signal lines).
+struct Call {
+  std::string name;
+  std::string first_string;
+  std::string result;
+  std::string err;
+  bool operator==(const Call&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Call& c) {
+  return os << c.name << "(\"" << c.first_string << "\") = " << c.result << " " << c.err;
+}
+
+std::optional<Call> ParseCall(std::string line) {
+  // The pid prefix of -f -o FILE ("1234  ") or of stderr ("[pid  1234] ").
+  static const std::regex prefix(R"(^(\[pid +\d+\] |\d+ +))");
+  line = std::regex_replace(line, prefix, "");
+  static const std::regex call(R"(^(\w+)\((.*)\) += (-?\d+|\?|0x[0-9a-f]+)(?: (E[A-Z0-9]+))?)");
+  std::smatch m;
+  if (!std::regex_search(line, m, call)) {
+    return std::nullopt;
+  }
+  Call c{m[1], "", m[3], m[4]};
+  static const std::regex quoted(R"re("([^"]*)")re");
+  const std::string args = m[2];
+  std::smatch q;
+  if (std::regex_search(args, q, quoted)) {
+    c.first_string = q[1];
+  }
+  return c;
+}
+
+// The calls of a trace from the guest's execve on: what hijackd's launcher does before it is
+// not the guest's.
+std::vector<Call> CallsFromExec(const std::string& text) {
+  std::vector<Call> calls;
+  for (const std::string& line : Lines(text)) {
+    std::optional<Call> c = ParseCall(line);
+    if (c && (c->name == "execve" || !calls.empty())) {
+      calls.push_back(*c);
+    }
+  }
+  return calls;
+}
+
+// strace -c's rows: syscall -> {calls, errors}.
+std::map<std::string, std::pair<uint64_t, uint64_t>> SummaryRows(const std::string& text) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> rows;
+  static const std::regex row(R"(^ *[\d.]+ +[\d.]+ +\d+ +(\d+) +(\d+)? +(\w+)$)");
+  for (const std::string& line : Lines(text)) {
+    std::smatch m;
+    if (std::regex_match(line, m, row) && m[3] != "total") {
+      rows[m[3]] = {std::stoull(m[1]), m[2].matched ? std::stoull(m[2]) : 0};
+    }
+  }
+  return rows;
+}
+
+class StraceCompareTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (access(kStrace, X_OK) != 0) {
+      GTEST_SKIP() << kStrace << " is not installed (scripts/install-deps installs it)";
+    }
+  }
+  TempDir dir_;
+};
+
+TEST_P(StraceCompareTest, FileCallsOfCatMatchStraceLineByLine) {
+  const std::string missing = dir_.path() + "/missing";
+  const std::string ours = dir_.path() + "/hijackd.txt";
+  const std::string theirs = dir_.path() + "/strace.txt";
+  auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=%file", "-o", ours}, {"cat", missing});
+  EXPECT_EQ(h.exit_code, 1) << h.err;
+  auto s = RunProcess({kStrace, "-f", "-e", "trace=%file", "-o", theirs, "cat", missing});
+  ASSERT_EQ(s.exit_code, 1) << s.err;
+  const std::vector<Call> expected = CallsFromExec(ReadFile(theirs));
+  ASSERT_GE(expected.size(), 3u) << ReadFile(theirs);
+  EXPECT_EQ(CallsFromExec(ReadFile(ours)), expected) << "hijackd:\n"
+                                                     << ReadFile(ours) << "strace:\n"
+                                                     << ReadFile(theirs);
+  EXPECT_THAT(expected, Contains(Call{"openat", missing, "-1", "ENOENT"}));
+  EXPECT_THAT(ReadFile(ours), ContainsRegex(R"(\n\d+ +\+\+\+ exited with 1 \+\+\+\n$)"));
+}
+
+TEST_P(StraceCompareTest, SummaryErrorCountsMatchStrace) {
+  const std::string missing = dir_.path() + "/missing";
+  const std::string ours = dir_.path() + "/hijackd.txt";
+  const std::string theirs = dir_.path() + "/strace.txt";
+  auto h = HijackdStrace(GetParam(), {"-f", "-c", "-o", ours}, {"ls", missing, "/"});
+  EXPECT_EQ(h.exit_code, 2) << h.err;
+  auto s = RunProcess({kStrace, "-f", "-c", "-o", theirs, "ls", missing, "/"});
+  ASSERT_EQ(s.exit_code, 2) << s.err;
+  const auto expected = SummaryRows(ReadFile(theirs));
+  const auto got = SummaryRows(ReadFile(ours));
+  ASSERT_THAT(expected, Not(IsEmpty())) << ReadFile(theirs);
+  EXPECT_THAT(ReadFile(ours),
+              HasSubstr("% time     seconds  usecs/call     calls    errors syscall\n"
+                        "------ ----------- ----------- --------- --------- ----------------\n"));
+  uint64_t errors = 0;
+  for (const auto& [name, row] : expected) {
+    errors += row.second;
+    const auto it = got.find(name);
+    ASSERT_NE(it, got.end()) << name << " missing from\n" << ReadFile(ours);
+    EXPECT_EQ(it->second.second, row.second) << "errors of " << name << "\n" << ReadFile(ours)
+                                             << "strace:\n" << ReadFile(theirs);
+  }
+  EXPECT_GT(errors, 0u);
+  // openat's calls are the guest's own (the launcher opens nothing after the filter).
+  EXPECT_EQ(got.at("openat").first, expected.at("openat").first) << ReadFile(ours);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StraceCompareTest, ::testing::Values("ptrace", "ptrace-all"),
+                         BackendTestName{});
+
+// Options whose effect needs the call's result: on the backends that see every result.
+class StraceResultOptionsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  TempDir dir_;
+};
+
+TEST_P(StraceResultOptionsTest, OnlySuccessfulAndOnlyFailedCalls) {
+  const std::string missing = dir_.path() + "/missing";
+  auto failed = HijackdStrace(GetParam(), {"-Z", "-e", "trace=openat"}, {kGuest, "open", missing});
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  EXPECT_THAT(failed.err, HasSubstr("\"" + missing + "\", O_RDONLY|O_CLOEXEC) = -1 ENOENT"));
+  EXPECT_THAT(failed.err, Not(ContainsRegex(R"(openat\(.*\) += [0-9])")));
+
+  auto ok = HijackdStrace(GetParam(), {"-z", "-e", "trace=openat"}, {kGuest, "open", missing});
+  EXPECT_THAT(ok.err, ContainsRegex(R"(openat\(.*\) += \d+\n)"));  // the loader's opens
+  EXPECT_THAT(ok.err, Not(HasSubstr(missing)));
+  EXPECT_THAT(ok.err, Not(HasSubstr("= -1")));
+}
+
+TEST_P(StraceResultOptionsTest, DurationsOfCallsThatReturned) {
+  auto r = HijackdStrace(GetParam(), {"-T", "-e", "trace=openat,exit_group"},
+                         {kGuest, "open", "/"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ContainsRegex(R"("/", O_RDONLY\|O_CLOEXEC\) += \d+ <0\.\d{6}>\n)"));
+  // exit_group never returns: no duration, as strace.
+  EXPECT_THAT(r.err, ContainsRegex(R"(exit_group\(0\) += \?\n)"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StraceResultOptionsTest,
+                         ::testing::Values("ptrace", "ptrace-all"), BackendTestName{});
+
+// Options that change lines whatever the backend knows.
+class StraceOptionsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  TempDir dir_;
+};
+
+TEST_P(StraceOptionsTest, ExitAndKillLines) {
+  auto exited = HijackdStrace(GetParam(), {"-e", "trace=none"}, {kGuest, "exit", "3"});
+  EXPECT_EQ(exited.exit_code, 3) << exited.err;
+  EXPECT_EQ(exited.err, "+++ exited with 3 +++\n");
+
+  auto killed = HijackdStrace(GetParam(), {"-e", "trace=none"}, {kGuest, "raise", "9"});
+  EXPECT_TRUE(WIFSIGNALED(killed.wait_status) && WTERMSIG(killed.wait_status) == SIGKILL)
+      << killed.err;
+  EXPECT_EQ(killed.err, "+++ killed by SIGKILL +++\n");
+}
+
+TEST_P(StraceOptionsTest, TraceSetNegationAndClasses) {
+  auto r = HijackdStrace(GetParam(), {"-e", "trace=!%file,%memory,%desc,%process,%signal"},
+                         {kGuest, "exit", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // What is left of "all but these": the guest's arch_prctl, set_tid_address, ...; no file call.
+  EXPECT_THAT(r.err, Not(HasSubstr("openat(")));
+  EXPECT_THAT(r.err, Not(HasSubstr("mmap(")));
+  EXPECT_THAT(r.err, ContainsRegex(R"(\n(set_tid_address|set_robust_list|rseq|prlimit64)\()"));
+  EXPECT_THAT(r.err, HasSubstr("+++ exited with 0 +++"));
+
+  auto stat = HijackdStrace(GetParam(), {"-e", "trace=%fstat"}, {"cat", "/dev/null"});
+  EXPECT_EQ(stat.exit_code, 0) << stat.err;
+  EXPECT_THAT(stat.err, ContainsRegex(R"(\n(newfstatat|fstat)\()"));
+  EXPECT_THAT(stat.err, Not(HasSubstr("openat(")));
+}
+
+// The notify filter never sends exit(2) and exit_group(2) to the supervisor (launcher/filter.h):
+// there the exit lines of children are missing, and the main process's comes from its status.
+bool SeesExits(const std::string& backend) { return backend != "notify"; }
+
+TEST_P(StraceOptionsTest, OutputFileAndPerProcessFiles) {
+  const std::string out = dir_.path() + "/t";
+  const std::vector<std::string> command = {"sh", "-c", "/usr/bin/cat /dev/null; exit 4"};
+  auto one = HijackdStrace(GetParam(), {"-f", "-o", out, "-e", "trace=execve"}, command);
+  EXPECT_EQ(one.exit_code, 4) << one.err;
+  EXPECT_THAT(one.err, Not(HasSubstr("execve")));
+  // -f -o FILE: every line names its process, as strace's.
+  const auto lines = Lines(ReadFile(out));
+  ASSERT_EQ(lines.size(), SeesExits(GetParam()) ? 4u : 3u) << ReadFile(out);
+  EXPECT_THAT(lines[0], ContainsRegex(R"(^\d+ +execve\("/usr/bin/sh", \["sh", "-c")"));
+  EXPECT_THAT(lines[1], ContainsRegex(R"(^\d+ +execve\("/usr/bin/cat", \["/usr/bin/cat", "/dev/null"\])"));
+  EXPECT_THAT(lines.back(), ContainsRegex(R"(^\d+ +\+\+\+ exited with 4 \+\+\+$)"));
+
+  auto ff = HijackdStrace(GetParam(), {"-ff", "-o", out + "ff", "-e", "trace=execve"}, command);
+  EXPECT_EQ(ff.exit_code, 4) << ff.err;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    if (entry.path().filename().string().starts_with("tff.")) {
+      files.push_back(ReadFile(entry.path()));
+    }
+  }
+  ASSERT_EQ(files.size(), 2u);
+  std::sort(files.begin(), files.end());  // "execve(\"/usr/bin/cat\"..." before ".../sh"
+  EXPECT_THAT(files[0], ContainsRegex(R"(^execve\("/usr/bin/cat")"));
+  EXPECT_THAT(files[1], ContainsRegex(R"(^execve\("/usr/bin/sh")"));
+  EXPECT_THAT(files[1], HasSubstr("\n+++ exited with 4 +++\n"));
+  if (SeesExits(GetParam())) {
+    EXPECT_THAT(files[0], HasSubstr("\n+++ exited with 0 +++\n"));
+  }
+}
+
+TEST_P(StraceOptionsTest, Timestamps) {
+  const std::vector<std::string> guest = {kGuest, "getppid", "1"};
+  auto opts = [&](const std::string& flag) {
+    return std::vector<std::string>{"-e", "trace=getppid", flag};
+  };
+  EXPECT_THAT(HijackdStrace(GetParam(), opts("-t"), guest).err,
+              ContainsRegex(R"(^\d\d:\d\d:\d\d getppid\(\) +=)"));
+  EXPECT_THAT(HijackdStrace(GetParam(), opts("-tt"), guest).err,
+              ContainsRegex(R"(^\d\d:\d\d:\d\d\.\d{6} getppid\(\))"));
+  EXPECT_THAT(HijackdStrace(GetParam(), opts("-ttt"), guest).err,
+              ContainsRegex(R"(^\d{10}\.\d{6} getppid\(\))"));
+  EXPECT_THAT(HijackdStrace(GetParam(), opts("-r"), guest).err,
+              ContainsRegex(R"(^ +0\.000000 getppid\(\))"));
+}
+
+TEST_P(StraceOptionsTest, StringLimit) {
+  auto r = HijackdStrace(GetParam(), {"-s", "4", "-e", "trace=write"},
+                         {"sh", "-c", "echo hello-there > /dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("write(1, \"hell\"..., 12)"));
+}
+
+TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {
+  const std::string file = dir_.Write("f", "x");
+  auto second = HijackdStrace(
+      GetParam(), {"-e", "trace=openat", "-e", "inject=openat:error=EACCES:when=4"},
+      {"sh", "-c", "cat " + file + " " + file + " " + file});
+  // The loader of sh and cat opens ld.so.cache and libc; which of their opens is the 4th is
+  // theirs to decide, so the test counts: exactly one open failed, with EACCES, said as strace
+  // says it.
+  const std::string err = second.err;
+  size_t injected = 0;
+  for (const std::string& line : Lines(err)) {
+    if (line.find("(INJECTED)") != std::string::npos) {
+      ++injected;
+      EXPECT_THAT(line, HasSubstr("= -1 EACCES (Permission denied) (INJECTED)"));
+    }
+  }
+  EXPECT_EQ(injected, 1u) << err;
+
+  auto every = HijackdStrace(GetParam(),
+                             {"-e", "trace=getppid", "-e", "inject=getppid:retval=42:when=2+2"},
+                             {kGuest, "getppid", "5"});
+  EXPECT_EQ(every.exit_code, 0) << every.err;
+  std::vector<std::string> results;
+  for (const std::string& line : Lines(every.err)) {
+    if (line.starts_with("getppid()")) {
+      results.push_back(line.substr(line.find("= ")));
+    }
+  }
+  ASSERT_EQ(results.size(), 5u) << every.err;
+  EXPECT_EQ(results[1], "= 42 (INJECTED)");
+  EXPECT_EQ(results[3], "= 42 (INJECTED)");
+  for (size_t i : {0u, 2u, 4u}) {
+    EXPECT_THAT(results[i], Not(HasSubstr("INJECTED"))) << i;
+  }
+}
+
+TEST_P(StraceOptionsTest, SummarySortedByCalls) {
+  // --no-agent: the agent counts a call when it returns, which exit_group never does (README).
+  auto r = HijackdStrace(GetParam(),
+                         {"--no-agent", "-c", "-S", "calls", "-e", "trace=getppid,exit_group"},
+                         {kGuest, "getppid", "7"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (SeesExits(GetParam())) {
+    EXPECT_THAT(r.err, ContainsRegex(R"(^ *[\d.]+ +[\d.]+ +\d+ +7 +getppid\n)"
+                                     R"( *[\d.]+ +[\d.]+ +\d+ +1 +exit_group\n-)"));
+    EXPECT_THAT(r.err, ContainsRegex(R"(\n100\.00 +[\d.]+ +\d+ +8 +total\n)"));
+  } else {
+    EXPECT_THAT(r.err, ContainsRegex(R"(-\n *[\d.]+ +[\d.]+ +\d+ +7 +getppid\n-)"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StraceOptionsTest, ::testing::ValuesIn(BackendNames()),
+                         BackendTestName{});
+
+// Under seccomp notify a call the supervisor lets run returns unseen (seccomp_unotify(2)): its
+// line reads "= ?", and the reason is said once, not per line.
+TEST(StraceNotifyTest, UnknownResultsAreExplainedOnce) {
+  auto r = HijackdStrace("notify", {"--no-agent", "-e", "trace=openat"},
+                         {kGuest, "open", "/nonexistent"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  size_t unknown = 0;
+  for (const std::string& line : Lines(r.err)) {
+    if (line.starts_with("openat(")) {
+      EXPECT_THAT(line, ContainsRegex(R"(= (\?|-1 ENOENT|3)( |$))")) << line;
+      unknown += line.ends_with("= ?") ? 1 : 0;
+    }
+  }
+  const std::string note = "calls show \"= ?\": the notify backend let them run";
+  if (unknown > 0) {
+    EXPECT_THAT(r.err, HasSubstr("hijackd strace: " + std::to_string(unknown) + " " + note));
+    EXPECT_EQ(r.err.find(note), r.err.rfind(note));
+  } else {
+    EXPECT_THAT(r.err, Not(HasSubstr(note)));
+  }
+  EXPECT_THAT(r.err, HasSubstr("+++ exited with 1 +++"));
+}
+
+TEST(StraceRefusalTest, UnsupportedAndUnknownOptionsAreNamed) {
+  struct Case {
+    std::vector<std::string> options;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"-p", "1"}, "-p is not supported: attaching to a running process"},
+      {{"-k"}, "-k is not supported: stack traces"},
+      {{"-fx"}, "-x is not supported"},
+      {{"-j"}, "unknown option -j"},
+      {{"--seccomp-bpf"}, "unknown option --seccomp-bpf"},
+      {{"-e", "trace=opne"}, "-e trace=opne: unknown syscall \"opne\"; did you mean \"open\"?"},
+      {{"-e", "trace=%fiel"}, "did you mean \"%file\"?"},
+      {{"-e", "inject=openat"}, "-e inject=openat: needs error=E or retval=N"},
+      {{"-e", "inject=openat:error=ENOPE"}, "error=\"ENOPE\": not an errno name"},
+      {{"-e", "inject=openat:error=EIO:when=0"}, "when: calls are counted from 1"},
+      {{"-e", "inject=openat:signal=SIGSEGV"}, "signal= is not supported"},
+      {{"-e", "verbose=all"}, "verbose= is not supported"},
+      {{"-s", "many"}, "-s: \"many\" is not a number"},
+      {{"-S", "size"}, "-S size: sort by time, calls, errors, name or nothing"},
+      {{"-ff"}, "-ff needs -o FILE"},
+      {{"-o"}, "-o needs a value"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kHijackd, "strace"};
+    argv.insert(argv.end(), c.options.begin(), c.options.end());
+    if (c.options != std::vector<std::string>{"-o"}) {
+      argv.insert(argv.end(), {"--", "true"});
+    }
+    auto r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 2) << c.options[0] << ": " << r.err;
+    EXPECT_THAT(r.err, AllOf(HasSubstr("hijackd strace: "), HasSubstr(c.message)))
+        << c.options[0];
+  }
+  auto none = RunProcess({kHijackd, "strace", "-f"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("no command to run"));
+}
+
+}  // namespace
+}  // namespace hijack::testing

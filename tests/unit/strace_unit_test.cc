@@ -1,0 +1,170 @@
+// hijackd strace's parts without a guest: strace's option grammar (grouped short options,
+// attached values, -e sets with classes and negation, inject's when=), strace -c's table
+// column for column, and percentiles of calls longer than the agent's last histogram bucket.
+#include <fcntl.h>
+#include <seccomp.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/stats_table.h"
+#include "daemon/modules/stats/stats_module.h"
+#include "daemon/modules/trace/trace_module.h"
+#include "daemon/run/strace_options.h"
+#include "daemon/syscalls/syscall_table.h"
+#include "hijack/exec_page.h"
+
+namespace hijack {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Result<run::StraceOptions> Parse(std::vector<std::string> words) {
+  return run::ParseStraceOptions(words);
+}
+
+TEST(StraceOptions, GroupedFlagsAttachedValuesAndTheCommand) {
+  auto o = Parse({"-fftT", "-s64", "-oout", "-y", "ls", "-la"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->follow, 2);
+  EXPECT_TRUE(o->per_pid_files);
+  EXPECT_EQ(o->output, "out");
+  EXPECT_EQ(o->stamps, run::StraceOptions::Stamps::kSeconds);
+  EXPECT_TRUE(o->durations);
+  EXPECT_TRUE(o->fd_paths);
+  EXPECT_EQ(o->string_limit, 64u);
+  EXPECT_THAT(o->command, ElementsAre("ls", "-la"));  // the command's own options stay its own
+
+  auto ttt = Parse({"-ttt", "--", "-weird"});
+  ASSERT_TRUE(ttt);
+  EXPECT_EQ(ttt->stamps, run::StraceOptions::Stamps::kEpoch);
+  EXPECT_THAT(ttt->command, ElementsAre("-weird"));
+}
+
+TEST(StraceOptions, TraceSetsWithClassesNegationAndRegex) {
+  auto o = Parse({"-e", "trace=!%file,write", "true"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_FALSE(o->trace.Contains(SCMP_SYS(openat)));
+  EXPECT_FALSE(o->trace.Contains(SCMP_SYS(write)));
+  EXPECT_TRUE(o->trace.Contains(SCMP_SYS(mmap)));
+
+  auto added = Parse({"-e", "trace=%creds", "-e", "%clock", "true"});
+  ASSERT_TRUE(added);
+  EXPECT_TRUE(added->trace.Contains(SCMP_SYS(setresuid)));
+  EXPECT_TRUE(added->trace.Contains(SCMP_SYS(clock_gettime)));
+  EXPECT_FALSE(added->trace.Contains(SCMP_SYS(read)));
+
+  auto re = run::ParseStraceSet("/^(l|f)?stat$");
+  ASSERT_TRUE(re);
+  EXPECT_EQ(re->size(), 3u);
+  EXPECT_EQ(run::ParseStraceSet("%%stat").value().size(), 5u);
+  EXPECT_EQ(run::ParseStraceSet("?no_such_call").value().size(), 0u);
+}
+
+TEST(StraceOptions, InjectWhenStepsAndRetval) {
+  auto o = Parse({"-e", "inject=openat,close:error=EIO:when=3+2", "-e",
+                  "inject=getpid:retval=7:when=2", "-e", "fault=read", "true"});
+  ASSERT_TRUE(o) << o.error().message;
+  ASSERT_EQ(o->injects.size(), 3u);
+  EXPECT_EQ(o->injects[0].error, EIO);
+  EXPECT_EQ(o->injects[0].first, 3u);
+  EXPECT_EQ(o->injects[0].step, 2u);
+  EXPECT_EQ(o->injects[0].syscalls.size(), 2u);
+  EXPECT_EQ(o->injects[1].retval, 7);
+  EXPECT_EQ(o->injects[1].step, 0u);  // only the 2nd
+  EXPECT_EQ(o->injects[2].error, ENOSYS);
+  EXPECT_EQ(o->injects[2].step, 1u);  // every call
+}
+
+TEST(StraceOptions, RefusalsNameTheOption) {
+  EXPECT_THAT(Parse({"-p", "12"}).error().message, HasSubstr("-p is not supported"));
+  EXPECT_THAT(Parse({"-fk", "true"}).error().message, HasSubstr("-k is not supported"));
+  EXPECT_THAT(Parse({"--bogus", "true"}).error().message, HasSubstr("unknown option --bogus"));
+  EXPECT_THAT(Parse({"-c", "-T", "true"}).error().message, HasSubstr("-C prints both"));
+  EXPECT_THAT(Parse({"-e", "inject=openat:error=EIO:retval=1", "true"}).error().message,
+              HasSubstr("exclude each other"));
+}
+
+TEST(StraceTable, ColumnsAsStraceWritesThem) {
+  std::vector<common::StatsRow> rows = {
+      {.syscall = "close", .calls = 23, .durations = 23, .duration_ns = 33'000},
+      {.syscall = "openat", .calls = 40, .errors = 19, .durations = 40, .duration_ns = 104'000},
+  };
+  EXPECT_EQ(common::FormatStraceTable(rows, common::StraceSort::kTime),
+            "% time     seconds  usecs/call     calls    errors syscall\n"
+            "------ ----------- ----------- --------- --------- ----------------\n"
+            " 75.91    0.000104           2        40        19 openat\n"
+            " 24.09    0.000033           1        23           close\n"
+            "------ ----------- ----------- --------- --------- ----------------\n"
+            "100.00    0.000137           2        63        19 total\n");
+  EXPECT_THAT(common::FormatStraceTable(rows, common::StraceSort::kName),
+              HasSubstr("-\n 24.09 "));
+}
+
+// The agent's histogram ends in an open bucket (every call from 2^23 ns up): a 2 s sleep used to
+// read as p50 13107.2 us, the middle of that bucket. Its exact total places it right.
+TEST(StraceLatency, CallsPastTheAgentsLastBucketKeepTheirDuration) {
+  modules::StatsModule stats(syscalls::AllSyscalls());
+  uint64_t hist[exec_page::kHistogramBuckets] = {};
+  hist[exec_page::kHistogramBuckets - 1] = 1;
+  stats.AddCounts(SCMP_SYS(clock_nanosleep), 1, 0, 2'000'000'000, hist);
+  auto row = stats.Stats()["clock_nanosleep"];
+  EXPECT_GE(row["p50_ns"].get<uint64_t>(), 2'000'000'000u);
+  EXPECT_LT(row["p50_ns"].get<uint64_t>(), 2'000'000'000u * 1.07);
+  EXPECT_EQ(row["p99_ns"], row["p50_ns"]);
+
+  // With shorter calls beside them, the long ones still land near their own duration.
+  modules::StatsModule mixed(syscalls::AllSyscalls());
+  uint64_t both[exec_page::kHistogramBuckets] = {};
+  both[10] = 97;  // [1024, 2048) ns
+  both[exec_page::kHistogramBuckets - 1] = 3;
+  mixed.AddCounts(SCMP_SYS(clock_nanosleep), 100, 0, 3'000'000'000 + 97 * 1500, both);
+  auto r = mixed.Stats()["clock_nanosleep"];
+  EXPECT_LT(r["p50_ns"].get<uint64_t>(), 2048u);
+  EXPECT_GE(r["p99_ns"].get<uint64_t>(), 1'000'000'000u * 0.99);
+  EXPECT_LT(r["p99_ns"].get<uint64_t>(), 1'000'000'000u * 1.07);
+}
+
+// -y and -s on a descriptor that stays open while the line is written (the test's own): the path
+// comes from /proc/PID/fd, the data is cut at -s bytes with strace's "...".
+TEST(StraceLines, DescriptorPathsAndStringLimit) {
+  char dir[] = "/tmp/hijack-strace-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string target = std::string(dir) + "/target";
+  const std::string out = std::string(dir) + "/out";
+  const int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  {
+    modules::TraceModule::StraceStyle style;
+    style.shown.Add(SCMP_SYS(write));
+    style.fd_paths = true;
+    style.string_limit = 4;
+    auto trace = modules::TraceModule::OpenStrace(style, out);
+    ASSERT_TRUE(trace) << trace.error().message;
+    Event ev;
+    ev.call.nr = SCMP_SYS(write);
+    ev.call.pid = ev.call.tid = getpid();
+    ev.call.args = {static_cast<uint64_t>(fd), 0x1000, 12, 0, 0, 0};
+    ev.call.start_ns = 1;
+    ev.end_ns = 2;
+    ev.args = {{std::to_string(fd), fd}, {"\"hello\\nthere\"", "hello\nthere"}, {"12", 12}};
+    ev.result = 12;
+    (*trace)->Observe(ev);
+  }
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "write(" + std::to_string(fd) + "<" + target + ">, \"hell\"..., 12) = 12\n");
+  close(fd);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hijack
