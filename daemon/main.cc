@@ -316,6 +316,10 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--no-landlock-scope", no_landlock_scope,
                     "do not scope the guest with Landlock; the supervisor then refuses signals, "
                     "traces and memory access aimed outside the guest's tree itself");
+  bool no_kernel_observer = false;
+  run_cmd->add_flag("--no-kernel-observer", no_kernel_observer,
+                    "do not load the BPF program that reports the results of calls the notify "
+                    "backend lets run (they are then unknown, and the log says so once)");
   bool no_landlock = false;
   run_cmd->add_flag("--no-landlock", no_landlock,
                     "do not install the Landlock ruleset compiled from the policy's fs_guard, "
@@ -445,6 +449,7 @@ int main(int argc, char** argv) {
     }
     run.landlock_scope = !no_landlock_scope;
     run.landlock_floor = !no_landlock;
+    run.kernel_observer = !no_kernel_observer;
     if (run_listen) {
       // Loaded only here and for serve (control_plane.h): a run without --listen maps no gRPC.
       auto plane = hijack::control::LoadControlPlane();

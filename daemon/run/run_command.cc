@@ -491,7 +491,9 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     return exe.error().code;
   }
 
-  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup, .contain = options.contain});
+  supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup,
+                              .contain = options.contain,
+                              .kernel_observer = options.kernel_observer});
   std::mutex exit_mu;
   std::condition_variable exit_cv;
   std::optional<int> status;

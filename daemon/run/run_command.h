@@ -54,6 +54,9 @@ struct RunOptions {
   bool landlock_floor = true;
   int landlock_abi_max = -1;
   bool allow_io_uring = false;
+  // The kernel result observer for calls the notify backend lets run (SupervisorOptions;
+  // --no-kernel-observer turns it off).
+  bool kernel_observer = true;
   // hijackd run --listen: starts the control API for this run's supervisor before the guest
   // starts, and returns the function that stops it (stop accepting, finish in-flight calls).
   // Set by main.cc, which links the gRPC service; empty: no API.

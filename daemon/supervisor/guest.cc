@@ -105,6 +105,9 @@ Guest::~Guest() = default;
 
 std::optional<Decision> Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem,
                                          Event& record, CallDeferral& deferral) {
+  if (observer_ != nullptr) {
+    observer_->NextCall(call.tid);  // the thread's previous call has returned
+  }
   std::optional<Decision> d = Decide(call, mem, record, deferral);
   if (d) {
     NoteDenial(*notes_, call, mem, record);
@@ -229,11 +232,35 @@ void Guest::OnAgentCounts(int nr, uint64_t calls, uint64_t errors, uint64_t tota
   }
 }
 
+void Guest::BeforeContinue(Event& record) {
+  const int nr = record.call.nr;
+  // exit(2) and exit_group(2) never return (strace prints "= ?" for them too); nobody reads the
+  // result of a call no observer and no stream wants.
+  if (observer_ == nullptr || nr == SYS_exit || nr == SYS_exit_group ||
+      (!bus_.HasStreams() && !WantsResult(nr))) {
+    return;
+  }
+  if (observer_->Expect(record.call.tid, nr)) {
+    return;
+  }
+  record.result_note =
+      observer_->available() ? observer_->last_refusal() : observer_->unavailable_reason();
+  observer_->SayWhyOnce(record.result_note);
+}
+
 void Guest::OnCompleted(Event&& record) {
-  auto item = std::make_shared<events::EventItem>();
-  item->event = std::move(record);
-  item->policy = engine_.Current();
-  bus_.Publish(std::move(item));
+  auto publish = [bus = &bus_, policy = engine_.Current()](Event&& event) {
+    auto item = std::make_shared<events::EventItem>();
+    item->event = std::move(event);
+    item->policy = policy;
+    bus->Publish(std::move(item));
+  };
+  if (observer_ != nullptr && !record.result && record.decision.runs_call()) {
+    // A call the backend let run: it completes when the observer has its return.
+    observer_->Await(std::move(record), std::move(publish));
+    return;
+  }
+  publish(std::move(record));
 }
 
 bool Guest::WantsExecImages() const {
@@ -265,6 +292,9 @@ std::optional<Decision> Guest::OnExecImage(const SyscallEvent& exec, GuestMemory
 }
 
 void Guest::OnGuestExit(int wait_status) {
+  if (observer_ != nullptr) {
+    observer_->GuestEnded(id_);
+  }
   exit_status_ = wait_status;
   if (on_exit_) {
     on_exit_(wait_status);

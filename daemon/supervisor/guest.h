@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "daemon/events/event_bus.h"
+#include "daemon/observe/result_observer.h"
 #include "daemon/policy/policy_engine.h"
 #include "daemon/supervisor/decision_pool.h"
 #include "daemon/supervisor/guest_guard.h"
@@ -64,6 +65,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   std::optional<Decision> OnSyscall(const SyscallEvent& call, GuestMemory& mem, Event& record,
                                     CallDeferral& deferral) override;
   bool WantsResult(int nr) const override;
+  void BeforeContinue(Event& record) override;
   void OnCompleted(Event&& record) override;
   void OnGuestExit(int wait_status) override;
   // The policy's modules that judge images (PolicyModule::JudgesImages), in order; the first
@@ -80,6 +82,10 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   // launch.
   void SetAgentLibrary(std::string path) { notes_->agent_library = std::move(path); }
   ExecPageClient* exec_page_client() override { return this; }
+  // The observer that learns the results of the calls a notify backend lets run (it must outlive
+  // the guest's calls; the Supervisor's does); null: those results stay unknown. Call before
+  // launch, and again with null when the guest ends up under a backend that sees results itself.
+  void SetResultObserver(observe::ResultObserver* observer) { observer_ = observer; }
 
   // ExecPageClient. The queries only read the current policy; CommitExempt records the calls
   // with the policy engine (PolicyEngine::MarkExempt), which then refuses policies that would
@@ -108,6 +114,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   DecisionPool* const pool_;
   std::optional<int> exit_status_;
   std::shared_ptr<DenialNotes> notes_ = std::make_shared<DenialNotes>();
+  observe::ResultObserver* observer_ = nullptr;
 };
 
 }  // namespace hijack::supervisor

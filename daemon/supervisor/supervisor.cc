@@ -163,6 +163,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   launch.contain = options_.contain == "none" || (options_.contain == "auto" && contain_refused_)
                        ? Containment::kNone
                        : Containment::kPidNamespace;
+  guest->SetResultObserver(kind == BackendKind::kNotify ? &Observer() : nullptr);
   auto pid = backend->Launch(launch, *guest);
   if (!pid && options_.contain == "auto" && launcher::IsContainmentError(pid.error())) {
     // The kernel or a sandbox (a container engine's seccomp profile, a procfs with masked
@@ -186,6 +187,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
       backend = fallback->backend;
       kind = fallback->kind;
       guest->engine().SetBackend(*backend);
+      guest->SetResultObserver(kind == BackendKind::kNotify ? &Observer() : nullptr);
       pid = backend->Launch(launch, *guest);
     }
   }
@@ -214,6 +216,16 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   }
   spdlog::debug("guest {} is pid {}; intercepting {} syscalls", id, *pid, intercept.size());
   return info;
+}
+
+observe::ResultObserver& Supervisor::Observer() {
+  if (observer_ == nullptr) {
+    observer_ = observe::ResultObserver::Open(loop_, {.enabled = options_.kernel_observer});
+    if (!observer_->available()) {
+      spdlog::debug("{}", observer_->unavailable_reason());
+    }
+  }
+  return *observer_;
 }
 
 void Supervisor::Exited(uint64_t id, int wait_status) {

@@ -37,6 +37,7 @@
 #include "daemon/backend/backend_table.h"
 #include "daemon/events/event_bus.h"
 #include "daemon/launcher/reaper.h"
+#include "daemon/observe/result_observer.h"
 #include "daemon/policy/policy_set.h"
 #include "daemon/supervisor/guest.h"
 #include "hijack/backend.h"
@@ -60,6 +61,9 @@ struct SupervisorOptions {
   size_t decision_workers = 4;
   // false (hijackd serve --no-landlock): no guest gets a Landlock floor, whatever it asks.
   bool landlock_floor = true;
+  // The kernel result observer (daemon/observe/result_observer.h) for guests under notify,
+  // loaded with the first of them: false (--no-kernel-observer) leaves those results unknown.
+  bool kernel_observer = true;
 };
 
 struct GuestSpec {
@@ -159,6 +163,9 @@ class Supervisor {
   GuestInfo Snapshot(const Record& record) const;
   void Exited(uint64_t id, int wait_status);
   void PruneExited();
+  // The one observer of every notify guest, opened on first use (loading BPF costs a launch
+  // that does not need it nothing).
+  observe::ResultObserver& Observer();
 
   const SupervisorOptions options_;
   bool warned_no_landlock_ = false;  // the warning that Landlock scoping is missing, once
@@ -180,6 +187,7 @@ class Supervisor {
   std::mutex running_mu_;  // guards running_ for threads waiting in TerminateGuests
   std::condition_variable running_cv_;
   size_t running_ = 0;
+  std::unique_ptr<observe::ResultObserver> observer_;  // before the loop and the bus go
   // Last: its workers are joined before anything they reach (the loop's queue) goes away.
   // Empty when options_.decision_workers is 0.
   std::unique_ptr<DecisionPool> pool_;

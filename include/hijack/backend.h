@@ -104,6 +104,12 @@ class SyscallHandler {
     return std::nullopt;
   }
 
+  // notify: `record`'s call is about to run in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
+  // whose return the backend cannot see. The handler may arrange to learn the result elsewhere
+  // (it then fills it in after OnCompleted), or say why it cannot in `record.result_note`. Loop
+  // thread, right before the answer is sent.
+  virtual void BeforeContinue(Event& /*record*/) {}
+
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 

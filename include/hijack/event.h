@@ -30,10 +30,17 @@ struct Event {
   Decision decision;
   std::string module;            // the module that decided; empty when no module objected
   // The call's return value (negative errno on failure) when the supervisor knows it: always for
-  // calls it did not let run; for calls that ran, under ptrace only (seccomp_unotify(2): after
+  // calls it did not let run; for calls that ran, under ptrace, and under notify where the
+  // kernel result observer runs (daemon/observe/result_observer.h; seccomp_unotify(2): after
   // SECCOMP_USER_NOTIF_FLAG_CONTINUE the kernel runs the call and tells the supervisor nothing).
   std::optional<int64_t> result;
+  // Why `result` is empty for a call that ran or was meant to ("the kernel observer is off:
+  // ..."); empty when the result is known or nobody tried to learn it.
+  std::string result_note;
   int64_t end_ns = 0;            // CLOCK_MONOTONIC when the call completed or was answered
+  // CLOCK_MONOTONIC when the kernel result observer read the return of a call notify let run
+  // (end_ns stays the answer's time there); 0 otherwise.
+  int64_t returned_ns = 0;
   uint64_t policy_version = 0;
 };
 

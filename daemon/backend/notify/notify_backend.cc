@@ -409,6 +409,7 @@ void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision,
     switch (decision.kind()) {
       case Decision::Kind::kContinue:
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        guest.handler->BeforeContinue(record);
         break;
       case Decision::Kind::kFail:
         resp.error = -decision.error();
@@ -426,12 +427,14 @@ void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision,
   }
   if (!answered && err != ENOENT) {
     spdlog::warn("guest {}: answering tid {}: {}", guest.id, record.call.tid, std::strerror(err));
+    record.result_note = std::string("SECCOMP_IOCTL_NOTIF_SEND failed: ") + std::strerror(err);
   } else if (!answered) {
     // The guest thread left the call before the answer (a signal); it restarts or fails the
     // call itself, as it would natively.
     spdlog::debug("guest {}: tid {} left syscall {} before the answer", guest.id,
                   record.call.tid, record.call.nr);
     record.result.reset();
+    record.result_note = "the thread left the call before the supervisor's answer (a signal)";
   }
   record.end_ns = common::MonotonicNs();
   guest.handler->OnCompleted(std::move(record));

@@ -1,0 +1,386 @@
+#include "daemon/observe/result_observer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "hijack/result.h"
+#include "common/monotonic.h"
+#include "daemon/observe/result_record.h"
+
+#if HIJACK_HAVE_BPF_OBSERVER
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "result_observer.skel.h"
+#endif
+
+namespace hijack::observe {
+
+#if HIJACK_HAVE_BPF_OBSERVER
+
+namespace {
+
+// The inode of the initial pid namespace (PROC_PID_INIT_INO in the kernel's proc_ns.h): the
+// program reads thread ids as that namespace numbers them (bpf_get_current_pid_tgid), which
+// equal the notifications' ids only for a supervisor that lives in it.
+constexpr ino_t kInitPidNamespaceInode = 0xEFFFFFFCU;
+
+std::string ErrnoText(int err) { return ErrnoName(err) + " (" + std::strerror(err) + ")"; }
+
+// libbpf's own messages (verifier logs, missing maps) go to the debug log: the one reason the
+// observer gives is what a user reads.
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG || !spdlog::should_log(spdlog::level::debug)) {
+    return 0;
+  }
+  char line[512];
+  const int n = std::vsnprintf(line, sizeof line, format, args);
+  spdlog::debug("libbpf: {}", std::string_view(line, n > 0 ? std::min<size_t>(n, sizeof line - 1)
+                                                           : 0));
+  return n;
+}
+
+}  // namespace
+
+struct ResultObserver::Kernel {
+  result_observer_bpf* skel = nullptr;
+  ring_buffer* ring = nullptr;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> ready;
+  int pending_fd = -1;
+  int dropped_fd = -1;
+  // Outstanding waits hold a weak reference: a handler that runs after the observer is gone
+  // (the descriptor's cancellation) sees it expired and touches nothing.
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
+
+  ~Kernel() {
+    if (ready) {
+      boost::system::error_code ignored;
+      ready->close(ignored);
+    }
+    if (ring != nullptr) {
+      ring_buffer__free(ring);
+    }
+    if (skel != nullptr) {
+      result_observer_bpf::destroy(skel);
+    }
+  }
+};
+
+std::unique_ptr<ResultObserver> ResultObserver::Open(boost::asio::io_context& loop,
+                                                     ObserverOptions options) {
+  auto off = [&](std::string why) {
+    return std::unique_ptr<ResultObserver>(
+        new ResultObserver(loop, "the kernel observer is off: " + std::move(why)));
+  };
+  if (!options.enabled) {
+    return off("--no-kernel-observer");
+  }
+  struct stat ns;
+  if (stat("/proc/self/ns/pid", &ns) != 0) {
+    return off("stat /proc/self/ns/pid: " + ErrnoText(errno));
+  }
+  if (ns.st_ino != kInitPidNamespaceInode) {
+    return off("hijackd runs in a pid namespace of its own, whose thread ids the kernel's "
+               "tracepoints do not use");
+  }
+  libbpf_set_print(LibbpfPrint);
+  auto kernel = std::make_unique<Kernel>();
+  kernel->skel = result_observer_bpf::open();
+  if (kernel->skel == nullptr) {
+    return off("opening the BPF object: " + ErrnoText(errno));
+  }
+  if (int rc = result_observer_bpf::load(kernel->skel); rc != 0) {
+    const int err = -rc;
+    return off("bpf(BPF_PROG_LOAD) of the sys_exit program: " + ErrnoText(err) +
+               (err == EPERM || err == EACCES
+                    ? "; loading it needs CAP_BPF and CAP_PERFMON (or root)"
+                    : ""));
+  }
+  if (int rc = result_observer_bpf::attach(kernel->skel); rc != 0) {
+    return off("bpf(BPF_RAW_TRACEPOINT_OPEN) of sys_exit: " + ErrnoText(-rc));
+  }
+  kernel->pending_fd = bpf_map__fd(kernel->skel->maps.pending);
+  kernel->dropped_fd = bpf_map__fd(kernel->skel->maps.dropped);
+  std::unique_ptr<ResultObserver> self(new ResultObserver(loop, ""));
+  kernel->ring = ring_buffer__new(
+      bpf_map__fd(kernel->skel->maps.results),
+      [](void* ctx, void* data, size_t size) -> int {
+        if (size < sizeof(hijack_result)) {
+          return 0;
+        }
+        hijack_result r;
+        std::memcpy(&r, data, sizeof r);
+        static_cast<ResultObserver*>(ctx)->OnResult(static_cast<pid_t>(r.tid), r.nr, r.ret,
+                                                    r.ticket);
+        return 0;
+      },
+      self.get(), nullptr);
+  if (kernel->ring == nullptr) {
+    return off("the ring buffer of results: " + ErrnoText(errno));
+  }
+  // The ring's epoll descriptor is libbpf's; the loop watches a duplicate of its own.
+  const int watched = fcntl(ring_buffer__epoll_fd(kernel->ring), F_DUPFD_CLOEXEC, 0);
+  if (watched < 0) {
+    return off("F_DUPFD_CLOEXEC of the ring's descriptor: " + ErrnoText(errno));
+  }
+  kernel->ready = std::make_unique<boost::asio::posix::stream_descriptor>(loop, watched);
+  self->kernel_ = std::move(kernel);
+  self->Arm();
+  spdlog::debug("the kernel observer reports the results of calls that run under notify");
+  return self;
+}
+
+ResultObserver::~ResultObserver() = default;
+
+void ResultObserver::Arm() {
+  std::weak_ptr<int> alive = kernel_->alive;
+  kernel_->ready->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                             [this, alive](const boost::system::error_code& ec) {
+                               if (ec || alive.expired()) {
+                                 return;
+                               }
+                               Drain();
+                               Arm();
+                             });
+}
+
+void ResultObserver::Drain() {
+  if (kernel_ != nullptr) {
+    ring_buffer__consume(kernel_->ring);
+  }
+}
+
+bool ResultObserver::Expect(pid_t tid, int nr) {
+  if (kernel_ == nullptr) {
+    return false;
+  }
+  if (auto old = waiting_.find(tid); old != waiting_.end()) {
+    // Only a call whose Event never came (an answer that failed before Await) leaves this.
+    waiting_.erase(old);
+  }
+  hijack_pending mark{};
+  mark.nr = nr;
+  mark.ticket = next_ticket_++;
+  const uint32_t key = static_cast<uint32_t>(tid);
+  if (bpf_map_update_elem(kernel_->pending_fd, &key, &mark, BPF_ANY) != 0) {
+    refusal_ = "the kernel observer could not mark the call: bpf(BPF_MAP_UPDATE_ELEM): " +
+               ErrnoText(errno);
+    return false;
+  }
+  waiting_[tid].ticket = mark.ticket;
+  return true;
+}
+
+void ResultObserver::Unmark(pid_t tid) {
+  const uint32_t key = static_cast<uint32_t>(tid);
+  bpf_map_delete_elem(kernel_->pending_fd, &key);  // ENOENT: the program took the mark already
+}
+
+uint64_t ResultObserver::Dropped() const {
+  if (kernel_ == nullptr) {
+    return 0;
+  }
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) {
+    return 0;
+  }
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  const uint32_t key = 0;
+  if (bpf_map_lookup_elem(kernel_->dropped_fd, &key, per_cpu.data()) != 0) {
+    return 0;
+  }
+  uint64_t sum = 0;
+  for (uint64_t n : per_cpu) {
+    sum += n;
+  }
+  return sum;
+}
+
+void ResultObserver::Poll() {
+  if (polling_ || kernel_ == nullptr) {
+    return;
+  }
+  polling_ = true;
+  poll_timer_.expires_after(poll_interval_);
+  std::weak_ptr<int> alive = kernel_->alive;
+  poll_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) {
+      return;
+    }
+    polling_ = false;
+    const size_t before = waiting_.size();
+    Drain();
+    if (waiting_.empty()) {
+      poll_interval_ = kFirstPoll;
+      return;
+    }
+    poll_interval_ = waiting_.size() < before ? kFirstPoll
+                                              : std::min(poll_interval_ * 2, kLongestPoll);
+    Poll();
+  });
+}
+
+#else  // !HIJACK_HAVE_BPF_OBSERVER
+
+struct ResultObserver::Kernel {};
+
+std::unique_ptr<ResultObserver> ResultObserver::Open(boost::asio::io_context& loop,
+                                                     ObserverOptions options) {
+  return std::unique_ptr<ResultObserver>(new ResultObserver(
+      loop, options.enabled ? "the kernel observer is off: this hijackd was built without it "
+                              "(libbpf-dev, bpftool and clang were missing at build time)"
+                            : "the kernel observer is off: --no-kernel-observer"));
+}
+
+ResultObserver::~ResultObserver() = default;
+void ResultObserver::Arm() {}
+void ResultObserver::Drain() {}
+bool ResultObserver::Expect(pid_t, int) { return false; }
+void ResultObserver::Unmark(pid_t) {}
+void ResultObserver::Poll() {}
+uint64_t ResultObserver::Dropped() const { return 0; }
+
+#endif  // HIJACK_HAVE_BPF_OBSERVER
+
+ResultObserver::ResultObserver(boost::asio::io_context& loop, std::string reason)
+    : loop_(loop), reason_(std::move(reason)), poll_timer_(loop) {}
+
+void ResultObserver::SayWhyOnce(const std::string& why) {
+  if (said_why_) {
+    return;
+  }
+  said_why_ = true;
+  spdlog::warn("the results of calls that the notify backend lets run are unknown ({}); "
+               "--backend ptrace shows them at ptrace's cost",
+               why);
+}
+
+void ResultObserver::Await(Event record, Completion done) {
+  auto it = waiting_.find(record.call.tid);
+  if (it == waiting_.end() || !record.result_note.empty()) {
+    if (it != waiting_.end()) {
+      Unmark(record.call.tid);  // the answer failed: the call may never run
+      waiting_.erase(it);
+    }
+    done(std::move(record));
+    return;
+  }
+  Waiting& w = it->second;
+  w.has_event = true;
+  w.event = std::move(record);
+  w.done = std::move(done);
+  if (w.has_result) {
+    Waiting complete = std::move(w);
+    waiting_.erase(it);
+    Complete(complete);
+    return;
+  }
+  // The call may have returned already; its record then sits in the ring.
+  Drain();
+  if (!waiting_.empty()) {
+    Poll();
+  }
+}
+
+void ResultObserver::OnResult(pid_t tid, int nr, int64_t ret, uint64_t ticket) {
+  auto it = waiting_.find(tid);
+  if (it == waiting_.end() || it->second.ticket != ticket) {
+    return;  // a call given up on already (NextCall, GuestEnded)
+  }
+  Waiting& w = it->second;
+  if (nr == HIJACK_RESULT_THREAD_ENDED) {
+    if (!w.has_event) {
+      waiting_.erase(it);  // the answer was sent, the Event is yet to come: it goes without
+      return;
+    }
+    Waiting ended = std::move(w);
+    waiting_.erase(it);
+    Finish(ended, "the thread ended inside the call");
+    return;
+  }
+  w.has_result = true;
+  w.result_nr = nr;
+  w.result = ret;
+  w.returned_ns = common::MonotonicNs();
+  if (!w.has_event) {
+    return;  // Await() takes it
+  }
+  Waiting done = std::move(w);
+  waiting_.erase(it);
+  Complete(done);
+}
+
+void ResultObserver::Complete(Waiting& w) {
+  Event e = std::move(w.event);
+  if (w.result_nr != e.call.nr) {
+    e.result_note = "the thread returned from syscall " + std::to_string(w.result_nr) +
+                    " instead (the call was changed after the supervisor let it run)";
+  } else {
+    e.result = w.result;
+    e.returned_ns = w.returned_ns;
+  }
+  w.done(std::move(e));
+}
+
+void ResultObserver::Finish(Waiting& w, std::string note) {
+  Event e = std::move(w.event);
+  Completion done = std::move(w.done);
+  e.result_note = std::move(note);
+  done(std::move(e));
+}
+
+void ResultObserver::NextCall(pid_t tid) {
+  if (waiting_.empty()) {
+    return;
+  }
+  // Every intercepted call reads what the ring holds (no system call when it is empty): the
+  // program does not wake the loop for each result.
+  Drain();
+  auto it = waiting_.find(tid);
+  if (it == waiting_.end()) {
+    return;
+  }
+  Waiting w = std::move(it->second);
+  waiting_.erase(it);
+  Unmark(tid);
+  if (w.has_event) {
+    const uint64_t dropped = Dropped();
+    Finish(w, dropped > 0 ? "the kernel observer lost its return (its ring was full: " +
+                                std::to_string(dropped) + " results dropped so far)"
+                          : std::string("the kernel observer saw no return before the thread's "
+                                        "next call"));
+  }
+}
+
+void ResultObserver::GuestEnded(uint64_t guest_id) {
+  if (waiting_.empty()) {
+    return;
+  }
+  Drain();
+  std::vector<pid_t> ended;
+  for (auto& [tid, w] : waiting_) {
+    if (w.has_event && w.event.call.guest_id == guest_id) {
+      ended.push_back(tid);
+    }
+  }
+  for (pid_t tid : ended) {
+    auto it = waiting_.find(tid);
+    Waiting w = std::move(it->second);
+    waiting_.erase(it);
+    Unmark(tid);
+    Finish(w, "the thread ended inside the call");
+  }
+}
+
+}  // namespace hijack::observe
