@@ -277,10 +277,16 @@ TEST(FaultTest, TraceOnAFullDiskNeitherStopsNorFailsTheGuest) {
     command += ShellQuote(word) + " ";
   }
   // 64 KiB: a few hundred trace records, far fewer than the calls.
+  // Exit status 77 (with mount's message): this root may not mount here (a container without
+  // CAP_SYS_ADMIN, a seccomp profile): nothing to test on, which is a skip, not a failure.
   auto r = RunProcess({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                        "mount -t tmpfs -o size=64k hijack-full " + ShellQuote(mnt) +
-                           " && exec " + command},
+                           " || exit 77; exec " + command},
                       Within(kDeadline));
+  if (r.exit_code == 77 || (r.exit_code != 0 && r.out.empty() &&
+                            r.err.find("unshare") != std::string::npos)) {
+    GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here: " << r.err;
+  }
   ASSERT_FALSE(r.timed_out) << r.err;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto seen = GuestCounts(r.out, "threads:");
