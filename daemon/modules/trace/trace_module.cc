@@ -8,6 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <spdlog/spdlog.h>
+
 #include "common/bounded_file.h"
 #include "common/exit_description.h"
 #include "daemon/syscalls/arg_decoder.h"
@@ -133,13 +137,39 @@ TraceModule::TraceModule(StraceStyle style, std::FILE* out)
       style_(std::move(style)) {}
 
 TraceModule::~TraceModule() {
+  {
+    std::lock_guard lock(mu_);
+    FlushLocked();
+  }
+  if (write_errors_ > 0) {
+    spdlog::warn("trace {}: {} record(s) were not written", output_, write_errors_);
+  }
   for (auto& [tid, file] : files_) {
     std::fclose(file);
   }
   if (out_ != stderr) {
     std::fclose(out_);
-  } else {
-    std::fflush(out_);
+  }
+}
+
+void TraceModule::FlushLocked() {
+  // A buffered stream reports a full disk when it writes the buffer, not when a record goes
+  // into it: the records since the last flush that succeeded are the ones lost.
+  if (std::fflush(out_) != 0) {
+    const int err = errno;
+    written_ -= unflushed_;
+    write_errors_ += unflushed_;
+    WriteFailedLocked(err);
+  }
+  unflushed_ = 0;
+}
+
+void TraceModule::WriteFailedLocked(int err) {
+  if (!write_error_told_) {
+    // Observation fails open: said once, then only counted (write_errors in the stats).
+    write_error_told_ = true;
+    spdlog::warn("trace {}: {}; the guest goes on, further records that fail are counted",
+                 output_, std::strerror(err));
   }
 }
 
@@ -363,7 +393,11 @@ Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
     }
     out = *opened;
   }
-  return std::make_unique<TraceModule>(syscalls, out, format);
+  auto module = std::make_unique<TraceModule>(syscalls, out, format);
+  if (out != stderr) {
+    module->output_ = output;
+  }
+  return module;
 }
 
 std::string TraceModule::FormatJson(const Event& event) const {
@@ -431,12 +465,14 @@ void TraceModule::Observe(const Event& event) {
   if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
     // Observation fails open: a full disk loses trace lines (counted), never blocks the guest.
     ++write_errors_;
+    WriteFailedLocked(errno);
     return;
   }
   ++written_;
+  ++unflushed_;
   const int64_t now = ClockNs(CLOCK_MONOTONIC);
   if (out_ == stderr || now - last_flush_ns_ > kFlushIntervalNs) {
-    std::fflush(out_);
+    FlushLocked();
     last_flush_ns_ = now;
   }
 }

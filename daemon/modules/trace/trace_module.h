@@ -89,6 +89,9 @@ class TraceModule final : public PolicyModule {
   std::string LinePrefix(pid_t tid, int64_t start_ns);
   void WriteStrace(pid_t tid, const std::string& line);
   std::FILE* FileOf(pid_t tid);
+  // Under mu_: flushes, counting the records of a failed flush as lost; says the first error.
+  void FlushLocked();
+  void WriteFailedLocked(int err);
 
   const SyscallSet syscalls_;
   std::FILE* out_;
@@ -97,6 +100,9 @@ class TraceModule final : public PolicyModule {
   mutable std::mutex mu_;
   uint64_t written_ = 0;
   uint64_t write_errors_ = 0;
+  uint64_t unflushed_ = 0;  // records written into the stream's buffer since its last flush
+  bool write_error_told_ = false;
+  std::string output_ = "(standard error)";  // the file's name, for messages
   int64_t last_flush_ns_ = 0;
   // Strace form only.
   StraceStyle style_;

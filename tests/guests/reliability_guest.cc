@@ -1,0 +1,273 @@
+// A guest for the load and fault scenarios (tests/reliability/): it checks the answer to every
+// intercepted call it makes and says what it saw, so a lost, doubled or misdirected answer shows
+// up as a wrong count here, whatever the supervisor believes it did.
+//
+// The policy the scenarios run it under (tests/reliability/reliability_test.cc):
+//   getppid  denied with EDOM by a deny module: a call must fail with exactly EDOM;
+//   gettid   intercepted and allowed: a call must return the caller's own tid, so an answer
+//            meant for another thread (or process) is seen;
+//   getpgrp  rate-limited by a ratelimit module (the deferred scenarios): held, then allowed.
+//
+//   reliability_guest threads T K         T threads, K checked pairs each; exit 0 iff all right
+//   reliability_guest fork N P            N children, at most P alive at once, each checks its
+//                                         calls and exits with its index's code; the parent
+//                                         checks every exit against the pid it forked
+//   reliability_guest forkexec SELF N P   as fork, but each child execs SELF child I
+//   reliability_guest child I             the exec'd child: checks its calls, exits (I % 100) + 1
+//   reliability_guest busy [DIR]          checked pairs until killed; prints "busy: ready" first;
+//                                         with DIR, SIGTERM leaves DIR/sigterm-* and exits 0
+//   reliability_guest held-kill           one thread held in a deferred getpgrp, then SIGKILL to
+//                                         the whole guest while it is held
+//   reliability_guest held-exec SELF      one thread held in a deferred getpgrp while the main
+//                                         thread execs SELF child 0
+//
+// Every mode prints one line "<mode>: key=value ..." that the test parses. Raw syscall(2) is used
+// so that no libc cache (glibc caches nothing of these today, but might) answers in its place.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Checks {
+  long denied_ok = 0;
+  long allowed_ok = 0;
+  long wrong = 0;
+};
+
+// The calling thread's id as procfs names it (proc(5), /proc/thread-self), read without any
+// call the policy intercepts, so that it is a fact to check gettid's answer against.
+long OwnTid() {
+  char link[64] = {};
+  ssize_t n = readlink("/proc/thread-self", link, sizeof link - 1);
+  const char* slash = n > 0 ? std::strrchr(link, '/') : nullptr;
+  return slash != nullptr ? std::strtol(slash + 1, nullptr, 10) : -1;
+}
+
+// One denied call and one allowed call, each checked against the answer it must get.
+void CheckedPair(Checks& c, long my_tid) {
+  errno = 0;
+  long rc = syscall(SYS_getppid);
+  if (rc == -1 && errno == EDOM) {
+    ++c.denied_ok;
+  } else {
+    ++c.wrong;
+  }
+  rc = syscall(SYS_gettid);
+  if (rc == my_tid) {
+    ++c.allowed_ok;
+  } else {
+    ++c.wrong;
+  }
+}
+
+int Threads(int n, long k) {
+  std::vector<Checks> checks(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&c = checks[i], k] {
+      const long tid = OwnTid();
+      for (long j = 0; j < k; ++j) {
+        CheckedPair(c, tid);
+      }
+    });
+  }
+  Checks total;
+  for (int i = 0; i < n; ++i) {
+    threads[i].join();
+    total.denied_ok += checks[i].denied_ok;
+    total.allowed_ok += checks[i].allowed_ok;
+    total.wrong += checks[i].wrong;
+  }
+  std::printf("threads: threads=%d calls_per_thread=%ld denied_ok=%ld allowed_ok=%ld wrong=%ld\n",
+              n, 2 * k, total.denied_ok, total.allowed_ok, total.wrong);
+  return total.wrong == 0 ? 0 : 1;
+}
+
+// What a child that checked its calls exits with: never 0 (so an exit of the wrong child, or a
+// status that is not an exit, is not taken for success), never 255 (the failure code).
+int ChildCode(long index) { return static_cast<int>(index % 100) + 1; }
+constexpr int kChildWrong = 255;
+
+int ChildChecks(long index) {
+  Checks c;
+  CheckedPair(c, OwnTid());
+  return c.wrong == 0 ? ChildCode(index) : kChildWrong;
+}
+
+// Forks n children, at most `parallel` alive at once; with `self`, each child execs it.
+int Forks(const char* mode, const char* self, long n, long parallel) {
+  struct Live {
+    pid_t pid;
+    long index;
+  };
+  std::vector<Live> live;
+  long forked = 0, exits_ok = 0, wrong_exit = 0, wrong_pid = 0, fork_failed = 0;
+  auto reap_one = [&] {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live[i].pid == pid) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == ChildCode(live[i].index)) {
+          ++exits_ok;
+        } else {
+          ++wrong_exit;
+        }
+        live.erase(live.begin() + static_cast<long>(i));
+        return;
+      }
+    }
+    ++wrong_pid;  // a pid this process never forked, or one reaped twice
+    if (pid < 0) {
+      live.clear();  // nothing left to wait for: ECHILD
+    }
+  };
+  for (long i = 0; i < n; ++i) {
+    while (static_cast<long>(live.size()) >= parallel) {
+      reap_one();
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      ++fork_failed;
+      continue;
+    }
+    if (pid == 0) {
+      if (self == nullptr) {
+        _exit(ChildChecks(i));
+      }
+      std::string index = std::to_string(i);
+      execl(self, self, "child", index.c_str(), static_cast<char*>(nullptr));
+      _exit(kChildWrong);
+    }
+    ++forked;
+    live.push_back({pid, i});
+  }
+  while (!live.empty()) {
+    reap_one();
+  }
+  // The parent's own calls are still answered right after all of that.
+  Checks c;
+  CheckedPair(c, OwnTid());
+  std::printf("%s: children=%ld exits_ok=%ld wrong_exit=%ld wrong_pid=%ld fork_failed=%ld "
+              "parent_wrong=%ld\n",
+              mode, forked, exits_ok, wrong_exit, wrong_pid, fork_failed, c.wrong);
+  return exits_ok == n && c.wrong == 0 ? 0 : 1;
+}
+
+// How a busy guest says that SIGTERM reached it: it made DIR/running-XXXXXX at start (mkstemp:
+// every guest of a pid namespace is pid 2, so pids do not tell them apart) and renames it to
+// DIR/sigterm-XXXXXX in the handler (rename(2) is async-signal-safe).
+char g_running[512];
+char g_sigterm[512];
+
+void OnSigterm(int) { _exit(rename(g_running, g_sigterm) == 0 ? 0 : 1); }
+
+int Busy(const char* sigterm_dir) {
+  if (sigterm_dir != nullptr) {
+    std::snprintf(g_running, sizeof g_running, "%s/running-XXXXXX", sigterm_dir);
+    int fd = mkstemp(g_running);
+    if (fd < 0) {
+      return 1;
+    }
+    close(fd);
+    std::snprintf(g_sigterm, sizeof g_sigterm, "%s/sigterm-%s", sigterm_dir,
+                  std::strrchr(g_running, '-') + 1);
+    signal(SIGTERM, OnSigterm);
+  }
+  Checks c;
+  const long tid = OwnTid();
+  CheckedPair(c, tid);
+  std::printf("busy: ready wrong=%ld\n", c.wrong);
+  std::fflush(stdout);
+  for (;;) {
+    CheckedPair(c, tid);
+    if (c.wrong != 0) {
+      std::printf("busy: wrong=%ld after %ld calls\n", c.wrong, 2 * (c.denied_ok + c.allowed_ok));
+      std::fflush(stdout);
+      return 1;
+    }
+  }
+}
+
+// True once thread `tid` of this process sits in system call `nr` (proc(5),
+// /proc/PID/task/TID/syscall: the number first while the thread is blocked in a call).
+bool InSyscall(long tid, long nr) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long current = -2;
+  return static_cast<bool>(in >> current) && current == nr;
+}
+
+// Starts a thread whose second getpgrp is held by the rate limit, and returns once the kernel
+// shows it inside that call. The first call takes the bucket's only token.
+long StartHeldThread() {
+  static std::atomic<long> held_tid{0};
+  std::thread([] {
+    syscall(SYS_getpgrp);
+    held_tid = OwnTid();  // after the first call, so the next one seen is the second
+    syscall(SYS_getpgrp);  // held; the scenarios end the process before it returns
+    std::printf("held: the held call returned\n");
+    std::fflush(stdout);
+  }).detach();
+  while (held_tid.load() == 0) {
+    std::this_thread::yield();
+  }
+  // Waiting on the kernel's view of the thread: there is no other signal of "held" to a guest.
+  while (!InSyscall(held_tid.load(), SYS_getpgrp)) {
+    std::this_thread::yield();
+  }
+  return held_tid.load();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "threads" && argc > 3) {
+    return Threads(std::atoi(argv[2]), std::atol(argv[3]));
+  }
+  if (mode == "fork" && argc > 3) {
+    return Forks("fork", nullptr, std::atol(argv[2]), std::atol(argv[3]));
+  }
+  if (mode == "forkexec" && argc > 4) {
+    return Forks("forkexec", argv[2], std::atol(argv[3]), std::atol(argv[4]));
+  }
+  if (mode == "child" && argc > 2) {
+    return ChildChecks(std::atol(argv[2]));
+  }
+  if (mode == "busy") {
+    return Busy(argc > 2 ? argv[2] : nullptr);
+  }
+  if (mode == "held-kill") {
+    StartHeldThread();
+    std::printf("held-kill: killing\n");
+    std::fflush(stdout);
+    kill(getpid(), SIGKILL);
+    return 1;
+  }
+  if (mode == "held-exec" && argc > 2) {
+    StartHeldThread();
+    std::printf("held-exec: exec\n");
+    std::fflush(stdout);
+    execl(argv[2], argv[2], "child", "0", static_cast<char*>(nullptr));
+    std::printf("held-exec: execl failed: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::fprintf(stderr, "reliability_guest: unknown mode or missing arguments: %s\n",
+               mode.c_str());
+  return 64;
+}

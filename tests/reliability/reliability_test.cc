@@ -1,0 +1,599 @@
+// Load and fault scenarios: real guests (tests/guests/reliability_guest.cc) under a real
+// `hijackd run` or `hijackd serve`, real gRPC clients on the daemon's real unix socket.
+//
+// Each scenario checks what the guest saw (every answer right, none missing), what the daemon
+// did (it survived, the other guests went on), and prints one machine-readable line
+//
+//   RELIABILITY {"scenario": ..., "backend": ..., "load": ..., "counts": {...}, "lost": 0,
+//                "command": "<how to reproduce it>"}
+//
+// that scripts/reliability-report collects into docs/RELIABILITY.md. The short form (the
+// default, what ctest runs) uses small bounded counts; HIJACK_RELIABILITY_LONG=1 selects the
+// long form (64 threads x 100,000 calls, 1,000 children, 50 guests and 200 clients).
+//
+// No test waits on time: every wait is for a condition with a deadline, randomness is seeded
+// (HIJACK_RELIABILITY_SEED, default 17), and nothing is asserted about how long anything took.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "hijack/v1/control.grpc.pb.h"
+#include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
+#include "tests/support/programs.h"
+#include "tests/support/subprocess.h"
+
+namespace hijack::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+constexpr const char* kGuest = HIJACK_TEST_RELIABILITY_GUEST;
+constexpr std::chrono::seconds kDeadline{120};
+
+// RunProcess's options with only a deadline.
+ProcessOptions Within(std::chrono::seconds deadline) {
+  ProcessOptions options;
+  options.deadline = deadline;
+  return options;
+}
+
+bool LongForm() {
+  const char* v = std::getenv("HIJACK_RELIABILITY_LONG");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// The short count for ctest, the long one for the documented command.
+long Scale(long short_form, long long_form) { return LongForm() ? long_form : short_form; }
+
+uint32_t Seed() {
+  const char* v = std::getenv("HIJACK_RELIABILITY_SEED");
+  return v != nullptr ? static_cast<uint32_t>(std::strtoul(v, nullptr, 10)) : 17u;
+}
+
+// The command that reruns the current test in the form it ran in.
+std::string ReproduceCommand() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string filter = std::string(info->test_suite_name()) + "." + info->name();
+  return std::string(LongForm() ? "HIJACK_RELIABILITY_LONG=1 " : "") +
+         "build/release/tests/hijack_reliability_tests --gtest_filter=" + filter;
+}
+
+// Prints the scenario's result line on stdout (see the file comment).
+void Report(const std::string& scenario, const std::string& backend, const std::string& load,
+            const nlohmann::json& counts, long lost) {
+  nlohmann::json line = {{"scenario", scenario}, {"backend", backend},
+                         {"form", LongForm() ? "long" : "short"}, {"load", load},
+                         {"counts", counts}, {"lost", lost}, {"command", ReproduceCommand()}};
+  std::printf("RELIABILITY %s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
+// "key=value" words of the guest's line that starts with `prefix`, as numbers.
+std::map<std::string, long> GuestCounts(const std::string& out, const std::string& prefix) {
+  std::map<std::string, long> counts;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(prefix)) {
+      continue;
+    }
+    std::istringstream words(line.substr(prefix.size()));
+    for (std::string word; words >> word;) {
+      if (auto eq = word.find('='); eq != std::string::npos) {
+        counts[word.substr(0, eq)] = std::strtol(word.c_str() + eq + 1, nullptr, 10);
+      }
+    }
+  }
+  return counts;
+}
+
+// The `calls` column of syscall `name` in the stats table hijackd run prints at the end; -1 if
+// the table has no such row.
+long StatsCalls(const std::string& err, const std::string& name) {
+  std::istringstream lines(err);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string first;
+    long calls = -1;
+    if (words >> first && first == name && words >> calls) {
+      return calls;
+    }
+  }
+  return -1;
+}
+
+// Denies getppid with EDOM and lets gettid run: the answers reliability_guest checks.
+std::string EnforcingPolicy(const TempDir& dir, const std::string& extra_modules = "") {
+  return WritePolicy(dir, "enforce.json",
+                     R"({"module": "deny", "syscalls": ["getppid"], "errno": "EDOM"},
+                        {"module": "stats", "syscalls": ["getppid", "gettid", "getpgrp"]})" +
+                         extra_modules);
+}
+
+class LoadTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  HijackdRun Run(const std::string& policy) const {
+    // --no-agent: every call crosses the supervisor, which is what these scenarios load.
+    return HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy,
+                      .options = {"--no-agent", "--intercept", "gettid,getpgrp"}};
+  }
+  TempDir dir_;
+};
+
+TEST_P(LoadTest, ManyThreadsEachCallAnsweredOnceWithItsOwnAnswer) {
+  const long threads = Scale(8, 64);
+  const long pairs = Scale(500, 50'000);  // two calls each: 100,000 calls a thread long
+  auto r = Run(EnforcingPolicy(dir_))
+               .Run({kGuest, "threads", std::to_string(threads), std::to_string(pairs)},
+                    Within(LongForm() ? 3600s : kDeadline));
+  ASSERT_FALSE(r.timed_out) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "threads:");
+  const long expected = threads * pairs;
+  EXPECT_EQ(seen["denied_ok"], expected) << r.out;
+  EXPECT_EQ(seen["allowed_ok"], expected) << r.out;
+  EXPECT_EQ(seen["wrong"], 0) << r.out;
+  // The supervisor's own count: each call decided once, none missing, none twice (the guest
+  // learns its tids from procfs, and the runtime makes none of these calls).
+  const long denied_seen = StatsCalls(r.err, "getppid");
+  const long allowed_seen = StatsCalls(r.err, "gettid");
+  EXPECT_THAT(r.err, Not(HasSubstr("events were dropped"))) << r.err;
+  EXPECT_EQ(denied_seen, expected) << r.err;
+  EXPECT_EQ(allowed_seen, expected) << r.err;
+  Report("many-threads", GetParam(),
+         std::to_string(threads) + " threads x " + std::to_string(2 * pairs) +
+             " intercepted calls (getppid denied EDOM, gettid allowed)",
+         {{"calls", 2 * expected},
+          {"answered_right", seen["denied_ok"] + seen["allowed_ok"]},
+          {"wrong", seen["wrong"]},
+          {"supervisor_decided", denied_seen + allowed_seen}},
+         2 * expected - seen["denied_ok"] - seen["allowed_ok"]);
+}
+
+TEST_P(LoadTest, ForkedChildrenAreAllSupervisedAndEveryExitIsSeen) {
+  const long children = Scale(40, 1000);
+  auto r = Run(EnforcingPolicy(dir_))
+               .Run({kGuest, "fork", std::to_string(children), "4"},
+                    Within(LongForm() ? 1800s : kDeadline));
+  ASSERT_FALSE(r.timed_out) << "a process of the tree got stuck: " << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "fork:");
+  EXPECT_EQ(seen["children"], children) << r.out;
+  EXPECT_EQ(seen["exits_ok"], children) << r.out;
+  EXPECT_EQ(seen["wrong_exit"] + seen["wrong_pid"] + seen["fork_failed"], 0) << r.out;
+  // Every child's denied call went through the supervisor (and the parent's one).
+  const long denied_seen = StatsCalls(r.err, "getppid");
+  EXPECT_EQ(denied_seen, children + 1) << r.err;
+  Report("fork-children", GetParam(),
+         std::to_string(children) + " forked children, 4 alive at once, each checking its calls",
+         {{"children", seen["children"]}, {"exits_ok", seen["exits_ok"]},
+          {"wrong_exit", seen["wrong_exit"]}, {"wrong_pid", seen["wrong_pid"]},
+          {"supervised_calls", denied_seen}},
+         children - seen["exits_ok"]);
+}
+
+TEST_P(LoadTest, ForkExecChildrenAreAllSupervisedAndEveryExitIsSeen) {
+  const long children = Scale(25, 1000);
+  auto r = Run(EnforcingPolicy(dir_))
+               .Run({kGuest, "forkexec", kGuest, std::to_string(children), "4"},
+                    Within(LongForm() ? 1800s : kDeadline));
+  ASSERT_FALSE(r.timed_out) << "a process of the tree got stuck: " << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "forkexec:");
+  EXPECT_EQ(seen["children"], children) << r.out;
+  EXPECT_EQ(seen["exits_ok"], children) << r.out;
+  EXPECT_EQ(seen["wrong_exit"] + seen["wrong_pid"] + seen["fork_failed"], 0) << r.out;
+  const long denied_seen = StatsCalls(r.err, "getppid");
+  EXPECT_EQ(denied_seen, children + 1) << r.err;
+  Report("fork-exec-children", GetParam(),
+         std::to_string(children) + " fork+exec children, 4 alive at once, each checking its calls",
+         {{"children", seen["children"]}, {"exits_ok", seen["exits_ok"]},
+          {"wrong_exit", seen["wrong_exit"]}, {"wrong_pid", seen["wrong_pid"]},
+          {"supervised_calls", denied_seen}},
+         children - seen["exits_ok"]);
+}
+
+// A rate limit of one token that never refills in the test's lifetime: the second getpgrp of
+// a guest is held (Decision::Continue().After), the state these faults hit.
+constexpr const char* kHoldGetpgrp =
+    R"(, {"module": "ratelimit", "syscalls": ["getpgrp"], "rate": 0.001, "burst": 1,
+          "max_wait_ms": 3600000})";
+
+TEST_P(LoadTest, GuestKilledWhileItsCallIsDeferredEndsAndHijackdReportsTheSignal) {
+  auto r = Run(EnforcingPolicy(dir_, kHoldGetpgrp)).Run({kGuest, "held-kill"});
+  ASSERT_FALSE(r.timed_out) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("held-kill: killing"));
+  EXPECT_THAT(r.out, Not(HasSubstr("the held call returned")));
+  // hijackd run passes the death on: it raises SIGKILL's fate on itself (README, run).
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  Report("kill-during-deferred-call", GetParam(),
+         "SIGKILL to a guest while one thread is held by a rate limit",
+         {{"hijackd_run_exit", r.exit_code}}, r.exit_code == 128 + SIGKILL ? 0 : 1);
+}
+
+TEST_P(LoadTest, ExecWhileACallIsDeferredRunsTheNewImageSupervised) {
+  auto r = Run(EnforcingPolicy(dir_, kHoldGetpgrp)).Run({kGuest, "held-exec", kGuest});
+  ASSERT_FALSE(r.timed_out) << "exec waited for the held thread: " << r.err;
+  EXPECT_THAT(r.out, HasSubstr("held-exec: exec"));
+  EXPECT_THAT(r.out, Not(HasSubstr("the held call returned")));
+  // The new image's calls are decided (its getppid denied, its gettid its own): child 0 exits 1.
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  // getppid: the exec'd image's one denied call, seen by the supervisor.
+  EXPECT_EQ(StatsCalls(r.err, "getppid"), 1) << r.err;
+  Report("exec-while-deferred", GetParam(),
+         "execve in one thread while another is held by a rate limit",
+         {{"new_image_checks_ok", r.exit_code == 1 ? 1 : 0},
+          {"supervised_calls_after_exec", StatsCalls(r.err, "getppid")}},
+         r.exit_code == 1 ? 0 : 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadTest, ::testing::ValuesIn(BackendNames()),
+                         BackendTestName{});
+
+// A trace file on a full file system: observation fails open, so the guest runs to its end with
+// every answer right, and hijackd says the trace was cut short.
+TEST(FaultTest, TraceOnAFullDiskNeitherStopsNorFailsTheGuest) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "mounting a small tmpfs in a private mount namespace needs root";
+  }
+  if (access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/unshare (util-linux) for a private mount namespace";
+  }
+  TempDir dir;
+  const std::string mnt = dir.path() + "/full";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  const std::string policy = EnforcingPolicy(dir);
+  const long pairs = Scale(2000, 100'000);
+  HijackdRun run{.hijackd = kHijackd, .policy = policy,
+                 .options = {"--no-agent", "--intercept", "gettid", "--trace",
+                             mnt + "/trace.jsonl", "--trace-format", "json"}};
+  std::string command;
+  for (const auto& word : run.Argv({kGuest, "threads", "2", std::to_string(pairs)})) {
+    command += ShellQuote(word) + " ";
+  }
+  // 64 KiB: a few hundred trace records, far fewer than the calls.
+  // Exit status 77 (with mount's message): this root may not mount here (a container without
+  // CAP_SYS_ADMIN, a seccomp profile): nothing to test on, which is a skip, not a failure.
+  auto r = RunProcess({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                       "mount -t tmpfs -o size=64k hijack-full " + ShellQuote(mnt) +
+                           " || exit 77; exec " + command},
+                      Within(kDeadline));
+  if (r.exit_code == 77 || (r.exit_code != 0 && r.out.empty() &&
+                            r.err.find("unshare") != std::string::npos)) {
+    GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here: " << r.err;
+  }
+  ASSERT_FALSE(r.timed_out) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "threads:");
+  EXPECT_EQ(seen["denied_ok"], 2 * pairs) << r.out;
+  EXPECT_EQ(seen["allowed_ok"], 2 * pairs) << r.out;
+  EXPECT_EQ(seen["wrong"], 0) << r.out;
+  // Said once when it happens, and the records lost counted at the end.
+  EXPECT_THAT(r.err, HasSubstr(mnt + "/trace.jsonl: No space left on device")) << r.err;
+  std::smatch lost_records;
+  const bool counted =
+      std::regex_search(r.err, lost_records, std::regex(R"(: (\d+) record\(s\) were not written)"));
+  EXPECT_TRUE(counted) << r.err;
+  Report("trace-on-full-disk", "auto", "trace file on a 64 KiB tmpfs, 2 threads busy",
+         {{"calls", 4 * pairs}, {"answered_right", seen["denied_ok"] + seen["allowed_ok"]},
+          {"enospc_reported", r.err.find("No space left on device") != std::string::npos},
+          {"trace_records_lost_and_counted", counted ? std::stol(lost_records[1]) : -1}},
+         4 * pairs - seen["denied_ok"] - seen["allowed_ok"]);
+}
+
+// ---- many guests under one `hijackd serve`, many clients ----
+
+class ServeLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = dir_.path() + "/hijack.sock";
+    address_ = "unix:" + socket_;
+    daemon_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{kHijackd, "serve", "--listen", address_}, dir_.path());
+    ASSERT_TRUE(daemon_->WaitForOutput("listening on " + address_, kDeadline))
+        << daemon_->Stderr();
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      daemon_->Stop(SIGKILL);
+    }
+  }
+
+  std::unique_ptr<v1::Control::Stub> Stub() {
+    return v1::Control::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  static void WithDeadline(grpc::ClientContext& ctx, std::chrono::seconds d = kRpcDeadline) {
+    ctx.set_deadline(std::chrono::system_clock::now() + d);
+  }
+
+  // Launches a busy reliability_guest under the enforcing policy; returns its id.
+  uint64_t LaunchBusy(v1::Control::Stub& stub, const std::string& sigterm_dir = "") {
+    v1::LaunchRequest req;
+    req.add_argv(kGuest);
+    req.add_argv("busy");
+    if (!sigterm_dir.empty()) {
+      req.add_argv(sigterm_dir);
+    }
+    req.set_policy(ReadFile(EnforcingPolicy(dir_)));
+    req.add_intercept("gettid");
+    req.add_intercept("getpgrp");
+    req.set_no_agent(true);
+    v1::LaunchResponse resp;
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    grpc::Status s = stub.Launch(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.guest_id();
+  }
+
+  std::string Output(v1::Control::Stub& stub, uint64_t id) {
+    v1::GuestOutputRequest req;
+    req.set_guest_id(id);
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    auto reader = stub.GuestOutput(&ctx, req);
+    std::string out;
+    for (v1::GuestOutputResponse msg; reader->Read(&msg);) {
+      out += msg.data();
+    }
+    reader->Finish().ok();
+    return out;
+  }
+
+  std::optional<v1::Guest> Get(v1::Control::Stub& stub, uint64_t id) {
+    v1::GetGuestRequest req;
+    req.set_guest_id(id);
+    v1::Guest guest;
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    if (!stub.GetGuest(&ctx, req, &guest).ok()) {
+      return std::nullopt;
+    }
+    return guest;
+  }
+
+  // Launches `n` busy guests and waits until each has checked its first calls.
+  std::vector<uint64_t> LaunchBusyGuests(v1::Control::Stub& stub, long n,
+                                         const std::string& sigterm_dir = "") {
+    std::vector<uint64_t> ids;
+    for (long i = 0; i < n; ++i) {
+      ids.push_back(LaunchBusy(stub, sigterm_dir));
+    }
+    for (uint64_t id : ids) {
+      EXPECT_TRUE(Eventually(
+          [&] { return Output(stub, id).find("busy: ready") != std::string::npos; }, kDeadline))
+          << "guest " << id;
+    }
+    return ids;
+  }
+
+  static constexpr std::chrono::seconds kRpcDeadline{60};
+  TempDir dir_;
+  std::string socket_;
+  std::string address_;
+  std::unique_ptr<BackgroundProcess> daemon_;
+};
+
+// What the clients saw: every RPC answered (OK) or refused with a status; a DEADLINE_EXCEEDED
+// is an RPC that hung.
+struct RpcTally {
+  std::mutex mu;
+  std::map<std::string, long> by_outcome;  // "GetStats OK", "SetPolicy NOT_FOUND", ...
+  long total = 0;
+  long hung = 0;
+  long events = 0;
+
+  void Add(const std::string& rpc, const grpc::Status& s) {
+    static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                   "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                   "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                   "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                   "UNAUTHENTICATED"};
+    std::lock_guard lock(mu);
+    ++total;
+    by_outcome[rpc + " " + kNames[static_cast<int>(s.error_code())]]++;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      ++hung;
+    }
+  }
+};
+
+TEST_F(ServeLoadTest, ManyClientsOnManyBusyGuestsAreEachAnsweredAndNoGuestIsHurt) {
+  const long guests = Scale(4, 50);
+  const long clients = Scale(12, 200);
+  const long rpcs_per_client = Scale(8, 25);
+  auto stub = Stub();
+  std::vector<uint64_t> ids = LaunchBusyGuests(*stub, guests);
+  ASSERT_EQ(static_cast<long>(ids.size()), guests);
+
+  // A subscriber that never reads: its queue and transport fill; nothing else may notice.
+  grpc::ClientContext stalled_ctx;
+  v1::WatchEventsRequest stalled_req;
+  stalled_req.set_queue(16);
+  auto stalled = stub->WatchEvents(&stalled_ctx, stalled_req);
+
+  // Both policies keep getppid denied with EDOM, so the guests' checks hold whichever is in
+  // force; the second adds a rule, so each swap is a real change.
+  const std::string policy_a = ReadFile(EnforcingPolicy(dir_));
+  const std::string policy_b =
+      R"({"version": 1, "modules": [
+          {"module": "deny", "syscalls": ["getppid"], "errno": "EDOM"},
+          {"module": "deny", "syscalls": ["getpgrp"], "errno": "EPERM"},
+          {"module": "stats", "syscalls": ["getppid", "gettid", "getpgrp"]}]})";
+  RpcTally tally;
+  std::vector<std::thread> threads;
+  for (long c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::mt19937 rng(Seed() + static_cast<uint32_t>(c));
+      // A guest id among the guests and one past them, which is NOT_FOUND.
+      std::uniform_int_distribution<uint64_t> pick(ids.front(), ids.back() + 1);
+      auto client = Stub();
+      for (long i = 0; i < rpcs_per_client; ++i) {
+        const uint64_t id = pick(rng);
+        grpc::ClientContext ctx;
+        WithDeadline(ctx);
+        switch (rng() % 3) {
+          case 0: {
+            v1::GetStatsRequest req;
+            req.set_guest_id(id);
+            v1::GetStatsResponse resp;
+            tally.Add("GetStats", client->GetStats(&ctx, req, &resp));
+            break;
+          }
+          case 1: {
+            v1::SetPolicyRequest req;
+            req.set_guest_id(id);
+            req.set_document(rng() % 2 == 0 ? policy_a : policy_b);
+            v1::SetPolicyResponse resp;
+            tally.Add("SetPolicy", client->SetPolicy(&ctx, req, &resp));
+            break;
+          }
+          default: {
+            // Reads a few events, then goes away mid-stream: half cancel, half just drop the
+            // stream (the channel closes when the client is destroyed).
+            v1::WatchEventsRequest req;
+            req.set_guest_id(id);
+            req.set_queue(64);
+            auto reader = client->WatchEvents(&ctx, req);
+            v1::WatchEventsResponse msg;
+            long got = 0;
+            while (got < 5 && reader->Read(&msg)) {
+              ++got;
+            }
+            {
+              std::lock_guard lock(tally.mu);
+              tally.events += got;
+            }
+            ctx.TryCancel();
+            grpc::Status s = reader->Finish();
+            // A stream that delivered and was then cancelled by its own client is answered.
+            tally.Add("WatchEvents", got == 5 ? grpc::Status::OK : s);
+            break;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  stalled_ctx.TryCancel();
+  stalled->Finish();
+
+  // The daemon still answers, every guest still runs, none saw a wrong answer.
+  v1::HealthRequest hreq;
+  v1::HealthResponse health;
+  grpc::ClientContext hctx;
+  WithDeadline(hctx);
+  ASSERT_TRUE(stub->Health(&hctx, hreq, &health).ok());
+  EXPECT_EQ(health.guests_running(), static_cast<uint32_t>(guests));
+  long hurt = 0;
+  for (uint64_t id : ids) {
+    auto g = Get(*stub, id);
+    bool fine = g && g->state() == v1::Guest::RUNNING &&
+                Output(*stub, id).find("wrong=0") != std::string::npos &&
+                Output(*stub, id).find("after") == std::string::npos;
+    hurt += fine ? 0 : 1;
+    EXPECT_TRUE(fine) << "guest " << id << ": " << Output(*stub, id);
+  }
+  EXPECT_EQ(tally.hung, 0);
+  EXPECT_EQ(tally.total, clients * rpcs_per_client);
+  nlohmann::json outcomes = nlohmann::json::object();
+  for (const auto& [k, v] : tally.by_outcome) {
+    outcomes[k] = v;
+  }
+  Report("serve-many-clients", "auto",
+         std::to_string(guests) + " busy guests, " + std::to_string(clients) +
+             " concurrent clients x " + std::to_string(rpcs_per_client) +
+             " RPCs (GetStats, SetPolicy, WatchEvents cut mid-stream; seed " +
+             std::to_string(Seed()) + "), one stalled WatchEvents reader",
+         {{"rpcs", tally.total}, {"hung", tally.hung}, {"outcomes", outcomes},
+          {"events_read", tally.events}, {"guests_hurt", hurt}},
+         clients * rpcs_per_client - tally.total + tally.hung);
+}
+
+TEST_F(ServeLoadTest, SighupIsIgnoredAndSigtermEndsEveryBusyGuest) {
+  const long guests = Scale(4, 50);
+  auto stub = Stub();
+  const std::string marks = dir_.path() + "/marks";
+  ASSERT_EQ(mkdir(marks.c_str(), 0777), 0);
+  std::vector<uint64_t> ids = LaunchBusyGuests(*stub, guests, marks);
+  std::vector<pid_t> pids;
+  for (uint64_t id : ids) {
+    auto g = Get(*stub, id);
+    ASSERT_TRUE(g);
+    pids.push_back(g->pid());
+  }
+
+  // SIGHUP: hijackd serve has no configuration to reload; it is blocked and changes nothing.
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  // A round trip through the loop after the signal was delivered: GetStats of every guest.
+  long running_after_hup = 0;
+  for (uint64_t id : ids) {
+    v1::GetStatsRequest req;
+    req.set_guest_id(id);
+    v1::GetStatsResponse resp;
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    EXPECT_TRUE(stub->GetStats(&ctx, req, &resp).ok());
+    auto g = Get(*stub, id);
+    running_after_hup += g && g->state() == v1::Guest::RUNNING ? 1 : 0;
+  }
+  EXPECT_EQ(running_after_hup, guests);
+
+  // SIGTERM: every guest is sent SIGTERM (then SIGKILL after the grace), the daemon exits 0.
+  auto stopped = daemon_->Stop(SIGTERM);
+  daemon_.reset();
+  EXPECT_FALSE(stopped.timed_out);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  long left = 0;
+  for (pid_t pid : pids) {
+    if (kill(pid, 0) == 0 || errno != ESRCH) {
+      ++left;
+    }
+  }
+  EXPECT_EQ(left, 0);
+  // What each guest saw: SIGTERM itself, which it handled (its handler leaves a mark).
+  long got_sigterm = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(marks)) {
+    got_sigterm += entry.path().filename().string().starts_with("sigterm-") ? 1 : 0;
+  }
+  EXPECT_EQ(got_sigterm, guests) << "guests ended without seeing SIGTERM: " << stopped.err;
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0) << "the socket outlived the daemon";
+  Report("serve-sighup-sigterm", "auto",
+         std::to_string(guests) + " busy guests; SIGHUP, then SIGTERM to hijackd serve",
+         {{"running_after_sighup", running_after_hup}, {"serve_exit", stopped.exit_code},
+          {"guests_that_saw_sigterm", got_sigterm}, {"guests_left_after_sigterm", left}},
+         left + (guests - running_after_hup));
+}
+
+}  // namespace
+}  // namespace hijack::testing
