@@ -250,16 +250,21 @@ TEST(ResultsObserverOffTest, UnprivilegedSaysWhyOnce) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "needs root to run hijackd as nobody (setpriv --reuid=65534)";
   }
+  // Staged where nobody can reach them: the build tree may sit in a directory only its owner
+  // may enter. hijackd finds the agent in ../lib/hijack, as installed (common/install_layout.h).
+  static const StagedFiles staged({{kHijackd, "bin/hijackd"},
+                                   {kGuest, "bin/results_guest"},
+                                   {kAgentLibrary, "lib/hijack/libhijack-agent.so"}});
   TempDir dir;
   ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);
   const std::string trace = dir.path() + "/trace.jsonl";
-  auto r = HijackdRun{.hijackd = kHijackd,
+  auto r = HijackdRun{.hijackd = staged.path("bin/hijackd"),
                       .backend = "notify",
                       .quiet = true,
                       .options = {"--trace", trace, "--trace-format", "json"},
                       .prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
                                  "--clear-groups"}}
-               .Run({kGuest, "3"});
+               .Run({staged.path("bin/results_guest"), "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Occurrences(r.err, "results of calls that the notify backend lets run are unknown"),
             1u)

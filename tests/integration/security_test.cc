@@ -31,13 +31,15 @@ using ::testing::Not;
 
 // Everything that runs as the unprivileged user, staged where that user can reach it: the
 // build tree may sit in a home directory only its owner may enter. hijackd finds the policy
-// host and the agent in ../lib/hijack, as in an installation (common/install_layout.h).
+// host, the agent and the control plane in ../lib/hijack, as in an installation
+// (common/install_layout.h).
 const StagedFiles& Staged() {
   static const StagedFiles staged({{HIJACK_TEST_HIJACKD, "bin/hijackd"},
                                    {HIJACK_TEST_POLICY_HOST, "lib/hijack/hijack-policy-host"},
                                    {HIJACK_TEST_HIJACKCTL, "bin/hijackctl"},
                                    {HIJACK_TEST_ATTACK_GUEST, "bin/attack_guest"},
                                    {HIJACK_TEST_AGENT_LIBRARY, "lib/hijack/libhijack-agent.so"},
+                                   {HIJACK_TEST_CONTROL_MODULE, "lib/hijack/libhijack-control.so"},
                                    {HIJACK_TEST_EXAMPLE_PLUGIN, "lib/libexample_plugin.so"}});
   return staged;
 }
