@@ -44,17 +44,23 @@ struct Counts {
   std::map<std::string, long> errors;
 };
 
+// The blank-separated words of `line`.
+std::vector<std::string> Words(const std::string& line) {
+  std::istringstream row(line);
+  std::vector<std::string> w;
+  for (std::string s; row >> s;) {
+    w.push_back(s);
+  }
+  return w;
+}
+
 // strace -f -c's table: "% time seconds usecs/call calls [errors] syscall" (errors is blank
 // when there were none).
 Counts ParseStraceTable(const std::string& text) {
   Counts c;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    std::istringstream row(line);
-    std::vector<std::string> w;
-    for (std::string s; row >> s;) {
-      w.push_back(s);
-    }
+    const std::vector<std::string> w = Words(line);
     if ((w.size() == 5 || w.size() == 6) && std::isdigit(static_cast<unsigned char>(w[0][0])) &&
         w.back() != "total") {
       c.calls[w.back()] = std::atol(w[3].c_str());
@@ -70,11 +76,7 @@ Counts ParseStatsTable(const std::string& text, const std::vector<std::string>& 
   Counts c;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    std::istringstream row(line);
-    std::vector<std::string> w;
-    for (std::string s; row >> s;) {
-      w.push_back(s);
-    }
+    const std::vector<std::string> w = Words(line);
     if (w.size() < 3) {
       continue;
     }
