@@ -142,15 +142,12 @@ std::vector<sock_filter> LibseccompProgram(const SyscallSet& set, FilterAction a
   EXPECT_NE(ctx, nullptr);
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0);
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  const uint32_t act = action == FilterAction::kNotify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0);
   for (int nr : set.Numbers()) {
     if (action == FilterAction::kNotify && launcher::NeverNotified(nr)) {
       continue;
     }
-    EXPECT_EQ(seccomp_rule_add(ctx.get(),
-                               action == FilterAction::kNotify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0),
-                               nr, 0),
-              0)
-        << nr;
+    EXPECT_EQ(seccomp_rule_add(ctx.get(), act, nr, 0), 0) << nr;
   }
   const int mem = memfd_create("reference-filter", MFD_CLOEXEC);
   EXPECT_GE(mem, 0);
