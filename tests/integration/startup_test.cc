@@ -130,6 +130,29 @@ TEST(Startup, ChildrenThatExitGiveTheirAgentSlotBack) {
       << r.err;
 }
 
+// alarm(2) and getpid(2), which a fork-per-connection server's children make several times each,
+// run in the guest under the default policy (the agent counts them; the supervisor is not woken
+// for them), and their answers are the kernel's. The stats table has every call, so each count
+// came from the agent: the filter no longer sends them up.
+TEST(Startup, AlarmAndGetpidRunInTheGuest) {
+  ProcessResult r = HijackdRun{.hijackd = kHijackd}.Run({kStartupGuest, "alarms", "50"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("alarms 50"), std::string::npos) << r.out;
+  std::smatch exempt;
+  ASSERT_TRUE(std::regex_search(r.err, exempt, std::regex("hijackd: agent: ([a-z0-9_,]+) ran")))
+      << r.err;
+  const std::string calls = "," + exempt[1].str() + ",";
+  EXPECT_NE(calls.find(",alarm,"), std::string::npos) << calls;
+  EXPECT_NE(calls.find(",getpid,"), std::string::npos) << calls;
+  // 100 alarms and at least the 50 getpid calls of the loop.
+  std::smatch alarm_row, getpid_row;
+  ASSERT_TRUE(std::regex_search(r.err, alarm_row, std::regex("\\nalarm +([0-9]+) "))) << r.err;
+  EXPECT_EQ(alarm_row[1].str(), "100") << r.err;
+  ASSERT_TRUE(std::regex_search(r.err, getpid_row, std::regex("\\ngetpid +([0-9]+) ")))
+      << r.err;
+  EXPECT_GE(std::stoi(getpid_row[1].str()), 50) << r.err;
+}
+
 using launcher::CompileFilter;
 using launcher::FilterAction;
 
