@@ -1277,6 +1277,16 @@ HIJACK_EXPORT int open64(const char* path, int flags, ...) {
 HIJACK_EXPORT int close(int fd) {
   return static_cast<int>(Ret(CloseNoEintr(fd, Call<SYS_close>(fd))));
 }
+// alarm(2) and getpid(2) never fail, never sleep and are no cancellation points; a server that
+// forks per connection makes several of each per child (mini_httpd: four alarms and a getpid),
+// so counting them here saves as many round trips to the supervisor per connection. When one is
+// not exempt its notification wait may end in EINTR, which natively never happens (NoEintr).
+HIJACK_EXPORT unsigned int alarm(unsigned int seconds) {
+  return static_cast<unsigned int>(NoEintr([&] { return Call<SYS_alarm>(seconds); }));
+}
+HIJACK_EXPORT pid_t getpid(void) {
+  return static_cast<pid_t>(NoEintr([] { return Call<SYS_getpid>(); }));
+}
 // Calls the agent does not count (the supervisor sees them when they are intercepted) but that
 // signal(7) leaves off the list of interruptible calls: natively none fails with EINTR, and none
 // ran when it did here (see NoEintr).

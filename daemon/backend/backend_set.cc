@@ -15,6 +15,21 @@ const BackendEntry* NextEntry(BackendKind kind) {
   return next < table.size() ? &table[next] : nullptr;
 }
 
+// Get's words for a kind that cannot run here.
+Error CannotRun(const BackendEntry& entry, const Error& why) {
+  const BackendEntry* next = NextEntry(entry.kind);
+  return Error{why.code,
+               fmt::format("the {} backend ({}) cannot run here: {}{}", entry.name(),
+                           entry.description, why.message,
+                           next != nullptr ? fmt::format("; try --backend {}", next->name())
+                                           : std::string())};
+}
+
+// The check a kind is made on: its quick probe where it has one.
+Result<void> FirstProbe(const BackendEntry& entry) {
+  return entry.quick_probe != nullptr ? entry.quick_probe() : entry.probe();
+}
+
 }  // namespace
 
 BackendSet::BackendSet(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
@@ -37,21 +52,38 @@ const std::shared_ptr<Tracer>& BackendSet::SharedTracer() {
 }
 
 Result<Backend*> BackendSet::Get(BackendKind kind) {
-  std::unique_ptr<Backend>& instance = instances_[static_cast<size_t>(kind)];
+  const size_t i = static_cast<size_t>(kind);
+  const BackendEntry& entry = EntryOf(kind);
+  if (unusable_[i]) {
+    return std::unexpected(CannotRun(entry, *unusable_[i]));
+  }
+  std::unique_ptr<Backend>& instance = instances_[i];
   if (instance != nullptr) {
     return instance.get();
   }
-  const BackendEntry& entry = EntryOf(kind);
-  if (auto works = entry.probe(); !works) {
-    const BackendEntry* next = NextEntry(kind);
-    return MakeError(fmt::format("the {} backend ({}) cannot run here: {}{}", entry.name(),
-                                 entry.description, works.error().message,
-                                 next != nullptr
-                                     ? fmt::format("; try --backend {}", next->name())
-                                     : std::string()));
+  if (auto works = FirstProbe(entry); !works) {
+    return std::unexpected(CannotRun(entry, works.error()));
   }
+  unconfirmed_[i] = entry.quick_probe != nullptr;
   instance = entry.make(*this);
   return instance.get();
+}
+
+std::optional<Error> BackendSet::LaunchFailed(BackendKind kind) {
+  const size_t i = static_cast<size_t>(kind);
+  if (!unconfirmed_[i]) {
+    return std::nullopt;
+  }
+  unconfirmed_[i] = false;
+  const BackendEntry& entry = EntryOf(kind);
+  if (auto works = entry.probe(); !works) {
+    unusable_[i] = works.error();
+    if (auto_kind_ == kind) {
+      auto_kind_.reset();
+    }
+    return CannotRun(entry, works.error());
+  }
+  return std::nullopt;
 }
 
 Result<BackendSet::Selected> BackendSet::Select(BackendChoice choice) {
@@ -66,12 +98,18 @@ Result<BackendSet::Selected> BackendSet::Select(BackendChoice choice) {
   // Rows already made passed their probe; the others are probed in the table's order.
   std::string skipped;
   for (const BackendEntry& entry : BackendTable()) {
-    std::unique_ptr<Backend>& instance = instances_[static_cast<size_t>(entry.kind)];
+    const size_t i = static_cast<size_t>(entry.kind);
+    if (unusable_[i]) {
+      skipped += fmt::format("; no {}: {}", entry.name(), unusable_[i]->message);
+      continue;
+    }
+    std::unique_ptr<Backend>& instance = instances_[i];
     if (instance == nullptr) {
-      if (auto works = entry.probe(); !works) {
+      if (auto works = FirstProbe(entry); !works) {
         skipped += fmt::format("; no {}: {}", entry.name(), works.error().message);
         continue;
       }
+      unconfirmed_[i] = entry.quick_probe != nullptr;
       instance = entry.make(*this);
     }
     auto_kind_ = entry.kind;

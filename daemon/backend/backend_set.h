@@ -17,6 +17,9 @@
 //
 // What "auto" means: the first row of the table whose probe passes, decided at the first Select
 // and kept; AutoFallback moves it on, once, when a launch is refused although the probe passed.
+// A row with a quick_probe is taken on that check alone; its full probe runs only when a launch
+// fails (LaunchFailed), and a kind whose full probe fails then is skipped from then on, as if
+// its probe had failed at the first Select.
 //
 // Threads: the loop thread of `loop` only (the Tracer becomes that thread's tracer). The set
 // must not outlive `loop` or `reaper`.
@@ -67,6 +70,13 @@ class BackendSet {
   // table's fallback for `failed` when it runs here and `accepts` it (the caller's policy
   // admission); auto then means it from now on (logged as a warning). Empty: no fallback, auto
   // unchanged, the launch error stands.
+  // A launch under `kind` failed. When the kind was taken on its quick probe alone, runs its full
+  // probe now: if that fails the kind cannot run here, Get and Select skip it from now on (auto
+  // is decided again) and the error is Get's ("the notify backend ... cannot run here: ...; try
+  // --backend ptrace"). Empty: the kind runs here (or was probed in full before); the launch
+  // error stands.
+  std::optional<Error> LaunchFailed(BackendKind kind);
+
   std::optional<Selected> AutoFallback(BackendKind failed, const Error& why,
                                        const std::function<bool(const Backend&)>& accepts);
 
@@ -87,6 +97,8 @@ class BackendSet {
   std::shared_ptr<Tracer> tracer_;
   std::array<std::unique_ptr<Backend>, kKinds> instances_;  // by BackendKind
   std::optional<BackendKind> auto_kind_;                    // decided by the first Select(auto)
+  std::array<bool, kKinds> unconfirmed_{};  // made on the quick probe; the full one not yet run
+  std::array<std::optional<Error>, kKinds> unusable_;  // why the full probe failed after a launch
 };
 
 }  // namespace hijack::backend

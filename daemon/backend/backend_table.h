@@ -35,6 +35,11 @@ struct BackendEntry {
   // Whether a guest can run under this kind here; the error names what the kernel or the sandbox
   // refused.
   Result<void> (*probe)();
+  // What can be checked without starting a child (no fork, no filter), or null. When set,
+  // BackendSet launches after this check alone and runs `probe` only when a launch fails, to tell
+  // "this kind cannot run here" from "this launch failed": a launch does everything the probe
+  // does, so a guest that starts proves what the probe would. Saves a probe guest per start-up.
+  Result<void> (*quick_probe)() = nullptr;
   // A new instance served by `owner`'s loop and reaper (and its Tracer for the ptrace kinds).
   std::unique_ptr<Backend> (*make)(BackendSet& owner);
   // Where "auto" goes when a launch of this kind is refused although its probe passed. Only the

@@ -56,7 +56,7 @@ Result<FilterProgram> AddTrampolineExemption(const FilterProgram& base, const Sy
     return MakeError(fmt::format("{} exempt syscalls do not fit an 8-bit BPF jump", n));
   }
   const size_t check = 4 + n;       // first instruction of the ip check
-  const size_t base_start = 9 + n;  // first instruction of the libseccomp program
+  const size_t base_start = 9 + n;  // first instruction of the base program
   std::vector<sock_filter> out;
   out.reserve(base_start + base.instructions().size());
   out.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, kArchOffset));

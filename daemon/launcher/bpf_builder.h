@@ -1,10 +1,10 @@
 // Composes the kernel filter for a guest that runs the agent: an instruction-pointer check in
-// front of the libseccomp program.
+// front of the base program (CompileFilter, filter.h).
 //
 //   auto base = CompileFilter(intercept, FilterAction::kNotify);
 //   auto prog = AddTrampolineExemption(*base, exempt, trampoline + kTrampolineSyscallEnd);
 //
-// libseccomp cannot compare seccomp_data.instruction_pointer, so this prefix is written by hand:
+// The prefix compares seccomp_data.instruction_pointer, which the base program never reads:
 //
 //   ld  [4]                  arch
 //   jeq #AUDIT_ARCH_X86_64   else -> base     (the base program kills foreign architectures)
@@ -14,7 +14,7 @@
 //   ld  [8]; jeq #ip_lo      else -> base     seccomp_data.instruction_pointer, little endian
 //   ld  [12]; jeq #ip_hi     else -> base
 //   ret ALLOW
-//   base: the libseccomp program, unchanged (its jumps are relative, so prepending keeps them)
+//   base: the CompileFilter program, unchanged (its jumps are relative, so prepending keeps them)
 //
 // So an exempt call runs without the supervisor only when it is made from the trampoline's one
 // syscall instruction; from anywhere else, and every other call, gets exactly what the base

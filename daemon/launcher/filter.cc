@@ -1,61 +1,88 @@
 #include "daemon/launcher/filter.h"
 
-#include <seccomp.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
-#include <memory>
-
-#include "hijack/unique_fd.h"
+#include <cstdint>
+#include <string>
 
 namespace hijack::launcher {
 namespace {
 
-struct CtxDeleter {
-  void operator()(scmp_filter_ctx ctx) const { seccomp_release(ctx); }
+constexpr uint32_t kArchOffset = offsetof(seccomp_data, arch);
+constexpr uint32_t kNrOffset = offsetof(seccomp_data, nr);
+// Numbers from here up are the x32 ABI's on AUDIT_ARCH_X86_64 (__X32_SYSCALL_BIT); -1 is what a
+// tracer that cancels a call leaves (ptrace(2), "Syscall-enter-stop").
+constexpr uint32_t kX32Bit = 0x40000000;
+constexpr uint32_t kNoSyscall = 0xffffffff;
+
+// A run of call numbers [start, next run's start) with one action.
+struct Run {
+  uint32_t start;
+  uint32_t action;
 };
+
+sock_filter Stmt(uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; }
+sock_filter Jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
+  return sock_filter{code, jt, jf, k};
+}
+
+// A balanced search over `runs` (sorted, adjacent runs differ): a node is "jge #start of the
+// upper half" with the lower half right after it and the upper half behind a `ja`, whose 32-bit
+// offset, unlike the 8-bit jt/jf, reaches any distance; a leaf is the run's `ret`. A lookup
+// takes about 2 log2(runs) instructions, however many calls the set has.
+void EmitSearch(const std::vector<Run>& runs, size_t lo, size_t hi, std::vector<sock_filter>& out) {
+  if (hi - lo == 1) {
+    out.push_back(Stmt(BPF_RET | BPF_K, runs[lo].action));
+    return;
+  }
+  const size_t mid = lo + (hi - lo) / 2;
+  out.push_back(Jump(BPF_JMP | BPF_JGE | BPF_K, runs[mid].start, 0, 1));
+  const size_t ja = out.size();
+  out.push_back(Stmt(BPF_JMP | BPF_JA, 0));
+  EmitSearch(runs, lo, mid, out);
+  out[ja].k = static_cast<uint32_t>(out.size() - ja - 1);
+  EmitSearch(runs, mid, hi, out);
+}
 
 }  // namespace
 
 bool NeverNotified(int nr) { return nr == SYS_exit || nr == SYS_exit_group; }
 
 Result<FilterProgram> CompileFilter(const SyscallSet& intercept, FilterAction action) {
-  std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
-  if (!ctx) {
-    return MakeError("seccomp_init failed");
-  }
-  // The child sets no_new_privs itself before loading; libseccomp must not try.
-  seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0);
-  seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-  const uint32_t act = action == FilterAction::kNotify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0);
-  for (int nr : intercept.Numbers()) {
-    if (action == FilterAction::kNotify && NeverNotified(nr)) {
-      continue;
-    }
-    int rc = seccomp_rule_add(ctx.get(), act, nr, 0);
-    if (rc < 0) {
-      return ErrnoError(-rc, "seccomp_rule_add for syscall " + std::to_string(nr));
+  const uint32_t act = action == FilterAction::kNotify ? SECCOMP_RET_USER_NOTIF
+                                                       : SECCOMP_RET_TRACE;  // TRACE(0)
+  // Every number from SyscallSet::kCapacity up is allowed, as any number outside the set is.
+  std::vector<Run> runs;
+  for (int nr = 0; nr <= SyscallSet::kCapacity; ++nr) {
+    const bool caught = intercept.Contains(nr) &&
+                        !(action == FilterAction::kNotify && NeverNotified(nr));
+    const uint32_t a = caught ? act : SECCOMP_RET_ALLOW;
+    if (runs.empty() || runs.back().action != a) {
+      runs.push_back({static_cast<uint32_t>(nr), a});
     }
   }
-  UniqueFd mem(memfd_create("hijack-filter", MFD_CLOEXEC));
-  if (!mem.valid()) {
-    return ErrnoError(errno, "memfd_create");
+  std::vector<sock_filter> out;
+  out.reserve(8 + 3 * runs.size());
+  // The checks libseccomp's x86_64 programs make, in its order: a foreign architecture (i386
+  // through int 0x80) and x32 numbers kill the process (their numbers mean other calls than
+  // x86_64's; seccomp(2), "Caveats"); nr -1 gets the default action.
+  out.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, kArchOffset));
+  out.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+  out.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  out.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, kNrOffset));
+  out.push_back(Jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 3));
+  out.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, kNoSyscall, 0, 1));
+  out.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  out.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  EmitSearch(runs, 0, runs.size(), out);
+  if (out.size() > BPF_MAXINSNS) {
+    return MakeError("filter of " + std::to_string(out.size()) +
+                     " instructions exceeds BPF_MAXINSNS (" + std::to_string(BPF_MAXINSNS) + ")");
   }
-  if (int rc = seccomp_export_bpf(ctx.get(), mem.get()); rc < 0) {
-    return ErrnoError(-rc, "seccomp_export_bpf");
-  }
-  struct stat st {};
-  if (fstat(mem.get(), &st) != 0) {
-    return ErrnoError(errno, "fstat of exported filter");
-  }
-  std::vector<sock_filter> insns(static_cast<size_t>(st.st_size) / sizeof(sock_filter));
-  const size_t bytes = insns.size() * sizeof(sock_filter);
-  if (pread(mem.get(), insns.data(), bytes, 0) != static_cast<ssize_t>(bytes)) {
-    return ErrnoError(errno, "reading exported filter");
-  }
-  return FilterProgram(std::move(insns));
+  return FilterProgram(std::move(out));
 }
 
 }  // namespace hijack::launcher

@@ -165,6 +165,26 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
                        : Containment::kPidNamespace;
   guest->SetResultObserver(kind == BackendKind::kNotify ? &Observer() : nullptr);
   auto pid = backend->Launch(launch, *guest);
+  if (!pid) {
+    // A kind taken on its quick probe (no probe guest at start-up) is probed in full now: a
+    // failure that is the kind's, not this launch's, decides as the probe would have at Select,
+    // before anything below reads the launch error as the namespace's or the agent's.
+    if (std::optional<Error> unusable = backends_.LaunchFailed(kind)) {
+      if (!spec.backend.automatic()) {
+        return std::unexpected(*unusable);
+      }
+      HIJACK_ASSIGN_OR_RETURN(selected, backends_.Select(spec.backend));
+      if (auto fits = policy::AdmitPolicy(*policy, policy::CapabilitiesOf(*selected.backend));
+          !fits) {
+        return std::unexpected(Error{EINVAL, fits.error().message});
+      }
+      backend = selected.backend;
+      kind = selected.kind;
+      guest->engine().SetBackend(*backend);
+      guest->SetResultObserver(kind == BackendKind::kNotify ? &Observer() : nullptr);
+      pid = backend->Launch(launch, *guest);
+    }
+  }
   if (!pid && options_.contain == "auto" && launcher::IsContainmentError(pid.error())) {
     // The kernel or a sandbox (a container engine's seccomp profile, a procfs with masked
     // paths) refuses the namespace: run uncontained, and say what is lost.

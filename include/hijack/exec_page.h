@@ -73,7 +73,7 @@ inline constexpr int kAgentSyscalls[] = {
     SYS_accept,  SYS_accept4,  SYS_connect,        SYS_openat,     SYS_open,
     SYS_close,   SYS_epoll_wait, SYS_poll,         SYS_nanosleep,  SYS_clock_nanosleep,
     SYS_newfstatat, SYS_epoll_ctl, SYS_shutdown,   SYS_getsockopt, SYS_setsockopt,
-    SYS_sendfile,
+    SYS_sendfile, SYS_alarm,   SYS_getpid,
 };
 inline constexpr int kAgentSyscallCount = sizeof kAgentSyscalls / sizeof kAgentSyscalls[0];
 inline constexpr int kTableSize = 32;  // room for more wrapped calls without a new layout

@@ -62,7 +62,7 @@ TEST(ExecPageTest, ConfigureObservesOnlyExemptCallsAndRatesBumpTheGeneration) {
   EXPECT_EQ(p.table[AgentIndex(SYS_read)].mode.load(), kDirect);
   ASSERT_TRUE(page->SetRate(SYS_write, 0, 0));
   EXPECT_EQ(p.table[AgentIndex(SYS_write)].mode.load(), kCount | kEvents | kTime);
-  EXPECT_FALSE(page->SetRate(SYS_getpid, 10, 1));
+  EXPECT_FALSE(page->SetRate(SYS_getuid, 10, 1));
 }
 
 TEST(ExecPageTest, TokenBucketAllowsTheBurstThenSpacesCalls) {

@@ -107,11 +107,16 @@ NotifyBackend::NotifyBackend(boost::asio::io_context& loop, launcher::ProcessRea
 
 NotifyBackend::~NotifyBackend() = default;
 
-Result<void> NotifyBackend::Probe() {
+Result<void> NotifyBackend::ProbeAction() {
   uint32_t action = SECCOMP_RET_USER_NOTIF;
   if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
     return ErrnoError(errno, "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_USER_NOTIF)");
   }
+  return {};
+}
+
+Result<void> NotifyBackend::Probe() {
+  HIJACK_TRY(ProbeAction());
   // The kernel may offer the action while the sandbox forbids something else a launch needs (a
   // second filter, the clone(2) flags of the listener's handover): start a guest the way Launch
   // does, with a function that makes no intercepted call for a program, and take its listener.

@@ -70,6 +70,9 @@ class NotifyBackend final : public Backend {
   // listener handover) and takes its listener, so `auto` picks notify only where a launch would
   // work. Forks; any thread. The error says what failed.
   static Result<void> Probe();
+  // The part of Probe that starts nothing: the kernel offers SECCOMP_RET_USER_NOTIF
+  // (seccomp(2), SECCOMP_GET_ACTION_AVAIL). BackendSet launches after it alone.
+  static Result<void> ProbeAction();
 
   // Whether the last launched guest got SYNC_WAKE_UP (for benchmarks and logs).
   bool sync_wakeup_active() const { return sync_wakeup_active_; }
