@@ -899,7 +899,7 @@ grpc::Status ControlService::WatchEvents(grpc::ServerContext* ctx,
       [guest_id, syscalls = *syscalls, decisions = *decisions,
        all_syscalls](const events::EventItem& item) {
         const Event& e = item.event;
-        return (guest_id == 0 || e.call.guest_id == guest_id) &&
+        return !e.signal && !e.exit_status && (guest_id == 0 || e.call.guest_id == guest_id) &&
                (all_syscalls || syscalls.Contains(e.call.nr)) &&
                decisions.Contains(e.decision.kind());
       });

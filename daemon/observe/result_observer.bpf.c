@@ -4,12 +4,15 @@
  * cannot see itself (seccomp_unotify(2): after SECCOMP_USER_NOTIF_FLAG_CONTINUE the kernel runs
  * the call and reports nothing).
  *
- * The supervisor marks each such call in `pending` (thread id -> number, ticket) before it
- * sends the answer; the thread cannot return before the answer, so its next sys_exit is the
- * call's return. The program looks the exiting thread up, and only for a marked thread reserves
- * a record in `results`, deletes the mark and submits. Every other syscall exit of the machine
- * costs one failed hash lookup. A second program, on sched_process_exit, drops the mark of a
- * thread that ends inside its call and says so.
+ * The supervisor marks each such call before it sends the answer, with a plain store into its
+ * mapping of `marks` (BPF_F_MMAPABLE; no system call per answer): the slot of the thread holds
+ * (thread id, ticket). The thread cannot return before the answer, so its next sys_exit is the
+ * call's return. The program reads the exiting thread's slot, and only for a marked thread
+ * clears it, reserves a record in `results` and submits. Every other syscall exit of the
+ * machine costs one array load and compare (array lookups are inlined by the verifier), and a
+ * second one while some mark had to go to the `pending` hash (two pending threads sharing a
+ * slot). A second program, on sched_process_exit, drops the mark of a thread that ends inside
+ * its call and says so.
  *
  * No CO-RE: the one kernel structure read is x86_64's struct pt_regs, whose layout is the
  * user ABI of ptrace(2) (orig_rax is its 16th word), so loading needs no kernel BTF.
@@ -20,6 +23,14 @@
 #include "result_record.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, HIJACK_OBSERVER_SLOTS + 1); /* + the overflow count; set at load */
+  __type(key, __u32);
+  __type(value, __u64);
+} marks SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -40,6 +51,10 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } dropped SEC(".maps");
+
+/* Slots - 1 (a power of two minus one), set by the supervisor before loading: the overflow
+ * count is the word after the last slot. */
+const volatile __u32 slot_mask = HIJACK_OBSERVER_SLOTS - 1;
 
 #define HIJACK_PT_REGS_ORIG_RAX_OFFSET (15 * 8)
 
@@ -63,19 +78,47 @@ static void report(__u32 tid, __s32 nr, __s64 ret, __u64 ticket, int wake) {
   bpf_ringbuf_submit(r, wake ? 0 : BPF_RB_NO_WAKEUP);
 }
 
+/* Takes the mark of the current thread `tid`: its ticket, or 0 when the thread is not marked. */
+static __always_inline __u64 take_mark(__u32 tid) {
+  __u32 slot = tid & slot_mask;
+  __u64 *m = bpf_map_lookup_elem(&marks, &slot);
+  if (!m) {
+    return 0;
+  }
+  __u64 mark = *m;
+  if (mark != 0 && (__u32)(mark >> 32) == tid) {
+    *m = 0;
+    return (__u32)mark;
+  }
+  __u32 overflow_key = slot_mask + 1;
+  __u64 *overflow = bpf_map_lookup_elem(&marks, &overflow_key);
+  if (!overflow || *overflow == 0) {
+    return 0;
+  }
+  struct hijack_pending *p = bpf_map_lookup_elem(&pending, &tid);
+  if (!p) {
+    return 0;
+  }
+  __u64 ticket = p->ticket;
+  /* Whoever deletes the entry (this program, or the supervisor giving up on the call) lowers
+   * the count: only one of the two deletions succeeds. */
+  if (bpf_map_delete_elem(&pending, &tid) == 0) {
+    __sync_fetch_and_add(overflow, -1);
+  }
+  return ticket;
+}
+
 /* TP_PROTO(struct pt_regs *regs, long ret) */
 SEC("raw_tracepoint/sys_exit")
 int hijack_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct hijack_pending *p = bpf_map_lookup_elem(&pending, &tid);
-  if (!p) {
+  __u64 ticket = take_mark(tid);
+  if (ticket == 0) {
     return 0;
   }
   long nr = -1;
   bpf_probe_read_kernel(&nr, sizeof nr,
                         (const char *)ctx->args[0] + HIJACK_PT_REGS_ORIG_RAX_OFFSET);
-  __u64 ticket = p->ticket;
-  bpf_map_delete_elem(&pending, &tid);
   report(tid, (__s32)nr, (__s64)ctx->args[1], ticket, 0);
   return 0;
 }
@@ -87,12 +130,10 @@ int hijack_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
 SEC("raw_tracepoint/sched_process_exit")
 int hijack_thread_exit(struct bpf_raw_tracepoint_args *ctx) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct hijack_pending *p = bpf_map_lookup_elem(&pending, &tid);
-  if (!p) {
+  __u64 ticket = take_mark(tid);
+  if (ticket == 0) {
     return 0;
   }
-  __u64 ticket = p->ticket;
-  bpf_map_delete_elem(&pending, &tid);
   report(tid, HIJACK_RESULT_THREAD_ENDED, 0, ticket, 1);
   return 0;
 }

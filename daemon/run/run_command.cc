@@ -386,6 +386,17 @@ void FinishStrace(const StraceParts& parts, pid_t pid, std::optional<int> status
     std::fputs(table.c_str(), parts.summary_out);
     std::fflush(parts.summary_out);
   }
+  // Said where strace would have shown one: a signal other than SIGKILL (which has no
+  // delivery) ended the guest. (The notify backend's exec watch, a tracer, does see deliveries:
+  // exec_guard policies.)
+  if (parts.trace != nullptr && backend == BackendKind::kNotify &&
+      parts.trace->signals_shown() == 0 && status && WIFSIGNALED(*status) &&
+      WTERMSIG(*status) != SIGKILL) {
+    std::fputs("hijackd strace: signal deliveries (--- SIG... ---) are not shown: under the "
+               "notify backend the kernel delivers signals without stopping the guest; --backend "
+               "ptrace shows them\n",
+               stderr);
+  }
   if (parts.trace != nullptr && parts.trace->unknown_results() > 0) {
     std::fprintf(stderr,
                  "hijackd strace: %llu calls show \"= ?\": the %s backend let them run and the "

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.h"
 #include "daemon/supervisor/denial_text.h"
 #include "daemon/syscalls/arg_decoder.h"
 
@@ -94,6 +95,12 @@ Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet 
   observers_ = bus_.Subscribe(
       "guest " + std::to_string(id) + " modules", kObserverQueue,
       [](const events::EventItem& item, uint64_t) {
+        if (item.event.signal || item.event.exit_status) {
+          for (const auto& m : item.policy->modules()) {
+            m->ObserveProcessEvent(item.event);
+          }
+          return;
+        }
         for (PolicyModule* m : item.policy->ObserversFor(item.event.call.nr)) {
           m->Observe(item.event);
         }
@@ -101,12 +108,35 @@ Guest::Guest(uint64_t id, std::shared_ptr<policy::PolicySet> policy, SyscallSet 
       [id](const events::EventItem& item) { return item.event.call.guest_id == id; });
 }
 
-Guest::~Guest() = default;
+Guest::~Guest() {
+  if (observer_ != nullptr) {
+    observer_->StopWatching(id_);  // its process watch calls into this guest
+  }
+}
+
+void Guest::SetResultObserver(observe::ResultObserver* observer) {
+  if (observer_ != nullptr && observer_ != observer) {
+    observer_->StopWatching(id_);
+  }
+  observer_ = observer;
+  if (observer_ != nullptr) {
+    observer_->WatchProcesses(id_, [this](pid_t pid, int wait_status) {
+      SyscallEvent process;
+      process.guest_id = id_;
+      process.pid = pid;
+      process.tid = pid;
+      process.nr = -1;
+      process.start_ns = common::MonotonicNs();
+      OnProcessEnded(process, wait_status);
+    });
+  }
+}
 
 std::optional<Decision> Guest::OnSyscall(const SyscallEvent& call, GuestMemory& mem,
                                          Event& record, CallDeferral& deferral) {
   if (observer_ != nullptr) {
     observer_->NextCall(call.tid);  // the thread's previous call has returned
+    observer_->SawProcess(id_, call.pid);
   }
   std::optional<Decision> d = Decide(call, mem, record, deferral);
   if (d) {
@@ -261,6 +291,24 @@ void Guest::OnCompleted(Event&& record) {
     return;
   }
   publish(std::move(record));
+}
+
+void Guest::OnSignal(const SyscallEvent& thread, const SignalDelivery& signal) {
+  auto item = std::make_shared<events::EventItem>();
+  item->event.call = thread;
+  item->event.signal = signal;
+  item->event.end_ns = thread.start_ns;
+  item->policy = engine_.Current();
+  bus_.Publish(std::move(item));
+}
+
+void Guest::OnProcessEnded(const SyscallEvent& process, int wait_status) {
+  auto item = std::make_shared<events::EventItem>();
+  item->event.call = process;
+  item->event.exit_status = wait_status;
+  item->event.end_ns = process.start_ns;
+  item->policy = engine_.Current();
+  bus_.Publish(std::move(item));
 }
 
 bool Guest::WantsExecImages() const {

@@ -67,6 +67,8 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   bool WantsResult(int nr) const override;
   void BeforeContinue(Event& record) override;
   void OnCompleted(Event&& record) override;
+  void OnSignal(const SyscallEvent& thread, const SignalDelivery& signal) override;
+  void OnProcessEnded(const SyscallEvent& process, int wait_status) override;
   void OnGuestExit(int wait_status) override;
   // The policy's modules that judge images (PolicyModule::JudgesImages), in order; the first
   // Fail kills the process.
@@ -85,7 +87,8 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   // The observer that learns the results of the calls a notify backend lets run (it must outlive
   // the guest's calls; the Supervisor's does); null: those results stay unknown. Call before
   // launch, and again with null when the guest ends up under a backend that sees results itself.
-  void SetResultObserver(observe::ResultObserver* observer) { observer_ = observer; }
+  // It also reports how each process of the guest ended (the trace's exit lines).
+  void SetResultObserver(observe::ResultObserver* observer);
 
   // ExecPageClient. The queries only read the current policy; CommitExempt records the calls
   // with the policy engine (PolicyEngine::MarkExempt), which then refuses policies that would

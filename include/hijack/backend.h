@@ -113,6 +113,15 @@ class SyscallHandler {
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 
+  // The kernel is delivering `signal` to thread `thread.tid` (nr -1): backends that stop at
+  // each delivery call it before letting it go on. Loop thread, in order with OnCompleted.
+  virtual void OnSignal(const SyscallEvent& /*thread*/, const SignalDelivery& /*signal*/) {}
+
+  // Process `process.pid` of the guest, not its main process (whose end is OnGuestExit's), has
+  // ended with waitpid(2) status `wait_status`: backends that see each process end call it.
+  // Loop thread, in order with OnCompleted.
+  virtual void OnProcessEnded(const SyscallEvent& /*process*/, int /*wait_status*/) {}
+
   // The whole guest process tree has ended. `wait_status` is the main process's status as
   // waitpid(2) reports it.
   virtual void OnGuestExit(int wait_status) = 0;

@@ -24,8 +24,36 @@ struct DecodedArg {
   nlohmann::json json;  // "/etc/hostname", "O_RDONLY|O_CLOEXEC", {"family":"AF_INET",...}
 };
 
+// A signal the kernel delivered to a guest thread, from its siginfo_t (sigaction(2)): what
+// strace prints as "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---". Which fields
+// mean something depends on signo and code, as in siginfo_t.
+struct SignalDelivery {
+  int signo = 0;
+  int code = 0;
+  int err = 0;              // si_errno
+  int32_t pid = 0;          // si_pid (sender, or child for SIGCHLD)
+  uint32_t uid = 0;         // si_uid
+  int status = 0;           // si_status (SIGCHLD)
+  int64_t utime = 0;        // si_utime, si_stime (SIGCHLD), in clock ticks
+  int64_t stime = 0;
+  uint64_t addr = 0;        // si_addr (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP), si_call_addr
+  int64_t value = 0;        // si_value.sival_ptr (sigqueue(3), timers)
+  int timerid = 0;          // si_timerid, si_overrun (SI_TIMER)
+  int overrun = 0;
+  int64_t band = 0;         // si_band, si_fd (SIGPOLL)
+  int fd = 0;
+  int syscall = 0;          // si_syscall, si_arch (SIGSYS)
+  uint32_t arch = 0;
+};
+
 struct Event {
   SyscallEvent call;
+  // Records that carry no call (call names the guest, process and thread; nr -1, no arguments,
+  // no decision), which PolicyModule::ObserveProcessEvent gets:
+  // a signal delivery, from backends that stop at each (ptrace(2), "Signal-delivery-stop");
+  std::optional<SignalDelivery> signal;
+  // the end of process call.pid, its status as waitpid(2) reports it.
+  std::optional<int> exit_status;
   std::vector<DecodedArg> args;  // empty unless a module of the policy asked for arguments
   Decision decision;
   std::string module;            // the module that decided; empty when no module objected

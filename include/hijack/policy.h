@@ -122,6 +122,11 @@ class PolicyModule {
   // Sees every completed call of the syscalls it needs. Must not block for long: a slow
   // observer makes the bus drop events (counted), never the guest wait.
   virtual void Observe(const Event& /*event*/) {}
+  // Sees the records that carry no call, in order with Observe, under the same rules: a signal
+  // delivered to a guest thread (event.signal, on backends that see deliveries: ptrace), and the
+  // end of a guest process other than the main one (event.exit_status), where the backend or
+  // the kernel observer sees it.
+  virtual void ObserveProcessEvent(const Event& /*event*/) {}
 
   // Capabilities of an observer, asked by the supervisor for calls a guest's agent makes from
   // its trampoline (DESIGN.md, "The executive page and the agent"):

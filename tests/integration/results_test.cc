@@ -7,21 +7,29 @@
 // program. Under notify the results of calls the supervisor lets run come from the kernel result
 // observer (daemon/observe/result_observer.h), which needs root here; with the observer off
 // (--no-kernel-observer) or unprivileged (setpriv as nobody) the log says why once.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "daemon/observe/result_observer.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
@@ -274,6 +282,78 @@ TEST(ResultsObserverOffTest, UnprivilegedSaysWhyOnce) {
   EXPECT_THAT(r.err, HasSubstr("the kernel observer is off: bpf(BPF_PROG_LOAD)"));
   EXPECT_THAT(r.err, HasSubstr("CAP_BPF"));
   EXPECT_GE(ParseJsonTrace(ReadFile(trace)).unknown["openat"], 3) << ReadFile(trace);
+}
+
+// The observer itself, on threads of this test process: a thread blocked in read(2) is marked as
+// the supervisor marks a guest thread it answers, and its return must come back. With one slot
+// the second of two pending threads cannot have the slot and goes to the hash map: both paths
+// report, and each result goes to its own thread's Event.
+TEST(ResultObserverTest, SlotAndOverflowMarksEachReportTheirThreadsReturn) {
+  boost::asio::io_context loop;
+  auto observer = observe::ResultObserver::Open(loop, {.enabled = true, .slots = 1});
+  if (!observer->available()) {
+    GTEST_SKIP() << observer->unavailable_reason();
+  }
+  struct Reader {
+    int pipe_fds[2] = {-1, -1};
+    std::atomic<pid_t> tid{0};
+    std::thread thread;
+    std::optional<int64_t> result;
+    bool done = false;
+  };
+  Reader readers[2];
+  for (Reader& r : readers) {
+    ASSERT_EQ(pipe2(r.pipe_fds, O_CLOEXEC), 0);
+    r.thread = std::thread([&r] {
+      r.tid = static_cast<pid_t>(syscall(SYS_gettid));
+      char buf[16];
+      (void)!read(r.pipe_fds[0], buf, sizeof buf);
+    });
+  }
+  // Marked only once blocked in read(2), as a guest thread waits for its answer: the thread's
+  // next sys_exit must be that read's.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (Reader& r : readers) {
+    for (;;) {
+      const pid_t tid = r.tid.load();
+      if (tid != 0) {
+        const std::string state = ReadFile("/proc/self/task/" + std::to_string(tid) + "/syscall");
+        if (state.starts_with(std::to_string(SYS_read) + " ")) {
+          break;
+        }
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "reader never blocked in read";
+      std::this_thread::yield();
+    }
+    ASSERT_TRUE(observer->Expect(r.tid.load(), SYS_read)) << observer->last_refusal();
+  }
+  EXPECT_EQ(observer->overflow_marks(), 1u);
+  for (Reader& r : readers) {
+    Event e;
+    e.call.tid = r.tid.load();
+    e.call.nr = SYS_read;
+    e.decision = Decision::Continue();
+    observer->Await(std::move(e), [&r](Event&& done) {
+      EXPECT_TRUE(done.result_note.empty()) << done.result_note;
+      r.result = done.result;
+      r.done = true;
+    });
+  }
+  ASSERT_EQ(write(readers[0].pipe_fds[1], "abc", 3), 3);
+  ASSERT_EQ(write(readers[1].pipe_fds[1], "hello", 5), 5);
+  for (Reader& r : readers) {
+    r.thread.join();
+  }
+  while (!(readers[0].done && readers[1].done) && std::chrono::steady_clock::now() < deadline) {
+    loop.run_one_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(readers[0].done && readers[1].done) << "a return never came";
+  EXPECT_EQ(readers[0].result, std::optional<int64_t>(3));
+  EXPECT_EQ(readers[1].result, std::optional<int64_t>(5));
+  for (Reader& r : readers) {
+    close(r.pipe_fds[0]);
+    close(r.pipe_fds[1]);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // hijackd strace, read as a strace user reads it: the same commands under the real strace(1) -f
 // and under `hijackd strace -f` give the same calls with the same results and errnos line by
-// line (the file calls of cat of a missing file) and the same -c error counts (ls of a missing
-// path and of /), on the backends that see results (ptrace, ptrace-all); each option does what
+// line (the file calls of cat of a missing file), the same signal-delivery and exit lines (each
+// kind of siginfo, tests/guests/strace_guest.cc) and the same -c error counts (ls of a missing
+// path and of /), on the backends that see results and signals (ptrace, ptrace-all); each option does what
 // strace's does; strace options hijackd does not implement are refused by name (exit 2); on the
 // notify backend the trace shows what it can know and says once why a result is "?".
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/integration/test_paths.h"
@@ -29,6 +31,7 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 constexpr const char* kStrace = "/usr/bin/strace";
+constexpr const char* kStraceGuest = HIJACK_TEST_STRACE_GUEST;
 
 // gtest's ContainsRegex is POSIX's on Linux, without \d or \n: ECMAScript regexes, with ^ and $
 // at line ends, read as the expectations are written.
@@ -174,7 +177,122 @@ TEST_P(StraceCompareTest, SummaryErrorCountsMatchStrace) {
   EXPECT_EQ(got.at("openat").first, expected.at("openat").first) << ReadFile(ours);
 }
 
+// The lines of a trace that are no call (signal deliveries, exit lines), with what differs
+// between two runs of the same program made equal: pids and the child's CPU times.
+std::vector<std::string> NonCallLines(const std::string& text) {
+  std::vector<std::string> out;
+  static const std::regex prefix(R"(^(\[pid +\d+\] |\d+ +))");
+  static const std::regex pid(R"(si_pid=\d+)");
+  static const std::regex times(R"(si_utime=\d+, si_stime=\d+)");
+  for (std::string line : Lines(text)) {
+    line = std::regex_replace(line, prefix, "");
+    if (!line.starts_with("---") && !line.starts_with("+++")) {
+      continue;
+    }
+    line = std::regex_replace(line, pid, "si_pid=PID");
+    out.push_back(std::regex_replace(line, times, "si_utime=T, si_stime=T"));
+  }
+  return out;
+}
+
+// Each kind of siginfo, delivered to a guest under `hijackd strace -f` and under strace -f:
+// the same "--- SIG... {...} ---" and "+++ ... +++" lines, in the same order.
+TEST_P(StraceCompareTest, SignalDeliveryLinesMatchStrace) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;  // one of the lines, spelled out, so that the comparison can fail
+  };
+  const std::vector<Case> cases = {
+      {{"segv"}, "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---"},
+      {{"child", "3"},
+       "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=PID, si_uid=" +
+           std::to_string(getuid()) + ", si_status=3, si_utime=T, si_stime=T} ---"},
+      {{"kill-child"},
+       "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=PID, si_uid=" +
+           std::to_string(getuid()) + ", si_status=SIGTERM, si_utime=T, si_stime=T} ---"},
+      {{"queue", "42"},
+       "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=PID, si_uid=" +
+           std::to_string(getuid()) + ", si_int=42, si_ptr=0x2a} ---"},
+      {{"tkill"},
+       "--- SIGUSR2 {si_signo=SIGUSR2, si_code=SI_TKILL, si_pid=PID, si_uid=" +
+           std::to_string(getuid()) + "} ---"},
+  };
+  for (const Case& c : cases) {
+    const std::string ours = dir_.path() + "/hijackd." + c.args[0];
+    const std::string theirs = dir_.path() + "/strace." + c.args[0];
+    std::vector<std::string> command = {kStraceGuest};
+    command.insert(command.end(), c.args.begin(), c.args.end());
+    auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
+    std::vector<std::string> strace = {kStrace, "-f", "-e", "trace=none", "-o", theirs};
+    strace.insert(strace.end(), command.begin(), command.end());
+    auto s = RunProcess(strace);
+    EXPECT_EQ(h.exit_code, s.exit_code) << h.err;
+    const std::vector<std::string> expected = NonCallLines(ReadFile(theirs));
+    EXPECT_THAT(expected, Contains(c.expected)) << ReadFile(theirs);
+    EXPECT_EQ(NonCallLines(ReadFile(ours)), expected) << "hijackd:\n"
+                                                      << ReadFile(ours) << "strace:\n"
+                                                      << ReadFile(theirs);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StraceCompareTest, ::testing::Values("ptrace", "ptrace-all"),
+                         BackendTestName{});
+
+// Every process's exit line, on every backend: a child that exits with 3 and one killed by a
+// signal, as strace -f shows them. Processes end concurrently, so the lines are compared as a
+// set; under notify they come from the kernel's process observer (root).
+class StraceExitLinesTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (access(kStrace, X_OK) != 0) {
+      GTEST_SKIP() << kStrace << " is not installed (scripts/install-deps installs it)";
+    }
+    if (GetParam() == "notify" && geteuid() != 0) {
+      GTEST_SKIP() << "the kernel process observer needs root (CAP_BPF and CAP_PERFMON)";
+    }
+  }
+  TempDir dir_;
+};
+
+TEST_P(StraceExitLinesTest, EveryProcessGetsItsExitLine) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"child", "3"}, {"kill-child"}}) {
+    const std::string ours = dir_.path() + "/hijackd." + args[0];
+    const std::string theirs = dir_.path() + "/strace." + args[0];
+    std::vector<std::string> command = {kStraceGuest};
+    command.insert(command.end(), args.begin(), args.end());
+    auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
+    EXPECT_EQ(h.exit_code, 0) << h.err;
+    std::vector<std::string> strace = {kStrace, "-f", "-e", "trace=none", "-o", theirs};
+    strace.insert(strace.end(), command.begin(), command.end());
+    ASSERT_EQ(RunProcess(strace).exit_code, 0);
+    auto exits = [](const std::string& text) {
+      std::multiset<std::string> lines;
+      for (const std::string& line : Lines(text)) {
+        if (line.find("+++ ") != std::string::npos) {
+          lines.insert(line);  // with its pid: each process once, with its own status
+        }
+      }
+      return lines;
+    };
+    const std::multiset<std::string> expected = exits(ReadFile(theirs));
+    ASSERT_EQ(expected.size(), 2u) << ReadFile(theirs);
+    // Pids differ between the runs: compare the statuses, and that each line names a process.
+    auto statuses = [](const std::multiset<std::string>& lines) {
+      std::multiset<std::string> out;
+      static const std::regex pid(R"(^\d+ +)");
+      for (const std::string& line : lines) {
+        EXPECT_TRUE(std::regex_search(line, pid)) << line;
+        out.insert(std::regex_replace(line, pid, ""));
+      }
+      return out;
+    };
+    EXPECT_EQ(statuses(exits(ReadFile(ours))), statuses(expected))
+        << "hijackd:\n" << ReadFile(ours) << "strace:\n" << ReadFile(theirs) << h.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StraceExitLinesTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
 // Options whose effect needs the call's result: on the backends that see every result.
@@ -242,8 +360,11 @@ TEST_P(StraceOptionsTest, TraceSetNegationAndClasses) {
 }
 
 // The notify filter never sends exit(2) and exit_group(2) to the supervisor (launcher/filter.h):
-// there the exit lines of children are missing, and the main process's comes from its status.
-bool SeesExits(const std::string& backend) { return backend != "notify"; }
+// there the exit lines of children come from the kernel's process observer (root), and the main
+// process's from its status. Signal deliveries only the ptrace backends see.
+bool SeesExitCalls(const std::string& backend) { return backend != "notify"; }
+bool SeesExits(const std::string& backend) { return SeesExitCalls(backend) || geteuid() == 0; }
+bool SeesSignals(const std::string& backend) { return backend != "notify"; }
 
 TEST_P(StraceOptionsTest, OutputFileAndPerProcessFiles) {
   const std::string out = dir_.path() + "/t";
@@ -253,7 +374,12 @@ TEST_P(StraceOptionsTest, OutputFileAndPerProcessFiles) {
   EXPECT_THAT(one.err, Not(HasSubstr("execve")));
   // -f -o FILE: every line names its process, as strace's.
   const auto lines = Lines(ReadFile(out));
-  ASSERT_EQ(lines.size(), SeesExits(GetParam()) ? 4u : 3u) << ReadFile(out);
+  // As strace -f: both execs, cat's exit, sh's SIGCHLD and sh's exit.
+  ASSERT_EQ(lines.size(), 3u + SeesExits(GetParam()) + SeesSignals(GetParam())) << ReadFile(out);
+  if (SeesSignals(GetParam())) {
+    EXPECT_THAT(lines[lines.size() - 2],
+                ContainsRegex(R"(^\d+ +--- SIGCHLD \{si_signo=SIGCHLD, si_code=CLD_EXITED, )"));
+  }
   EXPECT_THAT(lines[0], ContainsRegex(R"(^\d+ +execve\("/usr/bin/sh", \["sh", "-c")"));
   EXPECT_THAT(lines[1], ContainsRegex(R"(^\d+ +execve\("/usr/bin/cat", \["/usr/bin/cat", "/dev/null"\])"));
   EXPECT_THAT(lines.back(), ContainsRegex(R"(^\d+ +\+\+\+ exited with 4 \+\+\+$)"));
@@ -340,7 +466,7 @@ TEST_P(StraceOptionsTest, SummarySortedByCalls) {
                          {"--no-agent", "-c", "-S", "calls", "-e", "trace=getppid,exit_group"},
                          {kGuest, "getppid", "7"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  if (SeesExits(GetParam())) {
+  if (SeesExitCalls(GetParam())) {
     EXPECT_THAT(r.err, ContainsRegex(R"(^ *[\d.]+ +[\d.]+ +\d+ +7 +getppid\n)"
                                      R"( *[\d.]+ +[\d.]+ +\d+ +1 +exit_group\n-)"));
     EXPECT_THAT(r.err, ContainsRegex(R"(\n100\.00 +[\d.]+ +\d+ +8 +total\n)"));
@@ -374,6 +500,23 @@ TEST(StraceNotifyTest, UnknownResultsAreExplainedOnce) {
     EXPECT_THAT(r.err, Not(HasSubstr(note)));
   }
   EXPECT_THAT(r.err, HasSubstr("+++ exited with 1 +++"));
+}
+
+// notify sees no signal delivery: no "---" line, and one sentence says why.
+TEST(StraceNotifyTest, SignalDeliveriesAreExplainedOnce) {
+  // Said when a signal ended the guest, where strace would show its delivery.
+  auto r = HijackdStrace("notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "segv"});
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("+++ killed by SIGSEGV +++"));
+  const std::string note = "signal deliveries (--- SIG... ---) are not shown: under the notify "
+                           "backend";
+  EXPECT_THAT(r.err, HasSubstr(note));
+  EXPECT_EQ(r.err.find(note), r.err.rfind(note));
+  EXPECT_THAT(r.err, Not(ContainsRegex("^--- SIGSEGV")));
+  // An ordinary end says nothing of signals.
+  auto quiet = HijackdStrace("notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "tkill"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_THAT(quiet.err, Not(HasSubstr(note)));
 }
 
 TEST(StraceRefusalTest, UnsupportedAndUnknownOptionsAreNamed) {

@@ -1,8 +1,11 @@
 // hijackd strace's parts without a guest: strace's option grammar (grouped short options,
 // attached values, -e sets with classes and negation, inject's when=), strace -c's table
-// column for column, and percentiles of calls longer than the agent's last histogram bucket.
+// column for column, each kind of siginfo as strace prints it, and percentiles of calls longer than the agent's last histogram bucket.
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <seccomp.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,6 +18,7 @@
 
 #include "common/stats_table.h"
 #include "daemon/modules/stats/stats_module.h"
+#include "daemon/modules/trace/signal_text.h"
 #include "daemon/modules/trace/trace_module.h"
 #include "daemon/run/strace_options.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -164,6 +168,53 @@ TEST(StraceLines, DescriptorPathsAndStringLimit) {
   EXPECT_EQ(text.str(), "write(" + std::to_string(fd) + "<" + target + ">, \"hell\"..., 12) = 12\n");
   close(fd);
   std::filesystem::remove_all(dir);
+}
+
+// The braces of strace's "--- SIG... {...} ---" line for each kind of siginfo (sigaction(2)):
+// the members that mean something for that signal and code, and no others.
+TEST(SiginfoText, EachKindShowsItsMembersAsStraceDoes) {
+  struct Case {
+    SignalDelivery d;
+    std::string text;
+  };
+  const std::vector<Case> cases = {
+      {{.signo = SIGSEGV, .code = SEGV_MAPERR, .addr = 0x10},
+       "{si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10}"},
+      {{.signo = SIGSEGV, .code = SI_KERNEL}, "{si_signo=SIGSEGV, si_code=SI_KERNEL, si_addr=NULL}"},
+      {{.signo = SIGBUS, .code = BUS_ADRERR, .addr = 0x7f0000001000},
+       "{si_signo=SIGBUS, si_code=BUS_ADRERR, si_addr=0x7f0000001000}"},
+      {{.signo = SIGFPE, .code = FPE_INTDIV, .addr = 0x401136},
+       "{si_signo=SIGFPE, si_code=FPE_INTDIV, si_addr=0x401136}"},
+      {{.signo = SIGCHLD, .code = CLD_EXITED, .pid = 42, .uid = 1000, .status = 3, .utime = 1},
+       "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=1, "
+       "si_stime=0}"},
+      {{.signo = SIGCHLD, .code = CLD_KILLED, .pid = 42, .status = SIGKILL},
+       "{si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=42, si_uid=0, si_status=SIGKILL, "
+       "si_utime=0, si_stime=0}"},
+      {{.signo = SIGTERM, .code = SI_USER, .pid = 7, .uid = 0},
+       "{si_signo=SIGTERM, si_code=SI_USER, si_pid=7, si_uid=0}"},
+      {{.signo = SIGUSR2, .code = SI_TKILL, .pid = 7, .uid = 5},
+       "{si_signo=SIGUSR2, si_code=SI_TKILL, si_pid=7, si_uid=5}"},
+      {{.signo = SIGUSR1, .code = SI_QUEUE, .pid = 7, .value = 42},
+       "{si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=7, si_uid=0, si_int=42, si_ptr=0x2a}"},
+      {{.signo = SIGALRM, .code = SI_TIMER, .value = 0, .timerid = 1, .overrun = 2},
+       "{si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=0x1, si_overrun=2, si_int=0, "
+       "si_ptr=NULL}"},
+      {{.signo = SIGALRM, .code = SI_KERNEL}, "{si_signo=SIGALRM, si_code=SI_KERNEL}"},
+      {{.signo = SIGIO, .code = POLL_IN, .band = 65, .fd = 3},
+       "{si_signo=SIGIO, si_code=POLL_IN, si_band=65, si_fd=3}"},
+      {{.signo = SIGSYS, .code = 1, .addr = 0x401000, .syscall = SYS_getpid,
+        .arch = AUDIT_ARCH_X86_64},
+       "{si_signo=SIGSYS, si_code=SYS_SECCOMP, si_call_addr=0x401000, si_syscall=__NR_getpid, "
+       "si_arch=AUDIT_ARCH_X86_64}"},
+      {{.signo = SIGSEGV, .code = 99, .addr = 1}, "{si_signo=SIGSEGV, si_code=99, si_addr=0x1}"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(modules::SiginfoText(c.d), c.text);
+  }
+  const nlohmann::json j =
+      modules::SiginfoJson({.signo = SIGSEGV, .code = SEGV_MAPERR, .addr = 0x10});
+  EXPECT_EQ(j.dump(), R"({"si_addr":16,"si_code":"SEGV_MAPERR","signal":"SIGSEGV"})");
 }
 
 }  // namespace

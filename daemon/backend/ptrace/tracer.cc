@@ -437,7 +437,11 @@ void Tracer::HandleStop(pid_t tid, int status) {
   switch (event) {
     case 0:
       // Signal-delivery-stop: deliver the signal as the kernel would have (ptrace(2): the
-      // siginfo stays the one the sender queued).
+      // siginfo stays the one the sender queued), after telling the handler (strace's
+      // "--- SIGCHLD {...} ---" line).
+      if (t.armed) {
+        ReportSignal(t, sig);
+      }
       Resume(t, sig);
       return;
     case PTRACE_EVENT_SECCOMP:
@@ -476,6 +480,42 @@ void Tracer::HandleStop(pid_t tid, int status) {
       Resume(t, 0);
       return;
   }
+}
+
+void Tracer::ReportSignal(const Tracee& t, int sig) {
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (ptrace(PTRACE_GETSIGINFO, t.tid, nullptr, &si) != 0) {
+    // ESRCH: killed in the stop. Observation fails open: the signal still goes through.
+    spdlog::debug("guest {}: PTRACE_GETSIGINFO of {}: {}", t.guest->id, t.tid,
+                  std::strerror(errno));
+    si.si_signo = sig;
+  }
+  SignalDelivery d;
+  d.signo = si.si_signo;
+  d.code = si.si_code;
+  d.err = si.si_errno;
+  // The members share siginfo_t's union: each is copied, the reader picks by signo and code.
+  d.pid = si.si_pid;
+  d.uid = si.si_uid;
+  d.status = si.si_status;
+  d.utime = si.si_utime;
+  d.stime = si.si_stime;
+  d.addr = reinterpret_cast<uint64_t>(si.si_addr);
+  d.value = reinterpret_cast<int64_t>(si.si_value.sival_ptr);
+  d.timerid = si.si_timerid;
+  d.overrun = si.si_overrun;
+  d.band = si.si_band;
+  d.fd = si.si_fd;
+  d.syscall = si.si_syscall;
+  d.arch = si.si_arch;
+  SyscallEvent thread;
+  thread.guest_id = t.guest->id;
+  thread.pid = t.tgid;
+  thread.tid = t.tid;
+  thread.nr = -1;
+  thread.start_ns = common::MonotonicNs();
+  t.guest->handler->OnSignal(thread, d);
 }
 
 void Tracer::OnSyscallStop(Tracee& t) {
@@ -884,6 +924,16 @@ void Tracer::OnExit(pid_t tid, int status) {
   std::shared_ptr<Guest> guest = it->second->guest;
   if (tid == guest->main_pid) {
     guest->main_status = status;
+  } else if (tid == it->second->tgid && guest->mode != TraceMode::kExecEvents) {
+    // A process of the guest: ptrace(2) reports a leader's exit once its other threads are
+    // gone, so this is the process's status (strace's "+++ exited with N +++").
+    SyscallEvent process;
+    process.guest_id = guest->id;
+    process.pid = tid;
+    process.tid = tid;
+    process.nr = -1;
+    process.start_ns = common::MonotonicNs();
+    guest->handler->OnProcessEnded(process, status);
   }
   Forget(tid);
   MaybeFinish(*guest);

@@ -118,6 +118,9 @@ class Tracer {
   bool PollThread(pid_t tid, int* status);
   void OnExit(pid_t tid, int status);
   void OnSyscallStop(Tracee& t);
+  // A signal-delivery-stop of `t` for `sig`: hands its siginfo (PTRACE_GETSIGINFO) to the
+  // guest's handler.
+  void ReportSignal(const Tracee& t, int sig);
   void Decide(Tracee& t, const SyscallEvent& call, bool at_seccomp_stop);
   // At the stop before a clone or clone3 (`arg0` its first argument): clears CLONE_UNTRACED of
   // a clone; true for a clone3 with it, which is to fail with ENOSYS.

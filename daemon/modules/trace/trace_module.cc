@@ -14,6 +14,7 @@
 
 #include "common/bounded_file.h"
 #include "common/exit_description.h"
+#include "daemon/modules/trace/signal_text.h"
 #include "daemon/syscalls/arg_decoder.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "daemon/syscalls/syscall_table.h"
@@ -369,7 +370,9 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
   } else {
     return;
   }
-  live_.erase(pid);
+  // A process that ends this way (a signal, or the notify filter's unasked exit_group) takes
+  // all its threads with it.
+  std::erase_if(live_, [pid](const auto& entry) { return entry.second == pid; });
   WriteStrace(pid, LinePrefix(pid, 0) + fmt::format("+++ {} +++\n", what));
   ended_.insert(pid);
   for (auto& [t, file] : files_) {
@@ -381,6 +384,11 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
 uint64_t TraceModule::unknown_results() const {
   std::lock_guard lock(mu_);
   return unknown_;
+}
+
+uint64_t TraceModule::signals_shown() const {
+  std::lock_guard lock(mu_);
+  return signals_;
 }
 
 Result<std::unique_ptr<TraceModule>> TraceModule::Open(SyscallSet syscalls,
@@ -460,7 +468,43 @@ void TraceModule::Observe(const Event& event) {
     ObserveStrace(event);
     return;
   }
-  std::string line = format_ == Format::kJson ? FormatJson(event) : FormatText(event);
+  WriteRecord(format_ == Format::kJson ? FormatJson(event) : FormatText(event));
+}
+
+void TraceModule::ObserveProcessEvent(const Event& event) {
+  if (event.exit_status) {
+    ProcessEnded(event.call.pid, *event.exit_status);
+    return;
+  }
+  if (!event.signal) {
+    return;
+  }
+  const SyscallEvent& c = event.call;
+  const std::string what = fmt::format("--- {} {} ---\n", StraceSignalName(event.signal->signo),
+                                       SiginfoText(*event.signal));
+  if (format_ == Format::kStrace) {
+    std::lock_guard lock(mu_);
+    ended_.erase(c.tid);
+    live_.emplace(c.tid, c.pid);
+    ++signals_;
+    WriteStrace(c.tid, LinePrefix(c.tid, c.start_ns) + what);
+    return;
+  }
+  if (format_ == Format::kText) {
+    WriteRecord(fmt::format("[pid {:>6}] {}", c.tid, what));
+    return;
+  }
+  nlohmann::json rec = {
+      {"time", static_cast<double>(c.start_ns + realtime_offset_ns_) / 1e9},
+      {"guest", c.guest_id},
+      {"pid", c.pid},
+      {"tid", c.tid},
+  };
+  rec.update(SiginfoJson(*event.signal));
+  WriteRecord(rec.dump() + "\n");
+}
+
+void TraceModule::WriteRecord(const std::string& line) {
   std::lock_guard lock(mu_);
   if (std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
     // Observation fails open: a full disk loses trace lines (counted), never blocks the guest.

@@ -8,9 +8,11 @@
 // not known (a call that ran under seccomp notify). Text: `[pid 10] openat(AT_FDCWD, "/etc/x",
 // O_RDONLY) = -1 ENOENT (No such file or directory) <0.000004>`.
 // Strace form (hijackd strace, OpenStrace): the lines of strace(1) -f, with its pid prefixes,
-// timestamps (-t, -tt, -ttt, -r), -T durations, -s, -y, -z/-Z and -ff files, and the
-// `+++ exited with N +++` line of each process or thread seen calling exit_group(2) or exit(2)
-// (ProcessEnded adds the guest's main process when a signal ended it).
+// timestamps (-t, -tt, -ttt, -r), -T durations, -s, -y, -z/-Z and -ff files, the
+// `--- SIGNAL {si_...} ---` line of each signal delivery the backend saw (ptrace), and the
+// `+++ exited with N +++` line of each process or thread seen calling exit_group(2) or exit(2),
+// and of each process whose end the backend (ptrace) or the kernel process observer (notify)
+// reported (ObserveProcessEvent); ProcessEnded adds the guest's main process.
 // Writes on the event bus thread; never blocks the guest. `output` defaults to stderr; the file
 // is opened (created or truncated) when the policy is loaded, so an unwritable path is a policy
 // error.
@@ -72,17 +74,24 @@ class TraceModule final : public PolicyModule {
   // Strace form: lines written with "= ?" because the call ran where hijackd could not see its
   // result (not counting exit and exit_group, which never return).
   uint64_t unknown_results() const;
+  // Signal-delivery lines written (only backends that stop at deliveries report them).
+  uint64_t signals_shown() const;
 
   std::string_view Name() const override { return "trace"; }
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
   bool WantsArguments(int) const override { return true; }
   void Observe(const Event& event) override;
+  // "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---" in the text and
+  // strace forms, {"signal": "SIGSEGV", "si_code": ..., ...} in JSON.
+  void ObserveProcessEvent(const Event& event) override;
   nlohmann::json Stats() const override;
 
  private:
   std::string FormatJson(const Event& event) const;
   std::string FormatText(const Event& event) const;
+  // Text and JSON forms: writes one record, counting a failed write as lost.
+  void WriteRecord(const std::string& line);
   // The strace form; mu_ held.
   void ObserveStrace(const Event& event);
   std::string StraceLine(const Event& event);
@@ -111,6 +120,7 @@ class TraceModule final : public PolicyModule {
   std::map<pid_t, std::FILE*> files_;  // -ff
   int64_t last_start_ns_ = 0;    // -r
   uint64_t unknown_ = 0;
+  uint64_t signals_ = 0;
 };
 
 }  // namespace hijack::modules
