@@ -13,7 +13,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -52,7 +54,7 @@ std::string Which(const std::string& name) {
 // The daemon with its API and the OCI socket in `dir`, and the policies a container may name.
 class Daemon {
  public:
-  explicit Daemon(const TempDir& dir)
+  explicit Daemon(const TempDir& dir, std::vector<std::string> extra = {})
       : api_("unix:" + dir.path() + "/api.sock"), oci_(dir.path() + "/oci.sock") {
     std::filesystem::create_directory(dir.path() + "/policies");
     dir.Write("policies/nomkdir.json", R"({"version": 1, "modules": [
@@ -60,10 +62,10 @@ class Daemon {
         {"module": "stats", "syscalls": ["mkdir", "mkdirat", "execve", "getppid"]}]})");
     dir.Write("allow.json", R"({"version": 1, "modules": [
         {"module": "stats", "syscalls": ["mkdir", "mkdirat", "execve", "getppid"]}]})");
-    process_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{kHijackd, "serve", "--listen", api_, "--oci-listener", oci_,
-                                 "--oci-policy-dir", dir.path() + "/policies"},
-        dir.path());
+    std::vector<std::string> argv = {kHijackd, "serve", "--listen", api_, "--oci-listener", oci_,
+                                     "--oci-policy-dir", dir.path() + "/policies"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<BackgroundProcess>(argv, dir.path());
     ready_ = process_->WaitForOutput("OCI seccomp agent on", kDeadline);
   }
 
@@ -136,6 +138,45 @@ TEST_F(OciSocketTest, IsCreated0600) {
   ASSERT_EQ(stat(daemon.oci_socket().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+// A socket mode that lets every user connect still admits only root, the daemon's uid and the
+// listener's group: the peer is checked again.
+TEST_F(OciSocketTest, OtherUsersAreRefusedWhateverTheMode) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to connect as another user";
+  }
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  Daemon daemon(dir_, {"--oci-listener-mode", "0666"});
+  ASSERT_TRUE(daemon.ready()) << daemon.Stderr();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    gid_t nobody = 65534;
+    if (setgroups(0, nullptr) != 0 || setresgid(nobody, nobody, nobody) != 0 ||
+        setresuid(nobody, nobody, nobody) != 0) {
+      _exit(2);
+    }
+    // Connected is all it gets: the daemon closes the connection unread, so what it sends may
+    // meet a closed socket (EPIPE).
+    int fd = ConnectTo(daemon.oci_socket());
+    if (fd < 0) {
+      _exit(3);
+    }
+    [[maybe_unused]] ssize_t n = send(fd, "{}", 2, MSG_NOSIGNAL);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return daemon.Stderr().find("uid 65534 is neither root, the daemon's uid nor in the "
+                                    "listener's group") != std::string::npos;
+      },
+      kDeadline))
+      << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), Not(HasSubstr("/fds")));
 }
 
 // Every malformed message is refused with what was wrong, by JSON path, and the daemon goes on
