@@ -376,6 +376,21 @@ int main(int argc, char** argv) {
                       "fs_guard, exec_guard and net_guard rules");
   serve_cmd->add_flag("--no-sync-wakeup", no_sync,
                       "do not ask for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (for measurements)");
+  serve_cmd->add_option("--oci-listener", serve.oci_listener,
+                        "also be the seccomp agent of OCI runtimes on this unix socket: a "
+                        "container whose profile names it in listenerPath becomes a guest");
+  serve_cmd->add_option("--oci-listener-mode", serve.oci_listener_mode,
+                        "mode of the OCI socket, octal (root, the daemon's uid and "
+                        "--oci-listener-group may connect)")
+      ->capture_default_str();
+  serve_cmd->add_option("--oci-listener-group", serve.oci_listener_group,
+                        "group of the OCI socket (with --oci-listener-mode 0660)");
+  serve_cmd->add_option("--oci-policy-dir", serve.oci_policy_dir,
+                        "the policies a container's listenerMetadata may name: NAME is "
+                        "DIR/NAME.json");
+  serve_cmd->add_option("--oci-default-policy", serve.oci_default_policy,
+                        "policy of containers whose listenerMetadata is empty (default: stats "
+                        "over the calls their profile sends)");
 
   std::string check_file;
   std::vector<std::string> check_program;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
+#include "daemon/oci/oci_listener.h"
 #include "daemon/supervisor/supervisor.h"
 
 namespace hijack::control {
@@ -44,6 +45,25 @@ int RunServe(const ServeOptions& options) {
     return server.error().code == EINVAL ? kUsageError : kStartFailure;
   }
   sup.StartLoop();
+  std::unique_ptr<oci::OciListener> oci_listener;
+  if (!options.oci_listener.empty()) {
+    auto oci_options =
+        oci::ListenerOptionsFrom(options.oci_listener, options.oci_listener_mode,
+                                 options.oci_listener_group, options.oci_policy_dir,
+                                 options.oci_default_policy);
+    Result<std::unique_ptr<oci::OciListener>> started =
+        oci_options ? oci::OciListener::Start(*oci_options, sup)
+                    : Result<std::unique_ptr<oci::OciListener>>(
+                          std::unexpected(oci_options.error()));
+    if (!started) {
+      spdlog::error("{}", started.error().message);
+      (*server)->Shutdown(options.grace);
+      sup.StopLoop();
+      return started.error().code == EINVAL ? kUsageError : kStartFailure;
+    }
+    oci_listener = std::move(*started);
+    std::printf("hijackd: OCI seccomp agent on %s\n", options.oci_listener.c_str());
+  }
   // On stdout, flushed: scripts and tests wait for this line (and learn a tcp:...:0 port).
   std::printf("hijackd: listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
@@ -56,6 +76,9 @@ int RunServe(const ServeOptions& options) {
   while ((sig = sigwaitinfo(&stop, nullptr)) < 0 && errno == EINTR) {
   }
   spdlog::info("{}: shutting down", sig > 0 ? sigabbrev_np(sig) : "signal");
+  if (oci_listener) {
+    oci_listener->Stop();
+  }
   (*server)->Shutdown(options.grace);
   if (size_t left = sup.TerminateGuests(options.grace); left > 0) {
     spdlog::warn("{} guest(s) did not end; they die with the daemon", left);

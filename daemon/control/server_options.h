@@ -64,6 +64,12 @@ struct ServeOptions {
   bool sync_wakeup = true;
   std::string contain = "auto";  // for every guest: "auto", "pidns" or "none" (SupervisorOptions)
   bool landlock_floor = true;    // false: --no-landlock, no guest gets a Landlock floor
+  // The seccomp agent socket for OCI runtimes (daemon/oci/oci_listener.h); empty: none.
+  std::string oci_listener;
+  std::string oci_listener_mode = "0600";  // octal
+  std::string oci_listener_group;          // name or number; empty: the daemon's
+  std::string oci_policy_dir;              // policies that listenerMetadata names
+  std::string oci_default_policy;          // for containers whose metadata names none
 };
 
 }  // namespace hijack::control

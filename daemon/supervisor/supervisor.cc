@@ -1,6 +1,7 @@
 #include "daemon/supervisor/supervisor.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <spdlog/spdlog.h>
 
+#include "daemon/backend/notify/notify_backend.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/policy/admission.h"
 
@@ -236,6 +238,84 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   }
   spdlog::debug("guest {} is pid {}; intercepting {} syscalls", id, *pid, intercept.size());
   return info;
+}
+
+Result<GuestInfo> Supervisor::Adopt(AdoptedGuestSpec spec) {
+  if (spec.policy == nullptr) {
+    return std::unexpected(Error{EINVAL, "adopt: no policy"});
+  }
+  if (RunningGuests() >= options_.max_guests) {
+    return std::unexpected(Error{EAGAIN, "adopt: " + std::to_string(options_.max_guests) +
+                                             " guests run already (the limit)"});
+  }
+  HIJACK_ASSIGN_OR_RETURN(Backend * generic, backends_.Get(BackendKind::kNotify));
+  // Only seccomp notification takes a listener made elsewhere.
+  auto* backend = dynamic_cast<backend::NotifyBackend*>(generic);
+  if (backend == nullptr) {
+    return std::unexpected(Error{ENOTSUP, "adopt: the notify backend is not NotifyBackend"});
+  }
+  policy::BackendCapabilities caps = policy::CapabilitiesOf(*backend);
+  caps.intercept = spec.intercept;
+  if (auto fits = policy::AdmitPolicy(*spec.policy, caps); !fits) {
+    return std::unexpected(Error{EINVAL, fits.error().message});
+  }
+  ProtectionLayers protection;
+  protection.supervisor_not_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
+  const uint64_t id = next_id_++;
+  std::shared_ptr<policy::PolicySet> policy = std::move(spec.policy);
+  auto guest = std::make_shared<Guest>(id, policy, spec.intercept, protection, bus_,
+                                       [this, id](int status) { Exited(id, status); },
+                                       pool_.get());
+  if (guest->WantsExecImages()) {
+    return std::unexpected(Error{
+        EINVAL, "the policy judges exec'd images (exec_guard \"image\": \"verify\"), which needs "
+                "an exec watch that only a guest the supervisor starts can have"});
+  }
+  guest->engine().SetBackend(*backend);
+  guest->SetResultObserver(&Observer());
+  guest->guard().SetRoot(spec.pid, false);
+  backend::AdoptSpec adopt;
+  adopt.guest_id = id;
+  adopt.listener = std::move(spec.listener);
+  adopt.pidfd = std::move(spec.pidfd);
+  adopt.pid = spec.pid;
+  adopt.installer_prelude = spec.installer_prelude;
+  HIJACK_TRY(backend->Adopt(std::move(adopt), *guest));
+  Record record;
+  record.backend = backend;
+  record.info.id = id;
+  record.info.pid = spec.pid;
+  record.info.argv = std::move(spec.argv);
+  record.info.backend = BackendKind::kNotify;
+  // The installer (the runtime) holds the tree; if hijackd dies, the filters stay and every
+  // notified call fails with ENOSYS (seccomp_unotify(2)).
+  record.info.containment = "none";
+  record.info.running = true;
+  record.info.intercept = spec.intercept;
+  record.info.protection = protection;
+  record.info.started_unix_ms = UnixMillis();
+  record.guest = std::move(guest);
+  GuestInfo info = Snapshot(record);
+  guests_.emplace(id, std::move(record));
+  {
+    std::lock_guard lock(running_mu_);
+    ++running_;
+  }
+  spdlog::debug("guest {} adopted: pid {}; its filter sends {} syscalls", id, spec.pid,
+                spec.intercept.size());
+  return info;
+}
+
+Result<void> Supervisor::JoinListener(uint64_t id, UniqueFd listener, bool installer_prelude) {
+  auto it = guests_.find(id);
+  if (it == guests_.end() || !it->second.info.running) {
+    return std::unexpected(Error{ESRCH, "no running guest " + std::to_string(id)});
+  }
+  auto* backend = dynamic_cast<backend::NotifyBackend*>(it->second.backend);
+  if (backend == nullptr) {
+    return std::unexpected(Error{ESRCH, "guest " + std::to_string(id) + " is not adopted"});
+  }
+  return backend->JoinListener(id, std::move(listener), installer_prelude);
 }
 
 observe::ResultObserver& Supervisor::Observer() {

@@ -83,6 +83,19 @@ struct GuestSpec {
   std::array<int, 3> stdio = {-1, -1, -1};
 };
 
+// A guest whose filter another program installed (Backend::Adopt): an OCI runtime's container.
+struct AdoptedGuestSpec {
+  std::vector<std::string> argv;  // what GuestInfo::argv shows for it
+  pid_t pid = -1;                 // the main process, in the supervisor's pid namespace
+  UniqueFd pidfd;                 // of `pid`
+  UniqueFd listener;              // the installer's seccomp listener
+  std::shared_ptr<policy::PolicySet> policy;  // validated; required
+  // The calls the installer's filter sends to the listener, unconditionally: what the policy
+  // may need, now and after a SetPolicy.
+  SyscallSet intercept;
+  bool installer_prelude = true;  // AdoptSpec::installer_prelude
+};
+
 // A copy of what the supervisor knows about one guest, safe to hand to any thread.
 struct GuestInfo {
   uint64_t id = 0;
@@ -132,6 +145,15 @@ class Supervisor {
   // Starts a guest. Errors: ENOENT/EACCES for a program that cannot be executed, EAGAIN when
   // max_guests run already, the backend's errors (no seccomp notify, filter refused).
   Result<GuestInfo> Launch(GuestSpec spec);
+  // Serves a guest whose listener was handed over, under the notify backend. The guest guard
+  // refuses nothing aimed outside the tree (the pids in an installer's guest are those of its own
+  // namespaces, which the installer's namespaces keep apart; the supervisor did not place it),
+  // and there is no Landlock floor or agent. Errors: EAGAIN at max_guests; EINVAL when the
+  // policy needs calls outside `intercept` or judges exec'd images (no exec watch for a process
+  // the supervisor did not start); the backend's.
+  Result<GuestInfo> Adopt(AdoptedGuestSpec spec);
+  // Another listener of running adopted guest `id` (Backend::JoinListener). ESRCH otherwise.
+  Result<void> JoinListener(uint64_t id, UniqueFd listener, bool installer_prelude);
   // Sends `sig` to the guest's main process. ESRCH for an unknown id, EALREADY once it exited,
   // kill(2)'s errno otherwise.
   Result<void> Kill(uint64_t id, int sig);

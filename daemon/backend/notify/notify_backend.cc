@@ -1,6 +1,7 @@
 #include "daemon/backend/notify/notify_backend.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +14,11 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <vector>
 #include <spdlog/spdlog.h>
 
 #include "common/monotonic.h"
@@ -36,6 +40,52 @@
 
 namespace hijack::backend {
 namespace {
+
+// The wait status of an adopted process that has ended, while it is a zombie its parent has not
+// reaped: /proc/PID/stat's exit_code (field 52, proc(5)), trusted only when the pidfd still
+// names a process afterwards (pidfd_send_signal(2) with signal 0 succeeds for a zombie), so a
+// reused pid cannot answer for it. 0 when it is gone already.
+int AdoptedExitStatus(pid_t pid, int pidfd) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  hijack::UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return 0;
+  }
+  char buf[2048];
+  ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) {
+    return 0;
+  }
+  buf[n] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: fields 3... follow the last ')'.
+  char* p = std::strrchr(buf, ')');
+  if (p == nullptr || p[1] != ' ' || p[2] != 'Z') {
+    return 0;
+  }
+  int field = 2;
+  long status = 0;
+  for (char* tok = p + 1; *tok != '\0';) {
+    while (*tok == ' ') {
+      ++tok;
+    }
+    ++field;
+    if (field == 52) {
+      status = std::strtol(tok, nullptr, 10);
+      break;
+    }
+    while (*tok != ' ' && *tok != '\0' && *tok != '\n') {
+      ++tok;
+    }
+    if (*tok == '\n') {
+      break;
+    }
+  }
+  if (field != 52 || syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) {
+    return 0;
+  }
+  return static_cast<int>(status);
+}
 
 }  // namespace
 
@@ -67,6 +117,15 @@ struct NotifyBackend::Guest {
   // The handler judges exec'd images (SyscallHandler::WantsExecImages): the exec watch attaches
   // at the guest's first notification, which comes before its first exec can complete.
   bool watch_execs = false;
+  // Adopted (Backend::Adopt): the main process is not the supervisor's child; its pidfd, watched
+  // here, says when it ended. Listeners joined later (JoinListener) are Guests of their own with
+  // the same id and handler, held by the first one's `joined`; the guest ends when all have.
+  bool adopted = false;
+  bool prelude = false;  // AdoptSpec::installer_prelude, until this listener's first execve
+  uint64_t prelude_calls = 0;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> pid_watch;
+  std::weak_ptr<Guest> primary;  // set on a joined listener
+  std::vector<std::shared_ptr<Guest>> joined;
 };
 
 struct NotifyBackend::DeferredCall final : DeferredAnswer {
@@ -229,6 +288,88 @@ Result<pid_t> NotifyBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   return g.main_pid;
 }
 
+Result<void> NotifyBackend::Adopt(AdoptSpec spec, SyscallHandler& handler) {
+  if (guests_.contains(spec.guest_id)) {
+    return std::unexpected(Error{EEXIST, "guest " + std::to_string(spec.guest_id) + " exists"});
+  }
+  if (!spec.listener.valid() || !spec.pidfd.valid()) {
+    return std::unexpected(Error{EBADF, "adopt: no listener or no pidfd"});
+  }
+  // The stream closes its descriptor; the Guest keeps the pidfd for signals and the status.
+  UniqueFd watched(fcntl(spec.pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!watched.valid()) {
+    return ErrnoError(errno, "adopt: F_DUPFD_CLOEXEC of the pidfd");
+  }
+  int fd = spec.listener.release();
+  auto guest = std::make_shared<Guest>(loop_, fd);
+  guest->self = guest;
+  guest->id = spec.guest_id;
+  guest->path = "pid " + std::to_string(spec.pid);
+  guest->listener = fd;
+  guest->handler = &handler;
+  guest->main_pid = spec.pid;
+  guest->pidfd = std::move(spec.pidfd);
+  guest->adopted = true;
+  guest->prelude = spec.installer_prelude;
+  guest->pid_watch =
+      std::make_unique<boost::asio::posix::stream_descriptor>(loop_, watched.release());
+  if (options_.sync_wakeup) {
+    // As for launched guests; the flag is the listener's, so the installer's choice is kept
+    // when the kernel refuses it.
+    ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  }
+  Guest& g = *guest;
+  guests_[spec.guest_id] = std::move(guest);
+  // A pidfd polls readable once its process has exited (pidfd_open(2)).
+  std::weak_ptr<Guest> weak = g.self;
+  g.pid_watch->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                          [this, weak](const boost::system::error_code& ec) {
+                            auto locked = weak.lock();
+                            if (ec || !locked || locked->finished) {
+                              return;
+                            }
+                            locked->main_status =
+                                AdoptedExitStatus(locked->main_pid, locked->pidfd.get());
+                            MaybeFinish(*locked);
+                          });
+  Arm(g);
+  return {};
+}
+
+Result<void> NotifyBackend::JoinListener(uint64_t guest_id, UniqueFd listener,
+                                         bool installer_prelude) {
+  auto it = guests_.find(guest_id);
+  if (it == guests_.end() || !it->second->adopted || it->second->finished) {
+    return std::unexpected(
+        Error{ESRCH, "no running adopted guest " + std::to_string(guest_id) + " to join"});
+  }
+  if (!listener.valid()) {
+    return std::unexpected(Error{EBADF, "join: no listener"});
+  }
+  Guest& primary = *it->second;
+  int fd = listener.release();
+  auto joined = std::make_shared<Guest>(loop_, fd);
+  joined->self = joined;
+  joined->id = guest_id;
+  joined->path = primary.path;
+  joined->listener = fd;
+  joined->handler = primary.handler;
+  joined->main_pid = primary.main_pid;
+  // Only for refusals that kill (the exec watch): the guest's main process answers for it.
+  joined->pidfd = UniqueFd(fcntl(primary.pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  joined->adopted = true;
+  joined->prelude = installer_prelude;
+  joined->main_status = 0;  // the joined listener ends with its last task
+  joined->primary = primary.self;
+  if (options_.sync_wakeup) {
+    ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  }
+  Guest& g = *joined;
+  primary.joined.push_back(std::move(joined));
+  Arm(g);
+  return {};
+}
+
 void NotifyBackend::Arm(Guest& guest) {
   guest.stream.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                           [this, &guest](const boost::system::error_code& ec) {
@@ -273,6 +414,25 @@ bool NotifyBackend::HandleOne(Guest& guest) {
   }
   const int listener = guest.listener;
   const uint64_t id = req.id;
+  if (guest.prelude) {
+    if (req.data.arch == AUDIT_ARCH_X86_64 &&
+        (req.data.nr == SYS_execve || req.data.nr == SYS_execveat)) {
+      guest.prelude = false;
+      spdlog::debug("guest {}: the installer's first execve after {} calls of its own; the "
+                    "policy decides from here on",
+                    guest.id, guest.prelude_calls);
+    } else {
+      // The installer's own set-up (AdoptSpec::installer_prelude): nothing of the guest's has
+      // run on this listener yet.
+      ++guest.prelude_calls;
+      seccomp_notif_resp resp;
+      std::memset(&resp, 0, sizeof resp);
+      resp.id = id;
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+      return true;
+    }
+  }
   auto still_pending = [listener, id] {
     uint64_t check = id;
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &check) == 0;
@@ -446,11 +606,27 @@ void NotifyBackend::Respond(Guest& guest, uint64_t id, const Decision& decision,
 }
 
 void NotifyBackend::MaybeFinish(Guest& guest) {
-  if (guest.finished || !guest.main_status || !guest.hung_up) {
+  if (guest.finished || !guest.main_status || !guest.hung_up || !guest.joined.empty()) {
     return;
   }
   guest.finished = true;
   guest.stream.cancel();
+  if (guest.pid_watch) {
+    guest.pid_watch->cancel();
+  }
+  if (auto primary = guest.primary.lock()) {
+    // A joined listener: the guest goes on while its first listener or another serves it.
+    boost::asio::post(loop_, [this, weak = guest.primary, done = guest.self] {
+      auto p = weak.lock();
+      auto d = done.lock();
+      if (!p || !d) {
+        return;
+      }
+      std::erase(p->joined, d);
+      MaybeFinish(*p);
+    });
+    return;
+  }
   if (guest.page) {
     if (guest.drain_timer) {
       guest.drain_timer->cancel();

@@ -23,6 +23,12 @@
 // traced, for its exec, fork and signal stops only (NotifyOptions::watch_execs), from its first
 // notification on; its calls still come through the listener.
 //
+// Adopted guests (Backend::Adopt, for OCI runtimes): the listener comes from the program that
+// installed the filter, the main process is watched through a pidfd, and listeners joined later
+// (JoinListener) serve the same guest. Their calls up to each listener's first execve are the
+// installer's and are continued undecided (AdoptSpec::installer_prelude). They have no executive
+// page and no exec watch.
+//
 // The executive page is the guest's to write: everything read from it is bounded (see
 // GuestExecPage), and the drain timer does a bounded amount of work per guest per tick.
 #pragma once
@@ -39,6 +45,7 @@
 #include "daemon/launcher/reaper.h"
 #include "hijack/backend.h"
 #include "hijack/backend_kind.h"
+#include "hijack/unique_fd.h"
 
 namespace hijack::backend {
 
@@ -54,6 +61,23 @@ struct NotifyOptions {
   std::function<Result<void>(pid_t, uint64_t, SyscallHandler&)> watch_execs;
 };
 
+// A guest whose seccomp filter another program installed and whose listener it handed over:
+// an OCI runtime's seccomp agent protocol (runtime-spec config-linux.md, "listenerPath"). The
+// supervisor did not start the process, so it is not its child: its end is learnt from a pidfd
+// (pidfd_open(2)), and its exit status only while the process is a zombie that its parent has not
+// reaped yet (/proc/PID/stat, field 52, proc(5)); otherwise the guest ends with status 0.
+struct AdoptSpec {
+  uint64_t guest_id = 0;
+  UniqueFd listener;  // SECCOMP_FILTER_FLAG_NEW_LISTENER's descriptor, as received
+  UniqueFd pidfd;     // of `pid`
+  pid_t pid = -1;     // the main process, in the supervisor's pid namespace
+  // The calls of this listener up to its first execve or execveat are the installer's own (an
+  // OCI runtime's init, setting the container up after it installed the filter and before it
+  // execs the entry point): they are continued without the handler. That execve, and everything
+  // after it, goes to the handler. The installer must send execve and execveat to the listener.
+  bool installer_prelude = true;
+};
+
 class NotifyBackend final : public Backend {
  public:
   NotifyBackend(boost::asio::io_context& loop, launcher::ProcessReaper& reaper,
@@ -64,6 +88,15 @@ class NotifyBackend final : public Backend {
   bool CanInjectFd() const override { return true; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
   void PolicyChanged(uint64_t guest_id) override;
+  // Serves a guest whose listener was handed over (AdoptSpec) as if Launch had started it:
+  // `handler` must outlive the guest (until OnGuestExit), which ends once the main process has
+  // ended and no task uses the listener's filter or that of any listener joined to it. EEXIST
+  // for a guest id in use.
+  Result<void> Adopt(AdoptSpec spec, SyscallHandler& handler);
+  // Another listener for adopted guest `guest_id` (an OCI runtime's exec into a running
+  // container installs a filter of its own): its calls go to the same handler, with the same
+  // prelude rule (AdoptSpec::installer_prelude). ESRCH when the guest is not adopted and running.
+  Result<void> JoinListener(uint64_t guest_id, UniqueFd listener, bool installer_prelude);
 
   // Whether a guest can run under SECCOMP_RET_USER_NOTIF on this kernel, in this sandbox: asks
   // the kernel for the action, then starts a short-lived guest exactly as Launch does (filter,
