@@ -1,6 +1,7 @@
 // The registry of built-in modules.
 #include "daemon/modules/builtin.h"
 
+#include "daemon/modules/cpushare/cpushare_module.h"
 #include "daemon/modules/deny/deny_module.h"
 #include "daemon/modules/exec_guard/exec_guard_module.h"
 #include "daemon/modules/fault/fault_module.h"
@@ -25,6 +26,7 @@ const policy::ModuleRegistry& BuiltInModules() {
     r->Register(RateLimitModule::Info());
     r->Register(FaultModule::Info());
     r->Register(PluginModule::Info());
+    r->Register(CpuShareModule::Info());
     return r;
   }();
   return *registry;

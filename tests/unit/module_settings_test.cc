@@ -88,6 +88,7 @@ std::vector<nlohmann::json> Samples(const std::string& dir) {
        {"on_failure", "allow"},
        {"errno", "EPERM"},
        {"timeout_ms", 500}},
+      {{"module", "cpushare"}, {"budget_ms", 10}, {"period_ms", 100}, {"mechanism", "signals"}},
   };
 }
 
