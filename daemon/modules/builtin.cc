@@ -10,6 +10,7 @@
 #include "daemon/modules/plugin/plugin_module.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
+#include "daemon/modules/timer/timer_module.h"
 #include "daemon/modules/trace/trace_module.h"
 
 namespace hijack::modules {
@@ -27,6 +28,7 @@ const policy::ModuleRegistry& BuiltInModules() {
     r->Register(FaultModule::Info());
     r->Register(PluginModule::Info());
     r->Register(CpuShareModule::Info());
+    r->Register(TimerModule::Info());
     return r;
   }();
   return *registry;

@@ -224,5 +224,55 @@ TEST(CpuShareSettings, BadSettingsAreRefusedWithTheJsonPath) {
   EXPECT_NE(stat(marker.c_str(), &st), 0) << "a guest was started under a bad policy";
 }
 
+// ---- timer ----
+
+class TimerTest : public ::testing::TestWithParam<std::string> {};
+
+// Held sleeps of every kind never end before their deadline, on the guest's own clock, and the
+// module says it held them.
+TEST_P(TimerTest, SleepsNeverEndEarly) {
+  TempDir dir;
+  const std::string policy = WritePolicy(dir, "timer.json", R"({"module": "timer"})");
+  for (const char* kind : {"nanosleep", "mono", "real", "mono-abs", "real-abs"}) {
+    ProcessResult r = HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy}
+                          .Run({kGuest, "sleeps", "20", "1000", kind});
+    ASSERT_EQ(r.exit_code, 0) << kind << ": " << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("sleeps 20 early 0 ")) << kind << ": " << r.out;
+    EXPECT_THAT(r.err, HasSubstr("timer: 20 sleeps held")) << kind;
+  }
+}
+
+// A signal to a held sleep does not end it early: the call returns 0 at its deadline and the
+// handler runs then (timer_module.h: the kernel's own sleep would fail with EINTR at once).
+TEST_P(TimerTest, SignalDuringAHeldSleepDoesNotEndItEarly) {
+  TempDir dir;
+  const std::string policy = WritePolicy(dir, "timer.json", R"({"module": "timer"})");
+  ProcessResult r = HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy,
+                               .quiet = true}
+                        .Run({kGuest, "sleep-signal", "30", "5000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string word;
+  int rc = -2;
+  int err = 0;
+  int64_t elapsed = 0;
+  in >> word >> rc >> err >> elapsed;
+  ASSERT_EQ(word, "interrupted") << r.out;
+  EXPECT_EQ(rc, 0) << "errno " << err;
+  EXPECT_GE(elapsed, 30'000'000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TimerTest, ::testing::ValuesIn(BackendNames()),
+                         BackendTestName{});
+
+TEST(TimerSettings, BadSettingsAreRefusedWithTheJsonPath) {
+  TempDir dir;
+  const std::string policy =
+      WritePolicy(dir, "bad.json", R"({"module": "timer", "spin_us": -1})");
+  ProcessResult r = RunProcess({kHijackd, "check", policy});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("/modules/0/spin_us: -1 is out of range")) << r.err;
+}
+
 }  // namespace
 }  // namespace hijack::testing
