@@ -30,9 +30,11 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr const char* kGuest = HIJACK_TEST_RT_GUEST;
-// A 10% reservation (10 ms per 100 ms), and the bound its share must stay under over a window.
-constexpr double kCap = 0.10;
-constexpr double kCapBound = 0.25;
+// A 5% reservation (5 ms per 100 ms), and the bound its share must stay under over a window:
+// three times the cap, and still below what an unreserved spinner got on a 2-CPU host with a
+// load average of 16 (0.26).
+constexpr double kCap = 0.05;
+constexpr double kCapBound = 0.15;
 constexpr int kWindowMs = 600;
 
 // The shares the guest printed ("share CPU_NS ELAPSED_NS" lines).
@@ -70,7 +72,7 @@ std::vector<std::string> Groups(const std::string& log) {
   return out;
 }
 
-std::string CpuShare(const std::string& mechanism, int budget_ms = 10, int period_ms = 100) {
+std::string CpuShare(const std::string& mechanism, int budget_ms = 5, int period_ms = 100) {
   return R"({"module": "cpushare", "budget_ms": )" + std::to_string(budget_ms) +
          R"(, "period_ms": )" + std::to_string(period_ms) + R"(, "mechanism": ")" + mechanism +
          R"("})";
@@ -83,7 +85,7 @@ class CpuShareTest : public ::testing::TestWithParam<std::tuple<std::string, std
   TempDir dir_;
 };
 
-// A spinning guest under a 10% reservation stays under the bound over a window, and when it
+// A spinning guest under a 5% reservation stays under the bound over a window, and when it
 // ends, its control group (if it had one) is gone.
 TEST_P(CpuShareTest, ReservationCapsASpinner) {
   if (!Offers(mechanism())) {
@@ -104,7 +106,7 @@ TEST_P(CpuShareTest, ReservationCapsASpinner) {
   EXPECT_GT(shares[0], 0.0);
   if (mechanism() == "sched_deadline") {
     // A kernel reservation is a guarantee too: the runtime is the guest's under any CFS load.
-    EXPECT_GT(shares[0], kCap * 0.7);
+    EXPECT_GT(shares[0], kCap * 0.6);
   }
   for (const std::string& g : Groups(r.err)) {
     EXPECT_FALSE(std::filesystem::exists(g)) << "control group left behind: " << g;
@@ -129,7 +131,7 @@ TEST_P(CpuShareTest, ThreadsShareTheGuestsBudget) {
   // New threads may run unreserved until the next 10 ms scan (sched_deadline), and the signals
   // manager learns how fast four threads spend CPU within a few ticks: a looser bound, still far
   // below the two CPUs four unreserved spinners take here.
-  EXPECT_LT(shares[0], kCapBound + 0.15) << mechanism();
+  EXPECT_LT(shares[0], kCapBound + 0.07) << mechanism();
 }
 
 std::vector<std::tuple<std::string, std::string>> Params() {
