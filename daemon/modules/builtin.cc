@@ -1,6 +1,7 @@
 // The registry of built-in modules.
 #include "daemon/modules/builtin.h"
 
+#include "daemon/modules/cpushare/cpushare_module.h"
 #include "daemon/modules/deny/deny_module.h"
 #include "daemon/modules/exec_guard/exec_guard_module.h"
 #include "daemon/modules/fault/fault_module.h"
@@ -9,6 +10,7 @@
 #include "daemon/modules/plugin/plugin_module.h"
 #include "daemon/modules/ratelimit/ratelimit_module.h"
 #include "daemon/modules/stats/stats_module.h"
+#include "daemon/modules/timer/timer_module.h"
 #include "daemon/modules/trace/trace_module.h"
 
 namespace hijack::modules {
@@ -25,6 +27,8 @@ const policy::ModuleRegistry& BuiltInModules() {
     r->Register(RateLimitModule::Info());
     r->Register(FaultModule::Info());
     r->Register(PluginModule::Info());
+    r->Register(CpuShareModule::Info());
+    r->Register(TimerModule::Info());
     return r;
   }();
   return *registry;

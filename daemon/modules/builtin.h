@@ -1,5 +1,5 @@
 // BuiltInModules: the registry of the modules built into hijackd (deny, stats, trace, fs_guard,
-// net_guard, exec_guard, ratelimit, fault, plugin).
+// net_guard, exec_guard, ratelimit, fault, plugin, cpushare, timer).
 //
 //   auto set = policy::PolicySet::FromText(text, "web.json", modules::BuiltInModules());
 //

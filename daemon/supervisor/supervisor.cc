@@ -231,7 +231,7 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   record.info.started_unix_ms = UnixMillis();
   record.guest = std::move(guest);
   GuestInfo info = Snapshot(record);
-  guests_.emplace(id, std::move(record));
+  AttachModules(guests_.emplace(id, std::move(record)).first->second);
   {
     std::lock_guard lock(running_mu_);
     ++running_;
@@ -336,6 +336,7 @@ void Supervisor::Exited(uint64_t id, int wait_status) {
   it->second.info.running = false;
   it->second.info.wait_status = wait_status;
   it->second.info.exited_unix_ms = UnixMillis();
+  AttachModules(it->second);
   if (WIFSIGNALED(wait_status)) {
     spdlog::debug("guest {} (pid {}) was killed by SIG{}", id, it->second.info.pid,
                  sigabbrev_np(WTERMSIG(wait_status)));
@@ -403,7 +404,27 @@ Result<void> Supervisor::PolicyInstalled(uint64_t id) {
   if (it->second.info.running) {
     it->second.backend->PolicyChanged(id);
   }
+  AttachModules(it->second);
   return {};
+}
+
+void Supervisor::AttachModules(Record& record) {
+  std::shared_ptr<const policy::PolicySet> now =
+      record.info.running ? record.guest->engine().Current() : nullptr;
+  if (now == record.attached) {
+    return;
+  }
+  if (record.attached != nullptr) {
+    for (const auto& m : record.attached->modules()) {
+      m->DetachGuest(record.info.id);
+    }
+  }
+  record.attached = std::move(now);
+  if (record.attached != nullptr) {
+    for (const auto& m : record.attached->modules()) {
+      m->AttachGuest(record.info.id, record.info.pid);
+    }
+  }
 }
 
 Result<GuestInfo> Supervisor::Info(uint64_t id) const {

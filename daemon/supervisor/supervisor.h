@@ -180,7 +180,14 @@ class Supervisor {
     GuestInfo info;
     std::shared_ptr<Guest> guest;
     Backend* backend = nullptr;  // owned by backends_
+    // The policy whose modules AttachGuest'ed this guest (PolicyModule::AttachGuest); null once
+    // it exited.
+    std::shared_ptr<const policy::PolicySet> attached;
   };
+
+  // Detaches the modules of the policy attached to `record` and attaches the current one's, if
+  // they differ; detaches only, once the guest exited.
+  void AttachModules(Record& record);
 
   GuestInfo Snapshot(const Record& record) const;
   void Exited(uint64_t id, int wait_status);

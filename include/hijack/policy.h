@@ -20,6 +20,8 @@
 // being decided keeps the policy it started with alive (a shared_ptr snapshot).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -118,6 +120,17 @@ class PolicyModule {
   virtual std::optional<Decision> JudgeImage(const SyscallEvent& /*exec*/, GuestMemory& /*mem*/) {
     return std::nullopt;
   }
+
+  // For services that act on a guest's processes rather than on its calls (cpushare): guest
+  // `guest_id`, whose first process is `pid` (a pid of hijackd's namespace), runs under this
+  // module's policy from now on, after its launch or after SetPolicy installed the policy. The
+  // module finds the rest of the tree itself (/proc/PID/task/TID/children, proc(5)). Loop thread;
+  // must not block for long. Failures are the module's to report (its Stats() and the log).
+  virtual void AttachGuest(uint64_t /*guest_id*/, pid_t /*pid*/) {}
+  // The guest exited, or SetPolicy replaced this module's policy: undo what AttachGuest set up
+  // (no process left stopped, no scheduling class or control group left behind). Called before
+  // the next policy's modules attach. Loop thread.
+  virtual void DetachGuest(uint64_t /*guest_id*/) {}
 
   // Sees every completed call of the syscalls it needs. Must not block for long: a slow
   // observer makes the bus drop events (counted), never the guest wait.

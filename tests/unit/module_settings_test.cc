@@ -88,6 +88,8 @@ std::vector<nlohmann::json> Samples(const std::string& dir) {
        {"on_failure", "allow"},
        {"errno", "EPERM"},
        {"timeout_ms", 500}},
+      {{"module", "cpushare"}, {"budget_ms", 10}, {"period_ms", 100}, {"mechanism", "signals"}},
+      {{"module", "timer"}, {"spin_us", 100}, {"max_hold_ms", 50}},
   };
 }
 
