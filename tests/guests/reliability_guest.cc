@@ -20,11 +20,17 @@
 //                                         the whole guest while it is held
 //   reliability_guest held-exec SELF      one thread held in a deferred getpgrp while the main
 //                                         thread execs SELF child 0
+//   reliability_guest pid-reuse DIR       a child's getsid held by the gate plugin (DIR/entered,
+//                                         DIR/gate: tests/integration/pending_plugins), the child
+//                                         killed, its pid given to a new child through
+//                                         ns_last_pid, then the stale decision let go: the new
+//                                         child's own getsid must get its own answer (EPERM)
 //
 // Every mode prints one line "<mode>: key=value ..." that the test parses. Raw syscall(2) is used
 // so that no libc cache (glibc caches nothing of these today, but might) answers in its place.
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -232,6 +238,115 @@ long StartHeldThread() {
   return held_tid.load();
 }
 
+// Waits for the gate plugin to say a decision has begun: one byte on the FIFO `entered`, whose
+// read end this process holds (and a write end too, so that a plugin closing its own never
+// makes the FIFO hang up: fifo(7)).
+bool WaitEntered(int entered) {
+  pollfd p{entered, POLLIN, 0};
+  for (;;) {
+    int ready = poll(&p, 1, -1);
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    char byte;
+    ssize_t n = ready == 1 ? read(entered, &byte, 1) : -1;
+    if (n == 1) {
+      return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      continue;
+    }
+    return false;
+  }
+}
+
+// Lets the decision the gate plugin holds go with `verdict` ('c' continue, 'f' EPERM): opening
+// the FIFO for writing waits until the plugin has it open for reading.
+bool OpenGate(const std::string& gate, char verdict) {
+  int fd = open(gate.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = write(fd, &verdict, 1) == 1;
+  close(fd);
+  return ok;
+}
+
+// True once process `pid` (a child of this one) sits in system call `nr`.
+bool ChildInSyscall(pid_t pid, long nr) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  long current = -2;
+  return static_cast<bool>(in >> current) && current == nr;
+}
+
+// The pid-reuse scenario (see the file comment). Every step waits for the state it needs: the
+// plugin's "entered" byte, the kernel's view of a child in its call, waitpid.
+int PidReuse(const std::string& dir) {
+  int entered = open((dir + "/entered").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (entered < 0) {
+    std::printf("pid-reuse: open entered: %s\n", std::strerror(errno));
+    return 1;
+  }
+  const int keep_open = open((dir + "/entered").c_str(), O_WRONLY | O_CLOEXEC);
+  if (keep_open < 0) {
+    std::printf("pid-reuse: open entered for writing: %s\n", std::strerror(errno));
+    return 1;
+  }
+  pid_t old_child = fork();
+  if (old_child == 0) {
+    syscall(SYS_getsid, 0);  // held by the gate until after this process is gone
+    _exit(kChildWrong);
+  }
+  // 1. The old child's decision is held in the plugin.
+  if (old_child < 0 || !WaitEntered(entered)) {
+    std::printf("pid-reuse: the first decision never began\n");
+    return 1;
+  }
+  // 2. It dies while its call is being decided, and is reaped: its pid is free.
+  kill(old_child, SIGKILL);
+  int status = 0;
+  if (waitpid(old_child, &status, 0) != old_child || !WIFSIGNALED(status)) {
+    std::printf("pid-reuse: the old child did not die of SIGKILL\n");
+    return 1;
+  }
+  // 3. The next pid of this namespace is the old child's (pid_namespaces(7), ns_last_pid).
+  bool set_last_pid = false;
+  if (int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC); fd >= 0) {
+    std::string last = std::to_string(old_child - 1);
+    set_last_pid = write(fd, last.data(), last.size()) == static_cast<ssize_t>(last.size());
+    close(fd);
+  }
+  pid_t new_child = fork();
+  if (new_child == 0) {
+    Checks c;
+    CheckedPair(c, OwnTid());
+    errno = 0;
+    long rc = syscall(SYS_getsid, 0);  // its own decision: the gate fails it with EPERM
+    const bool own_answer = rc == -1 && errno == EPERM;
+    CheckedPair(c, OwnTid());
+    _exit(c.wrong == 0 && own_answer ? 0 : kChildWrong);
+  }
+  if (new_child < 0) {
+    std::printf("pid-reuse: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  // 4. The new child's call is waiting (behind the held decision) when the stale one is let go.
+  while (!ChildInSyscall(new_child, SYS_getsid)) {
+    std::this_thread::yield();
+  }
+  const bool released = OpenGate(dir + "/gate", 'c');
+  // 5. The new child's own decision: it must get this answer, not the stale one.
+  const bool second = WaitEntered(entered) && OpenGate(dir + "/gate", 'f');
+  status = 0;
+  const bool waited = waitpid(new_child, &status, 0) == new_child;
+  const bool new_ok = waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  std::printf("pid-reuse: old_pid=%d new_pid=%d ns_last_pid_set=%d reused=%d stale_released=%d "
+              "new_decided=%d new_ok=%d\n",
+              old_child, new_child, set_last_pid ? 1 : 0, new_child == old_child ? 1 : 0,
+              released ? 1 : 0, second ? 1 : 0, new_ok ? 1 : 0);
+  return new_ok && released && second ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -266,6 +381,9 @@ int main(int argc, char** argv) {
     execl(argv[2], argv[2], "child", "0", static_cast<char*>(nullptr));
     std::printf("held-exec: execl failed: %s\n", std::strerror(errno));
     return 1;
+  }
+  if (mode == "pid-reuse" && argc > 2) {
+    return PidReuse(argv[2]);
   }
   std::fprintf(stderr, "reliability_guest: unknown mode or missing arguments: %s\n",
                mode.c_str());
