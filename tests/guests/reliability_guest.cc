@@ -241,42 +241,68 @@ long StartHeldThread() {
 // Waits for the gate plugin to say a decision has begun: one byte on the FIFO `entered`, whose
 // read end this process holds (and a write end too, so that a plugin closing its own never
 // makes the FIFO hang up: fifo(7)).
-bool WaitEntered(int entered) {
-  pollfd p{entered, POLLIN, 0};
+bool WaitEntered(int entered, int child_pidfd = -1) {
+  pollfd p[2] = {{entered, POLLIN, 0}, {child_pidfd, POLLIN, 0}};
   for (;;) {
-    int ready = poll(&p, 1, -1);
+    int ready = poll(p, 2, -1);
     if (ready < 0 && errno == EINTR) {
       continue;
     }
     char byte;
-    ssize_t n = ready == 1 ? read(entered, &byte, 1) : -1;
+    ssize_t n = ready > 0 && (p[0].revents & POLLIN) ? read(entered, &byte, 1) : -1;
     if (n == 1) {
       return true;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    if (n < 0 && ready > 0 && p[1].revents == 0 && (errno == EAGAIN || errno == EINTR)) {
       continue;
     }
-    return false;
+    return false;  // the child ended first: no decision of it is coming
   }
 }
 
-// Lets the decision the gate plugin holds go with `verdict` ('c' continue, 'f' EPERM): opening
-// the FIFO for writing waits until the plugin has it open for reading.
-bool OpenGate(const std::string& gate, char verdict) {
-  int fd = open(gate.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return false;
+// Opens the FIFO `gate` for writing once the plugin has it open for reading (that is, once a
+// decision waits on it); -1, without waiting longer, once `child` has ended.
+int OpenGate(const std::string& gate, int child_pidfd) {
+  for (;;) {
+    int fd = open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      return fd;
+    }
+    pollfd gone{child_pidfd, POLLIN, 0};
+    if (errno != ENXIO || poll(&gone, 1, 0) != 0) {
+      return -1;
+    }
+    std::this_thread::yield();  // no reader yet: the plugin opens the FIFO when it decides
   }
-  bool ok = write(fd, &verdict, 1) == 1;
-  close(fd);
+}
+
+// Gives the decision waiting on the gate `verdict` ('c' continue, 'f' EPERM).
+bool Release(int gate_fd, char verdict) {
+  bool ok = write(gate_fd, &verdict, 1) == 1;
+  close(gate_fd);
   return ok;
 }
 
-// True once process `pid` (a child of this one) sits in system call `nr`.
-bool ChildInSyscall(pid_t pid, long nr) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
-  long current = -2;
-  return static_cast<bool>(in >> current) && current == nr;
+// True if a byte waits on the FIFO `entered`: a decision began that this process has not seen.
+bool EnteredPending(int entered) {
+  pollfd p{entered, POLLIN, 0};
+  return poll(&p, 1, 0) == 1;
+}
+
+// True once process `pid` (a child of this one) sits in system call `nr`; false once it ended.
+bool ChildInSyscall(pid_t pid, int pidfd, long nr) {
+  for (;;) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long current = -2;
+    if (static_cast<bool>(in >> current) && current == nr) {
+      return true;
+    }
+    pollfd gone{pidfd, POLLIN, 0};
+    if (poll(&gone, 1, 0) != 0) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
 }
 
 // The pid-reuse scenario (see the file comment). Every step waits for the state it needs: the
@@ -321,30 +347,48 @@ int PidReuse(const std::string& dir) {
     Checks c;
     CheckedPair(c, OwnTid());
     errno = 0;
-    long rc = syscall(SYS_getsid, 0);  // its own decision: the gate fails it with EPERM
-    const bool own_answer = rc == -1 && errno == EPERM;
+    // Its own decision: the gate fails it with EPERM, or, if hijackd replaced the plugin's host
+    // when the old child died, on_failure does, with EIO. The stale decision would let it run.
+    long rc = syscall(SYS_getsid, 0);
+    // Anything else says what it got: 4 the call ran (a Continue), 10 + errno another error.
+    const int own = rc == -1 && errno == EPERM ? 0
+                    : rc == -1 && errno == EIO ? 3
+                    : rc != -1                 ? 4
+                                               : 10 + errno % 100;
     CheckedPair(c, OwnTid());
-    _exit(c.wrong == 0 && own_answer ? 0 : kChildWrong);
+    _exit(c.wrong == 0 ? own : kChildWrong);
   }
   if (new_child < 0) {
     std::printf("pid-reuse: fork: %s\n", std::strerror(errno));
     return 1;
   }
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, new_child, 0));
   // 4. The new child's call is waiting (behind the held decision) when the stale one is let go.
-  while (!ChildInSyscall(new_child, SYS_getsid)) {
-    std::this_thread::yield();
+  // The decision on the gate is the old child's unless the plugin announced another one first:
+  // hijackd may have replaced the host when the old child died, and then the new child's own
+  // decision is the only one (its byte on `entered` precedes its open of the gate).
+  bool released = false;
+  bool second = false;
+  if (ChildInSyscall(new_child, pidfd, SYS_getsid)) {
+    int gate = OpenGate(dir + "/gate", pidfd);
+    if (gate >= 0 && EnteredPending(entered)) {
+      second = WaitEntered(entered) && Release(gate, 'f');
+    } else if (gate >= 0) {
+      released = Release(gate, 'c');
+      // 5. The new child's own decision: it must get this answer, not the stale one.
+      second = WaitEntered(entered, pidfd) && (gate = OpenGate(dir + "/gate", pidfd)) >= 0 &&
+               Release(gate, 'f');
+    }
   }
-  const bool released = OpenGate(dir + "/gate", 'c');
-  // 5. The new child's own decision: it must get this answer, not the stale one.
-  const bool second = WaitEntered(entered) && OpenGate(dir + "/gate", 'f');
   status = 0;
   const bool waited = waitpid(new_child, &status, 0) == new_child;
-  const bool new_ok = waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const int code = waited && WIFEXITED(status) ? WEXITSTATUS(status) : kChildWrong;
   std::printf("pid-reuse: old_pid=%d new_pid=%d ns_last_pid_set=%d reused=%d stale_released=%d "
-              "new_decided=%d new_ok=%d\n",
+              "new_exit=%d new_decided_by_plugin=%d new_on_failure=%d new_ok=%d\n",
               old_child, new_child, set_last_pid ? 1 : 0, new_child == old_child ? 1 : 0,
-              released ? 1 : 0, second ? 1 : 0, new_ok ? 1 : 0);
-  return new_ok && released && second ? 0 : 1;
+              released ? 1 : 0, code, second && code == 0 ? 1 : 0, code == 3 ? 1 : 0,
+              code == 0 || code == 3 ? 1 : 0);
+  return code == 0 || code == 3 ? 0 : 1;
 }
 
 }  // namespace
