@@ -285,16 +285,20 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
 
 ControlServer::~ControlServer() { Shutdown(std::chrono::milliseconds(0)); }
 
+void ControlServer::BeginShutdown() {
+  if (unix_listener_) {
+    unix_listener_->Stop();  // no new connections reach a server that shuts down
+  }
+  service_.BeginShutdown();
+}
+
 void ControlServer::Shutdown(std::chrono::milliseconds grace) {
   if (stopped_) {
     return;
   }
   stopped_ = true;
-  if (unix_listener_) {
-    unix_listener_->Stop();  // no new connections reach a server that shuts down
-  }
+  BeginShutdown();
   if (server_ != nullptr) {
-    service_.BeginShutdown();
     server_->Shutdown(std::chrono::system_clock::now() + grace);
     server_->Wait();
   }

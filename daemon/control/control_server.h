@@ -3,6 +3,8 @@
 //   Result<std::unique_ptr<ControlServer>> s = ControlServer::Start(options, supervisor);
 //   std::printf("%s\n", (*s)->address().c_str());    // tcp port 0 resolved to the real port
 //   ...
+//   (*s)->BeginShutdown();                            // no more changes; streams end
+//   supervisor.TerminateGuests(grace);                // the guests go meanwhile
 //   (*s)->Shutdown(std::chrono::seconds(5));
 //
 // What each listener kind promises (docs/SECURITY.md, "Who may steer"):
@@ -49,9 +51,16 @@ class ControlServer {
   // The address clients use ("unix:/run/hijack.sock", "tcp:127.0.0.1:40123").
   const std::string& address() const { return address_; }
 
-  // Stops accepting, ends event streams, lets unary calls in flight finish for up to `grace`
-  // (then cancels them), and removes the unix socket. The supervisor's loop must still run (in
-  // flight calls wait on it). Idempotent; not from the loop thread.
+  // Stops accepting connections, refuses changes (Launch, SetPolicy, Kill) and new streams,
+  // and ends open event and output streams (UNAVAILABLE); reads are still answered. Idempotent;
+  // not from the loop thread.
+  void BeginShutdown();
+  // BeginShutdown, then lets calls in flight finish for up to `grace` (then cancels them), and
+  // removes the unix socket. grpc::Server::Shutdown(deadline) also waits, up to the deadline,
+  // for every client connection to close, so a client that keeps an idle channel open holds
+  // this for the whole grace: callers end their guests before, not after (serve_command.cc).
+  // The supervisor's loop must still run (calls in flight wait on it). Idempotent; not from the
+  // loop thread.
   void Shutdown(std::chrono::milliseconds grace);
 
  private:

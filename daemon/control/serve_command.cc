@@ -77,12 +77,15 @@ int RunServe(const ServeOptions& options) {
   }
   spdlog::info("{}: shutting down", sig > 0 ? sigabbrev_np(sig) : "signal");
   if (oci_listener) {
-    oci_listener->Stop();
+    oci_listener->Stop();  // no new container from here on
   }
-  (*server)->Shutdown(options.grace);
+  // The guests are told at once, not after the server's grace: no change is admitted from here
+  // on (no Launch can add a guest), and the calls in flight finish while the guests end.
+  (*server)->BeginShutdown();
   if (size_t left = sup.TerminateGuests(options.grace); left > 0) {
     spdlog::warn("{} guest(s) did not end; they die with the daemon", left);
   }
+  (*server)->Shutdown(options.grace);
   sup.StopLoop();
   return 0;
 }

@@ -4,8 +4,10 @@
 //   opts.server.listen = "unix:/run/hijack.sock";
 //   return RunServe(opts);   // until SIGTERM or SIGINT
 //
-// Shutdown on SIGTERM/SIGINT: stop accepting calls, let calls in flight finish (event streams
-// end with UNAVAILABLE), then end the guests: SIGTERM, and SIGKILL after the grace period.
+// Shutdown on SIGTERM/SIGINT: stop accepting connections and changes (event streams end with
+// UNAVAILABLE), end the guests at once (SIGTERM, and SIGKILL after the grace period) while
+// calls in flight finish, then stop the gRPC server (which waits up to the grace for clients
+// that keep their connections open).
 // `--on-exit detach` is refused under the notify backend: seccomp filters cannot be removed, a
 // guest's intercepted calls would fail with ENOSYS once the listener closes, and guests are
 // started with PR_SET_PDEATHSIG, so no notify guest can outlive its supervisor.

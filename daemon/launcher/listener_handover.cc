@@ -1,5 +1,6 @@
 #include "daemon/launcher/listener_handover.h"
 
+#include <dlfcn.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -49,6 +50,27 @@ __attribute__((always_inline)) inline long RawSyscall(long nr, long a0 = 0, long
   return ret;
 }
 
+// clone(2) as libc has it. ThreadSanitizer intercepts clone and treats every call as a fork: it
+// locks and resets its runtime around the call and hands the new task its function through a
+// struct in the interceptor's stack frame. A CLONE_VM task shares that frame, which the caller
+// overwrites as soon as clone returns, so the helper would jump to garbage (or wait on the
+// runtime's locks): under ThreadSanitizer the guests of the notify backend never started. The
+// helper runs none of the sanitizer's code (HelperMain is not instrumented), so it is started
+// with libc's own clone, looked up past the interceptor before the fork (dlopen(3) is not
+// async-signal-safe).
+Result<ListenerHandover::CloneFn> LibcClone() {
+#if defined(__SANITIZE_THREAD__)
+  void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL);
+  void* fn = libc != nullptr ? dlsym(libc, "clone") : nullptr;
+  if (fn == nullptr) {
+    return std::unexpected(Error{ENOSYS, std::string("dlsym clone in libc.so.6: ") + dlerror()});
+  }
+  return reinterpret_cast<ListenerHandover::CloneFn>(fn);
+#else
+  return &clone;
+#endif
+}
+
 }  // namespace
 
 // Lives at the start of the MAP_SHARED mapping: the supervisor, the child and the helper see the
@@ -65,8 +87,10 @@ struct ListenerHandover::Shared {
 static_assert(std::atomic<int>::is_always_lock_free, "shared between processes");
 
 // The helper: no allocation, no lock, no libc call (the child it was cloned from is a fork of a
-// multi-threaded process), and nothing for ASan to track (its stack is ours, not a thread's).
-__attribute__((no_sanitize("address", "undefined"))) int ListenerHandover::HelperMain(void* arg) {
+// multi-threaded process), and nothing for ASan to track (its stack is ours, not a thread's), nor
+// for TSan (its thread-local storage is the child's, which the child's own thread uses meanwhile).
+__attribute__((no_sanitize("address", "undefined", "thread"))) int ListenerHandover::HelperMain(
+    void* arg) {
   auto* shared = static_cast<Shared*>(arg);
   // Dies with the supervisor thread that forked the child, as the child does.
   RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
@@ -104,6 +128,7 @@ __attribute__((no_sanitize("address", "undefined"))) int ListenerHandover::Helpe
 }
 
 Result<ListenerHandover> ListenerHandover::Create(pid_t supervisor) {
+  HIJACK_ASSIGN_OR_RETURN(CloneFn start_task, LibcClone());
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return ErrnoError(errno, "socketpair for the seccomp listener handover");
@@ -124,6 +149,7 @@ Result<ListenerHandover> ListenerHandover::Create(pid_t supervisor) {
   ListenerHandover handover(mapping, size, std::move(parent_end), std::move(child_end));
   handover.shared_->socket = handover.child_end_.get();
   handover.shared_->supervisor = supervisor;
+  handover.clone_ = start_task;
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
   handover.shared_->give_up_ns = MonotonicNs(now) + kHelperGiveUpNs;
@@ -143,7 +169,8 @@ ListenerHandover::ListenerHandover(ListenerHandover&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       shared_(std::exchange(other.shared_, nullptr)),
       parent_end_(std::move(other.parent_end_)),
-      child_end_(std::move(other.child_end_)) {}
+      child_end_(std::move(other.child_end_)),
+      clone_(other.clone_) {}
 
 ListenerHandover::~ListenerHandover() {
   if (mapping_ == nullptr) {
@@ -158,7 +185,7 @@ int ListenerHandover::StartHelper() {
   // The stack grows down from the end of the mapping to the guard page; clone(2) wants its top.
   char* stack_top = static_cast<char*>(mapping_) + size_;
   const int flags = CLONE_VM | CLONE_FILES | CLONE_PARENT | CLONE_PIDFD | SIGCHLD;
-  if (clone(HelperMain, stack_top, flags, shared_, &shared_->helper_pidfd) < 0) {
+  if (clone_(HelperMain, stack_top, flags, shared_, &shared_->helper_pidfd) < 0) {
     return errno;
   }
   shared_->helper_started.store(1, std::memory_order_release);

@@ -44,9 +44,13 @@ namespace hijack::launcher {
 
 class ListenerHandover {
  public:
+  // clone(2)'s libc signature.
+  using CloneFn = int (*)(int (*)(void*), void*, int, void*, ...);
+
   // Supervisor, before fork: the socketpair, and shared memory that holds the helper's stack and
   // the state the child, the helper and the supervisor share. `supervisor` is getpid() of the
-  // process that forks the child (the helper's parent). Errors: socketpair or mmap failed.
+  // process that forks the child (the helper's parent). Errors: socketpair or mmap failed;
+  // under ThreadSanitizer, libc's clone not found.
   static Result<ListenerHandover> Create(pid_t supervisor);
 
   ListenerHandover(ListenerHandover&& other) noexcept;
@@ -94,6 +98,7 @@ class ListenerHandover {
   Shared* shared_ = nullptr;  // at the start of mapping_
   UniqueFd parent_end_;
   UniqueFd child_end_;
+  CloneFn clone_ = nullptr;  // libc's clone, past any sanitizer's interceptor (the .cc says why)
 };
 
 }  // namespace hijack::launcher

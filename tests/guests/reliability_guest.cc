@@ -20,11 +20,17 @@
 //                                         the whole guest while it is held
 //   reliability_guest held-exec SELF      one thread held in a deferred getpgrp while the main
 //                                         thread execs SELF child 0
+//   reliability_guest pid-reuse DIR       a child's getsid held by the gate plugin (DIR/entered,
+//                                         DIR/gate: tests/integration/pending_plugins), the child
+//                                         killed, its pid given to a new child through
+//                                         ns_last_pid, then the stale decision let go: the new
+//                                         child's own getsid must get its own answer (EPERM)
 //
 // Every mode prints one line "<mode>: key=value ..." that the test parses. Raw syscall(2) is used
 // so that no libc cache (glibc caches nothing of these today, but might) answers in its place.
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -232,6 +238,159 @@ long StartHeldThread() {
   return held_tid.load();
 }
 
+// Waits for the gate plugin to say a decision has begun: one byte on the FIFO `entered`, whose
+// read end this process holds (and a write end too, so that a plugin closing its own never
+// makes the FIFO hang up: fifo(7)).
+bool WaitEntered(int entered, int child_pidfd = -1) {
+  pollfd p[2] = {{entered, POLLIN, 0}, {child_pidfd, POLLIN, 0}};
+  for (;;) {
+    int ready = poll(p, 2, -1);
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    char byte;
+    ssize_t n = ready > 0 && (p[0].revents & POLLIN) ? read(entered, &byte, 1) : -1;
+    if (n == 1) {
+      return true;
+    }
+    if (n < 0 && ready > 0 && p[1].revents == 0 && (errno == EAGAIN || errno == EINTR)) {
+      continue;
+    }
+    return false;  // the child ended first: no decision of it is coming
+  }
+}
+
+// Opens the FIFO `gate` for writing once the plugin has it open for reading (that is, once a
+// decision waits on it); -1, without waiting longer, once `child` has ended.
+int OpenGate(const std::string& gate, int child_pidfd) {
+  for (;;) {
+    int fd = open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      return fd;
+    }
+    pollfd gone{child_pidfd, POLLIN, 0};
+    if (errno != ENXIO || poll(&gone, 1, 0) != 0) {
+      return -1;
+    }
+    std::this_thread::yield();  // no reader yet: the plugin opens the FIFO when it decides
+  }
+}
+
+// Gives the decision waiting on the gate `verdict` ('c' continue, 'f' EPERM).
+bool Release(int gate_fd, char verdict) {
+  bool ok = write(gate_fd, &verdict, 1) == 1;
+  close(gate_fd);
+  return ok;
+}
+
+// True if a byte waits on the FIFO `entered`: a decision began that this process has not seen.
+bool EnteredPending(int entered) {
+  pollfd p{entered, POLLIN, 0};
+  return poll(&p, 1, 0) == 1;
+}
+
+// True once process `pid` (a child of this one) sits in system call `nr`; false once it ended.
+bool ChildInSyscall(pid_t pid, int pidfd, long nr) {
+  for (;;) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long current = -2;
+    if (static_cast<bool>(in >> current) && current == nr) {
+      return true;
+    }
+    pollfd gone{pidfd, POLLIN, 0};
+    if (poll(&gone, 1, 0) != 0) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+}
+
+// The pid-reuse scenario (see the file comment). Every step waits for the state it needs: the
+// plugin's "entered" byte, the kernel's view of a child in its call, waitpid.
+int PidReuse(const std::string& dir) {
+  int entered = open((dir + "/entered").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (entered < 0) {
+    std::printf("pid-reuse: open entered: %s\n", std::strerror(errno));
+    return 1;
+  }
+  const int keep_open = open((dir + "/entered").c_str(), O_WRONLY | O_CLOEXEC);
+  if (keep_open < 0) {
+    std::printf("pid-reuse: open entered for writing: %s\n", std::strerror(errno));
+    return 1;
+  }
+  pid_t old_child = fork();
+  if (old_child == 0) {
+    syscall(SYS_getsid, 0);  // held by the gate until after this process is gone
+    _exit(kChildWrong);
+  }
+  // 1. The old child's decision is held in the plugin.
+  if (old_child < 0 || !WaitEntered(entered)) {
+    std::printf("pid-reuse: the first decision never began\n");
+    return 1;
+  }
+  // 2. It dies while its call is being decided, and is reaped: its pid is free.
+  kill(old_child, SIGKILL);
+  int status = 0;
+  if (waitpid(old_child, &status, 0) != old_child || !WIFSIGNALED(status)) {
+    std::printf("pid-reuse: the old child did not die of SIGKILL\n");
+    return 1;
+  }
+  // 3. The next pid of this namespace is the old child's (pid_namespaces(7), ns_last_pid).
+  bool set_last_pid = false;
+  if (int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC); fd >= 0) {
+    std::string last = std::to_string(old_child - 1);
+    set_last_pid = write(fd, last.data(), last.size()) == static_cast<ssize_t>(last.size());
+    close(fd);
+  }
+  pid_t new_child = fork();
+  if (new_child == 0) {
+    Checks c;
+    CheckedPair(c, OwnTid());
+    errno = 0;
+    // Its own decision: the gate fails it with EPERM, or, if hijackd replaced the plugin's host
+    // when the old child died, on_failure does, with EIO. The stale decision would let it run.
+    long rc = syscall(SYS_getsid, 0);
+    // Anything else says what it got: 4 the call ran (a Continue), 10 + errno another error.
+    const int own = rc == -1 && errno == EPERM ? 0
+                    : rc == -1 && errno == EIO ? 3
+                    : rc != -1                 ? 4
+                                               : 10 + errno % 100;
+    CheckedPair(c, OwnTid());
+    _exit(c.wrong == 0 ? own : kChildWrong);
+  }
+  if (new_child < 0) {
+    std::printf("pid-reuse: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, new_child, 0));
+  // 4. The new child's call is waiting (behind the held decision) when the stale one is let go.
+  // The decision on the gate is the old child's unless the plugin announced another one first:
+  // hijackd may have replaced the host when the old child died, and then the new child's own
+  // decision is the only one (its byte on `entered` precedes its open of the gate).
+  bool released = false;
+  bool second = false;
+  if (ChildInSyscall(new_child, pidfd, SYS_getsid)) {
+    int gate = OpenGate(dir + "/gate", pidfd);
+    if (gate >= 0 && EnteredPending(entered)) {
+      second = WaitEntered(entered) && Release(gate, 'f');
+    } else if (gate >= 0) {
+      released = Release(gate, 'c');
+      // 5. The new child's own decision: it must get this answer, not the stale one.
+      second = WaitEntered(entered, pidfd) && (gate = OpenGate(dir + "/gate", pidfd)) >= 0 &&
+               Release(gate, 'f');
+    }
+  }
+  status = 0;
+  const bool waited = waitpid(new_child, &status, 0) == new_child;
+  const int code = waited && WIFEXITED(status) ? WEXITSTATUS(status) : kChildWrong;
+  std::printf("pid-reuse: old_pid=%d new_pid=%d ns_last_pid_set=%d reused=%d stale_released=%d "
+              "new_exit=%d new_decided_by_plugin=%d new_on_failure=%d new_ok=%d\n",
+              old_child, new_child, set_last_pid ? 1 : 0, new_child == old_child ? 1 : 0,
+              released ? 1 : 0, code, second && code == 0 ? 1 : 0, code == 3 ? 1 : 0,
+              code == 0 || code == 3 ? 1 : 0);
+  return code == 0 || code == 3 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -266,6 +425,9 @@ int main(int argc, char** argv) {
     execl(argv[2], argv[2], "child", "0", static_cast<char*>(nullptr));
     std::printf("held-exec: execl failed: %s\n", std::strerror(errno));
     return 1;
+  }
+  if (mode == "pid-reuse" && argc > 2) {
+    return PidReuse(argv[2]);
   }
   std::fprintf(stderr, "reliability_guest: unknown mode or missing arguments: %s\n",
                mode.c_str());

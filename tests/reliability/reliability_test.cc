@@ -19,12 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +45,7 @@
 #include "hijack/v1/control.grpc.pb.h"
 #include "tests/support/backend_params.h"
 #include "tests/support/hijackd_run.h"
+#include "tests/support/lighttpd_site.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -54,6 +57,8 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 
 constexpr const char* kGuest = HIJACK_TEST_RELIABILITY_GUEST;
+constexpr const char* kGatePlugin = HIJACK_TEST_GATE_PLUGIN;
+constexpr const char* kFloodPlugin = HIJACK_TEST_FLOOD_PLUGIN;
 constexpr std::chrono::seconds kDeadline{120};
 
 // RunProcess's options with only a deadline.
@@ -252,6 +257,71 @@ TEST_P(LoadTest, ExecWhileACallIsDeferredRunsTheNewImageSupervised) {
          r.exit_code == 1 ? 0 : 1);
 }
 
+// Pid reuse: a child's call is held by the gate plugin, the child is killed and reaped, and
+// its pid goes to a new child (ns_last_pid) whose own call then waits beside the stale decision.
+// When the stale decision is let go, its answer must not reach the new child: the notify
+// backend answers by notification id (SECCOMP_IOCTL_NOTIF_SEND fails with ENOENT for a call
+// whose caller is gone, seccomp_unotify(2)), the ptrace backends by the thread's serial, not its
+// number. hijackd runs as init of a pid namespace of its own, with the guest uncontained in it,
+// so that the number the guest reuses is the number hijackd sees, and no other process of the
+// machine takes it first.
+//
+// The notify backend only, for now: under ptrace and ptrace-all the policy host is replaced when
+// the held caller is SIGKILLed, so the stale decision is never let go, the new process's call
+// gets on_failure instead of its own decision, and the guest waits for a decision that no
+// longer exists (docs/RELIABILITY.md, "Not covered here").
+//
+// Long form only, for now: in some runs (4 of 10 under ThreadSanitizer) the new process's getsid
+// ran, as the stale Continue would make it, and until that is explained this is a finding, not
+// a test that CI can pass (docs/RELIABILITY.md, "Not covered here").
+TEST(PidReuseTest, AStaleAnswerNeverReachesTheProcessThatReusedThePid) {
+  if (!LongForm()) {
+    GTEST_SKIP() << "long form only (HIJACK_RELIABILITY_LONG=1): in some runs the new process's "
+                    "call ran as the stale answer would make it; see docs/RELIABILITY.md";
+  }
+  TempDir dir_;
+  const std::string backend = "notify";
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "writing ns_last_pid of a new pid namespace needs root";
+  }
+  if (access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/unshare (util-linux) for a pid namespace";
+  }
+  const std::string entered = dir_.path() + "/entered";
+  const std::string gate = dir_.path() + "/gate";
+  ASSERT_EQ(mkfifo(entered.c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+  const std::string policy = EnforcingPolicy(
+      dir_, R"(, {"module": "plugin", "path": ")" + std::string(kGatePlugin) +
+                R"(", "config": {"syscall": "getsid", "entered": ")" + entered +
+                R"(", "gate": ")" + gate +
+                R"("}, "on_failure": "deny", "errno": "EIO", "timeout_ms": 600000})");
+  HijackdRun run{.hijackd = kHijackd, .backend = backend, .policy = policy,
+                 .options = {"--no-agent", "--contain", "none", "--intercept", "gettid"}};
+  std::vector<std::string> argv = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc"};
+  for (const auto& word : run.Argv({kGuest, "pid-reuse", dir_.path()})) {
+    argv.push_back(word);
+  }
+  auto r = RunProcess(argv, Within(kDeadline));
+  if (r.exit_code != 0 && r.out.empty() && r.err.find("unshare:") != std::string::npos) {
+    GTEST_SKIP() << "cannot make a pid namespace here: " << r.err;
+  }
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "pid-reuse:");
+  EXPECT_EQ(seen["ns_last_pid_set"], 1) << r.out;
+  EXPECT_EQ(seen["reused"], 1) << "the new child did not get the old pid: " << r.out;
+  EXPECT_EQ(seen["stale_released"], 1) << r.out;
+  EXPECT_EQ(seen["new_ok"], 1) << "the new child got an answer that was not its own: " << r.out;
+  Report("pid-reuse", backend,
+         "a call held by a plugin, its process killed and its pid given to a new process "
+         "(ns_last_pid) whose own call waits, then the stale decision let go",
+         {{"pid_reused", seen["reused"]}, {"stale_answer_released", seen["stale_released"]},
+          {"new_process_exit", seen["new_exit"]},
+          {"new_process_got_its_own_answer", seen["new_ok"]}},
+         seen["new_ok"] == 1 ? 0 : 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LoadTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
@@ -304,6 +374,220 @@ TEST(FaultTest, TraceOnAFullDiskNeitherStopsNorFailsTheGuest) {
           {"enospc_reported", r.err.find("No space left on device") != std::string::npos},
           {"trace_records_lost_and_counted", counted ? std::stol(lost_records[1]) : -1}},
          4 * pairs - seen["denied_ok"] - seen["allowed_ok"]);
+}
+
+// A plugin whose policy host floods hijackd with messages it never asked for (flood_plugin.c):
+// every call is still answered once with the answer the guest checks, either the plugin's own
+// verdict or on_failure (both EDOM), and hijackd ends with the guest. What the daemon does with
+// the flood: a decide() round trip skips what does not answer it, up to timeout_ms, then kills
+// the host and restarts it for a later call.
+TEST(FaultTest, AFloodingPluginHostNeitherHangsNorMisanswersTheGuest) {
+  TempDir dir;
+  const long pairs = Scale(200, 20'000);
+  const std::string policy = WritePolicy(
+      dir, "flood.json",
+      R"({"module": "plugin", "path": ")" + std::string(kFloodPlugin) +
+          R"(", "config": {"syscall": "getppid"}, "on_failure": "deny", "errno": "EDOM"},
+          {"module": "stats", "syscalls": ["getppid", "gettid"]})");
+  HijackdRun run{.hijackd = kHijackd, .policy = policy,
+                 .options = {"--no-agent", "--intercept", "gettid"}};
+  auto r = run.Run({kGuest, "threads", "2", std::to_string(pairs)},
+                   Within(LongForm() ? 3600s : kDeadline));
+  ASSERT_FALSE(r.timed_out) << "the flood made a call or hijackd hang: " << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto seen = GuestCounts(r.out, "threads:");
+  EXPECT_EQ(seen["denied_ok"], 2 * pairs) << r.out;
+  EXPECT_EQ(seen["allowed_ok"], 2 * pairs) << r.out;
+  EXPECT_EQ(seen["wrong"], 0) << r.out;
+  const long decided = StatsCalls(r.err, "getppid");
+  EXPECT_EQ(decided, 2 * pairs) << r.err;
+  long host_failures = 0;
+  for (size_t at = 0; (at = r.err.find("failed during decide", at)) != std::string::npos; ++at) {
+    ++host_failures;
+  }
+  Report("flooding-plugin-host", "auto",
+         "a plugin host sending unasked verdicts, stats answers, 60 KiB and runt datagrams "
+         "without end, 2 threads calling through it",
+         {{"calls", 4 * pairs}, {"answered_right", seen["denied_ok"] + seen["allowed_ok"]},
+          {"wrong", seen["wrong"]}, {"supervisor_decided", decided + StatsCalls(r.err, "gettid")},
+          {"host_timeouts_then_restarts", host_failures}},
+         4 * pairs - seen["denied_ok"] - seen["allowed_ok"]);
+}
+
+// hijackd's own log (its stderr, which the guest shares) on a full file system: the guest runs
+// as without it and hijackd's exit status is still the guest's. What is lost is the log itself
+// and the report at the end, which have nowhere to go.
+TEST(FaultTest, TheDaemonsLogOnAFullDiskNeitherStopsNorFailsTheGuest) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "mounting a small tmpfs in a private mount namespace needs root";
+  }
+  if (access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/unshare (util-linux) for a private mount namespace";
+  }
+  TempDir dir;
+  const std::string mnt = dir.path() + "/full";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  // Debug logging: a line per guest event, so the log keeps trying to grow.
+  HijackdRun run{.hijackd = kHijackd, .policy = EnforcingPolicy(dir),
+                 .options = {"--no-agent", "--intercept", "gettid"},
+                 .daemon_options = {"--log-level", "debug"}};
+  std::string command;
+  for (const auto& word : run.Argv({kGuest, "fork", std::to_string(Scale(20, 1000)), "2"})) {
+    command += ShellQuote(word) + " ";
+  }
+  // The tmpfs is filled to its last block before hijackd starts (dd stops at ENOSPC).
+  auto r = RunProcess(
+      {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+       "mount -t tmpfs -o size=64k hijack-full " + ShellQuote(mnt) + " || exit 77; " +
+           "dd if=/dev/zero of=" + ShellQuote(mnt + "/fill") + " bs=4096 2>/dev/null; " +
+           "echo probe > " + ShellQuote(mnt + "/probe") + " 2>/dev/null && exit 78; " + command +
+           "2> " + ShellQuote(mnt + "/hijackd.log") + "; echo \"exit=$?\""},
+      Within(kDeadline));
+  if (r.exit_code == 77) {
+    GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here: " << r.err;
+  }
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  ASSERT_NE(r.exit_code, 78) << "the tmpfs was not full";
+  auto seen = GuestCounts(r.out, "fork:");
+  const long children = Scale(20, 1000);
+  EXPECT_THAT(r.out, HasSubstr("exit=0")) << r.out << r.err;
+  EXPECT_EQ(seen["exits_ok"], children) << r.out;
+  EXPECT_EQ(seen["wrong_exit"] + seen["wrong_pid"] + seen["parent_wrong"], 0) << r.out;
+  Report("daemon-log-on-full-disk", "auto",
+         "hijackd --log-level debug with its stderr on a full 64 KiB tmpfs, a guest forking " +
+             std::to_string(children) + " checked children",
+         {{"children", seen["children"]}, {"exits_ok", seen["exits_ok"]},
+          {"hijackd_run_exit_0", r.out.find("exit=0") != std::string::npos}},
+         children - seen["exits_ok"]);
+}
+
+// hijackd's resident set size (proc(5), /proc/PID/status VmRSS) in KiB; -1 once it is gone.
+long RssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("VmRSS:")) {
+      return std::strtol(line.c_str() + 6, nullptr, 10);
+    }
+  }
+  return -1;
+}
+
+// The number after `label` in wrk's report, 0 when the line is absent (wrk prints its error
+// lines only when there were errors).
+long WrkCount(const std::string& out, const std::string& label) {
+  size_t at = out.find(label);
+  return at == std::string::npos ? 0 : std::strtol(out.c_str() + at + label.size(), nullptr, 10);
+}
+
+// lighttpd under wrk with trace and stats on: every response a 200, no socket error, every
+// traced call either written to the trace or counted as dropped, and hijackd's RSS sampled from
+// procfs over the run. The short form runs wrk for 3 s, the long one for 60 s; RSS is reported,
+// and held to a bound generous enough for a shared machine: the second half of the run may not
+// peak more than 8 MiB above the first half's peak (a leak per request shows in the long form).
+// The run is as long as wrk's duration, but nothing asserted depends on how much got done in it.
+TEST(ServerLoadTest, LighttpdUnderWrkWithTraceAndStatsFailsNoRequestAndKeepsRssFlat) {
+  if (access("/usr/sbin/lighttpd", X_OK) != 0 || access("/usr/bin/wrk", X_OK) != 0) {
+    GTEST_SKIP() << "needs lighttpd and wrk (scripts/install-deps)";
+  }
+  TempDir dir;
+  const int port = PickFreePort();
+  const std::string conf =
+      WriteLighttpdSite(dir, port, std::string(1024, 'x') + "\n",
+                        "server.pid-file = \"" + dir.path() + "/l.pid\"\n" +
+                            "mimetype.assign = (\".html\" => \"text/html\")\n");
+  const std::string trace = dir.path() + "/trace.jsonl";
+  const std::string policy = WritePolicy(
+      dir, "web.json",
+      R"({"module": "trace", "syscalls": ["%file", "%net"], "output": ")" + trace + R"("},
+         {"module": "stats"})");
+  BackgroundProcess server(
+      HijackdRun{.hijackd = kHijackd, .policy = policy}.Argv(
+          {"/usr/sbin/lighttpd", "-D", "-f", conf}),
+      dir.path());
+  ASSERT_THAT(HttpGetWhenUp(port, "/index.html", kDeadline), HasSubstr("200 OK"))
+      << server.Stderr();
+  const long seconds = Scale(3, 60);
+  std::vector<long> rss;
+  std::atomic<bool> done{false};
+  // A sample every 250 ms: a measurement, not a wait for anything.
+  std::thread sampler([&] {
+    while (!done.load()) {
+      rss.push_back(RssKib(server.pid()));
+      std::this_thread::sleep_for(250ms);
+    }
+  });
+  auto wrk = RunProcess({"/usr/bin/wrk", "-t2", "-c16", "-d" + std::to_string(seconds) + "s",
+                         "--timeout", "30s", "http://127.0.0.1:" + std::to_string(port) +
+                                                 "/index.html"},
+                        Within(std::chrono::seconds(seconds + 120)));
+  done = true;
+  sampler.join();
+  auto stopped = server.Stop(SIGTERM);
+  ASSERT_FALSE(wrk.timed_out) << wrk.out << wrk.err;
+  ASSERT_EQ(wrk.exit_code, 0) << wrk.out << wrk.err;
+  std::smatch m;
+  long served = 0;
+  if (std::regex_search(wrk.out, m, std::regex(R"((\d+) requests in)"))) {
+    served = std::stol(m[1]);
+  }
+  const long non_2xx = WrkCount(wrk.out, "Non-2xx or 3xx responses:");
+  long socket_errors = 0;
+  if (std::regex_search(wrk.out, m, std::regex(
+          R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
+    socket_errors = std::stol(m[1]) + std::stol(m[2]) + std::stol(m[3]) + std::stol(m[4]);
+  }
+  EXPECT_GT(served, 0) << wrk.out;
+  EXPECT_EQ(non_2xx, 0) << wrk.out;
+  EXPECT_EQ(socket_errors, 0) << wrk.out;
+  EXPECT_FALSE(stopped.timed_out) << stopped.err;
+  // Every traced call reached the trace file or was counted as dropped, and said so.
+  long trace_records = 0;
+  {
+    std::ifstream in(trace);
+    for (std::string line; std::getline(in, line);) {
+      trace_records += line.empty() ? 0 : 1;
+    }
+  }
+  long observer_drops = 0;
+  if (std::regex_search(stopped.err, m, std::regex(R"((\d+) events were dropped by slow)"))) {
+    observer_drops = std::stol(m[1]);
+  }
+  long ring_drops = 0;
+  if (std::regex_search(stopped.err, m,
+                        std::regex(R"((\d+) events of calls the agent observed were dropped)"))) {
+    ring_drops = std::stol(m[1]);
+  }
+  const long accepts = StatsCalls(stopped.err, "accept4");
+  EXPECT_GE(accepts, 16) << stopped.err;  // wrk's 16 connections, at least
+  EXPECT_GT(trace_records, 0);
+  // RSS: first and second half of the samples taken while wrk ran.
+  ASSERT_GE(rss.size(), 4u);
+  const size_t half = rss.size() / 2;
+  const long first_peak = *std::max_element(rss.begin(), rss.begin() + half);
+  const long second_peak = *std::max_element(rss.begin() + half, rss.end());
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // Only where hijackd is built like this program without a sanitizer: ASan's quarantine and
+  // TSan's shadow and history grow with the work done, whatever hijackd itself keeps.
+  EXPECT_LE(second_peak, first_peak + 8 * 1024)
+      << "hijackd's RSS grew over the run: " << ::testing::PrintToString(rss);
+#else
+  (void)first_peak;
+  (void)second_peak;
+#endif
+  Report("lighttpd-wrk-rss", "auto",
+         "lighttpd (1 KiB page) under wrk -t2 -c16 for " + std::to_string(seconds) +
+             " s, trace (%file and %net, to a file) and stats on, hijackd's VmRSS sampled "
+             "every 250 ms",
+         {{"requests", served},
+          {"non_2xx", non_2xx},
+          {"socket_errors", socket_errors},
+          {"trace_records", trace_records},
+          {"events_dropped_and_reported", observer_drops + ring_drops},
+          {"rss_kib_first_min_max_last",
+           {rss.front(), *std::min_element(rss.begin(), rss.end()),
+            *std::max_element(rss.begin(), rss.end()), rss.back()}},
+          {"rss_samples", rss.size()}},
+         non_2xx + socket_errors);
 }
 
 // ---- many guests under one `hijackd serve`, many clients ----
@@ -570,7 +854,13 @@ TEST_F(ServeLoadTest, SighupIsIgnoredAndSigtermEndsEveryBusyGuest) {
   EXPECT_EQ(running_after_hup, guests);
 
   // SIGTERM: every guest is sent SIGTERM (then SIGKILL after the grace), the daemon exits 0.
+  // This client keeps its channel open: the daemon does not wait for it to hang up. The time
+  // it took is reported, not asserted (on a shared machine a time is noise; the grace is 5 s).
+  const auto sigterm_at = std::chrono::steady_clock::now();
   auto stopped = daemon_->Stop(SIGTERM);
+  const long exit_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - sigterm_at)
+                                             .count());
   daemon_.reset();
   EXPECT_FALSE(stopped.timed_out);
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
@@ -591,7 +881,8 @@ TEST_F(ServeLoadTest, SighupIsIgnoredAndSigtermEndsEveryBusyGuest) {
   Report("serve-sighup-sigterm", "auto",
          std::to_string(guests) + " busy guests; SIGHUP, then SIGTERM to hijackd serve",
          {{"running_after_sighup", running_after_hup}, {"serve_exit", stopped.exit_code},
-          {"guests_that_saw_sigterm", got_sigterm}, {"guests_left_after_sigterm", left}},
+          {"guests_that_saw_sigterm", got_sigterm}, {"guests_left_after_sigterm", left},
+          {"serve_exit_ms_after_sigterm", exit_ms}},
          left + (guests - running_after_hup));
 }
 
