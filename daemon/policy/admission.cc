@@ -176,6 +176,20 @@ Result<void> AdmitPolicy(const PolicySet& policy, const BackendCapabilities& cap
                             "them on the supervisor's path): {}",
                             syscalls::SyscallNames(escaping))});
   }
+  if (!caps.exec_images) {
+    for (size_t i = 0; i < policy.modules().size(); ++i) {
+      if (policy.modules()[i]->JudgesImages()) {
+        return std::unexpected(Error{
+            ENOSYS,
+            fmt::format("/modules/{} ({}): judges the images this guest execs (\"image\": "
+                        "\"verify\"), but the guest was launched under the {} backend with no "
+                        "exec watch (its launch policy judged no images), and a watch cannot be "
+                        "attached to a running guest; relaunch the guest with this policy, or set "
+                        "\"image\": \"off\" to judge exec's path alone",
+                        i, policy.modules()[i]->Name(), caps.backend)});
+      }
+    }
+  }
   if (!caps.kernel_floor.empty()) {
     const std::vector<KernelFloor> next = FloorsOf(policy);
     for (const KernelFloor& held : caps.kernel_floor) {

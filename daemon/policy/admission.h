@@ -18,7 +18,10 @@
 //     launch policy's modules (include/hijack/kernel_floor.h), denies: a Landlock domain can
 //     only be tightened after exec (landlock_restrict_self(2)), so such a rule would silently not
 //     work. Refused, naming the rule; a tighter policy is admitted (the module is the precise
-//     layer on top of the floor).
+//     layer on top of the floor);
+//   - a module that judges exec'd images (exec_guard "image": "verify") runs only on a guest
+//     whose exec stops reach the supervisor (BackendCapabilities::exec_images): else its image
+//     check would silently not run and the path check alone would race.
 //
 // Threads: AdmitPolicy is a pure function of its arguments; any thread.
 #pragma once
@@ -47,6 +50,13 @@ struct BackendCapabilities {
   SyscallSet agent_exempt;
   // What the kernel has held since launch (Landlock), fitted to the kernel's ABI. Empty: none.
   std::vector<KernelFloor> kernel_floor = {};
+  // Whether the guest's exec'd images can be judged (PolicyModule::JudgesImages) at an exec
+  // stop: always under the ptrace backends; under notify only when the launch policy judged
+  // images, so that its exec watch (a tracer for exec, fork and signal stops) was attached to
+  // the guest's first process before anything ran. A watch cannot be attached later: the
+  // guest's other processes exist by then, may already be traced by the guest, and may have
+  // escaped any tracer (clone(CLONE_UNTRACED) is refused only while a watch is wanted).
+  bool exec_images = true;
 };
 
 // The kernel floors of `policy`'s modules (PolicyModule::Floor), each with its `source` set

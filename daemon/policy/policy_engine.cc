@@ -41,13 +41,20 @@ Result<uint64_t> PolicyEngine::Replace(std::shared_ptr<PolicySet> next,
 void PolicyEngine::SetBackend(const Backend& backend) {
   std::lock_guard lock(swap_mu_);
   std::vector<KernelFloor> floor = std::move(backend_.kernel_floor);
+  const bool exec_images = backend_.exec_images;
   backend_ = CapabilitiesOf(backend);
   backend_.kernel_floor = std::move(floor);
+  backend_.exec_images = exec_images;
 }
 
 void PolicyEngine::SetKernelFloor(std::vector<KernelFloor> floor) {
   std::lock_guard lock(swap_mu_);
   backend_.kernel_floor = std::move(floor);
+}
+
+void PolicyEngine::SetExecImages(bool judged) {
+  std::lock_guard lock(swap_mu_);
+  backend_.exec_images = judged;
 }
 
 BackendCapabilities PolicyEngine::Capabilities() const {

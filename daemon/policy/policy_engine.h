@@ -44,6 +44,10 @@ class PolicyEngine {
   // The Landlock floor the guest was launched with (fitted to the kernel): Replace() then
   // refuses a policy that allows what it denies. Call before sharing the engine.
   void SetKernelFloor(std::vector<KernelFloor> floor);
+  // Whether the guest's exec stops reach the supervisor (BackendCapabilities::exec_images):
+  // Replace() refuses a policy that judges images when they do not. Call before sharing the
+  // engine.
+  void SetExecImages(bool judged);
 
   // What AdmitPolicy checks a replacement against now: the backend's capabilities, the intercept
   // set and the calls marked exempt. Any thread.

@@ -218,6 +218,9 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
         Error{pid.error().code, "cannot start " + launch.path + ": " + pid.error().message});
   }
   guest->guard().SetRoot(*pid, launch.contain == Containment::kPidNamespace);
+  // Under notify the exec watch attaches only for a launch policy that judges images
+  // (NotifyBackend): a later policy that judges them would have no exec stops to judge at.
+  guest->engine().SetExecImages(kind != BackendKind::kNotify || guest->WantsExecImages());
   Record record;
   record.backend = backend;
   record.info.id = id;

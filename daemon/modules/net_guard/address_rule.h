@@ -52,6 +52,9 @@ class AddressRule {
   // hold ports only, whatever the address. A rule whose socket-type selector excludes TCP
   // matches no TCP address.
   std::optional<std::pair<uint16_t, uint16_t>> TcpPorts() const;
+  // True for a unix socket path or abstract name: a rule that tells one unix address from
+  // another (not the whole family).
+  bool NamesUnixSocket() const { return kind_ == Kind::kUnixPath || kind_ == Kind::kUnixAbstract; }
   const std::string& text() const { return text_; }
   bool needs_kind() const { return !types_.any(); }
   void set_types(SocketTypes types) { types_ = types; }

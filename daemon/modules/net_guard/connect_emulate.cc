@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -109,7 +112,72 @@ Decision WaitForConnect(int fd, const SyscallEvent& ev, GuestMemory& mem) {
   }
 }
 
+// A send's answer: the count, or the errno; EPIPE raises SIGPIPE in the guest's thread unless
+// the call asked for MSG_NOSIGNAL, as the kernel's send would (send(2)). The thread is waiting
+// for this answer, so its id names it (the call is pending).
+Decision SendAnswer(ssize_t n, int err, int flags, const SyscallEvent& ev) {
+  if (n >= 0) {
+    return Decision::Return(n);
+  }
+  if (err == EPIPE && (flags & MSG_NOSIGNAL) == 0) {
+    syscall(SYS_tgkill, ev.pid, ev.tid, SIGPIPE);
+  }
+  return Decision::Fail(err);
+}
+
 }  // namespace
+
+Decision FastOpenOnCopy(int fd, std::span<const std::byte> addr, std::span<const std::byte> data,
+                        int flags, const SyscallEvent& ev, GuestMemory& mem) {
+  sockaddr_storage ss{};
+  const size_t len = std::min(addr.size(), sizeof ss);
+  std::memcpy(&ss, addr.data(), len);
+  const auto* sa = len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&ss);
+  const auto salen = static_cast<socklen_t>(len);
+  const int file_flags = fcntl(fd, F_GETFL);
+  if (file_flags < 0) {
+    return Decision::Fail(errno);
+  }
+  const bool nonblock = (file_flags & O_NONBLOCK) != 0 || (flags & MSG_DONTWAIT) != 0;
+  const int send_flags = flags | MSG_NOSIGNAL | MSG_DONTWAIT;
+  ssize_t n = sendto(fd, data.data(), data.size(), send_flags, sa, salen);
+  const int err = errno;
+  if (nonblock) {
+    return SendAnswer(n, err, flags, ev);
+  }
+  // A blocking Fast Open: the kernel waits for the connect (net/ipv4/af_inet.c,
+  // __inet_stream_connect, with the SYN's data counted), then sends the rest. EALREADY: a Fast
+  // Open already in progress (the guest's earlier call, interrupted and restarted).
+  size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+  if (n < 0 && err != EINPROGRESS && err != EALREADY) {
+    return SendAnswer(n, err, flags, ev);
+  }
+  if (Decision connected = WaitForConnect(fd, ev, mem);
+      connected.kind() == Decision::Kind::kFail) {
+    return connected;
+  }
+  const int rest_flags = (send_flags & ~MSG_FASTOPEN);
+  while (sent < data.size()) {
+    n = send(fd, data.data() + sent, data.size() - sent, rest_flags);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN && sent == 0) {
+      // Nothing fits yet: wait until the socket is writable, as a blocking send waits.
+      if (Decision writable = WaitForConnect(fd, ev, mem);
+          writable.kind() == Decision::Kind::kFail) {
+        return writable;
+      }
+      continue;
+    }
+    if (sent > 0) {
+      break;  // a short count, as a stream send that cannot go on returns
+    }
+    return SendAnswer(n, errno, flags, ev);
+  }
+  return Decision::Return(static_cast<int64_t>(sent));
+}
 
 Decision ConnectOnCopy(int fd, std::span<const std::byte> addr, bool tcp,
                        const SyscallEvent& ev, GuestMemory& mem) {

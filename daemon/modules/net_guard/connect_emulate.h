@@ -28,6 +28,20 @@
 // takes it when the connect has ended. Other sockets (UDP: connect
 // does not block) are connected as they are.
 //
+// FastOpenOnCopy is the same for TCP Fast Open (tcp(7)): a sendto(2) or sendmsg(2) with
+// MSG_FASTOPEN and an address connects an unconnected socket and sends its data, so it is a
+// connect whose address another guest thread could rewrite after the check. The supervisor
+// makes that call itself on its copy, with the address it judged and the data it read from the
+// guest (at most kMaxFastOpenBytes; a longer send is answered with the count the supervisor
+// sent, a short count, as a stream send may return), started without blocking
+// (MSG_DONTWAIT): the data leaves in the SYN where the kernel holds a Fast Open cookie for the
+// peer, else the SYN asks for one and the connect is in progress. A non-blocking call is
+// answered at once, as natively (bytes queued, or EINPROGRESS); a blocking one waits for the
+// connect as ConnectOnCopy does (signals, SO_SNDTIMEO, a guest that stopped waiting) and then
+// sends what the SYN did not carry, as the kernel's blocking Fast Open does. The supervisor
+// never takes a SIGPIPE for the guest: it sends with MSG_NOSIGNAL, and an EPIPE of a call
+// without MSG_NOSIGNAL is delivered to the guest's thread as SIGPIPE (send(2)).
+//
 // Threads: any; runs on a decision pool worker (NetGuardModule::MayBlock), and holds that worker
 // for as long as the connect waits.
 #pragma once
@@ -47,5 +61,15 @@ namespace hijack::modules {
 // `ev` is the guest's call (whose thread a signal may interrupt).
 Decision ConnectOnCopy(int fd, std::span<const std::byte> addr, bool tcp, const SyscallEvent& ev,
                        GuestMemory& mem);
+
+// The most data FastOpenOnCopy sends for one call.
+inline constexpr size_t kMaxFastOpenBytes = 1 << 20;
+
+// Sends `data` on the TCP socket `fd` with MSG_FASTOPEN to the sockaddr `addr`, with the guest's
+// MSG_* `flags` (MSG_FASTOPEN among them), and returns the guest's answer: the bytes sent, or
+// the errno of the connect or the send (EINPROGRESS for a non-blocking socket still
+// connecting, EISCONN for a connected one, EOPNOTSUPP where the kernel's Fast Open is off).
+Decision FastOpenOnCopy(int fd, std::span<const std::byte> addr, std::span<const std::byte> data,
+                        int flags, const SyscallEvent& ev, GuestMemory& mem);
 
 }  // namespace hijack::modules

@@ -4,6 +4,12 @@
 #include <fmt/format.h>
 #include <seccomp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
 
 #include "daemon/modules/fs_guard/guest_path.h"
 #include "daemon/modules/net_guard/connect_emulate.h"
@@ -221,7 +227,140 @@ std::optional<Decision> NetGuardModule::DecideSend(const SyscallEvent& ev, Guest
 
 bool NetGuardModule::MayBlock(int nr) const {
   return connect_mode_ == ConnectMode::kEmulate && lists_[kConnect].configured &&
-         nr == SCMP_SYS(connect);
+         (nr == SCMP_SYS(connect) || nr == SCMP_SYS(sendto) || nr == SCMP_SYS(sendmsg));
+}
+
+namespace {
+
+// What a sendto(2) or sendmsg(2) sends: its data gathered from guest memory (at most
+// kMaxFastOpenBytes), and whether it carries control messages. Errors: EFAULT for memory that
+// cannot be read, EMSGSIZE for more than UIO_MAXIOV iovecs, as the kernel answers.
+struct SendData {
+  std::vector<std::byte> bytes;
+  bool has_control = false;
+};
+
+Result<SendData> ReadSendData(const SyscallEvent& ev, GuestMemory& mem) {
+  SendData out;
+  std::vector<iovec> iov;
+  if (ev.nr == SCMP_SYS(sendto)) {
+    iov.push_back(iovec{reinterpret_cast<void*>(ev.args[1]), static_cast<size_t>(ev.args[2])});
+  } else {
+    msghdr msg{};
+    HIJACK_ASSIGN_OR_RETURN(size_t got,
+                            mem.Read(ev.args[1], std::as_writable_bytes(std::span(&msg, 1))));
+    if (got < sizeof msg) {
+      return std::unexpected(Error{EFAULT, "msghdr cut short by unreadable memory"});
+    }
+    out.has_control = msg.msg_controllen != 0;
+    if (msg.msg_iovlen > syscalls::kMaxMessages) {
+      return std::unexpected(Error{EMSGSIZE, "more than UIO_MAXIOV iovecs"});
+    }
+    iov.resize(msg.msg_iovlen);
+    if (!iov.empty()) {
+      HIJACK_ASSIGN_OR_RETURN(
+          size_t n, mem.Read(reinterpret_cast<uint64_t>(msg.msg_iov),
+                             std::as_writable_bytes(std::span(iov))));
+      if (n < iov.size() * sizeof(iovec)) {
+        return std::unexpected(Error{EFAULT, "iovec array cut short by unreadable memory"});
+      }
+    }
+  }
+  for (const iovec& v : iov) {
+    const size_t take = std::min(v.iov_len, kMaxFastOpenBytes - out.bytes.size());
+    if (take == 0) {
+      continue;
+    }
+    const size_t at = out.bytes.size();
+    out.bytes.resize(at + take);
+    HIJACK_ASSIGN_OR_RETURN(size_t n, mem.Read(reinterpret_cast<uint64_t>(v.iov_base),
+                                               std::span(out.bytes).subspan(at, take)));
+    if (n < take) {
+      return std::unexpected(Error{EFAULT, "send buffer cut short by unreadable memory"});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<Decision> NetGuardModule::DecideEmulatedFastOpen(const SyscallEvent& ev,
+                                                               GuestMemory& mem) {
+  CallSocket sock(ev, mem, syscalls::SendFdArg(ev));
+  const auto& s = sock.Get();
+  if (!s) {
+    return s.error().code == EBADF ? std::nullopt : std::optional(Unreadable(s.error()));
+  }
+  if (!*s || !IsStream((*s)->kind()) ||
+      ((*s)->kind().domain != AF_INET && (*s)->kind().domain != AF_INET6)) {
+    return std::nullopt;  // not TCP: the kernel ignores the flag (the send rules came first)
+  }
+  // The address the call names. None: a Fast Open whose address connect(2) gave
+  // (TCP_FASTOPEN_CONNECT), judged there; the kernel holds its own copy since.
+  syscalls::SockaddrRef ref;
+  if (ev.nr == SCMP_SYS(sendmmsg)) {
+    // Each message would be a Fast Open of its own (only the first can connect): not emulated.
+    for (uint64_t i = 0; i < syscalls::MessageCount(ev); ++i) {
+      auto r = syscalls::MessageAddress(ev, mem, i);
+      if (!r) {
+        return Unreadable(r.error());
+      }
+      if (r->addr != 0) {
+        denied_.fetch_add(1, std::memory_order_relaxed);
+        return Decision::Fail(EOPNOTSUPP);  // what a kernel without Fast Open answers
+      }
+    }
+    return std::nullopt;
+  } else if (ev.nr == SCMP_SYS(sendto)) {
+    ref = *syscalls::SockaddrArg(ev);
+  } else {
+    auto r = syscalls::MessageAddress(ev, mem, 0);
+    if (!r) {
+      return Unreadable(r.error());
+    }
+    ref = *r;
+  }
+  if (ref.addr == 0) {
+    return std::nullopt;
+  }
+  std::array<std::byte, sizeof(sockaddr_storage)> bytes{};
+  if (ref.len > bytes.size()) {
+    return Decision::Fail(EINVAL);
+  }
+  if (ref.len > 0) {
+    auto got = mem.Read(ref.addr, std::span(bytes).first(ref.len));
+    if (!got || *got < ref.len) {
+      return Decision::Fail(EFAULT);
+    }
+  }
+  const std::span<const std::byte> addr = std::span(bytes).first(ref.len);
+  std::optional<SocketAddress> a = syscalls::ParseSockaddr(addr);
+  if (!a || !a->complete) {
+    return Decision::Fail(EINVAL);
+  }
+  if (std::optional<Decision> d = Judge(kConnect, *a, sock)) {
+    return d;
+  }
+  if (lists_[kSend].configured) {
+    if (std::optional<Decision> d = Judge(kSend, *a, sock)) {
+      return d;
+    }
+  }
+  const uint64_t flags = syscalls::MsgFlagsArg(ev);
+  auto data = ReadSendData(ev, mem);
+  if (!data) {
+    return Decision::Fail(data.error().code);
+  }
+  if (data->has_control || (flags & MSG_ZEROCOPY) != 0) {
+    // Control messages would be applied with the supervisor's privileges (SO_MARK,
+    // SO_PRIORITY), and zero-copy completions would reach the supervisor's error queue: such a
+    // Fast Open is refused as a kernel without it answers, and the guest can connect(2) first.
+    denied_.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(EOPNOTSUPP);
+  }
+  allowed_.fetch_add(1, std::memory_order_relaxed);
+  emulated_.fetch_add(1, std::memory_order_relaxed);
+  return FastOpenOnCopy((*s)->fd(), addr, data->bytes, static_cast<int>(flags), ev, mem);
 }
 
 std::optional<Decision> NetGuardModule::DecideEmulatedConnect(const SyscallEvent& ev,
@@ -255,8 +394,14 @@ std::optional<Decision> NetGuardModule::DecideEmulatedConnect(const SyscallEvent
   }
   const SocketKind& kind = (*s)->kind();
   if (kind.domain != AF_INET && kind.domain != AF_INET6) {
-    // Not emulated (see the header): the check, and the kernel runs the call.
-    std::optional<Decision> d = CheckAddress(ev, mem, kConnect, *ref, sock);
+    // Not emulated (see the header): judged by the socket's own family and type, never by the
+    // bytes in guest memory, which the kernel reads again and which must name that family
+    // anyway (else EINVAL): the rules of this mode name nothing finer for these families
+    // (ReadLists refuses unix path and abstract-name rules with "connect": "emulate"), so no
+    // rewrite of the buffer can change the verdict. The kernel then runs the call.
+    SocketAddress family_only;
+    family_only.family = kind.domain;
+    std::optional<Decision> d = Judge(kConnect, family_only, sock);
     if (!d) {
       allowed_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -277,6 +422,14 @@ std::optional<Decision> NetGuardModule::DecideEmulatedConnect(const SyscallEvent
 std::optional<Decision> NetGuardModule::Decide(const SyscallEvent& ev, GuestMemory& mem) {
   if (ev.nr == SCMP_SYS(connect) && connect_mode_ == ConnectMode::kEmulate) {
     return DecideEmulatedConnect(ev, mem);
+  }
+  if (connect_mode_ == ConnectMode::kEmulate && lists_[kConnect].configured &&
+      (syscalls::MsgFlagsArg(ev) & MSG_FASTOPEN) != 0 &&
+      (ev.nr == SCMP_SYS(sendto) || ev.nr == SCMP_SYS(sendmsg) || ev.nr == SCMP_SYS(sendmmsg))) {
+    if (std::optional<Decision> d = DecideEmulatedFastOpen(ev, mem)) {
+      return d;
+    }
+    // Not a Fast Open that connects: judged as the send it is.
   }
   std::optional<Decision> d;
   if (ev.nr == SCMP_SYS(connect) || ev.nr == SCMP_SYS(bind)) {
@@ -384,8 +537,10 @@ policy::ModuleInfo NetGuardModule::Info() {
   settings.push_back(policy::setting::Choice("connect",
                                              "check: judge the address, the kernel connects; "
                                              "emulate: the supervisor connects the guest's "
-                                             "IPv4/IPv6 socket to the address it judged "
-                                             "(race-free)",
+                                             "IPv4/IPv6 socket to the address it judged, makes "
+                                             "TCP Fast Open sends itself, and judges other "
+                                             "families by the socket (race-free; rules naming "
+                                             "unix sockets are refused)",
                                              {"check", "emulate"})
                          .Default("check"));
   return {
@@ -400,6 +555,29 @@ policy::ModuleInfo NetGuardModule::Info() {
         HIJACK_ASSIGN_OR_RETURN(
             auto mode, config.Enum<ConnectMode>("connect", {{"check", ConnectMode::kCheck},
                                                             {"emulate", ConnectMode::kEmulate}}));
+        if (mode == ConnectMode::kEmulate) {
+          // A unix socket's connect cannot be made by the supervisor for the guest (the server
+          // would see the supervisor's SO_PEERCRED and SO_PEERPIDFD, unix(7)), and the kernel
+          // reads the path again after the check: a rule that tells one unix name from another
+          // cannot be judged race-free, so this mode refuses it rather than hold it racily.
+          const std::pair<const char*, const std::vector<AddressRule>*> named[] = {
+              {"connect_allow", &lists[kConnect].allow}, {"connect_deny", &lists[kConnect].deny}};
+          for (const auto& [key, list] : named) {
+            const std::vector<AddressRule>& rules = *list;
+            for (size_t i = 0; i < rules.size(); ++i) {
+              if (rules[i].NamesUnixSocket()) {
+                return MakeError(fmt::format(
+                    "{}/{}/{}: \"{}\" names a unix socket, which \"connect\": \"emulate\" "
+                    "cannot judge race-free (the supervisor cannot connect a unix socket for "
+                    "the guest without the server seeing the supervisor's credentials, and the "
+                    "kernel reads the path again after a check); use the family \"unix\", or "
+                    "\"connect\": \"check\", which judges unix names with a race "
+                    "(docs/SECURITY.md)",
+                    config.path(), key, i, rules[i].text()));
+              }
+            }
+          }
+        }
         return std::make_unique<NetGuardModule>(std::move(lists), err,
                                                 mode.value_or(ConnectMode::kCheck));
       },

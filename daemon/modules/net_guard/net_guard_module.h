@@ -30,11 +30,18 @@
 //            sockets (fstat(2) on the copy) are not judged.
 // "connect": "check" (the default) judges the address and lets the kernel run the call, which
 // reads the address again: a guest thread rewriting it in between connects where it wrote
-// (Landlock holds TCP ports only). "connect": "emulate" closes that race for AF_INET/AF_INET6
-// sockets: the supervisor connects its copy of the socket to the address it judged and answers
-// with connect's result (connect_emulate.h), on the decision pool. Other sockets (unix, whose
-// paths the supervisor would look up in its own mount namespace, cwd and credentials; netlink,
-// vsock) keep the check; so do MSG_FASTOPEN sends.
+// (Landlock holds TCP ports only). "connect": "emulate" closes that race:
+//   AF_INET/AF_INET6  the supervisor connects its copy of the socket to the address it judged and
+//                     answers with connect's result (ConnectOnCopy); a sendto/sendmsg with
+//                     MSG_FASTOPEN and an address on a TCP socket is made by the supervisor on its
+//                     copy, with the address it judged and the data it read (FastOpenOnCopy);
+//                     sendmmsg with MSG_FASTOPEN naming an address, and a Fast Open with control
+//                     messages or MSG_ZEROCOPY, get EOPNOTSUPP (as where Fast Open is off).
+//   other families    (unix, netlink, vsock, ...) judged by the socket's own family and type
+//                     (SO_DOMAIN on the copy), never by the address bytes, which the kernel reads
+//                     again; a policy whose connect rules name unix paths or abstract names is
+//                     refused in this mode: no race-free judge exists for them (a connect made
+//                     by the supervisor would hand the server the supervisor's SO_PEERCRED).
 // DNS is not net_guard's business: rules name addresses, never host names; a guest that resolves
 // names does so through the addresses (a resolver's, 127.0.0.53:53) the rules allow.
 // A sockaddr, a socket or a peer that cannot be read denies (fail closed).
@@ -93,6 +100,9 @@ class NetGuardModule final : public PolicyModule {
   std::optional<Decision> CheckPeer(CallSocket& sock, bool stream_only);
   std::optional<Decision> DecideSend(const SyscallEvent& ev, GuestMemory& mem, CallSocket& sock);
   std::optional<Decision> DecideEmulatedConnect(const SyscallEvent& ev, GuestMemory& mem);
+  // sendto/sendmsg/sendmmsg with MSG_FASTOPEN in emulate mode; nullopt when the call is no Fast
+  // Open that names an address (then judged as a send).
+  std::optional<Decision> DecideEmulatedFastOpen(const SyscallEvent& ev, GuestMemory& mem);
   std::optional<Decision> DecideListen(const SyscallEvent& ev, GuestMemory& mem);
   Decision Deny();
   Decision Unreadable(const Error& e);
