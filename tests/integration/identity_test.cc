@@ -107,6 +107,9 @@ class IdentityTest : public ::testing::TestWithParam<std::string> {
     for (std::string line; std::getline(in, line);) {
       auto j = nlohmann::json::parse(line, nullptr, false);
       ASSERT_FALSE(j.is_discarded()) << line;
+      if (!j.contains("syscall")) {
+        continue;  // a signal delivery or a process's end (ptrace), not a call
+      }
       const long pid = j["pid"], tid = j["tid"];
       bool right = false;
       if (j["syscall"] == "getppid") {
