@@ -41,6 +41,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -276,12 +277,13 @@ int OpenGate(const std::string& gate, int child_pidfd) {
   }
 }
 
-// Gives the decision waiting on the gate `verdict` ('c' continue, 'f' EPERM).
-bool Release(int gate_fd, char verdict) {
-  bool ok = write(gate_fd, &verdict, 1) == 1;
-  close(gate_fd);
-  return ok;
-}
+// Gives the decision waiting on the gate `verdict` ('c' continue, 'f' EPERM). The descriptor
+// stays open until the scenario ends (the caller closes it): the gate plugin takes end of file
+// for "continue", and a writer closed just after its byte was read can be the end of file that
+// the NEXT decision's read sees, once that decision opened the FIFO while the writer was still
+// open (fifo(7): an open for reading does not wait while a writer exists). With every writer
+// kept open, a decision only ever reads a byte written for it.
+bool Release(int gate_fd, char verdict) { return write(gate_fd, &verdict, 1) == 1; }
 
 // True if a byte waits on the FIFO `entered`: a decision began that this process has not seen.
 bool EnteredPending(int entered) {
@@ -289,12 +291,23 @@ bool EnteredPending(int entered) {
   return poll(&p, 1, 0) == 1;
 }
 
-// True once process `pid` (a child of this one) sits in system call `nr`; false once it ended.
+// The state letter of process `pid` (proc(5), /proc/PID/stat, field 3); '?' if unreadable.
+char ProcessState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+  return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
+}
+
+// True once process `pid` (a child of this one) sleeps interruptibly in system call `nr`;
+// false once it ended. For a call the filter sends to the supervisor, that sleep is the wait
+// for the answer, which begins after the notification is queued (a short uninterruptible wait
+// for the filter's lock can come first, state D).
 bool ChildInSyscall(pid_t pid, int pidfd, long nr) {
   for (;;) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
     long current = -2;
-    if (static_cast<bool>(in >> current) && current == nr) {
+    if (static_cast<bool>(in >> current) && current == nr && ProcessState(pid) == 'S') {
       return true;
     }
     pollfd gone{pidfd, POLLIN, 0};
@@ -308,6 +321,9 @@ bool ChildInSyscall(pid_t pid, int pidfd, long nr) {
 // The pid-reuse scenario (see the file comment). Every step waits for the state it needs: the
 // plugin's "entered" byte, the kernel's view of a child in its call, waitpid.
 int PidReuse(const std::string& dir) {
+  // A gate write with no reader left (a plugin host that died) fails with EPIPE and is counted
+  // as not released, rather than ending this process.
+  signal(SIGPIPE, SIG_IGN);
   int entered = open((dir + "/entered").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (entered < 0) {
     std::printf("pid-reuse: open entered: %s\n", std::strerror(errno));
@@ -363,32 +379,53 @@ int PidReuse(const std::string& dir) {
     return 1;
   }
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, new_child, 0));
-  // 4. The new child's call is waiting (behind the held decision) when the stale one is let go.
+  // 4. The new child's call is waiting (behind the held decision) in hijackd when the stale one
+  // is let go. The kernel shows the child in getsid once its notification is queued; hijackd
+  // receives a listener's notifications in the order they were queued (seccomp_unotify(2):
+  // SECCOMP_IOCTL_NOTIF_RECV takes the oldest), so once this process's own gettid, queued after
+  // it, has its answer, hijackd holds the new child's call too: an answer keyed by the thread's
+  // number instead of the notification's id would find it.
   // The decision on the gate is the old child's unless the plugin announced another one first:
   // hijackd may have replaced the host when the old child died, and then the new child's own
   // decision is the only one (its byte on `entered` precedes its open of the gate).
   bool released = false;
   bool second = false;
+  bool parent_ok = false;
+  int gates[2] = {-1, -1};
   if (ChildInSyscall(new_child, pidfd, SYS_getsid)) {
-    int gate = OpenGate(dir + "/gate", pidfd);
-    if (gate >= 0 && EnteredPending(entered)) {
-      second = WaitEntered(entered) && Release(gate, 'f');
-    } else if (gate >= 0) {
-      released = Release(gate, 'c');
-      // 5. The new child's own decision: it must get this answer, not the stale one.
-      second = WaitEntered(entered, pidfd) && (gate = OpenGate(dir + "/gate", pidfd)) >= 0 &&
-               Release(gate, 'f');
+    parent_ok = syscall(SYS_gettid) == OwnTid();
+    gates[0] = OpenGate(dir + "/gate", pidfd);
+    if (gates[0] >= 0 && EnteredPending(entered)) {
+      second = WaitEntered(entered) && Release(gates[0], 'f');
+    } else if (gates[0] >= 0) {
+      released = Release(gates[0], 'c');
+      // 5. The new child's own decision: it must get this answer, not the stale one. It began
+      // once the stale one returned from the plugin, and hijackd answers the stale one on its
+      // loop thread: one more answered call of this process lets that answer go first, so that
+      // a stale answer sent to the wrong call would run the new child's getsid. (Not certain:
+      // the worker that ran the stale decision may hand it to the loop after this call; the
+      // stale answer then finds the new call answered, and such a fault would not show.)
+      if (WaitEntered(entered, pidfd)) {
+        parent_ok = syscall(SYS_gettid) == OwnTid() && parent_ok;
+        second = (gates[1] = OpenGate(dir + "/gate", pidfd)) >= 0 && Release(gates[1], 'f');
+      }
     }
   }
   status = 0;
   const bool waited = waitpid(new_child, &status, 0) == new_child;
+  for (int fd : gates) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
   const int code = waited && WIFEXITED(status) ? WEXITSTATUS(status) : kChildWrong;
-  std::printf("pid-reuse: old_pid=%d new_pid=%d ns_last_pid_set=%d reused=%d stale_released=%d "
-              "new_exit=%d new_decided_by_plugin=%d new_on_failure=%d new_ok=%d\n",
+  std::printf("pid-reuse: old_pid=%d new_pid=%d ns_last_pid_set=%d reused=%d parent_ok=%d "
+              "stale_released=%d new_exit=%d new_decided_by_plugin=%d new_on_failure=%d "
+              "new_ok=%d\n",
               old_child, new_child, set_last_pid ? 1 : 0, new_child == old_child ? 1 : 0,
-              released ? 1 : 0, code, second && code == 0 ? 1 : 0, code == 3 ? 1 : 0,
-              code == 0 || code == 3 ? 1 : 0);
-  return code == 0 || code == 3 ? 0 : 1;
+              parent_ok ? 1 : 0, released ? 1 : 0, code, second && code == 0 ? 1 : 0,
+              code == 3 ? 1 : 0, code == 0 || code == 3 ? 1 : 0);
+  return parent_ok && (code == 0 || code == 3) ? 0 : 1;
 }
 
 }  // namespace
