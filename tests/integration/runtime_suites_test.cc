@@ -30,14 +30,16 @@ constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;
 
 // Modules that exercise descriptors, polling, files, directories and processes, pass natively
 // here in a few seconds each, and judge nothing by elapsed time: test_epoll asserts that a poll
-// returns within 10 ms, which a loaded machine misses with or without hijackd.
+// returns within 10 ms, which a loaded machine misses with or without hijackd. Likewise GLib's
+// unix-streams, whose main_thread_skipped case expects a cancel to beat a pipe read and failed
+// natively on a loaded machine.
 const std::vector<std::string> kPythonModules = {"test.test_fcntl", "test.test_fileio",
                                                  "test.test_glob", "test.test_select",
                                                  "test.test_wait4"};
 constexpr char kGlibDir[] = "/usr/libexec/installed-tests/glib";
 const std::vector<std::string> kGlibTests = {"thread",     "spawn-singlethread", "unix",
                                              "asyncqueue", "thread-pool",        "io-channel",
-                                             "unix-streams", "cond"};
+                                             "readwrite",  "cond"};
 
 bool Exists(const std::string& path) {
   struct stat st;
