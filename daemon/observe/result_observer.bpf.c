@@ -32,8 +32,12 @@ struct {
   __type(value, __u64);
 } marks SEC(".maps");
 
+/* The overflow of `marks`, rarely used: not preallocated, since building 65536 free entries
+ * took milliseconds of every hijackd start. Only the supervisor inserts (bpf(2) may allocate);
+ * the program looks up and deletes, which allocate nothing, so a raw tracepoint may use it. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __uint(max_entries, HIJACK_OBSERVER_MAX_PENDING);
   __type(key, __u32);
   __type(value, struct hijack_pending);

@@ -158,7 +158,6 @@ std::unique_ptr<ResultObserver> ResultObserver::Open(boost::asio::io_context& lo
   if (kernel->ring == nullptr) {
     return off("the ring buffer of results: " + ErrnoText(errno));
   }
-  self->process_reason_ = OpenProcesses(*kernel, self.get());
   // The ring's epoll descriptor is libbpf's; the loop watches a duplicate of its own.
   const int watched = fcntl(ring_buffer__epoll_fd(kernel->ring), F_DUPFD_CLOEXEC, 0);
   if (watched < 0) {
@@ -515,6 +514,16 @@ void ResultObserver::NextCall(pid_t tid) {
 }
 
 void ResultObserver::WatchProcesses(uint64_t guest_id, ProcessEnded ended) {
+  if (kernel_ != nullptr && kernel_->processes == nullptr && !processes_tried_) {
+    // Loaded at the first watch, not at Open: libbpf reads and parses the kernel's BTF for it
+    // (/sys/kernel/btf/vmlinux, some MiB), which costs every run tens of milliseconds, and most
+    // policies never ask how a process ended.
+    processes_tried_ = true;
+    process_reason_ = OpenProcesses(*kernel_, this);
+    if (!process_reason_.empty()) {
+      spdlog::debug("{}", process_reason_);
+    }
+  }
   watchers_[guest_id] = std::move(ended);
 }
 

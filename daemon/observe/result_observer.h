@@ -95,7 +95,8 @@ class ResultObserver {
   // unasked, and the guest's children are not hijackd's to wait for). After WatchProcesses,
   // `ended(pid, wait_status)` runs (loop thread) for every process of the guest that SawProcess
   // named or that such a process forked, until GuestEnded. Where the program is off, nothing
-  // is reported and process_unavailable_reason() says why.
+  // is reported and process_unavailable_reason() says why. The program is loaded at the first
+  // WatchProcesses (it costs tens of milliseconds), so only guests that asked are followed.
   using ProcessEnded = std::function<void(pid_t pid, int wait_status)>;
   void WatchProcesses(uint64_t guest_id, ProcessEnded ended);
   // Process `pid` of a watched guest made an intercepted call: a member from now on. One hash
@@ -162,7 +163,8 @@ class ResultObserver {
   bool polling_ = false;
   std::chrono::milliseconds poll_interval_ = kFirstPoll;
   std::unordered_map<pid_t, Waiting> waiting_;
-  std::string process_reason_;
+  std::string process_reason_ = "the process observer is off: no guest asked for it yet";
+  bool processes_tried_ = false;
   std::unordered_map<uint64_t, ProcessEnded> watchers_;  // guest id -> its callback
   std::unordered_map<pid_t, uint64_t> members_;          // process -> guest, as added
 

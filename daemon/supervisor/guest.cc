@@ -119,6 +119,19 @@ void Guest::SetResultObserver(observe::ResultObserver* observer) {
     observer_->StopWatching(id_);
   }
   observer_ = observer;
+  if (follow_processes_) {
+    WatchProcesses();
+  }
+}
+
+void Guest::FollowProcesses() {
+  if (!follow_processes_) {
+    follow_processes_ = true;
+    WatchProcesses();
+  }
+}
+
+void Guest::WatchProcesses() {
   if (observer_ != nullptr) {
     observer_->WatchProcesses(id_, [this](pid_t pid, int wait_status) {
       SyscallEvent process;

@@ -87,8 +87,13 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   // The observer that learns the results of the calls a notify backend lets run (it must outlive
   // the guest's calls; the Supervisor's does); null: those results stay unknown. Call before
   // launch, and again with null when the guest ends up under a backend that sees results itself.
-  // It also reports how each process of the guest ended (the trace's exit lines).
+  // With FollowProcesses it also reports how each process of the guest ended (exit lines).
   void SetResultObserver(observe::ResultObserver* observer);
+  // From now on the observer also reports how each of the guest's processes ends
+  // (ResultObserver::WatchProcesses): for a policy whose modules want it
+  // (PolicyModule::WantsProcessEnds) or a guest whose processes hijackd cannot wait for (one
+  // adopted from a container runtime). Idempotent; nothing without an observer. Loop thread.
+  void FollowProcesses();
 
   // ExecPageClient. The queries only read the current policy; CommitExempt records the calls
   // with the policy engine (PolicyEngine::MarkExempt), which then refuses policies that would
@@ -103,6 +108,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
                      std::span<const uint64_t> log2_histogram) override;
 
  private:
+  void WatchProcesses();  // the observer's process watch, when there is an observer
   // The guard, then the policy's chain; nullopt when the call went to the decision pool.
   std::optional<Decision> Decide(const SyscallEvent& call, GuestMemory& mem, Event& record,
                                  CallDeferral& deferral);
@@ -118,6 +124,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   std::optional<int> exit_status_;
   std::shared_ptr<DenialNotes> notes_ = std::make_shared<DenialNotes>();
   observe::ResultObserver* observer_ = nullptr;
+  bool follow_processes_ = false;  // FollowProcesses was called
 };
 
 }  // namespace hijack::supervisor

@@ -276,6 +276,7 @@ Result<GuestInfo> Supervisor::Adopt(AdoptedGuestSpec spec) {
   }
   guest->engine().SetBackend(*backend);
   guest->SetResultObserver(&Observer());
+  guest->FollowProcesses();  // the runtime reaps the container: this is how its ends are known
   guest->guard().SetRoot(spec.pid, false);
   backend::AdoptSpec adopt;
   adopt.guest_id = id;
@@ -426,6 +427,9 @@ void Supervisor::AttachModules(Record& record) {
   if (record.attached != nullptr) {
     for (const auto& m : record.attached->modules()) {
       m->AttachGuest(record.info.id, record.info.pid);
+      if (m->WantsProcessEnds()) {
+        record.guest->FollowProcesses();
+      }
     }
   }
 }

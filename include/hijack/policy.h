@@ -140,6 +140,10 @@ class PolicyModule {
   // end of a guest process other than the main one (event.exit_status), where the backend or
   // the kernel observer sees it.
   virtual void ObserveProcessEvent(const Event& /*event*/) {}
+  // True when the module wants ObserveProcessEvent's ends of processes on notify, which costs the
+  // supervisor the kernel's process observer (loaded once, tens of milliseconds: it parses the
+  // kernel's BTF). Signals and the backends that see ends themselves need no such request.
+  virtual bool WantsProcessEnds() const { return false; }
 
   // Capabilities of an observer, asked by the supervisor for calls a guest's agent makes from
   // its trampoline (DESIGN.md, "The executive page and the agent"):

@@ -85,6 +85,7 @@ class TraceModule final : public PolicyModule {
   // "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---" in the text and
   // strace forms, {"signal": "SIGSEGV", "si_code": ..., ...} in JSON.
   void ObserveProcessEvent(const Event& event) override;
+  bool WantsProcessEnds() const override { return true; }
   nlohmann::json Stats() const override;
 
  private:
