@@ -164,7 +164,7 @@ TEST_P(ModulesTest, FsGuardStrictNeverOpensTheDeniedFileWhileAThreadSwapsThePath
       R"({"module": "fs_guard", "mode": "strict", "deny": [")" + Path("secret") + R"("]})";
   // The swapper's links and renames are judged too, as fast as it can make them: each open waits
   // behind a flood of them, ~3 ms apiece here, twenty times that in an instrumented build.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(HIJACK_SANITIZED_BUILD)
   const char* opens = "400";
 #else
   const char* opens = "3000";

@@ -163,7 +163,7 @@ TEST_P(RuntimeSuitesTest, GlibInstalledTests) {
 // The release build runs the suites under every backend. The instrumented build runs them under
 // the default one only: what it adds is the daemon's own memory and UB checks under a varied load,
 // which one backend gives, and the four took a fifth of its test time.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(HIJACK_SANITIZED_BUILD)
 INSTANTIATE_TEST_SUITE_P(Backends, RuntimeSuitesTest, ::testing::Values("notify"),
                          BackendTestName{});
 #else

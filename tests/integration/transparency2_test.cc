@@ -142,7 +142,7 @@ std::string WithoutAgentTraces(const std::string& out, int* empty_runs, int* pag
 // execs, with and without an LD_PRELOAD of the guest's own.
 TEST_P(Transparency2Test, EnvironmentAndDescriptorsAreAsNative) {
   std::vector<std::vector<std::string>> envs = {{}};
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(HIJACK_SANITIZED_BUILD)
   // A guest LD_PRELOAD of its own. Not in a sanitizer build: there the guest links ASan, whose
   // runtime refuses to start behind any preloaded library ("ASan runtime does not come first").
   envs.push_back({"LD_PRELOAD=libm.so.6"});
