@@ -1,6 +1,7 @@
 #include "daemon/modules/fs_guard/fs_guard_module.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -9,6 +10,8 @@
 #include <array>
 
 #include <fmt/format.h>
+
+#include "daemon/modules/fs_guard/guest_credentials.h"
 
 namespace hijack::modules {
 namespace {
@@ -125,7 +128,8 @@ std::optional<Decision> FsGuardModule::CheckViewChange(const SyscallEvent& ev) {
 
 std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEvent& ev,
                                                                 GuestMemory& mem,
-                                                                const syscalls::PathArg& arg) {
+                                                                const syscalls::PathArg& arg,
+                                                                bool with_parent) {
   auto path = mem.ReadString(arg.addr, PATH_MAX);
   if (!path) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
@@ -136,7 +140,15 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   options.follow_last = arg.follow;
   options.beneath = beneath_;
   options.empty_path = arg.empty_path;
+  options.parent = with_parent;
+  if (with_parent) {
+    options.follow_last = false;
+  }
   auto resolved = resolver.Resolve(arg.dirfd, *path, options);
+  if (!resolved && with_parent && resolved.error().code == EBUSY) {
+    // A final "." or "..": rename(2) answers EBUSY, link(2) EEXIST for such a new name.
+    return std::unexpected(AsTheKernelWould(In(kLinkCalls, ev.nr) ? EEXIST : EBUSY));
+  }
   if (!resolved) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
     return std::unexpected(
@@ -147,15 +159,16 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
 }
 
 std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> FsGuardModule::ResolveBoth(
-    const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args) {
+    const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args,
+    bool old_parent, bool new_parent) {
   if (args.size() != 2) {
     return std::unexpected(Deny());
   }
-  auto from = ResolveArg(ev, mem, args[0]);
+  auto from = ResolveArg(ev, mem, args[0], old_parent);
   if (!from) {
     return std::unexpected(from.error());
   }
-  auto to = ResolveArg(ev, mem, args[1]);
+  auto to = ResolveArg(ev, mem, args[1], new_parent);
   if (!to) {
     return std::unexpected(to.error());
   }
@@ -164,11 +177,14 @@ std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> FsGuardModule::Re
 
 std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMemory& mem,
                                                  const syscalls::PathArgList& args) {
-  auto both = ResolveBoth(ev, mem, args);
+  auto both = ResolveBoth(ev, mem, args, false, false);
   if (!both) {
     return both.error();
   }
-  const auto& [from, to] = *both;
+  return JudgeLink(both->first, both->second);
+}
+
+std::optional<Decision> FsGuardModule::JudgeLink(const ResolvedPath& from, const ResolvedPath& to) {
   if (FsRules::Verdict v = rules_.Judge(to.path, kAccessCreate); !v.allowed) {
     return Deny().Because(rules_.Explain(to.path, v, Name()));
   }
@@ -185,11 +201,15 @@ std::optional<Decision> FsGuardModule::CheckLink(const SyscallEvent& ev, GuestMe
 
 std::optional<Decision> FsGuardModule::CheckRename(const SyscallEvent& ev, GuestMemory& mem,
                                                    const syscalls::PathArgList& args) {
-  auto both = ResolveBoth(ev, mem, args);
+  auto both = ResolveBoth(ev, mem, args, false, false);
   if (!both) {
     return both.error();
   }
-  const auto& [from, to] = *both;
+  return JudgeRename(both->first, both->second);
+}
+
+std::optional<Decision> FsGuardModule::JudgeRename(const ResolvedPath& from,
+                                                   const ResolvedPath& to) {
   // RENAME_EXCHANGE moves both ways; the checks below are symmetric enough to cover it.
   if (FsRules::Verdict v = rules_.Judge(from.path, kAccessUnlink); !v.allowed) {
     return Deny().Because(rules_.Explain(from.path, v, Name()));
@@ -206,6 +226,56 @@ std::optional<Decision> FsGuardModule::CheckRename(const SyscallEvent& ev, Guest
     }
   }
   return std::nullopt;
+}
+
+Decision FsGuardModule::LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& mem,
+                                           const syscalls::PathArgList& args, bool link) {
+  // Every lookup below, and the call itself, is checked by the kernel against the guest
+  // thread's fs ids, groups and capabilities, never the supervisor's.
+  auto creds = GuestCredentials::AssumeWithCapabilities(ev.tid);
+  if (!creds || !mem.StillPending()) {
+    counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
+    DenialReason reason;
+    reason.rule = fmt::format("strict mode makes the {} as the guest: {}",
+                              link ? "link" : "rename",
+                              creds ? "the call is no longer pending" : creds.error().message);
+    return Decision::Fail(err_).Because(std::move(reason));
+  }
+  if (link && ev.nr == SCMP_SYS(linkat) &&
+      (ev.args[4] & ~static_cast<uint64_t>(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) != 0) {
+    return Decision::Fail(EINVAL);  // linkat(2)'s answer to an unknown flag
+  }
+  if (link && args.size() == 2 && args[0].empty_path && !creds->GuestHas(CAP_DAC_READ_SEARCH)) {
+    // linkat(2): AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, and without it the kernel answers
+    // ENOENT (newer kernels may also admit a descriptor the caller opened with its current
+    // credentials, which the supervisor cannot tell from its copy: refused, as older ones do).
+    DenialReason reason;
+    reason.rule =
+        "strict mode links a descriptor (linkat AT_EMPTY_PATH) only for a guest holding "
+        "CAP_DAC_READ_SEARCH; link /proc/self/fd/N with AT_SYMLINK_FOLLOW instead";
+    reason.would_fail = ENOENT;
+    return Decision::Fail(ENOENT).Because(std::move(reason));
+  }
+  // The names are read once, here; what the kernel acts on is what was judged: the held
+  // directories and the final components read, or (a link's old name) the held object.
+  auto both = ResolveBoth(ev, mem, args, /*old_parent=*/!link, /*new_parent=*/true);
+  if (!both) {
+    return both.error();
+  }
+  const auto& [from, to] = *both;
+  if (auto d = link ? JudgeLink(from, to) : JudgeRename(from, to)) {
+    return *d;
+  }
+  if (link) {
+    return LinkStrict(from, to, counters_);
+  }
+  const unsigned flags = ev.nr == SCMP_SYS(renameat2) ? static_cast<unsigned>(ev.args[4]) : 0;
+  return RenameStrict(from, to, flags, counters_);
+}
+
+bool FsGuardModule::MayBlock(int nr) const {
+  return mode_ == Mode::kStrict &&
+         (syscalls::IsOpenCall(nr) || In(kLinkCalls, nr) || In(kRenameCalls, nr));
 }
 
 std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory& mem,
@@ -266,6 +336,10 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
     return d;
   }
   const syscalls::PathArgList args = syscalls::PathArgs(ev);
+  if (mode_ == Mode::kStrict && rules_.deniable() != 0 &&
+      (In(kLinkCalls, ev.nr) || In(kRenameCalls, ev.nr))) {
+    return LinkOrRenameStrict(ev, mem, args, In(kLinkCalls, ev.nr));
+  }
   if (rules_.deniable() != 0 && In(kLinkCalls, ev.nr)) {
     if (auto d = CheckLink(ev, mem, args)) {
       return d;
@@ -297,15 +371,16 @@ nlohmann::json FsGuardModule::Stats() const {
           {"refused", counters_.refused.load(std::memory_order_relaxed)},
           {"mounts", refuse_mounts_ ? "refuse" : "allow"},
           {"handles", refuse_handles_ ? "refuse" : "allow"},
-          {"injected", counters_.injected.load(std::memory_order_relaxed)}};
+          {"injected", counters_.injected.load(std::memory_order_relaxed)},
+          {"performed", counters_.performed.load(std::memory_order_relaxed)}};
   if (mode_ == Mode::kCheck) {
     stats["caveat"] =
         "check mode races: another guest thread can swap a path or a component between the "
         "check and the kernel's own walk; use \"mode\": \"strict\" (notify backend) for opens";
   } else {
     stats["caveat"] =
-        "strict mode serves opens; other calls (exec, unlink, mkdir, rename, link) are checked "
-        "and race as in check mode";
+        "strict mode serves opens and makes links and renames itself; other calls (exec, "
+        "unlink, mkdir, chmod...) are checked and race as in check mode";
   }
   return stats;
 }

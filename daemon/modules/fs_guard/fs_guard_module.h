@@ -20,8 +20,10 @@
 //  - strict: for open/openat/openat2/creat the supervisor opens the file itself (openat2 with
 //    RESOLVE_NO_MAGICLINKS, RESOLVE_BENEATH under `beneath`, the guest's fs credentials and
 //    umask), decides on the path of what it opened, and answers with Decision::InjectFd: no
-//    swap can take effect. Needs the notify backend. Other calls (exec, unlink, mkdir, rename)
-//    are checked as in check mode.
+//    swap can take effect. link/linkat/rename/renameat/renameat2 are made by the supervisor on
+//    the names it read and judged (held parent directories, the guest's fs ids, groups and at
+//    most its capabilities) and answered with the kernel's result. Needs the notify backend.
+//    Other calls (exec, unlink, mkdir, chmod) are checked as in check mode.
 // Names that move or multiply: a hard link (link, linkat) is judged by its source: it is denied
 // when the old name is denied a kind of access that the new name would allow. A rename is judged
 // by what it moves: denied when either name is, or is an ancestor of, a path some rule may deny
@@ -80,11 +82,9 @@ class FsGuardModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return true; }
   bool NeedsFdInjection() const override { return mode_ == Mode::kStrict; }
-  // Strict opens walk, open and create files as the guest (fs_guard_strict.h): on the decision
-  // pool. Every other call is a rule lookup.
-  bool MayBlock(int nr) const override {
-    return mode_ == Mode::kStrict && syscalls::IsOpenCall(nr);
-  }
+  // Strict opens walk, open and create files as the guest, strict links and renames make the
+  // call (fs_guard_strict.h): on the decision pool. Every other call is a rule lookup.
+  bool MayBlock(int nr) const override;
   std::optional<Decision> Decide(const SyscallEvent& ev, GuestMemory& mem) override;
   nlohmann::json Stats() const override;
   // fs_guard_floor.cc: the allowed trees of a default-deny (or `beneath`) policy.
@@ -107,12 +107,15 @@ class FsGuardModule final : public PolicyModule {
   std::optional<Decision> Check(const SyscallEvent& ev, GuestMemory& mem,
                                 const syscalls::PathArg& path, bool open);
   // Resolves `arg` as Check does; a path that cannot be resolved is the decision to answer.
+  // `with_parent`: ResolveOptions::parent (the final component is not followed).
   std::expected<ResolvedPath, Decision> ResolveArg(const SyscallEvent& ev, GuestMemory& mem,
-                                                   const syscalls::PathArg& arg);
-  // The two names of a link or a rename, resolved in order (old, new); anything but two path
-  // arguments is denied.
+                                                   const syscalls::PathArg& arg,
+                                                   bool with_parent = false);
+  // The two names of a link or a rename, resolved in order (old, new), each with its parent
+  // when asked; anything but two path arguments is denied.
   std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> ResolveBoth(
-      const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args);
+      const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args,
+      bool old_parent, bool new_parent);
   // link/linkat: the new name must not reach, with a kind of access, what the old name is
   // denied for that kind.
   std::optional<Decision> CheckLink(const SyscallEvent& ev, GuestMemory& mem,
@@ -120,6 +123,13 @@ class FsGuardModule final : public PolicyModule {
   // rename/renameat/renameat2: neither name may be, or lie above, a path a rule may deny.
   std::optional<Decision> CheckRename(const SyscallEvent& ev, GuestMemory& mem,
                                       const syscalls::PathArgList& args);
+  // The rules of CheckLink and CheckRename on names already resolved (pure).
+  std::optional<Decision> JudgeLink(const ResolvedPath& from, const ResolvedPath& to);
+  std::optional<Decision> JudgeRename(const ResolvedPath& from, const ResolvedPath& to);
+  // Strict mode: reads and judges both names once, then makes the link or rename itself as the
+  // guest (LinkStrict, RenameStrict) and answers with the kernel's result.
+  Decision LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& mem,
+                              const syscalls::PathArgList& args, bool link);
   // Mount, namespace, re-rooting and file-handle calls; nullopt for every other call.
   std::optional<Decision> CheckViewChange(const SyscallEvent& ev);
   Decision Deny();

@@ -130,4 +130,31 @@ Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::Op
   return Decision::Fail(ctx.err);
 }
 
+Decision LinkStrict(const ResolvedPath& from, const ResolvedPath& to, FsGuardCounters& counters) {
+  if (!from.fd.valid() || !to.parent.valid()) {
+    return Decision::Fail(ENOENT);  // the kernel's answer to a missing old name
+  }
+  const std::string self = fmt::format("/proc/self/fd/{}", from.fd.get());
+  if (linkat(AT_FDCWD, self.c_str(), to.parent.get(), to.name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return Decision::Fail(errno);
+  }
+  counters.performed.fetch_add(1, std::memory_order_relaxed);
+  counters.allowed.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Return(0);
+}
+
+Decision RenameStrict(const ResolvedPath& from, const ResolvedPath& to, unsigned flags,
+                      FsGuardCounters& counters) {
+  if (!from.parent.valid() || !to.parent.valid()) {
+    return Decision::Fail(ENOENT);
+  }
+  if (syscall(SYS_renameat2, from.parent.get(), from.name.c_str(), to.parent.get(),
+              to.name.c_str(), flags) != 0) {
+    return Decision::Fail(errno);
+  }
+  counters.performed.fetch_add(1, std::memory_order_relaxed);
+  counters.allowed.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Return(0);
+}
+
 }  // namespace hijack::modules

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "daemon/modules/fs_guard/fs_guard_rules.h"
+#include "daemon/modules/fs_guard/guest_path.h"
 #include "daemon/syscalls/syscall_args.h"
 #include "hijack/decision.h"
 #include "hijack/guest_memory.h"
@@ -32,6 +33,7 @@ struct FsGuardCounters {
   std::atomic<uint64_t> unresolved{0};  // denied because the path could not be evaluated
   std::atomic<uint64_t> injected{0};    // strict-mode opens answered with a descriptor
   std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused
+  std::atomic<uint64_t> performed{0};   // strict-mode links and renames made by the supervisor
 };
 
 struct StrictOpenContext {
@@ -47,6 +49,23 @@ struct StrictOpenContext {
 // as the kernel would).
 Decision OpenStrict(const SyscallEvent& ev, GuestMemory& mem, const syscalls::OpenArgs& open,
                     const StrictOpenContext& ctx);
+
+// Strict-mode links and renames: the supervisor makes the call itself, on the names it judged,
+// so that a guest thread rewriting the path buffers after they were read changes nothing. The
+// caller resolved both names under GuestCredentials::AssumeWithCapabilities() (still held: the
+// kernel checks the guest's fs ids, groups and capabilities), the new name and a rename's old
+// name with ResolveOptions::parent (a held parent directory and the final component), a link's
+// old name as the object itself (followed or not, as the guest asked). The answer is the
+// kernel's: Return(0), or Fail with its errno.
+//
+// linkat(2) of the held object through /proc/self/fd/N with AT_SYMLINK_FOLLOW links that very
+// inode (a symlink's own inode when the guest did not ask to follow), into the held directory.
+Decision LinkStrict(const ResolvedPath& from, const ResolvedPath& to, FsGuardCounters& counters);
+// renameat2(2) of the final components in their held directories, with the guest's flags
+// (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT: the kernel judges them and the
+// capability RENAME_WHITEOUT needs).
+Decision RenameStrict(const ResolvedPath& from, const ResolvedPath& to, unsigned flags,
+                      FsGuardCounters& counters);
 
 // Resolution errors that the kernel would return to the guest for the same walk.
 inline bool IsGuestVisible(int err) {

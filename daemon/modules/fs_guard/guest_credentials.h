@@ -11,9 +11,22 @@
 // setfsuid, which change only the calling thread) and needs CAP_SETUID/CAP_SETGID; without them
 // Assume() fails. setfsuid(2): moving the fsuid from 0 drops the file capabilities
 // (CAP_DAC_OVERRIDE...) for the duration, as for the guest.
+//
+// AssumeWithCapabilities() also lowers the calling thread's effective file capabilities
+// (CAP_CHOWN, CAP_DAC_*, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD) to those the
+// guest thread holds (CapEff), so that a supervisor with capabilities the guest lacks (a root
+// guest that dropped CAP_DAC_OVERRIDE, CAP_FOWNER or CAP_MKNOD) does nothing the guest could not:
+// capset(2) on the calling thread only, raised back (within the permitted set) before the fs ids
+// are restored. A guest in another user namespace counts as holding none: its capabilities are
+// over its namespace's objects, not over the files the supervisor reaches (user_namespaces(7)).
 #pragma once
 
 #include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "common/thread_fs_identity.h"
 #include "hijack/result.h"
@@ -23,19 +36,33 @@ namespace hijack::modules {
 class GuestCredentials {
  public:
   static Result<GuestCredentials> Assume(pid_t tid);
-  GuestCredentials(GuestCredentials&& other) noexcept = default;
+  static Result<GuestCredentials> AssumeWithCapabilities(pid_t tid);
+  GuestCredentials(GuestCredentials&& other) noexcept
+      : identity_(std::move(other.identity_)),
+        umask_(other.umask_),
+        guest_caps_(other.guest_caps_),
+        saved_effective_(std::exchange(other.saved_effective_, std::nullopt)) {}
   GuestCredentials& operator=(GuestCredentials&&) = delete;
   GuestCredentials(const GuestCredentials&) = delete;
-  // Restores the supervisor's own identity (through identity_).
-  ~GuestCredentials() = default;
+  // Restores the supervisor's capabilities, then its own identity (through identity_).
+  ~GuestCredentials();
 
   mode_t umask() const { return umask_; }
+  // Whether the guest thread's effective set (CapEff) held capability `cap` (capabilities(7)),
+  // in the supervisor's user namespace; false unless taken by AssumeWithCapabilities().
+  bool GuestHas(int cap) const { return cap >= 0 && cap < 64 && ((guest_caps_ >> cap) & 1) != 0; }
 
  private:
   GuestCredentials() = default;
 
+  static Result<GuestCredentials> Take(pid_t tid, bool capabilities);
+
   common::ThreadFsIdentity identity_;  // nothing switched when the ids were the supervisor's
   mode_t umask_ = 022;
+  uint64_t guest_caps_ = 0;
+  // The thread's effective capability words before they were lowered; destroyed (restored)
+  // before identity_, whose restoring needs CAP_SETGID.
+  std::optional<std::array<uint32_t, 2>> saved_effective_;
 };
 
 }  // namespace hijack::modules

@@ -256,6 +256,9 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     }
   }
 
+  if (options.parent) {
+    return ResolveWithParent(start.get(), path, resolve, confirm);
+  }
   for (int links = 0; links <= kMaxLinks; ++links) {
     const uint64_t last = options.follow_last ? 0 : O_NOFOLLOW;
     UniqueFd fd(OpenAt2(start.get(), path, O_PATH | last, resolve));
@@ -308,6 +311,39 @@ Result<ResolvedPath> GuestPathResolver::ResolveUnconfirmed(int dirfd, std::strin
     return out;
   }
   return ErrnoError(ELOOP, "resolve " + path);
+}
+
+Result<ResolvedPath> GuestPathResolver::ResolveWithParent(int start, const std::string& path,
+                                                         uint64_t resolve, bool confirm) {
+  std::string dir, name;
+  SplitLast(path, dir, name);
+  if (name.empty() || name == "." || name == "..") {
+    // rename(2) answers EBUSY for a final "." or ".."; link(2) cannot link a directory either.
+    return ErrnoError(EBUSY, "resolve " + path + ": the last component is not a name");
+  }
+  ResolvedPath out;
+  out.parent.reset(OpenAt2(start, dir, O_PATH | O_DIRECTORY, resolve));
+  if (!out.parent.valid()) {
+    return ErrnoError(errno, "resolve " + dir);
+  }
+  auto dir_path = GuestPathOf(out.parent.get(), confirm);
+  if (!dir_path) {
+    return ErrnoError(dir_path.error().code == ESTALE ? ESTALE : EXDEV, dir_path.error().message);
+  }
+  // The name as the guest wrote it, trailing slashes included (the kernel's rename and link
+  // apply them to the final component: it must then be a directory).
+  const size_t tail = path.find_last_not_of('/');
+  const size_t slash = path.rfind('/', tail);
+  out.name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  // One component beneath a held directory: no symlink and no ".." can lead anywhere else.
+  out.fd.reset(OpenAt2(out.parent.get(), name, O_PATH | O_NOFOLLOW,
+                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+  if (!out.fd.valid() && errno != ENOENT) {
+    return ErrnoError(errno, "resolve " + path);
+  }
+  out.exists = out.fd.valid();
+  out.path = Join(*dir_path, name);
+  return out;
 }
 
 }  // namespace hijack::modules

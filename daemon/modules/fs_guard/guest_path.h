@@ -48,14 +48,20 @@ struct ResolveOptions {
   uint64_t extra_resolve = 0;  // RESOLVE_* added to every walk (RESOLVE_NO_XDEV...)
   std::optional<std::string> beneath;  // guest path every result must stay under (RESOLVE_BENEATH)
   bool empty_path = false;             // AT_EMPTY_PATH: an empty path names `dirfd` itself
+  // Also hold the parent directory and the final component, whether the name exists or not
+  // (for the supervisor's own rename or link in fs_guard strict mode). Needs follow_last =
+  // false; the final component must be a plain name ("." and ".." fail with EBUSY).
+  bool parent = false;
 };
 
 struct ResolvedPath {
   std::string path;  // absolute, as the guest sees it
   bool exists = false;
   UniqueFd fd;       // O_PATH descriptor of the object when it exists
-  UniqueFd parent;   // O_PATH descriptor of the parent directory when it does not
-  std::string name;  // the final component when it does not exist
+  UniqueFd parent;   // O_PATH descriptor of the parent directory when it does not exist (and
+                     // always under ResolveOptions::parent)
+  std::string name;  // the final component when it does not exist (and always under
+                     // ResolveOptions::parent, with any trailing slashes the guest gave)
 };
 
 class GuestPathResolver {
@@ -82,6 +88,10 @@ class GuestPathResolver {
  private:
   Result<ResolvedPath> ResolveUnconfirmed(int dirfd, std::string path,
                                           const ResolveOptions& options);
+  // ResolveOptions::parent: `path` (relative to `start`, walked with `resolve`) split into its
+  // held parent directory and final component.
+  Result<ResolvedPath> ResolveWithParent(int start, const std::string& path, uint64_t resolve,
+                                         bool confirm);
   Result<void> OpenRoot();
   Result<void> ConfirmName(int fd, const std::string& guest_path);
   bool IsOwnFdLink(const std::string& path) const;

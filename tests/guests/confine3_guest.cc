@@ -1,0 +1,268 @@
+// Links and renames under fs_guard's strict mode, which makes them in the supervisor
+// (tests/integration/confine3_test.cc):
+//
+//   confine3_guest flip link|rename DIR N
+//       N links (link) or renames (rename) of DIR/work/public to DIR/work/alias through one
+//       buffer whose last component a thread flips between "public" and "secret" (DIR/work/secret
+//       holds "SECRET"; a rule denies it). The component is one aligned 8-byte word, so every
+//       read of the buffer sees one name or the other, never a mix. Prints "escaped: K of N
+//       (done D, refused R)", where an escape is the secret read through the alias (a rename of
+//       the secret ends the run: its name is denied, so it cannot be put back).
+//   confine3_guest semantics DIR
+//       a fixed sequence of links and renames in DIR (which must be empty), each printed as
+//       "NAME: RESULT" (0 or the errno name) with what it left behind, then the same with
+//       fewer capabilities (no CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD)
+//       and as uid/gid 65534: run natively and under the supervisor, the outputs must match.
+//       Needs root (prints "semantics: not root" otherwise).
+#include <fcntl.h>
+#include <sched.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+const char* Name(int err) { return err == 0 ? "0" : strerrorname_np(err); }
+
+std::string ReadFile(const char* path) {
+  std::string text;
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char buf[64];
+  for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+  return text;
+}
+
+void WriteFile(const char* path, const char* text) {
+  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    (void)!write(fd, text, strlen(text));
+    close(fd);
+  }
+}
+
+int Flip(const std::string& op, const std::string& dir, int rounds) {
+  // The path with its last component at an 8-byte boundary of the buffer.
+  alignas(8) char buf[4096] = {};
+  const std::string prefix = dir + "/work/";
+  const size_t start = (8 - prefix.size() % 8) % 8;
+  if (start + prefix.size() + 16 > sizeof buf) {
+    std::fprintf(stderr, "flip: %s is too long\n", dir.c_str());
+    return 2;
+  }
+  std::memcpy(buf + start, prefix.data(), prefix.size());
+  uint64_t good = 0, evil = 0;
+  std::memcpy(&good, "public\0", 8);
+  std::memcpy(&evil, "secret\0", 8);
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(buf + start + prefix.size());
+  word->store(good);
+  const char* from = buf + start;
+  const std::string public_name = prefix + "public";
+  const std::string alias = prefix + "alias";
+  // The flipper on a CPU of its own: a supervisor woken on the caller's CPU
+  // (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) would otherwise often run, and answer, while the
+  // flipper waits for that same CPU, and the kernel would re-read the very bytes it judged.
+  cpu_set_t all;
+  const bool spread = sched_getaffinity(0, sizeof all, &all) == 0 && CPU_COUNT(&all) >= 2;
+  int cpus[2] = {-1, -1};
+  for (int c = 0, n = 0; spread && c < CPU_SETSIZE && n < 2; ++c) {
+    if (CPU_ISSET(c, &all)) {
+      cpus[n++] = c;
+    }
+  }
+  auto pin = [&](int cpu) {
+    if (cpu >= 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      (void)sched_setaffinity(0, sizeof one, &one);  // this thread only (sched_setaffinity(2))
+    }
+  };
+  pin(cpus[0]);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    pin(cpus[1]);
+    while (!stop.load(std::memory_order_relaxed)) {
+      word->store(evil, std::memory_order_relaxed);
+      word->store(good, std::memory_order_relaxed);
+    }
+  });
+  int escaped = 0, done = 0, refused = 0;
+  for (int i = 0; i < rounds && (op == "link" || escaped == 0); ++i) {
+    const int rc = op == "link" ? link(from, alias.c_str()) : rename(from, alias.c_str());
+    if (rc != 0) {
+      ++refused;
+      continue;
+    }
+    ++done;
+    if (ReadFile(alias.c_str()) == "SECRET") {
+      ++escaped;
+    } else if (op == "rename") {
+      rename(alias.c_str(), public_name.c_str());  // back where the next round expects it
+    }
+    if (op == "link") {
+      unlink(alias.c_str());
+    }
+  }
+  stop.store(true);
+  flipper.join();
+  std::printf("escaped: %d of %d (done %d, refused %d)\n", escaped, rounds, done, refused);
+  return 0;
+}
+
+void Report(const char* what, int rc) { std::printf("%s: %s\n", what, Name(rc == 0 ? 0 : errno)); }
+
+const char* Kind(const char* path) {
+  struct stat st {};
+  if (lstat(path, &st) != 0) {
+    return "missing";
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return "symlink";
+  }
+  if (S_ISCHR(st.st_mode)) {
+    return "chardev";
+  }
+  return S_ISDIR(st.st_mode) ? "dir" : "file";
+}
+
+bool SameFile(const char* a, const char* b) {
+  struct stat x {}, y{};
+  return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev;
+}
+
+// Drops capabilities `caps` from the calling thread's effective set (capset(2)).
+bool DropEffective(std::initializer_list<int> caps) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    return false;
+  }
+  for (int cap : caps) {
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+int Semantics(const char* dir) {
+  if (geteuid() != 0) {
+    std::printf("semantics: not root\n");
+    return 0;
+  }
+  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
+    std::printf("semantics: chdir: %s\n", Name(errno));
+    return 1;
+  }
+  WriteFile("a", "A");
+  WriteFile("b", "B");
+  Report("link", link("a", "l1"));
+  Report("link onto an existing name", link("a", "l1"));
+  Report("link of a missing name", link("nope", "l2"));
+  Report("link into a missing directory", link("a", "nodir/l"));
+  (void)!symlink("a", "s");
+  Report("linkat without AT_SYMLINK_FOLLOW", linkat(AT_FDCWD, "s", AT_FDCWD, "l3", 0));
+  std::printf("  l3 is a %s\n", Kind("l3"));
+  Report("linkat with AT_SYMLINK_FOLLOW", linkat(AT_FDCWD, "s", AT_FDCWD, "l4", AT_SYMLINK_FOLLOW));
+  std::printf("  l4 is a %s, a's inode: %d\n", Kind("l4"), SameFile("l4", "a"));
+  const int fd = open("a", O_RDONLY | O_CLOEXEC);
+  Report("linkat AT_EMPTY_PATH", linkat(fd, "", AT_FDCWD, "l5", AT_EMPTY_PATH));
+  std::printf("  l5 is a's inode: %d\n", SameFile("l5", "a"));
+  close(fd);
+  Report("linkat with an unknown flag", linkat(AT_FDCWD, "a", AT_FDCWD, "l6", 0x8000));
+  (void)!mkdir("d", 0755);
+  Report("link of a directory", link("d", "l7"));
+  Report("rename", rename("l1", "r1"));
+  Report("rename over an existing file", rename("r1", "b"));
+  std::printf("  b holds %s\n", ReadFile("b").c_str());
+  Report("rename of a missing name", rename("nope", "x"));
+  WriteFile("c", "C");
+  Report("RENAME_NOREPLACE onto a name",
+         static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "b", AT_FDCWD, "c", RENAME_NOREPLACE)));
+  Report("RENAME_EXCHANGE",
+         static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "b", AT_FDCWD, "c", RENAME_EXCHANGE)));
+  std::printf("  b holds %s, c holds %s\n", ReadFile("b").c_str(), ReadFile("c").c_str());
+  Report("RENAME_EXCHANGE with a missing name",
+         static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "b", AT_FDCWD, "nope", RENAME_EXCHANGE)));
+  Report("RENAME_NOREPLACE|RENAME_EXCHANGE",
+         static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "b", AT_FDCWD, "c",
+                                  RENAME_NOREPLACE | RENAME_EXCHANGE)));
+  Report("rename of .", rename(".", "x"));
+  (void)!mkdir("d/e", 0755);
+  Report("rename into its own subdirectory", rename("d", "d/e/f"));
+  Report("rename with a trailing slash on a file", rename("c/", "x"));
+  const int dfd = open("d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  Report("renameat relative to a dirfd", renameat(dfd, "../c", dfd, "moved"));
+  std::printf("  d/moved is a %s\n", Kind("d/moved"));
+  close(dfd);
+  Report("RENAME_WHITEOUT", static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "d/moved", AT_FDCWD,
+                                                     "w", RENAME_WHITEOUT)));
+  std::printf("  d/moved is a %s\n", Kind("d/moved"));
+
+  // Fewer capabilities than the supervisor.
+  (void)!mkdir("sticky", 0755);
+  (void)!chmod("sticky", 01777);
+  WriteFile("sticky/theirs", "T");
+  (void)!chown("sticky/theirs", 65534, 65534);
+  (void)!chown("sticky", 65534, 65534);  // neither the file nor the directory is root's
+  (void)!mkdir("theirs", 0755);
+  (void)!chown("theirs", 65534, 65534);
+  // Opened before the capabilities change, so that the link below is judged by the capability
+  // alone (a descriptor opened with the caller's current credentials may be admitted without).
+  const int afd = open("a", O_RDONLY | O_CLOEXEC);
+  if (!DropEffective({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD})) {
+    std::printf("capset: %s\n", Name(errno));
+    return 1;
+  }
+  Report("no CAP_DAC_OVERRIDE: link into another user's directory", link("a", "theirs/l"));
+  Report("no CAP_DAC_OVERRIDE: rename into another user's directory", rename("w", "theirs/w"));
+  Report("no CAP_FOWNER: rename of another user's file in a sticky directory",
+         rename("sticky/theirs", "sticky/mine"));
+  Report("RENAME_WHITEOUT without CAP_MKNOD",
+         static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, "w", AT_FDCWD, "w2", RENAME_WHITEOUT)));
+  Report("no CAP_DAC_READ_SEARCH: linkat AT_EMPTY_PATH",
+         linkat(afd, "", AT_FDCWD, "l8", AT_EMPTY_PATH));
+  close(afd);
+
+  // Another user.
+  if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+      setresuid(65534, 65534, 65534) != 0) {
+    std::printf("setresuid: %s\n", Name(errno));
+    return 1;
+  }
+  Report("uid 65534: rename in root's directory", rename("a", "a2"));
+  Report("uid 65534: link of root's file (protected_hardlinks)", link("a", "theirs/l"));
+  WriteFile("theirs/own", "O");
+  Report("uid 65534: link of its own file", link("theirs/own", "theirs/own2"));
+  Report("uid 65534: rename of its own file", rename("theirs/own2", "theirs/own3"));
+  std::printf("theirs/own3 is a %s\n", Kind("theirs/own3"));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "flip" && argc == 5) {
+    return Flip(argv[2], argv[3], std::atoi(argv[4]));
+  }
+  if (mode == "semantics" && argc == 3) {
+    return Semantics(argv[2]);
+  }
+  std::fprintf(stderr, "usage: confine3_guest flip link|rename DIR N | semantics DIR\n");
+  return 2;
+}
