@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "daemon/modules/net_guard/guest_socket.h"
@@ -60,6 +61,23 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// The calls that receive through a descriptor which may be a socket, each with its descriptor
+// in the first argument: read(2) and readv(2) on a socket are recv(2) without flags,
+// preadv2(2) with offset -1 is readv(2), recv(2) is recvfrom with no address.
+SyscallSet ReceiveCalls() {
+  SyscallSet set;
+  for (int nr : {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(preadv2), SCMP_SYS(recvfrom),
+                 SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg)}) {
+    set.Add(nr);
+  }
+  return set;
+}
+
+bool InPorts(const std::vector<std::pair<uint16_t, uint16_t>>& ranges, uint16_t port) {
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const auto& r) { return port >= r.first && port <= r.second; });
+}
+
 }  // namespace
 
 RateLimitModule::RateLimitModule(Config config) : config_(std::move(config)) {
@@ -68,10 +86,15 @@ RateLimitModule::RateLimitModule(Config config) : config_(std::move(config)) {
     if (b.sends) {
       syscalls_.AddAll(syscalls::SendCalls());
     }
+    if (b.receives) {
+      syscalls_.AddAll(ReceiveCalls());
+    }
   }
 }
 
 std::optional<size_t> RateLimitModule::BucketOf(const SyscallEvent& ev, GuestMemory& mem) const {
+  const bool is_send = syscalls::SendCalls().Contains(ev.nr);
+  const bool is_receive = !is_send && ReceiveCalls().Contains(ev.nr);
   // Looked up once per call, only when a bucket needs it (eight system calls: GuestSocket::Take).
   std::optional<Result<std::optional<GuestSocket>>> sock;
   auto socket = [&]() -> const GuestSocket* {
@@ -85,18 +108,50 @@ std::optional<size_t> RateLimitModule::BucketOf(const SyscallEvent& ev, GuestMem
     }
     return *sock && **sock ? &***sock : nullptr;
   };
+  std::optional<std::optional<uint16_t>> local_port;
+  auto port = [&](const GuestSocket& s) -> std::optional<uint16_t> {
+    if (!local_port) {
+      auto local = s.Local();
+      local_port.emplace(local && (local->family == AF_INET || local->family == AF_INET6)
+                             ? std::optional<uint16_t>(local->port)
+                             : std::nullopt);
+    }
+    return *local_port;
+  };
+  std::optional<std::optional<SocketAddress>> peer;  // a receive's: the connected peer
   std::optional<SocketAddress> dest;
   bool read_dest = false;
-  const bool is_send = syscalls::SendCalls().Contains(ev.nr);
   for (size_t i = 0; i < config_.buckets.size(); ++i) {
     const auto& b = config_.buckets[i];
-    if (b.sends) {
-      // Every send on a socket of the selected types, whichever call makes it.
-      if (!is_send) {
+    if (b.sends || b.receives) {
+      // Every send (receive) on a socket of the selected types, whichever call makes it.
+      if (!(b.sends ? is_send : is_receive)) {
         continue;
       }
       const GuestSocket* s = socket();
-      if (s == nullptr || !b.send_types.Matches(s->kind())) {
+      if (s == nullptr || !b.types.Matches(s->kind())) {
+        continue;
+      }
+      if (!b.local_ports.empty()) {
+        std::optional<uint16_t> p = port(*s);
+        if (!p || !InPorts(b.local_ports, *p)) {
+          continue;
+        }
+      }
+      if (b.receives) {
+        if (b.to.empty()) {
+          return i;
+        }
+        if (!peer) {
+          auto got = s->Peer();
+          peer.emplace(got && *got ? std::optional<SocketAddress>(std::move(**got))
+                                   : std::nullopt);
+        }
+        if (*peer && std::any_of(b.to.begin(), b.to.end(), [&](const AddressRule& r) {
+              return r.Matches(**peer, &s->kind());
+            })) {
+          return i;
+        }
         continue;
       }
     } else if (!b.syscalls.Contains(ev.nr)) {
@@ -126,22 +181,36 @@ double RateLimitModule::EffectiveRate(const GuestState& g, size_t b, double now_
     return mine.rate;
   }
   // What the higher priorities take: their full effective rate while backlogged, else their
-  // measured use.
+  // measured use. Buckets of the same priority split what is left: those that are not
+  // backlogged keep what they use, the backlogged ones (this one among them) share the rest
+  // alike, so two best-effort streams under overload get half each, not the whole rest each.
   double taken = 0;
+  double peers_use = 0;
+  int backlogged_peers = 0;
   for (size_t i = 0; i < config_.buckets.size(); ++i) {
-    if (config_.buckets[i].priority >= mine.priority) {
+    const int prio = config_.buckets[i].priority;
+    if (i == b || prio > mine.priority) {
       continue;
     }
     const BucketState& s = g.buckets[i];
     double decay = std::exp(-std::max(0.0, now_ns - s.used_at_ns) / kUseTauNs);
-    double used = s.used_rate * decay;
-    if (s.tat_ns > now_ns) {
-      used = std::max(used, std::min(config_.buckets[i].rate, config_.total_rate));
+    double used = std::min(s.used_rate * decay, config_.buckets[i].rate);
+    const bool backlogged = s.tat_ns > now_ns;
+    if (prio < mine.priority) {
+      if (backlogged) {
+        used = std::max(used, std::min(config_.buckets[i].rate, config_.total_rate));
+      }
+      taken += std::min(used, config_.buckets[i].rate);
+    } else if (backlogged) {
+      ++backlogged_peers;
+    } else {
+      peers_use += used;
     }
-    taken += std::min(used, config_.buckets[i].rate);
   }
-  double left = std::max(config_.total_rate - taken, config_.total_rate * kFloorShare);
-  return std::min(mine.rate, left);
+  const double floor = config_.total_rate * kFloorShare;
+  const double left = std::max(config_.total_rate - taken, floor);
+  const double share = std::max((left - peers_use) / (1 + backlogged_peers), floor);
+  return std::min(mine.rate, share);
 }
 
 std::optional<int64_t> RateLimitModule::Admit(uint64_t guest, size_t b, int64_t now_i,
@@ -195,7 +264,7 @@ std::vector<PageBucket> RateLimitModule::PageBuckets() const {
     SyscallSet mine = b.syscalls.Minus(earlier);
     // A `sends` bucket must tell sockets from files, and sendmmsg/recvmmsg cost per message:
     // only the supervisor can do either.
-    bool fits = b.to.empty() && !b.sends && !mine.Contains(SCMP_SYS(sendmmsg)) &&
+    bool fits = b.to.empty() && !b.sends && !b.receives && !mine.Contains(SCMP_SYS(sendmmsg)) &&
                 !mine.Contains(SCMP_SYS(recvmmsg)) && !mine.empty() && b.rate >= 1 &&
                 b.rate == std::floor(b.rate) && b.burst >= 1 && b.burst == std::floor(b.burst) && b.burst <= UINT32_MAX;
     for (int nr : mine.Numbers()) {
@@ -208,6 +277,9 @@ std::vector<PageBucket> RateLimitModule::PageBuckets() const {
     (b.to.empty() ? earlier : earlier_by_address).AddAll(b.syscalls);
     if (b.sends) {
       earlier_by_address.AddAll(syscalls::SendCalls());  // taken on sockets only
+    }
+    if (b.receives) {
+      earlier_by_address.AddAll(ReceiveCalls());
     }
   }
   return out;
@@ -316,7 +388,7 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
                                        one.error().message));
         }
       }
-      HIJACK_ASSIGN_OR_RETURN(b.send_types, SocketTypes::Parse(names));
+      HIJACK_ASSIGN_OR_RETURN(b.types, SocketTypes::Parse(names));
     }
   } else if (!syscalls) {
     return MakeError(c.PathOf("syscalls") +
@@ -341,6 +413,164 @@ Result<RateLimitModule::BucketConfig> ParseBucket(policy::ConfigReader& c, bool 
     b.to = std::move(*to);
   }
   return b;
+}
+
+// Socket types under `key` ("udp" or ["udp", "unix-dgram"]); each bad name with its path.
+Result<SocketTypes> ReadSocketTypes(policy::ConfigReader& c, std::string_view key) {
+  const nlohmann::json* raw = c.Raw(key);
+  HIJACK_ASSIGN_OR_RETURN(auto given, c.StringList(key));
+  const std::vector<std::string> names = std::move(given).value_or(std::vector<std::string>{});
+  if (raw != nullptr && names.empty()) {
+    return MakeError(c.PathOf(key) + ": expected at least one socket type (" +
+                     SocketTypes::KnownNames() + ")");
+  }
+  for (size_t t = 0; t < names.size(); ++t) {
+    auto one = SocketTypes::Parse({names[t]});
+    if (!one) {
+      return MakeError(fmt::format("{}{}: {}", c.PathOf(key),
+                                   raw->is_string() ? "" : fmt::format("/{}", t),
+                                   one.error().message));
+    }
+  }
+  return SocketTypes::Parse(names);
+}
+
+// One port (1 .. 65535) or a range "LO-HI" at `path`.
+Result<std::pair<uint16_t, uint16_t>> ParsePortRange(const nlohmann::json& v,
+                                                     const std::string& path) {
+  auto bad = [&](const std::string& what) {
+    return MakeError(fmt::format("{}: {} (expected a port 1 .. 65535 or a range \"LO-HI\")",
+                                 path, what));
+  };
+  if (v.is_number_integer()) {
+    const auto p = v.get<int64_t>();
+    if (p < 1 || p > 65535) {
+      return bad(fmt::format("port {} is out of range", p));
+    }
+    return std::pair{static_cast<uint16_t>(p), static_cast<uint16_t>(p)};
+  }
+  if (!v.is_string()) {
+    return bad(fmt::format("got {}", v.type_name()));
+  }
+  const std::string text = v.get<std::string>();
+  const size_t dash = text.find('-');
+  auto number = [](std::string_view w) -> std::optional<int64_t> {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), n);
+    if (ec != std::errc{} || end != w.data() + w.size() || w.empty()) {
+      return std::nullopt;
+    }
+    return n;
+  };
+  std::optional<int64_t> lo = number(std::string_view(text).substr(0, dash));
+  std::optional<int64_t> hi =
+      dash == std::string::npos ? lo : number(std::string_view(text).substr(dash + 1));
+  if (!lo || !hi) {
+    return bad(fmt::format("\"{}\" is not a port", text));
+  }
+  if (*lo < 1 || *hi > 65535 || *lo > *hi) {
+    return bad(fmt::format("\"{}\" is out of range", text));
+  }
+  return std::pair{static_cast<uint16_t>(*lo), static_cast<uint16_t>(*hi)};
+}
+
+// A stream of "streams": a bucket for its sends, its receives, or one for each.
+Result<std::vector<RateLimitModule::BucketConfig>> ParseStream(policy::ConfigReader& c,
+                                                               size_t index) {
+  RateLimitModule::BucketConfig b;
+  HIJACK_ASSIGN_OR_RETURN(auto name, c.String("name"));
+  b.name = name.value_or(fmt::format("stream{}", index));
+  HIJACK_ASSIGN_OR_RETURN(auto prio, c.Integer("priority", 0, 7));
+  b.priority = static_cast<int>(prio.value_or(0));
+  HIJACK_ASSIGN_OR_RETURN(auto rate, c.Number("rate", kMinRate, kMaxRate));
+  if (!rate) {
+    return MakeError(c.PathOf("rate") + ": missing (datagrams per second)");
+  }
+  b.rate = *rate;
+  HIJACK_ASSIGN_OR_RETURN(auto burst, c.Number("burst", 1, kMaxBurst));
+  b.burst = burst.value_or(1);
+  const nlohmann::json* match = c.Raw("match");
+  if (match == nullptr || !match->is_object()) {
+    return MakeError(c.PathOf("match") +
+                     (match == nullptr ? ": missing" : ": expected an object") +
+                     " (the stream's sockets: type, peer, local_port, direction)");
+  }
+  policy::ConfigReader m(*match, c.PathOf("match"));
+  HIJACK_ASSIGN_OR_RETURN(b.types, ReadSocketTypes(m, "type"));
+  HIJACK_ASSIGN_OR_RETURN(auto peer, ReadAddressRules(m, "peer"));
+  if (peer) {
+    if (peer->empty()) {
+      return MakeError(m.PathOf("peer") +
+                       ": expected at least one address rule (leave it out for every peer)");
+    }
+    b.to = std::move(*peer);
+  }
+  if (const nlohmann::json* ports = m.Raw("local_port")) {
+    if (ports->is_array()) {
+      if (ports->empty()) {
+        return MakeError(m.PathOf("local_port") +
+                         ": expected at least one port (leave it out for every port)");
+      }
+      for (size_t i = 0; i < ports->size(); ++i) {
+        HIJACK_ASSIGN_OR_RETURN(
+            auto r, ParsePortRange((*ports)[i], fmt::format("{}/{}", m.PathOf("local_port"), i)));
+        b.local_ports.push_back(r);
+      }
+    } else {
+      HIJACK_ASSIGN_OR_RETURN(auto r, ParsePortRange(*ports, m.PathOf("local_port")));
+      b.local_ports.push_back(r);
+    }
+  }
+  enum Direction { kSend = 1, kReceive = 2, kBoth = 3 };
+  HIJACK_ASSIGN_OR_RETURN(
+      auto dir, m.Enum<int>("direction", {{"send", kSend}, {"receive", kReceive}, {"both", kBoth}}));
+  HIJACK_TRY(m.Finish());
+  const int d = dir.value_or(kBoth);
+  std::vector<RateLimitModule::BucketConfig> out;
+  if (d & kSend) {
+    out.push_back(b);
+    out.back().sends = true;
+    if (d == kBoth) {
+      out.back().name += "/send";
+    }
+  }
+  if (d & kReceive) {
+    out.push_back(b);
+    out.back().receives = true;
+    if (d == kBoth) {
+      out.back().name += "/receive";
+    }
+  }
+  return out;
+}
+
+// The keys of a stream, for `hijackd modules` and the schema.
+policy::Setting Streams() {
+  policy::Setting local_port = policy::setting::Integer(
+      "local_port", "the socket's local port: a port, a range \"LO-HI\", or a list of them");
+  local_port.types |= policy::kJsonString | policy::kJsonList;
+  local_port.item_types = policy::kJsonInteger | policy::kJsonString;
+  return policy::setting::ObjectList(
+      "streams",
+      "datagrams selected by socket, sent and received (tried after buckets)",
+      {policy::setting::Text("name", "the stream's name in stats"),
+       policy::setting::Object(
+           "match", "the stream's sockets",
+           {policy::setting::Flags("type", "socket types (default: every socket)",
+                                   SocketTypes::Names()),
+            AddressRulesSetting("peer",
+                                "a send's destination, a receive's connected peer "
+                                "(default: every one)"),
+            std::move(local_port),
+            policy::setting::Choice("direction", "which datagrams the stream takes",
+                                    {"send", "receive", "both"})
+                .Default("both")})
+           .Required(),
+       policy::setting::Number("rate", "datagrams per second (each direction)")
+           .Range(kMinRate, kMaxRate)
+           .Required(),
+       policy::setting::Number("burst", "datagrams allowed at once").Range(1, kMaxBurst).Default(1),
+       policy::setting::Integer("priority", "0 (highest) .. 7, for total").Range(0, 7).Default(0)});
 }
 
 // "sends": true or socket types, instead of syscalls.
@@ -390,6 +620,7 @@ policy::ModuleInfo RateLimitModule::Info() {
                                            {policy::setting::Number("rate", "calls per second")
                                                 .Range(kMinRate, kMaxRate)
                                                 .Required()}),
+                   Streams(),
                    policy::setting::Choice("over_limit",
                                            "wait: hold the call until a token is there; fail: "
                                            "EAGAIN at once",
@@ -401,6 +632,7 @@ policy::ModuleInfo RateLimitModule::Info() {
                        .Default(10000)},
       .factory = [](policy::ConfigReader& config) -> Result<std::unique_ptr<PolicyModule>> {
         Config c;
+        const nlohmann::json* streams = config.Raw("streams");
         if (const nlohmann::json* buckets = config.Raw("buckets")) {
           if (config.Has("syscalls") || config.Has("sends") || config.Has("rate")) {
             return MakeError(config.PathOf("buckets") +
@@ -419,9 +651,30 @@ policy::ModuleInfo RateLimitModule::Info() {
             HIJACK_TRY(bc.Finish());
             c.buckets.push_back(std::move(b));
           }
-        } else {
+        } else if (streams == nullptr) {
           HIJACK_ASSIGN_OR_RETURN(auto b, ParseBucket(config, true, 0));
           c.buckets.push_back(std::move(b));
+        }
+        if (streams != nullptr) {
+          if (config.Has("syscalls") || config.Has("sends") || config.Has("rate")) {
+            return MakeError(config.PathOf("streams") +
+                             ": give either streams or syscalls+rate, not both");
+          }
+          if (!streams->is_array() || streams->empty()) {
+            return MakeError(config.PathOf("streams") + ": expected a non-empty list of streams");
+          }
+          for (size_t i = 0; i < streams->size(); ++i) {
+            std::string path = fmt::format("{}/{}", config.PathOf("streams"), i);
+            if (!(*streams)[i].is_object()) {
+              return MakeError(path + ": expected a stream object");
+            }
+            policy::ConfigReader sc((*streams)[i], path);
+            HIJACK_ASSIGN_OR_RETURN(auto got, ParseStream(sc, i));
+            HIJACK_TRY(sc.Finish());
+            for (auto& b : got) {
+              c.buckets.push_back(std::move(b));
+            }
+          }
         }
         if (const nlohmann::json* total = config.Raw("total")) {
           std::string path = config.PathOf("total");

@@ -25,6 +25,26 @@
 // stream keeps its rate under overload while best-effort ones are squeezed, down to 1% of the
 // total. State is per guest (SyscallEvent::guest_id).
 //
+// Streams select datagrams by the socket rather than by the call, in both directions:
+//
+//   {"module": "ratelimit", "total": {"rate": 20000},
+//    "streams": [
+//      {"name": "task0", "match": {"type": "udp", "local_port": 5000, "direction": "receive"},
+//       "rate": 8000, "burst": 32, "priority": 0},
+//      {"name": "rest", "match": {"type": "udp", "peer": "127.0.0.1:6000-6010"},
+//       "rate": 20000, "priority": 3}]}
+//
+// A stream is a bucket (or two: "direction": "both", the default, gives its sends and its
+// receives a bucket each, "NAME/send" and "NAME/receive", with the same settings) whose calls
+// are every send (SendCalls) or every receive (read, readv, preadv2, recvfrom, recvmsg,
+// recvmmsg) on a socket whose type, local port (getsockname(2)) and peer match. The peer of a
+// send is its destination (as for `to`); the peer of a receive is the socket's connected peer
+// (getpeername(2)): an unconnected socket has none before the call, so a receive stream with a
+// `peer` never takes its receives. A receive over the limit is held before it runs, so the
+// datagrams it would have read wait in the socket's receive queue, and what overflows the
+// queue the kernel drops (udp(7), SO_RCVBUF) without costing the guest or the supervisor.
+// Buckets are tried before streams.
+//
 // With the agent (notify backend), a bucket that needs nothing but its own arithmetic (no `to`,
 // no `total`, "over_limit": "wait", a whole number of calls per second, every call one the agent
 // wraps) is handed to the guest's executive page: the agent waits for its tokens inline and calls
@@ -48,8 +68,11 @@ class RateLimitModule final : public PolicyModule {
     std::string name;
     SyscallSet syscalls;
     std::vector<AddressRule> to;
-    bool sends = false;       // instead of syscalls: every send on a socket of send_types
-    SocketTypes send_types;   // empty: every socket
+    bool sends = false;     // instead of syscalls: every send on a socket of `types`
+    bool receives = false;  // instead of syscalls: every receive on a socket of `types`
+    SocketTypes types;      // sends, receives: empty for every socket
+    // sends, receives: the socket's local port in one of these ranges (empty: any port).
+    std::vector<std::pair<uint16_t, uint16_t>> local_ports;
     double rate = 0;   // calls per second
     double burst = 1;  // calls
     int priority = 0;  // 0 is the highest
