@@ -8,16 +8,33 @@
 // A test's own guest stays a constant of the test file: kGuest names a different program in
 // each suite.
 //
-// Threads: constants only.
+// HIJACK_TEST_HIJACKD and HIJACK_TEST_HIJACKCTL in the environment, when set and not empty,
+// replace the built hijackd and hijackctl: `scripts/test tsan` runs the release tree's
+// end-to-end and reliability programs against the ThreadSanitizer tree's hijackd, whose
+// policy host and agent are those of its own tree (common/install_layout.h).
+//
+//   HIJACK_TEST_HIJACKD=$PWD/build/tsan/daemon/hijackd build/release/tests/hijack_e2e_serve_tests
+//
+// Threads: read-only after static initialization (the environment is read once, at start-up).
 #pragma once
+
+#include <cstdlib>
 
 namespace hijack::testing {
 
+// The program `variable` names in the environment, or `built` when it is unset or empty.
+inline const char* ProgramFromEnvironment(const char* variable, const char* built) {
+  const char* set = std::getenv(variable);
+  return set != nullptr && *set != '\0' ? set : built;
+}
+
 #ifdef HIJACK_TEST_HIJACKD
-inline constexpr const char* kHijackd = HIJACK_TEST_HIJACKD;
+inline const char* const kHijackd =
+    ProgramFromEnvironment("HIJACK_TEST_HIJACKD", HIJACK_TEST_HIJACKD);
 #endif
 #ifdef HIJACK_TEST_HIJACKCTL
-inline constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
+inline const char* const kHijackctl =
+    ProgramFromEnvironment("HIJACK_TEST_HIJACKCTL", HIJACK_TEST_HIJACKCTL);
 #endif
 #ifdef HIJACK_TEST_AGENT_LIBRARY
 inline constexpr const char* kAgentLibrary = HIJACK_TEST_AGENT_LIBRARY;  // libhijack-agent.so
