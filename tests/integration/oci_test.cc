@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
@@ -459,6 +460,144 @@ TEST_P(OciRuntimeTest, MetadataCannotLeaveThePolicyDirectory) {
       << daemon.Stderr();
   EXPECT_EQ(GuestOf(daemon, id_), 0u);
   EXPECT_EQ(daemon.Ctl({"guests"}).exit_code, 0);
+}
+
+// ---- Docker, through the runtime wrapper tools/docker/hijack-runc. ----
+
+// Whether child `pid` has ended (a zombie not yet reaped, or gone).
+bool Ended(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
+}
+
+// A Docker engine of the test's own: containerd and dockerd with their state, sockets and pid
+// files in `dir`, no network set-up, the wrapper registered as runtime "hijack" with the daemon's
+// socket. Both are stopped by pid (SIGTERM) when it goes.
+class DockerEngine {
+ public:
+  DockerEngine(const TempDir& dir, const std::string& oci_socket) : dir_(dir.path()) {
+    dir.Write("containerd.toml", "version = 2\nroot = \"" + dir_ + "/containerd\"\nstate = \"" +
+                                     dir_ + "/containerd-state\"\n[grpc]\n  address = \"" + dir_ +
+                                     "/containerd.sock\"\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                                     "  disable = true\n");
+    containerd_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{Which("containerd"), "--config", dir_ + "/containerd.toml"},
+        dir_);
+    if (!Eventually([&] { return std::filesystem::exists(dir_ + "/containerd.sock"); },
+                    kDeadline)) {
+      error_ = "containerd did not start: " + containerd_->Stderr();
+      return;
+    }
+    nlohmann::json config = {
+        {"runtimes",
+         {{"hijack",
+           {{"path", std::string(kSourceDir) + "/tools/docker/hijack-runc"},
+            {"runtimeArgs", {"--hijack-listener=" + oci_socket}}}}}}};
+    dir.Write("daemon.json", config.dump());
+    dockerd_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{Which("dockerd"), "--config-file", dir_ + "/daemon.json",
+                                 "--data-root", dir_ + "/docker", "--exec-root",
+                                 dir_ + "/docker-exec", "--pidfile", dir_ + "/dockerd.pid", "-H",
+                                 "unix://" + dir_ + "/docker.sock", "--containerd",
+                                 dir_ + "/containerd.sock", "--bridge=none", "--iptables=false"},
+        dir_);
+    const auto listening = [&] {
+      return dockerd_->Stderr().find("API listen on") != std::string::npos;
+    };
+    if (!Eventually([&] { return listening() || Ended(dockerd_->pid()); }, kDeadline) ||
+        !listening()) {
+      error_ = "dockerd did not start: " + dockerd_->Stderr();
+    }
+  }
+  ~DockerEngine() {
+    if (dockerd_) {
+      dockerd_->Stop(SIGTERM, kDeadline);
+    }
+    if (containerd_) {
+      containerd_->Stop(SIGTERM, kDeadline);
+    }
+  }
+
+  const std::string& error() const { return error_; }
+  ProcessResult Docker(std::vector<std::string> args) const {
+    args.insert(args.begin(), {Which("docker"), "-H", "unix://" + dir_ + "/docker.sock"});
+    ProcessOptions options;
+    options.env_add = {"DOCKER_CONFIG=" + dir_ + "/docker-cli"};
+    return RunProcess(args, options);
+  }
+
+ private:
+  std::string dir_;
+  std::string error_;
+  std::unique_ptr<BackgroundProcess> containerd_;
+  std::unique_ptr<BackgroundProcess> dockerd_;
+};
+
+class DockerShimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "dockerd needs root";
+    }
+    for (const char* program : {"dockerd", "docker", "containerd", "runc", "python3"}) {
+      if (Which(program).empty()) {
+        GTEST_SKIP() << program << " is not installed (scripts/install-deps: docker.io)";
+      }
+    }
+    if (!Executable(kBusybox) || RunProcess({"/usr/bin/file", kBusybox}).out.find("static") ==
+                                      std::string::npos) {
+      GTEST_SKIP() << kBusybox << " is not busybox-static (scripts/install-deps)";
+    }
+  }
+  TempDir dir_;
+};
+
+// Docker 20.10 drops listenerPath from the profile; the wrapper puts it back with the policy of
+// the container's label, and the container is a guest of that policy.
+TEST_F(DockerShimTest, LabelledContainerIsAGuestOfItsPolicy) {
+  Daemon daemon(dir_);
+  ASSERT_TRUE(daemon.ready()) << daemon.Stderr();
+  DockerEngine engine(dir_, daemon.oci_socket());
+  if (!engine.error().empty()) {
+    GTEST_SKIP() << engine.error();
+  }
+  // The image: busybox-static as the whole root file system.
+  const std::string rootfs = dir_.path() + "/rootfs";
+  std::filesystem::create_directories(rootfs + "/bin");
+  std::filesystem::copy_file(kBusybox, rootfs + "/bin/busybox");
+  std::filesystem::create_symlink("busybox", rootfs + "/bin/sh");
+  auto tar = RunProcess({"/bin/tar", "-C", rootfs, "-cf", dir_.path() + "/rootfs.tar", "."});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  const std::string image = "hijack-busybox:" + std::to_string(getpid());
+  auto imported = engine.Docker({"import", dir_.path() + "/rootfs.tar", image});
+  ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  // Docker's profile format; its listenerPath is what Docker drops.
+  dir_.Write("profile.json", R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "listenerPath": ")" + daemon.oci_socket() + R"(",
+      "architectures": ["SCMP_ARCH_X86_64"],
+      "syscalls": [{"names": ["mkdir", "mkdirat", "execve", "execveat", "getppid"],
+                    "action": "SCMP_ACT_NOTIFY"}]})");
+  auto run = engine.Docker({"run", "--rm", "--runtime", "hijack", "--security-opt",
+                            "seccomp=" + dir_.path() + "/profile.json", "--label",
+                            "org.hijack.policy=nomkdir", "--cidfile", dir_.path() + "/cid", image,
+                            "/bin/busybox", "sh", "-c",
+                            "/bin/busybox mkdir /made 2>&1; echo \"mkdir=$?\""});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err << daemon.Stderr();
+  EXPECT_THAT(run.out, HasSubstr("Operation not permitted")) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("mkdir=1"));
+  const std::string id = ReadFile(dir_.path() + "/cid");
+  ASSERT_FALSE(id.empty());
+  const uint64_t guest = GuestOf(daemon, id);
+  ASSERT_NE(guest, 0u) << daemon.Ctl({"guests"}).out << daemon.Stderr();
+  auto shown = daemon.Ctl({"show", std::to_string(guest)});
+  EXPECT_THAT(shown.out, HasSubstr("policy=nomkdir")) << shown.out;
+  // A label that asks for a policy with a profile that sends nothing to the agent is refused:
+  // the container would run unpoliced.
+  auto unpoliced = engine.Docker({"run", "--rm", "--runtime", "hijack", "--label",
+                                  "org.hijack.policy=nomkdir", image, "/bin/busybox", "true"});
+  EXPECT_NE(unpoliced.exit_code, 0) << unpoliced.out;
+  EXPECT_THAT(unpoliced.err, HasSubstr("sends no call to the agent")) << unpoliced.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, OciRuntimeTest, ::testing::Values("runc", "crun"),
