@@ -1,13 +1,15 @@
 // hijackd as the seccomp agent of OCI runtimes (daemon/oci/oci_listener.h): real containers of
 // runc and crun, made from a busybox-static root file system, whose profile names the daemon's
-// --oci-listener socket in listenerPath. What a container shows: a deny policy holds inside it,
-// its calls are counted, hijackctl lists and re-polices it, `exec` joins its guest, and its end
-// ends the guest. What the socket survives: garbage, a closed connection, a message without a
-// listener, a descriptor that is no listener, a policy name that is a path.
+// --oci-listener socket in listenerPath, and of Docker through the runtime wrapper
+// tools/docker/hijack-runc. What a container shows: a deny policy holds inside it, its calls are
+// counted, hijackctl lists and re-polices it, `exec` joins its guest, its end ends the guest with
+// its own exit status. What the socket survives: garbage, a closed connection, a message without
+// a listener, a descriptor that is no listener, a policy name that is a path; and what it
+// replaces at start (a stale socket) and what it does not (a live one, another file).
 //
 // The runtime tests need root (a runtime creates namespaces and cgroups) and the runtime itself
-// (scripts/install-deps installs runc, crun and busybox-static); they skip saying which is
-// missing. The socket tests run as any user.
+// (scripts/install-deps installs runc, crun, docker.io and busybox-static); they skip saying
+// which is missing. The socket tests run as any user.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -238,6 +240,51 @@ TEST_F(OciSocketTest, MalformedConnectionsLeaveTheDaemonServing) {
   EXPECT_GE(again, 0);
   close(again);
   EXPECT_EQ(kill(daemon.pid(), 0), 0);
+}
+
+// A socket left by a daemon that died without removing it (a crash, SIGKILL) is replaced.
+TEST_F(OciSocketTest, StaleSocketIsReplaced) {
+  int left = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(left, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = dir_.path() + "/oci.sock";
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(bind(left, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(left, 1), 0);
+  close(left);  // the file stays, and nothing listens on it
+  Daemon daemon(dir_);
+  ASSERT_TRUE(daemon.ready()) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("removed the stale socket " + path));
+  int conn = ConnectTo(path);
+  EXPECT_GE(conn, 0);
+  close(conn);
+}
+
+// A socket a live daemon serves, and a file that is no socket, are left alone, and the second
+// daemon says why it does not start.
+TEST_F(OciSocketTest, LiveSocketAndOtherFilesAreKept) {
+  Daemon daemon(dir_);
+  ASSERT_TRUE(daemon.ready()) << daemon.Stderr();
+  ProcessOptions bounded;
+  bounded.deadline = kDeadline;
+  auto second = RunProcess({kHijackd, "serve", "--listen", "unix:" + dir_.path() + "/api2.sock",
+                            "--oci-listener", daemon.oci_socket()},
+                           bounded);
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_THAT(second.err, HasSubstr(daemon.oci_socket() +
+                                    ": a live socket, something listens on it already"));
+  int conn = ConnectTo(daemon.oci_socket());
+  EXPECT_GE(conn, 0) << "the first daemon's socket is gone";
+  close(conn);
+
+  const std::string file = dir_.Write("not-a-socket", "keep me");
+  auto over_file = RunProcess({kHijackd, "serve", "--listen",
+                               "unix:" + dir_.path() + "/api3.sock", "--oci-listener", file},
+                              bounded);
+  EXPECT_NE(over_file.exit_code, 0);
+  EXPECT_THAT(over_file.err, HasSubstr(file + ": exists and is not a socket (a regular file)"));
+  EXPECT_EQ(ReadFile(file), "keep me");
 }
 
 // ---- Real containers. ----
