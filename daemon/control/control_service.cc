@@ -36,6 +36,8 @@ namespace {
 using supervisor::GuestInfo;
 
 constexpr size_t kMaxExitedRemembered = 4096;
+// A guest that ended with a status nobody could read (kUnknownWaitStatus).
+constexpr const char* kUnknownExitDescription = "ended (exit status unknown)";
 
 grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "hijackd is shutting down");
@@ -68,6 +70,9 @@ void FillGuest(const GuestInfo& info, v1::Guest* out, bool with_intercept = true
       out->set_term_signal(common::SignalName(WTERMSIG(*info.wait_status)));
       out->set_core_dumped(WCOREDUMP(*info.wait_status));
     }
+  } else if (!info.running) {
+    out->set_exit_status_unknown(true);
+    out->set_exit_description(kUnknownExitDescription);
   }
   out->set_intercept_count(static_cast<uint32_t>(info.intercept.Numbers().size()));
   if (with_intercept) {
@@ -279,7 +284,9 @@ ControlService::ControlService(supervisor::Supervisor& supervisor, ControlLimits
     own_rights_.groups.resize(static_cast<size_t>(getgroups(n, own_rights_.groups.data())));
   }
   supervisor_.AddExitListener([this](uint64_t id, int wait_status) {
-    spdlog::info("guest {} {}", id, common::DescribeWaitStatus(wait_status));
+    spdlog::info("guest {} {}", id,
+                 wait_status == kUnknownWaitStatus ? std::string(kUnknownExitDescription)
+                                                   : common::DescribeWaitStatus(wait_status));
     if (output_) {
       output_->GuestExited(id);
     }

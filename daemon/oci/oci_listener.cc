@@ -80,6 +80,47 @@ Result<std::string> ReadRegular(int fd, const std::string& name, size_t max) {
   return text;
 }
 
+// A socket file that a daemon which ended without Stop() left at `path` is removed; bind then
+// makes a new one. Stale means connect(2) is refused (ECONNREFUSED: nothing listens on it,
+// unix(7)). Anything else at the path stays: a live daemon's socket (the connection succeeds, or
+// its backlog is full: EAGAIN), a file of another type, a symbolic link (lstat, so its target is
+// never judged or removed). Errors name the path and what is there.
+Result<void> RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return {};
+    }
+    return ErrnoError(errno, "--oci-listener " + path + ": lstat");
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return std::unexpected(Error{
+        EEXIST, "--oci-listener " + path + ": exists and is not a socket (" +
+                    (S_ISLNK(st.st_mode)  ? "a symbolic link"
+                     : S_ISDIR(st.st_mode) ? "a directory"
+                     : S_ISREG(st.st_mode) ? "a regular file"
+                                           : "a special file") +
+                    "); it is left as it is"});
+  }
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe.valid()) {
+    return ErrnoError(errno, "socket(AF_UNIX)");
+  }
+  if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
+      errno == EAGAIN) {
+    return std::unexpected(
+        Error{EADDRINUSE, "--oci-listener " + path + ": a live socket, something listens on it already"});
+  }
+  if (errno != ECONNREFUSED) {
+    return ErrnoError(errno, "--oci-listener " + path + ": connect to the socket found there");
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoError(errno, "--oci-listener " + path + ": unlink the stale socket");
+  }
+  spdlog::warn("oci: removed the stale socket {} (nothing listened on it)", path);
+  return {};
+}
+
 }  // namespace
 
 Result<OciListenerOptions> ListenerOptionsFrom(const std::string& path, const std::string& mode,
@@ -144,6 +185,7 @@ Result<std::unique_ptr<OciListener>> OciListener::Start(const OciListenerOptions
         Error{EINVAL, "--oci-listener " + options.path + ": not a unix socket path"});
   }
   std::memcpy(addr.sun_path, options.path.c_str(), options.path.size());
+  HIJACK_TRY(RemoveStaleSocket(options.path, addr));
   // Never wider than 0600 while it exists: umask is per process, and nothing else creates files
   // while serve starts.
   mode_t old_umask = umask(0177);

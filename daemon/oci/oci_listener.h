@@ -71,7 +71,9 @@ Result<OciListenerOptions> ListenerOptionsFrom(const std::string& path, const st
 
 class OciListener {
  public:
-  // Binds `options.path` (a stale file there is an error: EADDRINUSE) and starts serving.
+  // Binds `options.path` and starts serving. A socket there that nothing listens on (left by a
+  // daemon that crashed) is replaced; a live daemon's socket is an error (EADDRINUSE), and so is
+  // anything else at the path (EEXIST), which stays as it is.
   // Errors: the socket's, the group's, an unreadable default policy.
   static Result<std::unique_ptr<OciListener>> Start(const OciListenerOptions& options,
                                                     supervisor::Supervisor& supervisor);

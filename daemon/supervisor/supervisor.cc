@@ -338,10 +338,14 @@ void Supervisor::Exited(uint64_t id, int wait_status) {
     return;
   }
   it->second.info.running = false;
-  it->second.info.wait_status = wait_status;
+  if (wait_status != kUnknownWaitStatus) {
+    it->second.info.wait_status = wait_status;
+  }
   it->second.info.exited_unix_ms = UnixMillis();
   AttachModules(it->second);
-  if (WIFSIGNALED(wait_status)) {
+  if (wait_status == kUnknownWaitStatus) {
+    spdlog::debug("guest {} (pid {}) ended; its exit status is unknown", id, it->second.info.pid);
+  } else if (WIFSIGNALED(wait_status)) {
     spdlog::debug("guest {} (pid {}) was killed by SIG{}", id, it->second.info.pid,
                  sigabbrev_np(WTERMSIG(wait_status)));
   } else {

@@ -106,7 +106,9 @@ struct GuestInfo {
   // unprivileged hijackd) or "none": what ends the guest tree with the supervisor.
   std::string containment;
   bool running = false;
-  std::optional<int> wait_status;  // waitpid(2) status once exited
+  // waitpid(2) status once exited; empty after the exit too when it could not be known
+  // (kUnknownWaitStatus: an adopted guest reaped by its own parent on an older kernel).
+  std::optional<int> wait_status;
   SyscallSet intercept;
   SyscallSet agent_exempt;  // calls the guest's agent runs without the supervisor
   int64_t started_unix_ms = 0;
@@ -118,6 +120,7 @@ struct GuestInfo {
 
 class Supervisor {
  public:
+  // `wait_status` is kUnknownWaitStatus when the guest's status could not be known.
   using ExitListener = std::function<void(uint64_t id, int wait_status)>;
 
   explicit Supervisor(SupervisorOptions options = {});

@@ -74,6 +74,10 @@ class CallDeferral {
   ~CallDeferral() = default;
 };
 
+// The wait status of a guest whose end was seen but whose status could not be read. Never a
+// waitpid(2) status, which fits in 16 bits.
+inline constexpr int kUnknownWaitStatus = -1;
+
 // The supervisor side of one guest, as a backend sees it: how its launch went (the optional
 // executive-page client), the decision of each intercepted call, its completion, and the end of
 // the guest.
@@ -123,7 +127,8 @@ class SyscallHandler {
   virtual void OnProcessEnded(const SyscallEvent& /*process*/, int /*wait_status*/) {}
 
   // The whole guest process tree has ended. `wait_status` is the main process's status as
-  // waitpid(2) reports it.
+  // waitpid(2) reports it, or kUnknownWaitStatus when it cannot be known (an adopted process
+  // that its own parent reaped on a kernel without PIDFD_INFO_EXIT).
   virtual void OnGuestExit(int wait_status) = 0;
 
   // The guest's start failed with `err` (the errno of its execve, or of a step before it, as

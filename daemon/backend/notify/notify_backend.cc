@@ -41,27 +41,40 @@
 namespace hijack::backend {
 namespace {
 
-// The wait status of an adopted process that has ended, while it is a zombie its parent has not
-// reaped: /proc/PID/stat's exit_code (field 52, proc(5)), trusted only when the pidfd still
-// names a process afterwards (pidfd_send_signal(2) with signal 0 succeeds for a zombie), so a
-// reused pid cannot answer for it. 0 when it is gone already.
-int AdoptedExitStatus(pid_t pid, int pidfd) {
+// PIDFD_GET_INFO (linux/pidfd.h, Linux 6.13; exit_code with PIDFD_INFO_EXIT since 6.15), which
+// Debian 12's headers do not have: the first 64 bytes of struct pidfd_info, whose size the
+// request number carries (the kernel takes any size from that version on).
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+};
+static_assert(sizeof(PidfdInfo) == 64);
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+constexpr uint64_t kPidfdInfoExit = 1u << 3;
+
+// The wait status of a zombie `pid` that its parent has not reaped: /proc/PID/stat's exit_code
+// (field 52, proc(5)), trusted only when the pidfd still names a process afterwards
+// (pidfd_send_signal(2) with signal 0 succeeds for a zombie), so a reused pid cannot answer for
+// it. Empty when it is no zombie or gone.
+std::optional<int> ZombieExitStatus(pid_t pid, int pidfd) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   hijack::UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
-    return 0;
+    return std::nullopt;
   }
   char buf[2048];
   ssize_t n = read(fd.get(), buf, sizeof buf - 1);
   if (n <= 0) {
-    return 0;
+    return std::nullopt;
   }
   buf[n] = '\0';
   // The command name (field 2) may hold spaces and parentheses: fields 3... follow the last ')'.
   char* p = std::strrchr(buf, ')');
   if (p == nullptr || p[1] != ' ' || p[2] != 'Z') {
-    return 0;
+    return std::nullopt;
   }
   int field = 2;
   long status = 0;
@@ -82,9 +95,28 @@ int AdoptedExitStatus(pid_t pid, int pidfd) {
     }
   }
   if (field != 52 || syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) {
-    return 0;
+    return std::nullopt;
   }
   return static_cast<int>(status);
+}
+
+// The wait status of an adopted process that has ended (its pidfd polls readable), whoever
+// reaps it: the installer (an OCI runtime) is its parent and often reaps it before the loop
+// gets here. While it is a zombie, /proc says; once reaped, the pidfd itself keeps the status
+// (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15). The zombie is asked first: where the kernel
+// records the exit information only at the reap, a reap between the two asks leaves the answer
+// to the second. kUnknownWaitStatus on a kernel that keeps no status for a reaped process.
+int AdoptedExitStatus(pid_t pid, int pidfd) {
+  if (auto status = ZombieExitStatus(pid, pidfd)) {
+    return *status;
+  }
+  PidfdInfo info{};
+  info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &info) == 0 && (info.mask & kPidfdInfoExit) != 0) {
+    return info.exit_code;
+  }
+  // Reaped, on a kernel before 6.15 (ENOTTY or no PIDFD_INFO_EXIT): nothing keeps the status.
+  return kUnknownWaitStatus;
 }
 
 }  // namespace
