@@ -174,10 +174,17 @@ void ThreadBoost::Keep() {
     }
     if (next == INT64_MAX) {
       wake_.wait(lock);
-    } else {
-      // steady_clock is CLOCK_MONOTONIC; a real-time waiter has no timer slack.
-      wake_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)));
+      continue;
     }
+    // An absolute clock_nanosleep(2) on CLOCK_MONOTONIC (no timer slack for a real-time thread),
+    // at most a millisecond at a time so that a slice raised meanwhile with an earlier end is
+    // seen within a millisecond of it.
+    const int64_t until = std::min(next, now + 1'000'000);
+    const timespec at{static_cast<time_t>(until / 1'000'000'000),
+                      static_cast<long>(until % 1'000'000'000)};
+    lock.unlock();
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
+    lock.lock();
   }
 }
 

@@ -177,7 +177,9 @@ std::optional<Decision> TimerModule::Decide(const SyscallEvent& ev, GuestMemory&
   if (boost_) {
     // Raised while the guest thread is still blocked, so the raise costs it no CPU; both wake
     // ahead of the host's ordinary threads once the answer goes.
-    const int64_t until = deadline + config_.boost_slice_ns;
+    // The keeper counts on CLOCK_MONOTONIC, whatever clock the guest named.
+    const int64_t until =
+        Now(CLOCK_MONOTONIC) + std::max<int64_t>(0, deadline - Now(clock)) + config_.boost_slice_ns;
     Boost(ev, ev.tid, &mem, until);
     if (const pid_t loop = loop_tid_.load(); loop != 0) {
       Boost(ev, loop, nullptr, until);
