@@ -109,7 +109,8 @@ int SleepSched(int n, int64_t us) {
       std::printf("failed %d\n", errno);
       return 1;
     }
-    const int policy = sched_getscheduler(0);
+    // sched_getscheduler(2) ORs SCHED_RESET_ON_FORK into the policy of a thread that has it.
+    const int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
     if (Now(CLOCK_MONOTONIC) - t0 < want) {
       ++early;
     }
@@ -128,7 +129,7 @@ int SleepSched(int n, int64_t us) {
   // poll(2), which the timer module does not hold, waits between looks.
   int restored = 0;
   for (const int64_t end = Now(CLOCK_MONOTONIC) + 60'000'000'000; Now(CLOCK_MONOTONIC) < end;) {
-    if (sched_getscheduler(0) == SCHED_OTHER) {
+    if ((sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_OTHER) {
       restored = 1;
       break;
     }
