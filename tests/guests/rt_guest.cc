@@ -10,12 +10,20 @@
 //                                    prints "sleeps N early E maxlate NS"
 //   rt_guest sleep-stats N US        N periodic sleeps of US us (nanosleep): prints the wake-up
 //                                    error's "p50 P99 max" in ns (bench/rt experiment 3)
+//   rt_guest sleep-sched N US        N sleeps of US us (nanosleep), reading the thread's
+//                                    scheduling class right after each; then forks a child that
+//                                    reports its class, and waits (60 s at most) until its own is
+//                                    SCHED_OTHER again: prints "sleep-sched N early E realtime R
+//                                    child POLICY restored 0|1" (the timer module's boost)
 //   rt_guest sleep-signal MS US      a SIGALRM (no SA_RESTART) after US us interrupts a sleep of
 //                                    MS ms: prints "interrupted RC ERRNO ELAPSED_NS"
 #include <errno.h>
 #include <signal.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +98,48 @@ int Sleeps(int n, int64_t us, const char* kind) {
   return 0;
 }
 
+int SleepSched(int n, int64_t us) {
+  const int64_t want = us * 1000;
+  int early = 0;
+  int realtime = 0;
+  for (int i = 0; i < n; ++i) {
+    timespec req{static_cast<time_t>(want / 1'000'000'000), static_cast<long>(want % 1'000'000'000)};
+    const int64_t t0 = Now(CLOCK_MONOTONIC);
+    if (nanosleep(&req, nullptr) != 0) {
+      std::printf("failed %d\n", errno);
+      return 1;
+    }
+    // sched_getscheduler(2) ORs SCHED_RESET_ON_FORK into the policy of a thread that has it.
+    const int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+    if (Now(CLOCK_MONOTONIC) - t0 < want) {
+      ++early;
+    }
+    if (policy == SCHED_FIFO || policy == SCHED_RR) {
+      ++realtime;
+    }
+  }
+  // Forked while this thread may still be raised: the child's class (sched_setattr(2),
+  // SCHED_FLAG_RESET_ON_FORK) is its exit status.
+  const pid_t child = fork();
+  if (child == 0) {
+    _exit(sched_getscheduler(0));
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  // poll(2), which the timer module does not hold, waits between looks.
+  int restored = 0;
+  for (const int64_t end = Now(CLOCK_MONOTONIC) + 60'000'000'000; Now(CLOCK_MONOTONIC) < end;) {
+    if ((sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_OTHER) {
+      restored = 1;
+      break;
+    }
+    poll(nullptr, 0, 1);
+  }
+  std::printf("sleep-sched %d early %d realtime %d child %d restored %d\n", n, early, realtime,
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, restored);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,6 +196,9 @@ int main(int argc, char** argv) {
                 static_cast<long long>(late[late.size() * 99 / 100]),
                 static_cast<long long>(late.back()));
     return 0;
+  }
+  if (argc == 4 && std::strcmp(argv[1], "sleep-sched") == 0) {
+    return SleepSched(std::atoi(argv[2]), std::atoll(argv[3]));
   }
   if (argc == 4 && std::strcmp(argv[1], "sleep-signal") == 0) {
     struct sigaction sa {};

@@ -1,6 +1,8 @@
 // Real-time services on real guests under hijackd: cpushare's reservations, by every mechanism
 // this host offers and on every backend; a live SetPolicy that changes the share; cleanup (no
-// control group and no stopped process left); bad settings refused with the JSON path.
+// control group and no stopped process left); bad settings refused with the JSON path. The
+// timer module's held sleeps, plain and boosted (the woken thread raised for a bounded slice and
+// put back), and what it says without the privilege to boost.
 //
 // Shares are measured by the guest itself (its CPU time over the elapsed time of a window), and
 // checked only against bounds a loaded host cannot break: other people's load lowers a guest's
@@ -10,7 +12,9 @@
 // reservation is a guarantee as well, so only there is a lower bound checked.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -269,12 +273,133 @@ INSTANTIATE_TEST_SUITE_P(Backends, TimerTest, ::testing::ValuesIn(BackendNames()
 
 TEST(TimerSettings, BadSettingsAreRefusedWithTheJsonPath) {
   TempDir dir;
-  const std::string policy =
-      WritePolicy(dir, "bad.json", R"({"module": "timer", "spin_us": -1})");
-  ProcessResult r = RunProcess({kHijackd, "check", policy});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("/modules/0/spin_us: -1 is out of range")) << r.err;
+  struct Bad {
+    std::string module;
+    std::string message;
+  };
+  const std::vector<Bad> cases = {
+      {R"({"module": "timer", "spin_us": -1})", "/modules/0/spin_us: -1 is out of range"},
+      {R"({"module": "timer", "boost": "deadline"})", "/modules/0/boost: expected"},
+      {R"({"module": "timer", "boost": "fifo", "boost_priority": 99})",
+       "/modules/0/boost_priority: 99 is out of range"},
+      {R"({"module": "timer", "boost": "rr", "boost_us": 0})",
+       "/modules/0/boost_us: 0 is out of range"},
+      {R"({"module": "timer", "boost_priority": 5})",
+       "/modules/0/boost_priority: set without \"boost\""},
+  };
+  for (const Bad& c : cases) {
+    const std::string policy = WritePolicy(dir, "bad.json", c.module);
+    ProcessResult r = RunProcess({kHijackd, "check", policy});
+    EXPECT_EQ(r.exit_code, 2) << c.module;
+    EXPECT_THAT(r.err, HasSubstr(c.message)) << c.module << ": " << r.err;
+  }
 }
+
+// True when this process may run threads real-time (CAP_SYS_NICE or RLIMIT_RTPRIO), as hijackd
+// started from it may: a child tries.
+bool MayRunRealTime() {
+  const pid_t child = fork();
+  if (child == 0) {
+    sched_param p{};
+    p.sched_priority = 1;
+    _exit(sched_setscheduler(0, SCHED_FIFO, &p) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+struct SleepSched {
+  int n = -1;
+  int early = -1;
+  int realtime = -1;
+  int child = -1;
+  int restored = -1;
+};
+
+SleepSched ParseSleepSched(const std::string& out) {
+  SleepSched s;
+  std::istringstream in(out);
+  std::string w[5];
+  in >> w[0] >> s.n >> w[1] >> s.early >> w[2] >> s.realtime >> w[3] >> s.child >> w[4] >>
+      s.restored;
+  return s;
+}
+
+constexpr const char* kBoost =
+    R"({"module": "timer", "boost": "fifo", "boost_priority": 10, "boost_us": 100000})";
+
+class TimerBoostTest : public ::testing::TestWithParam<std::string> {};
+
+// A boosted sleep returns with the thread real-time (it woke ahead of the host's ordinary
+// threads), what it forks then starts SCHED_OTHER (reset on fork), and the thread itself is
+// SCHED_OTHER again once the slice ends: no guest thread stays real-time.
+TEST_P(TimerBoostTest, BoostedThreadIsBackToSchedOtherAfterTheSleep) {
+  if (!MayRunRealTime()) {
+    GTEST_SKIP() << "no CAP_SYS_NICE here: TimerBoostTest.UnprivilegedBoostFallsBackAndSaysSo";
+  }
+  TempDir dir;
+  const std::string policy = WritePolicy(dir, "boost.json", kBoost);
+  ProcessResult r = HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy}
+                        .Run({kGuest, "sleep-sched", "5", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const SleepSched s = ParseSleepSched(r.out);
+  ASSERT_EQ(s.n, 5) << r.out;
+  EXPECT_EQ(s.early, 0) << r.out;
+  // The slice (100 ms) is far longer than the guest takes to look after its own wake-up.
+  EXPECT_EQ(s.realtime, 5) << r.out << r.err;
+  EXPECT_EQ(s.child, SCHED_OTHER) << r.out;
+  EXPECT_EQ(s.restored, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("timer: 5 sleeps held")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("boost SCHED_FIFO 10 until 100000 us after the deadline")) << r.err;
+  // One raise per sleep for the guest thread, plus the loop's.
+  EXPECT_THAT(r.err, ::testing::ContainsRegex("boost [^:]*: ([5-9]|1[0-9]) raises")) << r.err;
+}
+
+// Boosted sleeps of every kind never end before their deadline.
+TEST_P(TimerBoostTest, BoostedSleepsNeverEndEarly) {
+  TempDir dir;
+  const std::string policy = WritePolicy(
+      dir, "boost.json", R"({"module": "timer", "boost": "rr", "boost_priority": 5})");
+  for (const char* kind : {"nanosleep", "mono", "real", "mono-abs", "real-abs"}) {
+    ProcessResult r = HijackdRun{.hijackd = kHijackd, .backend = GetParam(), .policy = policy}
+                          .Run({kGuest, "sleeps", "20", "1000", kind});
+    ASSERT_EQ(r.exit_code, 0) << kind << ": " << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("sleeps 20 early 0 ")) << kind << ": " << r.out;
+    EXPECT_THAT(r.err, HasSubstr("timer: 20 sleeps held")) << kind;
+  }
+}
+
+// Without the privilege (hijackd without CAP_SYS_NICE and with RLIMIT_RTPRIO 0), the module
+// says that it cannot raise the threads and what it does instead, and the sleeps are still held
+// and never end early.
+TEST_P(TimerBoostTest, UnprivilegedBoostFallsBackAndSaysSo) {
+  TempDir dir;
+  const std::string policy = WritePolicy(dir, "boost.json", kBoost);
+  std::vector<std::string> prefix = {"prlimit", "--rtprio=0", "--"};
+  if (MayRunRealTime()) {
+    prefix.insert(prefix.end(), {"setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
+                                 "--"});
+  }
+  ProcessResult r = HijackdRun{.hijackd = kHijackd,
+                               .backend = GetParam(),
+                               .policy = policy,
+                               .prefix = prefix}
+                        .Run({kGuest, "sleep-sched", "5", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const SleepSched s = ParseSleepSched(r.out);
+  ASSERT_EQ(s.n, 5) << r.out;
+  EXPECT_EQ(s.early, 0) << r.out;
+  EXPECT_EQ(s.realtime, 0) << r.out;
+  EXPECT_EQ(s.restored, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("cannot raise the threads that wake from a held sleep")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("EPERM")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("answered unboosted, woken threads SCHED_OTHER")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("timer: 5 sleeps held")) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TimerBoostTest, ::testing::ValuesIn(BackendNames()),
+                         BackendTestName{});
 
 }  // namespace
 }  // namespace hijack::testing
