@@ -5,5 +5,5 @@
 hijack_test_guest(strace2_guest)
 hijack_test(hijack_strace2_tests SOURCES strace2_test.cc
   LIBS hijack_test_support GTest::gtest_main GTest::gmock
-  RUNS hijackd strace2_guest
+  RUNS hijackd syscall_guest refusing_wrapper strace2_guest
   TIMEOUT 300)
