@@ -831,7 +831,7 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
   uint64_t v = ev.args[i];
   // Only ever read for the kinds documented as "len", which no table entry puts last.
   uint64_t next = i + 1 < ev.args.size() ? ev.args[i + 1] : 0;
-  // The family of socket's protocol, the level of a socket option.
+  // The level of a socket option, before its name.
   uint64_t prev = i > 0 ? ev.args[i - 1] : 0;
   // int arguments: the kernel uses the low 32 bits of the register (the rest may be garbage).
   auto as_int = static_cast<int32_t>(static_cast<uint32_t>(v));
@@ -863,7 +863,7 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
     case kTimespec:
       return TimespecArg(v, mem);
     case kSocketProtocol:
-      return SocketProtocolArg(static_cast<uint32_t>(prev), v);
+      return SocketProtocolArg(static_cast<uint32_t>(ev.args[0]), v);  // the family
     case kSockoptLevel: {
       std::string_view name = Lookup(static_cast<uint32_t>(v), kSockoptLevelNames);
       return name.empty() ? Number(as_int) : Symbol(std::string(name));
