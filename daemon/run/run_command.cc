@@ -397,6 +397,19 @@ void FinishStrace(const StraceParts& parts, pid_t pid, std::optional<int> status
                "ptrace shows them\n",
                stderr);
   }
+  if (parts.trace != nullptr && parts.trace->unread_out_arguments() > 0) {
+    // Under notify the kernel writes a call's out-parameters after hijackd's answer, and the
+    // result observer reports only the return value, at sys_exit; by the time hijackd reads it
+    // the guest has gone on and may have reused that memory, so reading it then could show
+    // another call's data. Addresses are shown instead, and said once.
+    std::fprintf(stderr,
+                 "hijackd strace: %llu calls show out-parameters (struct stat, data read, wait "
+                 "status, descriptors of a pipe) as addresses: the %s backend does not stop the "
+                 "guest where the call returns, so what the kernel wrote there cannot be read "
+                 "reliably; --backend ptrace shows them\n",
+                 static_cast<unsigned long long>(parts.trace->unread_out_arguments()),
+                 std::string(BackendKindName(backend)).c_str());
+  }
   if (parts.trace != nullptr && parts.trace->unknown_results() > 0) {
     std::fprintf(stderr,
                  "hijackd strace: %llu calls show \"= ?\": the %s backend let them run and the "

@@ -451,10 +451,6 @@ Result<StraceOptions> ParseStraceOptions(std::span<const std::string> args) {
   if (out.follow >= 2 && !out.output) {
     return MakeError("-ff needs -o FILE: each process is written to FILE.PID");
   }
-  if (out.relative && out.stamps != StraceOptions::Stamps::kNone) {
-    // strace 6 prints both; one column of times is what people read.
-    return MakeError("-r and -t exclude each other here: choose relative or absolute times");
-  }
   if (out.summary == StraceOptions::Summary::kOnly &&
       (out.stamps != StraceOptions::Stamps::kNone || out.relative || out.durations ||
        out.fd_paths)) {
@@ -472,7 +468,7 @@ std::string StraceUsage() {
          "  -o FILE       write the trace (and the -c table) to FILE instead of stderr\n"
          "  -e trace=SET  only these calls: names, %file %process %network %net %signal %ipc\n"
          "                %desc %memory %stat %lstat %fstat %%stat %statfs %fstatfs %%statfs\n"
-         "                %creds %clock, all, none, ?NAME, /REGEX; !SET for all but SET\n"
+         "                %creds %clock %pure, all, none, ?NAME, /REGEX; !SET for all but SET\n"
          "  -e inject=SET:error=E|retval=N[:when=N[+[S]]]   fail or fake calls (fault module)\n"
          "  -e fault=SET[:error=E][:when=...]                the same, ENOSYS by default\n"
          "  -e status=successful|failed, -z, -Z   only calls that succeeded / failed\n"

@@ -208,6 +208,12 @@ std::optional<Decision> Guest::Decide(const SyscallEvent& call, GuestMemory& mem
   return std::nullopt;
 }
 
+void Guest::OnReturned(Event& record, GuestMemory& mem) {
+  if (!record.args.empty() && record.result) {
+    record.returned_args = syscalls::DecodeReturned(record.call, *record.result, mem, record.args);
+  }
+}
+
 bool Guest::WantsResult(int nr) const { return !engine_.Current()->ObserversFor(nr).empty(); }
 
 bool Guest::Exemptible(int nr) const {

@@ -66,6 +66,8 @@ class Guest final : public SyscallHandler, public ExecPageClient {
                                     CallDeferral& deferral) override;
   bool WantsResult(int nr) const override;
   void BeforeContinue(Event& record) override;
+  // Reads the out-parameters of a call whose arguments a module asked for (DecodeReturned).
+  void OnReturned(Event& record, GuestMemory& mem) override;
   void OnCompleted(Event&& record) override;
   void OnSignal(const SyscallEvent& thread, const SignalDelivery& signal) override;
   void OnProcessEnded(const SyscallEvent& process, int wait_status) override;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -198,6 +200,73 @@ constexpr Name kClockIdNames[] = {
     {CLOCK_TAI, "CLOCK_TAI"},
 };
 constexpr Name kTimerFlagNames[] = {{TIMER_ABSTIME, "TIMER_ABSTIME"}};
+// socket(2)'s protocol, by family (strace names IPPROTO_IP for 0 in the inet families).
+constexpr Name kInetProtocolNames[] = {
+    {0, "IPPROTO_IP"},        {1, "IPPROTO_ICMP"},      {2, "IPPROTO_IGMP"},
+    {6, "IPPROTO_TCP"},       {17, "IPPROTO_UDP"},      {41, "IPPROTO_IPV6"},
+    {58, "IPPROTO_ICMPV6"},   {132, "IPPROTO_SCTP"},    {136, "IPPROTO_UDPLITE"},
+    {255, "IPPROTO_RAW"},     {262, "IPPROTO_MPTCP"},
+};
+constexpr Name kNetlinkProtocolNames[] = {
+    {0, "NETLINK_ROUTE"},           {2, "NETLINK_USERSOCK"},   {4, "NETLINK_SOCK_DIAG"},
+    {5, "NETLINK_NFLOG"},           {6, "NETLINK_XFRM"},       {7, "NETLINK_SELINUX"},
+    {8, "NETLINK_ISCSI"},           {9, "NETLINK_AUDIT"},      {10, "NETLINK_FIB_LOOKUP"},
+    {11, "NETLINK_CONNECTOR"},      {12, "NETLINK_NETFILTER"}, {13, "NETLINK_IP6_FW"},
+    {14, "NETLINK_DNRTMSG"},        {15, "NETLINK_KOBJECT_UEVENT"}, {16, "NETLINK_GENERIC"},
+    {18, "NETLINK_SCSITRANSPORT"},  {19, "NETLINK_ECRYPTFS"},  {20, "NETLINK_RDMA"},
+    {21, "NETLINK_CRYPTO"},
+};
+// setsockopt(2) levels as strace names them (SOL_TCP for IPPROTO_TCP, include/linux/socket.h).
+constexpr Name kSockoptLevelNames[] = {
+    {0, "SOL_IP"},      {1, "SOL_SOCKET"},  {6, "SOL_TCP"},     {17, "SOL_UDP"},
+    {41, "SOL_IPV6"},   {58, "SOL_ICMPV6"}, {132, "SOL_SCTP"},  {255, "SOL_RAW"},
+    {263, "SOL_PACKET"}, {270, "SOL_NETLINK"}, {282, "SOL_TLS"}, {284, "SOL_MPTCP"},
+};
+// Option names per level (include/uapi/asm-generic/socket.h, linux/tcp.h, linux/in.h, linux/in6.h).
+constexpr Name kSolSocketNames[] = {
+    {1, "SO_DEBUG"},          {2, "SO_REUSEADDR"},      {3, "SO_TYPE"},
+    {4, "SO_ERROR"},          {5, "SO_DONTROUTE"},      {6, "SO_BROADCAST"},
+    {7, "SO_SNDBUF"},         {8, "SO_RCVBUF"},         {9, "SO_KEEPALIVE"},
+    {10, "SO_OOBINLINE"},     {11, "SO_NO_CHECK"},      {12, "SO_PRIORITY"},
+    {13, "SO_LINGER"},        {14, "SO_BSDCOMPAT"},     {15, "SO_REUSEPORT"},
+    {16, "SO_PASSCRED"},      {17, "SO_PEERCRED"},      {18, "SO_RCVLOWAT"},
+    {19, "SO_SNDLOWAT"},      {20, "SO_RCVTIMEO_OLD"},  {21, "SO_SNDTIMEO_OLD"},
+    {25, "SO_BINDTODEVICE"},  {26, "SO_ATTACH_FILTER"}, {27, "SO_DETACH_FILTER"},
+    {28, "SO_PEERNAME"},      {29, "SO_TIMESTAMP_OLD"}, {30, "SO_ACCEPTCONN"},
+    {31, "SO_PEERSEC"},       {32, "SO_SNDBUFFORCE"},   {33, "SO_RCVBUFFORCE"},
+    {34, "SO_PASSSEC"},       {36, "SO_MARK"},          {38, "SO_PROTOCOL"},
+    {39, "SO_DOMAIN"},        {40, "SO_RXQ_OVFL"},      {46, "SO_BUSY_POLL"},
+    {49, "SO_INCOMING_CPU"},  {50, "SO_ATTACH_BPF"},    {57, "SO_COOKIE"},
+    {59, "SO_PEERGROUPS"},    {60, "SO_ZEROCOPY"},
+};
+constexpr Name kSolTcpNames[] = {
+    {1, "TCP_NODELAY"},       {2, "TCP_MAXSEG"},        {3, "TCP_CORK"},
+    {4, "TCP_KEEPIDLE"},      {5, "TCP_KEEPINTVL"},     {6, "TCP_KEEPCNT"},
+    {7, "TCP_SYNCNT"},        {8, "TCP_LINGER2"},       {9, "TCP_DEFER_ACCEPT"},
+    {10, "TCP_WINDOW_CLAMP"}, {11, "TCP_INFO"},         {12, "TCP_QUICKACK"},
+    {13, "TCP_CONGESTION"},   {18, "TCP_USER_TIMEOUT"}, {23, "TCP_FASTOPEN"},
+    {25, "TCP_NOTSENT_LOWAT"}, {30, "TCP_FASTOPEN_CONNECT"},
+};
+constexpr Name kSolIpNames[] = {
+    {1, "IP_TOS"},            {2, "IP_TTL"},            {3, "IP_HDRINCL"},
+    {4, "IP_OPTIONS"},        {8, "IP_PKTINFO"},        {10, "IP_MTU_DISCOVER"},
+    {11, "IP_RECVERR"},       {12, "IP_RECVTTL"},       {13, "IP_RECVTOS"},
+    {15, "IP_FREEBIND"},      {19, "IP_TRANSPARENT"},   {24, "IP_BIND_ADDRESS_NO_PORT"},
+    {32, "IP_MULTICAST_IF"},  {33, "IP_MULTICAST_TTL"}, {34, "IP_MULTICAST_LOOP"},
+    {35, "IP_ADD_MEMBERSHIP"}, {36, "IP_DROP_MEMBERSHIP"},
+};
+constexpr Name kSolIpv6Names[] = {
+    {16, "IPV6_UNICAST_HOPS"},   {17, "IPV6_MULTICAST_IF"},  {18, "IPV6_MULTICAST_HOPS"},
+    {19, "IPV6_MULTICAST_LOOP"}, {20, "IPV6_ADD_MEMBERSHIP"}, {21, "IPV6_DROP_MEMBERSHIP"},
+    {23, "IPV6_MTU_DISCOVER"},   {25, "IPV6_RECVERR"},       {26, "IPV6_V6ONLY"},
+    {49, "IPV6_RECVPKTINFO"},    {67, "IPV6_TCLASS"},
+};
+// st_mode's file types (inode(7)).
+constexpr Name kFileTypeNames[] = {
+    {S_IFREG, "S_IFREG"}, {S_IFDIR, "S_IFDIR"},   {S_IFCHR, "S_IFCHR"}, {S_IFBLK, "S_IFBLK"},
+    {S_IFIFO, "S_IFIFO"}, {S_IFLNK, "S_IFLNK"},   {S_IFSOCK, "S_IFSOCK"},
+};
+constexpr Name kModeBitNames[] = {{S_ISUID, "S_ISUID"}, {S_ISGID, "S_ISGID"}, {S_ISVTX, "S_ISVTX"}};
 // clang-format on
 
 // Kinds that are one symbolic value or a plain set of flags, rendered from their table alone.
@@ -584,6 +653,172 @@ DecodedArg MmapFlagsArg(uint64_t flags) {
   return Symbol(std::move(text));
 }
 
+
+// Reads one object of type T from the guest; nullopt when not all of it could be read.
+template <typename T>
+std::optional<T> ReadObject(uint64_t addr, GuestMemory& mem) {
+  T value{};
+  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(&value, 1)));
+  if (!n || *n != sizeof(T)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// An object the decoder could not read: the pointer, as strace shows it.
+DecodedArg Unreadable(uint64_t addr) {
+  return {Hex(addr), {{"ptr", Hex(addr)}, {"error", "EFAULT"}}};
+}
+
+DecodedArg TimespecArg(uint64_t addr, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  std::optional<timespec> ts = ReadObject<timespec>(addr, mem);
+  if (!ts) {
+    return Unreadable(addr);
+  }
+  return {fmt::format("{{tv_sec={}, tv_nsec={}}}", ts->tv_sec, ts->tv_nsec),
+          {{"tv_sec", ts->tv_sec}, {"tv_nsec", ts->tv_nsec}}};
+}
+
+// st_mode as strace writes it: S_IFREG|0644, S_IFDIR|S_ISVTX|0777.
+std::string FileModeText(uint64_t mode) {
+  std::string_view type = Lookup(mode & S_IFMT, kFileTypeNames);
+  std::string text = type.empty() ? Hex(mode & S_IFMT) : std::string(type);
+  AppendFlags(text, mode & (S_ISUID | S_ISGID | S_ISVTX), kModeBitNames);
+  const uint64_t perm = mode & 0777;
+  return text + (perm == 0 ? "|000" : fmt::format("|0{:02o}", perm));
+}
+
+// struct stat, abbreviated as strace prints it without -v: the type and permissions, then the
+// size, or the device number of a device.
+DecodedArg StatArg(uint64_t addr, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  std::optional<struct stat> st = ReadObject<struct stat>(addr, mem);
+  if (!st) {
+    return Unreadable(addr);
+  }
+  const std::string mode = FileModeText(st->st_mode);
+  nlohmann::json json = {{"st_mode", mode}, {"st_size", st->st_size}};
+  if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+    json["st_rdev"] = st->st_rdev;
+    return {fmt::format("{{st_mode={}, st_rdev=makedev({:#x}, {:#x}), ...}}", mode,
+                        major(st->st_rdev), minor(st->st_rdev)),
+            std::move(json)};
+  }
+  return {fmt::format("{{st_mode={}, st_size={}, ...}}", mode, st->st_size), std::move(json)};
+}
+
+// A wait(2) status as strace spells it, with the macros that take it apart.
+std::string WaitStatusText(int status) {
+  if (WIFEXITED(status)) {
+    return fmt::format("[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]", WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    std::string sig = SignalName(static_cast<uint64_t>(WTERMSIG(status)));
+    return fmt::format("[{{WIFSIGNALED(s) && WTERMSIG(s) == {}{}}}]",
+                       sig.empty() ? std::to_string(WTERMSIG(status)) : sig,
+                       WCOREDUMP(status) ? " && WCOREDUMP(s)" : "");
+  }
+  if (WIFSTOPPED(status)) {
+    std::string sig = SignalName(static_cast<uint64_t>(WSTOPSIG(status)));
+    return fmt::format("[{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}]",
+                       sig.empty() ? std::to_string(WSTOPSIG(status)) : sig);
+  }
+  if (WIFCONTINUED(status)) {
+    return "[{WIFCONTINUED(s)}]";
+  }
+  return fmt::format("[{:#x}]", static_cast<unsigned>(status));
+}
+
+DecodedArg IntsArg(uint64_t addr, GuestMemory& mem, size_t count) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  std::array<int32_t, 2> v{};
+  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(v)).first(count * 4));
+  if (!n || *n != count * 4) {
+    return Unreadable(addr);
+  }
+  if (count == 1) {
+    return {fmt::format("[{}]", v[0]), nlohmann::json::array({v[0]})};
+  }
+  return {fmt::format("[{}, {}]", v[0], v[1]), nlohmann::json::array({v[0], v[1]})};
+}
+
+// setsockopt's value: an int shown as strace shows it ([1]); other sizes stay a pointer.
+DecodedArg SockoptValueArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
+  return static_cast<uint32_t>(len) == sizeof(int32_t) ? IntsArg(addr, mem, 1) : Pointer(addr);
+}
+
+std::span<const Name> SockoptNamesOf(uint64_t level) {
+  switch (static_cast<int32_t>(level)) {
+    case 0:
+      return kSolIpNames;
+    case 1:
+      return kSolSocketNames;
+    case 6:
+      return kSolTcpNames;
+    case 41:
+      return kSolIpv6Names;
+    default:
+      return {};
+  }
+}
+
+DecodedArg SocketProtocolArg(uint64_t family, uint64_t protocol) {
+  std::span<const Name> names;
+  if (family == AF_INET || family == AF_INET6) {
+    names = kInetProtocolNames;
+  } else if (family == AF_NETLINK) {
+    names = kNetlinkProtocolNames;
+  }
+  std::string_view name = Lookup(static_cast<uint32_t>(protocol), names);
+  return name.empty() ? Number(static_cast<int32_t>(protocol)) : Symbol(std::string(name));
+}
+
+// struct clone_args (linux/sched.h), the fields strace shows: those the flags make meaningful,
+// then exit_signal, stack and stack_size.
+DecodedArg CloneArgsArg(uint64_t addr, uint64_t size, GuestMemory& mem) {
+  if (addr == 0) {
+    return Pointer(addr);
+  }
+  std::array<uint64_t, 11> a{};  // flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+                                 // stack_size, tls, set_tid, set_tid_size, cgroup
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size, sizeof a));
+  if (want < 64) {  // CLONE_ARGS_SIZE_VER0: the kernel refuses less with EINVAL
+    return Pointer(addr);
+  }
+  Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(a)).first(want));
+  if (!n || *n != want) {
+    return Unreadable(addr);
+  }
+  const uint64_t flags = a[0];
+  std::string text = "{flags=" + CloneFlagsArg(flags).text;
+  if ((flags & CLONE_PIDFD) != 0) {
+    text += fmt::format(", pidfd={}", Hex(a[1]));
+  }
+  if ((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) != 0) {
+    text += fmt::format(", child_tid={}", Hex(a[2]));
+  }
+  if ((flags & CLONE_PARENT_SETTID) != 0) {
+    text += fmt::format(", parent_tid={}", Hex(a[3]));
+  }
+  std::string sig = SignalName(a[4]);
+  text += fmt::format(", exit_signal={}, stack={}, stack_size={}",
+                      sig.empty() ? std::to_string(a[4]) : sig, Hex(a[5]), Hex(a[6]));
+  if ((flags & CLONE_SETTLS) != 0) {
+    text += fmt::format(", tls={}", Hex(a[7]));
+  }
+  text += '}';
+  nlohmann::json json = {{"flags", CloneFlagsArg(flags).text}, {"exit_signal", a[4]},
+                         {"stack", Hex(a[5])}, {"stack_size", a[6]}};
+  return {std::move(text), std::move(json)};
+}
+
 DecodedArg SymbolicArg(const SymbolicKind& kind, uint64_t value) {
   if (kind.is_flags) {
     return Symbol(FlagsText(value, kind.names, kind.zero));
@@ -596,6 +831,8 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
   uint64_t v = ev.args[i];
   // Only ever read for the kinds documented as "len", which no table entry puts last.
   uint64_t next = i + 1 < ev.args.size() ? ev.args[i + 1] : 0;
+  // The level of a socket option, before its name.
+  uint64_t prev = i > 0 ? ev.args[i - 1] : 0;
   // int arguments: the kernel uses the low 32 bits of the register (the rest may be garbage).
   auto as_int = static_cast<int32_t>(static_cast<uint32_t>(v));
   switch (kind) {
@@ -615,7 +852,30 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
     case kMsghdr:
     case kMmsghdrs:
     case kOpenHow:
-      return Pointer(v);
+    case kStatOut:
+    case kTimespecOut:
+    case kWaitStatusOut:
+    case kFdPairOut:
+    case kReadBuffer:
+    case kIntOut:
+    case kSocklenInOut:
+      return Pointer(v);  // not written yet: DecodeReturned reads them
+    case kTimespec:
+      return TimespecArg(v, mem);
+    case kSocketProtocol:
+      return SocketProtocolArg(static_cast<uint32_t>(ev.args[0]), v);  // the family
+    case kSockoptLevel: {
+      std::string_view name = Lookup(static_cast<uint32_t>(v), kSockoptLevelNames);
+      return name.empty() ? Number(as_int) : Symbol(std::string(name));
+    }
+    case kSockoptName: {
+      std::string_view name = Lookup(static_cast<uint32_t>(v), SockoptNamesOf(prev));
+      return name.empty() ? Number(as_int) : Symbol(std::string(name));
+    }
+    case kSockoptValue:
+      return SockoptValueArg(v, next, mem);
+    case kCloneArgs:
+      return CloneArgsArg(v, next, mem);
     case kDirFd:
       return as_int == AT_FDCWD ? Symbol("AT_FDCWD") : Number(as_int);
     case kPath:
@@ -679,6 +939,74 @@ std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem
     out.push_back(DecodeOne(call->args[i], ev, i, mem));
   }
   return out;
+}
+
+bool HasOutArguments(int nr) {
+  const CallLayout* call = FindLayout(nr);
+  if (call == nullptr) {
+    return false;
+  }
+  for (ArgKind k : call->args) {
+    if (k >= kStatOut) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool DecodeReturned(const SyscallEvent& ev, int64_t result, GuestMemory& mem,
+                    std::vector<DecodedArg>& args) {
+  const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
+  if (call == nullptr || !HasOutArguments(ev.nr)) {
+    return false;
+  }
+  if (ErrorOf(result)) {
+    return true;  // nothing was written: the pointers are what strace shows too
+  }
+  for (size_t i = 0; i < args.size() && i < call->args.size(); ++i) {
+    const uint64_t v = ev.args[i];
+    switch (call->args[i]) {
+      case kStatOut:
+        args[i] = StatArg(v, mem);
+        break;
+      case kTimespecOut:
+        args[i] = TimespecArg(v, mem);
+        break;
+      case kWaitStatusOut:
+        // 0 from WNOHANG: no child changed state, and the status was not written.
+        if (v != 0 && result > 0) {
+          std::optional<int32_t> status = ReadObject<int32_t>(v, mem);
+          args[i] = status ? DecodedArg{WaitStatusText(*status), *status} : Unreadable(v);
+        }
+        break;
+      case kFdPairOut:
+        args[i] = IntsArg(v, mem, 2);
+        break;
+      case kReadBuffer:
+        args[i] = BufferArg(v, static_cast<uint64_t>(result), mem);
+        break;
+      case kIntOut: {
+        // getsockopt: the value is an int when the length the kernel wrote back says so.
+        std::optional<uint32_t> len =
+            i + 1 < ev.args.size() && ev.args[i + 1] != 0 ? ReadObject<uint32_t>(ev.args[i + 1], mem)
+                                                          : std::nullopt;
+        if (len && *len == sizeof(int32_t)) {
+          args[i] = IntsArg(v, mem, 1);
+        }
+        break;
+      }
+      case kSocklenInOut:
+        if (v != 0) {
+          std::optional<uint32_t> len = ReadObject<uint32_t>(v, mem);
+          args[i] = len ? DecodedArg{fmt::format("[{}]", *len), nlohmann::json::array({*len})}
+                        : Unreadable(v);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
 }
 
 std::string FormatResult(int nr, std::optional<int64_t> result) {

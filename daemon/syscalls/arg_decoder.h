@@ -44,6 +44,19 @@ namespace hijack::syscalls {
 // when cut short.
 std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem);
 
+// Whether native call `nr` has out-parameters (ArgKind kStatOut and after: struct stat, read
+// buffers, wait statuses, pipe descriptors...), which DecodeArguments shows as pointers.
+bool HasOutArguments(int nr);
+
+// Replaces, in `args` (DecodeArguments of `ev`), the out-parameters the kernel wrote for `ev`,
+// which returned `result`: the struct stat, the bytes read (up to 256 of them), the wait status,
+// the pipe's descriptors. Only meaningful while the thread is still stopped at the call's return
+// (a ptrace syscall-exit-stop): later the guest may have reused the memory. A failed call wrote
+// nothing, and its pointers stay, as strace shows them. Returns true when the call has
+// out-parameters (HasOutArguments), so that they are now what the call returned.
+bool DecodeReturned(const SyscallEvent& ev, int64_t result, GuestMemory& mem,
+                    std::vector<DecodedArg>& args);
+
 // The result of call `nr` as strace prints it: "?" when unknown, "-1 ENOENT (No such file or
 // directory)" for -4095..-1, hex for calls that return an address (mmap, mremap, brk, shmat),
 // decimal otherwise.

@@ -75,6 +75,21 @@ enum class ArgKind : uint8_t {
   kFcntlCmd,        // F_SETFD
   kClockId,         // CLOCK_MONOTONIC
   kTimerFlags,      // TIMER_ABSTIME
+  kTimespec,        // const struct timespec *: {tv_sec=1, tv_nsec=0}
+  kSocketProtocol,  // socket's protocol, named for the family before it: IPPROTO_TCP
+  kSockoptLevel,    // SOL_SOCKET, SOL_TCP
+  kSockoptName,     // SO_REUSEADDR: named for the level before it
+  kSockoptValue,    // setsockopt's value (len): [1] when it is an int
+  kCloneArgs,       // struct clone_args (len): clone3
+  // Out-parameters: the kernel writes them while the call runs, so on entry they are pointers;
+  // DecodeReturned (arg_decoder.h) reads them where the backend stops at the call's return.
+  kStatOut,         // struct stat *: {st_mode=S_IFREG|0644, st_size=1234, ...}
+  kTimespecOut,     // struct timespec *: clock_gettime
+  kWaitStatusOut,   // int *: [{WIFEXITED(s) && WEXITSTATUS(s) == 0}]
+  kFdPairOut,       // int[2]: pipe, pipe2, socketpair: [3, 4]
+  kReadBuffer,      // data the call gives the guest (len): read, pread64, recvfrom
+  kIntOut,          // int *: getsockopt's value [0]
+  kSocklenInOut,    // socklen_t *: [4]
 };
 
 // How a call uses the file a path argument names, as a bit set. read..unlink are the kinds

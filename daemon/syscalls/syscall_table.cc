@@ -156,9 +156,15 @@ constexpr std::array kClock = {
     "clock_settime"sv, "clock_gettime"sv, "clock_getres"sv,  "clock_adjtime"sv,
 };
 
+// strace's %pure: calls that take no argument and always succeed (its x86_64 table).
+constexpr std::array kPure = {
+    "getpid"sv, "getppid"sv, "gettid"sv, "getpgrp"sv,
+    "getuid"sv, "geteuid"sv, "getgid"sv, "getegid"sv,
+};
+
 // clang-format on
 
-constexpr std::array<SyscallClass, 16> kClasses = {{
+constexpr std::array<SyscallClass, 17> kClasses = {{
     {"%file", "takes a file name argument", kFile},
     {"%net", "network: creates, connects or moves data through a socket", kNet},
     {"%process", "process lifecycle: creates, runs, waits for or ends a process or thread",
@@ -177,6 +183,7 @@ constexpr std::array<SyscallClass, 16> kClasses = {{
     {"%%statfs", "asks for the status of a file system, in any of the ways above", kAnyStatfs},
     {"%creds", "reads or changes user and group ids or capability sets", kCreds},
     {"%clock", "reads or changes a system clock", kClock},
+    {"%pure", "takes no argument and always succeeds (getpid, getuid, ...)", kPure},
 }};
 
 struct ClassAlias {

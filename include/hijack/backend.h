@@ -114,6 +114,12 @@ class SyscallHandler {
   // thread, right before the answer is sent.
   virtual void BeforeContinue(Event& /*record*/) {}
 
+  // The call `record` describes has returned `*record.result` and its thread is still stopped
+  // there (ptrace(2) syscall-exit-stop): `mem` is its memory, valid during this call only, in
+  // which the handler may read what the kernel wrote for the call (out-parameters). Backends
+  // that stop at returns call it right before OnCompleted; loop thread.
+  virtual void OnReturned(Event& /*record*/, GuestMemory& /*mem*/) {}
+
   // The call answered by OnSyscall has completed; `record.result` is set when known.
   virtual void OnCompleted(Event&& record) = 0;
 

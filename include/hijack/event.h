@@ -55,6 +55,10 @@ struct Event {
   // the end of process call.pid, its status as waitpid(2) reports it.
   std::optional<int> exit_status;
   std::vector<DecodedArg> args;  // empty unless a module of the policy asked for arguments
+  // True when `args` show the out-parameters the call returned (struct stat, bytes read, ...):
+  // the backend stopped the thread at the call's return (ptrace) and the handler read them
+  // there. False: they are the pointers the call was given.
+  bool returned_args = false;
   Decision decision;
   std::string module;            // the module that decided; empty when no module objected
   // The call's return value (negative errno on failure) when the supervisor knows it: always for

@@ -634,6 +634,8 @@ void Tracer::OnSyscallStop(Tracee& t) {
           t.answer.reset();
         } else {
           record.result = info.exit.rval;
+          ProcessMemory mem(t.tid, nullptr);
+          guest.handler->OnReturned(record, mem);
         }
         Resume(t, 0);
         Complete(t, std::move(record));

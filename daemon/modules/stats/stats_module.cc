@@ -30,9 +30,13 @@ void StatsModule::Observe(const Event& event) {
   }
   const auto held = static_cast<uint64_t>(std::max<int64_t>(0, event.end_ns - event.call.start_ns));
   if (event.result) {
-    // The call's return was seen, so receipt to result is the call's duration.
+    // The call's return was seen, so receipt to result is the call's duration; under notify a
+    // call that ran returned when the kernel result observer reported it, after the answer.
     ++s.durations;
-    s.duration_ns += held;
+    s.duration_ns += event.returned_ns != 0
+                         ? static_cast<uint64_t>(
+                               std::max<int64_t>(0, event.returned_ns - event.call.start_ns))
+                         : held;
   }
   if (latency_) {
     s.latency.Record(held);

@@ -240,7 +240,7 @@ std::string TraceModule::LinePrefix(pid_t tid, int64_t start_ns) {
       break;
   }
   if (start_ns == 0) {
-    return out;  // an exit line: no call, no time
+    start_ns = ClockNs(CLOCK_MONOTONIC);  // an exit line: stamped when it is written, as strace
   }
   const int64_t wall_ns = start_ns + realtime_offset_ns_;
   const time_t secs = static_cast<time_t>(wall_ns / 1'000'000'000);
@@ -258,7 +258,10 @@ std::string TraceModule::LinePrefix(pid_t tid, int64_t start_ns) {
   }
   if (style_.relative) {
     const int64_t delta = last_start_ns_ == 0 ? 0 : std::max<int64_t>(0, start_ns - last_start_ns_);
-    out += fmt::format("{:>6}.{:06} ", delta / 1'000'000'000, (delta % 1'000'000'000) / 1000);
+    // strace -r: "     0.000123 "; with -t as well: "12:00:00 (+     0.000123) ".
+    const std::string seconds =
+        fmt::format("{:>6}.{:06}", delta / 1'000'000'000, (delta % 1'000'000'000) / 1000);
+    out += style_.stamps == StraceStyle::Stamps::kNone ? seconds + " " : "(+" + seconds + ") ";
     last_start_ns_ = start_ns;
   }
   return out;
@@ -274,7 +277,7 @@ std::string TraceModule::StraceLine(const Event& event) {
                                        ? layout->args[i]
                                        : syscalls::ArgKind::kHex;
     std::string text = event.args[i].text;
-    if (kind == syscalls::ArgKind::kBuffer) {
+    if (kind == syscalls::ArgKind::kBuffer || kind == syscalls::ArgKind::kReadBuffer) {
       text = CutQuoted(text, style_.string_limit);
     } else if (style_.fd_paths &&
                (kind == syscalls::ArgKind::kFd ||
@@ -302,8 +305,12 @@ std::string TraceModule::StraceLine(const Event& event) {
     line += fmt::format(" [{}]", event.module);
   }
   if (style_.durations && event.result && !IsExit(c.nr)) {
+    // One meaning on every backend: from the call's entry to its return, as hijackd saw them.
+    // Under notify a call the supervisor let run returns after the answer (end_ns), when the
+    // kernel result observer reports it (returned_ns).
+    const int64_t end = event.returned_ns != 0 ? event.returned_ns : event.end_ns;
     line += fmt::format(" <{:.6f}>",
-                        static_cast<double>(std::max<int64_t>(0, event.end_ns - c.start_ns)) / 1e9);
+                        static_cast<double>(std::max<int64_t>(0, end - c.start_ns)) / 1e9);
   }
   return line + "\n";
 }
@@ -321,6 +328,10 @@ void TraceModule::ObserveStrace(const Event& event) {
   }
   if (!event.result && !IsExit(c.nr) && style_.shown.Contains(c.nr)) {
     ++unknown_;
+  }
+  if (shown && event.result && !event.returned_args && !event.args.empty() &&
+      !(*event.result < 0 && *event.result >= -4095) && syscalls::HasOutArguments(c.nr)) {
+    ++unread_outs_;
   }
   if (shown) {
     WriteStrace(c.tid, StraceLine(event));
@@ -384,6 +395,11 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
 uint64_t TraceModule::unknown_results() const {
   std::lock_guard lock(mu_);
   return unknown_;
+}
+
+uint64_t TraceModule::unread_out_arguments() const {
+  std::lock_guard lock(mu_);
+  return unread_outs_;
 }
 
 uint64_t TraceModule::signals_shown() const {

@@ -74,6 +74,9 @@ class TraceModule final : public PolicyModule {
   // Strace form: lines written with "= ?" because the call ran where hijackd could not see its
   // result (not counting exit and exit_group, which never return).
   uint64_t unknown_results() const;
+  // Strace form: lines of calls that succeeded whose out-parameters (struct stat, the bytes
+  // read, ...) show as pointers because the backend did not stop at the call's return.
+  uint64_t unread_out_arguments() const;
   // Signal-delivery lines written (only backends that stop at deliveries report them).
   uint64_t signals_shown() const;
 
@@ -122,6 +125,7 @@ class TraceModule final : public PolicyModule {
   int64_t last_start_ns_ = 0;    // -r
   uint64_t unknown_ = 0;
   uint64_t signals_ = 0;
+  uint64_t unread_outs_ = 0;
 };
 
 }  // namespace hijack::modules
