@@ -43,7 +43,9 @@ Result<std::string> StringAt(const nlohmann::json& obj, std::string_view key,
   return s;
 }
 
-Result<pid_t> PidAt(const nlohmann::json& obj, std::string_view key, std::string_view path) {
+// `zero_allowed`: 0 stands for "not said" (see ContainerProcessState::pid).
+Result<pid_t> PidAt(const nlohmann::json& obj, std::string_view key, std::string_view path,
+                    bool zero_allowed = false) {
   auto it = obj.find(key);
   if (it == obj.end()) {
     return std::unexpected(Refuse(path, "missing"));
@@ -52,6 +54,9 @@ Result<pid_t> PidAt(const nlohmann::json& obj, std::string_view key, std::string
     return std::unexpected(Refuse(path, "expected a process id (a positive integer)"));
   }
   const auto v = it->get<int64_t>();
+  if (v == 0 && zero_allowed) {
+    return 0;
+  }
   if (v <= 0 || v > std::numeric_limits<pid_t>::max()) {
     return std::unexpected(Refuse(path, fmt::format("{} is no process id", v)));
   }
@@ -113,7 +118,7 @@ Result<ContainerProcessState> ParseContainerProcessState(std::string_view text,
   if (!found) {
     return std::unexpected(Refuse("/fds", "no \"seccompFd\""));
   }
-  HIJACK_ASSIGN_OR_RETURN(st.pid, PidAt(doc, "pid", "/pid"));
+  HIJACK_ASSIGN_OR_RETURN(st.pid, PidAt(doc, "pid", "/pid", /*zero_allowed=*/true));
   HIJACK_ASSIGN_OR_RETURN(st.metadata,
                           StringAt(doc, "metadata", "/metadata", false, kMaxMetadataBytes));
   auto state = doc.find("state");
@@ -122,11 +127,16 @@ Result<ContainerProcessState> ParseContainerProcessState(std::string_view text,
   }
   HIJACK_ASSIGN_OR_RETURN(st.id, StringAt(*state, "id", "/state/id", true, kMaxIdBytes));
   HIJACK_ASSIGN_OR_RETURN(st.status, StringAt(*state, "status", "/state/status", true, 64));
-  HIJACK_ASSIGN_OR_RETURN(st.state_pid, PidAt(*state, "pid", "/state/pid"));
+  HIJACK_ASSIGN_OR_RETURN(st.state_pid, PidAt(*state, "pid", "/state/pid", /*zero_allowed=*/true));
   HIJACK_ASSIGN_OR_RETURN(st.bundle,
                           StringAt(*state, "bundle", "/state/bundle", true, 4096));
   if (st.bundle.front() != '/') {
-    return std::unexpected(Refuse("/state/bundle", "expected an absolute path"));
+    // A container being created is read from its bundle. A process started in a running one
+    // (exec) only joins it, and crun 1.8 sends it with a relative bundle: kept as unknown.
+    if (st.status == "creating") {
+      return std::unexpected(Refuse("/state/bundle", "expected an absolute path"));
+    }
+    st.bundle.clear();
   }
   if (auto ann = state->find("annotations"); ann != state->end()) {
     if (!ann->is_object()) {

@@ -39,12 +39,14 @@ inline constexpr size_t kMaxFds = 8;
 struct ContainerProcessState {
   std::string oci_version;
   size_t seccomp_fd_index = 0;  // in "fds" and in the message's SCM_RIGHTS descriptors
-  pid_t pid = -1;               // the container process, in the runtime's pid namespace
+  // The container process, in the runtime's pid namespace; 0 when the runtime does not say,
+  // as crun 1.8's `exec` does not: such a connection can only join a container already known.
+  pid_t pid = -1;
   std::string metadata;         // linux.seccomp.listenerMetadata; empty when absent
   std::string id;               // state.id
   std::string status;           // state.status ("creating" at create, "running" at exec)
-  pid_t state_pid = -1;         // state.pid: the container's init
-  std::string bundle;           // state.bundle: an absolute path
+  pid_t state_pid = -1;         // state.pid: the container's init; 0 when not said (crun exec)
+  std::string bundle;           // state.bundle: an absolute path; empty (unknown) after create
 };
 
 // Checks `text` and that it names exactly `fds_received` descriptors, one of them "seccompFd".

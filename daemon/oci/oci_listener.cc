@@ -439,6 +439,21 @@ Result<std::string> OciListener::Serve(int fd) {
     std::lock_guard lock(registry_->mu);
     if (auto it = registry_->containers.find(key); it != registry_->containers.end()) {
       known = it->second;
+    } else if (st.state_pid == 0) {
+      // crun 1.8's exec names neither its process nor the container's init: the one running
+      // container of that id is it. Two of one id (two runtimes' roots) cannot be told apart.
+      const std::string prefix = st.id + "\n";
+      int matches = 0;
+      for (auto at = registry_->containers.lower_bound(prefix);
+           at != registry_->containers.end() && at->first.starts_with(prefix); ++at) {
+        known = at->second;
+        ++matches;
+      }
+      if (matches > 1) {
+        return std::unexpected(Error{
+            EINVAL, who + ": /state/pid: 0, and " + std::to_string(matches) +
+                        " running containers have this id: which one to join is unknown"});
+      }
     }
   }
   auto deadline = std::chrono::steady_clock::now() + kLoopWait;
@@ -450,6 +465,11 @@ Result<std::string> OciListener::Serve(int fd) {
         },
         deadline));
     return fmt::format("{} joins guest {} (a process started in it: {})", who, *known, st.status);
+  }
+  if (st.pid == 0 || st.state_pid == 0 || st.bundle.empty()) {
+    return std::unexpected(Error{
+        EINVAL, who + ": no guest of this container is known to join, and a new one needs "
+                      "what this message lacks: /pid, /state/pid and an absolute /state/bundle"});
   }
   // Read as the runtime left it: the bundle is the runtime's, and the descriptor received is
   // of the filter it installed from this file.
