@@ -3,6 +3,7 @@
 // SIGKILLed; every process of the guest tree must be gone within a deadline, on every backend.
 // Also what the guest sees of its pid namespace, and the fallback when the kernel refuses one.
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -31,6 +32,22 @@ using ::testing::HasSubstr;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
 
+// A /proc file's contents, or what was read before an error: a process that exits while its
+// file is read makes read(2) fail with ESRCH, which std::ifstream turns into an exception.
+std::string ProcText(const std::string& path) {
+  std::string text;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return text;
+  }
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
+}
+
 // Every process whose command line contains `token` (the test's temporary directory): the guest
 // tree, and the supervisor, whose argv names the guest.
 std::vector<pid_t> ProcessesWith(const std::string& token) {
@@ -45,8 +62,7 @@ std::vector<pid_t> ProcessesWith(const std::string& token) {
     if (pid <= 0 || *end != '\0' || pid == getpid()) {
       continue;
     }
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string cmdline = ProcText("/proc/" + std::string(e->d_name) + "/cmdline");
     if (cmdline.find(token) != std::string::npos) {
       pids.push_back(static_cast<pid_t>(pid));
     }
@@ -118,8 +134,7 @@ std::vector<pid_t> WaitAllGone(
 // parent, pid in each namespace, tracer and where it waits (proc(5)).
 std::string Describe(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
-  std::ifstream cmd(base + "/cmdline", std::ios::binary);
-  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  std::string cmdline = ProcText(base + "/cmdline");
   std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
   std::string out = "pid " + std::to_string(pid) + " [" + cmdline + "]";
   std::ifstream status(base + "/status");

@@ -376,9 +376,9 @@ TEST_P(TimerBoostTest, BoostedSleepsNeverEndEarly) {
 TEST_P(TimerBoostTest, UnprivilegedBoostFallsBackAndSaysSo) {
   TempDir dir;
   const std::string policy = WritePolicy(dir, "boost.json", kBoost);
-  std::vector<std::string> prefix = {"prlimit", "--rtprio=0", "--"};
+  std::vector<std::string> prefix = {"/usr/bin/prlimit", "--rtprio=0", "--"};
   if (MayRunRealTime()) {
-    prefix.insert(prefix.end(), {"setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
+    prefix.insert(prefix.end(), {"/usr/bin/setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
                                  "--"});
   }
   ProcessResult r = HijackdRun{.hijackd = kHijackd,

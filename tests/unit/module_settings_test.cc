@@ -98,6 +98,7 @@ std::vector<nlohmann::json> Samples(const std::string& dir) {
        {"timeout_ms", 500}},
       {{"module", "cpushare"}, {"budget_ms", 10}, {"period_ms", 100}, {"mechanism", "signals"}},
       {{"module", "timer"}, {"spin_us", 100}, {"max_hold_ms", 50}},
+      {{"module", "timer"}, {"boost", "fifo"}, {"boost_priority", 10}, {"boost_us", 200}},
   };
 }
 

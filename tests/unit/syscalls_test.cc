@@ -402,7 +402,7 @@ TEST(ArgDecoderTest, SocketsAndDescriptors) {
   auto socket = DecodeArguments(
       Call(SCMP_SYS(socket), {AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0}), mem);
   EXPECT_THAT(Texts(socket),
-              ElementsAre("AF_INET6", "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC", "0"));
+              ElementsAre("AF_INET6", "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC", "IPPROTO_IP"));
   EXPECT_EQ(socket[0].json, "AF_INET6");
   EXPECT_THAT(Texts(DecodeArguments(Call(SCMP_SYS(pipe2), {0x1000, O_CLOEXEC}), mem)),
               ElementsAre("0x1000", "O_CLOEXEC"));
