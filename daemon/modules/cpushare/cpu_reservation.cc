@@ -21,6 +21,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.h"
+#include "common/sched_attr.h"
 #include "daemon/modules/cpushare/guest_tree.h"
 
 namespace hijack::modules {
@@ -33,26 +35,6 @@ constexpr uint64_t kMinDeadlineRuntimeNs = 1024;
 #ifndef SCHED_DEADLINE
 constexpr int SCHED_DEADLINE = 6;
 #endif
-constexpr uint64_t kResetOnFork = 0x01;  // SCHED_FLAG_RESET_ON_FORK
-
-// sched_setattr(2)'s struct sched_attr (glibc of this distribution has no wrapper).
-struct SchedAttr {
-  uint32_t size = sizeof(SchedAttr);
-  uint32_t sched_policy = 0;
-  uint64_t sched_flags = 0;
-  int32_t sched_nice = 0;
-  uint32_t sched_priority = 0;
-  uint64_t sched_runtime = 0;
-  uint64_t sched_deadline = 0;
-  uint64_t sched_period = 0;
-};
-
-int SetAttr(pid_t tid, const SchedAttr& a) {
-  return static_cast<int>(syscall(SYS_sched_setattr, tid, &a, 0));
-}
-int GetAttr(pid_t tid, SchedAttr& a) {
-  return static_cast<int>(syscall(SYS_sched_getattr, tid, &a, sizeof a, 0));
-}
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
@@ -184,18 +166,18 @@ void ProbeDeadline(CpuMechanisms& host) {
   // On a thread of its own: the probe must not change the class of a thread that stays.
   int err = 0;
   std::thread([&] {
-    SchedAttr a;
+    common::SchedAttr a;
     a.sched_policy = SCHED_DEADLINE;
-    a.sched_flags = kResetOnFork;
+    a.sched_flags = common::kSchedFlagResetOnFork;
     a.sched_runtime = 100'000;
     a.sched_deadline = a.sched_period = 100'000'000;
-    if (SetAttr(0, a) != 0) {
+    if (common::SetSchedAttr(0, a) != 0) {
       err = errno;
       return;
     }
-    SchedAttr other;
+    common::SchedAttr other;
     other.sched_policy = SCHED_OTHER;
-    SetAttr(0, other);
+    common::SetSchedAttr(0, other);
   }).join();
   if (err != 0) {
     host.deadline = {false, fmt::format("sched_setattr(SCHED_DEADLINE): {} ({})",
@@ -247,7 +229,7 @@ class DeadlineReservation final : public CpuReservation {
     cpu_ns_ = SumCpu();
     stopped_ = true;
     for (const auto& [tid, original] : original_) {
-      if (SetAttr(tid, original) != 0 && errno != ESRCH) {
+      if (common::SetSchedAttr(tid, original) != 0 && errno != ESRCH) {
         spdlog::warn("cpushare: guest {}: restoring the scheduling of thread {}: {}", spec_.guest,
                      tid, strerrorname_np(errno));
       }
@@ -291,21 +273,21 @@ class DeadlineReservation final : public CpuReservation {
         continue;
       }
       if (!original_.contains(tid)) {
-        SchedAttr before;
-        if (GetAttr(tid, before) != 0) {
+        common::SchedAttr before;
+        if (common::GetSchedAttr(tid, before) != 0) {
           continue;  // gone
         }
         if (before.sched_policy == SCHED_DEADLINE) {
-          before = SchedAttr{};  // reset-on-fork left it so: back to the default class
+          before = common::SchedAttr{};  // reset-on-fork left it so: back to the default class
         }
         original_[tid] = before;
       }
-      SchedAttr a;
+      common::SchedAttr a;
       a.sched_policy = SCHED_DEADLINE;
-      a.sched_flags = kResetOnFork;
+      a.sched_flags = common::kSchedFlagResetOnFork;
       a.sched_runtime = runtime;
       a.sched_deadline = a.sched_period = static_cast<uint64_t>(spec_.period_ns);
-      if (SetAttr(tid, a) == 0) {
+      if (common::SetSchedAttr(tid, a) == 0) {
         now.insert(tid);
       } else if (errno != ESRCH) {
         // EBUSY: the kernel's admission test refused the bandwidth (sched(7)).
@@ -324,7 +306,7 @@ class DeadlineReservation final : public CpuReservation {
 
   const ReservationSpec spec_;
   GuestTree tree_;
-  std::map<pid_t, SchedAttr> original_;
+  std::map<pid_t, common::SchedAttr> original_;
   std::set<pid_t> reserved_;
   uint64_t runtime_ = 0;
   uint64_t refused_ = 0;
@@ -619,12 +601,6 @@ class SignalReservation final : public CpuReservation {
   bool stopped_ = false;
 };
 
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 }  // namespace
 
 const char* MechanismName(CpuMechanism m) {
@@ -698,7 +674,7 @@ Result<std::unique_ptr<CpuReservation>> CpuReservation::Start(CpuMechanism m,
     }
     case CpuMechanism::kSignals: {
       auto r = std::make_unique<SignalReservation>(spec);
-      HIJACK_TRY(r->Begin(MonotonicNs()));
+      HIJACK_TRY(r->Begin(common::MonotonicNs()));
       return r;
     }
   }

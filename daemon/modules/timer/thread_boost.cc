@@ -13,30 +13,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.h"
+
 namespace hijack::modules {
 namespace {
 
-// sched_setattr(2) values the C library's headers lack.
-constexpr uint64_t kResetOnFork = 0x01;  // SCHED_FLAG_RESET_ON_FORK
-constexpr uint32_t kSchedDeadline = 6;   // SCHED_DEADLINE
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-// glibc has no wrappers for sched_getattr(2) / sched_setattr(2).
-int GetAttr(pid_t tid, SchedAttr& attr) {
-  attr = SchedAttr{};
-  return static_cast<int>(syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0));
-}
-int SetAttr(pid_t tid, const SchedAttr& attr) {
-  return static_cast<int>(syscall(SYS_sched_setattr, tid, &attr, 0));
-}
-
 bool RealTime(uint32_t policy) {
-  return policy == SCHED_FIFO || policy == SCHED_RR || policy == kSchedDeadline;
+  return policy == SCHED_FIFO || policy == SCHED_RR || policy == common::kSchedDeadline;
 }
 
 // True when the thread behind `pidfd` has ended (a thread pidfd polls readable then,
@@ -78,7 +61,7 @@ Result<ThreadBoost::Raised> ThreadBoost::Raise(pid_t tid, UniqueFd pidfd, int64_
     return Raised::kAlready;
   }
   Entry e;
-  if (GetAttr(tid, e.original) != 0) {
+  if (common::GetSchedAttr(tid, e.original) != 0) {
     const int err = errno;
     return std::unexpected(Error{err, fmt::format("sched_getattr of thread {}: {}", tid,
                                                   strerrorname_np(err))});
@@ -86,17 +69,17 @@ Result<ThreadBoost::Raised> ThreadBoost::Raise(pid_t tid, UniqueFd pidfd, int64_
   if (RealTime(e.original.sched_policy)) {
     return Raised::kRealTime;
   }
-  SchedAttr rt;
+  common::SchedAttr rt;
   rt.sched_policy = static_cast<uint32_t>(policy_);
   rt.sched_priority = static_cast<uint32_t>(priority_);
-  rt.sched_flags = kResetOnFork;
-  if (SetAttr(tid, rt) != 0) {
+  rt.sched_flags = common::kSchedFlagResetOnFork;
+  if (common::SetSchedAttr(tid, rt) != 0) {
     const int err = errno;
     return std::unexpected(Error{err, fmt::format("sched_setattr {} {} of thread {}: {}",
                                                   PolicyName(policy_), priority_, tid,
                                                   strerrorname_np(err))});
   }
-  e.since_ns = MonotonicNs();
+  e.since_ns = common::MonotonicNs();
   e.until_ns = until_ns;
   e.pidfd = std::move(pidfd);
   raised_.fetch_add(1);
@@ -117,17 +100,17 @@ void ThreadBoost::Restore(pid_t tid) {
 }
 
 void ThreadBoost::Lower(pid_t tid, Entry& e) {
-  boosted_ns_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, MonotonicNs() - e.since_ns)));
+  boosted_ns_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, common::MonotonicNs() - e.since_ns)));
   if (Ended(e.pidfd)) {
     gone_.fetch_add(1);
     return;
   }
   // Back to what it had, the reset-on-fork flag included (sched_getattr reports it in
   // sched_flags); the util-clamp fields are left as they are.
-  SchedAttr back = e.original;
+  common::SchedAttr back = e.original;
   back.size = sizeof back;
-  back.sched_flags &= kResetOnFork;
-  if (SetAttr(tid, back) != 0) {
+  back.sched_flags &= common::kSchedFlagResetOnFork;
+  if (common::SetSchedAttr(tid, back) != 0) {
     const int err = errno;
     if (err == ESRCH) {
       gone_.fetch_add(1);
@@ -160,7 +143,7 @@ void ThreadBoost::Keep() {
       raised_threads_.clear();
       return;
     }
-    const int64_t now = MonotonicNs();
+    const int64_t now = common::MonotonicNs();
     int64_t next = INT64_MAX;
     for (auto it = raised_threads_.begin(); it != raised_threads_.end();) {
       if (it->second.until_ns <= now) {

@@ -43,26 +43,12 @@
 #include <string>
 #include <thread>
 
+#include "common/sched_attr.h"
 #include "hijack/result.h"
 #include "hijack/unique_fd.h"
 
 namespace hijack::modules {
 
-// struct sched_attr of sched_setattr(2) (its first version, 56 bytes), which the C library does
-// not declare and <linux/sched/types.h> cannot be included beside <sched.h> to give.
-struct SchedAttr {
-  uint32_t size = sizeof(SchedAttr);
-  uint32_t sched_policy = 0;
-  uint64_t sched_flags = 0;
-  int32_t sched_nice = 0;
-  uint32_t sched_priority = 0;
-  uint64_t sched_runtime = 0;
-  uint64_t sched_deadline = 0;
-  uint64_t sched_period = 0;
-  uint32_t sched_util_min = 0;
-  uint32_t sched_util_max = 0;
-};
-static_assert(sizeof(SchedAttr) == 56);
 
 class ThreadBoost {
  public:
@@ -93,7 +79,7 @@ class ThreadBoost {
 
  private:
   struct Entry {
-    SchedAttr original{};
+    common::SchedAttr original{};
     int64_t since_ns = 0;
     int64_t until_ns = 0;
     UniqueFd pidfd;
