@@ -30,13 +30,6 @@ constexpr const char* kHijackctl = HIJACK_TEST_HIJACKCTL;
 const std::string kManDir = HIJACK_TEST_MAN_DIR;
 const std::string kSourceDir = HIJACK_TEST_SOURCE_DIR;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 ProcessResult Exec(const std::vector<std::string>& argv) {
   ProcessResult r = RunProcess(argv);
   EXPECT_FALSE(r.timed_out) << argv[0];

@@ -46,16 +46,6 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// The lines of `text` without their '\n'; a last line without one is a line too.
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
-
 // unittest -v's verdict lines, "name (module.Class.name) ... ok": case -> verdict, its first
 // word ("ok", "skipped", "FAIL", "ERROR", "expected"). A skip's reason may name a file made
 // from the process's pid, which is 2 in hijackd's pid namespace.

@@ -28,22 +28,6 @@ using ::testing::Not;
 constexpr const char* kStrace = "/usr/bin/strace";
 constexpr const char* kGuest2 = HIJACK_TEST_STRACE2_GUEST;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
-
 ProcessResult HijackdStrace(const std::string& backend, const std::vector<std::string>& options,
                             const std::vector<std::string>& command) {
   std::vector<std::string> argv = {kHijackd, "strace", "--backend", backend};

@@ -39,22 +39,6 @@ MATCHER_P(ContainsRegex, pattern, "contains regular expression " + std::string(p
   return std::regex_search(arg, std::regex(pattern, std::regex::ECMAScript | std::regex::multiline));
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
-
 ProcessResult HijackdStrace(const std::string& backend, const std::vector<std::string>& options,
                             const std::vector<std::string>& command) {
   std::vector<std::string> argv = {kHijackd, "strace", "--backend", backend};

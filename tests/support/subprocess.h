@@ -90,7 +90,9 @@ class StagedFiles {
   TempDir dir_;
 };
 
-std::string ReadFile(const std::string& path);
+std::string ReadFile(const std::string& path);  // "" when it cannot be read
+// The lines of `text` without their '\n'; a last line without one is a line too.
+std::vector<std::string> Lines(const std::string& text);
 
 // `word` as one sh(1) word, whatever it holds (spaces in a checkout's path, quotes): in single
 // quotes, each single quote written as '\''.
