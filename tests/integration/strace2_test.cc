@@ -17,6 +17,7 @@
 
 #include "tests/integration/test_paths.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -27,15 +28,6 @@ using ::testing::Not;
 
 constexpr const char* kStrace = "/usr/bin/strace";
 constexpr const char* kGuest2 = HIJACK_TEST_STRACE2_GUEST;
-
-ProcessResult HijackdStrace(const std::string& backend, const std::vector<std::string>& options,
-                            const std::vector<std::string>& command) {
-  std::vector<std::string> argv = {kHijackd, "strace", "--backend", backend};
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.push_back("--");
-  argv.insert(argv.end(), command.begin(), command.end());
-  return RunProcess(argv);
-}
 
 // The call lines of one process's trace, with what differs between two runs made equal:
 // addresses, the child's pid (wait4's result), the clock's reading, the result column's padding.
@@ -79,7 +71,7 @@ TEST_P(StraceStructsTest, OutParametersMatchStraceLineByLine) {
   const std::string ours = dir_.path() + "/hijackd.txt";
   const std::string theirs = dir_.path() + "/strace.txt";
   // Without -f: the lines of the guest's main process, in its own order.
-  auto h = HijackdStrace(GetParam(), {"-e", kStructCalls, "-o", ours},
+  auto h = HijackdStrace(kHijackd, GetParam(), {"-e", kStructCalls, "-o", ours},
                          {kGuest2, "structs", file});
   EXPECT_EQ(h.exit_code, 0) << h.err;
   auto s = RunProcess({kStrace, "-e", kStructCalls, "-o", theirs, kGuest2, "structs", file});
@@ -113,7 +105,8 @@ TEST_P(StraceStructsTest, OutParametersMatchStraceLineByLine) {
 TEST_P(StraceStructsTest, Clone3ArgumentsMatchStrace) {
   const std::string ours = dir_.path() + "/hijackd.txt";
   const std::string theirs = dir_.path() + "/strace.txt";
-  auto h = HijackdStrace(GetParam(), {"-e", "trace=clone3", "-o", ours}, {kGuest2, "thread"});
+  auto h = HijackdStrace(kHijackd,
+                         GetParam(), {"-e", "trace=clone3", "-o", ours}, {kGuest2, "thread"});
   EXPECT_EQ(h.exit_code, 0) << h.err;
   auto s = RunProcess({kStrace, "-e", "trace=clone3", "-o", theirs, kGuest2, "thread"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
@@ -148,7 +141,7 @@ class StraceOptionsCompareTest : public ::testing::TestWithParam<std::string> {
 // -r with -t: strace 6 writes both, and stamps the exit line as well.
 TEST_P(StraceOptionsCompareTest, RelativeWithAbsoluteTimesAndStampedExitLines) {
   const std::vector<std::string> options = {"-t", "-r", "-e", "trace=none"};
-  auto h = HijackdStrace(GetParam(), options, {kGuest2, "thread"});
+  auto h = HijackdStrace(kHijackd, GetParam(), options, {kGuest2, "thread"});
   EXPECT_EQ(h.exit_code, 0) << h.err;
   std::vector<std::string> strace = {kStrace};
   strace.insert(strace.end(), options.begin(), options.end());
@@ -168,7 +161,7 @@ TEST_P(StraceOptionsCompareTest, PureClassMatchesStrace) {
   const std::string theirs = dir_.path() + "/strace.txt";
   const std::vector<std::string> command = {"/usr/bin/id"};
   // execve too: what hijackd's launcher calls before it is not the guest's.
-  auto h = HijackdStrace(GetParam(), {"-e", "trace=%pure,execve", "-o", ours}, command);
+  auto h = HijackdStrace(kHijackd, GetParam(), {"-e", "trace=%pure,execve", "-o", ours}, command);
   EXPECT_EQ(h.exit_code, 0) << h.err;
   auto s = RunProcess({kStrace, "-e", "trace=%pure,execve", "-o", theirs, "/usr/bin/id"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
@@ -190,7 +183,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, StraceOptionsCompareTest,
 TEST(StraceNotifyStructsTest, OutParametersAreAddressesAndSaidOnce) {
   TempDir dir;
   const std::string file = dir.Write("data", "0123456789\n");
-  auto r = HijackdStrace("notify", {"--no-agent", "-e", kStructCalls}, {kGuest2, "structs", file});
+  auto r = HijackdStrace(kHijackd,
+                         "notify", {"--no-agent", "-e", kStructCalls}, {kGuest2, "structs", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("nanosleep({tv_sec=0, tv_nsec=1000}, NULL)"));
   EXPECT_THAT(r.err, HasSubstr(", SOL_TCP, TCP_NODELAY, [1], 4)"));

@@ -19,6 +19,7 @@
 
 #include "tests/integration/test_paths.h"
 #include "tests/support/backend_params.h"
+#include "tests/support/hijackd_run.h"
 #include "tests/support/subprocess.h"
 
 namespace hijack::testing {
@@ -37,15 +38,6 @@ constexpr const char* kStraceGuest = HIJACK_TEST_STRACE_GUEST;
 // at line ends, read as the expectations are written.
 MATCHER_P(ContainsRegex, pattern, "contains regular expression " + std::string(pattern)) {
   return std::regex_search(arg, std::regex(pattern, std::regex::ECMAScript | std::regex::multiline));
-}
-
-ProcessResult HijackdStrace(const std::string& backend, const std::vector<std::string>& options,
-                            const std::vector<std::string>& command) {
-  std::vector<std::string> argv = {kHijackd, "strace", "--backend", backend};
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.push_back("--");
-  argv.insert(argv.end(), command.begin(), command.end());
-  return RunProcess(argv);
 }
 
 // One call line of strace's output, as the comparison sees it: name, first string argument,
@@ -121,7 +113,8 @@ TEST_P(StraceCompareTest, FileCallsOfCatMatchStraceLineByLine) {
   const std::string missing = dir_.path() + "/missing";
   const std::string ours = dir_.path() + "/hijackd.txt";
   const std::string theirs = dir_.path() + "/strace.txt";
-  auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=%file", "-o", ours}, {"cat", missing});
+  auto h = HijackdStrace(kHijackd,
+                         GetParam(), {"-f", "-e", "trace=%file", "-o", ours}, {"cat", missing});
   EXPECT_EQ(h.exit_code, 1) << h.err;
   auto s = RunProcess({kStrace, "-f", "-e", "trace=%file", "-o", theirs, "cat", missing});
   ASSERT_EQ(s.exit_code, 1) << s.err;
@@ -138,7 +131,7 @@ TEST_P(StraceCompareTest, SummaryErrorCountsMatchStrace) {
   const std::string missing = dir_.path() + "/missing";
   const std::string ours = dir_.path() + "/hijackd.txt";
   const std::string theirs = dir_.path() + "/strace.txt";
-  auto h = HijackdStrace(GetParam(), {"-f", "-c", "-o", ours}, {"ls", missing, "/"});
+  auto h = HijackdStrace(kHijackd, GetParam(), {"-f", "-c", "-o", ours}, {"ls", missing, "/"});
   EXPECT_EQ(h.exit_code, 2) << h.err;
   auto s = RunProcess({kStrace, "-f", "-c", "-o", theirs, "ls", missing, "/"});
   ASSERT_EQ(s.exit_code, 2) << s.err;
@@ -206,7 +199,7 @@ TEST_P(StraceCompareTest, SignalDeliveryLinesMatchStrace) {
     const std::string theirs = dir_.path() + "/strace." + c.args[0];
     std::vector<std::string> command = {kStraceGuest};
     command.insert(command.end(), c.args.begin(), c.args.end());
-    auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
+    auto h = HijackdStrace(kHijackd, GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
     std::vector<std::string> strace = {kStrace, "-f", "-e", "trace=none", "-o", theirs};
     strace.insert(strace.end(), command.begin(), command.end());
     auto s = RunProcess(strace);
@@ -245,7 +238,7 @@ TEST_P(StraceExitLinesTest, EveryProcessGetsItsExitLine) {
     const std::string theirs = dir_.path() + "/strace." + args[0];
     std::vector<std::string> command = {kStraceGuest};
     command.insert(command.end(), args.begin(), args.end());
-    auto h = HijackdStrace(GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
+    auto h = HijackdStrace(kHijackd, GetParam(), {"-f", "-e", "trace=none", "-o", ours}, command);
     EXPECT_EQ(h.exit_code, 0) << h.err;
     std::vector<std::string> strace = {kStrace, "-f", "-e", "trace=none", "-o", theirs};
     strace.insert(strace.end(), command.begin(), command.end());
@@ -287,19 +280,21 @@ class StraceResultOptionsTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(StraceResultOptionsTest, OnlySuccessfulAndOnlyFailedCalls) {
   const std::string missing = dir_.path() + "/missing";
-  auto failed = HijackdStrace(GetParam(), {"-Z", "-e", "trace=openat"}, {kGuest, "open", missing});
+  auto failed = HijackdStrace(kHijackd,
+                              GetParam(), {"-Z", "-e", "trace=openat"}, {kGuest, "open", missing});
   EXPECT_EQ(failed.exit_code, 1) << failed.err;
   EXPECT_THAT(failed.err, HasSubstr("\"" + missing + "\", O_RDONLY|O_CLOEXEC) = -1 ENOENT"));
   EXPECT_THAT(failed.err, Not(ContainsRegex(R"(openat\(.*\) += [0-9])")));
 
-  auto ok = HijackdStrace(GetParam(), {"-z", "-e", "trace=openat"}, {kGuest, "open", missing});
+  auto ok = HijackdStrace(kHijackd,
+                          GetParam(), {"-z", "-e", "trace=openat"}, {kGuest, "open", missing});
   EXPECT_THAT(ok.err, ContainsRegex(R"(openat\(.*\) += \d+\n)"));  // the loader's opens
   EXPECT_THAT(ok.err, Not(HasSubstr(missing)));
   EXPECT_THAT(ok.err, Not(HasSubstr("= -1")));
 }
 
 TEST_P(StraceResultOptionsTest, DurationsOfCallsThatReturned) {
-  auto r = HijackdStrace(GetParam(), {"-T", "-e", "trace=openat,exit_group"},
+  auto r = HijackdStrace(kHijackd, GetParam(), {"-T", "-e", "trace=openat,exit_group"},
                          {kGuest, "open", "/"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, ContainsRegex(R"("/", O_RDONLY\|O_CLOEXEC\) += \d+ <0\.\d{6}>\n)"));
@@ -317,18 +312,19 @@ class StraceOptionsTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(StraceOptionsTest, ExitAndKillLines) {
-  auto exited = HijackdStrace(GetParam(), {"-e", "trace=none"}, {kGuest, "exit", "3"});
+  auto exited = HijackdStrace(kHijackd, GetParam(), {"-e", "trace=none"}, {kGuest, "exit", "3"});
   EXPECT_EQ(exited.exit_code, 3) << exited.err;
   EXPECT_EQ(exited.err, "+++ exited with 3 +++\n");
 
-  auto killed = HijackdStrace(GetParam(), {"-e", "trace=none"}, {kGuest, "raise", "9"});
+  auto killed = HijackdStrace(kHijackd, GetParam(), {"-e", "trace=none"}, {kGuest, "raise", "9"});
   EXPECT_TRUE(WIFSIGNALED(killed.wait_status) && WTERMSIG(killed.wait_status) == SIGKILL)
       << killed.err;
   EXPECT_EQ(killed.err, "+++ killed by SIGKILL +++\n");
 }
 
 TEST_P(StraceOptionsTest, TraceSetNegationAndClasses) {
-  auto r = HijackdStrace(GetParam(), {"-e", "trace=!%file,%memory,%desc,%process,%signal"},
+  auto r = HijackdStrace(kHijackd,
+                         GetParam(), {"-e", "trace=!%file,%memory,%desc,%process,%signal"},
                          {kGuest, "exit", "0"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // What is left of "all but these": the guest's arch_prctl, set_tid_address, ...; no file call.
@@ -337,7 +333,7 @@ TEST_P(StraceOptionsTest, TraceSetNegationAndClasses) {
   EXPECT_THAT(r.err, ContainsRegex(R"(\n(set_tid_address|set_robust_list|rseq|prlimit64)\()"));
   EXPECT_THAT(r.err, HasSubstr("+++ exited with 0 +++"));
 
-  auto stat = HijackdStrace(GetParam(), {"-e", "trace=%fstat"}, {"cat", "/dev/null"});
+  auto stat = HijackdStrace(kHijackd, GetParam(), {"-e", "trace=%fstat"}, {"cat", "/dev/null"});
   EXPECT_EQ(stat.exit_code, 0) << stat.err;
   EXPECT_THAT(stat.err, ContainsRegex(R"(\n(newfstatat|fstat)\()"));
   EXPECT_THAT(stat.err, Not(HasSubstr("openat(")));
@@ -353,7 +349,7 @@ bool SeesSignals(const std::string& backend) { return backend != "notify"; }
 TEST_P(StraceOptionsTest, OutputFileAndPerProcessFiles) {
   const std::string out = dir_.path() + "/t";
   const std::vector<std::string> command = {"sh", "-c", "/usr/bin/cat /dev/null; exit 4"};
-  auto one = HijackdStrace(GetParam(), {"-f", "-o", out, "-e", "trace=execve"}, command);
+  auto one = HijackdStrace(kHijackd, GetParam(), {"-f", "-o", out, "-e", "trace=execve"}, command);
   EXPECT_EQ(one.exit_code, 4) << one.err;
   EXPECT_THAT(one.err, Not(HasSubstr("execve")));
   // -f -o FILE: every line names its process, as strace's.
@@ -368,7 +364,8 @@ TEST_P(StraceOptionsTest, OutputFileAndPerProcessFiles) {
   EXPECT_THAT(lines[1], ContainsRegex(R"(^\d+ +execve\("/usr/bin/cat", \["/usr/bin/cat", "/dev/null"\])"));
   EXPECT_THAT(lines.back(), ContainsRegex(R"(^\d+ +\+\+\+ exited with 4 \+\+\+$)"));
 
-  auto ff = HijackdStrace(GetParam(), {"-ff", "-o", out + "ff", "-e", "trace=execve"}, command);
+  auto ff = HijackdStrace(kHijackd,
+                          GetParam(), {"-ff", "-o", out + "ff", "-e", "trace=execve"}, command);
   EXPECT_EQ(ff.exit_code, 4) << ff.err;
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
@@ -391,18 +388,18 @@ TEST_P(StraceOptionsTest, Timestamps) {
   auto opts = [&](const std::string& flag) {
     return std::vector<std::string>{"-e", "trace=getppid", flag};
   };
-  EXPECT_THAT(HijackdStrace(GetParam(), opts("-t"), guest).err,
+  EXPECT_THAT(HijackdStrace(kHijackd, GetParam(), opts("-t"), guest).err,
               ContainsRegex(R"(^\d\d:\d\d:\d\d getppid\(\) +=)"));
-  EXPECT_THAT(HijackdStrace(GetParam(), opts("-tt"), guest).err,
+  EXPECT_THAT(HijackdStrace(kHijackd, GetParam(), opts("-tt"), guest).err,
               ContainsRegex(R"(^\d\d:\d\d:\d\d\.\d{6} getppid\(\))"));
-  EXPECT_THAT(HijackdStrace(GetParam(), opts("-ttt"), guest).err,
+  EXPECT_THAT(HijackdStrace(kHijackd, GetParam(), opts("-ttt"), guest).err,
               ContainsRegex(R"(^\d{10}\.\d{6} getppid\(\))"));
-  EXPECT_THAT(HijackdStrace(GetParam(), opts("-r"), guest).err,
+  EXPECT_THAT(HijackdStrace(kHijackd, GetParam(), opts("-r"), guest).err,
               ContainsRegex(R"(^ +0\.000000 getppid\(\))"));
 }
 
 TEST_P(StraceOptionsTest, StringLimit) {
-  auto r = HijackdStrace(GetParam(), {"-s", "4", "-e", "trace=write"},
+  auto r = HijackdStrace(kHijackd, GetParam(), {"-s", "4", "-e", "trace=write"},
                          {"sh", "-c", "echo hello-there > /dev/null"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("write(1, \"hell\"..., 12)"));
@@ -411,7 +408,7 @@ TEST_P(StraceOptionsTest, StringLimit) {
 TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {
   const std::string file = dir_.Write("f", "x");
   auto second = HijackdStrace(
-      GetParam(), {"-e", "trace=openat", "-e", "inject=openat:error=EACCES:when=4"},
+      kHijackd, GetParam(), {"-e", "trace=openat", "-e", "inject=openat:error=EACCES:when=4"},
       {"sh", "-c", "cat " + file + " " + file + " " + file});
   // The loader of sh and cat opens ld.so.cache and libc; which of their opens is the 4th is
   // theirs to decide, so the test counts: exactly one open failed, with EACCES, said as strace
@@ -426,7 +423,7 @@ TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {
   }
   EXPECT_EQ(injected, 1u) << err;
 
-  auto every = HijackdStrace(GetParam(),
+  auto every = HijackdStrace(kHijackd, GetParam(),
                              {"-e", "trace=getppid", "-e", "inject=getppid:retval=42:when=2+2"},
                              {kGuest, "getppid", "5"});
   EXPECT_EQ(every.exit_code, 0) << every.err;
@@ -446,7 +443,7 @@ TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {
 
 TEST_P(StraceOptionsTest, SummarySortedByCalls) {
   // --no-agent: the agent counts a call when it returns, which exit_group never does (README).
-  auto r = HijackdStrace(GetParam(),
+  auto r = HijackdStrace(kHijackd, GetParam(),
                          {"--no-agent", "-c", "-S", "calls", "-e", "trace=getppid,exit_group"},
                          {kGuest, "getppid", "7"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -466,7 +463,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, StraceOptionsTest, ::testing::ValuesIn(Backen
 // the kernel result observer reads it (root); a line without a result reads "= ?", and the reason
 // is said once, not per line.
 TEST(StraceNotifyTest, UnknownResultsAreExplainedOnce) {
-  auto r = HijackdStrace("notify", {"--no-agent", "-e", "trace=openat"},
+  auto r = HijackdStrace(kHijackd, "notify", {"--no-agent", "-e", "trace=openat"},
                          {kGuest, "open", "/nonexistent"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   size_t unknown = 0;
@@ -489,7 +486,7 @@ TEST(StraceNotifyTest, UnknownResultsAreExplainedOnce) {
 // notify sees no signal delivery: no "---" line, and one sentence says why.
 TEST(StraceNotifyTest, SignalDeliveriesAreExplainedOnce) {
   // Said when a signal ended the guest, where strace would show its delivery.
-  auto r = HijackdStrace("notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "segv"});
+  auto r = HijackdStrace(kHijackd, "notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "segv"});
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("+++ killed by SIGSEGV +++"));
   const std::string note = "signal deliveries (--- SIG... ---) are not shown: under the notify "
@@ -498,7 +495,8 @@ TEST(StraceNotifyTest, SignalDeliveriesAreExplainedOnce) {
   EXPECT_EQ(r.err.find(note), r.err.rfind(note));
   EXPECT_THAT(r.err, Not(ContainsRegex("^--- SIGSEGV")));
   // An ordinary end says nothing of signals.
-  auto quiet = HijackdStrace("notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "tkill"});
+  auto quiet = HijackdStrace(kHijackd,
+                             "notify", {"-f", "-e", "trace=none"}, {kStraceGuest, "tkill"});
   EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_THAT(quiet.err, Not(HasSubstr(note)));
 }

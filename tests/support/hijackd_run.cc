@@ -31,4 +31,14 @@ std::string WritePolicy(const TempDir& dir, const std::string& name, const std::
   return dir.Write(name, R"({"version": 1, "modules": [)" + modules + "]}");
 }
 
+ProcessResult HijackdStrace(const std::string& hijackd, const std::string& backend,
+                            const std::vector<std::string>& options,
+                            const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {hijackd, "strace", "--backend", backend};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return RunProcess(argv);
+}
+
 }  // namespace hijack::testing

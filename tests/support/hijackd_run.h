@@ -41,4 +41,9 @@ struct HijackdRun {
 // returns its path.
 std::string WritePolicy(const TempDir& dir, const std::string& name, const std::string& modules);
 
+// `hijackd strace --backend BACKEND OPTIONS... -- COMMAND...`, run to the end.
+ProcessResult HijackdStrace(const std::string& hijackd, const std::string& backend,
+                            const std::vector<std::string>& options,
+                            const std::vector<std::string>& command);
+
 }  // namespace hijack::testing
