@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "tests/support/backend_params.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -46,42 +47,6 @@ using ::testing::Not;
 constexpr const char* kGuest = HIJACK_TEST_CONFINE2_GUEST;
 constexpr int kRounds = 200;
 constexpr std::chrono::seconds kDeadline{60};
-
-// A TCP socket on 127.0.0.1 at a port the kernel picks, listening; connections complete in its
-// backlog without an accept, and are counted (and read) afterwards.
-class Listener {
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd_, 4096) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "listener: " << strerror(errno);
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  std::string Port() const { return std::to_string(port_); }
-  // The connections that reached the listener, and what they sent before the guest ended.
-  int Accepted(std::string* data = nullptr) const {
-    int n = 0;
-    for (int c; (c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0; ++n) {
-      char buf[64];
-      for (ssize_t got; data != nullptr && (got = read(c, buf, sizeof buf)) > 0;) {
-        data->append(buf, static_cast<size_t>(got));
-      }
-      close(c);
-    }
-    EXPECT_EQ(errno, EAGAIN) << "accept: " << strerror(errno);
-    return n;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 struct Config {
   const char* backend;
@@ -160,7 +125,7 @@ class FastOpenRace : public ::testing::TestWithParam<Config> {
   }
 
   TempDir dir_;
-  Listener allowed_, denied_;
+  LoopbackListener allowed_, denied_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, FastOpenRace, ::testing::ValuesIn(Configs()), ConfigName{});
@@ -193,7 +158,7 @@ class FastOpenEmulation : public ::testing::TestWithParam<const char*> {
   }
 
   TempDir dir_;
-  Listener allowed_, denied_;
+  LoopbackListener allowed_, denied_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, FastOpenEmulation,
@@ -254,7 +219,7 @@ class FamilyFlip : public ::testing::TestWithParam<Config> {
   }
 
   TempDir dir_;
-  Listener allowed_;
+  LoopbackListener allowed_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, FamilyFlip, ::testing::ValuesIn(Configs()), ConfigName{});

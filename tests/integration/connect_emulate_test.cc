@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/support/backend_params.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -33,43 +34,6 @@ using ::testing::HasSubstr;
 
 constexpr const char* kGuest = HIJACK_TEST_CONNECT_EMULATE_GUEST;
 constexpr int kRounds = 400;
-
-// A TCP socket bound to 127.0.0.1 on a port the kernel picks; listening (connects complete in
-// its backlog without an accept) or not (connects to its port are refused, and no other program
-// can take the port meanwhile).
-class Loopback {
- public:
-  explicit Loopback(bool listening)
-      : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        (listening && listen(fd_, 4096) != 0) ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "loopback socket: " << strerror(errno);
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  ~Loopback() { close(fd_); }
-  int port() const { return port_; }
-  int fd() const { return fd_; }
-  std::string Port() const { return std::to_string(port_); }
-  // The connections that reached the listener: accepted until its queue is empty.
-  int Accepted() const {
-    int n = 0;
-    for (int c; (c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++n) {
-      close(c);
-    }
-    EXPECT_EQ(errno, EAGAIN) << "accept: " << strerror(errno);
-    return n;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 // A listener whose accept queue is full (backlog 0, one connection queued, never accepted): the
 // kernel drops further SYNs, so a connect to it stays in progress until TCP gives up.
@@ -92,7 +56,7 @@ class FullListener {
   std::string Port() const { return listener_.Port(); }
 
  private:
-  Loopback listener_;
+  LoopbackListener listener_;
   int client_;
 };
 
@@ -128,7 +92,7 @@ class ConnectEmulate : public ::testing::TestWithParam<const char*> {
   }
 
   TempDir dir_;
-  Loopback allowed_{true}, denied_{true}, refused_{false};
+  LoopbackListener allowed_{true}, denied_{true}, refused_{false};
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConnectEmulate,

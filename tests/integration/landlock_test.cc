@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/loopback_listener.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -53,29 +54,6 @@ std::string Name(const ::testing::TestParamInfo<Setup>& info) {
   std::erase(name, '-');
   return name + (info.param.landlock ? "_Landlock" : "_ModuleOnly");
 }
-
-// A listening TCP socket on 127.0.0.1, port chosen by the kernel: connects complete in its
-// backlog without an accept.
-class Listener {
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd_, 4096) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "listener: " << strerror(errno);
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 class LandlockFloor : public ::testing::TestWithParam<Setup> {
  protected:
@@ -185,7 +163,7 @@ class LandlockNet : public LandlockFloor {
                                       std::to_string(allowed_.port()) + R"("],
          "bind_allow": ["127.0.0.1:)" + std::to_string(bind_ok_) + R"("]}]})");
   }
-  Listener allowed_, denied_;
+  LoopbackListener allowed_, denied_;
   const int bind_ok_ = PickFreePort();
   const int bind_denied_ = PickFreePort();
 };

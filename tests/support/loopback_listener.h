@@ -1,0 +1,71 @@
+// A TCP socket on 127.0.0.1 at a port the kernel picks, for the tests that let a guest connect
+// to it: listening (connects complete in its backlog without an accept, and are counted
+// afterwards) or only bound (connects to its port are refused, and no other program can take the
+// port meanwhile).
+//
+//   LoopbackListener allowed;                 // listening
+//   LoopbackListener closed(/*listening=*/false);
+//   RunGuest({"connect", allowed.Port()});
+//   EXPECT_EQ(allowed.Accepted(), 1);
+//
+// Port 0: parallel tests never collide. Failures are gtest failures of the test that made it.
+// Threads: one test thread; the guest is another process.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace hijack::testing {
+
+class LoopbackListener {
+ public:
+  explicit LoopbackListener(bool listening = true)
+      : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        (listening && listen(fd_, 4096) != 0) ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      ADD_FAILURE() << "loopback socket: " << strerror(errno);
+    }
+    port_ = ntohs(sa.sin_port);
+  }
+  ~LoopbackListener() { close(fd_); }
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  int fd() const { return fd_; }
+  int port() const { return port_; }
+  std::string Port() const { return std::to_string(port_); }
+
+  // The connections that reached the listener, accepted until its queue is empty, and (with
+  // `data`) what each sent before it closed.
+  int Accepted(std::string* data = nullptr) const {
+    int n = 0;
+    for (int c; (c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0; ++n) {
+      char buf[64];
+      for (ssize_t got; data != nullptr && (got = read(c, buf, sizeof buf)) > 0;) {
+        data->append(buf, static_cast<size_t>(got));
+      }
+      close(c);
+    }
+    EXPECT_EQ(errno, EAGAIN) << "accept: " << strerror(errno);
+    return n;
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+}  // namespace hijack::testing
