@@ -252,6 +252,20 @@ std::string EventLine(const v1::SyscallEventMessage& e) {
   }
   line += ", policy v" + std::to_string(e.policy_version()) + ", " +
           std::to_string(e.latency_ns() / 1000) + "us>";
+  // A denial in the policy's terms, as hijackd run's log says it (daemon/supervisor/
+  // denial_text.h): the object the rule judged, the rule, and what to change, or that the kernel
+  // would have failed the call anyway.
+  if (!e.denied_path().empty()) {
+    line += " on " + e.denied_path();
+  }
+  if (!e.rule().empty()) {
+    line += ": " + e.rule();
+  }
+  if (!e.would_fail().empty()) {
+    line += " (the call would have failed with " + e.would_fail() + " anyway)";
+  } else if (!e.hint().empty()) {
+    line += "; " + e.hint();
+  }
   return line;
 }
 

@@ -739,5 +739,31 @@ TEST_P(InjectFdFilterTest, DecisionFilterSeesInjectFdOnlyWhenNamed) {
 INSTANTIATE_TEST_SUITE_P(Backends, InjectFdFilterTest, ::testing::Values("notify"),
                          BackendTestName{});
 
+// `hijackctl events` says a denial in the policy's terms, as hijackd run's log does: the path
+// the rule judged, the rule, and what to change to allow the call.
+class EventsDenialTextTest : public ControlTest,
+                             public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(EventsDenialTextTest, TextLineNamesThePathAndTheRule) {
+  const std::string secret = dir_.Write("secret.txt", "not for the guest\n");
+  std::string policy = dir_.Write("deny.json", R"({"version": 1, "modules": [
+      {"module": "fs_guard", "deny": [")" + secret + R"("]}]})");
+  // The guest keeps trying until the test has seen a denial and kills it.
+  auto launched = Ctl({"launch", "--backend", GetParam(), "--policy", policy, "--", "/bin/sh",
+                       "-c", "while :; do LC_ALL=C /bin/cat " + secret + " 2>/dev/null; sleep 0.05; done"});
+  ASSERT_EQ(launched.exit_code, 0) << launched.err;
+  // Denials of names that do not exist (the kernel would fail them too) come first and between
+  // the guest's tries: a few rounds of the loop.
+  auto events = Ctl({"events", "1", "--decision", "fail", "--count", "30"});
+  EXPECT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_THAT(events.out, HasSubstr("<fail by fs_guard")) << events.out;
+  EXPECT_THAT(events.out, HasSubstr("> on " + secret + ": deny pattern")) << events.out;
+  auto killed = Ctl({"kill", "1"});
+  EXPECT_EQ(killed.exit_code, 0) << killed.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventsDenialTextTest,
+                         ::testing::Values("notify", "ptrace", "ptrace-all"), BackendTestName{});
+
 }  // namespace
 }  // namespace hijack::testing
