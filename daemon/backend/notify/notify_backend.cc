@@ -665,7 +665,9 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
     }
     // Everything the rings can hold, once: what the guest's last calls appended.
     DrainAgent(guest, size_t{exec_page::kMaxSlots} * exec_page::kRingEntries);
-    const uint64_t dropped = guest.page->DroppedEvents();
+    // A call whose slot another writer held (a raw clone(CLONE_VM) or raw fork shares its
+    // creator's slot; agent.cc's LockSlot) was counted without its event: dropped as well.
+    const uint64_t dropped = guest.page->DroppedEvents() + guest.page->ContendedCalls();
     spdlog::debug("guest {}: agent: {} calls observed in the guest, {} events dropped, {} calls "
                   "sent to the supervisor for want of a slot, {} because a ring was full",
                   guest.id, guest.page->AgentCalls(), dropped, guest.page->SlotlessCalls(),
@@ -677,7 +679,9 @@ void NotifyBackend::MaybeFinish(Guest& guest) {
     }
     if (dropped > 0) {
       spdlog::warn("guest {}: {} events of calls the agent observed were dropped (a ring filled "
-                   "while a call ran); observers did not see them", guest.id, dropped);
+                   "while a call ran, or another writer held its slot); observers "
+                   "did not see them",
+                   guest.id, dropped);
     }
   }
   if (auto message =
