@@ -42,8 +42,14 @@ const std::regex kControlPlaneLibrary(
 // DT_NEEDED of an ELF64 file (elf(5)): the dynamic section's string offsets into the string table
 // that DT_STRTAB names, mapped back to a file offset through the PT_LOAD that holds it.
 std::vector<std::string> Needed(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One read of the whole file: the instrumented build's hijackd is hundreds of megabytes, which
+  // a character-wise stream iterator takes seconds over.
+  std::string file;
+  if (std::ifstream in(path, std::ios::binary | std::ios::ate); in) {
+    file.resize(static_cast<size_t>(in.tellg()));
+    in.seekg(0);
+    in.read(file.data(), static_cast<std::streamsize>(file.size()));
+  }
   std::vector<std::string> needed;
   if (file.size() < sizeof(Elf64_Ehdr)) {
     ADD_FAILURE() << path << ": not an ELF file";

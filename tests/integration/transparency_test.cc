@@ -148,7 +148,14 @@ TEST_P(TransparencyTest, GroupSignalArrivesOnce) {
 }
 
 TEST_P(TransparencyTest, ExitUnderASignalFloodIsAnExit) {
-  ExpectSameAsNative({}, {kGuest, "exit-flood", "40", "50"});
+  // Each signal is a stop under ptrace: the instrumented daemon takes ten times as long over
+  // each, and forty children cost a minute there; twelve still give six of each kind.
+#if defined(HIJACK_SANITIZED_BUILD)
+  const char* children = "12";
+#else
+  const char* children = "40";
+#endif
+  ExpectSameAsNative({}, {kGuest, "exit-flood", children, "50"});
 }
 
 // Not a comparison: how often a call that natively never fails with EINTR does under hijackd
