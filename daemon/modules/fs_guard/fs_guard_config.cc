@@ -53,9 +53,10 @@ policy::ModuleInfo FsGuardModule::Info() {
                                    "rule exists, else allow)",
                                    {"allow", "deny"}),
            policy::setting::Choice("mode",
-                                   "check: judge the path, the kernel opens it; strict (notify "
-                                   "backend only): the supervisor opens the file and injects the "
-                                   "descriptor",
+                                   "check: judge the path, the kernel makes the call; strict "
+                                   "(notify backend only): the supervisor opens the file and "
+                                   "injects the descriptor, and makes links, renames, unlinks, "
+                                   "rmdir, mkdir, mknod, symlink and truncate itself",
                                    {"check", "strict"})
                .Default("check"),
            policy::setting::Text("beneath",

@@ -27,7 +27,8 @@ KernelFloor FsGuardModule::Floor() const {
         if (!rule.allow) {
           floor.module_only.push_back(
               {RuleText(rule, p), "a deny list (default allow): the kernel can only allow "
-                                  "beneath directories and deny the rest"});
+                                  "beneath directories and deny the rest; " +
+                                      RaceNote()});
         }
       }
     }
@@ -84,7 +85,8 @@ KernelFloor FsGuardModule::Floor() const {
       if (inside) {
         floor.module_only.push_back(
             {RuleText(rule, p), "a deny rule inside an allowed tree: the kernel cannot deny "
-                                "beneath a directory it allows"});
+                                "beneath a directory it allows; " +
+                                    RaceNote()});
       } else {
         floor.held.push_back({RuleText(rule, p), "outside every allowed tree: denied"});
       }

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "daemon/modules/fs_guard/guest_credentials.h"
+#include "daemon/syscalls/syscall_table.h"
 
 namespace hijack::modules {
 namespace {
@@ -32,6 +33,16 @@ constexpr std::array kHandleCalls = {SCMP_SYS(open_by_handle_at), SCMP_SYS(name_
 // Calls whose names move or multiply files: judged whatever kinds the rules deny.
 constexpr std::array kLinkCalls = {SCMP_SYS(link), SCMP_SYS(linkat)};
 constexpr std::array kRenameCalls = {SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2)};
+// What `hijackd check`, `hijackctl show` and Stats() say of a strict fs_guard.
+constexpr std::string_view kStrictRaceFree =
+    "strict mode is race-free for open, openat, openat2, creat (not with O_PATH), link, "
+    "linkat, rename, renameat, renameat2, unlink, unlinkat, rmdir, mkdir, mkdirat, mknod, "
+    "mknodat, symlink, symlinkat and truncate, which the supervisor makes itself; O_PATH opens "
+    "and exec are checked and race as in check mode";
+// Calls that make or remove one name, which strict mode makes itself (NameStrict).
+constexpr std::array kNameCalls = {SCMP_SYS(unlink), SCMP_SYS(unlinkat),  SCMP_SYS(rmdir),
+                                   SCMP_SYS(mkdir),  SCMP_SYS(mkdirat),   SCMP_SYS(mknod),
+                                   SCMP_SYS(mknodat), SCMP_SYS(symlink),  SCMP_SYS(symlinkat)};
 
 template <size_t N>
 bool In(const std::array<int, N>& calls, int nr) {
@@ -63,6 +74,32 @@ SyscallSet Intercepted(const FsRules& rules, bool refuse_mounts, bool refuse_han
     }
   }
   return set;
+}
+
+// What the kernel answers a call that needs a name to make, remove or move when the final
+// component of `path` is "/", "." or "..": filename_create() EEXIST (link, mkdir, mknod,
+// symlink), rename EBUSY, unlink EISDIR, rmdir EBUSY for the root, EINVAL for ".", ENOTEMPTY
+// for ".." (rename(2), unlink(2), rmdir(2)).
+int NotANameErrno(const SyscallEvent& ev, const std::string& path) {
+  const size_t end = path.find_last_not_of('/');
+  const size_t slash = end == std::string::npos ? 0 : path.rfind('/', end);
+  const std::string last =
+      end == std::string::npos
+          ? ""
+          : path.substr(slash == std::string::npos ? 0 : slash + 1,
+                        slash == std::string::npos ? end + 1 : end - slash);
+  const bool rmdir = ev.nr == SCMP_SYS(rmdir) ||
+                     (ev.nr == SCMP_SYS(unlinkat) && (ev.args[2] & AT_REMOVEDIR) != 0);
+  if (rmdir) {
+    return last.empty() ? EBUSY : last == "." ? EINVAL : ENOTEMPTY;
+  }
+  if (ev.nr == SCMP_SYS(unlink) || ev.nr == SCMP_SYS(unlinkat)) {
+    return EISDIR;
+  }
+  if (In(kRenameCalls, ev.nr)) {
+    return EBUSY;
+  }
+  return EEXIST;
 }
 
 }  // namespace
@@ -146,8 +183,8 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   }
   auto resolved = resolver.Resolve(arg.dirfd, *path, options);
   if (!resolved && with_parent && resolved.error().code == EBUSY) {
-    // A final "." or "..": rename(2) answers EBUSY, link(2) EEXIST for such a new name.
-    return std::unexpected(AsTheKernelWould(In(kLinkCalls, ev.nr) ? EEXIST : EBUSY));
+    // A final "/", "." or "..": each call has its own answer.
+    return std::unexpected(AsTheKernelWould(NotANameErrno(ev, *path)));
   }
   if (!resolved) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
@@ -228,18 +265,27 @@ std::optional<Decision> FsGuardModule::JudgeRename(const ResolvedPath& from,
   return std::nullopt;
 }
 
-Decision FsGuardModule::LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& mem,
-                                           const syscalls::PathArgList& args, bool link) {
-  // Every lookup below, and the call itself, is checked by the kernel against the guest
-  // thread's fs ids, groups and capabilities, never the supervisor's.
+std::expected<GuestCredentials, Decision> FsGuardModule::AssumeGuest(const SyscallEvent& ev,
+                                                                     GuestMemory& mem) {
+  // Every lookup the caller makes next, and the call itself, is checked by the kernel against
+  // the guest thread's fs ids, groups and capabilities, never the supervisor's.
   auto creds = GuestCredentials::AssumeWithCapabilities(ev.tid);
   if (!creds || !mem.StillPending()) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
     DenialReason reason;
     reason.rule = fmt::format("strict mode makes the {} as the guest: {}",
-                              link ? "link" : "rename",
+                              syscalls::SyscallName(ev.nr),
                               creds ? "the call is no longer pending" : creds.error().message);
-    return Decision::Fail(err_).Because(std::move(reason));
+    return std::unexpected(Decision::Fail(err_).Because(std::move(reason)));
+  }
+  return std::move(*creds);
+}
+
+Decision FsGuardModule::LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& mem,
+                                           const syscalls::PathArgList& args, bool link) {
+  auto creds = AssumeGuest(ev, mem);
+  if (!creds) {
+    return creds.error();
   }
   if (link && ev.nr == SCMP_SYS(linkat) &&
       (ev.args[4] & ~static_cast<uint64_t>(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) != 0) {
@@ -273,9 +319,105 @@ Decision FsGuardModule::LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& 
   return RenameStrict(from, to, flags, counters_);
 }
 
+std::optional<Decision> FsGuardModule::NameStrictCall(const SyscallEvent& ev, GuestMemory& mem,
+                                                      const syscalls::PathArgList& args) {
+  // The name the call makes or removes: symlink's second path (its first is the link's text).
+  const bool symlink = ev.nr == SCMP_SYS(symlink) || ev.nr == SCMP_SYS(symlinkat);
+  if (args.size() != (symlink ? 2u : 1u)) {
+    return Deny();
+  }
+  const syscalls::PathArg& arg = args[symlink ? 1 : 0];
+  const auto access = static_cast<uint8_t>(arg.access & kAccessAll);
+  if (!rules_.CanDeny(access)) {
+    return std::nullopt;
+  }
+  // The x86_64 entry points: unlinkat(dfd, name, flags), mkdirat(dfd, name, mode),
+  // mknodat(dfd, name, mode, dev), mode an umode_t and dev an unsigned int.
+  NameCall call;
+  const int nr = ev.nr;
+  if (nr == SCMP_SYS(unlinkat)) {
+    call.unlink_flags = static_cast<int>(ev.args[2]);
+    if ((call.unlink_flags & ~AT_REMOVEDIR) != 0) {
+      return Decision::Fail(EINVAL);  // unlinkat(2), before the name is read
+    }
+  } else if (nr == SCMP_SYS(rmdir)) {
+    call.unlink_flags = AT_REMOVEDIR;
+  } else if (nr == SCMP_SYS(mkdir) || nr == SCMP_SYS(mkdirat)) {
+    call.op = NameCall::Op::kMkdir;
+    call.mode = static_cast<uint16_t>(ev.args[nr == SCMP_SYS(mkdir) ? 1 : 2]);
+  } else if (nr == SCMP_SYS(mknod) || nr == SCMP_SYS(mknodat)) {
+    call.op = NameCall::Op::kMknod;
+    const size_t first = nr == SCMP_SYS(mknod) ? 1 : 2;
+    call.mode = static_cast<uint16_t>(ev.args[first]);
+    call.dev = static_cast<uint32_t>(ev.args[first + 1]);
+  } else if (symlink) {
+    call.op = NameCall::Op::kSymlink;
+    // symlink(2) reads the text first; what the supervisor links is what it read here.
+    auto target = mem.ReadString(args[0].addr, PATH_MAX);
+    if (!target) {
+      return Decision::Fail(target.error().code == ENAMETOOLONG ? ENAMETOOLONG : EFAULT);
+    }
+    call.target = std::move(*target);
+  }
+  auto creds = AssumeGuest(ev, mem);
+  if (!creds) {
+    return creds.error();
+  }
+  call.umask = creds->umask();
+  // Read once: the held directory and the final component are what the kernel acts on.
+  auto name = ResolveArg(ev, mem, arg, /*with_parent=*/true);
+  if (!name) {
+    return name.error();
+  }
+  if (const FsRules::Verdict v = rules_.Judge(name->path, access); !v.allowed) {
+    DenialReason reason = rules_.Explain(name->path, v, Name());
+    if (!name->exists && call.op == NameCall::Op::kUnlink) {
+      reason.would_fail = ENOENT;
+    }
+    return Deny().Because(std::move(reason));
+  }
+  return NameStrict(*name, call, counters_);
+}
+
+std::optional<Decision> FsGuardModule::TruncateStrictCall(const SyscallEvent& ev,
+                                                          GuestMemory& mem,
+                                                          const syscalls::PathArgList& args) {
+  if (args.size() != 1) {
+    return Deny();
+  }
+  const auto access = static_cast<uint8_t>(args[0].access & kAccessAll);
+  if (!rules_.CanDeny(access)) {
+    return std::nullopt;
+  }
+  const auto length = static_cast<int64_t>(ev.args[1]);
+  if (length < 0) {
+    return Decision::Fail(EINVAL);  // truncate(2) answers before the walk
+  }
+  auto creds = AssumeGuest(ev, mem);
+  if (!creds) {
+    return creds.error();
+  }
+  auto file = ResolveArg(ev, mem, args[0]);
+  if (!file) {
+    return file.error();
+  }
+  if (const FsRules::Verdict v = rules_.Judge(file->path, access); !v.allowed) {
+    DenialReason reason = rules_.Explain(file->path, v, Name());
+    if (!file->exists) {
+      reason.would_fail = ENOENT;
+    }
+    return Deny().Because(std::move(reason));
+  }
+  if (!file->exists) {
+    return AsTheKernelWould(ENOENT);
+  }
+  return TruncateStrict(*file, length, counters_);
+}
+
 bool FsGuardModule::MayBlock(int nr) const {
   return mode_ == Mode::kStrict &&
-         (syscalls::IsOpenCall(nr) || In(kLinkCalls, nr) || In(kRenameCalls, nr));
+         (syscalls::IsOpenCall(nr) || In(kLinkCalls, nr) || In(kRenameCalls, nr) ||
+          In(kNameCalls, nr) || nr == SCMP_SYS(truncate));
 }
 
 std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory& mem,
@@ -323,7 +465,18 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
     if (!rules_.CanDeny(o.path.access)) {
       return std::nullopt;
     }
-    if (mode_ == Mode::kStrict) {
+    if (o.flags & O_PATH) {
+      // open(2): O_PATH keeps only O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC (openat2 refuses the
+      // rest with EINVAL); the descriptor reads and writes nothing. Even in strict mode the
+      // kernel makes it after the check: SECCOMP_IOCTL_NOTIF_ADDFD takes its source with
+      // fget(), which refuses an O_PATH file (EBADF). What it names is judged again at each use
+      // (a re-open through /proc/self/fd, a dirfd, fchdir, execveat, linkat).
+      o.path.access = kAccessRead;
+      o.path.follow = (o.flags & O_NOFOLLOW) == 0;
+      if (!rules_.CanDeny(o.path.access)) {
+        return std::nullopt;
+      }
+    } else if (mode_ == Mode::kStrict) {
       return OpenStrict(ev, mem, o, {rules_, beneath_, err_, counters_});
     }
     auto d = Check(ev, mem, o.path, /*open=*/true);
@@ -339,6 +492,12 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
   if (mode_ == Mode::kStrict && rules_.deniable() != 0 &&
       (In(kLinkCalls, ev.nr) || In(kRenameCalls, ev.nr))) {
     return LinkOrRenameStrict(ev, mem, args, In(kLinkCalls, ev.nr));
+  }
+  if (mode_ == Mode::kStrict && In(kNameCalls, ev.nr)) {
+    return NameStrictCall(ev, mem, args);
+  }
+  if (mode_ == Mode::kStrict && ev.nr == SCMP_SYS(truncate)) {
+    return TruncateStrictCall(ev, mem, args);
   }
   if (rules_.deniable() != 0 && In(kLinkCalls, ev.nr)) {
     if (auto d = CheckLink(ev, mem, args)) {
@@ -363,6 +522,12 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
   return std::nullopt;
 }
 
+std::string FsGuardModule::RaceNote() const {
+  return mode_ == Mode::kStrict
+             ? std::string(kStrictRaceFree)
+             : "check mode races: another guest thread can change the path after the check";
+}
+
 nlohmann::json FsGuardModule::Stats() const {
   nlohmann::json stats = {{"mode", mode_ == Mode::kStrict ? "strict" : "check"},
           {"allowed", counters_.allowed.load(std::memory_order_relaxed)},
@@ -378,9 +543,7 @@ nlohmann::json FsGuardModule::Stats() const {
         "check mode races: another guest thread can swap a path or a component between the "
         "check and the kernel's own walk; use \"mode\": \"strict\" (notify backend) for opens";
   } else {
-    stats["caveat"] =
-        "strict mode serves opens and makes links and renames itself; other calls (exec, "
-        "unlink, mkdir, chmod...) are checked and race as in check mode";
+    stats["caveat"] = std::string(kStrictRaceFree);
   }
   return stats;
 }

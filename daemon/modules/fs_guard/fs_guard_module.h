@@ -20,10 +20,13 @@
 //  - strict: for open/openat/openat2/creat the supervisor opens the file itself (openat2 with
 //    RESOLVE_NO_MAGICLINKS, RESOLVE_BENEATH under `beneath`, the guest's fs credentials and
 //    umask), decides on the path of what it opened, and answers with Decision::InjectFd: no
-//    swap can take effect. link/linkat/rename/renameat/renameat2 are made by the supervisor on
-//    the names it read and judged (held parent directories, the guest's fs ids, groups and at
-//    most its capabilities) and answered with the kernel's result. Needs the notify backend.
-//    Other calls (exec, unlink, mkdir, chmod) are checked as in check mode.
+//    swap can take effect. link/linkat/rename/renameat/renameat2, unlink/unlinkat/rmdir,
+//    mkdir/mkdirat, mknod/mknodat, symlink/symlinkat and truncate are made by the supervisor on
+//    the names it read and judged (held parent directories, the guest's fs ids, groups, umask
+//    and at most its capabilities) and answered with the kernel's result. Needs the notify
+//    backend. O_PATH opens are checked and made by the kernel (ADDFD cannot pass an O_PATH
+//    file); exec is checked as in check mode (exec_guard judges the loaded image). Metadata
+//    calls (chmod, chown, utimensat, stat, xattrs) are judged by no rule kind in either mode.
 // Names that move or multiply: a hard link (link, linkat) is judged by its source: it is denied
 // when the old name is denied a kind of access that the new name would allow. A rename is judged
 // by what it moves: denied when either name is, or is an ancestor of, a path some rule may deny
@@ -60,6 +63,8 @@
 #include "daemon/policy/module_registry.h"
 
 namespace hijack::modules {
+
+class GuestCredentials;  // guest_credentials.h
 
 class FsGuardModule final : public PolicyModule {
  public:
@@ -130,8 +135,21 @@ class FsGuardModule final : public PolicyModule {
   // guest (LinkStrict, RenameStrict) and answers with the kernel's result.
   Decision LinkOrRenameStrict(const SyscallEvent& ev, GuestMemory& mem,
                               const syscalls::PathArgList& args, bool link);
+  // Strict mode: unlink, unlinkat, rmdir, mkdir, mkdirat, mknod, mknodat, symlink, symlinkat:
+  // reads the name once, holds its parent, judges it and makes the call itself (NameStrict).
+  std::optional<Decision> NameStrictCall(const SyscallEvent& ev, GuestMemory& mem,
+                                         const syscalls::PathArgList& args);
+  // Strict mode: truncate on the object the walk held (TruncateStrict).
+  std::optional<Decision> TruncateStrictCall(const SyscallEvent& ev, GuestMemory& mem,
+                                             const syscalls::PathArgList& args);
+  // The guest thread's fs ids, groups and at most its capabilities, taken by the calling
+  // thread for a strict-mode call; the decision to answer when they cannot be taken.
+  std::expected<GuestCredentials, Decision> AssumeGuest(const SyscallEvent& ev, GuestMemory& mem);
   // Mount, namespace, re-rooting and file-handle calls; nullopt for every other call.
   std::optional<Decision> CheckViewChange(const SyscallEvent& ev);
+  // Which calls the module's mode makes race-free, for the module-only rules of Floor() and the
+  // caveat of Stats() (`hijackd check`, `hijackctl show`).
+  std::string RaceNote() const;
   Decision Deny();
   Decision Refuse(int err);
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +20,34 @@ namespace {
 // Races a strict-mode create may lose (the name appeared, or became a symlink, between the
 // walk and the create) before the call fails closed.
 constexpr int kStrictAttempts = 4;
+
+// Gives the calling thread a file-system context of its own (cwd, root, umask), once, so that
+// its umask(2) is no other supervisor thread's.
+bool OwnFsContext() {
+  thread_local bool own = false;
+  if (!own && unshare(CLONE_FS) == 0) {
+    own = true;
+  }
+  return own;
+}
+
+// Sets the calling thread's umask for the duration of one creation.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : saved_(umask(mask)) {}
+  ~ScopedUmask() { umask(saved_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t saved_;
+};
+
+Decision Performed(FsGuardCounters& counters) {
+  counters.performed.fetch_add(1, std::memory_order_relaxed);
+  counters.allowed.fetch_add(1, std::memory_order_relaxed);
+  return Decision::Return(0);
+}
 
 }  // namespace
 
@@ -138,9 +167,7 @@ Decision LinkStrict(const ResolvedPath& from, const ResolvedPath& to, FsGuardCou
   if (linkat(AT_FDCWD, self.c_str(), to.parent.get(), to.name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     return Decision::Fail(errno);
   }
-  counters.performed.fetch_add(1, std::memory_order_relaxed);
-  counters.allowed.fetch_add(1, std::memory_order_relaxed);
-  return Decision::Return(0);
+  return Performed(counters);
 }
 
 Decision RenameStrict(const ResolvedPath& from, const ResolvedPath& to, unsigned flags,
@@ -152,9 +179,74 @@ Decision RenameStrict(const ResolvedPath& from, const ResolvedPath& to, unsigned
               to.name.c_str(), flags) != 0) {
     return Decision::Fail(errno);
   }
-  counters.performed.fetch_add(1, std::memory_order_relaxed);
-  counters.allowed.fetch_add(1, std::memory_order_relaxed);
-  return Decision::Return(0);
+  return Performed(counters);
+}
+
+Decision NameStrict(const ResolvedPath& name, const NameCall& call, FsGuardCounters& counters) {
+  if (!name.parent.valid()) {
+    return Decision::Fail(ENOENT);
+  }
+  const int dir = name.parent.get();
+  const char* last = name.name.c_str();
+  if (call.op == NameCall::Op::kUnlink) {
+    if (unlinkat(dir, last, call.unlink_flags) != 0) {
+      return Decision::Fail(errno);
+    }
+    return Performed(counters);
+  }
+  if (!OwnFsContext()) {
+    DenialReason reason;
+    reason.rule = fmt::format("strict mode creates with the guest's umask: unshare(CLONE_FS): {}",
+                              strerrorname_np(errno));
+    counters.unresolved.fetch_add(1, std::memory_order_relaxed);
+    return Decision::Fail(EACCES).Because(std::move(reason));
+  }
+  int rc = 0;
+  {
+    ScopedUmask mask(call.umask);
+    switch (call.op) {
+      case NameCall::Op::kMkdir:
+        rc = mkdirat(dir, last, call.mode);
+        break;
+      case NameCall::Op::kMknod:
+        rc = mknodat(dir, last, call.mode, call.dev);
+        break;
+      case NameCall::Op::kSymlink:
+        rc = symlinkat(call.target.c_str(), dir, last);
+        break;
+      case NameCall::Op::kUnlink:
+        break;
+    }
+  }
+  if (rc != 0) {
+    return Decision::Fail(errno);
+  }
+  return Performed(counters);
+}
+
+Decision TruncateStrict(const ResolvedPath& file, int64_t length, FsGuardCounters& counters) {
+  if (!file.fd.valid()) {
+    return Decision::Fail(ENOENT);
+  }
+  struct stat st {};
+  if (fstat(file.fd.get(), &st) != 0) {
+    return Decision::Fail(errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Decision::Fail(EISDIR);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Decision::Fail(EINVAL);
+  }
+  const std::string self = fmt::format("/proc/self/fd/{}", file.fd.get());
+  UniqueFd fd(::open(self.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) {
+    return Decision::Fail(errno);
+  }
+  if (ftruncate(fd.get(), length) != 0) {
+    return Decision::Fail(errno);
+  }
+  return Performed(counters);
 }
 
 }  // namespace hijack::modules

@@ -13,6 +13,8 @@
 // decides the call; the counters are atomics shared with the module.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -67,9 +69,37 @@ Decision LinkStrict(const ResolvedPath& from, const ResolvedPath& to, FsGuardCou
 Decision RenameStrict(const ResolvedPath& from, const ResolvedPath& to, unsigned flags,
                       FsGuardCounters& counters);
 
-// Resolution errors that the kernel would return to the guest for the same walk.
+// Strict-mode calls that make or remove one name: unlink, unlinkat, rmdir, mkdir, mkdirat,
+// mknod, mknodat, symlink, symlinkat. The supervisor makes the call itself in the directory it
+// held and judged, with the final component it judged, as LinkStrict does; the caller resolved
+// the name with ResolveOptions::parent under GuestCredentials::AssumeWithCapabilities() (still
+// held). The answer is the kernel's: Return(0), or Fail with its errno.
+struct NameCall {
+  enum class Op { kUnlink, kMkdir, kMknod, kSymlink };
+  Op op = Op::kUnlink;
+  int unlink_flags = 0;  // unlinkat(2): 0 or AT_REMOVEDIR (rmdir)
+  mode_t mode = 0;       // mkdir(2), mknod(2): the guest's mode, before its umask
+  dev_t dev = 0;         // mknod(2)
+  std::string target;    // symlink(2): the link's text, read once (data, not a path walked)
+  mode_t umask = 022;    // the guest thread's umask (GuestCredentials::umask)
+};
+// unlinkat(2), mkdirat(2), mknodat(2) or symlinkat(2) on `name.parent` and `name.name`. A
+// creation runs under the guest's umask: the calling thread gets a file-system context of its
+// own (unshare(CLONE_FS), once per thread: umask(2) is per fs_struct, which the supervisor's
+// threads otherwise share) and takes the guest's umask for the call, so the kernel applies it,
+// or a directory's default ACL instead of it (acl(5)), exactly as for the guest.
+Decision NameStrict(const ResolvedPath& name, const NameCall& call, FsGuardCounters& counters);
+
+// truncate(2) of the object the walk held (`file.fd`, O_PATH, followed as truncate follows):
+// re-opened for writing through /proc/self/fd/N, so the kernel checks write permission,
+// append-only, immutable and ETXTBSY on that very inode, then ftruncate(2). A directory answers
+// EISDIR and any other non-regular file EINVAL, as truncate(2) does.
+Decision TruncateStrict(const ResolvedPath& file, int64_t length, FsGuardCounters& counters);
+
+// Resolution errors that the kernel would return to the guest for the same walk (EBADF: a
+// dirfd the guest does not hold, GuestPathResolver's answer when /proc/TID/fd/N is missing).
 inline bool IsGuestVisible(int err) {
-  return err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG;
+  return err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG || err == EBADF;
 }
 
 // The answer to a call whose path the kernel itself would not resolve (`err` IsGuestVisible):

@@ -317,14 +317,17 @@ Result<ResolvedPath> GuestPathResolver::ResolveWithParent(int start, const std::
                                                          uint64_t resolve, bool confirm) {
   std::string dir, name;
   SplitLast(path, dir, name);
-  if (name.empty() || name == "." || name == "..") {
-    // rename(2) answers EBUSY for a final "." or ".."; link(2) cannot link a directory either.
-    return ErrnoError(EBUSY, "resolve " + path + ": the last component is not a name");
-  }
   ResolvedPath out;
+  // The kernel walks to the parent first (path_parentat), so a missing directory on the way
+  // answers before a final component that is no name.
   out.parent.reset(OpenAt2(start, dir, O_PATH | O_DIRECTORY, resolve));
   if (!out.parent.valid()) {
     return ErrnoError(errno, "resolve " + dir);
+  }
+  if (name.empty() || name == "." || name == "..") {
+    // Each call answers such a name its own way (rename(2) EBUSY, link(2) EEXIST, rmdir(2)
+    // EINVAL or ENOTEMPTY): the caller maps EBUSY to its call's answer.
+    return ErrnoError(EBUSY, "resolve " + path + ": the last component is not a name");
   }
   auto dir_path = GuestPathOf(out.parent.get(), confirm);
   if (!dir_path) {
