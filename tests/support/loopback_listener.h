@@ -12,8 +12,6 @@
 // Threads: one test thread; the guest is another process.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,22 +21,18 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/sockets.h"
+
 namespace hijack::testing {
 
 class LoopbackListener {
  public:
   explicit LoopbackListener(bool listening = true)
-      : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        (listening && listen(fd_, 4096) != 0) ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)),
+        port_(BindLoopback(fd_)) {
+    if (port_ < 0 || (listening && listen(fd_, 4096) != 0)) {
       ADD_FAILURE() << "loopback socket: " << strerror(errno);
     }
-    port_ = ntohs(sa.sin_port);
   }
   ~LoopbackListener() { close(fd_); }
   LoopbackListener(const LoopbackListener&) = delete;
@@ -65,7 +59,7 @@ class LoopbackListener {
 
  private:
   int fd_;
-  int port_ = 0;
+  int port_;
 };
 
 }  // namespace hijack::testing
