@@ -62,7 +62,9 @@ KernelFloor FsGuardModule::Floor() const {
         continue;
       }
       if (!rules_.default_allow()) {
-        floor.trees.push_back({*tree, rule.access, RuleText(rule, p)});
+        // attr has no Landlock right (it cannot restrict chmod, chown, utimes or xattrs):
+        // the module alone judges it.
+        floor.trees.push_back({*tree, rule.access & kFloorAll, RuleText(rule, p)});
       }
       const bool exact = *tree == p.text() || p.text() == *tree + "/**" || p.text() == *tree + "/";
       floor.held.push_back(

@@ -133,10 +133,13 @@ Result<GuestCredentials> GuestCredentials::Take(pid_t tid, bool capabilities) {
   }
   // Only the capabilities that override file permissions are lowered: the supervisor keeps
   // what it needs to walk the guest's /proc entries (CAP_SYS_PTRACE) and to switch back.
+  // CAP_SYS_ADMIN and CAP_SETFCAP guard the trusted.* and security.* attributes and file
+  // capabilities (xattr(7), capabilities(7)), which strict mode's setxattr sets.
   constexpr uint64_t kFileCaps =
       (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_DAC_READ_SEARCH) |
       (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | (1ull << CAP_LINUX_IMMUTABLE) |
-      (1ull << CAP_MKNOD) | (1ull << CAP_MAC_OVERRIDE);
+      (1ull << CAP_MKNOD) | (1ull << CAP_MAC_OVERRIDE) | (1ull << CAP_SYS_ADMIN) |
+      (1ull << CAP_SETFCAP);
   const uint64_t kept = c.guest_caps_ | ~kFileCaps;
   const uint32_t guest[2] = {static_cast<uint32_t>(kept), static_cast<uint32_t>(kept >> 32)};
   if ((data[0].effective & ~guest[0]) == 0 && (data[1].effective & ~guest[1]) == 0) {

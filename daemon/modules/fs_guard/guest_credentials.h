@@ -13,7 +13,8 @@
 // (CAP_DAC_OVERRIDE...) for the duration, as for the guest.
 //
 // AssumeWithCapabilities() also lowers the calling thread's effective file capabilities
-// (CAP_CHOWN, CAP_DAC_*, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD) to those the
+// (CAP_CHOWN, CAP_DAC_*, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE,
+// and CAP_SYS_ADMIN and CAP_SETFCAP, which guard the trusted.* and security.* xattrs) to those the
 // guest thread holds (CapEff), so that a supervisor with capabilities the guest lacks (a root
 // guest that dropped CAP_DAC_OVERRIDE, CAP_FOWNER or CAP_MKNOD) does nothing the guest could not:
 // capset(2) on the calling thread only, raised back (within the permitted set) before the fs ids
