@@ -67,13 +67,8 @@ bool SameFile(const char* a, const char* b) {
 }
 
 int Semantics(const char* dir) {
-  if (geteuid() != 0) {
-    std::printf("semantics: not root\n");
-    return 0;
-  }
-  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
-    std::printf("semantics: chdir: %s\n", Name(errno));
-    return 1;
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
   }
   WriteFile("a", "A");
   WriteFile("b", "B");
@@ -132,7 +127,6 @@ int Semantics(const char* dir) {
   // alone (a descriptor opened with the caller's current credentials may be admitted without).
   const int afd = open("a", O_RDONLY | O_CLOEXEC);
   if (!DropEffective({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD})) {
-    std::printf("capset: %s\n", Name(errno));
     return 1;
   }
   Report("no CAP_DAC_OVERRIDE: link into another user's directory", link("a", "theirs/l"));
@@ -147,7 +141,6 @@ int Semantics(const char* dir) {
 
   // Another user.
   if (!BecomeNobody()) {
-    std::printf("setresuid: %s\n", Name(errno));
     return 1;
   }
   Report("uid 65534: rename in root's directory", rename("a", "a2"));
@@ -162,13 +155,6 @@ int Semantics(const char* dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "flip" && argc == 5) {
-    return Flip(argv[2], argv[3], std::atoi(argv[4]));
-  }
-  if (mode == "semantics" && argc == 3) {
-    return Semantics(argv[2]);
-  }
-  std::fprintf(stderr, "usage: confine3_guest flip link|rename DIR N | semantics DIR\n");
-  return 2;
+  return RunGuestMode(argc, argv, {.flip = Flip, .semantics = Semantics},
+                      "usage: confine3_guest flip link|rename DIR N | semantics DIR\n");
 }

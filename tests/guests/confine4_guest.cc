@@ -134,13 +134,8 @@ void Describe(const char* path) {
 }
 
 int Semantics(const char* dir) {
-  if (geteuid() != 0) {
-    std::printf("semantics: not root\n");
-    return 0;
-  }
-  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
-    std::printf("semantics: chdir: %s\n", Name(errno));
-    return 1;
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
   }
   umask(027);
   WriteFile("f", "hello");
@@ -266,7 +261,6 @@ int Semantics(const char* dir) {
   (void)!chmod("theirs/file", 0644);
   (void)!chown("theirs/file", 65534, 65534);
   if (!DropEffective({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD})) {
-    std::printf("capset: %s\n", Name(errno));
     return 1;
   }
   Report("no CAP_FOWNER: unlink of another user's file in a sticky directory",
@@ -279,7 +273,6 @@ int Semantics(const char* dir) {
 
   // Another user.
   if (!BecomeNobody()) {
-    std::printf("setresuid: %s\n", Name(errno));
     return 1;
   }
   umask(0);
@@ -346,18 +339,9 @@ int Attacks(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "flip" && argc == 5) {
-    return Flip(argv[2], argv[3], std::atoi(argv[4]));
-  }
-  if (mode == "semantics" && argc == 3) {
-    return Semantics(argv[2]);
-  }
-  if (mode == "attacks" && argc == 3) {
-    return Attacks(argv[2]);
-  }
-  std::fprintf(stderr,
-               "usage: confine4_guest flip OP DIR N | semantics DIR | attacks DIR\n"
-               "  OP: unlink rmdir mkdir mknod symlink truncate opath\n");
-  return 2;
+  const GuestModes modes{
+      .flip = Flip, .semantics = Semantics, .extra = "attacks", .extra_run = Attacks};
+  return RunGuestMode(argc, argv, modes,
+                      "usage: confine4_guest flip OP DIR N | semantics DIR | attacks DIR\n"
+                      "  OP: unlink rmdir mkdir mknod symlink truncate opath\n");
 }

@@ -129,13 +129,8 @@ int Flip(const std::string& op, const std::string& dir, int rounds) {
 }
 
 int Semantics(const char* dir) {
-  if (geteuid() != 0) {
-    std::printf("semantics: not root\n");
-    return 0;
-  }
-  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
-    std::printf("semantics: chdir: %s\n", Name(errno));
-    return 1;
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
   }
   umask(022);
   WriteFile("f", "hello");
@@ -306,7 +301,6 @@ int Semantics(const char* dir) {
   (void)!chown("f", 0, 1000);  // a group the guest is not in
   (void)!chmod("f", 0644);
   if (!DropEffective({CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SYS_ADMIN})) {
-    std::printf("capset: %s\n", Name(errno));
     return 1;
   }
   Report("no CAP_FOWNER: chmod of another user's file", chmod("theirs", 0600));
@@ -327,7 +321,6 @@ int Semantics(const char* dir) {
   // Another user.
   WriteFile("theirs2", "T");
   if (!BecomeNobody()) {
-    std::printf("setresuid: %s\n", Name(errno));
     return 1;
   }
   Report("uid 65534: chmod of root's file", chmod("f", 0777));
@@ -418,18 +411,9 @@ int Denied(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "flip" && argc == 5) {
-    return Flip(argv[2], argv[3], std::atoi(argv[4]));
-  }
-  if (mode == "semantics" && argc == 3) {
-    return Semantics(argv[2]);
-  }
-  if (mode == "denied" && argc == 3) {
-    return Denied(argv[2]);
-  }
-  std::fprintf(stderr,
-               "usage: confine5_guest flip OP DIR N | semantics DIR | denied DIR\n"
-               "  OP: chmod chown utimes setxattr\n");
-  return 2;
+  const GuestModes modes{
+      .flip = Flip, .semantics = Semantics, .extra = "denied", .extra_run = Denied};
+  return RunGuestMode(argc, argv, modes,
+                      "usage: confine5_guest flip OP DIR N | semantics DIR | denied DIR\n"
+                      "  OP: chmod chown utimes setxattr\n");
 }

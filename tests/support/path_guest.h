@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -96,24 +97,47 @@ inline const char* Kind(const char* path) {
   return S_ISDIR(st.st_mode) ? "dir" : "file";
 }
 
-// Drops capabilities `caps` from the calling thread's effective set (capset(2)).
+// The start of a `semantics` sequence, which changes capabilities and uids: as root, enters
+// `dir` and makes it 0755 and returns -1 (go on); otherwise prints "semantics: not root" (the
+// test skips) and returns 0, or "semantics: chdir: ERRNO" and returns 1.
+inline int EnterSemanticsDir(const char* dir) {
+  if (geteuid() != 0) {
+    std::printf("semantics: not root\n");
+    return 0;
+  }
+  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
+    std::printf("semantics: chdir: %s\n", Name(errno));
+    return 1;
+  }
+  return -1;
+}
+
+// Drops capabilities `caps` from the calling thread's effective set (capset(2)); prints
+// "capset: ERRNO" and returns false on failure.
 inline bool DropEffective(std::initializer_list<int> caps) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) {
-    return false;
+  if (syscall(SYS_capget, &header, data) == 0) {
+    for (int cap : caps) {
+      data[cap / 32].effective &= ~(1u << (cap % 32));
+    }
+    if (syscall(SYS_capset, &header, data) == 0) {
+      return true;
+    }
   }
-  for (int cap : caps) {
-    data[cap / 32].effective &= ~(1u << (cap % 32));
-  }
-  return syscall(SYS_capset, &header, data) == 0;
+  std::printf("capset: %s\n", Name(errno));
+  return false;
 }
 
-// Becomes uid and gid 65534 with no supplementary groups, for good; false (errno set) on
-// failure.
+// Becomes uid and gid 65534 with no supplementary groups, for good; prints "setresuid: ERRNO"
+// and returns false on failure.
 inline bool BecomeNobody() {
-  return setgroups(0, nullptr) == 0 && setresgid(65534, 65534, 65534) == 0 &&
-         setresuid(65534, 65534, 65534) == 0;
+  if (setgroups(0, nullptr) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+      setresuid(65534, 65534, 65534) == 0) {
+    return true;
+  }
+  std::printf("setresuid: %s\n", Name(errno));
+  return false;
 }
 
 // Pins the calling thread to `cpu` (sched_setaffinity(2) of thread id 0: this thread only);
@@ -197,5 +221,30 @@ class FlipperThread {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// The command line every path-call guest takes: `flip OP DIR N`, `semantics DIR`, and at most
+// one more mode `extra` of one DIR (confine4's "attacks", confine5's "denied"). Prints `usage`
+// and returns 2 for anything else.
+struct GuestModes {
+  int (*flip)(const std::string& op, const std::string& dir, int rounds);
+  int (*semantics)(const char* dir);
+  const char* extra = nullptr;
+  int (*extra_run)(const std::string& dir) = nullptr;
+};
+
+inline int RunGuestMode(int argc, char** argv, const GuestModes& modes, const char* usage) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "flip" && argc == 5) {
+    return modes.flip(argv[2], argv[3], std::atoi(argv[4]));
+  }
+  if (mode == "semantics" && argc == 3) {
+    return modes.semantics(argv[2]);
+  }
+  if (modes.extra != nullptr && mode == modes.extra && argc == 3) {
+    return modes.extra_run(argv[2]);
+  }
+  std::fputs(usage, stderr);
+  return 2;
+}
 
 }  // namespace hijack::testing

@@ -218,6 +218,27 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   return std::move(*resolved);
 }
 
+std::expected<ResolvedPath, Decision> FsGuardModule::HoldExisting(const SyscallEvent& ev,
+                                                                  GuestMemory& mem,
+                                                                  const syscalls::PathArg& arg,
+                                                                  uint8_t access) {
+  auto file = ResolveArg(ev, mem, arg);
+  if (!file) {
+    return std::unexpected(file.error());
+  }
+  if (const FsRules::Verdict v = rules_.Judge(file->path, access); !v.allowed) {
+    DenialReason reason = rules_.Explain(file->path, v, Name());
+    if (!file->exists) {
+      reason.would_fail = ENOENT;
+    }
+    return std::unexpected(Deny().Because(std::move(reason)));
+  }
+  if (!file->exists) {
+    return std::unexpected(AsTheKernelWould(ENOENT));
+  }
+  return std::move(*file);
+}
+
 std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> FsGuardModule::ResolveBoth(
     const SyscallEvent& ev, GuestMemory& mem, const syscalls::PathArgList& args,
     bool old_parent, bool new_parent) {
@@ -420,19 +441,9 @@ std::optional<Decision> FsGuardModule::TruncateStrictCall(const SyscallEvent& ev
   if (!creds) {
     return creds.error();
   }
-  auto file = ResolveArg(ev, mem, args[0]);
+  auto file = HoldExisting(ev, mem, args[0], access);
   if (!file) {
     return file.error();
-  }
-  if (const FsRules::Verdict v = rules_.Judge(file->path, access); !v.allowed) {
-    DenialReason reason = rules_.Explain(file->path, v, Name());
-    if (!file->exists) {
-      reason.would_fail = ENOENT;
-    }
-    return Deny().Because(std::move(reason));
-  }
-  if (!file->exists) {
-    return AsTheKernelWould(ENOENT);
   }
   return TruncateStrict(*file, length, counters_);
 }
@@ -561,19 +572,9 @@ std::optional<Decision> FsGuardModule::AttrStrictCall(const SyscallEvent& ev, Gu
     return creds.error();
   }
   // Read once, followed as the call follows: the held object is what the change is made on.
-  auto file = ResolveArg(ev, mem, args[0]);
+  auto file = HoldExisting(ev, mem, args[0], kAccessAttr);
   if (!file) {
     return file.error();
-  }
-  if (const FsRules::Verdict v = rules_.Judge(file->path, kAccessAttr); !v.allowed) {
-    DenialReason reason = rules_.Explain(file->path, v, Name());
-    if (!file->exists) {
-      reason.would_fail = ENOENT;
-    }
-    return Deny().Because(std::move(reason));
-  }
-  if (!file->exists) {
-    return AsTheKernelWould(ENOENT);
   }
   return AttrStrict(*file, call, counters_);
 }

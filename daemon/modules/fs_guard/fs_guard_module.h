@@ -123,6 +123,12 @@ class FsGuardModule final : public PolicyModule {
   std::expected<ResolvedPath, Decision> ResolveArg(const SyscallEvent& ev, GuestMemory& mem,
                                                    const syscalls::PathArg& arg,
                                                    bool with_parent = false);
+  // Strict mode: resolves `arg` to the object itself (ResolveArg, held as `fd`) and judges it
+  // for `access`; a denial, or the kernel's ENOENT for a missing object, is the decision to
+  // answer.
+  std::expected<ResolvedPath, Decision> HoldExisting(const SyscallEvent& ev, GuestMemory& mem,
+                                                     const syscalls::PathArg& arg,
+                                                     uint8_t access);
   // The two names of a link or a rename, resolved in order (old, new), each with its parent
   // when asked; anything but two path arguments is denied.
   std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> ResolveBoth(
