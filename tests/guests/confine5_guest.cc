@@ -13,6 +13,10 @@
 //       "NAME: RESULT" (0 or the errno name) with what it left behind, then with fewer
 //       capabilities and as uid/gid 65534: run natively and under the supervisor, the outputs
 //       must match. Needs root (prints "semantics: not root" otherwise).
+//   confine5_guest userns DIR
+//       chown and chmod from a child in a user namespace whose root is uid 1000 outside, each
+//       printed as "NAME: RESULT", then the files' metadata: natively and under the
+//       supervisor (with "mounts": "allow"), the outputs must match. Needs root.
 //   confine5_guest denied DIR
 //       each metadata change of DIR/secret (denied every access) and DIR/readable (denied attr
 //       only), setxattrat, removexattrat and file_setattr included, directly and by the ways
@@ -22,8 +26,10 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
@@ -338,6 +344,69 @@ int Semantics(const char* dir) {
   return 0;
 }
 
+// A child of uid and gid 1000 in a user namespace of its own whose root is uid and gid 1000
+// outside (the maps written by this process, which holds CAP_SETUID and CAP_SETGID where the
+// namespace was made): chown(2) takes its ids in the child's namespace, which the supervisor
+// must map to its own.
+int UserNamespace(const char* dir) {
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
+  }
+  WriteFile("mine", "M");
+  (void)!chown("mine", 1000, 1000);
+  WriteFile("roots", "R");
+  std::fflush(stdout);
+  int ready[2], mapped[2];
+  if (pipe(ready) != 0 || pipe(mapped) != 0) {
+    return 1;
+  }
+  const pid_t child = fork();
+  if (child == 0) {
+    char byte = 0;
+    // An unprivileged user's namespace, as `hijackd run` makes for an unprivileged launch.
+    const int rc = BecomeUser(1000) ? unshare(CLONE_NEWUSER) : -1;
+    (void)!write(ready[1], &byte, 1);
+    if (rc != 0 || read(mapped[0], &byte, 1) != 1) {
+      std::printf("unshare: %s\n", Name(rc != 0 ? errno : EPIPE));
+      std::fflush(stdout);
+      _exit(1);
+    }
+    Report("in the namespace: chown of its file to its root", chown("mine", 0, 0));
+    Report("in the namespace: chown to an unmapped uid", chown("mine", 1, static_cast<gid_t>(-1)));
+    Report("in the namespace: chown to an unmapped gid", chown("mine", static_cast<uid_t>(-1), 1));
+    Report("in the namespace: chown with -1 -1",
+           chown("mine", static_cast<uid_t>(-1), static_cast<gid_t>(-1)));
+    Report("in the namespace: lchown of its file", lchown("mine", 0, 0));
+    Report("in the namespace: chown of root's file", chown("roots", 0, 0));
+    Report("in the namespace: chmod of its file", chmod("mine", 0600));
+    Report("in the namespace: chmod of root's file", chmod("roots", 0600));
+    std::fflush(stdout);
+    _exit(0);
+  }
+  char byte = 0;
+  if (child < 0 || read(ready[0], &byte, 1) != 1) {
+    return 1;
+  }
+  for (const char* map : {"uid_map", "gid_map"}) {
+    const std::string path = "/proc/" + std::to_string(child) + "/" + map;
+    const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0 1000 1\n", 9) != 9) {
+      std::printf("%s: %s\n", map, Name(errno));
+    }
+    close(fd);
+  }
+  (void)!write(mapped[1], &byte, 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  for (const char* name : {"mine", "roots"}) {
+    struct stat st {};
+    (void)!lstat(name, &st);
+    std::printf("  %s: mode %04o uid %u gid %u\n", name, static_cast<unsigned>(st.st_mode & 07777),
+                static_cast<unsigned>(st.st_uid), static_cast<unsigned>(st.st_gid));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int Denied(const std::string& dir) {
   const std::string work = dir + "/work";
   const std::string pub = work + "/public";
@@ -411,9 +480,13 @@ int Denied(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "userns") {
+    return UserNamespace(argv[2]);
+  }
   const GuestModes modes{
       .flip = Flip, .semantics = Semantics, .extra = "denied", .extra_run = Denied};
   return RunGuestMode(argc, argv, modes,
-                      "usage: confine5_guest flip OP DIR N | semantics DIR | denied DIR\n"
+                      "usage: confine5_guest flip OP DIR N | semantics DIR | userns DIR | "
+                      "denied DIR\n"
                       "  OP: chmod chown utimes setxattr\n");
 }

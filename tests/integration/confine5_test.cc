@@ -10,7 +10,8 @@
 //     strict mode no round may change the denied file's metadata;
 //   - a fixed sequence of those calls (modes, owners, times, attributes, symlinks with and
 //     without AT_SYMLINK_NOFOLLOW, every error the sequence provokes, fewer capabilities,
-//     another uid) gives the same results under the supervisor as natively.
+//     another uid, and chown from a user namespace of the guest's own) gives the same results
+//     under the supervisor as natively.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -160,6 +161,17 @@ INSTANTIATE_TEST_SUITE_P(Backends, AttrSemantics, EveryBackendAndMode(), Semanti
 
 TEST_P(AttrSemantics, EachChangeAnswersAsTheKernelDoes) {
   ExpectGuardedMatchesNative(kGuest, GetParam());
+}
+
+// chown(2) takes ids in the caller's user namespace: a guest of uid 1000 in a namespace of its
+// own whose root is 1000 outside chowns its file to "0", which strict mode must make as 1000.
+class AttrUserNamespace : public ::testing::TestWithParam<SemanticsConfig> {};
+
+INSTANTIATE_TEST_SUITE_P(Backends, AttrUserNamespace, EveryBackendAndMode(), SemanticsName{});
+
+TEST_P(AttrUserNamespace, ChownTakesIdsInTheGuestsNamespace) {
+  ExpectGuardedMatchesNative(kGuest, GetParam(),
+                             {.name = "userns", .settings = R"(, "mounts": "allow")"});
 }
 
 }  // namespace

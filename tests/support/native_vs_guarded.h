@@ -64,24 +64,33 @@ inline ProcessResult RunGuarded(const std::string& guest, const std::string& bac
   return r;
 }
 
-// Runs `GUEST semantics DIR/native` natively and `GUEST semantics DIR/guarded` under fs_guard in
+// Which sequence of the guest to run, and fs_guard settings beyond its mode and deny rule
+// (JSON members, each with a leading comma: R"(, "mounts": "allow")").
+struct GuestSequence {
+  const char* name = "semantics";
+  const char* settings = "";
+};
+
+// Runs `GUEST SEQUENCE DIR/native` natively and `GUEST SEQUENCE DIR/guarded` under fs_guard in
 // `config.mode` on `config.backend`, denying DIR/forbidden only, and expects the same output.
 // Skips the test when the guest says "not root" (its sequences change capabilities and uids).
-inline void ExpectGuardedMatchesNative(const std::string& guest, const SemanticsConfig& config) {
+inline void ExpectGuardedMatchesNative(const std::string& guest, const SemanticsConfig& config,
+                                       const GuestSequence& sequence = {}) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() + "/native");
   std::filesystem::create_directories(dir.path() + "/guarded");
   const std::string policy = dir.Write("fs.json", R"({"version": 1, "modules": [
       {"module": "fs_guard", "mode": ")" + std::string(config.mode) +
                                                       R"(", "deny": [")" + dir.path() +
-                                                      R"(/forbidden"]}]})");
-  ProcessResult native = RunProcess({guest, "semantics", dir.path() + "/native"});
+                                                      R"(/forbidden"])" + sequence.settings +
+                                                      "}]}");
+  ProcessResult native = RunProcess({guest, sequence.name, dir.path() + "/native"});
   ASSERT_EQ(native.exit_code, 0) << native.out << native.err;
   if (native.out.find("not root") != std::string::npos) {
     GTEST_SKIP() << "the sequence changes capabilities and uids: needs root";
   }
   ProcessResult guarded = RunGuarded(guest, config.backend, policy,
-                                     {"semantics", dir.path() + "/guarded"});
+                                     {sequence.name, dir.path() + "/guarded"});
   ASSERT_EQ(guarded.exit_code, 0) << guarded.out << guarded.err;
   EXPECT_EQ(guarded.out, native.out) << guarded.err;
 }

@@ -129,16 +129,17 @@ inline bool DropEffective(std::initializer_list<int> caps) {
   return false;
 }
 
-// Becomes uid and gid 65534 with no supplementary groups, for good; prints "setresuid: ERRNO"
+// Becomes uid and gid `id` with no supplementary groups, for good; prints "setresuid: ERRNO"
 // and returns false on failure.
-inline bool BecomeNobody() {
-  if (setgroups(0, nullptr) == 0 && setresgid(65534, 65534, 65534) == 0 &&
-      setresuid(65534, 65534, 65534) == 0) {
+inline bool BecomeUser(unsigned id) {
+  if (setgroups(0, nullptr) == 0 && setresgid(id, id, id) == 0 && setresuid(id, id, id) == 0) {
     return true;
   }
   std::printf("setresuid: %s\n", Name(errno));
   return false;
 }
+
+inline bool BecomeNobody() { return BecomeUser(65534); }
 
 // Pins the calling thread to `cpu` (sched_setaffinity(2) of thread id 0: this thread only);
 // nothing for a negative cpu.

@@ -571,6 +571,30 @@ std::optional<Decision> FsGuardModule::AttrStrictCall(const SyscallEvent& ev, Gu
   if (!creds) {
     return creds.error();
   }
+  if (creds->InOtherUserNamespace()) {
+    // chown(2) takes ids in the caller's user namespace; the supervisor makes the call in its
+    // own. ACLs and file capabilities carry ids the kernel would map from the guest's
+    // namespace too (acl(5), capabilities(7)): not made for it, refused with the reason.
+    if (call.op == AttrCall::Op::kChown) {
+      auto uid = creds->UidToSupervisor(call.uid);
+      auto gid = creds->GidToSupervisor(call.gid);
+      if (!uid || !gid) {
+        const Error& e = uid ? gid.error() : uid.error();
+        return e.code == EINVAL ? Decision::Fail(EINVAL) : Decision::Fail(err_);
+      }
+      call.uid = *uid;
+      call.gid = *gid;
+    } else if (call.op == AttrCall::Op::kSetxattr &&
+               (call.name == "system.posix_acl_access" ||
+                call.name == "system.posix_acl_default" || call.name == "security.capability")) {
+      DenialReason reason;
+      reason.rule = fmt::format(
+          "strict mode sets {} only for a guest in the supervisor's user namespace (its ids "
+          "would be mapped from the guest's)",
+          call.name);
+      return Refuse(EPERM).Because(std::move(reason));
+    }
+  }
   // Read once, followed as the call follows: the held object is what the change is made on.
   auto file = HoldExisting(ev, mem, args[0], kAccessAttr);
   if (!file) {
