@@ -147,6 +147,14 @@ TEST(FsGuard, AttrIsCoveredByAPlainRuleAndByNameOnly) {
     EXPECT_TRUE(m->Syscalls().Contains(nr)) << syscalls::SyscallName(nr);
   }
   EXPECT_FALSE(m->Syscalls().Contains(SCMP_SYS(newfstatat)));  // reading metadata: not judged
+  // `hijackd check` names the kinds a rule covers, attr included (no floor holds it).
+  std::vector<std::string> module_only;
+  for (const KernelFloor::ModuleOnly& rule : m->Floor().module_only) {
+    module_only.push_back(rule.rule);
+  }
+  EXPECT_THAT(module_only, ::testing::Contains("deny /etc/** (attr)"));
+  EXPECT_THAT(module_only, ::testing::Contains("deny /secret (read, write, create, exec, unlink, "
+                                               "attr)"));
   auto reason = m->Judge("/etc/passwd", kAccessAttr);
   ASSERT_TRUE(reason.has_value());
   EXPECT_THAT(reason->rule, HasSubstr("attr access"));

@@ -12,9 +12,14 @@
 namespace hijack::modules {
 namespace {
 
+// The rule as the policy gives it, every kind it covers named (attr too, which no floor holds).
 std::string RuleText(const FsRule& rule, const PathPattern& pattern) {
+  std::string kinds = (rule.access & kFloorAll) != 0 ? FloorAccessNames(rule.access) : "";
+  if ((rule.access & kAccessAttr) != 0) {
+    kinds += kinds.empty() ? "attr" : ", attr";
+  }
   return fmt::format("{} {} ({})", rule.allow ? "allow" : "deny", pattern.text(),
-                     FloorAccessNames(rule.access));
+                     kinds.empty() ? "nothing" : kinds);
 }
 
 }  // namespace
