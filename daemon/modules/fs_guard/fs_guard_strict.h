@@ -36,8 +36,10 @@ struct FsGuardCounters {
   std::atomic<uint64_t> denied{0};
   std::atomic<uint64_t> unresolved{0};  // denied because the path could not be evaluated
   std::atomic<uint64_t> injected{0};    // strict-mode opens answered with a descriptor
-  std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused
-  std::atomic<uint64_t> performed{0};   // strict-mode links and renames made by the supervisor
+  std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused, and
+                                        // strict mode's setxattrat, removexattrat, file_setattr
+  std::atomic<uint64_t> performed{0};   // strict-mode calls made by the supervisor (links,
+                                        // renames, names, truncate, metadata changes)
 };
 
 struct StrictOpenContext {
