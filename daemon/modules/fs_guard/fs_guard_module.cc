@@ -46,8 +46,8 @@ constexpr std::string_view kStrictRaceFree =
     "file_setattr are refused with ENOSYS); O_PATH opens and exec are checked and race as in "
     "check mode";
 // Calls that change one file's metadata by its name (syscall_args.h's "attr" access), which
-// strict mode makes itself (AttrStrict). Numbers, not SCMP_SYS: libseccomp 2.5.4 does not know
-// fchmodat2.
+// strict mode makes itself (AttrStrict); fchmodat2 by number, which libseccomp 2.5.4 does not
+// know.
 constexpr std::array kAttrCalls = {
     SCMP_SYS(chmod),     SCMP_SYS(fchmodat),    SCMP_SYS(chown),        SCMP_SYS(lchown),
     SCMP_SYS(fchownat),  SCMP_SYS(utime),       SCMP_SYS(utimes),       SCMP_SYS(futimesat),
