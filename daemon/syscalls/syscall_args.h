@@ -92,9 +92,11 @@ enum class ArgKind : uint8_t {
   kSocklenInOut,    // socklen_t *: [4]
 };
 
-// How a call uses the file a path argument names, as a bit set. read..unlink are the kinds
-// fs_guard rules cover (kAccessAll); metadata is every other use of an existing name (stat,
-// chmod, access, chdir, link's old name).
+// How a call uses the file a path argument names, as a bit set. read..attr are the kinds
+// fs_guard rules cover (kAccessAll): attr is a change of the file's metadata (its mode, owner,
+// times or extended attributes: chmod, chown, utimensat, setxattr). metadata is every other use
+// of an existing name, which no rule judges (stat, access, readlink, chdir, link's old name,
+// the mount calls).
 enum Access : uint8_t {
   kAccessNone = 0,  // a string the call stores, not a file it acts on (symlink's target)
   kAccessRead = 1,
@@ -102,10 +104,19 @@ enum Access : uint8_t {
   kAccessCreate = 4,
   kAccessExec = 8,
   kAccessUnlink = 16,
-  kAccessAll = 31,
-  kAccessMetadata = 32,
-  kAccessFromOpenFlags = 64,  // table only: open's flags decide (see OpenAccess)
+  kAccessAttr = 32,
+  kAccessAll = 63,
+  kAccessMetadata = 64,
+  kAccessFromOpenFlags = 128,  // table only: open's flags decide (see OpenAccess)
 };
+
+// Calls newer than the installed libseccomp (2.5.4 knows none of them), by their x86_64
+// numbers (arch/x86/entry/syscalls/syscall_64.tbl): the filter is raw BPF over numbers, so they
+// are intercepted like any other.
+inline constexpr int kNrFchmodat2 = 452;     // Linux 6.6
+inline constexpr int kNrSetxattrat = 463;    // Linux 6.13
+inline constexpr int kNrRemovexattrat = 466;  // Linux 6.13
+inline constexpr int kNrFileSetattr = 469;   // Linux 6.17
 
 // Whether the last component of a path is followed when it is a symlink.
 enum class Follow : uint8_t {

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hijack::syscalls {
@@ -192,6 +193,23 @@ struct ClassAlias {
 };
 constexpr std::array<ClassAlias, 1> kClassAliases = {{{"%network", "%net"}}};
 
+// Calls that the rules of a module judge by number although the installed libseccomp may not
+// know them (syscall_args.h): named here so that traces, messages and policies speak of them
+// by name. They stay out of AllSyscalls() until libseccomp knows them.
+constexpr std::pair<int, std::string_view> kNewerThanLibseccomp[] = {
+    {452, "fchmodat2"},     {463, "setxattrat"},   {464, "getxattrat"}, {465, "listxattrat"},
+    {466, "removexattrat"}, {468, "file_getattr"}, {469, "file_setattr"},
+};
+
+std::optional<std::string_view> NewerCallName(int nr) {
+  for (const auto& [number, name] : kNewerThanLibseccomp) {
+    if (number == nr) {
+      return name;
+    }
+  }
+  return std::nullopt;
+}
+
 // Numbers 0..kCapacity-1 that libseccomp resolves on the native arch, with their names, and the
 // "syscall_<nr>" fallbacks for the others, so every in-range name is a view of stable storage.
 struct NativeTable {
@@ -209,6 +227,8 @@ const NativeTable& Native() {
         t->names[static_cast<size_t>(nr)] = name;
         t->known.Add(nr);
         free(name);
+      } else if (std::optional<std::string_view> newer = NewerCallName(nr)) {
+        t->names[static_cast<size_t>(nr)] = std::string(*newer);
       } else {
         t->names[static_cast<size_t>(nr)] = fmt::format("syscall_{}", nr);
       }
@@ -336,6 +356,11 @@ std::optional<int> SyscallNumber(std::string_view name) {
   std::string copy(name);
   int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_NATIVE, copy.c_str());
   if (nr < 0) {  // __NR_SCMP_ERROR, or a __PNR_* pseudo-number: not a call of this arch
+    for (const auto& [number, known] : kNewerThanLibseccomp) {
+      if (known == name) {
+        return number;
+      }
+    }
     return std::nullopt;
   }
   return nr;

@@ -15,93 +15,31 @@
 //       and as uid/gid 65534: run natively and under the supervisor, the outputs must match.
 //       Needs root (prints "semantics: not root" otherwise).
 #include <fcntl.h>
-#include <sched.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
-#include <thread>
+
+#include "tests/support/path_guest.h"
 
 namespace {
 
-const char* Name(int err) { return err == 0 ? "0" : strerrorname_np(err); }
-
-std::string ReadFile(const char* path) {
-  std::string text;
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  char buf[64];
-  for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;) {
-    text.append(buf, static_cast<size_t>(n));
-  }
-  if (fd >= 0) {
-    close(fd);
-  }
-  return text;
-}
-
-void WriteFile(const char* path, const char* text) {
-  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    (void)!write(fd, text, strlen(text));
-    close(fd);
-  }
-}
+using namespace hijack::testing;  // the shared guest helpers (path_guest.h)
 
 int Flip(const std::string& op, const std::string& dir, int rounds) {
-  // The path with its last component at an 8-byte boundary of the buffer.
-  alignas(8) char buf[4096] = {};
-  const std::string prefix = dir + "/work/";
-  const size_t start = (8 - prefix.size() % 8) % 8;
-  if (start + prefix.size() + 16 > sizeof buf) {
+  FlippedName name(dir + "/work/", "public", "secret");
+  if (!name.valid()) {
     std::fprintf(stderr, "flip: %s is too long\n", dir.c_str());
     return 2;
   }
-  std::memcpy(buf + start, prefix.data(), prefix.size());
-  uint64_t good = 0, evil = 0;
-  std::memcpy(&good, "public\0", 8);
-  std::memcpy(&evil, "secret\0", 8);
-  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(buf + start + prefix.size());
-  word->store(good);
-  const char* from = buf + start;
-  const std::string public_name = prefix + "public";
-  const std::string alias = prefix + "alias";
-  // The flipper on a CPU of its own: a supervisor woken on the caller's CPU
-  // (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) would otherwise often run, and answer, while the
-  // flipper waits for that same CPU, and the kernel would re-read the very bytes it judged.
-  cpu_set_t all;
-  const bool spread = sched_getaffinity(0, sizeof all, &all) == 0 && CPU_COUNT(&all) >= 2;
-  int cpus[2] = {-1, -1};
-  for (int c = 0, n = 0; spread && c < CPU_SETSIZE && n < 2; ++c) {
-    if (CPU_ISSET(c, &all)) {
-      cpus[n++] = c;
-    }
-  }
-  auto pin = [&](int cpu) {
-    if (cpu >= 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      (void)sched_setaffinity(0, sizeof one, &one);  // this thread only (sched_setaffinity(2))
-    }
-  };
-  pin(cpus[0]);
-  std::atomic<bool> stop{false};
-  std::thread flipper([&] {
-    pin(cpus[1]);
-    while (!stop.load(std::memory_order_relaxed)) {
-      word->store(evil, std::memory_order_relaxed);
-      word->store(good, std::memory_order_relaxed);
-    }
-  });
+  const char* from = name.path();
+  const std::string public_name = dir + "/work/public";
+  const std::string alias = dir + "/work/alias";
+  FlipperThread flipper(name);
   int escaped = 0, done = 0, refused = 0;
   for (int i = 0; i < rounds && (op == "link" || escaped == 0); ++i) {
     const int rc = op == "link" ? link(from, alias.c_str()) : rename(from, alias.c_str());
@@ -110,7 +48,7 @@ int Flip(const std::string& op, const std::string& dir, int rounds) {
       continue;
     }
     ++done;
-    if (ReadFile(alias.c_str()) == "SECRET") {
+    if (ReadFile(alias) == "SECRET") {
       ++escaped;
     } else if (op == "rename") {
       rename(alias.c_str(), public_name.c_str());  // back where the next round expects it
@@ -119,26 +57,8 @@ int Flip(const std::string& op, const std::string& dir, int rounds) {
       unlink(alias.c_str());
     }
   }
-  stop.store(true);
-  flipper.join();
   std::printf("escaped: %d of %d (done %d, refused %d)\n", escaped, rounds, done, refused);
   return 0;
-}
-
-void Report(const char* what, int rc) { std::printf("%s: %s\n", what, Name(rc == 0 ? 0 : errno)); }
-
-const char* Kind(const char* path) {
-  struct stat st {};
-  if (lstat(path, &st) != 0) {
-    return "missing";
-  }
-  if (S_ISLNK(st.st_mode)) {
-    return "symlink";
-  }
-  if (S_ISCHR(st.st_mode)) {
-    return "chardev";
-  }
-  return S_ISDIR(st.st_mode) ? "dir" : "file";
 }
 
 bool SameFile(const char* a, const char* b) {
@@ -146,27 +66,9 @@ bool SameFile(const char* a, const char* b) {
   return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev;
 }
 
-// Drops capabilities `caps` from the calling thread's effective set (capset(2)).
-bool DropEffective(std::initializer_list<int> caps) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) {
-    return false;
-  }
-  for (int cap : caps) {
-    data[cap / 32].effective &= ~(1u << (cap % 32));
-  }
-  return syscall(SYS_capset, &header, data) == 0;
-}
-
 int Semantics(const char* dir) {
-  if (geteuid() != 0) {
-    std::printf("semantics: not root\n");
-    return 0;
-  }
-  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
-    std::printf("semantics: chdir: %s\n", Name(errno));
-    return 1;
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
   }
   WriteFile("a", "A");
   WriteFile("b", "B");
@@ -225,7 +127,6 @@ int Semantics(const char* dir) {
   // alone (a descriptor opened with the caller's current credentials may be admitted without).
   const int afd = open("a", O_RDONLY | O_CLOEXEC);
   if (!DropEffective({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD})) {
-    std::printf("capset: %s\n", Name(errno));
     return 1;
   }
   Report("no CAP_DAC_OVERRIDE: link into another user's directory", link("a", "theirs/l"));
@@ -239,9 +140,7 @@ int Semantics(const char* dir) {
   close(afd);
 
   // Another user.
-  if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-      setresuid(65534, 65534, 65534) != 0) {
-    std::printf("setresuid: %s\n", Name(errno));
+  if (!BecomeNobody()) {
     return 1;
   }
   Report("uid 65534: rename in root's directory", rename("a", "a2"));
@@ -256,13 +155,6 @@ int Semantics(const char* dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "flip" && argc == 5) {
-    return Flip(argv[2], argv[3], std::atoi(argv[4]));
-  }
-  if (mode == "semantics" && argc == 3) {
-    return Semantics(argv[2]);
-  }
-  std::fprintf(stderr, "usage: confine3_guest flip link|rename DIR N | semantics DIR\n");
-  return 2;
+  return RunGuestMode(argc, argv, {.flip = Flip, .semantics = Semantics},
+                      "usage: confine3_guest flip link|rename DIR N | semantics DIR\n");
 }

@@ -22,108 +22,34 @@
 //       (a symlinked parent, "..", /proc/self/fd links, relative dirfds, AT_EMPTY_PATH), each
 //       printed as "NAME: RESULT"; then whether the secret and DIR/secretdir/victim are intact.
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
-#include <sched.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <initializer_list>
 #include <string>
-#include <thread>
+
+#include "tests/support/path_guest.h"
 
 namespace {
 
-const char* Name(int err) { return err == 0 ? "0" : strerrorname_np(err); }
-
-std::string ReadFd(int fd) {
-  std::string text;
-  char buf[64];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) {
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
-
-std::string ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return "";
-  }
-  std::string text = ReadFd(fd);
-  close(fd);
-  return text;
-}
-
-void WriteFile(const std::string& path, const char* text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    (void)!write(fd, text, strlen(text));
-    close(fd);
-  }
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return lstat(path.c_str(), &st) == 0;
-}
-
-// Pins the calling thread to `cpu` (sched_setaffinity(2) of a thread id 0: this thread only).
-void Pin(int cpu) {
-  if (cpu >= 0) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    (void)sched_setaffinity(0, sizeof one, &one);
-  }
-}
+using namespace hijack::testing;  // the shared guest helpers (path_guest.h)
 
 int Flip(const std::string& op, const std::string& dir, int rounds) {
-  alignas(8) char buf[4096] = {};
   const std::string prefix = dir + "/work/";
-  const size_t start = (8 - prefix.size() % 8) % 8;
-  if (start + prefix.size() + 16 > sizeof buf) {
+  FlippedName name(prefix, "public", "secret");
+  if (!name.valid()) {
     std::fprintf(stderr, "flip: %s is too long\n", dir.c_str());
     return 2;
   }
-  std::memcpy(buf + start, prefix.data(), prefix.size());
-  uint64_t good = 0, evil = 0;
-  std::memcpy(&good, "public\0", 8);
-  std::memcpy(&evil, "secret\0", 8);
-  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(buf + start + prefix.size());
-  word->store(good);
-  const char* path = buf + start;
+  const char* path = name.path();
   const std::string pub = prefix + "public";
   const std::string secret = prefix + "secret";
   struct stat secret_st {};
   (void)stat(secret.c_str(), &secret_st);
-  // The flipper on a CPU of its own, as in confine3_guest: a supervisor woken on the caller's
-  // CPU would otherwise often answer before the flipper runs at all.
-  cpu_set_t all;
-  const bool spread = sched_getaffinity(0, sizeof all, &all) == 0 && CPU_COUNT(&all) >= 2;
-  int cpus[2] = {-1, -1};
-  for (int c = 0, n = 0; spread && c < CPU_SETSIZE && n < 2; ++c) {
-    if (CPU_ISSET(c, &all)) {
-      cpus[n++] = c;
-    }
-  }
-  Pin(cpus[0]);
-  std::atomic<bool> stop{false};
-  std::thread flipper([&] {
-    Pin(cpus[1]);
-    while (!stop.load(std::memory_order_relaxed)) {
-      word->store(evil, std::memory_order_relaxed);
-      word->store(good, std::memory_order_relaxed);
-    }
-  });
+  FlipperThread flipper(name);
   // A denied object reached cannot be put back by the guest (the rule denies it that too): the
   // run ends there, except for O_PATH, which reaches nothing for good.
   const bool ends = op != "opath";
@@ -191,30 +117,9 @@ int Flip(const std::string& op, const std::string& dir, int rounds) {
       first = i + 1;
     }
   }
-  stop.store(true);
-  flipper.join();
   std::printf("escaped: %d of %d (done %d, refused %d, landed %d, first escape in round %d)\n",
               escaped, rounds, done, refused, landed, first);
   return 0;
-}
-
-void Report(const char* what, int rc) { std::printf("%s: %s\n", what, Name(rc < 0 ? errno : 0)); }
-
-const char* Kind(const char* path) {
-  struct stat st {};
-  if (lstat(path, &st) != 0) {
-    return "missing";
-  }
-  if (S_ISLNK(st.st_mode)) {
-    return "symlink";
-  }
-  if (S_ISFIFO(st.st_mode)) {
-    return "fifo";
-  }
-  if (S_ISCHR(st.st_mode)) {
-    return "chardev";
-  }
-  return S_ISDIR(st.st_mode) ? "dir" : "file";
 }
 
 void Describe(const char* path) {
@@ -228,26 +133,9 @@ void Describe(const char* path) {
               S_ISDIR(st.st_mode) ? 0LL : static_cast<long long>(st.st_size));
 }
 
-bool DropEffective(std::initializer_list<int> caps) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) {
-    return false;
-  }
-  for (int cap : caps) {
-    data[cap / 32].effective &= ~(1u << (cap % 32));
-  }
-  return syscall(SYS_capset, &header, data) == 0;
-}
-
 int Semantics(const char* dir) {
-  if (geteuid() != 0) {
-    std::printf("semantics: not root\n");
-    return 0;
-  }
-  if (chdir(dir) != 0 || chmod(".", 0755) != 0) {
-    std::printf("semantics: chdir: %s\n", Name(errno));
-    return 1;
+  if (const int status = EnterSemanticsDir(dir); status >= 0) {
+    return status;
   }
   umask(027);
   WriteFile("f", "hello");
@@ -373,7 +261,6 @@ int Semantics(const char* dir) {
   (void)!chmod("theirs/file", 0644);
   (void)!chown("theirs/file", 65534, 65534);
   if (!DropEffective({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_MKNOD})) {
-    std::printf("capset: %s\n", Name(errno));
     return 1;
   }
   Report("no CAP_FOWNER: unlink of another user's file in a sticky directory",
@@ -385,9 +272,7 @@ int Semantics(const char* dir) {
   Report("no CAP_MKNOD: mknod of a fifo", mknod("p2", S_IFIFO | 0666, 0));
 
   // Another user.
-  if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-      setresuid(65534, 65534, 65534) != 0) {
-    std::printf("setresuid: %s\n", Name(errno));
+  if (!BecomeNobody()) {
     return 1;
   }
   umask(0);
@@ -454,18 +339,9 @@ int Attacks(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "flip" && argc == 5) {
-    return Flip(argv[2], argv[3], std::atoi(argv[4]));
-  }
-  if (mode == "semantics" && argc == 3) {
-    return Semantics(argv[2]);
-  }
-  if (mode == "attacks" && argc == 3) {
-    return Attacks(argv[2]);
-  }
-  std::fprintf(stderr,
-               "usage: confine4_guest flip OP DIR N | semantics DIR | attacks DIR\n"
-               "  OP: unlink rmdir mkdir mknod symlink truncate opath\n");
-  return 2;
+  const GuestModes modes{
+      .flip = Flip, .semantics = Semantics, .extra = "attacks", .extra_run = Attacks};
+  return RunGuestMode(argc, argv, modes,
+                      "usage: confine4_guest flip OP DIR N | semantics DIR | attacks DIR\n"
+                      "  OP: unlink rmdir mkdir mknod symlink truncate opath\n");
 }

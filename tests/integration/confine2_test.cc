@@ -35,6 +35,7 @@
 
 #include "tests/support/backend_params.h"
 #include "tests/support/loopback_listener.h"
+#include "tests/support/native_vs_guarded.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -72,17 +73,7 @@ std::vector<Config> Configs() {
 
 ProcessResult RunGuest(const Config& c, const std::string& policy,
                        const std::vector<std::string>& guest_args) {
-  std::vector<std::string> argv = {kHijackd, "run", "--backend", c.backend, "--policy", policy,
-                                   "--quiet"};
-  if (!c.landlock) {
-    argv.push_back("--no-landlock");
-  }
-  argv.push_back("--");
-  argv.push_back(kGuest);
-  argv.insert(argv.end(), guest_args.begin(), guest_args.end());
-  ProcessResult r = RunProcess(argv);
-  EXPECT_FALSE(r.timed_out) << r.err;
-  return r;
+  return RunGuarded(kGuest, c.backend, policy, guest_args, c.landlock);
 }
 
 // ---- TCP Fast Open ----

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/native_vs_guarded.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -29,21 +30,6 @@ constexpr int kRounds = 2000;
 
 std::string DirOf(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();
-}
-
-ProcessResult RunGuest(const std::string& backend, const std::string& policy, bool landlock,
-                       const std::vector<std::string>& guest_args) {
-  std::vector<std::string> argv = {kHijackd, "run", "--backend", backend, "--policy", policy,
-                                   "--quiet"};
-  if (!landlock) {
-    argv.push_back("--no-landlock");
-  }
-  argv.push_back("--");
-  argv.push_back(kGuest);
-  argv.insert(argv.end(), guest_args.begin(), guest_args.end());
-  ProcessResult r = RunProcess(argv);
-  EXPECT_FALSE(r.timed_out) << r.err;
-  return r;
 }
 
 // ---- the old name flipped while the supervisor judges it ----
@@ -98,8 +84,9 @@ INSTANTIATE_TEST_SUITE_P(Notify, StrictFlip,
 // backends refuse a strict policy at launch (and keep check mode's race, documented).
 TEST_P(StrictFlip, FlippedOldNameNeverReachesTheSecret) {
   ProcessResult r =
-      RunGuest("notify", Policy(), GetParam().kind == PolicyKind::kAllowListWithFloor,
-               {"flip", GetParam().op, dir_.path(), std::to_string(kRounds)});
+      RunGuarded(kGuest, "notify", Policy(), {"flip", GetParam().op, dir_.path(),
+                                               std::to_string(kRounds)},
+                 GetParam().kind == PolicyKind::kAllowListWithFloor);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("escaped: 0 of " + std::to_string(kRounds))) << r.err;
   EXPECT_EQ(ReadFile(dir_.path() + "/work/secret"), "SECRET");
@@ -108,46 +95,12 @@ TEST_P(StrictFlip, FlippedOldNameNeverReachesTheSecret) {
 
 // ---- the same links and renames natively and under the supervisor ----
 
-struct SemanticsConfig {
-  const char* backend;
-  const char* mode;
-};
-
-struct SemanticsName {
-  std::string operator()(const ::testing::TestParamInfo<SemanticsConfig>& info) const {
-    std::string name = info.param.backend;
-    std::erase(name, '-');
-    return name + "_" + info.param.mode;
-  }
-};
-
 class StrictSemantics : public ::testing::TestWithParam<SemanticsConfig> {};
 
-INSTANTIATE_TEST_SUITE_P(Backends, StrictSemantics,
-                         ::testing::Values(SemanticsConfig{"notify", "strict"},
-                                           SemanticsConfig{"notify", "check"},
-                                           SemanticsConfig{"ptrace", "check"},
-                                           SemanticsConfig{"ptrace-all", "check"}),
-                         SemanticsName{});
+INSTANTIATE_TEST_SUITE_P(Backends, StrictSemantics, EveryBackendAndMode(), SemanticsName{});
 
 TEST_P(StrictSemantics, LinksAndRenamesAnswerAsTheKernelDoes) {
-  TempDir dir;
-  std::filesystem::create_directories(dir.path() + "/native");
-  std::filesystem::create_directories(dir.path() + "/guarded");
-  // A rule that can deny (so links and renames are intercepted) and touches neither directory.
-  const std::string policy = dir.Write("fs.json", R"({"version": 1, "modules": [
-      {"module": "fs_guard", "mode": ")" + std::string(GetParam().mode) +
-                                                      R"(", "deny": [")" + dir.path() +
-                                                      R"(/forbidden"]}]})");
-  ProcessResult native = RunProcess({kGuest, "semantics", dir.path() + "/native"});
-  ASSERT_EQ(native.exit_code, 0) << native.out << native.err;
-  if (native.out.find("not root") != std::string::npos) {
-    GTEST_SKIP() << "the sequence changes capabilities and uids: needs root";
-  }
-  ProcessResult guarded =
-      RunGuest(GetParam().backend, policy, true, {"semantics", dir.path() + "/guarded"});
-  ASSERT_EQ(guarded.exit_code, 0) << guarded.out << guarded.err;
-  EXPECT_EQ(guarded.out, native.out) << guarded.err;
+  ExpectGuardedMatchesNative(kGuest, GetParam());
 }
 
 }  // namespace

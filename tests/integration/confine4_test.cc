@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/native_vs_guarded.h"
 #include "tests/support/programs.h"
 #include "tests/support/subprocess.h"
 
@@ -31,13 +32,7 @@ constexpr int kRounds = 600;
 
 ProcessResult RunGuest(const std::string& backend, const std::string& policy,
                        const std::vector<std::string>& guest_args) {
-  std::vector<std::string> argv = {kHijackd, "run",    "--backend", backend,
-                                   "--policy", policy, "--quiet",   "--"};
-  argv.push_back(kGuest);
-  argv.insert(argv.end(), guest_args.begin(), guest_args.end());
-  ProcessResult r = RunProcess(argv);
-  EXPECT_FALSE(r.timed_out) << r.err;
-  return r;
+  return RunGuarded(kGuest, backend, policy, guest_args);
 }
 
 std::string StrictPolicy(const TempDir& dir, const std::vector<std::string>& deny) {
@@ -89,45 +84,12 @@ TEST_P(StrictNameFlip, FlippedNameNeverReachesTheDeniedObject) {
 
 // ---- the same calls natively and under the supervisor ----
 
-struct SemanticsConfig {
-  const char* backend;
-  const char* mode;
-};
-
-struct SemanticsName {
-  std::string operator()(const ::testing::TestParamInfo<SemanticsConfig>& info) const {
-    std::string name = info.param.backend;
-    std::erase(name, '-');
-    return name + "_" + info.param.mode;
-  }
-};
-
 class NameCallSemantics : public ::testing::TestWithParam<SemanticsConfig> {};
 
-INSTANTIATE_TEST_SUITE_P(Backends, NameCallSemantics,
-                         ::testing::Values(SemanticsConfig{"notify", "strict"},
-                                           SemanticsConfig{"notify", "check"},
-                                           SemanticsConfig{"ptrace", "check"},
-                                           SemanticsConfig{"ptrace-all", "check"}),
-                         SemanticsName{});
+INSTANTIATE_TEST_SUITE_P(Backends, NameCallSemantics, EveryBackendAndMode(), SemanticsName{});
 
 TEST_P(NameCallSemantics, EachCallAnswersAsTheKernelDoes) {
-  TempDir dir;
-  std::filesystem::create_directories(dir.path() + "/native");
-  std::filesystem::create_directories(dir.path() + "/guarded");
-  // A rule that can deny every kind (so every call is intercepted) and touches neither tree.
-  const std::string policy = dir.Write("fs.json", R"({"version": 1, "modules": [
-      {"module": "fs_guard", "mode": ")" + std::string(GetParam().mode) +
-                                                      R"(", "deny": [")" + dir.path() +
-                                                      R"(/forbidden"]}]})");
-  ProcessResult native = RunProcess({kGuest, "semantics", dir.path() + "/native"});
-  ASSERT_EQ(native.exit_code, 0) << native.out << native.err;
-  if (native.out.find("not root") != std::string::npos) {
-    GTEST_SKIP() << "the sequence changes capabilities and uids: needs root";
-  }
-  ProcessResult guarded = RunGuest(GetParam().backend, policy, {"semantics", dir.path() + "/guarded"});
-  ASSERT_EQ(guarded.exit_code, 0) << guarded.out << guarded.err;
-  EXPECT_EQ(guarded.out, native.out) << guarded.err;
+  ExpectGuardedMatchesNative(kGuest, GetParam());
 }
 
 // ---- the ways around a deny rule ----

@@ -4,7 +4,8 @@
 //
 //   Step("open", open(path, O_RDONLY | O_CLOEXEC));   // prints "open: ok" or "open: EACCES"
 //
-// Guests include this header and tests/support/sockets.h, nothing else of the project.
+// Guests include this header, tests/support/sockets.h and tests/support/path_guest.h (the
+// path-call guests' helpers), nothing else of the project.
 // Threads: Step writes to stdout; call it from one thread at a time.
 #pragma once
 

@@ -149,7 +149,8 @@ TEST(AdmitPolicy, ALivePolicyMayTightenTheFloorButNotLoosenIt) {
                  {"module": "net_guard", "connect_allow": ["*:8000-8010"]})"),
       caps);
   ASSERT_FALSE(wider);
-  EXPECT_THAT(wider.error().message, HasSubstr("allow /** (read, write, create, exec, unlink)"));
+  EXPECT_THAT(wider.error().message,
+              HasSubstr("allow /** (read, write, create, exec, unlink, attr)"));
   EXPECT_THAT(wider.error().message, HasSubstr("kernel-enforced since launch"));
   // No file rules at all.
   auto none = policy::AdmitPolicy(

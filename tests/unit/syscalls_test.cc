@@ -77,6 +77,18 @@ TEST(SyscallTableTest, NamesAndNumbersRoundTrip) {
   }
 }
 
+// Calls newer than libseccomp 2.5.4 that fs_guard judges by number have their names both ways
+// (traces, messages, policies), and stay out of AllSyscalls() until libseccomp knows them.
+TEST(SyscallTableTest, CallsNewerThanLibseccompHaveNames) {
+  for (const auto& [nr, name] : {std::pair{452, "fchmodat2"}, std::pair{463, "setxattrat"},
+                                 std::pair{466, "removexattrat"}, std::pair{469, "file_setattr"}}) {
+    EXPECT_EQ(SyscallName(nr), name);
+    EXPECT_EQ(SyscallNumber(name), nr);
+  }
+  EXPECT_EQ(kNrFchmodat2, 452);
+  EXPECT_EQ(SyscallNumber("fchmodat2"), kNrFchmodat2);
+}
+
 TEST(SyscallTableTest, UnknownNumbersHaveStableFallbackNames) {
   EXPECT_EQ(SyscallName(1000), "syscall_1000");
   EXPECT_EQ(SyscallName(1000).data(), SyscallName(1000).data());

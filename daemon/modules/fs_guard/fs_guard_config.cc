@@ -12,12 +12,13 @@ namespace hijack::modules {
 namespace {
 
 // The names of the access kinds in a rule's "access" list.
-constexpr std::array<std::pair<std::string_view, uint64_t>, 5> kAccessNames = {{
+constexpr std::array<std::pair<std::string_view, uint64_t>, 6> kAccessNames = {{
     {"read", kAccessRead},
     {"write", kAccessWrite},
     {"create", kAccessCreate},
     {"exec", kAccessExec},
     {"unlink", kAccessUnlink},
+    {"attr", kAccessAttr},
 }};
 
 std::vector<std::string> AccessNames() {
@@ -41,8 +42,10 @@ policy::ModuleInfo FsGuardModule::Info() {
                                                   "deny)"),
                 policy::setting::Strings("deny", "path patterns this rule denies (give this or "
                                                  "allow)"),
-                policy::setting::Flags("access", "the kinds of access the rule applies to "
-                                                 "(default: every kind)",
+                policy::setting::Flags("access", "the kinds of access the rule applies to; attr "
+                                                 "is a change of a file's mode, owner, times "
+                                                 "or extended attributes (default: every "
+                                                 "kind)",
                                        AccessNames())}),
            policy::setting::Strings("deny", "path patterns denied for every access (after rules)"),
            policy::setting::Strings("allow",
@@ -56,7 +59,8 @@ policy::ModuleInfo FsGuardModule::Info() {
                                    "check: judge the path, the kernel makes the call; strict "
                                    "(notify backend only): the supervisor opens the file and "
                                    "injects the descriptor, and makes links, renames, unlinks, "
-                                   "rmdir, mkdir, mknod, symlink and truncate itself",
+                                   "rmdir, mkdir, mknod, symlink, truncate and the metadata "
+                                   "changes (chmod, chown, utimes, setxattr) itself",
                                    {"check", "strict"})
                .Default("check"),
            policy::setting::Text("beneath",

@@ -12,9 +12,14 @@
 namespace hijack::modules {
 namespace {
 
+// The rule as the policy gives it, every kind it covers named (attr too, which no floor holds).
 std::string RuleText(const FsRule& rule, const PathPattern& pattern) {
+  std::string kinds = (rule.access & kFloorAll) != 0 ? FloorAccessNames(rule.access) : "";
+  if ((rule.access & kAccessAttr) != 0) {
+    kinds += kinds.empty() ? "attr" : ", attr";
+  }
   return fmt::format("{} {} ({})", rule.allow ? "allow" : "deny", pattern.text(),
-                     FloorAccessNames(rule.access));
+                     kinds.empty() ? "nothing" : kinds);
 }
 
 }  // namespace
@@ -62,7 +67,9 @@ KernelFloor FsGuardModule::Floor() const {
         continue;
       }
       if (!rules_.default_allow()) {
-        floor.trees.push_back({*tree, rule.access, RuleText(rule, p)});
+        // attr has no Landlock right (it cannot restrict chmod, chown, utimes or xattrs):
+        // the module alone judges it.
+        floor.trees.push_back({*tree, rule.access & kFloorAll, RuleText(rule, p)});
       }
       const bool exact = *tree == p.text() || p.text() == *tree + "/**" || p.text() == *tree + "/";
       floor.held.push_back(

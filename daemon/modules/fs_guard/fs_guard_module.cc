@@ -5,9 +5,12 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <array>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -37,8 +40,24 @@ constexpr std::array kRenameCalls = {SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_
 constexpr std::string_view kStrictRaceFree =
     "strict mode is race-free for open, openat, openat2, creat (not with O_PATH), link, "
     "linkat, rename, renameat, renameat2, unlink, unlinkat, rmdir, mkdir, mkdirat, mknod, "
-    "mknodat, symlink, symlinkat and truncate, which the supervisor makes itself; O_PATH opens "
-    "and exec are checked and race as in check mode";
+    "mknodat, symlink, symlinkat, truncate, chmod, fchmodat, fchmodat2, chown, lchown, "
+    "fchownat, utime, utimes, futimesat, utimensat, setxattr, lsetxattr, removexattr and "
+    "lremovexattr, which the supervisor makes itself (setxattrat, removexattrat and "
+    "file_setattr are refused with ENOSYS); O_PATH opens and exec are checked and race as in "
+    "check mode";
+// Calls that change one file's metadata by its name (syscall_args.h's "attr" access), which
+// strict mode makes itself (AttrStrict); fchmodat2 by number, which libseccomp 2.5.4 does not
+// know.
+constexpr std::array kAttrCalls = {
+    SCMP_SYS(chmod),     SCMP_SYS(fchmodat),    SCMP_SYS(chown),        SCMP_SYS(lchown),
+    SCMP_SYS(fchownat),  SCMP_SYS(utime),       SCMP_SYS(utimes),       SCMP_SYS(futimesat),
+    SCMP_SYS(utimensat), SCMP_SYS(setxattr),    SCMP_SYS(lsetxattr),    SCMP_SYS(removexattr),
+    SCMP_SYS(lremovexattr), syscalls::kNrFchmodat2};
+// The *at xattr calls and file_setattr (Linux 6.13, 6.17) pass their arguments in structures
+// the supervisor would have to re-read, and glibc does not call them: strict mode refuses them
+// with ENOSYS, so that a caller falls back to the calls above, which it makes race-free.
+constexpr std::array kAttrCallsRefusedInStrict = {
+    syscalls::kNrSetxattrat, syscalls::kNrRemovexattrat, syscalls::kNrFileSetattr};
 // Calls that make or remove one name, which strict mode makes itself (NameStrict).
 constexpr std::array kNameCalls = {SCMP_SYS(unlink), SCMP_SYS(unlinkat),  SCMP_SYS(rmdir),
                                    SCMP_SYS(mkdir),  SCMP_SYS(mkdirat),   SCMP_SYS(mknod),
@@ -170,7 +189,11 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
   auto path = mem.ReadString(arg.addr, PATH_MAX);
   if (!path) {
     counters_.unresolved.fetch_add(1, std::memory_order_relaxed);
-    return std::unexpected(Decision::Fail(path.error().code == EFAULT ? EFAULT : err_));
+    // getname(): EFAULT for a bad address, ENAMETOOLONG for a name of PATH_MAX bytes or more.
+    const int code = path.error().code;
+    return std::unexpected(
+        code == ENAMETOOLONG ? AsTheKernelWould(ENAMETOOLONG)
+                             : Decision::Fail(code == EFAULT ? EFAULT : err_));
   }
   GuestPathResolver resolver(ev, mem);
   ResolveOptions options;
@@ -193,6 +216,27 @@ std::expected<ResolvedPath, Decision> FsGuardModule::ResolveArg(const SyscallEve
                                               : Decision::Fail(err_));
   }
   return std::move(*resolved);
+}
+
+std::expected<ResolvedPath, Decision> FsGuardModule::HoldExisting(const SyscallEvent& ev,
+                                                                  GuestMemory& mem,
+                                                                  const syscalls::PathArg& arg,
+                                                                  uint8_t access) {
+  auto file = ResolveArg(ev, mem, arg);
+  if (!file) {
+    return std::unexpected(file.error());
+  }
+  if (const FsRules::Verdict v = rules_.Judge(file->path, access); !v.allowed) {
+    DenialReason reason = rules_.Explain(file->path, v, Name());
+    if (!file->exists) {
+      reason.would_fail = ENOENT;
+    }
+    return std::unexpected(Deny().Because(std::move(reason)));
+  }
+  if (!file->exists) {
+    return std::unexpected(AsTheKernelWould(ENOENT));
+  }
+  return std::move(*file);
 }
 
 std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> FsGuardModule::ResolveBoth(
@@ -225,7 +269,7 @@ std::optional<Decision> FsGuardModule::JudgeLink(const ResolvedPath& from, const
   if (FsRules::Verdict v = rules_.Judge(to.path, kAccessCreate); !v.allowed) {
     return Deny().Because(rules_.Explain(to.path, v, Name()));
   }
-  for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
+  for (uint8_t kind = 1; kind <= kAccessAttr; kind = static_cast<uint8_t>(kind << 1)) {
     const FsRules::Verdict v = rules_.Judge(from.path, kind);
     if (!v.allowed && rules_.Allows(to.path, kind)) {
       DenialReason reason = rules_.Explain(from.path, v, Name());
@@ -397,27 +441,183 @@ std::optional<Decision> FsGuardModule::TruncateStrictCall(const SyscallEvent& ev
   if (!creds) {
     return creds.error();
   }
-  auto file = ResolveArg(ev, mem, args[0]);
+  auto file = HoldExisting(ev, mem, args[0], access);
   if (!file) {
     return file.error();
-  }
-  if (const FsRules::Verdict v = rules_.Judge(file->path, access); !v.allowed) {
-    DenialReason reason = rules_.Explain(file->path, v, Name());
-    if (!file->exists) {
-      reason.would_fail = ENOENT;
-    }
-    return Deny().Because(std::move(reason));
-  }
-  if (!file->exists) {
-    return AsTheKernelWould(ENOENT);
   }
   return TruncateStrict(*file, length, counters_);
 }
 
+std::optional<Decision> FsGuardModule::AttrStrictCall(const SyscallEvent& ev, GuestMemory& mem,
+                                                      const syscalls::PathArgList& args) {
+  if (args.size() != 1) {
+    return Deny();
+  }
+  if (!rules_.CanDeny(kAccessAttr)) {
+    return std::nullopt;
+  }
+  const int nr = ev.nr;
+  if (In(kAttrCallsRefusedInStrict, nr)) {
+    DenialReason reason;
+    reason.rule = fmt::format(
+        "strict mode makes metadata changes itself, and not {} (arguments in guest structures): "
+        "use the call without \"at\"",
+        syscalls::SyscallName(nr));
+    return Refuse(ENOSYS).Because(std::move(reason));
+  }
+  // What the kernel reads and checks before its walk, in its order (the x86_64 entry points:
+  // fchmodat(dfd, name, mode), fchmodat2(dfd, name, mode, flags), fchownat(dfd, name, uid,
+  // gid, flags), utimensat(dfd, name, times, flags), setxattr(name, key, value, size, flags)).
+  constexpr uint64_t kAtFlags = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
+  auto read_exactly = [&](uint64_t addr, std::span<std::byte> out) -> bool {
+    auto got = mem.Read(addr, out);
+    return got && *got == out.size();
+  };
+  AttrCall call;
+  if (nr == SCMP_SYS(chmod) || nr == SCMP_SYS(fchmodat) || nr == syscalls::kNrFchmodat2) {
+    call.op = AttrCall::Op::kChmod;
+    call.mode = static_cast<uint16_t>(ev.args[nr == SCMP_SYS(chmod) ? 1 : 2]);
+    if (nr == syscalls::kNrFchmodat2 && (static_cast<uint32_t>(ev.args[3]) & ~kAtFlags) != 0) {
+      return Decision::Fail(EINVAL);
+    }
+  } else if (nr == SCMP_SYS(chown) || nr == SCMP_SYS(lchown) || nr == SCMP_SYS(fchownat)) {
+    call.op = AttrCall::Op::kChown;
+    const size_t first = nr == SCMP_SYS(fchownat) ? 2 : 1;
+    call.uid = static_cast<uid_t>(ev.args[first]);
+    call.gid = static_cast<gid_t>(ev.args[first + 1]);
+    if (nr == SCMP_SYS(fchownat) && (static_cast<uint32_t>(ev.args[4]) & ~kAtFlags) != 0) {
+      return Decision::Fail(EINVAL);
+    }
+  } else if (nr == SCMP_SYS(utime)) {
+    call.op = AttrCall::Op::kUtimes;
+    if (ev.args[1] != 0) {
+      int64_t secs[2] = {};  // struct utimbuf: actime, modtime
+      if (!read_exactly(ev.args[1], std::as_writable_bytes(std::span(secs)))) {
+        return Decision::Fail(EFAULT);
+      }
+      call.times = {{{secs[0], 0}, {secs[1], 0}}};
+    }
+  } else if (nr == SCMP_SYS(utimes) || nr == SCMP_SYS(futimesat)) {
+    call.op = AttrCall::Op::kUtimes;
+    const uint64_t addr = ev.args[nr == SCMP_SYS(utimes) ? 1 : 2];
+    if (addr != 0) {
+      timeval tv[2] = {};
+      if (!read_exactly(addr, std::as_writable_bytes(std::span(tv)))) {
+        return Decision::Fail(EFAULT);
+      }
+      for (const timeval& t : tv) {
+        if (t.tv_usec < 0 || t.tv_usec >= 1000000) {
+          return Decision::Fail(EINVAL);  // utimes(2)
+        }
+      }
+      call.times = {{{tv[0].tv_sec, tv[0].tv_usec * 1000}, {tv[1].tv_sec, tv[1].tv_usec * 1000}}};
+    }
+  } else if (nr == SCMP_SYS(utimensat)) {
+    call.op = AttrCall::Op::kUtimes;
+    if (ev.args[2] != 0) {
+      std::array<timespec, 2> ts{};
+      if (!read_exactly(ev.args[2], std::as_writable_bytes(std::span(ts)))) {
+        return Decision::Fail(EFAULT);
+      }
+      if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) {
+        return Decision::Return(0);  // utimensat(2): nothing to change, before the walk
+      }
+      for (const timespec& t : ts) {
+        if (t.tv_nsec != UTIME_OMIT && t.tv_nsec != UTIME_NOW &&
+            (t.tv_nsec < 0 || t.tv_nsec > 999999999)) {
+          return Decision::Fail(EINVAL);
+        }
+      }
+      call.times = ts;
+    }
+    if ((static_cast<uint32_t>(ev.args[3]) & ~kAtFlags) != 0) {
+      return Decision::Fail(EINVAL);
+    }
+  } else {
+    // setxattr(2), removexattr(2) and their l* forms: the name, then the value, are read
+    // before the walk. A name is 1 to XATTR_NAME_MAX (255) bytes (ERANGE otherwise).
+    const bool set = nr == SCMP_SYS(setxattr) || nr == SCMP_SYS(lsetxattr);
+    call.op = set ? AttrCall::Op::kSetxattr : AttrCall::Op::kRemovexattr;
+    if (set) {
+      call.xattr_flags = static_cast<int>(ev.args[4]);
+      if ((call.xattr_flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0) {
+        return Decision::Fail(EINVAL);
+      }
+    }
+    constexpr size_t kNameMax = 255;
+    auto name = mem.ReadString(ev.args[1], kNameMax + 1);
+    if (!name) {
+      return Decision::Fail(name.error().code == ENAMETOOLONG ? ERANGE
+                            : name.error().code == EFAULT     ? EFAULT
+                                                              : err_);
+    }
+    if (name->empty() || name->size() > kNameMax) {
+      return Decision::Fail(ERANGE);
+    }
+    call.name = std::move(*name);
+    if (set) {
+      constexpr uint64_t kSizeMax = 65536;  // XATTR_SIZE_MAX
+      const uint64_t size = ev.args[3];
+      if (size > kSizeMax) {
+        return Decision::Fail(E2BIG);
+      }
+      call.value.resize(size);
+      if (size > 0 && !read_exactly(ev.args[2], std::as_writable_bytes(std::span(call.value)))) {
+        return Decision::Fail(EFAULT);
+      }
+    }
+  }
+  auto creds = AssumeGuest(ev, mem);
+  if (!creds) {
+    return creds.error();
+  }
+  if (creds->InOtherUserNamespace()) {
+    // chown(2) takes ids in the caller's user namespace; the supervisor makes the call in its
+    // own. ACLs and file capabilities carry ids the kernel would map from the guest's
+    // namespace too (acl(5), capabilities(7)): not made for it, refused with the reason.
+    if (call.op == AttrCall::Op::kChown) {
+      auto uid = creds->UidToSupervisor(call.uid);
+      auto gid = creds->GidToSupervisor(call.gid);
+      if (!uid || !gid) {
+        const Error& e = uid ? gid.error() : uid.error();
+        return e.code == EINVAL ? Decision::Fail(EINVAL) : Decision::Fail(err_);
+      }
+      call.uid = *uid;
+      call.gid = *gid;
+    } else if (call.op == AttrCall::Op::kSetxattr &&
+               (call.name == "system.posix_acl_access" ||
+                call.name == "system.posix_acl_default" || call.name == "security.capability")) {
+      DenialReason reason;
+      reason.rule = fmt::format(
+          "strict mode sets {} only for a guest in the supervisor's user namespace (its ids "
+          "would be mapped from the guest's)",
+          call.name);
+      return Refuse(EPERM).Because(std::move(reason));
+    }
+  }
+  // Read once, followed as the call follows: the held object is what the change is made on.
+  auto file = HoldExisting(ev, mem, args[0], kAccessAttr);
+  if (!file) {
+    return file.error();
+  }
+  return AttrStrict(*file, call, counters_);
+}
+
+namespace {
+
+// utimensat(2) and futimesat with a NULL name act on their descriptor (or fail with EFAULT
+// for AT_FDCWD): like futimens(3), they name no file for a rule to judge.
+bool NamesNoFile(const SyscallEvent& ev, const syscalls::PathArgList& args) {
+  return (ev.nr == SCMP_SYS(utimensat) || ev.nr == SCMP_SYS(futimesat)) && args.size() == 1 &&
+         args[0].addr == 0;
+}
+
+}  // namespace
+
 bool FsGuardModule::MayBlock(int nr) const {
   return mode_ == Mode::kStrict &&
          (syscalls::IsOpenCall(nr) || In(kLinkCalls, nr) || In(kRenameCalls, nr) ||
-          In(kNameCalls, nr) || nr == SCMP_SYS(truncate));
+          In(kNameCalls, nr) || nr == SCMP_SYS(truncate) || In(kAttrCalls, nr));
 }
 
 std::optional<Decision> FsGuardModule::Check(const SyscallEvent& ev, GuestMemory& mem,
@@ -498,6 +698,13 @@ std::optional<Decision> FsGuardModule::Decide(const SyscallEvent& ev, GuestMemor
   }
   if (mode_ == Mode::kStrict && ev.nr == SCMP_SYS(truncate)) {
     return TruncateStrictCall(ev, mem, args);
+  }
+  if (NamesNoFile(ev, args)) {
+    return std::nullopt;
+  }
+  if (mode_ == Mode::kStrict &&
+      (In(kAttrCalls, ev.nr) || In(kAttrCallsRefusedInStrict, ev.nr))) {
+    return AttrStrictCall(ev, mem, args);
   }
   if (rules_.deniable() != 0 && In(kLinkCalls, ev.nr)) {
     if (auto d = CheckLink(ev, mem, args)) {

@@ -6,7 +6,8 @@
 //    "default": "allow"}
 //
 // Each rule has `allow` or `deny` (a list of PathPatterns) and optionally `access`, the kinds of
-// access it covers: read, write, create, exec, unlink (default: all). Rules are tried in order;
+// access it covers: read, write, create, exec, unlink, attr (default: all; attr is a change of a
+// file's mode, owner, times or extended attributes). Rules are tried in order;
 // the first whose access kinds include the call's and whose pattern matches the resolved path
 // decides. `deny`/`allow` at the top level are shorthands for one rule each over every access kind,
 // tried after `rules` (deny before allow). `default` applies when no rule matches: "deny" when any
@@ -25,8 +26,14 @@
 //    the names it read and judged (held parent directories, the guest's fs ids, groups, umask
 //    and at most its capabilities) and answered with the kernel's result. Needs the notify
 //    backend. O_PATH opens are checked and made by the kernel (ADDFD cannot pass an O_PATH
-//    file); exec is checked as in check mode (exec_guard judges the loaded image). Metadata
-//    calls (chmod, chown, utimensat, stat, xattrs) are judged by no rule kind in either mode.
+//    file); exec is checked as in check mode (exec_guard judges the loaded image). Changes of
+//    metadata (the "attr" kind: chmod, fchmodat, fchmodat2, chown, lchown, fchownat, utime,
+//    utimes, futimesat, utimensat, setxattr, lsetxattr, removexattr, lremovexattr by name) are
+//    made by the supervisor on the object the walk held (AttrStrict); setxattrat, removexattrat
+//    and file_setattr fail with ENOSYS. In check mode they are judged by the path and race.
+//    Reading metadata (stat, access, readlink, getxattr, listxattr) is judged by no rule kind,
+//    nor are the descriptor forms (fchmod, fchown, futimens, fsetxattr), whose descriptor was
+//    judged when it was opened for reading or writing.
 // Names that move or multiply: a hard link (link, linkat) is judged by its source: it is denied
 // when the old name is denied a kind of access that the new name would allow. A rename is judged
 // by what it moves: denied when either name is, or is an ancestor of, a path some rule may deny
@@ -116,6 +123,12 @@ class FsGuardModule final : public PolicyModule {
   std::expected<ResolvedPath, Decision> ResolveArg(const SyscallEvent& ev, GuestMemory& mem,
                                                    const syscalls::PathArg& arg,
                                                    bool with_parent = false);
+  // Strict mode: resolves `arg` to the object itself (ResolveArg, held as `fd`) and judges it
+  // for `access`; a denial, or the kernel's ENOENT for a missing object, is the decision to
+  // answer.
+  std::expected<ResolvedPath, Decision> HoldExisting(const SyscallEvent& ev, GuestMemory& mem,
+                                                     const syscalls::PathArg& arg,
+                                                     uint8_t access);
   // The two names of a link or a rename, resolved in order (old, new), each with its parent
   // when asked; anything but two path arguments is denied.
   std::expected<std::pair<ResolvedPath, ResolvedPath>, Decision> ResolveBoth(
@@ -142,6 +155,10 @@ class FsGuardModule final : public PolicyModule {
   // Strict mode: truncate on the object the walk held (TruncateStrict).
   std::optional<Decision> TruncateStrictCall(const SyscallEvent& ev, GuestMemory& mem,
                                              const syscalls::PathArgList& args);
+  // Strict mode: chmod, chown, utimes, setxattr and their relatives on the object the walk
+  // held (AttrStrict); setxattrat, removexattrat and file_setattr refused with ENOSYS.
+  std::optional<Decision> AttrStrictCall(const SyscallEvent& ev, GuestMemory& mem,
+                                         const syscalls::PathArgList& args);
   // The guest thread's fs ids, groups and at most its capabilities, taken by the calling
   // thread for a strict-mode call; the decision to answer when they cannot be taken.
   std::expected<GuestCredentials, Decision> AssumeGuest(const SyscallEvent& ev, GuestMemory& mem);

@@ -20,6 +20,8 @@ std::string_view KindName(uint8_t kind) {
       return "exec";
     case kAccessUnlink:
       return "unlink";
+    case kAccessAttr:
+      return "attr";
     default:
       return "any";
   }
@@ -43,7 +45,7 @@ FsRules::Verdict FsRules::Judge(const std::string& path, uint8_t access) const {
   if (path.empty() || path[0] != '/') {
     return {};
   }
-  for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
+  for (uint8_t kind = 1; kind <= kAccessAttr; kind = static_cast<uint8_t>(kind << 1)) {
     if ((access & kind) == 0) {
       continue;
     }
@@ -91,7 +93,7 @@ bool FsRules::SubtreeMayBeDenied(const std::string& dir) const {
   if (dir.empty() || dir[0] != '/') {
     return false;
   }
-  for (uint8_t kind = 1; kind <= kAccessUnlink; kind = static_cast<uint8_t>(kind << 1)) {
+  for (uint8_t kind = 1; kind <= kAccessAttr; kind = static_cast<uint8_t>(kind << 1)) {
     bool decided = false;
     for (const FsRule& r : rules_) {
       if ((r.access & kind) == 0) {

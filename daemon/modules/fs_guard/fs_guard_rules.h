@@ -21,6 +21,7 @@ namespace hijack::modules {
 
 // The access kinds rules speak of (daemon/syscalls/syscall_args.h), under their policy names.
 using syscalls::kAccessAll;
+using syscalls::kAccessAttr;
 using syscalls::kAccessCreate;
 using syscalls::kAccessExec;
 using syscalls::kAccessRead;

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -34,8 +36,10 @@ struct FsGuardCounters {
   std::atomic<uint64_t> denied{0};
   std::atomic<uint64_t> unresolved{0};  // denied because the path could not be evaluated
   std::atomic<uint64_t> injected{0};    // strict-mode opens answered with a descriptor
-  std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused
-  std::atomic<uint64_t> performed{0};   // strict-mode links and renames made by the supervisor
+  std::atomic<uint64_t> refused{0};     // mount, namespace and file-handle calls refused, and
+                                        // strict mode's setxattrat, removexattrat, file_setattr
+  std::atomic<uint64_t> performed{0};   // strict-mode calls made by the supervisor (links,
+                                        // renames, names, truncate, metadata changes)
 };
 
 struct StrictOpenContext {
@@ -95,6 +99,30 @@ Decision NameStrict(const ResolvedPath& name, const NameCall& call, FsGuardCount
 // append-only, immutable and ETXTBSY on that very inode, then ftruncate(2). A directory answers
 // EISDIR and any other non-regular file EINVAL, as truncate(2) does.
 Decision TruncateStrict(const ResolvedPath& file, int64_t length, FsGuardCounters& counters);
+
+// Strict-mode changes of one file's metadata: chmod, fchmodat, fchmodat2, chown, lchown,
+// fchownat, utime, utimes, futimesat, utimensat, setxattr, lsetxattr, removexattr,
+// lremovexattr. The caller read every argument the kernel reads before its walk (times, the
+// attribute's name and value) and resolved the name to the object itself (`file.fd`, O_PATH,
+// the final symlink followed or not as the call does), under
+// GuestCredentials::AssumeWithCapabilities() (still held). The change is made on that very
+// object: fchownat(2) and utimensat(2) with AT_EMPTY_PATH on the held descriptor, chmod(2),
+// setxattr(2) and removexattr(2) through /proc/self/fd/N (a magic link, which reaches the held
+// object itself: a symlink's own inode for the l* calls and AT_SYMLINK_NOFOLLOW). The kernel
+// checks ownership, CAP_FOWNER, CAP_CHOWN, CAP_FSETID and the xattr namespaces' capabilities
+// against the guest's; the answer is its result: Return(0), or Fail with its errno.
+struct AttrCall {
+  enum class Op { kChmod, kChown, kUtimes, kSetxattr, kRemovexattr };
+  Op op = Op::kChmod;
+  mode_t mode = 0;                            // chmod
+  uid_t uid = static_cast<uid_t>(-1);         // chown: -1 keeps the owner
+  gid_t gid = static_cast<gid_t>(-1);         // chown: -1 keeps the group
+  std::optional<std::array<timespec, 2>> times;  // utimes: nullopt sets both to now
+  std::string name;                           // setxattr, removexattr
+  std::string value;                          // setxattr: the bytes read, any of them NUL
+  int xattr_flags = 0;                        // setxattr: XATTR_CREATE, XATTR_REPLACE
+};
+Decision AttrStrict(const ResolvedPath& file, const AttrCall& call, FsGuardCounters& counters);
 
 // Resolution errors that the kernel would return to the guest for the same walk (EBADF: a
 // dirfd the guest does not hold, GuestPathResolver's answer when /proc/TID/fd/N is missing).

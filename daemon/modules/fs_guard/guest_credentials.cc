@@ -91,6 +91,31 @@ Result<GuestCredentials> GuestCredentials::AssumeWithCapabilities(pid_t tid) {
   return Take(tid, true);
 }
 
+Result<uint32_t> GuestCredentials::MapId(const char* map, uint32_t id) const {
+  if (id == static_cast<uint32_t>(-1) || !other_user_ns_) {
+    return id;
+  }
+  // user_namespaces(7): each line is "inside outside count", the outside ids relative to the
+  // reader's namespace (the supervisor's, an ancestor of the guest's).
+  const std::string path = fmt::format("/proc/{}/{}", tid_, map);
+  std::ifstream in(path);
+  if (!in) {
+    return ErrnoError(errno == ENOENT ? ESRCH : errno, "open " + path);
+  }
+  uint64_t inside = 0, outside = 0, count = 0;
+  std::optional<uint32_t> mapped;
+  while (!mapped && in >> inside >> outside >> count) {
+    if (id >= inside && id - inside < count) {
+      mapped = static_cast<uint32_t>(outside + (id - inside));
+    }
+  }
+  if (!mapped) {
+    return std::unexpected(
+        Error{EINVAL, fmt::format("id {} is not mapped by {}", id, path)});
+  }
+  return *mapped;
+}
+
 GuestCredentials::~GuestCredentials() {
   if (!saved_effective_) {
     return;
@@ -106,6 +131,7 @@ GuestCredentials::~GuestCredentials() {
 Result<GuestCredentials> GuestCredentials::Take(pid_t tid, bool capabilities) {
   HIJACK_ASSIGN_OR_RETURN(StatusIds ids, ReadStatus(tid));
   GuestCredentials c;
+  c.tid_ = tid;
   c.umask_ = ids.umask;
   ::hijack::GuestCredentials mine = common::ThreadFsIdentity::Current();
   ::hijack::GuestCredentials theirs{
@@ -126,6 +152,7 @@ Result<GuestCredentials> GuestCredentials::Take(pid_t tid, bool capabilities) {
   // unprivileged launch) are not capabilities over the supervisor's files: none count.
   HIJACK_ASSIGN_OR_RETURN(const bool same_ns, SameUserNamespace(tid));
   c.guest_caps_ = same_ns ? ids.cap_eff : 0;
+  c.other_user_ns_ = !same_ns;
   // After the switch: moving the fsuid from 0 has already dropped the file capabilities.
   __user_cap_data_struct data[2] = {};
   if (!ThreadCaps(data)) {
@@ -133,10 +160,13 @@ Result<GuestCredentials> GuestCredentials::Take(pid_t tid, bool capabilities) {
   }
   // Only the capabilities that override file permissions are lowered: the supervisor keeps
   // what it needs to walk the guest's /proc entries (CAP_SYS_PTRACE) and to switch back.
+  // CAP_SYS_ADMIN and CAP_SETFCAP guard the trusted.* and security.* attributes and file
+  // capabilities (xattr(7), capabilities(7)), which strict mode's setxattr sets.
   constexpr uint64_t kFileCaps =
       (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_DAC_READ_SEARCH) |
       (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | (1ull << CAP_LINUX_IMMUTABLE) |
-      (1ull << CAP_MKNOD) | (1ull << CAP_MAC_OVERRIDE);
+      (1ull << CAP_MKNOD) | (1ull << CAP_MAC_OVERRIDE) | (1ull << CAP_SYS_ADMIN) |
+      (1ull << CAP_SETFCAP);
   const uint64_t kept = c.guest_caps_ | ~kFileCaps;
   const uint32_t guest[2] = {static_cast<uint32_t>(kept), static_cast<uint32_t>(kept >> 32)};
   if ((data[0].effective & ~guest[0]) == 0 && (data[1].effective & ~guest[1]) == 0) {
