@@ -84,6 +84,10 @@ class TraceModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
   bool WantsArguments(int) const override { return true; }
+  // The strace form's -s: the decoder reads that much of each buffer (the lines cut it there).
+  size_t ShownBytes() const override {
+    return format_ == Format::kStrace ? style_.string_limit : 0;
+  }
   void Observe(const Event& event) override;
   // "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---" in the text and
   // strace forms, {"signal": "SIGSEGV", "si_code": ..., ...} in JSON.
