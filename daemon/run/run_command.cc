@@ -10,12 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
 #include <cstring>
+#include <fmt/ranges.h>
 #include <map>
 #include <spdlog/spdlog.h>
 
@@ -223,6 +225,55 @@ class SignalForwarder {
   boost::asio::posix::stream_descriptor stream_;
   pid_t target_;
   SignalWitness* witness_;  // may be null: every signal from a process is forwarded
+};
+
+// hijackd strace -p: SIGINT, SIGTERM, SIGHUP or SIGQUIT to hijackd lets go of the attached
+// processes (Supervisor::Detach), which run on as before; the guest then ends, and hijackd
+// with it, exit status 0, as strace(1) does.
+class DetachOnSignal {
+ public:
+  DetachOnSignal(supervisor::Supervisor& sup, uint64_t id, std::atomic<bool>& detached)
+      : stream_(sup.loop()), sup_(sup), id_(id), detached_(detached) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kForwarded) {
+      sigaddset(&set, sig);
+    }
+    fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    stream_.assign(fd_.get());
+    Arm();
+  }
+  ~DetachOnSignal() {
+    stream_.cancel();
+    (void)stream_.release();
+  }
+
+ private:
+  void Arm() {
+    stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) {
+                           return;
+                         }
+                         signalfd_siginfo info;
+                         bool got = false;
+                         while (read(fd_.get(), &info, sizeof info) == sizeof info) {
+                           got = true;
+                         }
+                         if (got && !detached_.exchange(true)) {
+                           spdlog::debug("signal {}: detaching from guest {}", info.ssi_signo,
+                                         id_);
+                           (void)sup_.Detach(id_);  // ESRCH: it has ended already
+                         }
+                         Arm();
+                       });
+  }
+
+  UniqueFd fd_;
+  boost::asio::posix::stream_descriptor stream_;
+  supervisor::Supervisor& sup_;
+  uint64_t id_;
+  std::atomic<bool>& detached_;
 };
 
 // The denials of the run's guest, said as they happen (DenialText, at info level: --quiet hides
@@ -488,12 +539,15 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   }
   SyscallSet intercept = (*policy)->needed();
   intercept.AddAll(extra);
+  // hijackd strace -p: processes that run already, instead of a command.
+  const std::vector<pid_t> attach =
+      options.strace ? options.strace->attach : std::vector<pid_t>{};
 
   std::vector<std::string> env = CurrentEnvironment();
   // The notify backend preloads it (exec_page/agent_launch.h); a build without the agent
   // library runs every call through the supervisor.
   std::string agent_library;
-  if (options.agent) {
+  if (options.agent && attach.empty()) {
     auto found = exec_page::PreloadableAgentLibrary();
     if (!found) {
       spdlog::error("{} (unset {} to use the installed agent, or pass --no-agent)",
@@ -509,10 +563,12 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   if (const char* p = getenv("PATH")) {
     path_env = p;
   }
-  auto exe = launcher::ResolveExecutable(options.command.at(0), path_env);
-  if (!exe) {
-    std::fprintf(stderr, "hijackd: %s\n", exe.error().message.c_str());
-    return exe.error().code;
+  if (attach.empty()) {
+    auto exe = launcher::ResolveExecutable(options.command.at(0), path_env);
+    if (!exe) {
+      std::fprintf(stderr, "hijackd: %s\n", exe.error().message.c_str());
+      return exe.error().code;
+    }
   }
 
   supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup,
@@ -557,8 +613,22 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   // never will.
   spec.guard.policy_fixed = !options.serve_control;
   std::unique_ptr<SignalForwarder> forwarder;
+  std::unique_ptr<DetachOnSignal> detacher;
+  std::atomic<bool> detached{false};
   auto launched = sup.OnLoop(
       [&]() -> Result<std::pair<supervisor::GuestInfo, std::shared_ptr<supervisor::Guest>>> {
+        if (!attach.empty()) {
+          auto info = sup.Attach({.pids = attach,
+                                  .policy = std::move(spec.policy),
+                                  .follow_forks = options.strace->follow > 0});
+          if (!info) {
+            const std::string pids = fmt::format("{}", fmt::join(attach, ","));
+            return std::unexpected(Error{info.error().code,
+                                         "-p " + pids + ": " + info.error().message});
+          }
+          detacher = std::make_unique<DetachOnSignal>(sup, info->id, detached);
+          return std::pair(*info, *sup.Find(info->id));
+        }
         auto info = sup.Launch(std::move(spec));
         if (!info) {
           return std::unexpected(info.error());
@@ -586,8 +656,17 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   }
   sup.StopLoop();
   forwarder.reset();
+  detacher.reset();
 
   sup.bus().Flush();
+  if (!attach.empty()) {
+    // Let go (SIGINT): the processes run on, and have no exit line. Ended by themselves: the
+    // main process's exit line, as strace prints it. Either way hijackd exits 0, as strace -p.
+    const bool ended = status && *status != kUnknownWaitStatus;
+    FinishStrace(strace_parts, info.pid, ended ? status : std::nullopt, info.backend);
+    wait_status.reset();
+    return 0;
+  }
   if (options.strace) {
     FinishStrace(strace_parts, info.pid, status, info.backend);
   } else if (!options.quiet) {

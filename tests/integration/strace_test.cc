@@ -507,7 +507,11 @@ TEST(StraceRefusalTest, UnsupportedAndUnknownOptionsAreNamed) {
     std::string message;
   };
   const Case cases[] = {
-      {{"-p", "1"}, "-p is not supported: attaching to a running process"},
+      {{"-p", "0"}, "-p 0: Invalid process id: '0'"},
+      {{"-p", "-1"}, "-p -1: Invalid process id: '-1'"},
+      {{"-p", "abc"}, "-p abc: Invalid process id: 'abc'"},
+      {{"-s", "-1"}, "-s: \"-1\" is not a number"},
+      {{"-s", "1073741824"}, "-s 1073741824: invalid -s argument"},
       {{"-k"}, "-k is not supported: stack traces"},
       {{"-fx"}, "-x is not supported"},
       {{"-j"}, "unknown option -j"},
