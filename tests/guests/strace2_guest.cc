@@ -11,12 +11,14 @@
 //                                ends, then exits with 7: a process to attach to (-p)
 //   strace2_guest write N        one write(2) of N bytes ("0123456789" over and over) to
 //                                /dev/null, for -s
-//   strace2_guest loop FD STATUS [threads]
+//   strace2_guest loop FD STATUS [threads|forks]
 //                                writes "r" to FD, then until its stdin is readable (a byte or
 //                                its end) writes "tick-main" to /dev/null and polls stdin for
 //                                10 ms, over and over; with "threads" a second thread writes
-//                                "tick-thread" likewise. Then exit_group(STATUS): a process to
-//                                attach to (-p) while it makes calls
+//                                "tick-thread" likewise; with "forks" each round forks a child
+//                                that calls exit_group(5), and waits for it. Then
+//                                exit_group(STATUS): a process to attach to (-p) while it makes
+//                                calls
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -98,7 +100,7 @@ void* TickThread(void*) {
   return nullptr;
 }
 
-int Loop(int ready, int status, bool threads) {
+int Loop(int ready, int status, bool threads, bool forks) {
   g_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
   pthread_t t;
   if (threads && pthread_create(&t, nullptr, TickThread, nullptr) != 0) {
@@ -110,6 +112,14 @@ int Loop(int ready, int status, bool threads) {
   close(ready);
   for (;;) {
     syscall(SYS_write, g_null, "tick-main", 9);
+    if (forks) {
+      const pid_t child = fork();
+      if (child == 0) {
+        syscall(SYS_exit_group, 5);
+      }
+      int child_status = 0;
+      syscall(SYS_wait4, child, &child_status, 0, nullptr);
+    }
     pollfd in{0, POLLIN, 0};
     if (poll(&in, 1, 10) != 0) {
       break;  // a byte, the end of stdin, or an error: time to go
@@ -150,10 +160,11 @@ int main(int argc, char** argv) {
   }
   if (std::strcmp(mode, "loop") == 0 && argc > 3) {
     return Loop(std::atoi(argv[2]), std::atoi(argv[3]),
-                argc > 4 && std::strcmp(argv[4], "threads") == 0);
+                argc > 4 && std::strcmp(argv[4], "threads") == 0,
+                argc > 4 && std::strcmp(argv[4], "forks") == 0);
   }
   std::fprintf(stderr,
                "usage: strace2_guest structs FILE | thread | wait FD | write N | "
-               "loop FD STATUS [threads]\n");
+               "loop FD STATUS [threads|forks]\n");
   return 2;
 }

@@ -253,7 +253,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, StraceStringLimitTest, ::testing::ValuesIn(Ba
 // strace2_guest loop, which makes calls until its stdin is readable, then exits with `status`.
 class LoopingGuest {
  public:
-  LoopingGuest(int status, bool threads) {
+  // `extra`: "threads" or "forks" (strace2_guest loop), or nullptr.
+  LoopingGuest(int status, const char* extra) {
     int ready[2], control[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(control, O_CLOEXEC) != 0) {
       throw std::runtime_error("pipe2");
@@ -269,7 +270,7 @@ class LoopingGuest {
         dup2(ready[1], 5);
       }
       const std::string code = std::to_string(status);
-      execl(kGuest2, kGuest2, "loop", "5", code.c_str(), threads ? "threads" : nullptr, nullptr);
+      execl(kGuest2, kGuest2, "loop", "5", code.c_str(), extra, nullptr);
       _exit(127);
     }
     close(ready[1]);
@@ -336,7 +337,7 @@ class StraceAttachTest : public ::testing::Test {
 constexpr const char* kTickMain = R"(write\(\d+, "tick-main", 9\) += 9)";
 
 TEST_F(StraceAttachTest, SigintDetachesAndTheProcessRunsOnUnharmed) {
-  LoopingGuest guest(3, /*threads=*/false);
+  LoopingGuest guest(3, nullptr);
   const std::string out = dir_.path() + "/trace.txt";
   BackgroundProcess h({kHijackd, "strace", "-p", guest.pid_text(), "-o", out}, dir_.path());
   ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << h.Stderr();
@@ -359,7 +360,7 @@ TEST_F(StraceAttachTest, SigintDetachesAndTheProcessRunsOnUnharmed) {
 }
 
 TEST_F(StraceAttachTest, SigtermDetachesToo) {
-  LoopingGuest guest(0, /*threads=*/false);
+  LoopingGuest guest(0, nullptr);
   const std::string out = dir_.path() + "/trace.txt";
   BackgroundProcess h({kHijackd, "strace", "-p", guest.pid_text(), "-o", out}, dir_.path());
   ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << h.Stderr();
@@ -371,7 +372,7 @@ TEST_F(StraceAttachTest, SigtermDetachesToo) {
 }
 
 TEST_F(StraceAttachTest, ProcessThatExitsByItselfGetsItsExitLine) {
-  LoopingGuest guest(3, /*threads=*/false);
+  LoopingGuest guest(3, nullptr);
   const std::string out = dir_.path() + "/trace.txt";
   BackgroundProcess h({kHijackd, "strace", "-p", guest.pid_text(), "-o", out}, dir_.path());
   ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << h.Stderr();
@@ -386,7 +387,7 @@ TEST_F(StraceAttachTest, ProcessThatExitsByItselfGetsItsExitLine) {
 }
 
 TEST_F(StraceAttachTest, EveryThreadIsTraced) {
-  LoopingGuest guest(0, /*threads=*/true);
+  LoopingGuest guest(0, "threads");
   const std::string out = dir_.path() + "/trace.txt";
   // As strace: -p with a comma list (the same process twice is attached once).
   BackgroundProcess h(
@@ -416,8 +417,40 @@ TEST_F(StraceAttachTest, EveryThreadIsTraced) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// New children are followed with -f only, as strace -p: their calls and exit lines appear.
+TEST_F(StraceAttachTest, ChildrenAreFollowedWithDashF) {
+  LoopingGuest guest(0, "forks");
+  const std::string child_exit = R"((?:^|\n)(\d+) +\+\+\+ exited with 5 \+\+\+\n)";
+  const std::string followed = dir_.path() + "/followed.txt";
+  {
+    BackgroundProcess h({kHijackd, "strace", "-f", "-p", guest.pid_text(), "-o", followed},
+                        dir_.path());
+    ASSERT_TRUE(TraceShows(followed, child_exit)) << ReadFile(followed) << h.Stderr();
+    EXPECT_EQ(h.Stop(SIGINT).exit_code, 0);
+  }
+  std::smatch m;
+  const std::string trace = ReadFile(followed);
+  ASSERT_TRUE(std::regex_search(trace, m, std::regex(child_exit)));
+  EXPECT_NE(m[1].str(), guest.pid_text());
+  EXPECT_THAT(trace, ::testing::ContainsRegex(m[1].str() + " +exit_group\\(5\\) += \\?"));
+
+  const std::string alone = dir_.path() + "/alone.txt";
+  {
+    BackgroundProcess h({kHijackd, "strace", "-p", guest.pid_text(), "-o", alone}, dir_.path());
+    // The parent's wait4 for a child that ran untraced: its exit was not seen.
+    ASSERT_TRUE(TraceShows(alone, R"(wait4\(\d+, \[\{WIFEXITED\(s\) && WEXITSTATUS\(s\) == 5\}\])"))
+        << ReadFile(alone) << h.Stderr();
+    EXPECT_EQ(h.Stop(SIGINT).exit_code, 0);
+  }
+  EXPECT_THAT(ReadFile(alone), Not(HasSubstr("exited with 5")));
+  EXPECT_THAT(ReadFile(alone), Not(HasSubstr("exit_group(5)")));
+  EXPECT_EQ(guest.Status("TracerPid"), "0");
+  const int status = guest.Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 TEST_F(StraceAttachTest, EnforcingPoliciesAreRefusedAndTheProcessIsLeftAlone) {
-  LoopingGuest guest(0, /*threads=*/false);
+  LoopingGuest guest(0, nullptr);
   const std::string deny = WritePolicy(dir_, "deny.json",
                                        R"({"module": "deny", "syscalls": ["mkdir"]})");
   auto by_policy = RunProcess({kHijackd, "strace", "--policy", deny, "-p", guest.pid_text()});
