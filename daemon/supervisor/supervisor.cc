@@ -344,18 +344,18 @@ Result<GuestInfo> Supervisor::Attach(AttachedGuestSpec spec) {
                                        pool_.get());
   guest->ObserveOnly();
   guest->engine().SetBackend(*backend);
-  guest->guard().SetRoot(spec.pids.front(), false);
   backend::AttachSpec attach;
   attach.guest_id = id;
   attach.pids = spec.pids;
   attach.intercept = intercept;
   attach.follow_forks = spec.follow_forks;
-  HIJACK_TRY(backend->AttachRunning(attach, *guest));
+  HIJACK_ASSIGN_OR_RETURN(const pid_t main_pid, backend->AttachRunning(attach, *guest));
+  guest->guard().SetRoot(main_pid, false);
   Record record;
   record.backend = backend;
   record.info.id = id;
-  record.info.pid = spec.pids.front();
-  record.info.argv = {"(attached to pid " + std::to_string(spec.pids.front()) + ")"};
+  record.info.pid = main_pid;
+  record.info.argv = {"(attached to pid " + std::to_string(main_pid) + ")"};
   record.info.backend = BackendKind::kPtraceAll;
   record.info.containment = "none";  // not hijackd's tree: it runs on after hijackd
   record.info.running = true;
@@ -370,8 +370,7 @@ Result<GuestInfo> Supervisor::Attach(AttachedGuestSpec spec) {
     ++running_;
   }
   attached_.insert(id);
-  spdlog::debug("guest {} attached: pid {} and {} more", id, spec.pids.front(),
-                spec.pids.size() - 1);
+  spdlog::debug("guest {} attached: pid {} and {} more", id, main_pid, spec.pids.size() - 1);
   return info;
 }
 

@@ -388,11 +388,19 @@ TEST_F(StraceAttachTest, ProcessThatExitsByItselfGetsItsExitLine) {
 
 TEST_F(StraceAttachTest, EveryThreadIsTraced) {
   LoopingGuest guest(0, "threads");
+  // The second thread's id: it stands for its process, as the leader's does.
+  std::string thread_id;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + guest.pid_text() + "/task")) {
+    if (task.path().filename() != guest.pid_text()) {
+      thread_id = task.path().filename();
+    }
+  }
+  ASSERT_FALSE(thread_id.empty());
   const std::string out = dir_.path() + "/trace.txt";
-  // As strace: -p with a comma list (the same process twice is attached once).
-  BackgroundProcess h(
-      {kHijackd, "strace", "-p", guest.pid_text() + "," + guest.pid_text(), "-o", out},
-      dir_.path());
+  // As strace: -p with a comma list (the process named twice is attached once).
+  BackgroundProcess h({kHijackd, "strace", "-p", thread_id + "," + guest.pid_text(), "-o", out},
+                      dir_.path());
   const std::string main_line = R"(\[pid +(\d+)\] write\(\d+, "tick-main", 9\) += 9)";
   const std::string thread_line = R"(\[pid +(\d+)\] write\(\d+, "tick-thread", 11\) += 11)";
   ASSERT_TRUE(TraceShows(out, main_line)) << ReadFile(out) << h.Stderr();

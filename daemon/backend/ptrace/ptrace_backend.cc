@@ -9,7 +9,7 @@ Result<pid_t> PtraceBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   return tracer_->Launch(spec, handler, mode_);
 }
 
-Result<void> PtraceBackend::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
+Result<pid_t> PtraceBackend::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
   return tracer_->AttachRunning(spec, handler);
 }
 

@@ -39,7 +39,7 @@ class PtraceBackend final : public Backend {
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
   // hijackd strace -p: running processes, traced at every call (Tracer::AttachRunning, which
   // says what is attached and the errors), and let go again (Tracer::Detach). Loop thread.
-  Result<void> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
+  Result<pid_t> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
   void Detach(uint64_t guest_id);
 
   // Whether `mode` works here: ptrace permission (both), and SECCOMP_RET_TRACE (kSeccompStops).

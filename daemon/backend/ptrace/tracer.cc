@@ -344,7 +344,7 @@ Result<void> Tracer::WatchExecs(pid_t pid, uint64_t guest_id, SyscallHandler& ha
   return {};
 }
 
-Result<void> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
+Result<pid_t> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
   if (!loop_.get_executor().running_in_this_thread()) {
     return std::unexpected(Error{EINVAL, "attaching to a process: not on the tracer's thread"});
   }
@@ -361,7 +361,7 @@ Result<void> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handl
   guest->mode = TraceMode::kEverySyscall;
   guest->intercept = spec.intercept;
   guest->handler = &handler;
-  guest->main_pid = spec.pids.front();
+  guest->main_pid = ReadThreadGroupId(spec.pids.front());
   guest->attached = true;
   // Seizes `tid` and interrupts it: its first stop (PTRACE_EVENT_STOP) is resumed into
   // PTRACE_SYSCALL by HandleStop.
@@ -376,7 +376,8 @@ Result<void> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handl
     return {};
   };
   auto attach_all = [&]() -> Result<void> {
-    for (pid_t pid : spec.pids) {
+    for (pid_t named : spec.pids) {
+      const pid_t pid = ReadThreadGroupId(named);  // a thread stands for its process
       if (pid == getpid()) {
         return std::unexpected(Error{EINVAL, "process " + std::to_string(pid) + " is hijackd"});
       }
@@ -417,9 +418,9 @@ Result<void> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handl
     guest->finished = true;
     guest->detaching = true;
     guests_.erase(guest->id);
-    return attached;
+    return std::unexpected(attached.error());
   }
-  return {};
+  return guest->main_pid;
 }
 
 void Tracer::Detach(uint64_t guest_id) {

@@ -66,8 +66,9 @@ namespace hijack::backend {
 // Running processes to trace (hijackd strace -p): Tracer::AttachRunning.
 struct AttachSpec {
   uint64_t guest_id = 0;
-  // Thread-group leaders, each with every thread it has (/proc/PID/task); the first is the
-  // guest's main process, whose end ends the guest once no other tracee is left.
+  // Processes, each with every thread it has (/proc/PID/task); a thread's id stands for its
+  // process. The first is the guest's main process, whose end ends the guest once no other
+  // tracee is left.
   std::vector<pid_t> pids;
   SyscallSet intercept;      // the calls the handler decides; the others are resumed unseen
   bool follow_forks = false;  // trace new child processes too (strace -f); new threads always
@@ -117,10 +118,10 @@ class Tracer {
   // spec.follow_forks. Nothing is changed in the processes: no call is skipped or rewritten
   // (CLONE_UNTRACED stays, a call of another ABI runs unseen), so `handler` must only observe.
   // Its OnGuestExit comes when the main process and every other tracee have ended, or after
-  // Detach. Loop thread only. Errors (nothing stays attached then): a pid that is not a running
-  // process (ESRCH), hijackd's own (EINVAL), PTRACE_SEIZE refused (EPERM: another uid, a tracer
-  // already, kernel.yama.ptrace_scope).
-  Result<void> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
+  // Detach. Returns the main process's pid. Loop thread only. Errors (nothing stays attached
+  // then): a pid that is not a running process (ESRCH), hijackd's own (EINVAL), PTRACE_SEIZE
+  // refused (EPERM: another uid, a tracer already, kernel.yama.ptrace_scope).
+  Result<pid_t> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
   // Lets go of every thread of attached guest `guest_id`: each is interrupted and, at its next
   // stop, PTRACE_DETACHed, with the signal of a signal-delivery-stop delivered on the way, so
   // the processes go on as if never traced (a group-stop stays in effect). Records of calls in
