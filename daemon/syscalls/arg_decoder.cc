@@ -1032,6 +1032,21 @@ std::string FormatResult(int nr, std::optional<int64_t> result) {
     return "?";
   }
   if (std::optional<int> err = ErrorOf(*result)) {
+    // The kernel's restart codes (include/linux/errno.h) never reach the program: a signal
+    // interrupted the call, which is restarted or fails with EINTR on the way out. strace shows
+    // them with "?" and says which.
+    switch (*err) {
+      case 512:
+        return "? ERESTARTSYS (To be restarted if SA_RESTART is set)";
+      case 513:
+        return "? ERESTARTNOINTR (To be restarted)";
+      case 514:
+        return "? ERESTARTNOHAND (To be restarted if no handler)";
+      case 516:
+        return "? ERESTART_RESTARTBLOCK (Interrupted by signal)";
+      default:
+        break;
+    }
     const char* desc = strerrordesc_np(*err);
     return desc != nullptr ? fmt::format("-1 {} ({})", ErrnoName(*err), desc)
                            : fmt::format("-1 {}", ErrnoName(*err));

@@ -76,8 +76,9 @@ bool DecodeReturned(const SyscallEvent& ev, int64_t result, GuestMemory& mem,
                     std::vector<DecodedArg>& args, DecodeLimits limits = {});
 
 // The result of call `nr` as strace prints it: "?" when unknown, "-1 ENOENT (No such file or
-// directory)" for -4095..-1, hex for calls that return an address (mmap, mremap, brk, shmat),
-// decimal otherwise.
+// directory)" for -4095..-1 ("? ERESTARTSYS (To be restarted if SA_RESTART is set)" for the
+// kernel's restart codes, which a signal left at the call's exit), hex for calls that return an
+// address (mmap, mremap, brk, shmat), decimal otherwise.
 std::string FormatResult(int nr, std::optional<int64_t> result);
 
 // The result as JSON: {"ret": 3}, {"ret": -1, "errno": "ENOENT"} or {"ret": null}.

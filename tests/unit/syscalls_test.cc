@@ -868,7 +868,12 @@ TEST(ResultTest, FormatResult) {
   EXPECT_EQ(FormatResult(SCMP_SYS(mmap), -ENOMEM), "-1 ENOMEM (Cannot allocate memory)");
   EXPECT_EQ(FormatResult(SCMP_SYS(brk), 0x55550000), "0x55550000");
   EXPECT_EQ(FormatResult(SCMP_SYS(lseek), -4096), "-4096");  // outside the error range
-  EXPECT_EQ(FormatResult(SCMP_SYS(read), -512), "-1 ERESTARTSYS");
+  // A call a signal interrupted (seen at its exit stop under ptrace, as after an attach), as
+  // strace shows it.
+  EXPECT_EQ(FormatResult(SCMP_SYS(read), -512),
+            "? ERESTARTSYS (To be restarted if SA_RESTART is set)");
+  EXPECT_EQ(FormatResult(SCMP_SYS(nanosleep), -516),
+            "? ERESTART_RESTARTBLOCK (Interrupted by signal)");
 }
 
 TEST(ResultTest, ResultJson) {
