@@ -659,6 +659,16 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   detacher.reset();
 
   sup.bus().Flush();
+  if (options.strace) {
+    if (uint64_t drops = guest->observer_drops(); drops > 0) {
+      // The trace's queue is bounded in events and bytes (event_bus.h): a writer that fell far
+      // behind (a slow terminal, -s with megabyte buffers) loses lines, and says how many.
+      std::fprintf(stderr,
+                   "hijackd strace: %llu calls have no line: the trace fell behind the guest and "
+                   "its queue was full\n",
+                   static_cast<unsigned long long>(drops));
+    }
+  }
   if (!attach.empty()) {
     // Let go (SIGINT): the processes run on, and have no exit line. Ended by themselves: the
     // main process's exit line, as strace prints it. Either way hijackd exits 0, as strace -p.
