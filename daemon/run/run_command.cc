@@ -623,8 +623,13 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
                                   .follow_forks = options.strace->follow > 0});
           if (!info) {
             const std::string pids = fmt::format("{}", fmt::join(attach, ","));
-            return std::unexpected(Error{info.error().code,
-                                         "-p " + pids + ": " + info.error().message});
+            std::string why = info.error().message;
+            if (info.error().code == EPERM) {
+              why += " (tracing a process needs its uid and a kernel.yama.ptrace_scope that "
+                     "allows it, or root; a process traced already, by a debugger or strace, "
+                     "cannot be traced again)";
+            }
+            return std::unexpected(Error{info.error().code, "-p " + pids + ": " + why});
           }
           detacher = std::make_unique<DetachOnSignal>(sup, info->id, detached);
           return std::pair(*info, *sup.Find(info->id));

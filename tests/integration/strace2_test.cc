@@ -476,6 +476,32 @@ TEST_F(StraceAttachTest, EnforcingPoliciesAreRefusedAndTheProcessIsLeftAlone) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// ptrace(2)'s permission: another uid's process (root's, from nobody) is refused with EPERM and
+// said why; so is a process traced already (hijackd attached to it first).
+TEST_F(StraceAttachTest, ProcessesHijackdMayNotTraceAreRefused) {
+  LoopingGuest guest(0, nullptr);
+  if (geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0) {
+    StagedFiles staged({{kHijackd, "bin/hijackd"}});
+    auto r = RunProcess({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         staged.path("bin/hijackd"), "strace", "-p", guest.pid_text()});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("-p " + guest.pid_text() + ": ptrace(PTRACE_SEIZE, " +
+                                 guest.pid_text() + "): EPERM"));
+    EXPECT_THAT(r.err, HasSubstr("needs its uid"));
+  }
+  const std::string out = dir_.path() + "/trace.txt";
+  BackgroundProcess first({kHijackd, "strace", "-p", guest.pid_text(), "-o", out}, dir_.path());
+  ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << first.Stderr();
+  auto second = RunProcess({kHijackd, "strace", "-p", guest.pid_text()});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("EPERM"));
+  EXPECT_THAT(second.err, HasSubstr("traced already"));
+  EXPECT_EQ(first.Stop(SIGINT).exit_code, 0);
+  EXPECT_EQ(guest.Status("TracerPid"), "0");
+  const int status = guest.Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 TEST_F(StraceAttachTest, BadProcessIdsAreNamed) {
   for (const std::string bad : {"0", "-1", "abc", "12x", ","}) {
     auto r = RunProcess({kHijackd, "strace", "-p", bad});
