@@ -403,6 +403,16 @@ TEST_P(StraceOptionsTest, StringLimit) {
                          {"sh", "-c", "echo hello-there > /dev/null"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("write(1, \"hell\"..., 12)"));
+  // argv's strings are cut too, the path is not: as strace writes it.
+  auto exec = HijackdStrace(kHijackd, GetParam(), {"-s", "5", "-e", "trace=execve"},
+                            {"/bin/echo", "helloworld"});
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  const std::string argv = "execve(\"/bin/echo\", [\"/bin/\"..., \"hello\"...], ";
+  EXPECT_THAT(exec.err, HasSubstr(argv));
+  if (access(kStrace, X_OK) == 0) {
+    auto s = RunProcess({kStrace, "-s", "5", "-e", "trace=execve", "/bin/echo", "helloworld"});
+    EXPECT_THAT(s.err, HasSubstr(argv));
+  }
 }
 
 TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {

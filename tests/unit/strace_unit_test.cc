@@ -201,6 +201,41 @@ TEST(StraceLines, DescriptorPathsAndStringLimit) {
   std::filesystem::remove_all(dir);
 }
 
+// -s cuts each string of execve's argv, as strace does, and leaves the path whole.
+TEST(StraceLines, ArgvStringsAreCutAtTheStringLimit) {
+  char dir[] = "/tmp/hijack-strace-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string out = std::string(dir) + "/out";
+  {
+    modules::TraceModule::StraceStyle style;
+    style.shown.Add(SCMP_SYS(execve));
+    style.string_limit = 5;
+    auto trace = modules::TraceModule::OpenStrace(style, out);
+    ASSERT_TRUE(trace) << trace.error().message;
+    Event ev;
+    ev.call.nr = SCMP_SYS(execve);
+    ev.call.pid = ev.call.tid = getpid();
+    ev.call.start_ns = 1;
+    ev.end_ns = 2;
+    // As the decoder writes them: a string it cut already ("..."), one with an escape, one
+    // short enough, an unreadable entry.
+    ev.args = {{"\"/bin/echo\"", "/bin/echo"},
+               {"[\"/bin/echo\", \"helloworld\", \"" + std::string(256, 'a') +
+                    "\"..., \"a\\\"b\\nc\", \"ok\", 0x10]",
+                nullptr},
+               {"0x7ffd0000 /* 3 vars */", nullptr}};
+    ev.result = 0;
+    (*trace)->Observe(ev);
+  }
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(),
+            "execve(\"/bin/echo\", [\"/bin/\"..., \"hello\"..., \"aaaaa\"..., \"a\\\"b\\nc\", "
+            "\"ok\", 0x10], 0x7ffd0000 /* 3 vars */) = 0\n");
+  std::filesystem::remove_all(dir);
+}
+
 // The braces of strace's "--- SIG... {...} ---" line for each kind of siginfo (sigaction(2)):
 // the members that mean something for that signal and code, and no others.
 TEST(SiginfoText, EachKindShowsItsMembersAsStraceDoes) {

@@ -45,7 +45,7 @@ class TraceModule final : public PolicyModule {
     Stamps stamps = Stamps::kNone;
     bool relative = false;      // -r: seconds since the previous line's call
     bool durations = false;     // -T: <seconds> of calls whose return hijackd saw
-    size_t string_limit = 32;   // -s: bytes of data buffers shown; paths are shown whole
+    size_t string_limit = 32;   // -s: bytes of data buffers and argv strings; not of paths
     bool fd_paths = false;      // -y
     Results results = Results::kAll;
     Prefix prefix = Prefix::kWhenSeveral;
