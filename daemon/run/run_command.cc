@@ -434,8 +434,12 @@ void FinishStrace(const StraceParts& parts, pid_t pid, std::optional<int> status
   }
   if (parts.stats != nullptr) {
     const std::string table = parts.stats->Report();
-    std::fputs(table.c_str(), parts.summary_out);
-    std::fflush(parts.summary_out);
+    if (parts.trace != nullptr) {
+      parts.trace->WriteAfterLines(table);  // -C: after the lines, in the same file (strace)
+    } else {
+      std::fputs(table.c_str(), parts.summary_out);
+      std::fflush(parts.summary_out);
+    }
   }
   // Said where strace would have shown one: a signal other than SIGKILL (which has no
   // delivery) ended the guest. (The notify backend's exec watch, a tracer, does see deliveries:

@@ -425,6 +425,32 @@ TEST_F(StraceAttachTest, EveryThreadIsTraced) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// -C with -p: the trace lines, then strace's table of what was seen until the detach, which
+// counts the writes the lines show.
+TEST_F(StraceAttachTest, SummaryTableOfTheAttachedCalls) {
+  LoopingGuest guest(0, nullptr);
+  const std::string out = dir_.path() + "/trace.txt";
+  BackgroundProcess h({kHijackd, "strace", "-C", "-e", "trace=write", "-p", guest.pid_text(),
+                       "-o", out},
+                      dir_.path());
+  ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << h.Stderr();
+  EXPECT_EQ(h.Stop(SIGINT).exit_code, 0);
+  const std::string trace = ReadFile(out);
+  size_t lines = 0;
+  for (const std::string& line : Lines(trace)) {
+    lines += line.starts_with("write(") ? 1 : 0;
+  }
+  std::smatch row;
+  ASSERT_TRUE(std::regex_search(trace, row, std::regex(R"(
+ *[\d.]+ +[\d.]+ +\d+ +(\d+) +write
+)")))
+      << trace;
+  EXPECT_EQ(std::stoul(row[1].str()), lines) << trace;
+  EXPECT_EQ(guest.Status("TracerPid"), "0");
+  const int status = guest.Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 // New children are followed with -f only, as strace -p: their calls and exit lines appear.
 TEST_F(StraceAttachTest, ChildrenAreFollowedWithDashF) {
   LoopingGuest guest(0, "forks");

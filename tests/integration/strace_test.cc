@@ -466,6 +466,19 @@ TEST_P(StraceOptionsTest, SummarySortedByCalls) {
   }
 }
 
+// -C -o FILE: the table follows the lines in FILE, as strace writes it, and stderr has neither.
+TEST_P(StraceOptionsTest, SummaryAlsoFollowsTheLinesInTheOutputFile) {
+  const std::string out = dir_.path() + "/trace.txt";
+  auto r = HijackdStrace(kHijackd, GetParam(),
+                         {"--no-agent", "-C", "-e", "trace=getppid", "-o", out},
+                         {kGuest, "getppid", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ReadFile(out), ContainsRegex(R"(getppid\(\) += \d+\n)"
+                                           R"((.*\n)*% time +seconds +usecs/call +calls)"
+                                           R"((.*\n)* *[\d.]+ +[\d.]+ +\d+ +3 +getppid\n)"));
+  EXPECT_THAT(r.err, Not(HasSubstr("% time")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StraceOptionsTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 

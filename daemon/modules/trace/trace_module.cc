@@ -421,6 +421,19 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
   std::fflush(out_);
 }
 
+void TraceModule::WriteAfterLines(const std::string& text) {
+  std::lock_guard lock(mu_);
+  std::FILE* out = style_.per_pid_base.empty() ? out_ : stderr;
+  if (std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
+    ++write_errors_;
+  }
+  if (out == out_) {
+    FlushLocked();
+  } else {
+    std::fflush(out);
+  }
+}
+
 uint64_t TraceModule::unknown_results() const {
   std::lock_guard lock(mu_);
   return unknown_;

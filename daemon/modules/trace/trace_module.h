@@ -71,6 +71,10 @@ class TraceModule final : public PolicyModule {
   // which ended with waitpid(2) status `wait_status`, unless its exit line was written already.
   // Call after the event bus delivered the process's events. Any thread.
   void ProcessEnded(pid_t pid, int wait_status);
+  // Strace form: writes `text` (strace -C's table) where the lines go, after every line written
+  // so far, and flushes; the -ff form has no one file, so `text` goes to stderr there. Any
+  // thread.
+  void WriteAfterLines(const std::string& text);
   // Strace form: lines written with "= ?" because the call ran where hijackd could not see its
   // result (not counting exit and exit_group, which never return).
   uint64_t unknown_results() const;
