@@ -45,8 +45,10 @@ std::vector<std::string> Normalized(const std::string& text) {
   static const std::regex clock(R"(tv_sec=\d+, tv_nsec=\d+\}\) )");
   static const std::regex wait_result(R"(^(wait4\(.*\)) += \d+$)");
   static const std::regex padding(R"(\) +=)");
+  // Exit and signal lines, of this process or (prefixed) of a child hijackd follows.
+  static const std::regex not_a_call(R"(^(\[pid +\d+\] )?(\+\+\+|---) )");
   for (std::string line : Lines(text)) {
-    if (line.starts_with("+++") || line.starts_with("---")) {
+    if (std::regex_search(line, not_a_call)) {
       continue;
     }
     line = std::regex_replace(line, addr, "ADDR");
@@ -423,6 +425,33 @@ TEST_F(StraceAttachTest, EveryThreadIsTraced) {
   }
   const int status = guest.Finish();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// Two processes, -p A -p B: both traced, each line under its pid, both let go; the first one
+// ending by itself leaves hijackd tracing the other.
+TEST_F(StraceAttachTest, SeveralProcessesAtOnce) {
+  LoopingGuest a(4, nullptr);
+  LoopingGuest b(0, nullptr);
+  const std::string out = dir_.path() + "/trace.txt";
+  BackgroundProcess h({kHijackd, "strace", "-p", a.pid_text(), "-p", b.pid_text(), "-o", out},
+                      dir_.path());
+  const auto tick_of = [](const LoopingGuest& g) {
+    return R"(\[pid +)" + g.pid_text() + R"(\] write\(\d+, "tick-main", 9\) += 9)";
+  };
+  ASSERT_TRUE(TraceShows(out, tick_of(a))) << ReadFile(out) << h.Stderr();
+  ASSERT_TRUE(TraceShows(out, tick_of(b))) << ReadFile(out) << h.Stderr();
+  const int a_status = a.Finish();
+  EXPECT_TRUE(WIFEXITED(a_status) && WEXITSTATUS(a_status) == 4) << a_status;
+  ASSERT_TRUE(TraceShows(out, R"(\[pid +)" + a.pid_text() + R"(\] \+\+\+ exited with 4 \+\+\+)"))
+      << ReadFile(out);
+  const size_t lines_then = Lines(ReadFile(out)).size();
+  ASSERT_TRUE(Eventually([&] { return Lines(ReadFile(out)).size() > lines_then; }))
+      << "b is still traced after a ended";
+  ProcessResult r = h.Stop(SIGINT);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(b.Status("TracerPid"), "0");
+  const int b_status = b.Finish();
+  EXPECT_TRUE(WIFEXITED(b_status) && WEXITSTATUS(b_status) == 0) << b_status;
 }
 
 // -C with -p: the trace lines, then strace's table of what was seen until the detach, which

@@ -380,10 +380,11 @@ void TraceModule::ObserveStrace(const Event& event) {
       gone.push_back(c.tid);
     }
     for (pid_t tid : gone) {
+      // Prefixed while the thread still counts, as strace writes "[pid  N] +++ exited with 0
+      // +++" for the first of two to end and the last one's line bare.
+      const std::string prefix = LinePrefix(tid, 0);
       live_.erase(tid);
-    }
-    for (pid_t tid : gone) {
-      WriteStrace(tid, LinePrefix(tid, 0) + fmt::format("+++ exited with {} +++\n", status));
+      WriteStrace(tid, prefix + fmt::format("+++ exited with {} +++\n", status));
       if (ended_.size() >= kMaxEnded) {
         ended_.clear();  // only keeps ProcessEnded from repeating an exit line
       }
@@ -412,8 +413,9 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
   }
   // A process that ends this way (a signal, or the notify filter's unasked exit_group) takes
   // all its threads with it.
+  const std::string prefix = LinePrefix(pid, 0);  // while it counts (ObserveStrace)
   std::erase_if(live_, [pid](const auto& entry) { return entry.second == pid; });
-  WriteStrace(pid, LinePrefix(pid, 0) + fmt::format("+++ {} +++\n", what));
+  WriteStrace(pid, prefix + fmt::format("+++ {} +++\n", what));
   ended_.insert(pid);
   for (auto& [t, file] : files_) {
     std::fflush(file);
