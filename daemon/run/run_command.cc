@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fmt/ranges.h>
 #include <map>
 #include <spdlog/spdlog.h>
@@ -275,6 +277,29 @@ class DetachOnSignal {
   uint64_t id_;
   std::atomic<bool>& detached_;
 };
+
+// strace's messages for -p (which -q leaves out): "Process N attached", with the number of its
+// threads when it has several, and "Process N detached", on stderr whatever -o says.
+void SayAttached(const std::vector<pid_t>& pids, std::string_view what) {
+  std::vector<pid_t> said;
+  for (pid_t pid : pids) {
+    if (std::find(said.begin(), said.end(), pid) != said.end()) {
+      continue;
+    }
+    said.push_back(pid);
+    size_t threads = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++threads;
+    }
+    if (what == "attached" && threads > 1) {
+      std::fprintf(stderr, "hijackd strace: Process %d attached with %zu threads\n", pid, threads);
+    } else {
+      std::fprintf(stderr, "hijackd strace: Process %d %s\n", pid, std::string(what).c_str());
+    }
+  }
+}
 
 // The denials of the run's guest, said as they happen (DenialText, at info level: --quiet hides
 // them) and counted for the summary. Denials of calls that the kernel would have failed anyway
@@ -655,6 +680,10 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     return kStartFailure;
   }
   auto& [info, guest] = *launched;
+  const bool say_attach = !attach.empty() && options.strace->quiet == 0;
+  if (say_attach) {
+    SayAttached(attach, "attached");
+  }
   {
     std::unique_lock lock(exit_mu);
     exit_cv.wait(lock, [&] { return status.has_value(); });
@@ -683,6 +712,9 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     // main process's exit line, as strace prints it. Either way hijackd exits 0, as strace -p.
     const bool ended = status && *status != kUnknownWaitStatus;
     FinishStrace(strace_parts, info.pid, ended ? status : std::nullopt, info.backend);
+    if (say_attach && detached.load()) {
+      SayAttached(attach, "detached");
+    }
     wait_status.reset();
     return 0;
   }

@@ -32,8 +32,6 @@ constexpr Unsupported kUnsupported[] = {
     {'n', false, "printing syscall numbers"},
     {'O', true, "subtracting a tracing overhead from -c times"},
     {'P', true, "tracing only the calls that access a path"},
-    {'q', false, "suppressing messages: hijackd prints no attach or detach lines, and keeps the "
-                 "exit lines"},
     {'u', true, "running the command as another user"},
     {'U', true, "choosing the columns of the -c table"},
     {'v', false, "unabbreviated structures"},
@@ -308,6 +306,9 @@ Result<void> ApplyShort(char c, std::string_view value, StraceOptions& out) {
       return {};
     case 'p':
       return ParsePids(value, out.attach);
+    case 'q':
+      ++out.quiet;
+      return {};
     case 's': {
       // strace(1) takes 0 to 2^30-1 and says "invalid -s argument" for anything else.
       auto n = Number(opt, value);
@@ -362,7 +363,7 @@ Result<void> ApplyLong(std::string_view name, std::optional<std::string_view> va
       {"summary", 'C'},         {"successful-only", 'z'},     {"failed-only", 'Z'},
       {"decode-fds", 'y'},      {"string-limit", 's'},        {"syscall-times", 'T'},
       {"relative-timestamps", 'r'}, {"summary-sort-by", 'S'}, {"summary-wall-clock", 'w'},
-      {"help", 'h'},            {"attach", 'p'},
+      {"help", 'h'},            {"attach", 'p'},              {"quiet", 'q'},
   };
   needs_value = false;
   for (const Alias& a : kAliases) {
@@ -487,6 +488,10 @@ Result<StraceOptions> ParseStraceOptions(std::span<const std::string> args) {
   if (out.command.empty() && out.attach.empty()) {
     return MakeError("no command to run (hijackd strace [OPTIONS] -- CMD ARGS... or -p PID)");
   }
+  if (out.quiet >= 2) {
+    return MakeError("-qq is not supported: hijackd keeps the exit lines (-q leaves out the "
+                     "attach and detach messages)");
+  }
   if (!out.attach.empty() && out.backend != "auto" && out.backend != "ptrace" &&
       out.backend != "ptrace-all") {
     return MakeError(fmt::format("-p needs ptrace, not --backend {}: a seccomp filter cannot be "
@@ -534,12 +539,13 @@ std::string StraceUsage() {
          "                SIGTERM to hijackd detaches and leaves the process running. Needs the\n"
          "                right to trace it (same uid and kernel.yama.ptrace_scope, or root);\n"
          "                policies that enforce (deny, fs_guard, -e inject) are refused\n"
+         "  -q            no \"Process N attached\" / \"detached\" messages (-p)\n"
          "  -y            paths of descriptors (from /proc/PID/fd when the line is written)\n"
          "  -c / -C       the summary table only / also; -S time|calls|errors|name|nothing\n"
          "  -w            accepted: the -c times are wall-clock durations already\n"
          "hijackd's own: --backend NAME, --policy FILE (added to the trace), --no-agent,\n"
          "  --log-level LEVEL (default warn)\n"
-         "Refused by name: -a -b -d -D -E -I -k -n -O -P -u -U -v -V -x -X and any\n"
+         "Refused by name: -a -b -d -D -E -I -k -n -O -P -qq -u -U -v -V -x -X and any\n"
          "option strace does not have.\n";
 }
 

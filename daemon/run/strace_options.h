@@ -58,6 +58,7 @@ struct StraceOptions {
   std::vector<std::string> command;  // empty with -p
   // -p PID (repeated, or "PID,PID" / "PID PID"): processes to attach to instead of a command.
   std::vector<pid_t> attach;
+  int quiet = 0;  // -q: no attach and detach messages (-qq, which drops exit lines, is refused)
   std::optional<std::string> output;  // -o FILE
   bool per_pid_files = false;         // -ff with -o: FILE.TID
   int follow = 0;                     // how many -f were given (hijackd always follows)

@@ -356,6 +356,9 @@ TEST_F(StraceAttachTest, SigintDetachesAndTheProcessRunsOnUnharmed) {
   const std::string state = guest.Status("State");
   EXPECT_FALSE(state.starts_with("t") || state.starts_with("T")) << state;
   EXPECT_THAT(ReadFile(out), Not(HasSubstr("+++")));
+  // strace's messages, on stderr whatever -o says.
+  EXPECT_THAT(r.err, HasSubstr("hijackd strace: Process " + guest.pid_text() + " attached\n"));
+  EXPECT_THAT(r.err, HasSubstr("hijackd strace: Process " + guest.pid_text() + " detached\n"));
   // It still runs as it did: it makes its calls and ends the way it means to.
   const int status = guest.Finish();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
@@ -364,10 +367,12 @@ TEST_F(StraceAttachTest, SigintDetachesAndTheProcessRunsOnUnharmed) {
 TEST_F(StraceAttachTest, SigtermDetachesToo) {
   LoopingGuest guest(0, nullptr);
   const std::string out = dir_.path() + "/trace.txt";
-  BackgroundProcess h({kHijackd, "strace", "-p", guest.pid_text(), "-o", out}, dir_.path());
+  // -q: without the attach and detach messages.
+  BackgroundProcess h({kHijackd, "strace", "-q", "-p", guest.pid_text(), "-o", out}, dir_.path());
   ASSERT_TRUE(TraceShows(out, kTickMain)) << ReadFile(out) << h.Stderr();
   ProcessResult r = h.Stop(SIGTERM);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("Process ")));
   EXPECT_EQ(guest.Status("TracerPid"), "0");
   const int status = guest.Finish();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -415,6 +420,9 @@ TEST_F(StraceAttachTest, EveryThreadIsTraced) {
   EXPECT_NE(thread_match[1].str(), guest.pid_text());
   ProcessResult r = h.Stop(SIGINT);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Named twice (a thread and its process): said once each, as named.
+  EXPECT_THAT(r.err, HasSubstr("Process " + thread_id + " attached with 2 threads\n"));
+  EXPECT_THAT(r.err, HasSubstr("Process " + guest.pid_text() + " attached with 2 threads\n"));
   EXPECT_EQ(guest.Status("TracerPid"), "0");
   // Every thread was let go: none is traced, none stopped.
   for (const auto& task :

@@ -117,6 +117,10 @@ TEST(StraceOptions, ProcessIdsToAttachTo) {
   EXPECT_THAT(Parse({"--backend", "notify", "-p", "12"}).error().message,
               HasSubstr("-p needs ptrace"));
   EXPECT_TRUE(Parse({"--backend", "ptrace", "-p", "12"}));
+  auto quiet = Parse({"-q", "-p", "12"});
+  ASSERT_TRUE(quiet);
+  EXPECT_EQ(quiet->quiet, 1);
+  EXPECT_THAT(Parse({"-qq", "-p", "12"}).error().message, HasSubstr("-qq is not supported"));
 }
 
 TEST(StraceOptions, RefusalsNameTheOption) {
