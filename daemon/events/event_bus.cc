@@ -2,9 +2,22 @@
 
 namespace hijack::events {
 
-Subscription::Subscription(std::string name, size_t capacity, Sink sink, Filter filter)
+size_t ArgumentBytes(const Event& event) {
+  size_t bytes = 0;
+  for (const DecodedArg& arg : event.args) {
+    bytes += arg.text.size();
+    if (arg.json.is_string()) {
+      bytes += arg.json.get_ref<const std::string&>().size();
+    }
+  }
+  return bytes;
+}
+
+Subscription::Subscription(std::string name, size_t capacity, Sink sink, Filter filter,
+                           size_t max_bytes)
     : name_(std::move(name)),
       capacity_(capacity == 0 ? 1 : capacity),
+      max_bytes_(max_bytes),
       sink_(std::move(sink)),
       filter_(std::move(filter)) {
   thread_ = std::thread([this] { Run(); });
@@ -40,12 +53,15 @@ void Subscription::Offer(const EventPtr& item) {
     if (stopping_) {
       return;  // closed: nobody will deliver it
     }
-    if (queue_.size() >= capacity_) {
+    const size_t bytes = ArgumentBytes(item->event);
+    if (queue_.size() >= capacity_ ||
+        (!queue_.empty() && queued_bytes_ + bytes > max_bytes_)) {
       ++dropped_;
       ++pending_drops_;
       return;
     }
-    queue_.push_back(item);
+    queued_bytes_ += bytes;
+    queue_.push_back({item, bytes});
   }
   cv_.notify_one();
 }
@@ -63,7 +79,8 @@ void Subscription::Run() {
       idle_cv_.notify_all();
       return;  // stopping, and everything queued was delivered
     }
-    EventPtr item = std::move(queue_.front());
+    EventPtr item = std::move(queue_.front().item);
+    queued_bytes_ -= queue_.front().bytes;
     queue_.pop_front();
     uint64_t drops = pending_drops_;
     pending_drops_ = 0;
@@ -81,9 +98,10 @@ void Subscription::Run() {
 
 std::shared_ptr<Subscription> EventBus::Subscribe(std::string name, size_t capacity,
                                                   Subscription::Sink sink,
-                                                  Subscription::Filter filter) {
+                                                  Subscription::Filter filter,
+                                                  size_t max_bytes) {
   auto sub = std::make_shared<Subscription>(std::move(name), capacity, std::move(sink),
-                                            std::move(filter));
+                                            std::move(filter), max_bytes);
   std::lock_guard lock(mu_);
   subscribers_.push_back(sub);
   return sub;

@@ -5,8 +5,9 @@
 //   bus.Publish(std::make_shared<EventItem>(...));   // loop thread; never blocks
 //   bus.Flush();                                     // waits until every queue is drained
 //
-// Each subscription has its own bounded queue and thread. When a queue is full the new event is
-// dropped for that subscriber alone and counted; the subscriber learns the count with the next
+// Each subscription has its own bounded queue and thread, bounded in events and in the bytes of
+// decoded arguments they hold (hijackd strace -s can make one event hold megabytes). When a
+// queue is full the new event is dropped for that subscriber alone and counted; the subscriber learns the count with the next
 // event it receives (EventItem::dropped_before) and from dropped(). Destroying the Subscription
 // stops its thread after the events already queued.
 #pragma once
@@ -38,12 +39,23 @@ struct EventItem {
 
 using EventPtr = std::shared_ptr<const EventItem>;
 
+// What a queue of one subscription may hold of decoded argument text (Event::args, text and
+// JSON counted once each) before it drops: far above what ordinary events hold (a few hundred
+// bytes), reached only by many events with megabyte buffers queued behind a slow subscriber.
+inline constexpr size_t kDefaultMaxQueuedBytes = size_t{256} << 20;
+
+// The bytes of decoded arguments `event` holds, as the queue bound counts them.
+size_t ArgumentBytes(const Event& event);
+
 class Subscription {
  public:
   using Sink = std::function<void(const EventItem& item, uint64_t dropped_before)>;
   using Filter = std::function<bool(const EventItem& item)>;
 
-  Subscription(std::string name, size_t capacity, Sink sink, Filter filter);
+  // A queue of `capacity` events and `max_bytes` (ArgumentBytes); one event is always taken
+  // into an empty queue, however large.
+  Subscription(std::string name, size_t capacity, Sink sink, Filter filter,
+               size_t max_bytes = kDefaultMaxQueuedBytes);
   ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -64,12 +76,18 @@ class Subscription {
 
   const std::string name_;
   const size_t capacity_;
+  const size_t max_bytes_;
   Sink sink_;
   Filter filter_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;
-  std::deque<EventPtr> queue_;
+  struct Queued {
+    EventPtr item;
+    size_t bytes;
+  };
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
   uint64_t pending_drops_ = 0;
   uint64_t dropped_ = 0;
   uint64_t delivered_ = 0;
@@ -87,7 +105,8 @@ class EventBus {
 
   // Any thread. The returned handle keeps the subscription alive; dropping it unsubscribes.
   std::shared_ptr<Subscription> Subscribe(std::string name, size_t capacity, Subscription::Sink sink,
-                                          Subscription::Filter filter = nullptr);
+                                          Subscription::Filter filter = nullptr,
+                                          size_t max_bytes = kDefaultMaxQueuedBytes);
 
   // Any thread; never blocks on a subscriber.
   void Publish(EventPtr item);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/bounded_file.h"
 #include "common/bounded_json.h"
 
@@ -119,7 +121,9 @@ void PolicySet::Index() {
   deciders_.assign(SyscallSet::kCapacity, {});
   observers_.assign(SyscallSet::kCapacity, {});
   wants_args_.fill(false);
+  shown_bytes_ = 0;
   for (const auto& m : modules_) {
+    shown_bytes_ = std::max(shown_bytes_, m->ShownBytes());
     needed_.AddAll(m->Syscalls());
     for (int nr : m->Syscalls().Numbers()) {
       auto idx = static_cast<size_t>(nr);

@@ -68,6 +68,9 @@ class PolicySet {
   bool WantsArguments(int nr) const {
     return nr >= 0 && nr < SyscallSet::kCapacity && wants_args_[static_cast<size_t>(nr)];
   }
+  // The largest PolicyModule::ShownBytes() of the modules (0: none asks for more than the
+  // decoder's default): what the decoded arguments of every call show of buffers and strings.
+  size_t shown_bytes() const { return shown_bytes_; }
   // True when every module that decides `nr` does so only through one page bucket
   // (PolicyModule::PageBuckets), so a guest's agent can shape the call itself.
   bool ShapableInPage(int nr) const { return page_shapable_.Contains(nr); }
@@ -95,6 +98,7 @@ class PolicySet {
   std::vector<std::vector<PolicyModule*>> deciders_;
   std::vector<std::vector<PolicyModule*>> observers_;
   std::array<bool, SyscallSet::kCapacity> wants_args_{};
+  size_t shown_bytes_ = 0;
   SyscallSet page_shapable_;
   std::vector<PageBucket> page_buckets_;
   std::vector<SyscallSet> page_buckets_of_;  // per module: the calls it hands to the page

@@ -10,12 +10,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fmt/ranges.h>
 #include <map>
 #include <spdlog/spdlog.h>
 
@@ -225,6 +229,78 @@ class SignalForwarder {
   SignalWitness* witness_;  // may be null: every signal from a process is forwarded
 };
 
+// hijackd strace -p: SIGINT, SIGTERM, SIGHUP or SIGQUIT to hijackd lets go of the attached
+// processes (Supervisor::Detach), which run on as before; the guest then ends, and hijackd
+// with it, exit status 0, as strace(1) does.
+class DetachOnSignal {
+ public:
+  DetachOnSignal(supervisor::Supervisor& sup, uint64_t id, std::atomic<bool>& detached)
+      : stream_(sup.loop()), sup_(sup), id_(id), detached_(detached) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kForwarded) {
+      sigaddset(&set, sig);
+    }
+    fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    stream_.assign(fd_.get());
+    Arm();
+  }
+  ~DetachOnSignal() {
+    stream_.cancel();
+    (void)stream_.release();
+  }
+
+ private:
+  void Arm() {
+    stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) {
+                           return;
+                         }
+                         signalfd_siginfo info;
+                         bool got = false;
+                         while (read(fd_.get(), &info, sizeof info) == sizeof info) {
+                           got = true;
+                         }
+                         if (got && !detached_.exchange(true)) {
+                           spdlog::debug("signal {}: detaching from guest {}", info.ssi_signo,
+                                         id_);
+                           (void)sup_.Detach(id_);  // ESRCH: it has ended already
+                         }
+                         Arm();
+                       });
+  }
+
+  UniqueFd fd_;
+  boost::asio::posix::stream_descriptor stream_;
+  supervisor::Supervisor& sup_;
+  uint64_t id_;
+  std::atomic<bool>& detached_;
+};
+
+// strace's messages for -p (which -q leaves out): "Process N attached", with the number of its
+// threads when it has several, and "Process N detached", on stderr whatever -o says.
+void SayAttached(const std::vector<pid_t>& pids, std::string_view what) {
+  std::vector<pid_t> said;
+  for (pid_t pid : pids) {
+    if (std::find(said.begin(), said.end(), pid) != said.end()) {
+      continue;
+    }
+    said.push_back(pid);
+    size_t threads = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++threads;
+    }
+    if (what == "attached" && threads > 1) {
+      std::fprintf(stderr, "hijackd strace: Process %d attached with %zu threads\n", pid, threads);
+    } else {
+      std::fprintf(stderr, "hijackd strace: Process %d %s\n", pid, std::string(what).c_str());
+    }
+  }
+}
+
 // The denials of the run's guest, said as they happen (DenialText, at info level: --quiet hides
 // them) and counted for the summary. Denials of calls that the kernel would have failed anyway
 // (DenialReason::would_fail) are counted apart and said only at debug level: they cost the guest
@@ -383,8 +459,12 @@ void FinishStrace(const StraceParts& parts, pid_t pid, std::optional<int> status
   }
   if (parts.stats != nullptr) {
     const std::string table = parts.stats->Report();
-    std::fputs(table.c_str(), parts.summary_out);
-    std::fflush(parts.summary_out);
+    if (parts.trace != nullptr) {
+      parts.trace->WriteAfterLines(table);  // -C: after the lines, in the same file (strace)
+    } else {
+      std::fputs(table.c_str(), parts.summary_out);
+      std::fflush(parts.summary_out);
+    }
   }
   // Said where strace would have shown one: a signal other than SIGKILL (which has no
   // delivery) ended the guest. (The notify backend's exec watch, a tracer, does see deliveries:
@@ -488,12 +568,15 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   }
   SyscallSet intercept = (*policy)->needed();
   intercept.AddAll(extra);
+  // hijackd strace -p: processes that run already, instead of a command.
+  const std::vector<pid_t> attach =
+      options.strace ? options.strace->attach : std::vector<pid_t>{};
 
   std::vector<std::string> env = CurrentEnvironment();
   // The notify backend preloads it (exec_page/agent_launch.h); a build without the agent
   // library runs every call through the supervisor.
   std::string agent_library;
-  if (options.agent) {
+  if (options.agent && attach.empty()) {
     auto found = exec_page::PreloadableAgentLibrary();
     if (!found) {
       spdlog::error("{} (unset {} to use the installed agent, or pass --no-agent)",
@@ -509,10 +592,12 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   if (const char* p = getenv("PATH")) {
     path_env = p;
   }
-  auto exe = launcher::ResolveExecutable(options.command.at(0), path_env);
-  if (!exe) {
-    std::fprintf(stderr, "hijackd: %s\n", exe.error().message.c_str());
-    return exe.error().code;
+  if (attach.empty()) {
+    auto exe = launcher::ResolveExecutable(options.command.at(0), path_env);
+    if (!exe) {
+      std::fprintf(stderr, "hijackd: %s\n", exe.error().message.c_str());
+      return exe.error().code;
+    }
   }
 
   supervisor::Supervisor sup({.sync_wakeup = options.sync_wakeup,
@@ -557,8 +642,27 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   // never will.
   spec.guard.policy_fixed = !options.serve_control;
   std::unique_ptr<SignalForwarder> forwarder;
+  std::unique_ptr<DetachOnSignal> detacher;
+  std::atomic<bool> detached{false};
   auto launched = sup.OnLoop(
       [&]() -> Result<std::pair<supervisor::GuestInfo, std::shared_ptr<supervisor::Guest>>> {
+        if (!attach.empty()) {
+          auto info = sup.Attach({.pids = attach,
+                                  .policy = std::move(spec.policy),
+                                  .follow_forks = options.strace->follow > 0});
+          if (!info) {
+            const std::string pids = fmt::format("{}", fmt::join(attach, ","));
+            std::string why = info.error().message;
+            if (info.error().code == EPERM) {
+              why += " (tracing a process needs its uid and a kernel.yama.ptrace_scope that "
+                     "allows it, or root; a process traced already, by a debugger or strace, "
+                     "cannot be traced again)";
+            }
+            return std::unexpected(Error{info.error().code, "-p " + pids + ": " + why});
+          }
+          detacher = std::make_unique<DetachOnSignal>(sup, info->id, detached);
+          return std::pair(*info, *sup.Find(info->id));
+        }
         auto info = sup.Launch(std::move(spec));
         if (!info) {
           return std::unexpected(info.error());
@@ -576,6 +680,10 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
     return kStartFailure;
   }
   auto& [info, guest] = *launched;
+  const bool say_attach = !attach.empty() && options.strace->quiet == 0;
+  if (say_attach) {
+    SayAttached(attach, "attached");
+  }
   {
     std::unique_lock lock(exit_mu);
     exit_cv.wait(lock, [&] { return status.has_value(); });
@@ -586,8 +694,30 @@ int RunToEnd(const RunOptions& options, std::optional<int>& wait_status) {
   }
   sup.StopLoop();
   forwarder.reset();
+  detacher.reset();
 
   sup.bus().Flush();
+  if (options.strace) {
+    if (uint64_t drops = guest->observer_drops(); drops > 0) {
+      // The trace's queue is bounded in events and bytes (event_bus.h): a writer that fell far
+      // behind (a slow terminal, -s with megabyte buffers) loses lines, and says how many.
+      std::fprintf(stderr,
+                   "hijackd strace: %llu calls have no line: the trace fell behind the guest and "
+                   "its queue was full\n",
+                   static_cast<unsigned long long>(drops));
+    }
+  }
+  if (!attach.empty()) {
+    // Let go (SIGINT): the processes run on, and have no exit line. Ended by themselves: the
+    // main process's exit line, as strace prints it. Either way hijackd exits 0, as strace -p.
+    const bool ended = status && *status != kUnknownWaitStatus;
+    FinishStrace(strace_parts, info.pid, ended ? status : std::nullopt, info.backend);
+    if (say_attach && detached.load()) {
+      SayAttached(attach, "detached");
+    }
+    wait_status.reset();
+    return 0;
+  }
   if (options.strace) {
     FinishStrace(strace_parts, info.pid, status, info.backend);
   } else if (!options.quiet) {

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdint>
 #include <regex>
 #include <string_view>
 
@@ -28,10 +31,7 @@ constexpr Unsupported kUnsupported[] = {
     {'k', false, "stack traces of each call"},
     {'n', false, "printing syscall numbers"},
     {'O', true, "subtracting a tracing overhead from -c times"},
-    {'p', true, "attaching to a running process (hijackd starts its guests itself)"},
     {'P', true, "tracing only the calls that access a path"},
-    {'q', false, "suppressing messages: hijackd prints no attach or detach lines, and keeps the "
-                 "exit lines"},
     {'u', true, "running the command as another user"},
     {'U', true, "choosing the columns of the -c table"},
     {'v', false, "unabbreviated structures"},
@@ -50,7 +50,38 @@ const Unsupported* FindUnsupported(char c) {
 }
 
 // Short options strace and hijackd both know that take a value.
-bool TakesValue(char c) { return c == 'a' || c == 'e' || c == 'o' || c == 's' || c == 'S'; }
+bool TakesValue(char c) {
+  return c == 'a' || c == 'e' || c == 'o' || c == 'p' || c == 's' || c == 'S';
+}
+
+// -p's value: one process id, or several separated by commas or spaces, as strace(1) takes
+// them. strace's words for a bad one: "Invalid process id: 'abc'".
+Result<void> ParsePids(std::string_view value, std::vector<pid_t>& out) {
+  const std::string_view given = value;
+  bool any = false;
+  while (!value.empty()) {
+    const size_t sep = value.find_first_of(", ");
+    const std::string_view item = value.substr(0, sep);
+    value = sep == std::string_view::npos ? "" : value.substr(sep + 1);
+    if (item.empty()) {
+      continue;
+    }
+    int64_t pid = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), pid);
+    if (ec != std::errc() || end != item.data() + item.size() || pid <= 0 || pid > INT32_MAX) {
+      return MakeError(fmt::format("-p {}: Invalid process id: '{}'", item, item));
+    }
+    if (pid == getpid()) {
+      return MakeError(fmt::format("-p {}: that is hijackd's own process", pid));
+    }
+    out.push_back(static_cast<pid_t>(pid));
+    any = true;
+  }
+  if (!any) {
+    return MakeError(fmt::format("-p {}: Invalid process id: '{}'", given, given));
+  }
+  return {};
+}
 
 Result<uint64_t> Number(std::string_view what, std::string_view text) {
   uint64_t v = 0;
@@ -273,10 +304,20 @@ Result<void> ApplyShort(char c, std::string_view value, StraceOptions& out) {
     case 'o':
       out.output = std::string(value);
       return {};
+    case 'p':
+      return ParsePids(value, out.attach);
+    case 'q':
+      ++out.quiet;
+      return {};
     case 's': {
+      // strace(1) takes 0 to 2^30-1 and says "invalid -s argument" for anything else.
       auto n = Number(opt, value);
       if (!n) {
         return std::unexpected(n.error());
+      }
+      if (*n > kMaxStringLimit) {
+        return MakeError(fmt::format("-s {}: invalid -s argument: at most {} bytes", value,
+                                     kMaxStringLimit));
       }
       out.string_limit = static_cast<size_t>(*n);
       return {};
@@ -322,7 +363,7 @@ Result<void> ApplyLong(std::string_view name, std::optional<std::string_view> va
       {"summary", 'C'},         {"successful-only", 'z'},     {"failed-only", 'Z'},
       {"decode-fds", 'y'},      {"string-limit", 's'},        {"syscall-times", 'T'},
       {"relative-timestamps", 'r'}, {"summary-sort-by", 'S'}, {"summary-wall-clock", 'w'},
-      {"help", 'h'},
+      {"help", 'h'},            {"attach", 'p'},              {"quiet", 'q'},
   };
   needs_value = false;
   for (const Alias& a : kAliases) {
@@ -444,8 +485,22 @@ Result<StraceOptions> ParseStraceOptions(std::span<const std::string> args) {
     return out;
   }
   out.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
-  if (out.command.empty()) {
-    return MakeError("no command to run (hijackd strace [OPTIONS] -- CMD ARGS...)");
+  if (out.command.empty() && out.attach.empty()) {
+    return MakeError("no command to run (hijackd strace [OPTIONS] -- CMD ARGS... or -p PID)");
+  }
+  if (out.quiet >= 2) {
+    return MakeError("-qq is not supported: hijackd keeps the exit lines (-q leaves out the "
+                     "attach and detach messages)");
+  }
+  if (!out.attach.empty() && out.backend != "auto" && out.backend != "ptrace" &&
+      out.backend != "ptrace-all") {
+    return MakeError(fmt::format("-p needs ptrace, not --backend {}: a seccomp filter cannot be "
+                                 "added to a process that runs already",
+                                 out.backend));
+  }
+  if (!out.command.empty() && !out.attach.empty()) {
+    return MakeError("-p and a command exclude each other: hijackd strace either starts a "
+                     "command or attaches to running processes");
   }
   out.per_pid_files = out.follow >= 2 && out.output.has_value();
   if (out.follow >= 2 && !out.output) {
@@ -462,8 +517,10 @@ Result<StraceOptions> ParseStraceOptions(std::span<const std::string> args) {
 
 std::string StraceUsage() {
   return "usage: hijackd strace [OPTIONS] [--] CMD ARGS...\n"
+         "       hijackd strace [OPTIONS] -p PID [-p PID...]\n"
          "strace's options, on hijackd's supervisor (the default backend, or --backend):\n"
-         "  -f            follow forks (always: hijackd follows every process of the guest)\n"
+         "  -f            follow forks (always: hijackd follows every process of the guest;\n"
+         "                with -p only when given)\n"
          "  -ff           with -o FILE: one file per process or thread, FILE.TID\n"
          "  -o FILE       write the trace (and the -c table) to FILE instead of stderr\n"
          "  -e trace=SET  only these calls: names, %file %process %network %net %signal %ipc\n"
@@ -474,13 +531,21 @@ std::string StraceUsage() {
          "  -e status=successful|failed, -z, -Z   only calls that succeeded / failed\n"
          "  -t -tt -ttt   time of day, with microseconds, as epoch seconds; -r relative\n"
          "  -T            the call's duration, where hijackd saw the call return\n"
-         "  -s N          show N bytes of data buffers (default 32); paths are shown whole\n"
+         "  -s N          show N bytes of data buffers (default 32; 0 to 2^30-1, at most 1 MiB\n"
+         "                of one buffer is shown); paths are not cut by -s\n"
+         "  -p PID        attach to running process PID (every thread) instead of running a\n"
+         "                command; repeat it or give PID,PID. Under ptrace, stopping at every\n"
+         "                call; new threads are followed, new children with -f. SIGINT or\n"
+         "                SIGTERM to hijackd detaches and leaves the process running. Needs the\n"
+         "                right to trace it (same uid and kernel.yama.ptrace_scope, or root);\n"
+         "                policies that enforce (deny, fs_guard, -e inject) are refused\n"
+         "  -q            no \"Process N attached\" / \"detached\" messages (-p)\n"
          "  -y            paths of descriptors (from /proc/PID/fd when the line is written)\n"
          "  -c / -C       the summary table only / also; -S time|calls|errors|name|nothing\n"
          "  -w            accepted: the -c times are wall-clock durations already\n"
          "hijackd's own: --backend NAME, --policy FILE (added to the trace), --no-agent,\n"
          "  --log-level LEVEL (default warn)\n"
-         "Refused by name: -a -b -d -D -E -I -k -n -O -p -P -u -U -v -V -x -X and any\n"
+         "Refused by name: -a -b -d -D -E -I -k -n -O -P -qq -u -U -v -V -x -X and any\n"
          "option strace does not have.\n";
 }
 

@@ -170,10 +170,10 @@ std::optional<Decision> Guest::Decide(const SyscallEvent& call, GuestMemory& mem
   auto snapshot = engine_.Current();
   record.policy_version = snapshot->version();
   if (snapshot->WantsArguments(call.nr)) {
-    record.args = syscalls::DecodeArguments(call, mem);
+    record.args = syscalls::DecodeArguments(call, mem, {.shown_bytes = snapshot->shown_bytes()});
   }
   // Ahead of every module: no policy may let a guest reach its supervisor.
-  if (std::optional<Decision> d = guard_.Decide(call, *snapshot)) {
+  if (std::optional<Decision> d = observe_only_ ? std::nullopt : guard_.Decide(call, *snapshot)) {
     record.decision = *d;
     record.module = "guard";
     return *d;
@@ -210,7 +210,9 @@ std::optional<Decision> Guest::Decide(const SyscallEvent& call, GuestMemory& mem
 
 void Guest::OnReturned(Event& record, GuestMemory& mem) {
   if (!record.args.empty() && record.result) {
-    record.returned_args = syscalls::DecodeReturned(record.call, *record.result, mem, record.args);
+    record.returned_args =
+        syscalls::DecodeReturned(record.call, *record.result, mem, record.args,
+                                 {.shown_bytes = engine_.Current()->shown_bytes()});
   }
 }
 

@@ -58,6 +58,10 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   GuestGuard& guard() { return guard_; }
   const GuestGuard& guard() const { return guard_; }
   std::optional<int> exit_status() const { return exit_status_; }
+  // A process the supervisor attached to (hijackd strace -p) rather than started: its calls are
+  // only watched, so the guard decides none of them either (the policy enforces nothing: the
+  // supervisor admits none that does). Before its first call; loop thread.
+  void ObserveOnly() { observe_only_ = true; }
   // Events the guest's own observers lost because they fell behind.
   uint64_t observer_drops() const { return observers_->dropped(); }
 
@@ -127,6 +131,7 @@ class Guest final : public SyscallHandler, public ExecPageClient {
   std::shared_ptr<DenialNotes> notes_ = std::make_shared<DenialNotes>();
   observe::ResultObserver* observer_ = nullptr;
   bool follow_processes_ = false;  // FollowProcesses was called
+  bool observe_only_ = false;      // ObserveOnly was called
 };
 
 }  // namespace hijack::supervisor

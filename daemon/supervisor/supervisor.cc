@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/backend/notify/notify_backend.h"
+#include "daemon/backend/ptrace/ptrace_backend.h"
 #include "daemon/launcher/launcher.h"
 #include "daemon/policy/admission.h"
 
@@ -308,6 +309,82 @@ Result<GuestInfo> Supervisor::Adopt(AdoptedGuestSpec spec) {
   spdlog::debug("guest {} adopted: pid {}; its filter sends {} syscalls", id, spec.pid,
                 spec.intercept.size());
   return info;
+}
+
+Result<GuestInfo> Supervisor::Attach(AttachedGuestSpec spec) {
+  if (spec.policy == nullptr || spec.pids.empty()) {
+    return std::unexpected(Error{EINVAL, "attach: no policy or no process"});
+  }
+  if (RunningGuests() >= options_.max_guests) {
+    return std::unexpected(Error{EAGAIN, "attach: " + std::to_string(options_.max_guests) +
+                                             " guests run already (the limit)"});
+  }
+  for (const auto& m : spec.policy->modules()) {
+    if (m->Enforces() || m->JudgesImages()) {
+      return std::unexpected(Error{
+          EINVAL, "module \"" + std::string(m->Name()) +
+                      "\" enforces, which a process attached to while it runs cannot be held "
+                      "to: no filter was installed when it started, and its calls before the "
+                      "attach went unseen (only observing modules, such as trace and stats, "
+                      "work with -p)"});
+    }
+  }
+  HIJACK_ASSIGN_OR_RETURN(Backend * generic, backends_.Get(BackendKind::kPtraceAll));
+  auto* backend = dynamic_cast<backend::PtraceBackend*>(generic);
+  if (backend == nullptr) {
+    return std::unexpected(Error{ENOTSUP, "attach: the ptrace-all backend is not PtraceBackend"});
+  }
+  ProtectionLayers protection;  // none: hijackd watches, it does not confine
+  protection.supervisor_not_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
+  const uint64_t id = next_id_++;
+  std::shared_ptr<policy::PolicySet> policy = std::move(spec.policy);
+  SyscallSet intercept = policy->needed();
+  auto guest = std::make_shared<Guest>(id, policy, intercept, protection, bus_,
+                                       [this, id](int status) { Exited(id, status); },
+                                       pool_.get());
+  guest->ObserveOnly();
+  guest->engine().SetBackend(*backend);
+  backend::AttachSpec attach;
+  attach.guest_id = id;
+  attach.pids = spec.pids;
+  attach.intercept = intercept;
+  attach.follow_forks = spec.follow_forks;
+  HIJACK_ASSIGN_OR_RETURN(const pid_t main_pid, backend->AttachRunning(attach, *guest));
+  guest->guard().SetRoot(main_pid, false);
+  Record record;
+  record.backend = backend;
+  record.info.id = id;
+  record.info.pid = main_pid;
+  record.info.argv = {"(attached to pid " + std::to_string(main_pid) + ")"};
+  record.info.backend = BackendKind::kPtraceAll;
+  record.info.containment = "none";  // not hijackd's tree: it runs on after hijackd
+  record.info.running = true;
+  record.info.intercept = intercept;
+  record.info.protection = protection;
+  record.info.started_unix_ms = UnixMillis();
+  record.guest = std::move(guest);
+  GuestInfo info = Snapshot(record);
+  AttachModules(guests_.emplace(id, std::move(record)).first->second);
+  {
+    std::lock_guard lock(running_mu_);
+    ++running_;
+  }
+  attached_.insert(id);
+  spdlog::debug("guest {} attached: pid {} and {} more", id, main_pid, spec.pids.size() - 1);
+  return info;
+}
+
+Result<void> Supervisor::Detach(uint64_t id) {
+  auto it = guests_.find(id);
+  if (it == guests_.end() || !it->second.info.running) {
+    return std::unexpected(Error{ESRCH, "no running guest " + std::to_string(id)});
+  }
+  if (!attached_.contains(id)) {
+    return std::unexpected(Error{EINVAL, "guest " + std::to_string(id) +
+                                             " was started by hijackd, not attached to"});
+  }
+  static_cast<backend::PtraceBackend*>(it->second.backend)->Detach(id);
+  return {};
 }
 
 Result<void> Supervisor::JoinListener(uint64_t id, UniqueFd listener, bool installer_prelude) {

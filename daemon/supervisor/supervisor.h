@@ -26,6 +26,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,6 +97,13 @@ struct AdoptedGuestSpec {
   bool installer_prelude = true;  // AdoptSpec::installer_prelude
 };
 
+// Processes that run already, to be watched under ptrace (hijackd strace -p): Supervisor::Attach.
+struct AttachedGuestSpec {
+  std::vector<pid_t> pids;  // thread-group leaders; the first is the guest's main process
+  std::shared_ptr<policy::PolicySet> policy;  // validated; required; observes only
+  bool follow_forks = false;  // their new children too (strace -f); new threads always
+};
+
 // A copy of what the supervisor knows about one guest, safe to hand to any thread.
 struct GuestInfo {
   uint64_t id = 0;
@@ -155,6 +163,17 @@ class Supervisor {
   // policy needs calls outside `intercept` or judges exec'd images (no exec watch for a process
   // the supervisor did not start); the backend's.
   Result<GuestInfo> Adopt(AdoptedGuestSpec spec);
+  // Watches processes that run already, under the ptrace-all mechanism (every call stops:
+  // there is no seccomp filter in them), without changing anything they do: PTRACE_SEIZE
+  // without PTRACE_O_EXITKILL, so they outlive hijackd (backend/ptrace/tracer.h,
+  // AttachRunning). Errors: EINVAL for a policy with a module that enforces (nothing was in
+  // place when the process started, and nothing can be promised now) or judges images; EAGAIN
+  // at max_guests; the tracer's (ESRCH, EPERM: ptrace(2)).
+  Result<GuestInfo> Attach(AttachedGuestSpec spec);
+  // Lets go of attached guest `id` (Tracer::Detach): its processes go on untraced, and the
+  // guest ends with kUnknownWaitStatus once every thread is let go. ESRCH for an unknown or
+  // ended guest, EINVAL for one the supervisor started.
+  Result<void> Detach(uint64_t id);
   // Another listener of running adopted guest `id` (Backend::JoinListener). ESRCH otherwise.
   Result<void> JoinListener(uint64_t id, UniqueFd listener, bool installer_prelude);
   // Sends `sig` to the guest's main process. ESRCH for an unknown id, EALREADY once it exited,
@@ -211,6 +230,7 @@ class Supervisor {
   // supervisor: they register observers with the reaper.
   backend::BackendSet backends_;
   std::map<uint64_t, Record> guests_;
+  std::set<uint64_t> attached_;  // guests made by Attach
   uint64_t next_id_ = 1;
   std::vector<ExitListener> exit_listeners_;
   std::thread loop_thread_;

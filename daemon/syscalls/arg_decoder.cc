@@ -295,8 +295,9 @@ constexpr SymbolicKind kSymbolicKinds[] = {
     {kTimerFlags, true, kTimerFlagNames},
 };
 
-constexpr size_t kMaxShownChars = 256;   // of a string; longer ones end in "..."
 constexpr size_t kMaxStringRead = 4096;  // PATH_MAX: what the kernel itself would accept
+// A data buffer is read from the guest in pieces of at most this many bytes.
+constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxArrayEntries = 32;  // of argv/envp
 
 // "0x1f" as printf's %#llx, which prints 0 as "0" (fmt's '#' would give "0x0").
@@ -377,12 +378,12 @@ void AppendEscaped(std::string& out, std::string_view s) {
   }
 }
 
-// `s` quoted, cut to kMaxShownChars with "..." after the closing quote, as strace does.
-std::string Quoted(std::string_view s) {
+// `s` quoted, cut to `shown` bytes with "..." after the closing quote, as strace does.
+std::string Quoted(std::string_view s, size_t shown = kDefaultShownBytes) {
   std::string out = "\"";
-  AppendEscaped(out, s.substr(0, kMaxShownChars));
+  AppendEscaped(out, s.substr(0, shown));
   out += '"';
-  if (s.size() > kMaxShownChars) {
+  if (s.size() > shown) {
     out += "...";
   }
   return out;
@@ -444,7 +445,7 @@ DecodedArg FailedRead(uint64_t addr, const Error& error) {
   return {Hex(addr), {{"ptr", Hex(addr)}, {"error", ErrnoName(error.code)}}};
 }
 
-DecodedArg StringArg(uint64_t addr, GuestMemory& mem) {
+DecodedArg StringArg(uint64_t addr, GuestMemory& mem, size_t shown) {
   if (addr == 0) {
     return Pointer(addr);
   }
@@ -454,34 +455,45 @@ DecodedArg StringArg(uint64_t addr, GuestMemory& mem) {
   if (!s) {
     return FailedRead(addr, s.error());
   }
-  return {Quoted(*s), JsonString(*s)};
+  return {Quoted(*s, shown), JsonString(*s)};
 }
 
-DecodedArg BufferArg(uint64_t addr, uint64_t len, GuestMemory& mem) {
+// The first min(len, shown) bytes at `addr`, quoted, with "..." when the buffer is longer (or
+// the rest was unreadable). Reads only those bytes, in pieces of kReadChunk.
+DecodedArg BufferArg(uint64_t addr, uint64_t len, GuestMemory& mem, size_t shown) {
   if (addr == 0) {
     return Pointer(addr);
   }
-  std::array<char, kMaxShownChars> buf;
-  size_t want = static_cast<size_t>(std::min<uint64_t>(len, buf.size()));
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(len, shown));
+  std::string data(want, '\0');
   size_t got = 0;
-  if (want > 0) {
-    Result<size_t> n = mem.Read(addr, std::as_writable_bytes(std::span(buf)).first(want));
+  while (got < want) {
+    const size_t piece = std::min(kReadChunk, want - got);
+    Result<size_t> n =
+        mem.Read(addr + got, std::as_writable_bytes(std::span(data)).subspan(got, piece));
     if (!n) {
-      return FailedRead(addr, n.error());
+      if (got == 0) {
+        return FailedRead(addr, n.error());
+      }
+      break;  // what was read is shown; the unreadable rest is the "..."
     }
-    got = *n;
+    got += *n;
+    if (*n < piece) {
+      break;  // the end of a mapping
+    }
   }
-  std::string_view data(buf.data(), got);
+  data.resize(got);
   std::string text = "\"";
   AppendEscaped(text, data);
   text += '"';
   if (len > got) {
     text += "...";
   }
-  return {std::move(text), JsonString(data)};
+  nlohmann::json json = JsonString(data);
+  return {std::move(text), std::move(json)};
 }
 
-DecodedArg StringArrayArg(uint64_t addr, GuestMemory& mem) {
+DecodedArg StringArrayArg(uint64_t addr, GuestMemory& mem, size_t shown) {
   if (addr == 0) {
     return Pointer(addr);
   }
@@ -500,7 +512,7 @@ DecodedArg StringArrayArg(uint64_t addr, GuestMemory& mem) {
       terminated = true;
       break;
     }
-    DecodedArg entry = StringArg(ptrs[i], mem);
+    DecodedArg entry = StringArg(ptrs[i], mem, shown);
     text += i == 0 ? "" : ", ";
     text += entry.text;
     json.push_back(std::move(entry.json));
@@ -827,7 +839,8 @@ DecodedArg SymbolicArg(const SymbolicKind& kind, uint64_t value) {
   return name.empty() ? Number(static_cast<int32_t>(value)) : Symbol(std::string(name));
 }
 
-DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory& mem) {
+DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory& mem,
+                     size_t shown) {
   uint64_t v = ev.args[i];
   // Only ever read for the kinds documented as "len", which no table entry puts last.
   uint64_t next = i + 1 < ev.args.size() ? ev.args[i + 1] : 0;
@@ -879,11 +892,11 @@ DecodedArg DecodeOne(ArgKind kind, const SyscallEvent& ev, size_t i, GuestMemory
     case kDirFd:
       return as_int == AT_FDCWD ? Symbol("AT_FDCWD") : Number(as_int);
     case kPath:
-      return StringArg(v, mem);
+      return StringArg(v, mem, std::min(shown, kMaxStringRead));
     case kBuffer:
-      return BufferArg(v, next, mem);
+      return BufferArg(v, next, mem, shown);
     case kStringArray:
-      return StringArrayArg(v, mem);
+      return StringArrayArg(v, mem, std::min(shown, kMaxStringRead));
     case kEnvArray:
       return EnvArrayArg(v, mem);
     case kSockaddr:
@@ -923,7 +936,12 @@ std::optional<int> ErrorOf(int64_t result) {
 
 }  // namespace
 
-std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem) {
+size_t DecodeLimits::shown() const {
+  return std::clamp(shown_bytes, kDefaultShownBytes, kMaxShownBytes);
+}
+
+std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem,
+                                        DecodeLimits limits) {
   std::vector<DecodedArg> out;
   const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
   if (call == nullptr) {
@@ -936,7 +954,7 @@ std::vector<DecodedArg> DecodeArguments(const SyscallEvent& ev, GuestMemory& mem
     if (call->args[i] == kOpenMode && i > 0 && !CreatesFile(ev.args[i - 1])) {
       break;
     }
-    out.push_back(DecodeOne(call->args[i], ev, i, mem));
+    out.push_back(DecodeOne(call->args[i], ev, i, mem, limits.shown()));
   }
   return out;
 }
@@ -955,7 +973,7 @@ bool HasOutArguments(int nr) {
 }
 
 bool DecodeReturned(const SyscallEvent& ev, int64_t result, GuestMemory& mem,
-                    std::vector<DecodedArg>& args) {
+                    std::vector<DecodedArg>& args, DecodeLimits limits) {
   const CallLayout* call = IsNativeArch(ev.arch) ? FindLayout(ev.nr) : nullptr;
   if (call == nullptr || !HasOutArguments(ev.nr)) {
     return false;
@@ -983,7 +1001,7 @@ bool DecodeReturned(const SyscallEvent& ev, int64_t result, GuestMemory& mem,
         args[i] = IntsArg(v, mem, 2);
         break;
       case kReadBuffer:
-        args[i] = BufferArg(v, static_cast<uint64_t>(result), mem);
+        args[i] = BufferArg(v, static_cast<uint64_t>(result), mem, limits.shown());
         break;
       case kIntOut: {
         // getsockopt: the value is an int when the length the kernel wrote back says so.
@@ -1014,6 +1032,21 @@ std::string FormatResult(int nr, std::optional<int64_t> result) {
     return "?";
   }
   if (std::optional<int> err = ErrorOf(*result)) {
+    // The kernel's restart codes (include/linux/errno.h) never reach the program: a signal
+    // interrupted the call, which is restarted or fails with EINTR on the way out. strace shows
+    // them with "?" and says which.
+    switch (*err) {
+      case 512:
+        return "? ERESTARTSYS (To be restarted if SA_RESTART is set)";
+      case 513:
+        return "? ERESTARTNOINTR (To be restarted)";
+      case 514:
+        return "? ERESTARTNOHAND (To be restarted if no handler)";
+      case 516:
+        return "? ERESTART_RESTARTBLOCK (Interrupted by signal)";
+      default:
+        break;
+    }
     const char* desc = strerrordesc_np(*err);
     return desc != nullptr ? fmt::format("-1 {} ({})", ErrnoName(*err), desc)
                            : fmt::format("-1 {}", ErrnoName(*err));

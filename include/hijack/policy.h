@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -75,6 +76,10 @@ class PolicyModule {
   // flags made symbolic). Decoding reads guest memory on the synchronous path, so only ask for it
   // when the module uses it.
   virtual bool WantsArguments(int /*nr*/) const { return false; }
+  // How many bytes of each data buffer (write(2)'s, read(2)'s) and string the decoded arguments
+  // should show, when the module wants more than the decoder's default (256; strace's -s). The
+  // policy decodes with the largest any module asks for, up to a cap (1 MiB); 0: the default.
+  virtual size_t ShownBytes() const { return 0; }
 
   // Buckets that shape calls exactly as Decide() would, for calls Decide() has nothing else to
   // say about. When every enforcing module that needs a call can hand it over this way, a guest

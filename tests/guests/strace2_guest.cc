@@ -9,9 +9,20 @@
 //   strace2_guest thread         one pthread: glibc makes it with clone3
 //   strace2_guest wait FD        writes "r" to FD and sleeps in read(2) of its stdin until it
 //                                ends, then exits with 7: a process to attach to (-p)
+//   strace2_guest write N        one write(2) of N bytes ("0123456789" over and over) to
+//                                /dev/null, for -s
+//   strace2_guest loop FD STATUS [threads|forks]
+//                                writes "r" to FD, then until its stdin is readable (a byte or
+//                                its end) writes "tick-main" to /dev/null and polls stdin for
+//                                10 ms, over and over; with "threads" a second thread writes
+//                                "tick-thread" likewise; with "forks" each round forks a child
+//                                that calls exit_group(5), and waits for it. Then
+//                                exit_group(STATUS): a process to attach to (-p) while it makes
+//                                calls
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -68,6 +80,55 @@ int Structs(const char* file) {
 
 void* Nothing(void*) { return nullptr; }
 
+int Write(size_t n) {
+  const int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::string data;
+  for (size_t i = 0; i < n; ++i) {
+    data += static_cast<char>('0' + i % 10);
+  }
+  return syscall(SYS_write, fd, data.data(), data.size()) == static_cast<long>(n) ? 0 : 1;
+}
+
+int g_null = -1;
+
+void* TickThread(void*) {
+  for (;;) {
+    syscall(SYS_write, g_null, "tick-thread", 11);
+    const timespec nap{0, 10'000'000};
+    syscall(SYS_nanosleep, &nap, nullptr);
+  }
+  return nullptr;
+}
+
+int Loop(int ready, int status, bool threads, bool forks) {
+  g_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  pthread_t t;
+  if (threads && pthread_create(&t, nullptr, TickThread, nullptr) != 0) {
+    return 1;
+  }
+  if (write(ready, "r", 1) != 1) {
+    return 1;
+  }
+  close(ready);
+  for (;;) {
+    syscall(SYS_write, g_null, "tick-main", 9);
+    if (forks) {
+      const pid_t child = fork();
+      if (child == 0) {
+        syscall(SYS_exit_group, 5);
+      }
+      int child_status = 0;
+      syscall(SYS_wait4, child, &child_status, 0, nullptr);
+    }
+    pollfd in{0, POLLIN, 0};
+    if (poll(&in, 1, 10) != 0) {
+      break;  // a byte, the end of stdin, or an error: time to go
+    }
+  }
+  syscall(SYS_exit_group, status);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +155,16 @@ int main(int argc, char** argv) {
     }
     return 7;
   }
-  std::fprintf(stderr, "usage: strace2_guest structs FILE | thread | wait FD\n");
+  if (std::strcmp(mode, "write") == 0 && argc > 2) {
+    return Write(std::strtoul(argv[2], nullptr, 10));
+  }
+  if (std::strcmp(mode, "loop") == 0 && argc > 3) {
+    return Loop(std::atoi(argv[2]), std::atoi(argv[3]),
+                argc > 4 && std::strcmp(argv[4], "threads") == 0,
+                argc > 4 && std::strcmp(argv[4], "forks") == 0);
+  }
+  std::fprintf(stderr,
+               "usage: strace2_guest structs FILE | thread | wait FD | write N | "
+               "loop FD STATUS [threads|forks]\n");
   return 2;
 }

@@ -403,6 +403,16 @@ TEST_P(StraceOptionsTest, StringLimit) {
                          {"sh", "-c", "echo hello-there > /dev/null"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("write(1, \"hell\"..., 12)"));
+  // argv's strings are cut too, the path is not: as strace writes it.
+  auto exec = HijackdStrace(kHijackd, GetParam(), {"-s", "5", "-e", "trace=execve"},
+                            {"/bin/echo", "helloworld"});
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  const std::string argv = "execve(\"/bin/echo\", [\"/bin/\"..., \"hello\"...], ";
+  EXPECT_THAT(exec.err, HasSubstr(argv));
+  if (access(kStrace, X_OK) == 0) {
+    auto s = RunProcess({kStrace, "-s", "5", "-e", "trace=execve", "/bin/echo", "helloworld"});
+    EXPECT_THAT(s.err, HasSubstr(argv));
+  }
 }
 
 TEST_P(StraceOptionsTest, InjectErrorsWhenAndRetval) {
@@ -456,6 +466,19 @@ TEST_P(StraceOptionsTest, SummarySortedByCalls) {
   }
 }
 
+// -C -o FILE: the table follows the lines in FILE, as strace writes it, and stderr has neither.
+TEST_P(StraceOptionsTest, SummaryAlsoFollowsTheLinesInTheOutputFile) {
+  const std::string out = dir_.path() + "/trace.txt";
+  auto r = HijackdStrace(kHijackd, GetParam(),
+                         {"--no-agent", "-C", "-e", "trace=getppid", "-o", out},
+                         {kGuest, "getppid", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ReadFile(out), ContainsRegex(R"(getppid\(\) += \d+\n)"
+                                           R"((.*\n)*% time +seconds +usecs/call +calls)"
+                                           R"((.*\n)* *[\d.]+ +[\d.]+ +\d+ +3 +getppid\n)"));
+  EXPECT_THAT(r.err, Not(HasSubstr("% time")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StraceOptionsTest, ::testing::ValuesIn(BackendNames()),
                          BackendTestName{});
 
@@ -507,7 +530,11 @@ TEST(StraceRefusalTest, UnsupportedAndUnknownOptionsAreNamed) {
     std::string message;
   };
   const Case cases[] = {
-      {{"-p", "1"}, "-p is not supported: attaching to a running process"},
+      {{"-p", "0"}, "-p 0: Invalid process id: '0'"},
+      {{"-p", "-1"}, "-p -1: Invalid process id: '-1'"},
+      {{"-p", "abc"}, "-p abc: Invalid process id: 'abc'"},
+      {{"-s", "-1"}, "-s: \"-1\" is not a number"},
+      {{"-s", "1073741824"}, "-s 1073741824: invalid -s argument"},
       {{"-k"}, "-k is not supported: stack traces"},
       {{"-fx"}, "-x is not supported"},
       {{"-j"}, "unknown option -j"},

@@ -94,6 +94,58 @@ TEST(EventBus, SlowSubscriberLosesEventsAndIsToldHowMany) {
   EXPECT_EQ(reported_drops, slow->dropped());
 }
 
+// Events that hold large decoded buffers (hijackd strace -s 1000000) are bounded by bytes as
+// well as by count: a stuck subscriber holds at most max_bytes of them (and always one), the
+// rest are dropped and counted, while a subscriber with room takes every one.
+TEST(EventBus, QueuedArgumentBytesAreBounded) {
+  EventBus bus;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> delivered{0};
+  constexpr size_t kBuffer = 1000;
+  auto big = [&](int nr) {
+    auto item = std::make_shared<EventItem>();
+    item->event.call.nr = nr;
+    item->event.args.push_back({std::string(kBuffer, 'x'), std::string(kBuffer, 'x')});
+    return item;
+  };
+  EXPECT_EQ(ArgumentBytes(big(0)->event), 2 * kBuffer);
+  // Room for 5 events by count, for 2 by bytes (plus the one the sink holds).
+  auto slow = bus.Subscribe(
+      "slow", 1000,
+      [&](const EventItem&, uint64_t) {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return release; });
+        ++delivered;
+      },
+      nullptr, 5 * kBuffer);
+  std::atomic<int> roomy_seen{0};
+  auto roomy = bus.Subscribe("roomy", 1000, [&](const EventItem&, uint64_t) { ++roomy_seen; });
+  for (int i = 0; i < 50; ++i) {
+    bus.Publish(big(i));
+  }
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  bus.Flush();
+  EXPECT_EQ(roomy_seen.load(), 50);
+  EXPECT_LE(delivered.load(), 3);
+  EXPECT_GE(delivered.load(), 2);
+  EXPECT_EQ(slow->dropped() + static_cast<uint64_t>(delivered.load()), 50u);
+  // One event larger than the whole bound still goes into an empty queue.
+  const int delivered_before = delivered.load();
+  const uint64_t dropped_before = slow->dropped();
+  auto huge = std::make_shared<EventItem>();
+  huge->event.args.push_back({std::string(10 * kBuffer, 'y'), nullptr});
+  bus.Publish(huge);
+  bus.Flush();
+  EXPECT_EQ(delivered.load(), delivered_before + 1);
+  EXPECT_EQ(slow->dropped(), dropped_before);
+}
+
 TEST(EventBus, FilterSelectsEvents) {
   EventBus bus;
   std::atomic<int> odd{0};

@@ -87,8 +87,43 @@ TEST(StraceOptions, InjectWhenStepsAndRetval) {
   EXPECT_EQ(o->injects[2].step, 1u);  // every call
 }
 
+TEST(StraceOptions, StringLimitsAsStraceTakesThem) {
+  auto zero = Parse({"-s", "0", "true"});
+  ASSERT_TRUE(zero) << zero.error().message;
+  EXPECT_EQ(zero->string_limit, 0u);
+  auto top = Parse({"-s1073741823", "true"});
+  ASSERT_TRUE(top) << top.error().message;
+  EXPECT_EQ(top->string_limit, 1073741823u);
+  EXPECT_THAT(Parse({"-s", "1073741824", "true"}).error().message,
+              HasSubstr("-s 1073741824: invalid -s argument"));
+  EXPECT_THAT(Parse({"-s", "-1", "true"}).error().message, HasSubstr("-s: \"-1\" is not a number"));
+  EXPECT_THAT(Parse({"--string-limit=x", "true"}).error().message,
+              HasSubstr("-s: \"x\" is not a number"));
+}
+
+TEST(StraceOptions, ProcessIdsToAttachTo) {
+  auto o = Parse({"-p", "12", "-p13,14", "-p", "15 16", "--attach=17"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_THAT(o->attach, ElementsAre(12, 13, 14, 15, 16, 17));
+  EXPECT_TRUE(o->command.empty());
+  for (const std::string bad : {"0", "-1", "abc", "1x", "2147483648", ""}) {
+    auto r = Parse({"-p", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("Invalid process id: '" + bad + "'")) << bad;
+  }
+  EXPECT_THAT(Parse({"-p", std::to_string(getpid())}).error().message,
+              HasSubstr("hijackd's own process"));
+  EXPECT_THAT(Parse({"-p", "12", "true"}).error().message, HasSubstr("exclude each other"));
+  EXPECT_THAT(Parse({"--backend", "notify", "-p", "12"}).error().message,
+              HasSubstr("-p needs ptrace"));
+  EXPECT_TRUE(Parse({"--backend", "ptrace", "-p", "12"}));
+  auto quiet = Parse({"-q", "-p", "12"});
+  ASSERT_TRUE(quiet);
+  EXPECT_EQ(quiet->quiet, 1);
+  EXPECT_THAT(Parse({"-qq", "-p", "12"}).error().message, HasSubstr("-qq is not supported"));
+}
+
 TEST(StraceOptions, RefusalsNameTheOption) {
-  EXPECT_THAT(Parse({"-p", "12"}).error().message, HasSubstr("-p is not supported"));
   EXPECT_THAT(Parse({"-fk", "true"}).error().message, HasSubstr("-k is not supported"));
   EXPECT_THAT(Parse({"--bogus", "true"}).error().message, HasSubstr("unknown option --bogus"));
   EXPECT_THAT(Parse({"-c", "-T", "true"}).error().message, HasSubstr("-C prints both"));
@@ -167,6 +202,41 @@ TEST(StraceLines, DescriptorPathsAndStringLimit) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "write(" + std::to_string(fd) + "<" + target + ">, \"hell\"..., 12) = 12\n");
   close(fd);
+  std::filesystem::remove_all(dir);
+}
+
+// -s cuts each string of execve's argv, as strace does, and leaves the path whole.
+TEST(StraceLines, ArgvStringsAreCutAtTheStringLimit) {
+  char dir[] = "/tmp/hijack-strace-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string out = std::string(dir) + "/out";
+  {
+    modules::TraceModule::StraceStyle style;
+    style.shown.Add(SCMP_SYS(execve));
+    style.string_limit = 5;
+    auto trace = modules::TraceModule::OpenStrace(style, out);
+    ASSERT_TRUE(trace) << trace.error().message;
+    Event ev;
+    ev.call.nr = SCMP_SYS(execve);
+    ev.call.pid = ev.call.tid = getpid();
+    ev.call.start_ns = 1;
+    ev.end_ns = 2;
+    // As the decoder writes them: a string it cut already ("..."), one with an escape, one
+    // short enough, an unreadable entry.
+    ev.args = {{"\"/bin/echo\"", "/bin/echo"},
+               {"[\"/bin/echo\", \"helloworld\", \"" + std::string(256, 'a') +
+                    "\"..., \"a\\\"b\\nc\", \"ok\", 0x10]",
+                nullptr},
+               {"0x7ffd0000 /* 3 vars */", nullptr}};
+    ev.result = 0;
+    (*trace)->Observe(ev);
+  }
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(),
+            "execve(\"/bin/echo\", [\"/bin/\"..., \"hello\"..., \"aaaaa\"..., \"a\\\"b\\nc\", "
+            "\"ok\", 0x10], 0x7ffd0000 /* 3 vars */) = 0\n");
   std::filesystem::remove_all(dir);
 }
 

@@ -384,6 +384,74 @@ TEST(ArgDecoderTest, LongAndUnprintableStrings) {
   EXPECT_EQ(args[0].json, "caf\xc3\xa9");
 }
 
+// Counts what the decoder asks the guest's memory for, and the largest single read.
+class CountingMemory final : public GuestMemory {
+ public:
+  explicit CountingMemory(FakeGuestMemory& inner) : inner_(inner) {}
+  Result<size_t> Read(uint64_t addr, std::span<std::byte> out) override {
+    asked += out.size();
+    largest = std::max(largest, out.size());
+    return inner_.Read(addr, out);
+  }
+  Result<std::string> ReadString(uint64_t addr, size_t max) override {
+    return inner_.ReadString(addr, max);
+  }
+  size_t asked = 0;
+  size_t largest = 0;
+
+ private:
+  FakeGuestMemory& inner_;
+};
+
+TEST(ArgDecoderTest, BuffersShowWhatTheLimitsAskAndReadNoMore) {
+  FakeGuestMemory fake;
+  const std::string data(1000, 'x');
+  const uint64_t buf = fake.Put(data);
+  CountingMemory mem(fake);
+  // The default: 256 bytes, then "...".
+  auto args = DecodeArguments(Call(SCMP_SYS(write), {1, buf, 1000}), mem);
+  EXPECT_EQ(args[1].text, "\"" + std::string(256, 'x') + "\"...");
+  EXPECT_EQ(mem.asked, 256u);
+  // Asked for 600: 600 of the 1000, read and shown.
+  mem.asked = 0;
+  args = DecodeArguments(Call(SCMP_SYS(write), {1, buf, 1000}), mem, {.shown_bytes = 600});
+  EXPECT_EQ(args[1].text, "\"" + std::string(600, 'x') + "\"...");
+  EXPECT_EQ(args[1].json, std::string(600, 'x'));
+  EXPECT_EQ(mem.asked, 600u);
+  // Asked for more than the call's count: only the count is read, and there is no "...".
+  mem.asked = 0;
+  args = DecodeArguments(Call(SCMP_SYS(write), {1, buf, 1000}), mem, {.shown_bytes = 2000});
+  EXPECT_EQ(args[1].text, "\"" + data + "\"");
+  EXPECT_EQ(mem.asked, 1000u);
+  // A small write under a huge limit reads its few bytes, not the limit.
+  mem.asked = 0;
+  args = DecodeArguments(Call(SCMP_SYS(write), {1, buf, 5}), mem, {.shown_bytes = 1u << 30});
+  EXPECT_EQ(args[1].text, "\"xxxxx\"");
+  EXPECT_EQ(mem.asked, 5u);
+  // A huge write under a huge limit: at most kMaxShownBytes, read in bounded pieces.
+  const std::string big(kMaxShownBytes + 10, 'y');
+  const uint64_t big_buf = fake.Put(big);
+  mem.asked = 0;
+  args = DecodeArguments(Call(SCMP_SYS(write), {1, big_buf, big.size()}), mem,
+                         {.shown_bytes = 1u << 30});
+  EXPECT_EQ(args[1].text, "\"" + std::string(kMaxShownBytes, 'y') + "\"...");
+  EXPECT_EQ(mem.asked, kMaxShownBytes);
+  EXPECT_LE(mem.largest, 64u * 1024);
+  // A buffer that runs into unreadable memory shows what was read, then "...".
+  args = DecodeArguments(Call(SCMP_SYS(write), {1, buf, 5000}), mem, {.shown_bytes = 5000});
+  EXPECT_EQ(args[1].text, "\"" + data + "\"...");
+  // Read buffers, at the call's return: the bytes the call returned, up to the limit.
+  args = DecodeArguments(Call(SCMP_SYS(read), {0, buf, 4096}), mem);
+  ASSERT_TRUE(DecodeReturned(Call(SCMP_SYS(read), {0, buf, 4096}), 1000, mem, args,
+                             {.shown_bytes = 700}));
+  EXPECT_EQ(args[1].text, "\"" + std::string(700, 'x') + "\"...");
+  // Paths longer than the default are whole when the limit allows.
+  const std::string long_path(300, 'a');
+  args = DecodeArguments(Call(SCMP_SYS(unlink), {fake.PutString(long_path)}), mem,
+                         {.shown_bytes = 400});
+  EXPECT_EQ(args[0].text, "\"" + long_path + "\"");
+}
+
 TEST(ArgDecoderTest, MemoryProcessAndSignalCalls) {
   FakeGuestMemory mem;
   EXPECT_THAT(
@@ -812,7 +880,12 @@ TEST(ResultTest, FormatResult) {
   EXPECT_EQ(FormatResult(SCMP_SYS(mmap), -ENOMEM), "-1 ENOMEM (Cannot allocate memory)");
   EXPECT_EQ(FormatResult(SCMP_SYS(brk), 0x55550000), "0x55550000");
   EXPECT_EQ(FormatResult(SCMP_SYS(lseek), -4096), "-4096");  // outside the error range
-  EXPECT_EQ(FormatResult(SCMP_SYS(read), -512), "-1 ERESTARTSYS");
+  // A call a signal interrupted (seen at its exit stop under ptrace, as after an attach), as
+  // strace shows it.
+  EXPECT_EQ(FormatResult(SCMP_SYS(read), -512),
+            "? ERESTARTSYS (To be restarted if SA_RESTART is set)");
+  EXPECT_EQ(FormatResult(SCMP_SYS(nanosleep), -516),
+            "? ERESTART_RESTARTBLOCK (Interrupted by signal)");
 }
 
 TEST(ResultTest, ResultJson) {

@@ -9,6 +9,12 @@ Result<pid_t> PtraceBackend::Launch(const LaunchSpec& spec, SyscallHandler& hand
   return tracer_->Launch(spec, handler, mode_);
 }
 
+Result<pid_t> PtraceBackend::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
+  return tracer_->AttachRunning(spec, handler);
+}
+
+void PtraceBackend::Detach(uint64_t guest_id) { tracer_->Detach(guest_id); }
+
 Result<void> PtraceBackend::Probe(TraceMode mode) {
   if (mode == TraceMode::kSeccompStops) {
     if (auto seccomp = Tracer::ProbeSeccompTrace(); !seccomp) {

@@ -37,6 +37,10 @@ class PtraceBackend final : public Backend {
   // ptrace(2) cannot place a descriptor in the tracee; InjectFd decisions fail with ENOTSUP.
   bool CanInjectFd() const override { return false; }
   Result<pid_t> Launch(const LaunchSpec& spec, SyscallHandler& handler) override;
+  // hijackd strace -p: running processes, traced at every call (Tracer::AttachRunning, which
+  // says what is attached and the errors), and let go again (Tracer::Detach). Loop thread.
+  Result<pid_t> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
+  void Detach(uint64_t guest_id);
 
   // Whether `mode` works here: ptrace permission (both), and SECCOMP_RET_TRACE (kSeccompStops).
   // Forks a short-lived child; call on the thread that runs the reaper's loop. The error names

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <spdlog/spdlog.h>
 
@@ -79,6 +81,9 @@ struct Tracer::Guest {
   bool finished = false;
   bool warned_inject_fd = false;
   bool warned_ptrace = false;  // the guest's own ptrace was named once (KeepChildTraced)
+  // Processes that ran before hijackd attached (AttachRunning): only watched, never killed.
+  bool attached = false;
+  bool detaching = false;  // Detach was asked: each thread is let go at its next stop
 };
 
 struct Tracer::Tracee {
@@ -203,7 +208,8 @@ Tracer::Tracer(boost::asio::io_context& loop, launcher::ProcessReaper& reaper)
 
 Tracer::~Tracer() {
   for (auto& [id, guest] : guests_) {
-    if (!guest->finished) {
+    // Attached processes are not hijackd's: the kernel detaches them when this thread ends.
+    if (!guest->finished && !guest->attached) {
       for (auto& [tid, t] : tracees_) {
         if (t->guest == guest) {
           kill(tid, SIGKILL);
@@ -338,6 +344,119 @@ Result<void> Tracer::WatchExecs(pid_t pid, uint64_t guest_id, SyscallHandler& ha
   return {};
 }
 
+Result<pid_t> Tracer::AttachRunning(const AttachSpec& spec, SyscallHandler& handler) {
+  if (!loop_.get_executor().running_in_this_thread()) {
+    return std::unexpected(Error{EINVAL, "attaching to a process: not on the tracer's thread"});
+  }
+  if (spec.pids.empty()) {
+    return std::unexpected(Error{EINVAL, "attaching: no process id"});
+  }
+  // No PTRACE_O_EXITKILL: the processes were not started by hijackd and must survive it.
+  long options = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD;
+  if (spec.follow_forks) {
+    options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+  }
+  auto guest = std::make_shared<Guest>();
+  guest->id = spec.guest_id;
+  guest->mode = TraceMode::kEverySyscall;
+  guest->intercept = spec.intercept;
+  guest->handler = &handler;
+  guest->main_pid = ReadThreadGroupId(spec.pids.front());
+  guest->attached = true;
+  // Seizes `tid` and interrupts it: its first stop (PTRACE_EVENT_STOP) is resumed into
+  // PTRACE_SYSCALL by HandleStop.
+  auto seize = [&](pid_t tid, pid_t tgid) -> Result<void> {
+    if (ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(options)) != 0) {
+      return ErrnoError(errno, "ptrace(PTRACE_SEIZE, " + std::to_string(tid) + ")");
+    }
+    AddTracee(tid, tgid, guest);
+    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0 && errno != ESRCH) {
+      return ErrnoError(errno, "ptrace(PTRACE_INTERRUPT, " + std::to_string(tid) + ")");
+    }
+    return {};
+  };
+  auto attach_all = [&]() -> Result<void> {
+    for (pid_t named : spec.pids) {
+      const pid_t pid = ReadThreadGroupId(named);  // a thread stands for its process
+      if (pid == getpid()) {
+        return std::unexpected(Error{EINVAL, "process " + std::to_string(pid) + " is hijackd"});
+      }
+      if (tracees_.contains(pid)) {
+        continue;  // named twice, or traced already
+      }
+      HIJACK_TRY(seize(pid, pid));
+      // Threads the leader starts from here on are traced (PTRACE_O_TRACECLONE); those the
+      // other threads start before they are seized are found by reading the list again.
+      const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+      for (int pass = 0; pass < 1000; ++pass) {
+        bool added = false;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+          const pid_t tid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
+          if (tid <= 0 || tracees_.contains(tid)) {
+            continue;
+          }
+          if (auto seized = seize(tid, pid); !seized) {
+            if (seized.error().code == ESRCH) {
+              continue;  // the thread ended meanwhile
+            }
+            return seized;
+          }
+          added = true;
+        }
+        if (!added) {
+          break;
+        }
+      }
+    }
+    return {};
+  };
+  guests_[guest->id] = guest;
+  if (auto attached = attach_all(); !attached) {
+    // What was seized is let go as its interrupt stops arrive; nobody hears of it any more.
+    guest->handler = nullptr;
+    guest->finished = true;
+    guest->detaching = true;
+    guests_.erase(guest->id);
+    return std::unexpected(attached.error());
+  }
+  return guest->main_pid;
+}
+
+void Tracer::Detach(uint64_t guest_id) {
+  auto it = guests_.find(guest_id);
+  if (it == guests_.end() || !it->second->attached || it->second->finished ||
+      it->second->detaching) {
+    return;
+  }
+  std::shared_ptr<Guest> guest = it->second;
+  guest->detaching = true;
+  for (auto& [tid, t] : tracees_) {
+    // A thread stops at once, or is stopped and reports the stop we have not read yet; either
+    // stop lets it go (HandleStop). ESRCH: it ended, and its exit comes through the reaper.
+    if (t->guest == guest && ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0 &&
+        errno != ESRCH) {
+      spdlog::warn("guest {}: PTRACE_INTERRUPT of {}: {}", guest->id, tid, std::strerror(errno));
+    }
+  }
+  MaybeFinish(*guest);
+}
+
+void Tracer::DetachThread(Tracee& t, int sig) {
+  std::shared_ptr<Guest> guest = t.guest;
+  if (ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig))) !=
+          0 &&
+      errno != ESRCH) {
+    spdlog::warn("guest {}: PTRACE_DETACH of {}: {}", guest->id, t.tid, std::strerror(errno));
+  }
+  // Let go mid-call: the call goes on untraced, and its record has no end to show.
+  t.pending.reset();
+  t.held.reset();
+  t.hold.reset();
+  Forget(t.tid);
+  MaybeFinish(*guest);
+}
+
 Result<void> Tracer::Attach(pid_t pid, TraceMode mode, int go_fd) {
   // EXITKILL: a guest must not outlive its supervisor, unsupervised (fail closed).
   long options = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
@@ -430,6 +549,22 @@ void Tracer::HandleStop(pid_t tid, int status) {
     return;
   }
   Tracee& t = *it->second;
+  if (t.guest->detaching) {
+    // Detach: whatever this stop is, the thread is let go here. A child it just made is traced
+    // already (and let go at its own first stop); a signal being delivered is delivered.
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
+        event == PTRACE_EVENT_CLONE) {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0) {
+        OnNewTracee(t, static_cast<pid_t>(child), event == PTRACE_EVENT_CLONE);
+      }
+    }
+    const bool delivery = event == 0 && sig != (SIGTRAP | 0x80);
+    if (auto again = tracees_.find(tid); again != tracees_.end()) {
+      DetachThread(*again->second, delivery ? sig : 0);
+    }
+    return;
+  }
   if (sig == (SIGTRAP | 0x80)) {
     OnSyscallStop(t);
     return;
@@ -554,6 +689,10 @@ void Tracer::OnSyscallStop(Tracee& t) {
         return;
       }
       const uint64_t raw_nr = at_seccomp ? info.seccomp.nr : info.entry.nr;
+      if (guest.attached && syscall_regs::IsForeignAbi(info.arch, raw_nr)) {
+        Resume(t, 0);  // not hijackd's process to kill; no policy of it enforces anything
+        return;
+      }
       if (syscall_regs::IsForeignAbi(info.arch, raw_nr)) {
         // Only ptrace-all gets here (the filter of the other backends kills these calls
         // first): a call of another ABI has other numbers and argument registers, so no
@@ -565,7 +704,10 @@ void Tracer::OnSyscallStop(Tracee& t) {
         kill(t.tgid, SIGKILL);
         return;
       }
-      if ((nr == SYS_clone || nr == SYS_clone3) && KeepChildTraced(t, nr, raw[0])) {
+      // An attached process is only watched: its clones keep their flags (a CLONE_UNTRACED
+      // child is not followed).
+      if ((nr == SYS_clone || nr == SYS_clone3) && !guest.attached &&
+          KeepChildTraced(t, nr, raw[0])) {
         Event refused;
         refused.call.guest_id = guest.id;
         refused.call.pid = t.tgid;
@@ -926,7 +1068,8 @@ void Tracer::OnExit(pid_t tid, int status) {
   std::shared_ptr<Guest> guest = it->second->guest;
   if (tid == guest->main_pid) {
     guest->main_status = status;
-  } else if (tid == it->second->tgid && guest->mode != TraceMode::kExecEvents) {
+  } else if (tid == it->second->tgid && guest->mode != TraceMode::kExecEvents &&
+             guest->handler != nullptr) {
     // A process of the guest: ptrace(2) reports a leader's exit once its other threads are
     // gone, so this is the process's status (strace's "+++ exited with N +++").
     SyscallEvent process;
@@ -942,7 +1085,7 @@ void Tracer::OnExit(pid_t tid, int status) {
 }
 
 void Tracer::MaybeFinish(Guest& guest) {
-  if (guest.finished || !guest.main_status || guest.tracees > 0) {
+  if (guest.finished || (!guest.main_status && !guest.detaching) || guest.tracees > 0) {
     return;
   }
   guest.finished = true;
@@ -950,12 +1093,14 @@ void Tracer::MaybeFinish(Guest& guest) {
     guests_.erase(guest.id);  // its own backend reports the end; `guest` dies here
     return;
   }
-  if (auto message =
-          launcher::StartFailureMessage(guest.report.get(), *guest.handler, guest.path)) {
-    spdlog::error("{}", *message);
+  if (!guest.attached) {
+    if (auto message =
+            launcher::StartFailureMessage(guest.report.get(), *guest.handler, guest.path)) {
+      spdlog::error("{}", *message);
+    }
   }
   SyscallHandler* handler = guest.handler;
-  const int status = *guest.main_status;
+  const int status = guest.main_status.value_or(kUnknownWaitStatus);
   const uint64_t id = guest.id;
   // Called from inside the reaper's drain: report after it returns.
   boost::asio::post(loop_, [weak = self_, handler, status, id, finished = &guest] {

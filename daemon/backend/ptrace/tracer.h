@@ -56,11 +56,23 @@
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "daemon/launcher/reaper.h"
 #include "hijack/backend.h"
 
 namespace hijack::backend {
+
+// Running processes to trace (hijackd strace -p): Tracer::AttachRunning.
+struct AttachSpec {
+  uint64_t guest_id = 0;
+  // Processes, each with every thread it has (/proc/PID/task); a thread's id stands for its
+  // process. The first is the guest's main process, whose end ends the guest once no other
+  // tracee is left.
+  std::vector<pid_t> pids;
+  SyscallSet intercept;      // the calls the handler decides; the others are resumed unseen
+  bool follow_forks = false;  // trace new child processes too (strace -f); new threads always
+};
 
 enum class TraceMode {
   kSeccompStops,  // SECCOMP_RET_TRACE for the intercept set; other calls never stop
@@ -96,6 +108,27 @@ class Tracer {
   // thread, before `pid` can exec (it waits in a seccomp notification) or fork. Errors:
   // PTRACE_SEIZE refused (EPERM: yama ptrace_scope, a sandbox; ESRCH: it is gone).
   Result<void> WatchExecs(pid_t pid, uint64_t guest_id, SyscallHandler& handler);
+
+  // Attaches to processes that run already (strace -p), in kEverySyscall mode: there is no
+  // seccomp filter in them, so every call of every thread stops at its entry and exit. Each pid
+  // of `spec` and each of its threads is PTRACE_SEIZEd without PTRACE_O_EXITKILL (the processes
+  // are not hijackd's: they run on if hijackd dies, detached by the kernel) and interrupted once
+  // (PTRACE_INTERRUPT) to start stopping at calls; /proc/PID/task is read again until a pass
+  // finds no new thread. New threads are followed (PTRACE_O_TRACECLONE), new children with
+  // spec.follow_forks. Nothing is changed in the processes: no call is skipped or rewritten
+  // (CLONE_UNTRACED stays, a call of another ABI runs unseen), so `handler` must only observe.
+  // Its OnGuestExit comes when the main process and every other tracee have ended, or after
+  // Detach. Returns the main process's pid. Loop thread only. Errors (nothing stays attached
+  // then): a pid that is not a running process (ESRCH), hijackd's own (EINVAL), PTRACE_SEIZE
+  // refused (EPERM: another uid, a tracer already, kernel.yama.ptrace_scope).
+  Result<pid_t> AttachRunning(const AttachSpec& spec, SyscallHandler& handler);
+  // Lets go of every thread of attached guest `guest_id`: each is interrupted and, at its next
+  // stop, PTRACE_DETACHed, with the signal of a signal-delivery-stop delivered on the way, so
+  // the processes go on as if never traced (a group-stop stays in effect). Records of calls in
+  // progress are dropped. When the last thread is let go the handler's OnGuestExit gets
+  // kUnknownWaitStatus (or the main process's status, when it ended first). Loop thread; no-op
+  // for a guest that is not attached or already ending.
+  void Detach(uint64_t guest_id);
 
   // Whether this process may trace its children: forks a child that waits, PTRACE_SEIZEs it and
   // kills it. Errors name the refused request.
@@ -139,6 +172,8 @@ class Tracer {
   void Resume(Tracee& t, int sig, bool exit_stop_next = false);
   void Complete(Tracee& t, Event record);
   void Forget(pid_t tid);
+  // PTRACE_DETACH of `t`, stopped, delivering `sig`; then forgets it (Detach).
+  void DetachThread(Tracee& t, int sig);
   void MaybeFinish(Guest& guest);
   Tracee& AddTracee(pid_t tid, pid_t tgid, const std::shared_ptr<Guest>& guest);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
@@ -65,6 +66,32 @@ std::string CutQuoted(const std::string& text, size_t limit) {
     ++bytes;
   }
   return text;
+}
+
+// `text`, a list of quoted strings as the decoder writes argv (["ls", "-la", 0x10, ...]), with
+// each string cut to `limit` bytes as CutQuoted cuts one: strace cuts the strings of argv at -s,
+// where it shows paths whole. A string the decoder cut already keeps one "...".
+std::string CutEveryQuoted(const std::string& text, size_t limit) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '"') {
+      out += text[i++];
+      continue;
+    }
+    const size_t start = i;
+    ++i;
+    while (i < text.size() && text[i] != '"') {
+      i += text[i] == '\\' && i + 1 < text.size() ? 2 : 1;
+    }
+    i = std::min(i + 1, text.size());  // past the closing quote
+    const std::string cut = CutQuoted(text.substr(start, i - start), limit);
+    out += cut;
+    if (cut.ends_with("\"...") && text.compare(i, 3, "...") == 0) {
+      i += 3;  // cut shorter than the decoder did: one "..."
+    }
+  }
+  return out;
 }
 
 // The file behind descriptor `fd` of process `pid` now, or "" when it cannot be read (the
@@ -279,6 +306,8 @@ std::string TraceModule::StraceLine(const Event& event) {
     std::string text = event.args[i].text;
     if (kind == syscalls::ArgKind::kBuffer || kind == syscalls::ArgKind::kReadBuffer) {
       text = CutQuoted(text, style_.string_limit);
+    } else if (kind == syscalls::ArgKind::kStringArray) {
+      text = CutEveryQuoted(text, style_.string_limit);
     } else if (style_.fd_paths &&
                (kind == syscalls::ArgKind::kFd ||
                 (kind == syscalls::ArgKind::kDirFd && text != "AT_FDCWD"))) {
@@ -351,10 +380,11 @@ void TraceModule::ObserveStrace(const Event& event) {
       gone.push_back(c.tid);
     }
     for (pid_t tid : gone) {
+      // Prefixed while the thread still counts, as strace writes "[pid  N] +++ exited with 0
+      // +++" for the first of two to end and the last one's line bare.
+      const std::string prefix = LinePrefix(tid, 0);
       live_.erase(tid);
-    }
-    for (pid_t tid : gone) {
-      WriteStrace(tid, LinePrefix(tid, 0) + fmt::format("+++ exited with {} +++\n", status));
+      WriteStrace(tid, prefix + fmt::format("+++ exited with {} +++\n", status));
       if (ended_.size() >= kMaxEnded) {
         ended_.clear();  // only keeps ProcessEnded from repeating an exit line
       }
@@ -383,13 +413,27 @@ void TraceModule::ProcessEnded(pid_t pid, int wait_status) {
   }
   // A process that ends this way (a signal, or the notify filter's unasked exit_group) takes
   // all its threads with it.
+  const std::string prefix = LinePrefix(pid, 0);  // while it counts (ObserveStrace)
   std::erase_if(live_, [pid](const auto& entry) { return entry.second == pid; });
-  WriteStrace(pid, LinePrefix(pid, 0) + fmt::format("+++ {} +++\n", what));
+  WriteStrace(pid, prefix + fmt::format("+++ {} +++\n", what));
   ended_.insert(pid);
   for (auto& [t, file] : files_) {
     std::fflush(file);
   }
   std::fflush(out_);
+}
+
+void TraceModule::WriteAfterLines(const std::string& text) {
+  std::lock_guard lock(mu_);
+  std::FILE* out = style_.per_pid_base.empty() ? out_ : stderr;
+  if (std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
+    ++write_errors_;
+  }
+  if (out == out_) {
+    FlushLocked();
+  } else {
+    std::fflush(out);
+  }
 }
 
 uint64_t TraceModule::unknown_results() const {

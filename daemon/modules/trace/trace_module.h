@@ -45,7 +45,7 @@ class TraceModule final : public PolicyModule {
     Stamps stamps = Stamps::kNone;
     bool relative = false;      // -r: seconds since the previous line's call
     bool durations = false;     // -T: <seconds> of calls whose return hijackd saw
-    size_t string_limit = 32;   // -s: bytes of data buffers shown; paths are shown whole
+    size_t string_limit = 32;   // -s: bytes of data buffers and argv strings; not of paths
     bool fd_paths = false;      // -y
     Results results = Results::kAll;
     Prefix prefix = Prefix::kWhenSeveral;
@@ -71,6 +71,10 @@ class TraceModule final : public PolicyModule {
   // which ended with waitpid(2) status `wait_status`, unless its exit line was written already.
   // Call after the event bus delivered the process's events. Any thread.
   void ProcessEnded(pid_t pid, int wait_status);
+  // Strace form: writes `text` (strace -C's table) where the lines go, after every line written
+  // so far, and flushes; the -ff form has no one file, so `text` goes to stderr there. Any
+  // thread.
+  void WriteAfterLines(const std::string& text);
   // Strace form: lines written with "= ?" because the call ran where hijackd could not see its
   // result (not counting exit and exit_group, which never return).
   uint64_t unknown_results() const;
@@ -84,6 +88,10 @@ class TraceModule final : public PolicyModule {
   const SyscallSet& Syscalls() const override { return syscalls_; }
   bool Enforces() const override { return false; }
   bool WantsArguments(int) const override { return true; }
+  // The strace form's -s: the decoder reads that much of each buffer (the lines cut it there).
+  size_t ShownBytes() const override {
+    return format_ == Format::kStrace ? style_.string_limit : 0;
+  }
   void Observe(const Event& event) override;
   // "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---" in the text and
   // strace forms, {"signal": "SIGSEGV", "si_code": ..., ...} in JSON.
