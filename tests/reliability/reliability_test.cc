@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -733,13 +734,73 @@ struct RpcTally {
   }
 };
 
+// The busy guests' progress counters (reliability_guest busy DIR: DIR/progress-*, the pairs
+// each has checked so far), by file name.
+std::map<std::string, uint64_t> BusyProgress(const std::string& dir) {
+  std::map<std::string, uint64_t> progress;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("progress-")) {
+      continue;
+    }
+    uint64_t pairs = 0;
+    std::ifstream in(entry.path(), std::ios::binary);
+    if (in.read(reinterpret_cast<char*>(&pairs), sizeof pairs)) {
+      progress[name] = pairs;
+    }
+  }
+  return progress;
+}
+
+// How fast each guest went while the clients ran against how fast it went just before, as the
+// slowest guest's and the median guest's ratio (1.0: not slowed). Measured, never asserted: on
+// a shared machine a rate is noise; the figure is stated in docs/RELIABILITY.md.
+struct Slowdown {
+  double slowest = 0;
+  double median = 0;
+};
+Slowdown RateRatios(const std::map<std::string, uint64_t>& quiet0,
+                    const std::map<std::string, uint64_t>& quiet1, double quiet_s,
+                    const std::map<std::string, uint64_t>& busy0,
+                    const std::map<std::string, uint64_t>& busy1, double busy_s) {
+  std::vector<double> ratios;
+  for (const auto& [name, q1] : quiet1) {
+    auto q0 = quiet0.find(name);
+    auto b0 = busy0.find(name);
+    auto b1 = busy1.find(name);
+    if (q0 == quiet0.end() || b0 == busy0.end() || b1 == busy1.end() || q1 <= q0->second ||
+        quiet_s <= 0 || busy_s <= 0) {
+      continue;
+    }
+    const double before = static_cast<double>(q1 - q0->second) / quiet_s;
+    const double during = static_cast<double>(b1->second - b0->second) / busy_s;
+    ratios.push_back(during / before);
+  }
+  if (ratios.empty()) {
+    return {};
+  }
+  std::sort(ratios.begin(), ratios.end());
+  auto round2 = [](double v) { return static_cast<double>(std::lround(v * 100)) / 100; };
+  return {round2(ratios.front()), round2(ratios[ratios.size() / 2])};
+}
+
 TEST_F(ServeLoadTest, ManyClientsOnManyBusyGuestsAreEachAnsweredAndNoGuestIsHurt) {
   const long guests = Scale(4, 50);
   const long clients = Scale(12, 200);
   const long rpcs_per_client = Scale(8, 25);
   auto stub = Stub();
-  std::vector<uint64_t> ids = LaunchBusyGuests(*stub, guests);
+  const std::string marks = dir_.path() + "/marks";
+  ASSERT_EQ(mkdir(marks.c_str(), 0777), 0);
+  std::vector<uint64_t> ids = LaunchBusyGuests(*stub, guests, marks);
   ASSERT_EQ(static_cast<long>(ids.size()), guests);
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  // The guests' rate with no client: a window of the same guests, just before the clients.
+  const auto quiet_start = Clock::now();
+  const auto quiet0 = BusyProgress(marks);
+  std::this_thread::sleep_for(std::chrono::seconds(Scale(1, 3)));
+  const auto quiet1 = BusyProgress(marks);
+  const double quiet_s = seconds(Clock::now() - quiet_start);
 
   // A subscriber that never reads: its queue and transport fill; nothing else may notice.
   grpc::ClientContext stalled_ctx;
@@ -757,6 +818,8 @@ TEST_F(ServeLoadTest, ManyClientsOnManyBusyGuestsAreEachAnsweredAndNoGuestIsHurt
           {"module": "stats", "syscalls": ["getppid", "gettid", "getpgrp"]}]})";
   RpcTally tally;
   std::vector<std::thread> threads;
+  const auto busy_start = Clock::now();
+  const auto busy0 = BusyProgress(marks);
   for (long c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937 rng(Seed() + static_cast<uint32_t>(c));
@@ -812,6 +875,9 @@ TEST_F(ServeLoadTest, ManyClientsOnManyBusyGuestsAreEachAnsweredAndNoGuestIsHurt
   for (auto& t : threads) {
     t.join();
   }
+  const auto busy1 = BusyProgress(marks);
+  const double busy_s = seconds(Clock::now() - busy_start);
+  const Slowdown slowdown = RateRatios(quiet0, quiet1, quiet_s, busy0, busy1, busy_s);
   stalled_ctx.TryCancel();
   stalled->Finish();
 
@@ -843,7 +909,9 @@ TEST_F(ServeLoadTest, ManyClientsOnManyBusyGuestsAreEachAnsweredAndNoGuestIsHurt
              " RPCs (GetStats, SetPolicy, WatchEvents cut mid-stream; seed " +
              std::to_string(Seed()) + "), one stalled WatchEvents reader",
          {{"rpcs", tally.total}, {"hung", tally.hung}, {"outcomes", outcomes},
-          {"events_read", tally.events}, {"guests_hurt", hurt}},
+          {"events_read", tally.events}, {"guests_hurt", hurt},
+          {"guest_rate_under_clients_vs_before_slowest_median",
+           {slowdown.slowest, slowdown.median}}},
          clients * rpcs_per_client - tally.total + tally.hung);
 }
 
