@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fmt/ranges.h>
 #include <map>
 #include <spdlog/spdlog.h>
@@ -177,13 +178,14 @@ class SignalWitness {
   int unclaimed_[32] = {};
 };
 
-// Relays signals to the guest's main process. Signals the terminal sent to the whole foreground
-// process group (si_code SI_KERNEL) already reached the guest and are not sent twice, nor are
-// those a process sent to the whole group (SignalWitness).
-class SignalForwarder {
+// The signals of kForwarded (blocked in every thread of hijackd run), read from a signalfd on
+// the loop: `on_signal` runs on the loop thread for each one, in the order they came.
+class ForwardedSignals {
  public:
-  SignalForwarder(boost::asio::io_context& loop, pid_t target, SignalWitness* witness)
-      : stream_(loop), target_(target), witness_(witness) {
+  using Handler = std::function<void(const signalfd_siginfo&)>;
+
+  ForwardedSignals(boost::asio::io_context& loop, Handler on_signal)
+      : stream_(loop), on_signal_(std::move(on_signal)) {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : kForwarded) {
@@ -193,10 +195,12 @@ class SignalForwarder {
     stream_.assign(fd_.get());
     Arm();
   }
-  ~SignalForwarder() {
+  ~ForwardedSignals() {
     stream_.cancel();
     (void)stream_.release();
   }
+  ForwardedSignals(const ForwardedSignals&) = delete;
+  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
 
  private:
   void Arm() {
@@ -207,17 +211,7 @@ class SignalForwarder {
                          }
                          signalfd_siginfo info;
                          while (read(fd_.get(), &info, sizeof info) == sizeof info) {
-                           const int sig = static_cast<int>(info.ssi_signo);
-                           if (info.ssi_code == SI_KERNEL ||
-                               (info.ssi_code == SI_USER && witness_ != nullptr &&
-                                witness_->GroupGot(sig))) {
-                             spdlog::debug("signal {} reached the guest's process group itself",
-                                           sig);
-                           } else {
-                             spdlog::debug("forwarding signal {} to guest {}", info.ssi_signo,
-                                           target_);
-                             kill(target_, static_cast<int>(info.ssi_signo));
-                           }
+                           on_signal_(info);
                          }
                          Arm();
                        });
@@ -225,8 +219,29 @@ class SignalForwarder {
 
   UniqueFd fd_;
   boost::asio::posix::stream_descriptor stream_;
-  pid_t target_;
-  SignalWitness* witness_;  // may be null: every signal from a process is forwarded
+  Handler on_signal_;
+};
+
+// Relays signals to the guest's main process. Signals the terminal sent to the whole foreground
+// process group (si_code SI_KERNEL) already reached the guest and are not sent twice, nor are
+// those a process sent to the whole group (SignalWitness; may be null: every signal from a
+// process is forwarded).
+class SignalForwarder {
+ public:
+  SignalForwarder(boost::asio::io_context& loop, pid_t target, SignalWitness* witness)
+      : signals_(loop, [target, witness](const signalfd_siginfo& info) {
+          const int sig = static_cast<int>(info.ssi_signo);
+          if (info.ssi_code == SI_KERNEL ||
+              (info.ssi_code == SI_USER && witness != nullptr && witness->GroupGot(sig))) {
+            spdlog::debug("signal {} reached the guest's process group itself", sig);
+          } else {
+            spdlog::debug("forwarding signal {} to guest {}", sig, target);
+            kill(target, sig);
+          }
+        }) {}
+
+ private:
+  ForwardedSignals signals_;
 };
 
 // hijackd strace -p: SIGINT, SIGTERM, SIGHUP or SIGQUIT to hijackd lets go of the attached
@@ -235,47 +250,15 @@ class SignalForwarder {
 class DetachOnSignal {
  public:
   DetachOnSignal(supervisor::Supervisor& sup, uint64_t id, std::atomic<bool>& detached)
-      : stream_(sup.loop()), sup_(sup), id_(id), detached_(detached) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : kForwarded) {
-      sigaddset(&set, sig);
-    }
-    fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    stream_.assign(fd_.get());
-    Arm();
-  }
-  ~DetachOnSignal() {
-    stream_.cancel();
-    (void)stream_.release();
-  }
+      : signals_(sup.loop(), [&sup, id, &detached](const signalfd_siginfo& info) {
+          if (!detached.exchange(true)) {
+            spdlog::debug("signal {}: detaching from guest {}", info.ssi_signo, id);
+            (void)sup.Detach(id);  // ESRCH: it has ended already
+          }
+        }) {}
 
  private:
-  void Arm() {
-    stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec) {
-                           return;
-                         }
-                         signalfd_siginfo info;
-                         bool got = false;
-                         while (read(fd_.get(), &info, sizeof info) == sizeof info) {
-                           got = true;
-                         }
-                         if (got && !detached_.exchange(true)) {
-                           spdlog::debug("signal {}: detaching from guest {}", info.ssi_signo,
-                                         id_);
-                           (void)sup_.Detach(id_);  // ESRCH: it has ended already
-                         }
-                         Arm();
-                       });
-  }
-
-  UniqueFd fd_;
-  boost::asio::posix::stream_descriptor stream_;
-  supervisor::Supervisor& sup_;
-  uint64_t id_;
-  std::atomic<bool>& detached_;
+  ForwardedSignals signals_;
 };
 
 // strace's messages for -p (which -q leaves out): "Process N attached", with the number of its

@@ -222,24 +222,14 @@ Result<GuestInfo> Supervisor::Launch(GuestSpec spec) {
   // Under notify the exec watch attaches only for a launch policy that judges images
   // (NotifyBackend): a later policy that judges them would have no exec stops to judge at.
   guest->engine().SetExecImages(kind != BackendKind::kNotify || guest->WantsExecImages());
-  Record record;
-  record.backend = backend;
-  record.info.id = id;
-  record.info.pid = *pid;
-  record.info.argv = std::move(spec.argv);
-  record.info.backend = kind;
-  record.info.containment = ContainmentOf(*pid, launch.contain);
-  record.info.running = true;
-  record.info.intercept = intercept;
-  record.info.protection = protection;
-  record.info.started_unix_ms = UnixMillis();
-  record.guest = std::move(guest);
-  GuestInfo info = Snapshot(record);
-  AttachModules(guests_.emplace(id, std::move(record)).first->second);
-  {
-    std::lock_guard lock(running_mu_);
-    ++running_;
-  }
+  GuestInfo info = Register(backend, std::move(guest), /*attach_modules=*/true,
+                            {.id = id,
+                             .pid = *pid,
+                             .argv = std::move(spec.argv),
+                             .backend = kind,
+                             .containment = ContainmentOf(*pid, launch.contain),
+                             .intercept = intercept,
+                             .protection = protection});
   spdlog::debug("guest {} is pid {}; intercepting {} syscalls", id, *pid, intercept.size());
   return info;
 }
@@ -286,26 +276,16 @@ Result<GuestInfo> Supervisor::Adopt(AdoptedGuestSpec spec) {
   adopt.pid = spec.pid;
   adopt.installer_prelude = spec.installer_prelude;
   HIJACK_TRY(backend->Adopt(std::move(adopt), *guest));
-  Record record;
-  record.backend = backend;
-  record.info.id = id;
-  record.info.pid = spec.pid;
-  record.info.argv = std::move(spec.argv);
-  record.info.backend = BackendKind::kNotify;
-  // The installer (the runtime) holds the tree; if hijackd dies, the filters stay and every
-  // notified call fails with ENOSYS (seccomp_unotify(2)).
-  record.info.containment = "none";
-  record.info.running = true;
-  record.info.intercept = spec.intercept;
-  record.info.protection = protection;
-  record.info.started_unix_ms = UnixMillis();
-  record.guest = std::move(guest);
-  GuestInfo info = Snapshot(record);
-  guests_.emplace(id, std::move(record));
-  {
-    std::lock_guard lock(running_mu_);
-    ++running_;
-  }
+  // Containment "none": the installer (the runtime) holds the tree; if hijackd dies, the
+  // filters stay and every notified call fails with ENOSYS (seccomp_unotify(2)).
+  GuestInfo info = Register(backend, std::move(guest), /*attach_modules=*/false,
+                            {.id = id,
+                             .pid = spec.pid,
+                             .argv = std::move(spec.argv),
+                             .backend = BackendKind::kNotify,
+                             .containment = "none",
+                             .intercept = spec.intercept,
+                             .protection = protection});
   spdlog::debug("guest {} adopted: pid {}; its filter sends {} syscalls", id, spec.pid,
                 spec.intercept.size());
   return info;
@@ -351,24 +331,15 @@ Result<GuestInfo> Supervisor::Attach(AttachedGuestSpec spec) {
   attach.follow_forks = spec.follow_forks;
   HIJACK_ASSIGN_OR_RETURN(const pid_t main_pid, backend->AttachRunning(attach, *guest));
   guest->guard().SetRoot(main_pid, false);
-  Record record;
-  record.backend = backend;
-  record.info.id = id;
-  record.info.pid = main_pid;
-  record.info.argv = {"(attached to pid " + std::to_string(main_pid) + ")"};
-  record.info.backend = BackendKind::kPtraceAll;
-  record.info.containment = "none";  // not hijackd's tree: it runs on after hijackd
-  record.info.running = true;
-  record.info.intercept = intercept;
-  record.info.protection = protection;
-  record.info.started_unix_ms = UnixMillis();
-  record.guest = std::move(guest);
-  GuestInfo info = Snapshot(record);
-  AttachModules(guests_.emplace(id, std::move(record)).first->second);
-  {
-    std::lock_guard lock(running_mu_);
-    ++running_;
-  }
+  // Containment "none": not hijackd's tree, it runs on after hijackd.
+  GuestInfo info = Register(backend, std::move(guest), /*attach_modules=*/true,
+                            {.id = id,
+                             .pid = main_pid,
+                             .argv = {"(attached to pid " + std::to_string(main_pid) + ")"},
+                             .backend = BackendKind::kPtraceAll,
+                             .containment = "none",
+                             .intercept = intercept,
+                             .protection = protection});
   attached_.insert(id);
   spdlog::debug("guest {} attached: pid {} and {} more", id, main_pid, spec.pids.size() - 1);
   return info;
@@ -456,6 +427,27 @@ void Supervisor::PruneExited() {
       ++it;
     }
   }
+}
+
+GuestInfo Supervisor::Register(Backend* backend, std::shared_ptr<Guest> guest,
+                               bool attach_modules, GuestInfo info) {
+  info.running = true;
+  info.started_unix_ms = UnixMillis();
+  const uint64_t id = info.id;
+  Record record;
+  record.backend = backend;
+  record.info = std::move(info);
+  record.guest = std::move(guest);
+  GuestInfo snapshot = Snapshot(record);
+  Record& stored = guests_.emplace(id, std::move(record)).first->second;
+  if (attach_modules) {
+    AttachModules(stored);
+  }
+  {
+    std::lock_guard lock(running_mu_);
+    ++running_;
+  }
+  return snapshot;
 }
 
 GuestInfo Supervisor::Snapshot(const Record& record) const {

@@ -116,9 +116,9 @@ struct GuestInfo {
   bool running = false;
   // waitpid(2) status once exited; empty after the exit too when it could not be known
   // (kUnknownWaitStatus: an adopted guest reaped by its own parent on an older kernel).
-  std::optional<int> wait_status;
+  std::optional<int> wait_status{};
   SyscallSet intercept;
-  SyscallSet agent_exempt;  // calls the guest's agent runs without the supervisor
+  SyscallSet agent_exempt{};  // calls the guest's agent runs without the supervisor
   int64_t started_unix_ms = 0;
   int64_t exited_unix_ms = 0;
   uint64_t policy_version = 0;
@@ -212,6 +212,11 @@ class Supervisor {
   void AttachModules(Record& record);
 
   GuestInfo Snapshot(const Record& record) const;
+  // Records a guest that runs now (`info` as Launch, Adopt or Attach knows it; running and the
+  // start time are set here), attaches its policy's modules when `attach_modules`, and counts
+  // it among the running guests. Returns the record's snapshot.
+  GuestInfo Register(Backend* backend, std::shared_ptr<Guest> guest, bool attach_modules,
+                     GuestInfo info);
   void Exited(uint64_t id, int wait_status);
   void PruneExited();
   // The one observer of every notify guest, opened on first use (loading BPF costs a launch
