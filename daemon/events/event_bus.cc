@@ -44,7 +44,7 @@ uint64_t Subscription::dropped() const {
   return dropped_;
 }
 
-void Subscription::Offer(const EventPtr& item) {
+void Subscription::Offer(const EventPtr& item, size_t bytes) {
   if (filter_ && !filter_(*item)) {
     return;
   }
@@ -53,7 +53,6 @@ void Subscription::Offer(const EventPtr& item) {
     if (stopping_) {
       return;  // closed: nobody will deliver it
     }
-    const size_t bytes = ArgumentBytes(item->event);
     if (queue_.size() >= capacity_ ||
         (!queue_.empty() && queued_bytes_ + bytes > max_bytes_)) {
       ++dropped_;
@@ -122,8 +121,14 @@ std::vector<std::shared_ptr<Subscription>> EventBus::Live() {
 }
 
 void EventBus::Publish(EventPtr item) {
-  for (const auto& sub : Live()) {
-    sub->Offer(item);
+  const auto live = Live();
+  if (live.empty()) {
+    return;
+  }
+  // Once per event, not once per subscriber under its lock.
+  const size_t bytes = ArgumentBytes(item->event);
+  for (const auto& sub : live) {
+    sub->Offer(item, bytes);
   }
 }
 

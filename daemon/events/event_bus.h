@@ -70,7 +70,7 @@ class Subscription {
 
  private:
   friend class EventBus;
-  void Offer(const EventPtr& item);
+  void Offer(const EventPtr& item, size_t bytes);  // bytes: ArgumentBytes(item->event)
   void WaitIdle();
   void Run();
 
